@@ -1,0 +1,3 @@
+from landmark_tag.cli import main
+
+main()

@@ -1,0 +1,187 @@
+"""The checkpoint file: the one contract between training and the scan.
+
+A checkpoint is a single `torch.save` file holding plain data only, so it loads with
+`torch.load(weights_only=True)` and never runs code from the file:
+
+    format, format_version, spec (architecture, class names, preprocessing, temperature, metadata),
+    state_dict, and optionally training_state (optimizer, scheduler, epoch) for `--resume`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from landmark_tag.models import build_model
+
+FORMAT = "landmark-tag/checkpoint"
+FORMAT_VERSION = 1
+
+
+class CheckpointError(Exception):
+    """A model file that is missing, unreadable, not a checkpoint, or of an unsupported version."""
+
+
+class ModelNotFoundError(CheckpointError):
+    """There is no model file at the given (or default) path."""
+
+
+@dataclass
+class Preprocessing:
+    """How a photo becomes the model's input: resize the short side, centre-crop, normalise."""
+
+    input_size: int = 224
+    resize_size: int = 256
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    interpolation: str = "bicubic"
+
+    def __post_init__(self) -> None:
+        self.mean = tuple(float(v) for v in self.mean)
+        self.std = tuple(float(v) for v in self.std)
+        if self.resize_size < self.input_size:
+            raise ValueError("resize_size must be at least input_size")
+
+
+@dataclass
+class ModelSpec:
+    """Everything needed to rebuild a trained model and read its outputs."""
+
+    arch: str
+    class_names: list[str]
+    arch_args: dict[str, Any] = field(default_factory=dict)
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    # Softmax temperature; 1.0 means uncalibrated logits.
+    temperature: float = 1.0
+    # Training arguments, metrics and anything else worth keeping with the weights.
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def display_names(self) -> list[str]:
+        return [display_name(name) for name in self.class_names]
+
+    def build(self) -> nn.Module:
+        return build_model(self.arch, self.num_classes, self.arch_args)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
+        data = dict(data)
+        data["preprocessing"] = Preprocessing(**data.get("preprocessing", {}))
+        return cls(**data)
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for inference (eval mode), with its spec and where it came from."""
+
+    model: nn.Module
+    spec: ModelSpec
+    path: str
+    fingerprint: str
+
+    @property
+    def name(self) -> str:
+        """What the `model` column of a scan says: architecture and a short hash of the file."""
+        return f"{self.spec.arch}@{self.fingerprint}"
+
+
+_CLASS_PREFIX = re.compile(r"^\d+[._\s-]+")
+
+
+def display_name(class_name: str) -> str:
+    """`16.Eiffel_Tower` -> `Eiffel Tower`: the dataset's folder names, made readable."""
+    readable = _CLASS_PREFIX.sub("", class_name).replace("_", " ").strip()
+    return readable or class_name
+
+
+def default_model_path() -> Path:
+    """Where `train` writes and `scan` looks when no --model is given.
+
+    `$LANDMARK_TAG_HOME/model.pt`, else `$XDG_DATA_HOME/landmark-tag/model.pt`,
+    else `~/.local/share/landmark-tag/model.pt`.
+    """
+    home = os.environ.get("LANDMARK_TAG_HOME")
+    if home:
+        return Path(home).expanduser() / "model.pt"
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home).expanduser() / "landmark-tag" / "model.pt"
+
+
+def save_checkpoint(
+    path: str | os.PathLike,
+    spec: ModelSpec,
+    state_dict: dict[str, torch.Tensor],
+    training_state: dict[str, Any] | None = None,
+) -> None:
+    """Write a checkpoint atomically: a crash mid-write never leaves a truncated model behind."""
+    payload = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "spec": asdict(spec),
+        "state_dict": {key: value.detach().cpu() for key, value in state_dict.items()},
+    }
+    if training_state is not None:
+        payload["training_state"] = training_state
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            torch.save(payload, handle)
+        os.replace(tmp_name, target)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
+    """Read and validate a checkpoint file; return its payload and a short content hash."""
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelNotFoundError(f"no model file at {path}") from None
+    except OSError as exc:
+        raise CheckpointError(f"cannot read model file {path}: {exc.strerror or exc}") from None
+    fingerprint = hashlib.sha256(raw).hexdigest()[:12]
+    try:
+        payload = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise CheckpointError(
+            f"{path} is not a landmark-tag checkpoint (could not be loaded: {type(exc).__name__})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a landmark-tag checkpoint (no '{FORMAT}' marker)")
+    version = payload.get("format_version")
+    if version != FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version}, but this landmark-tag reads version "
+            f"{FORMAT_VERSION}; retrain the model or use a matching landmark-tag release"
+        )
+    return payload, fingerprint
+
+
+def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> LoadedModel:
+    """Load a checkpoint and rebuild its model in eval mode on `device`."""
+    payload, fingerprint = read_checkpoint(path)
+    try:
+        spec = ModelSpec.from_dict(payload["spec"])
+        model = spec.build()
+        model.load_state_dict(payload["state_dict"])
+    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{path} is a damaged or incompatible checkpoint: {exc}") from None
+    model.eval().to(device)
+    return LoadedModel(model=model, spec=spec, path=str(path), fingerprint=fingerprint)

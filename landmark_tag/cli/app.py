@@ -1,0 +1,69 @@
+"""The typer application and what every command shares: error reporting and exit codes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from landmark_tag.checkpoint import CheckpointError, ModelNotFoundError, default_model_path
+
+# Exit codes, documented in the README.
+EXIT_OK = 0
+EXIT_FATAL = 1  # the run itself failed: no model, a missing input, an unwritable output, ...
+EXIT_USAGE = 2  # bad command-line arguments (typer/click's own code)
+EXIT_PHOTOS_FAILED = 3  # only with --strict: the scan completed but some photos failed
+EXIT_INTERRUPTED = 130  # Ctrl-C; the previous output is left untouched
+
+app = typer.Typer(
+    name="landmark-tag",
+    help="Find where photos without GPS were taken by recognising the landmark in them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True)
+
+
+def setup_logging(verbose: bool) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        datefmt="%Y-%m-%dT%H:%M:%S",
+    )
+    # exifread logs every odd tag it meets; a broken EXIF block is not news during a scan.
+    logging.getLogger("exifread").setLevel(logging.ERROR)
+
+
+def fail(message: str, code: int = EXIT_FATAL) -> typer.Exit:
+    stderr_console().print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+@contextmanager
+def fatal_errors(model_given: bool) -> Iterator[None]:
+    """Turn the library's expected errors into one readable line and an exit code, never a traceback."""
+    try:
+        yield
+    except ModelNotFoundError as exc:
+        hint = (
+            ""
+            if model_given
+            else f"\nNo --model was given, and there is no model at the default location "
+            f"({default_model_path()}).\nCreate one with `landmark-tag train transfer --data DIR`, "
+            "or pass --model PATH."
+        )
+        raise fail(f"{exc}{hint}") from None
+    except (CheckpointError, FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc)) from None
+    except OSError as exc:
+        raise fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+    except KeyboardInterrupt:
+        stderr_console().print("[yellow]interrupted[/]; any previous output was left as it was")
+        raise typer.Exit(EXIT_INTERRUPTED) from None

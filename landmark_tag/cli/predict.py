@@ -1,0 +1,50 @@
+"""`landmark-tag predict`: the top-k landmarks of single images, as text or JSON."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+
+import typer
+from rich.console import Console
+
+from landmark_tag.checkpoint import default_model_path, load_model
+from landmark_tag.cli.app import app, fatal_errors
+from landmark_tag.figure import render_predictions
+from landmark_tag.pipeline.decode import PhotoDecoder
+from landmark_tag.pipeline.predict import predict_landmarks
+
+
+@app.command("predict")
+def predict_command(
+    images: list[str] = typer.Argument(..., help="Image files.", show_default=False),
+    k: int = typer.Option(3, "--k", "-k", min=1, help="How many landmarks to show per image."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Checkpoint to use. Default: the model `landmark-tag train` writes."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    show: str | None = typer.Option(
+        None, "--show", help="Also save a picture of each image beside its top-k."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+) -> None:
+    """Print the most likely landmarks for each image."""
+    with fatal_errors(model_given=model is not None):
+        loaded = load_model(model or default_model_path())
+        predictions = predict_landmarks(images, k=k, model=loaded, device=device)
+        if show:
+            render_predictions(predictions, show, PhotoDecoder(loaded.spec.preprocessing))
+    console = Console()
+    if as_json:
+        console.print_json(json.dumps([asdict(p) for p in predictions]))
+    else:
+        for prediction in predictions:
+            console.print(f"[bold]{prediction.path}[/]", highlight=False)
+            if prediction.error:
+                console.print(f"  [red]failed:[/] {prediction.error}", highlight=False)
+            for rank, guess in enumerate(prediction.guesses, 1):
+                console.print(f"  {rank}. {guess.landmark:<40} {guess.probability:7.2%}", highlight=False)
+    if show:
+        Console(stderr=True).print(f"saved {show}")
+    if any(p.error for p in predictions):
+        raise typer.Exit(1)

@@ -1,0 +1,86 @@
+"""Scan progress for people (a rich bar with rate and ETA) and for logs (a line every few seconds)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text(f"{speed:,.1f} photos/s" if speed else "- photos/s", style="progress.data.speed")
+
+
+class RichScanProgress:
+    """A live progress bar on a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]scanning"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            _RateColumn(),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+        )
+        self._task = None
+
+    def start(self, total: int) -> None:
+        self._task = self._progress.add_task("scan", total=total)
+        self._progress.start()
+
+    def advance(self, photos: int) -> None:
+        self._progress.advance(self._task, photos)
+
+    def stop(self) -> None:
+        self._progress.stop()
+
+
+class LogScanProgress:
+    """Plain log lines, at most one every `interval` seconds, for cron and other non-terminals."""
+
+    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
+        self._logger = logger
+        self._interval = interval
+        self._total = 0
+        self._done = 0
+        self._started = self._last = time.monotonic()
+
+    def start(self, total: int) -> None:
+        self._total = total
+        self._started = self._last = time.monotonic()
+        self._logger.info("scanning %d photos", total)
+
+    def advance(self, photos: int) -> None:
+        self._done += photos
+        now = time.monotonic()
+        if now - self._last >= self._interval or self._done == self._total:
+            self._last = now
+            rate = self._done / max(now - self._started, 1e-9)
+            eta = (self._total - self._done) / rate if rate > 0 else float("inf")
+            self._logger.info(
+                "scanned %d/%d photos (%.1f photos/s, eta %s)",
+                self._done,
+                self._total,
+                rate,
+                time.strftime("%H:%M:%S", time.gmtime(eta)) if eta != float("inf") else "-",
+            )
+
+    def stop(self) -> None:
+        pass

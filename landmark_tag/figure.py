@@ -1,0 +1,53 @@
+"""A picture of predictions: each photo beside its top-k landmarks as labelled bars."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, to_rgb
+from landmark_tag.pipeline.predict import ImagePrediction
+
+_PHOTO_HEIGHT = 320
+_PANEL_WIDTH = 420
+_BAR_COLOUR = (66, 133, 244)
+
+
+def _photo_thumbnail(decoder: PhotoDecoder, path: str) -> Image.Image:
+    try:
+        with decoder.open(path) as image:
+            image.load()
+            image = to_rgb(ImageOps.exif_transpose(image) or image)
+    except (DecodeError, OSError):
+        return Image.new("RGB", (_PHOTO_HEIGHT, _PHOTO_HEIGHT), (200, 200, 200))
+    image.thumbnail((2 * _PHOTO_HEIGHT, _PHOTO_HEIGHT))
+    return image
+
+
+def render_predictions(predictions: Sequence[ImagePrediction], out: str | os.PathLike, decoder: PhotoDecoder):
+    """Save one PNG (or any format Pillow writes) with a row per photo: the photo, then its top-k."""
+    font = ImageFont.load_default(size=18)
+    small = ImageFont.load_default(size=14)
+    rows = []
+    for prediction in predictions:
+        photo = _photo_thumbnail(decoder, prediction.path)
+        row = Image.new("RGB", (photo.width + _PANEL_WIDTH, _PHOTO_HEIGHT), "white")
+        row.paste(photo, (0, (_PHOTO_HEIGHT - photo.height) // 2))
+        draw = ImageDraw.Draw(row)
+        x0 = photo.width + 16
+        draw.text((x0, 8), os.path.basename(prediction.path), fill="black", font=small)
+        if prediction.error:
+            draw.text((x0, 40), f"failed: {prediction.error}", fill=(180, 0, 0), font=small)
+        for rank, guess in enumerate(prediction.guesses):
+            y = 40 + rank * 56
+            draw.text((x0, y), f"{guess.landmark}  {guess.probability:.1%}", fill="black", font=font)
+            bar_width = int((_PANEL_WIDTH - 40) * guess.probability)
+            draw.rectangle((x0, y + 26, x0 + max(bar_width, 1), y + 40), fill=_BAR_COLOUR)
+        rows.append(row)
+    width = max((r.width for r in rows), default=_PANEL_WIDTH)
+    sheet = Image.new("RGB", (width, _PHOTO_HEIGHT * max(len(rows), 1)), "white")
+    for i, row in enumerate(rows):
+        sheet.paste(row, (0, i * _PHOTO_HEIGHT))
+    sheet.save(out)

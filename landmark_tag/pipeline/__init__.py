@@ -1,0 +1,1 @@
+"""The scan: discover -> exif -> decode -> batch -> predict -> write, wired together by `scan.py`."""

@@ -1,0 +1,114 @@
+"""Stage 4: read EXIF and decode photos in DataLoader workers, and batch them for the model.
+
+Each photo is examined in a worker: EXIF first, so located photos are never decoded, then decode.
+Nothing a photo does may raise out of a worker, because one exception there would end the whole
+DataLoader; every problem becomes an `error` on that photo's item instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, describe_os_error
+from landmark_tag.pipeline.discover import PhotoFile
+from landmark_tag.pipeline.exif import GpsFix, read_gps, read_gps_pillow
+
+# Formats whose EXIF exifread does not find; Pillow has parsed it by the time the header is read.
+_PILLOW_EXIF_FORMATS = frozenset({"WEBP"})
+
+
+@dataclass
+class PhotoItem:
+    """One photo after EXIF and decode: located (gps), failed (error), or decoded (pixels)."""
+
+    photo: PhotoFile
+    gps: GpsFix | None = None
+    error: str | None = None
+    pixels: torch.Tensor | None = None
+    decoded: bool = False
+
+
+def examine_photo(photo: PhotoFile, decoder: PhotoDecoder, include_gps: bool = False) -> PhotoItem:
+    """Read one photo's GPS and, unless it is located and skipped, its pixels. Never raises."""
+    if photo.size_bytes == 0:
+        return PhotoItem(photo, error="empty file (0 bytes)")
+    gps = None
+    try:
+        with open(photo.path, "rb") as handle:
+            gps = read_gps(handle)
+            if gps is not None and not include_gps:
+                return PhotoItem(photo, gps=gps)
+            handle.seek(0)
+            with decoder.open(handle) as image:
+                if gps is None and image.format in _PILLOW_EXIF_FORMATS:
+                    gps = read_gps_pillow(image)
+                    if gps is not None and not include_gps:
+                        return PhotoItem(photo, gps=gps)
+                pixels = decoder.pixels(image)
+    except DecodeError as exc:
+        return PhotoItem(photo, gps=gps, error=str(exc))
+    except OSError as exc:
+        return PhotoItem(photo, gps=gps, error=describe_os_error(exc))
+    except Exception as exc:  # a decoder bug must cost one photo, not the scan
+        return PhotoItem(photo, gps=gps, error=f"unexpected error: {type(exc).__name__}: {exc}")
+    return PhotoItem(photo, gps=gps, pixels=pixels, decoded=True)
+
+
+class PhotoDataset(Dataset):
+    def __init__(self, photos: Sequence[PhotoFile], decoder: PhotoDecoder, include_gps: bool = False):
+        self.photos = photos
+        self.decoder = decoder
+        self.include_gps = include_gps
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def __getitem__(self, index: int) -> PhotoItem:
+        return examine_photo(self.photos[index], self.decoder, self.include_gps)
+
+
+@dataclass
+class PhotoBatch:
+    """A batch in scan order; `pixels` stacks the decoded items' tensors, in the same order."""
+
+    items: list[PhotoItem]
+    pixels: torch.Tensor | None
+
+    def pin_memory(self) -> PhotoBatch:  # called by the DataLoader when pin_memory=True
+        if self.pixels is not None:
+            self.pixels = self.pixels.pin_memory()
+        return self
+
+
+def collate_photos(items: list[PhotoItem]) -> PhotoBatch:
+    """Stack the decoded photos; failed and located ones travel along without pixels."""
+    decoded = [item.pixels for item in items if item.decoded]
+    pixels = torch.stack(decoded) if decoded else None
+    for item in items:
+        item.pixels = None  # the stacked copy is the only one sent back from the worker
+    return PhotoBatch(items, pixels)
+
+
+def make_loader(
+    photos: Sequence[PhotoFile],
+    decoder: PhotoDecoder,
+    *,
+    batch_size: int,
+    workers: int,
+    include_gps: bool = False,
+    pin_memory: bool = False,
+) -> DataLoader:
+    """A DataLoader that yields `PhotoBatch`es in the order of `photos`."""
+    return DataLoader(
+        PhotoDataset(photos, decoder, include_gps),
+        batch_size=batch_size,
+        shuffle=False,
+        num_workers=workers,
+        collate_fn=collate_photos,
+        pin_memory=pin_memory,
+        prefetch_factor=2 if workers > 0 else None,
+    )

@@ -1,0 +1,102 @@
+"""Stage 5: run the model on a batch and keep the top-k landmarks with their probabilities."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
+from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """`auto` picks CUDA when available; `cuda` without a GPU is an error, not a silent fallback."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
+    return torch.device(device)
+
+
+@dataclass
+class TopK:
+    """Per photo, the k best class indices and their probabilities, best first."""
+
+    indices: np.ndarray  # (n, k) int
+    probabilities: np.ndarray  # (n, k) float
+
+
+class Predictor:
+    """Wraps a loaded model for batched inference on one device."""
+
+    def __init__(self, loaded: LoadedModel, device: torch.device, k: int) -> None:
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        self.loaded = loaded
+        self.device = device
+        self.k = min(k, loaded.spec.num_classes)
+        self.labels = loaded.spec.display_names
+        # channels_last is the fast layout for convolutions on both modern CPUs and GPUs.
+        self.model = loaded.model.to(device, memory_format=torch.channels_last).eval()
+
+    @torch.inference_mode()
+    def __call__(self, pixels: torch.Tensor) -> TopK:
+        pixels = pixels.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        if self.device.type == "cuda":
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                logits = self.model(pixels)
+        else:
+            logits = self.model(pixels)
+        probabilities = torch.softmax(logits.float() / self.loaded.spec.temperature, dim=1)
+        top = probabilities.topk(self.k, dim=1)
+        return TopK(top.indices.cpu().numpy(), top.values.cpu().numpy())
+
+
+@dataclass
+class LandmarkGuess:
+    landmark: str  # display name, e.g. "Eiffel Tower"
+    class_name: str  # as in the training data, e.g. "16.Eiffel_Tower"
+    probability: float
+
+
+@dataclass
+class ImagePrediction:
+    path: str
+    guesses: list[LandmarkGuess]  # best first; empty when the image failed
+    error: str | None = None
+
+
+def predict_landmarks(
+    images: str | os.PathLike | list[str | os.PathLike],
+    k: int = 3,
+    model: str | os.PathLike | LoadedModel | None = None,
+    device: str = "auto",
+) -> list[ImagePrediction]:
+    """The top-k landmarks for each image, in order. A broken image gets an error, not an exception.
+
+    `model` is a checkpoint path or an already loaded model; default: the model `train` writes.
+    """
+    paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
+    torch_device = resolve_device(device)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model or default_model_path())
+    predictor = Predictor(loaded, torch_device, k)
+    decoder = PhotoDecoder(loaded.spec.preprocessing)
+    results = []
+    for path in paths:
+        try:
+            pixels = decoder(os.fspath(path))
+        except DecodeError as exc:
+            results.append(ImagePrediction(os.fspath(path), [], str(exc)))
+            continue
+        top = predictor(pixels.unsqueeze(0))
+        guesses = [
+            LandmarkGuess(predictor.labels[i], loaded.spec.class_names[i], float(p))
+            for i, p in zip(top.indices[0], top.probabilities[0], strict=True)
+        ]
+        results.append(ImagePrediction(os.fspath(path), guesses))
+    return results

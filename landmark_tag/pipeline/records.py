@@ -1,0 +1,27 @@
+"""The row the scan writes for every photo it finds, whatever happened to it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class Status(str, Enum):
+    TAGGED = "tagged"
+    SKIPPED_GPS = "skipped_gps"  # already located by EXIF GPS; not sent to the model
+    FAILED = "failed"  # see the error column
+
+
+@dataclass
+class ResultRow:
+    path: str
+    status: Status
+    size_bytes: int
+    modified_at: float  # POSIX seconds
+    scanned_at: float  # POSIX seconds
+    model: str
+    error: str | None = None
+    gps_latitude: float | None = None
+    gps_longitude: float | None = None
+    landmarks: list[str] = field(default_factory=list)  # best first
+    probabilities: list[float] = field(default_factory=list)  # same order as landmarks

@@ -1,0 +1,151 @@
+"""Stage 6: write one row per photo to Parquet or CSV, atomically.
+
+Rows stream into a temporary file beside the output and are flushed in row groups, so memory stays
+flat however many photos there are. Only a completed scan renames the temporary file over the
+output: an interrupted run leaves the previous output exactly as it was.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+
+from landmark_tag.pipeline.records import ResultRow
+
+FORMATS = ("parquet", "csv")
+_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
+_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def output_format(path: str | os.PathLike, requested: str | None = None) -> str:
+    """The format to write: `requested` if given, else from the suffix (.parquet, .pq or .csv)."""
+    if requested:
+        if requested not in FORMATS:
+            raise ValueError(f"unknown output format {requested!r}: use parquet or csv")
+        return requested
+    suffix = Path(path).suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise ValueError(f"cannot tell the output format from {Path(path).name!r}: use --format parquet|csv")
+    return _SUFFIXES[suffix]
+
+
+def result_schema(k: int) -> pa.Schema:
+    """The output columns, in order, for top-`k` results."""
+    fields = [
+        pa.field("path", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("error", pa.string()),
+        pa.field("gps_latitude", pa.float64()),
+        pa.field("gps_longitude", pa.float64()),
+    ]
+    fields += [pa.field(f"landmark_{i}", pa.string()) for i in range(1, k + 1)]
+    fields += [pa.field(f"probability_{i}", pa.float64()) for i in range(1, k + 1)]
+    fields += [
+        pa.field("model", pa.string()),
+        pa.field("size_bytes", pa.int64()),
+        pa.field("modified_at", _TIMESTAMP),
+        pa.field("scanned_at", _TIMESTAMP),
+    ]
+    return pa.schema(fields)
+
+
+def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
+    def ranked(values: list, i: int):
+        return values[i] if i < len(values) else None
+
+    columns: dict[str, list] = {
+        "path": [r.path for r in rows],
+        "status": [r.status.value for r in rows],
+        "error": [r.error for r in rows],
+        "gps_latitude": [r.gps_latitude for r in rows],
+        "gps_longitude": [r.gps_longitude for r in rows],
+    }
+    for i in range(k):
+        columns[f"landmark_{i + 1}"] = [ranked(r.landmarks, i) for r in rows]
+    for i in range(k):
+        columns[f"probability_{i + 1}"] = [ranked(r.probabilities, i) for r in rows]
+    columns["model"] = [r.model for r in rows]
+    columns["size_bytes"] = [r.size_bytes for r in rows]
+    columns["modified_at"] = [int(r.modified_at * 1e6) for r in rows]
+    columns["scanned_at"] = [int(r.scanned_at * 1e6) for r in rows]
+    return pa.Table.from_pydict(columns, schema=result_schema(k))
+
+
+class ResultWriter:
+    """Streams rows to a temporary file; `close()` publishes it atomically, `abort()` discards it."""
+
+    def __init__(
+        self, path: str | os.PathLike, k: int, fmt: str | None = None, rows_per_group: int = 4096
+    ) -> None:
+        self.path = Path(path)
+        self.format = output_format(self.path, fmt)
+        self.k = k
+        self.rows_per_group = rows_per_group
+        self.rows_written = 0
+        self._pending: list[ResultRow] = []
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+        os.close(fd)
+        self._tmp_path = Path(tmp_name)
+        schema = result_schema(k)
+        if self.format == "parquet":
+            self._writer = pq.ParquetWriter(tmp_name, schema, compression="zstd")
+        else:
+            options = pa_csv.WriteOptions(
+                quoting_style="needed", quoting_header="none"
+            )  # our column names never need quotes
+            self._writer = pa_csv.CSVWriter(tmp_name, schema, write_options=options)
+
+    def write(self, rows: Iterable[ResultRow]) -> None:
+        self._pending.extend(rows)
+        if len(self._pending) >= self.rows_per_group:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._writer.write_table(rows_to_table(self._pending, self.k))
+            self.rows_written += len(self._pending)
+            self._pending = []
+
+    def close(self) -> Path:
+        """Flush, close and move the finished file over the output path."""
+        self._flush()
+        self._writer.close()
+        os.replace(self._tmp_path, self.path)
+        return self.path
+
+    def abort(self) -> None:
+        """Drop the temporary file; the output path is left untouched."""
+        try:
+            self._writer.close()
+        finally:
+            self._tmp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> ResultWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def read_results(path: str | os.PathLike, fmt: str | None = None) -> pd.DataFrame:
+    """Read a scan output back, Parquet or CSV, with the same column types either way."""
+    if output_format(path, fmt) == "parquet":
+        return pq.read_table(path).to_pandas()
+    with open(path, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle), [])
+    k = sum(1 for name in header if name.startswith("landmark_"))
+    schema = result_schema(k)
+    options = pa_csv.ConvertOptions(column_types={f.name: f.type for f in schema}, strings_can_be_null=True)
+    return pa_csv.read_csv(path, convert_options=options).to_pandas()

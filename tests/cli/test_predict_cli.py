@@ -1,0 +1,38 @@
+import json
+
+from PIL import Image
+from typer.testing import CliRunner
+
+from landmark_tag.cli import app
+from tests.helpers import save_photo, scene
+
+runner = CliRunner()
+
+
+def test_predict_text_and_json(tmp_path, tiny_model):
+    photo = save_photo(tmp_path / "a.jpg", scene(seed=5))
+    text = runner.invoke(app, ["predict", str(photo), "-m", str(tiny_model), "--k", "2"])
+    assert text.exit_code == 0, text.output
+    assert "1. " in text.output and "2. " in text.output and "3. " not in text.output
+    result = runner.invoke(app, ["predict", str(photo), "-m", str(tiny_model), "--k", "3", "--json"])
+    data = json.loads(result.output)
+    assert data[0]["path"] == str(photo)
+    probabilities = [g["probability"] for g in data[0]["guesses"]]
+    assert probabilities == sorted(probabilities, reverse=True) and len(probabilities) == 3
+
+
+def test_predict_show_saves_picture(tmp_path, tiny_model):
+    photo = save_photo(tmp_path / "a.jpg", scene(seed=5))
+    result = runner.invoke(
+        app, ["predict", str(photo), "-m", str(tiny_model), "--show", str(tmp_path / "s.png")]
+    )
+    assert result.exit_code == 0, result.output
+    with Image.open(tmp_path / "s.png") as picture:
+        assert picture.width > 320 and picture.height == 320
+
+
+def test_predict_bad_image_is_reported(tmp_path, tiny_model):
+    (tmp_path / "bad.jpg").write_bytes(b"")
+    result = runner.invoke(app, ["predict", str(tmp_path / "bad.jpg"), "-m", str(tiny_model)])
+    assert result.exit_code == 1
+    assert "failed" in result.output and "Traceback" not in result.output

@@ -1,0 +1,91 @@
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from landmark_tag.cli import app
+from landmark_tag.pipeline.write import read_results
+from tests.helpers import gps_exif, save_photo, scene
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def photos(tmp_path):
+    root = tmp_path / "photos"
+    save_photo(root / "a.jpg", scene(seed=1))
+    save_photo(root / "b.png", scene(seed=2))
+    save_photo(root / "gps.jpg", exif=gps_exif(-33.8568, 151.2153))
+    (root / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    return root
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_scan_end_to_end(tmp_path, photos, tiny_model, suffix):
+    out = tmp_path / f"tags.{suffix}"
+    result = runner.invoke(
+        app,
+        ["scan", str(photos), "--model", str(tiny_model), "--out", str(out), "--k", "2", "--workers", "0"],
+    )
+    assert result.exit_code == 0, result.output
+    assert "scan summary" in result.output
+    frame = read_results(out)
+    assert sorted(frame["status"]) == ["failed", "skipped_gps", "tagged", "tagged"]
+    assert "landmark_2" in frame.columns and "landmark_3" not in frame.columns
+
+
+def test_format_flag_overrides_suffix(tmp_path, photos, tiny_model):
+    out = tmp_path / "tags.out"
+    args = ["scan", str(photos), "-m", str(tiny_model), "-o", str(out), "--format", "csv", "--workers", "0"]
+    assert runner.invoke(app, args).exit_code == 0
+    assert out.read_text().startswith("path,status,error")
+
+
+def test_strict_exit_code_when_photos_failed(tmp_path, photos, tiny_model):
+    args = ["scan", str(photos), "-m", str(tiny_model), "-o", str(tmp_path / "t.parquet"), "--workers", "0"]
+    assert runner.invoke(app, [*args, "--strict"]).exit_code == 3
+
+
+def test_missing_default_model_names_the_fix(tmp_path, photos):
+    result = runner.invoke(app, ["scan", str(photos), "-o", str(tmp_path / "t.parquet")])
+    assert result.exit_code == 1
+    assert "landmark-tag train" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "t.parquet").exists()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--format", "xlsx"], "unknown output format"),
+        (["--device", "tpu"], "unknown device"),
+    ],
+)
+def test_bad_options_are_clear_errors(tmp_path, photos, tiny_model, extra, message):
+    result = runner.invoke(
+        app, ["scan", str(photos), "-m", str(tiny_model), "-o", str(tmp_path / "t.csv"), *extra]
+    )
+    assert result.exit_code == 1
+    assert message in result.output
+
+
+def test_missing_input_and_bad_model_file(tmp_path, tiny_model):
+    result = runner.invoke(app, ["scan", str(tmp_path / "nope"), "-m", str(tiny_model)])
+    assert result.exit_code == 1 and "no such file or folder" in result.output
+    (tmp_path / "fake.pt").write_text("nope")
+    result = runner.invoke(app, ["scan", str(tmp_path), "-m", str(tmp_path / "fake.pt")])
+    assert result.exit_code == 1 and "not a landmark-tag checkpoint" in result.output
+
+
+def test_console_script_without_tty_logs_plain_progress(tmp_path, photos, tiny_model):
+    out = tmp_path / "tags.parquet"
+    done = subprocess.run(
+        [sys.executable, "-m", "landmark_tag", "scan", str(photos), "-m", str(tiny_model), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "scanned 4/4 photos" in done.stderr
+    assert len(read_results(out)) == 4

@@ -1,0 +1,103 @@
+import os
+
+import pytest
+import torch
+
+from landmark_tag.checkpoint import Preprocessing
+from landmark_tag.pipeline.batch import collate_photos, examine_photo, make_loader
+from landmark_tag.pipeline.decode import PhotoDecoder, describe_os_error
+from landmark_tag.pipeline.discover import PhotoFile, discover_photos
+from tests.helpers import gps_exif, jpeg_bytes, save_photo, scene
+
+DECODER = PhotoDecoder(Preprocessing(input_size=64, resize_size=72))
+
+
+def photo_file(path) -> PhotoFile:
+    st = os.stat(path)
+    return PhotoFile(str(path), st.st_size, st.st_mtime)
+
+
+def test_located_photo_is_not_decoded(tmp_path):
+    path = save_photo(tmp_path / "a.jpg", exif=gps_exif(27.1751, 78.0421))
+    item = examine_photo(photo_file(path), DECODER)
+    assert item.gps.latitude == pytest.approx(27.1751, abs=1e-5)
+    assert not item.decoded and item.error is None
+
+
+def test_include_gps_decodes_and_keeps_coordinates(tmp_path):
+    path = save_photo(tmp_path / "a.jpg", exif=gps_exif(27.1751, 78.0421))
+    item = examine_photo(photo_file(path), DECODER, include_gps=True)
+    assert item.decoded and item.gps is not None
+    assert item.pixels.shape == (3, 64, 64)
+
+
+def test_webp_gps_found_through_pillow(tmp_path):
+    path = save_photo(tmp_path / "a.webp", exif=gps_exif(-13.1631, -72.545))
+    item = examine_photo(photo_file(path), DECODER)
+    assert item.gps is not None and not item.decoded
+
+
+def test_bad_inputs_become_errors(tmp_path):
+    good = jpeg_bytes(scene((400, 300)), quality=90)
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "text.png").write_bytes(b"not an image at all")
+    (tmp_path / "truncated.jpg").write_bytes(good[: len(good) // 3])
+    (tmp_path / "random.jpg").write_bytes(os.urandom(2048))
+    expectations = {
+        "empty.jpg": "empty file",
+        "text.png": "not a recognised image",
+        "truncated.jpg": "truncated",
+        "random.jpg": "not a recognised image",
+    }
+    for name, message in expectations.items():
+        item = examine_photo(photo_file(tmp_path / name), DECODER)
+        assert not item.decoded, name
+        assert message in item.error, (name, item.error)
+
+
+def test_vanished_file(tmp_path):
+    path = save_photo(tmp_path / "a.jpg")
+    photo = photo_file(path)
+    path.unlink()
+    assert "file not found" in examine_photo(photo, DECODER).error
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read files without read permission")
+def test_unreadable_file(tmp_path):
+    path = save_photo(tmp_path / "a.jpg")
+    path.chmod(0)
+    assert examine_photo(photo_file(path), DECODER).error == "permission denied"
+
+
+def test_permission_error_message():
+    assert describe_os_error(PermissionError(13, "Permission denied")) == "permission denied"
+
+
+def test_collate_keeps_order_and_stacks_only_decoded(tmp_path):
+    save_photo(tmp_path / "1.jpg")
+    (tmp_path / "2.jpg").write_bytes(b"")
+    save_photo(tmp_path / "3.jpg", exif=gps_exif(1.0, 1.0))
+    save_photo(tmp_path / "4.jpg", scene(seed=4))
+    items = [examine_photo(p, DECODER) for p in discover_photos([tmp_path])]
+    batch = collate_photos(items)
+    assert [os.path.basename(i.photo.path) for i in batch.items] == ["1.jpg", "2.jpg", "3.jpg", "4.jpg"]
+    assert [i.decoded for i in batch.items] == [True, False, False, True]
+    assert batch.pixels.shape == (2, 3, 64, 64)
+    assert all(i.pixels is None for i in batch.items)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_loader_yields_every_photo_in_order(tmp_path, workers):
+    for i in range(7):
+        save_photo(tmp_path / f"{i}.jpg", scene(seed=i))
+    (tmp_path / "bad.jpg").write_bytes(b"junk")
+    photos = list(discover_photos([tmp_path]))
+    loader = make_loader(photos, DECODER, batch_size=3, workers=workers)
+    seen = [item.photo.path for batch in loader for item in batch.items]
+    assert seen == [p.path for p in photos]
+
+
+def test_loader_pixels_match_single_decode(tmp_path):
+    path = save_photo(tmp_path / "a.jpg", scene(seed=9))
+    batch = next(iter(make_loader([photo_file(path)], DECODER, batch_size=4, workers=0)))
+    assert torch.equal(batch.pixels[0], DECODER(str(path)))

@@ -1,0 +1,81 @@
+import os
+
+import pytest
+
+from landmark_tag.pipeline.discover import DiscoveryStats, InputNotFoundError, discover_photos
+
+
+def touch(path, data=b"x"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_finds_image_extensions_case_insensitively_and_counts_others(tmp_path):
+    names = ["a.jpg", "b.JPEG", "c.png", "d.WebP", "e.tif", "f.TIFF", "g.bmp", "h.HEIC", "i.heif"]
+    for name in names:
+        touch(tmp_path / name)
+    touch(tmp_path / "notes.txt")
+    touch(tmp_path / "movie.mp4")
+    stats = DiscoveryStats()
+    found = [os.path.basename(p.path) for p in discover_photos([tmp_path], stats=stats)]
+    assert found == sorted(names)
+    assert stats.photos == len(names)
+    assert stats.ignored_files == 2
+
+
+def test_order_is_deterministic_and_recursive(tmp_path):
+    for rel in ["z/2.jpg", "a/b/1.jpg", "a/0.jpg", "m.jpg"]:
+        touch(tmp_path / rel)
+    first = [p.path for p in discover_photos([tmp_path])]
+    assert first == [p.path for p in discover_photos([tmp_path])]
+    assert [os.path.relpath(p, tmp_path) for p in first] == ["a/0.jpg", "a/b/1.jpg", "m.jpg", "z/2.jpg"]
+
+
+def test_no_recursive(tmp_path):
+    touch(tmp_path / "top.jpg")
+    touch(tmp_path / "sub" / "deep.jpg")
+    found = [os.path.basename(p.path) for p in discover_photos([tmp_path], recursive=False)]
+    assert found == ["top.jpg"]
+
+
+def test_symlink_loop_terminates_and_lists_each_photo_once(tmp_path):
+    touch(tmp_path / "a" / "one.jpg")
+    touch(tmp_path / "a" / "b" / "two.jpg")
+    os.symlink(tmp_path / "a", tmp_path / "a" / "b" / "loop")
+    os.symlink(tmp_path / "a" / "one.jpg", tmp_path / "alias.jpg")
+    stats = DiscoveryStats()
+    found = [os.path.relpath(p.path, tmp_path) for p in discover_photos([tmp_path], stats=stats)]
+    assert sorted(found) == ["a/b/two.jpg", "a/one.jpg"]
+    assert stats.skipped_links == 2
+
+
+def test_dangling_symlink_is_ignored(tmp_path):
+    os.symlink(tmp_path / "missing.jpg", tmp_path / "dangling.jpg")
+    touch(tmp_path / "real.jpg")
+    assert [os.path.basename(p.path) for p in discover_photos([tmp_path])] == ["real.jpg"]
+
+
+def test_hidden_files_ignored_unless_asked(tmp_path):
+    touch(tmp_path / "._IMG_0001.jpg")
+    touch(tmp_path / ".thumbs" / "t.jpg")
+    touch(tmp_path / "IMG_0001.jpg")
+    assert len(list(discover_photos([tmp_path]))) == 1
+    assert len(list(discover_photos([tmp_path], include_hidden=True))) == 3
+
+
+def test_files_and_folders_as_inputs_with_size_and_mtime(tmp_path):
+    photo = touch(tmp_path / "single.png", b"12345")
+    os.utime(photo, (1_700_000_000, 1_700_000_000))
+    touch(tmp_path / "dir" / "x.jpg")
+    found = list(discover_photos([photo, tmp_path / "dir", photo]))
+    assert [os.path.basename(p.path) for p in found] == ["single.png", "x.jpg"]
+    assert found[0].size_bytes == 5
+    assert found[0].modified_at == 1_700_000_000
+    assert os.path.isabs(found[0].path)
+
+
+def test_missing_input_raises_before_yielding(tmp_path):
+    touch(tmp_path / "x.jpg")
+    with pytest.raises(InputNotFoundError, match="no such file"):
+        next(discover_photos([tmp_path, tmp_path / "nope"]))

@@ -1,0 +1,117 @@
+import os
+
+import pandas as pd
+import pytest
+
+from landmark_tag.checkpoint import ModelNotFoundError, load_model
+from landmark_tag.pipeline.discover import InputNotFoundError
+from landmark_tag.pipeline.predict import predict_landmarks
+from landmark_tag.pipeline.scan import ScanConfig, scan
+from landmark_tag.pipeline.write import read_results
+from tests.helpers import gps_exif, jpeg_bytes, save_photo, scene
+
+
+@pytest.fixture
+def photo_tree(tmp_path):
+    root = tmp_path / "photos"
+    for i in range(5):
+        save_photo(root / "trip" / f"img_{i}.jpg", scene(seed=i), quality=90)
+    save_photo(root / "located.jpg", exif=gps_exif(41.8902, 12.4922))
+    save_photo(root / "mode_l.png", scene(seed=7).convert("L"))
+    (root / "zero.jpg").write_bytes(b"")
+    (root / "notes.txt").write_text("not a photo")
+    data = jpeg_bytes(scene((600, 400)), quality=90)
+    (root / "trip" / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    return root
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_scan_writes_one_row_per_photo(tmp_path, photo_tree, tiny_model, workers):
+    out = tmp_path / "tags.parquet"
+    # A batch size that puts good and bad photos in the same batch.
+    summary = scan(
+        ScanConfig([str(photo_tree)], str(out), model=str(tiny_model), workers=workers, batch_size=4)
+    )
+    frame = read_results(out).set_index("path")
+    assert len(frame) == summary.photos == 9
+    statuses = {os.path.relpath(p, photo_tree): s for p, s in frame["status"].items()}
+    assert statuses == {
+        "located.jpg": "skipped_gps",
+        "mode_l.png": "tagged",
+        "zero.jpg": "failed",
+        "trip/img_0.jpg": "tagged",
+        "trip/img_1.jpg": "tagged",
+        "trip/img_2.jpg": "tagged",
+        "trip/img_3.jpg": "tagged",
+        "trip/img_4.jpg": "tagged",
+        "trip/truncated.jpg": "failed",
+    }
+    assert summary.counts == {"tagged": 6, "skipped_gps": 1, "failed": 2}
+    assert summary.ignored_files == 1
+    located = frame.loc[str(photo_tree / "located.jpg")]
+    assert located["gps_latitude"] == pytest.approx(41.8902, abs=1e-5)
+    assert pd.isna(located["landmark_1"])
+    tagged = frame[frame["status"] == "tagged"]
+    assert (tagged["probability_1"] >= tagged["probability_2"]).all()
+    assert (tagged["probability_2"] >= tagged["probability_3"]).all()
+    assert tagged["landmark_1"].notna().all()
+    assert frame["model"].unique().tolist() == [load_model(tiny_model).name]
+
+
+def test_scan_matches_single_image_predictions(tmp_path, photo_tree, tiny_model):
+    out = tmp_path / "tags.csv"
+    scan(ScanConfig([str(photo_tree / "trip")], str(out), model=str(tiny_model), workers=0, k=2))
+    frame = read_results(out).set_index("path")
+    for prediction in predict_landmarks([str(photo_tree / "trip" / "img_3.jpg")], k=2, model=tiny_model):
+        row = frame.loc[prediction.path]
+        assert row["landmark_1"] == prediction.guesses[0].landmark
+        assert row["probability_1"] == pytest.approx(prediction.guesses[0].probability, rel=1e-5)
+
+
+def test_include_gps_tags_located_photos_too(tmp_path, photo_tree, tiny_model):
+    out = tmp_path / "tags.parquet"
+    scan(
+        ScanConfig(
+            [str(photo_tree / "located.jpg")], str(out), model=str(tiny_model), include_gps=True, workers=0
+        )
+    )
+    row = read_results(out).iloc[0]
+    assert row["status"] == "tagged"
+    assert row["gps_latitude"] == pytest.approx(41.8902, abs=1e-5)
+    assert not pd.isna(row["landmark_1"])
+
+
+def test_file_vanishing_after_discovery_fails_only_that_photo(tmp_path, photo_tree, tiny_model):
+    victim = photo_tree / "trip" / "img_2.jpg"
+
+    class DeleteOnStart:
+        def start(self, total):
+            victim.unlink()
+
+        def advance(self, photos):
+            pass
+
+    out = tmp_path / "tags.parquet"
+    summary = scan(ScanConfig([str(photo_tree)], str(out), model=str(tiny_model), workers=0), DeleteOnStart())
+    frame = read_results(out).set_index("path")
+    assert frame.loc[str(victim), "status"] == "failed"
+    assert "file not found" in frame.loc[str(victim), "error"]
+    assert summary.counts["tagged"] == 5
+
+
+def test_missing_model_and_input_fail_before_writing(tmp_path, photo_tree, tiny_model):
+    out = tmp_path / "tags.parquet"
+    with pytest.raises(ModelNotFoundError):
+        scan(ScanConfig([str(photo_tree)], str(out)))
+    with pytest.raises(InputNotFoundError):
+        scan(ScanConfig([str(tmp_path / "nowhere")], str(out), model=str(tiny_model)))
+    assert not out.exists()
+    assert list(tmp_path.glob(".tags.parquet*")) == []
+
+
+def test_empty_tree_writes_empty_output(tmp_path, tiny_model):
+    (tmp_path / "empty").mkdir()
+    out = tmp_path / "tags.csv"
+    summary = scan(ScanConfig([str(tmp_path / "empty")], str(out), model=str(tiny_model), workers=0))
+    assert summary.photos == 0
+    assert len(read_results(out)) == 0

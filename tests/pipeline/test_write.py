@@ -1,0 +1,64 @@
+import pytest
+
+from landmark_tag.pipeline.records import ResultRow, Status
+from landmark_tag.pipeline.write import ResultWriter, output_format, read_results
+
+COLUMNS = [
+    "path", "status", "error", "gps_latitude", "gps_longitude",
+    "landmark_1", "landmark_2", "probability_1", "probability_2",
+    "model", "size_bytes", "modified_at", "scanned_at",
+]  # fmt: skip
+
+
+def rows():
+    common = {"size_bytes": 10, "modified_at": 1_700_000_000.5, "scanned_at": 1_800_000_000.0, "model": "m@1"}
+    return [
+        ResultRow(
+            "/p/a.jpg",
+            Status.TAGGED,
+            landmarks=["Eiffel Tower", "Atomium"],
+            probabilities=[0.7, 0.2],
+            **common,
+        ),
+        ResultRow("/p/b.jpg", Status.SKIPPED_GPS, gps_latitude=-33.5, gps_longitude=151.25, **common),
+        ResultRow("/p/c.jpg", Status.FAILED, error="empty file (0 bytes)", **common),
+    ]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_columns_and_values_round_trip(tmp_path, suffix):
+    out = tmp_path / f"tags{suffix}"
+    with ResultWriter(out, k=2, rows_per_group=2) as writer:
+        writer.write(rows())
+    frame = read_results(out)
+    assert list(frame.columns) == COLUMNS
+    assert frame["status"].tolist() == ["tagged", "skipped_gps", "failed"]
+    assert frame.loc[0, "landmark_1"] == "Eiffel Tower"
+    assert frame.loc[0, "probability_2"] == pytest.approx(0.2)
+    assert frame.loc[1, "gps_latitude"] == -33.5
+    assert frame.loc[2, "error"] == "empty file (0 bytes)"
+    assert frame["landmark_1"].isna().tolist() == [False, True, True]
+    assert frame.loc[0, "modified_at"].timestamp() == pytest.approx(1_700_000_000.5)
+    assert str(frame["modified_at"].dt.tz) == "UTC"
+
+
+def test_interrupted_write_keeps_previous_output(tmp_path):
+    out = tmp_path / "tags.parquet"
+    with ResultWriter(out, k=2) as writer:
+        writer.write(rows())
+    before = out.read_bytes()
+    with pytest.raises(KeyboardInterrupt), ResultWriter(out, k=2, rows_per_group=1) as writer:
+        writer.write(rows()[:1])
+        raise KeyboardInterrupt
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["tags.parquet"]
+
+
+def test_format_from_suffix_or_flag():
+    assert output_format("x.PARQUET") == "parquet"
+    assert output_format("x.csv") == "csv"
+    assert output_format("x.out", "csv") == "csv"
+    with pytest.raises(ValueError, match="--format"):
+        output_format("x.txt")
+    with pytest.raises(ValueError, match="unknown output format"):
+        output_format("x.csv", "xlsx")

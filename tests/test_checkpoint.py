@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+from landmark_tag.checkpoint import (
+    CheckpointError,
+    ModelNotFoundError,
+    ModelSpec,
+    default_model_path,
+    display_name,
+    load_model,
+    read_checkpoint,
+    save_checkpoint,
+)
+from tests.helpers import tiny_spec, write_tiny_checkpoint
+
+
+def test_round_trip_keeps_weights_and_spec(tmp_path):
+    torch.manual_seed(1)
+    spec = tiny_spec()
+    spec.temperature = 1.7
+    spec.metadata = {"epochs": 3, "metrics": {"valid_top1": 0.5}}
+    model = spec.build().eval()
+    path = tmp_path / "m.pt"
+    save_checkpoint(path, spec, model.state_dict())
+    loaded = load_model(path)
+    assert loaded.spec == spec
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(loaded.model(x), model(x))
+    assert not loaded.model.training
+    assert loaded.name.startswith("landmark_cnn@") and len(loaded.fingerprint) == 12
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ModelNotFoundError):
+        load_model(tmp_path / "none.pt")
+
+
+def test_not_a_checkpoint(tmp_path):
+    (tmp_path / "junk.pt").write_bytes(b"definitely not torch")
+    with pytest.raises(CheckpointError, match="not a landmark-tag checkpoint"):
+        load_model(tmp_path / "junk.pt")
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(CheckpointError, match="marker"):
+        load_model(tmp_path / "other.pt")
+
+
+def test_wrong_version(tmp_path):
+    path = write_tiny_checkpoint(tmp_path / "m.pt")
+    payload, _ = read_checkpoint(path)
+    payload["format_version"] = 99
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="version 99"):
+        load_model(path)
+
+
+def test_mismatched_weights(tmp_path):
+    path = write_tiny_checkpoint(tmp_path / "m.pt")
+    payload, _ = read_checkpoint(path)
+    payload["spec"]["arch_args"]["width"] = 8
+    torch.save(payload, path)
+    with pytest.raises(CheckpointError, match="damaged or incompatible"):
+        load_model(path)
+
+
+def test_display_names():
+    assert display_name("16.Eiffel_Tower") == "Eiffel Tower"
+    assert display_name("04.Wroclaws_Dwarves") == "Wroclaws Dwarves"
+    assert display_name("Taj Mahal") == "Taj Mahal"
+    assert ModelSpec("seed_cnn", ["00.A_b"]).display_names == ["A b"]
+
+
+def test_default_model_path(monkeypatch, tmp_path):
+    monkeypatch.setenv("LANDMARK_TAG_HOME", str(tmp_path))
+    assert default_model_path() == tmp_path / "model.pt"
+    monkeypatch.delenv("LANDMARK_TAG_HOME")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert default_model_path() == tmp_path / "xdg" / "landmark-tag" / "model.pt"
