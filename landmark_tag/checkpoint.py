@@ -21,13 +21,14 @@ from typing import Any
 import torch
 from torch import nn
 
+from landmark_tag.errors import LandmarkTagError
 from landmark_tag.models import build_model
 
 FORMAT = "landmark-tag/checkpoint"
 FORMAT_VERSION = 1
 
 
-class CheckpointError(Exception):
+class CheckpointError(LandmarkTagError):
     """A model file that is missing, unreadable, not a checkpoint, or of an unsupported version."""
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from PIL import Image, ImageDraw, ImageFont, ImageOps
+from PIL import Image, ImageDraw, ImageFont
 
 from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, to_rgb
 from landmark_tag.pipeline.predict import ImagePrediction
@@ -18,9 +18,8 @@ _BAR_COLOUR = (66, 133, 244)
 def _photo_thumbnail(decoder: PhotoDecoder, path: str) -> Image.Image:
     try:
         with decoder.open(path) as image:
-            image.load()
-            image = to_rgb(ImageOps.exif_transpose(image) or image)
-    except (DecodeError, OSError):
+            image = to_rgb(decoder.oriented(image))
+    except DecodeError:
         return Image.new("RGB", (_PHOTO_HEIGHT, _PHOTO_HEIGHT), (200, 200, 200))
     image.thumbnail((2 * _PHOTO_HEIGHT, _PHOTO_HEIGHT))
     return image

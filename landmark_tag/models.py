@@ -78,14 +78,17 @@ class LandmarkCNN(nn.Module):
         return self.classifier(self.features(x))
 
 
+def last_linear_name(model: nn.Module) -> str:
+    """The qualified name of a classifier's final Linear layer: its head."""
+    names = [name for name, module in model.named_modules() if isinstance(module, nn.Linear)]
+    if not names:
+        raise ValueError(f"{type(model).__name__} has no Linear layer")
+    return names[-1]
+
+
 def replace_last_linear(model: nn.Module, num_classes: int) -> nn.Module:
     """Swap the final Linear layer of a torchvision classifier for a `num_classes`-way one."""
-    last_name = None
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Linear):
-            last_name = name
-    if last_name is None:
-        raise ValueError(f"{type(model).__name__} has no Linear layer to replace")
+    last_name = last_linear_name(model)
     parent_name, _, attr = last_name.rpartition(".")
     parent = model.get_submodule(parent_name) if parent_name else model
     old = getattr(parent, attr)

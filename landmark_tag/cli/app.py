@@ -9,7 +9,8 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
-from landmark_tag.checkpoint import CheckpointError, ModelNotFoundError, default_model_path
+from landmark_tag.checkpoint import ModelNotFoundError, default_model_path
+from landmark_tag.errors import LandmarkTagError
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -60,7 +61,7 @@ def fatal_errors(model_given: bool) -> Iterator[None]:
             "or pass --model PATH."
         )
         raise fail(f"{exc}{hint}") from None
-    except (CheckpointError, FileNotFoundError, ValueError) as exc:
+    except (LandmarkTagError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None

@@ -60,12 +60,16 @@ _INTERPOLATION = {
 }
 
 
+def interpolation_mode(name: str) -> transforms.InterpolationMode:
+    try:
+        return _INTERPOLATION[name]
+    except KeyError:
+        raise ValueError(f"unknown interpolation {name!r}: use {', '.join(_INTERPOLATION)}") from None
+
+
 def eval_transform(preprocessing: Preprocessing) -> transforms.Compose:
     """The deterministic evaluation transform: resize short side, centre crop, normalise."""
-    try:
-        interpolation = _INTERPOLATION[preprocessing.interpolation]
-    except KeyError:
-        raise ValueError(f"unknown interpolation {preprocessing.interpolation!r}") from None
+    interpolation = interpolation_mode(preprocessing.interpolation)
     return transforms.Compose(
         [
             # Resize and crop run on the PIL image, whose resampling is faster than on uint8 tensors.
@@ -116,17 +120,19 @@ class PhotoDecoder:
             image.draft("RGB", (side, side))
         return image
 
-    def pixels(self, image: Image.Image) -> torch.Tensor:
-        """Decode an opened photo into a normalised CHW float tensor."""
+    def oriented(self, image: Image.Image) -> Image.Image:
+        """Decode an opened photo's pixels and turn them upright as its EXIF orientation says."""
         try:
             image.load()
-            image = ImageOps.exif_transpose(image) or image
-            rgb = to_rgb(image)
+            return ImageOps.exif_transpose(image) or image
         except OSError as exc:
             raise DecodeError(f"corrupt or truncated image: {exc}") from None
         except (ValueError, SyntaxError, MemoryError) as exc:
             raise DecodeError(f"cannot decode image: {exc}") from None
-        return self.transform(rgb)
+
+    def pixels(self, image: Image.Image) -> torch.Tensor:
+        """Decode an opened photo into a normalised CHW float tensor."""
+        return self.transform(to_rgb(self.oriented(image)))
 
     def __call__(self, source: str | BinaryIO) -> torch.Tensor:
         with self.open(source) as image:

@@ -7,11 +7,13 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from landmark_tag.errors import LandmarkTagError
+
 # Matched case-insensitively. HEIC/HEIF decode through pillow-heif.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"})
 
 
-class InputNotFoundError(FileNotFoundError):
+class InputNotFoundError(LandmarkTagError, FileNotFoundError):
     """A path given to the scan does not exist."""
 
 

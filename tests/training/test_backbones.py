@@ -59,5 +59,7 @@ def test_real_model_gives_sensible_imagenet_top5(tmp_path):
     [prediction] = predict_landmarks(GOLDEN_GATE, k=5, model=tmp_path / "imagenet.pt", device="cpu")
     names = [guess.landmark for guess in prediction.guesses]
     assert "suspension bridge" in names
-    bridge_or_pier = sum(g.probability for g in prediction.guesses if g.landmark in {"suspension bridge", "pier"})
+    bridge_or_pier = sum(
+        g.probability for g in prediction.guesses if g.landmark in {"suspension bridge", "pier"}
+    )
     assert bridge_or_pier > 0.5

@@ -1,0 +1,235 @@
+"""`landmark-tag train scratch|transfer`, `landmark-tag evaluate` and `landmark-tag data download`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.table import Table
+
+from landmark_tag.cli.app import app, fatal_errors, setup_logging, stderr_console
+from landmark_tag.training.download import DEFAULT_URL, default_data_dir, download_dataset
+from landmark_tag.training.evaluate import EvaluationResult, evaluate_checkpoint, save_confusion_png
+from landmark_tag.training.loop import EpochMetrics
+from landmark_tag.training.models import DEFAULT_BACKBONE
+from landmark_tag.training.train import TrainConfig, train
+
+train_app = typer.Typer(
+    help="Train a landmark classifier and save it where `scan` finds it.", no_args_is_help=True
+)
+data_app = typer.Typer(help="Fetch the 50-class landmark dataset.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+app.add_typer(data_app, name="data")
+
+logger = logging.getLogger("train")
+
+
+class ConsoleTrainReporter:
+    """A progress bar per epoch on a terminal; one log line per epoch everywhere."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = (
+            Progress(
+                *Progress.get_default_columns()[:-1], MofNCompleteColumn(), console=console, transient=True
+            )
+            if console.is_terminal
+            else None
+        )
+        self.task = None
+
+    def task_started(self, description: str, total: int) -> None:
+        if self.progress is None:
+            logger.info("%s (%d batches)", description, total)
+            return
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.progress.start()
+        self.task = self.progress.add_task(description, total=total)
+
+    def advance(self) -> None:
+        if self.progress is not None:
+            self.progress.advance(self.task)
+
+    def epoch_finished(self, m: EpochMetrics, improved: bool) -> None:
+        line = (
+            f"epoch {m.epoch:3d}  train loss {m.train_loss:.3f} top-1 {m.train_top1:6.1%}  "
+            f"valid loss {m.valid_loss:.3f} top-1 {m.valid_top1:6.1%}  lr {m.lr:.1e}  {m.seconds:5.1f}s"
+            + ("  best" if improved else "")
+        )
+        if self.progress is not None:
+            self.progress.console.print(line, highlight=False)
+        else:
+            logger.info(line)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def download_progress(console: Console):
+    progress = Progress(BarColumn(), DownloadColumn(), TimeRemainingColumn(), console=console)
+    task = progress.add_task("download", total=None)
+
+    def report(done: int, total: int | None) -> None:
+        if not progress.live.is_started:
+            progress.start()
+        progress.update(task, completed=done, total=total)
+
+    return progress, report
+
+
+def print_evaluation(result: EvaluationResult, title: str, console: Console, per_class: bool = True) -> None:
+    console.print(
+        f"[bold]{title}[/]: {result.photos} photos  loss {result.loss:.3f}  top-1 {result.top1:.1%}  "
+        f"top-3 {result.top3:.1%}  top-5 {result.top5:.1%}",
+        highlight=False,
+    )
+    if per_class:
+        table = Table("class", "photos", "top-1", title="per-class accuracy", title_justify="left")
+        for name, accuracy in result.per_class_accuracy.items():
+            table.add_row(name, str(result.per_class_count[name]), f"{accuracy:.1%}")
+        console.print(table)
+
+
+DATA = typer.Option(None, "--data", help="ImageFolder, or a folder with train/ and test/. Default: download.")
+OUT = typer.Option(None, "--out", "-o", help="Checkpoint path. Default: where `scan` looks for a model.")
+EPOCHS = typer.Option(None, "--epochs", min=1, help="Most epochs to train (early stopping may end sooner).")
+LR = typer.Option(None, "--lr", help="Peak learning rate (after warmup).")
+BATCH = typer.Option(32, "--batch-size", min=2)
+SMOOTHING = typer.Option(0.1, "--label-smoothing", min=0.0, max=0.5)
+PATIENCE = typer.Option(
+    6, "--patience", min=0, help="Stop after this many epochs without a better valid loss."
+)
+VALID = typer.Option(0.2, "--valid-fraction", help="Share of each class held out for validation.")
+LIMIT = typer.Option(None, "--limit-per-class", min=2, help="Use at most this many photos per class.")
+SEED = typer.Option(0, "--seed", help="Makes the split, initialisation and augmentation repeatable.")
+DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
+WORKERS = typer.Option(None, "--workers", min=0, help="Data loading processes. Default: one per core.")
+RESUME = typer.Option(False, "--resume", help="Continue the interrupted run that wrote --out.")
+DOWNLOAD = typer.Option(True, "--download/--no-download", help="Download the dataset when --data is absent.")
+
+
+def _run_training(config: TrainConfig) -> None:
+    setup_logging(False)
+    console = stderr_console()
+    reporter = ConsoleTrainReporter(console)
+    progress, report = download_progress(console)
+    with fatal_errors(model_given=True):
+        try:
+            result = train(config, reporter, report)
+        finally:
+            reporter.stop()
+            progress.stop()
+    out = Console()
+    print_evaluation(result.valid, "validation (best epoch)", out, per_class=False)
+    if result.test is not None:
+        print_evaluation(result.test, "test", out)
+    out.print(
+        f"best epoch {result.best_epoch} of {result.epochs_run}, {result.seconds:.0f}s\n"
+        f"checkpoint: {result.checkpoint}\nmetrics:    {result.metrics_file}",
+        highlight=False,
+    )
+
+
+@train_app.command("scratch")
+def train_scratch(
+    data: str | None = DATA,
+    out: str | None = OUT,
+    arch: str = typer.Option(
+        "landmark_cnn", "--arch", help="landmark_cnn (improved) or seed (the original)."
+    ),
+    epochs: int | None = EPOCHS,
+    lr: float | None = LR,
+    batch_size: int = BATCH,
+    label_smoothing: float = SMOOTHING,
+    patience: int = PATIENCE,
+    valid_fraction: float = VALID,
+    limit_per_class: int | None = LIMIT,
+    seed: int = SEED,
+    device: str = DEVICE,
+    workers: int | None = WORKERS,
+    resume: bool = RESUME,
+    download: bool = DOWNLOAD,
+) -> None:
+    """Train a CNN from scratch."""
+    _run_training(TrainConfig(kind="scratch", **locals()))  # every parameter is a TrainConfig field
+
+
+@train_app.command("transfer")
+def train_transfer(
+    data: str | None = DATA,
+    out: str | None = OUT,
+    backbone: str = typer.Option(
+        DEFAULT_BACKBONE,
+        "--backbone",
+        help="efficientnet_lite0/1/2 (weights included), alexnet, resnet18/50, convnext_tiny, "
+        "efficientnet_b0, vit_b_16, or timm/<name>, torchvision/<name>.",
+    ),
+    weights: str | None = typer.Option(
+        None, "--weights", help="Local ImageNet weights file for the backbone."
+    ),
+    finetune: bool = typer.Option(False, "--finetune", help="Train the whole network, not only the head."),
+    backbone_lr_scale: float = typer.Option(0.1, "--backbone-lr-scale", help="Backbone lr = lr x this."),
+    feature_views: int = typer.Option(2, "--feature-views", min=0, help="Frozen: augmented views per photo."),
+    epochs: int | None = EPOCHS,
+    lr: float | None = LR,
+    batch_size: int = BATCH,
+    label_smoothing: float = SMOOTHING,
+    patience: int = PATIENCE,
+    valid_fraction: float = VALID,
+    limit_per_class: int | None = LIMIT,
+    seed: int = SEED,
+    device: str = DEVICE,
+    workers: int | None = WORKERS,
+    resume: bool = RESUME,
+    download: bool = DOWNLOAD,
+) -> None:
+    """Train a new head on an ImageNet backbone (frozen by default, or fine-tuned)."""
+    _run_training(TrainConfig(kind="transfer", **locals()))  # every parameter is a TrainConfig field
+
+
+@app.command("evaluate")
+def evaluate_command(
+    model: str = typer.Option(..., "--model", "-m", help="Checkpoint to evaluate."),
+    data: str = typer.Option(
+        ..., "--data", help="ImageFolder of labelled photos (any subset of the classes)."
+    ),
+    json_out: str | None = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
+    confusion_png: str = typer.Option(
+        "confusion_matrix.png", "--confusion-png", help="Confusion matrix image."
+    ),
+    batch_size: int = typer.Option(64, "--batch-size", min=1),
+    device: str = DEVICE,
+    workers: int | None = WORKERS,
+) -> None:
+    """Report loss, top-1/3/5 and per-class accuracy; save a confusion matrix."""
+    setup_logging(False)
+    with fatal_errors(model_given=True):
+        result = evaluate_checkpoint(model, data, device=device, batch_size=batch_size, workers=workers)
+        save_confusion_png(result, confusion_png)
+        if json_out:
+            result.to_json(json_out)
+    console = Console()
+    print_evaluation(result, "evaluation", console)
+    console.print(f"confusion matrix: {confusion_png}" + (f"\nmetrics: {json_out}" if json_out else ""))
+
+
+@data_app.command("download")
+def download_command(
+    dest: str | None = typer.Option(
+        None, "--dest", help=f"Folder to extract into. Default: {default_data_dir()}"
+    ),
+    url: str = typer.Option(DEFAULT_URL, "--url", help="Zip archive to fetch."),
+) -> None:
+    """Download and extract the dataset (resumes a partial download; does nothing if already done)."""
+    progress, report = download_progress(stderr_console())
+    with fatal_errors(model_given=True):
+        try:
+            root = download_dataset(Path(dest) if dest else None, url, progress=report)
+        finally:
+            progress.stop()
+    Console().print(f"dataset ready: {root}", highlight=False)

@@ -1,0 +1,149 @@
+"""Training data: an ImageFolder tree, a seeded stratified validation split, and the transforms.
+
+Photos are read with the scan's own decoder (draft mode, EXIF orientation, any mode -> RGB), so a
+model trains on exactly the pixels it will later see in a scan.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision.transforms import v2 as transforms
+
+from landmark_tag.checkpoint import Preprocessing
+from landmark_tag.errors import LandmarkTagError
+from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, eval_transform, interpolation_mode, to_rgb
+from landmark_tag.pipeline.discover import discover_photos
+
+logger = logging.getLogger(__name__)
+
+
+class DatasetError(LandmarkTagError, ValueError):
+    """A training or evaluation folder that is missing, empty, or not in ImageFolder layout."""
+
+
+@dataclass
+class ImageFolderIndex:
+    """Every photo of an ImageFolder tree (`root/<class>/<photo>`), with its class index."""
+
+    root: Path
+    class_names: list[str]
+    paths: list[str]
+    targets: list[int]
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def subset(self, indices: Sequence[int]) -> ImageFolderIndex:
+        return ImageFolderIndex(
+            self.root, self.class_names, [self.paths[i] for i in indices], [self.targets[i] for i in indices]
+        )
+
+
+def index_image_folder(root: str | os.PathLike, class_names: Sequence[str] | None = None) -> ImageFolderIndex:
+    """Index `root/<class>/...`. With `class_names`, folders map onto those classes (a subset is fine)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"no such folder: {root}")
+    folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not folders:
+        raise DatasetError(f"{root} has no class folders: expected {root}/<class name>/<photos>")
+    names = list(class_names) if class_names is not None else folders
+    unknown = [f for f in folders if f not in names]
+    if unknown:
+        raise DatasetError(f"{root} has classes the model does not know: {', '.join(unknown[:5])}")
+    paths, targets = [], []
+    for folder in folders:
+        for photo in discover_photos([root / folder]):
+            paths.append(photo.path)
+            targets.append(names.index(folder))
+    if not paths:
+        raise DatasetError(f"{root} has class folders but no photos in them")
+    return ImageFolderIndex(root, names, paths, targets)
+
+
+def stratified_split(targets: Sequence[int], valid_fraction: float, seed: int) -> tuple[list[int], list[int]]:
+    """Split indices so each class keeps about `valid_fraction` of its photos for validation.
+
+    Every class with at least two photos gets at least one validation photo; the result depends only
+    on `targets`, `valid_fraction` and `seed`.
+    """
+    if not 0.0 < valid_fraction < 1.0:
+        raise ValueError("valid fraction must be between 0 and 1")
+    by_class: dict[int, list[int]] = defaultdict(list)
+    for index, target in enumerate(targets):
+        by_class[target].append(index)
+    rng = random.Random(seed)
+    train, valid = [], []
+    for target in sorted(by_class):
+        indices = by_class[target]
+        rng.shuffle(indices)
+        n_valid = round(len(indices) * valid_fraction)
+        n_valid = min(max(n_valid, 1 if len(indices) > 1 else 0), len(indices) - 1)
+        valid += indices[:n_valid]
+        train += indices[n_valid:]
+    return sorted(train), sorted(valid)
+
+
+def train_transform(preprocessing: Preprocessing) -> transforms.Compose:
+    """Augmentation for training: random crops, flips and colour jitter; evaluation stays deterministic."""
+    return transforms.Compose(
+        [
+            transforms.RandomResizedCrop(
+                preprocessing.input_size,
+                scale=(0.35, 1.0),
+                interpolation=interpolation_mode(preprocessing.interpolation),
+                antialias=True,
+            ),
+            transforms.RandomHorizontalFlip(),
+            transforms.ColorJitter(0.3, 0.3, 0.3, 0.05),
+            transforms.PILToTensor(),
+            transforms.ToDtype(torch.float32, scale=True),
+            transforms.Normalize(preprocessing.mean, preprocessing.std),
+        ]
+    )
+
+
+class PhotoFolderDataset(Dataset):
+    """(pixels, class index) pairs; `train=True` applies augmentation, else the scan's eval transform."""
+
+    def __init__(self, index: ImageFolderIndex, preprocessing: Preprocessing, train: bool) -> None:
+        self.index = index
+        # Decode at up to twice the input size so random crops keep detail; eval needs only the resize size.
+        decode_size = preprocessing.resize_size * (2 if train else 1)
+        self.decoder = PhotoDecoder(
+            Preprocessing(
+                input_size=preprocessing.input_size,
+                resize_size=decode_size,
+                mean=preprocessing.mean,
+                std=preprocessing.std,
+                interpolation=preprocessing.interpolation,
+            )
+        )
+        self.transform = train_transform(preprocessing) if train else eval_transform(preprocessing)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def load(self, i: int) -> Image.Image:
+        with self.decoder.open(self.index.paths[i]) as image:
+            return to_rgb(self.decoder.oriented(image))
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        # A broken photo in a training set costs that photo, not the run: use the next good one.
+        for attempt in range(len(self)):
+            j = (i + attempt) % len(self)
+            try:
+                return self.transform(self.load(j)), self.index.targets[j]
+            except DecodeError as exc:
+                logger.warning("skipping %s: %s", self.index.paths[j], exc)
+        raise DatasetError("no photo in the dataset could be decoded")

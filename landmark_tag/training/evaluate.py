@@ -1,0 +1,143 @@
+"""Evaluation: loss, top-1/3/5 accuracy, per-class accuracy and a confusion matrix, on any
+ImageFolder whose classes are the model's or a subset of them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from landmark_tag.checkpoint import LoadedModel, display_name, load_model
+from landmark_tag.pipeline.predict import resolve_device
+from landmark_tag.pipeline.scan import default_workers
+from landmark_tag.training.data import ImageFolderIndex, PhotoFolderDataset, index_image_folder
+
+
+@dataclass
+class EvaluationResult:
+    photos: int
+    loss: float
+    top1: float
+    top3: float
+    top5: float
+    class_names: list[str]  # the model's classes
+    per_class_accuracy: dict[str, float]  # only classes present in the data
+    per_class_count: dict[str, int]
+    confusion: list[list[int]]  # [true class][predicted class], over the model's classes
+
+    def to_json(self, path: str | os.PathLike) -> None:
+        Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
+
+
+def summarise(logits: torch.Tensor, targets: torch.Tensor, class_names: list[str]) -> EvaluationResult:
+    """Metrics from the logits of every photo and their true class indices."""
+    n, num_classes = logits.shape
+    loss = nn.functional.cross_entropy(logits.float(), targets).item() if n else float("nan")
+    ranked = logits.argsort(dim=1, descending=True)
+
+    def top(k: int) -> float:
+        k = min(k, num_classes)
+        return (ranked[:, :k] == targets[:, None]).any(dim=1).float().mean().item() if n else float("nan")
+
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(confusion, (targets.numpy(), ranked[:, 0].numpy()), 1)
+    per_class_accuracy, per_class_count = {}, {}
+    for index, name in enumerate(class_names):
+        count = int(confusion[index].sum())
+        if count:
+            per_class_count[name] = count
+            per_class_accuracy[name] = float(confusion[index, index] / count)
+    return EvaluationResult(
+        photos=n,
+        loss=loss,
+        top1=top(1),
+        top3=top(3),
+        top5=top(5),
+        class_names=list(class_names),
+        per_class_accuracy=per_class_accuracy,
+        per_class_count=per_class_count,
+        confusion=confusion.tolist(),
+    )
+
+
+@torch.inference_mode()
+def collect_logits(
+    model: nn.Module, loader: DataLoader, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    model.eval().to(device)
+    all_logits, all_targets = [], []
+    for inputs, targets in loader:
+        all_logits.append(model(inputs.to(device)).float().cpu())
+        all_targets.append(targets)
+    if not all_logits:
+        return torch.empty(0, 0), torch.empty(0, dtype=torch.long)
+    return torch.cat(all_logits), torch.cat(all_targets)
+
+
+def evaluate_model(loaded: LoadedModel, loader: DataLoader, device: torch.device) -> EvaluationResult:
+    logits, targets = collect_logits(loaded.model, loader, device)
+    if logits.numel() == 0:
+        logits = torch.empty(0, loaded.spec.num_classes)
+    return summarise(logits, targets, loaded.spec.class_names)
+
+
+def save_confusion_png(result: EvaluationResult, path: str | os.PathLike) -> None:
+    """A confusion-matrix heat map over the classes that occur (as truth or prediction)."""
+    # The object API, not pyplot: no global backend or figure state, safe in any process.
+    from matplotlib.figure import Figure
+
+    confusion = np.asarray(result.confusion)
+    shown = np.flatnonzero(confusion.sum(axis=0) + confusion.sum(axis=1))
+    matrix = confusion[np.ix_(shown, shown)]
+    row_totals = matrix.sum(axis=1, keepdims=True)
+    normalised = np.divide(matrix, row_totals, out=np.zeros_like(matrix, dtype=float), where=row_totals > 0)
+    labels = [display_name(result.class_names[i]) for i in shown]
+    size = max(5.0, 0.32 * len(labels) + 2.5)
+    figure = Figure(figsize=(size + 1.5, size))
+    axes = figure.subplots()
+    image = axes.imshow(normalised, cmap="Blues", vmin=0, vmax=1)
+    axes.set_xticks(range(len(labels)), labels, rotation=90, fontsize=8)
+    axes.set_yticks(range(len(labels)), labels, fontsize=8)
+    axes.set_xlabel("predicted")
+    axes.set_ylabel("true")
+    axes.set_title(f"top-1 {result.top1:.1%} on {result.photos} photos")
+    if len(labels) <= 20:
+        for (row, col), count in np.ndenumerate(matrix):
+            if count:
+                colour = "white" if normalised[row, col] > 0.5 else "black"
+                axes.text(col, row, str(count), ha="center", va="center", fontsize=7, color=colour)
+    figure.colorbar(image, ax=axes, fraction=0.046, label="fraction of true class")
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def evaluate_checkpoint(
+    model: LoadedModel | str | os.PathLike,
+    data: str | os.PathLike | None = None,
+    *,
+    index: ImageFolderIndex | None = None,
+    device: torch.device | str = "auto",
+    batch_size: int = 64,
+    workers: int | None = None,
+) -> EvaluationResult:
+    """Evaluate a checkpoint on an ImageFolder (`data`) or an already indexed set of photos.
+
+    The folder's classes may be any subset of the model's; photos use the scan's eval transform.
+    """
+    device = resolve_device(device) if isinstance(device, str) else device
+    loaded = model if isinstance(model, LoadedModel) else load_model(model, device)
+    if index is None:
+        if data is None:
+            raise ValueError("give either data or index")
+        index = index_image_folder(data, loaded.spec.class_names)
+    dataset = PhotoFolderDataset(index, loaded.spec.preprocessing, train=False)
+    workers = default_workers() if workers is None else workers
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
+    return evaluate_model(loaded, loader, device)

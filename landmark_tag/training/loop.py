@@ -1,0 +1,236 @@
+"""The training loop: AdamW, warmup + cosine schedule, label smoothing, early stopping on
+validation loss, and resumable state. It trains any module on any (input, target) dataset, so the
+same loop trains whole networks and, for a frozen backbone, just the head on cached features.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+
+@dataclass
+class FitConfig:
+    epochs: int = 30
+    batch_size: int = 32
+    lr: float = 1e-3
+    # Parameters whose names don't start with `head` learn at lr * backbone_lr_scale (fine-tuning).
+    head: str | None = None
+    backbone_lr_scale: float = 1.0
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    patience: int = 6  # stop after this many epochs without a lower validation loss; 0 never stops
+    seed: int = 0
+    workers: int = 0
+
+
+@dataclass
+class EpochMetrics:
+    epoch: int  # 1-based
+    train_loss: float
+    train_top1: float
+    valid_loss: float
+    valid_top1: float
+    lr: float
+    seconds: float
+
+
+@dataclass
+class FitState:
+    """Everything `--resume` needs besides the weights."""
+
+    epoch: int = 0  # epochs completed
+    best_valid_loss: float = math.inf
+    best_epoch: int = 0
+    epochs_without_improvement: int = 0
+    history: list[EpochMetrics] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["history"] = [asdict(m) for m in self.history]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FitState:
+        data = dict(data)
+        data["history"] = [EpochMetrics(**m) for m in data.get("history", [])]
+        return cls(**data)
+
+
+class TrainReporter(Protocol):
+    def task_started(self, description: str, total: int) -> None: ...
+
+    def advance(self) -> None: ...
+
+    def epoch_finished(self, metrics: EpochMetrics, improved: bool) -> None: ...
+
+
+class SilentReporter:
+    def task_started(self, description: str, total: int) -> None:
+        pass
+
+    def advance(self) -> None:
+        pass
+
+    def epoch_finished(self, metrics: EpochMetrics, improved: bool) -> None:
+        pass
+
+
+def param_groups(model: nn.Module, config: FitConfig) -> list[dict[str, Any]]:
+    """AdamW groups: no weight decay on biases and norms; a lower learning rate for the backbone."""
+    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
+    for name, parameter in model.named_parameters():
+        if not parameter.requires_grad:
+            continue
+        in_head = config.head is None or name.startswith(config.head + ".")
+        decays = parameter.ndim > 1
+        groups.setdefault((in_head, decays), []).append(parameter)
+    return [
+        {
+            "params": params,
+            "lr": config.lr * (1.0 if in_head else config.backbone_lr_scale),
+            "weight_decay": config.weight_decay if decays else 0.0,
+        }
+        for (in_head, decays), params in sorted(groups.items())
+    ]
+
+
+def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
+    """Linear warmup to each group's lr, then cosine decay to zero, stepped once per batch."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _autocast(device: torch.device):
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return torch.autocast("cpu", enabled=False)
+
+
+def run_epoch(
+    model: nn.Module,
+    loader: DataLoader,
+    criterion: nn.Module,
+    device: torch.device,
+    optimizer: torch.optim.Optimizer | None = None,
+    scheduler: torch.optim.lr_scheduler.LRScheduler | None = None,
+    on_batch: Callable[[], None] | None = None,
+) -> tuple[float, float]:
+    """One pass over `loader`; trains when an optimizer is given. Returns (mean loss, top-1 accuracy)."""
+    training = optimizer is not None
+    model.train(training)
+    total_loss, correct, seen = 0.0, 0, 0
+    with torch.set_grad_enabled(training):
+        for inputs, targets in loader:
+            inputs = inputs.to(device, non_blocking=True)
+            targets = targets.to(device, non_blocking=True)
+            if inputs.ndim == 4 and device.type == "cuda":
+                inputs = inputs.contiguous(memory_format=torch.channels_last)
+            with _autocast(device):
+                logits = model(inputs)
+            loss = criterion(logits.float(), targets)
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+            total_loss += loss.item() * len(targets)
+            correct += (logits.argmax(1) == targets).sum().item()
+            seen += len(targets)
+            if on_batch:
+                on_batch()
+    return total_loss / max(seen, 1), correct / max(seen, 1)
+
+
+def fit(
+    model: nn.Module,
+    train_data: Dataset,
+    valid_data: Dataset,
+    config: FitConfig,
+    device: torch.device,
+    *,
+    on_best: Callable[[nn.Module, FitState], None],
+    on_epoch_end: Callable[[nn.Module, FitState, dict[str, Any]], None],
+    resume: dict[str, Any] | None = None,
+    reporter: TrainReporter | None = None,
+) -> FitState:
+    """Train `model`, calling `on_best` whenever validation loss improves and `on_epoch_end` with the
+    optimizer/scheduler state after every epoch. `resume` is such a state, from an interrupted run;
+    the model must already hold that run's last weights.
+    """
+    reporter = reporter or SilentReporter()
+    model.to(device)
+    if device.type == "cuda":
+        model.to(memory_format=torch.channels_last)
+    valid_loader = DataLoader(valid_data, batch_size=config.batch_size * 2, num_workers=config.workers)
+    steps_per_epoch = math.ceil(len(train_data) / config.batch_size)
+    optimizer = torch.optim.AdamW(param_groups(model, config), lr=config.lr)
+    scheduler = warmup_cosine(
+        optimizer, max(1, round(config.warmup_epochs * steps_per_epoch)), config.epochs * steps_per_epoch
+    )
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    state = FitState()
+    if resume is not None:
+        optimizer.load_state_dict(resume["optimizer"])
+        scheduler.load_state_dict(resume["scheduler"])
+        state = FitState.from_dict(resume["fit_state"])
+    while state.epoch < config.epochs:
+        if config.patience and state.epochs_without_improvement >= config.patience:
+            break
+        epoch = state.epoch + 1
+        started = time.monotonic()
+        # Shuffling and augmentation depend only on (seed, epoch), so a resumed run repeats them.
+        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+        torch.manual_seed(config.seed * 100_003 + epoch)
+        train_loader = DataLoader(
+            train_data,
+            batch_size=config.batch_size,
+            shuffle=True,
+            drop_last=len(train_data) > config.batch_size,  # a batch of one breaks BatchNorm
+            generator=generator,
+            num_workers=config.workers,
+            pin_memory=device.type == "cuda",
+        )
+        reporter.task_started(f"epoch {epoch}/{config.epochs}", len(train_loader))
+        lr = optimizer.param_groups[-1]["lr"]
+        train_loss, train_top1 = run_epoch(
+            model, train_loader, criterion, device, optimizer, scheduler, reporter.advance
+        )
+        valid_loss, valid_top1 = run_epoch(model, valid_loader, criterion, device)
+        metrics = EpochMetrics(
+            epoch, train_loss, train_top1, valid_loss, valid_top1, lr, time.monotonic() - started
+        )
+        state.epoch = epoch
+        state.history.append(metrics)
+        improved = valid_loss < state.best_valid_loss
+        if improved:
+            state.best_valid_loss, state.best_epoch = valid_loss, epoch
+            state.epochs_without_improvement = 0
+            on_best(model, state)
+        else:
+            state.epochs_without_improvement += 1
+        on_epoch_end(
+            model,
+            state,
+            {
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "fit_state": state.to_dict(),
+            },
+        )
+        reporter.epoch_finished(metrics, improved)
+    return state

@@ -1,0 +1,337 @@
+"""`train`: data -> split -> model -> loop -> checkpoint (-> test evaluation), as one function."""
+
+from __future__ import annotations
+
+import csv
+import logging
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, TensorDataset
+
+import landmark_tag
+from landmark_tag.checkpoint import (
+    ModelSpec,
+    default_model_path,
+    load_model,
+    read_checkpoint,
+    save_checkpoint,
+)
+from landmark_tag.models import last_linear_name
+from landmark_tag.pipeline.predict import resolve_device
+from landmark_tag.pipeline.scan import default_workers
+from landmark_tag.training.data import (
+    DatasetError,
+    ImageFolderIndex,
+    PhotoFolderDataset,
+    index_image_folder,
+    stratified_split,
+)
+from landmark_tag.training.download import DEFAULT_URL, ByteProgress, download_dataset
+from landmark_tag.training.evaluate import EvaluationResult, evaluate_checkpoint, summarise
+from landmark_tag.training.loop import EpochMetrics, FitConfig, FitState, SilentReporter, TrainReporter, fit
+from landmark_tag.training.models import DEFAULT_BACKBONE, TrainableModel, scratch_model, transfer_model
+
+logger = logging.getLogger(__name__)
+
+# (epochs, learning rate) when not given: a frozen head is cheap, fine-tuning needs a gentler rate.
+_DEFAULTS = {"scratch": (30, 1e-3), "frozen": (40, 2e-3), "finetune": (10, 5e-4)}
+
+
+@dataclass
+class TrainConfig:
+    kind: str  # "scratch" or "transfer"
+    data: str | None = None  # ImageFolder, or a folder holding train/ (and test/); None downloads
+    out: str | None = None  # checkpoint path; None: the default model path the scan reads
+    arch: str = "landmark_cnn"  # scratch: landmark_cnn (improved) or seed (the original network)
+    backbone: str = DEFAULT_BACKBONE  # transfer
+    weights: str | None = None  # local ImageNet weights for the backbone instead of a download
+    finetune: bool = False  # transfer: train the whole network, not only the head
+    epochs: int | None = None
+    batch_size: int = 32
+    lr: float | None = None
+    backbone_lr_scale: float = 0.1
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    label_smoothing: float = 0.1
+    patience: int = 6
+    valid_fraction: float = 0.2
+    feature_views: int = 2  # frozen backbone: augmented views per training photo, besides the plain one
+    limit_per_class: int | None = None  # use at most this many photos per class (quick runs)
+    seed: int = 0
+    device: str = "auto"
+    workers: int | None = None
+    resume: bool = False
+    download: bool = True
+    download_url: str = DEFAULT_URL
+
+    @property
+    def mode(self) -> str:
+        if self.kind == "scratch":
+            return "scratch"
+        return "finetune" if self.finetune else "frozen"
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    metrics_file: Path
+    best_epoch: int
+    epochs_run: int
+    valid: EvaluationResult
+    test: EvaluationResult | None
+    seconds: float
+
+
+def sidecar_paths(out: Path) -> tuple[Path, Path]:
+    """(resume checkpoint, per-epoch metrics CSV) kept beside the output checkpoint."""
+    return out.with_name(out.stem + ".last.pt"), out.with_name(out.stem + ".metrics.csv")
+
+
+def resolve_data(
+    config: TrainConfig, download_progress: ByteProgress | None = None
+) -> tuple[Path, Path | None]:
+    """(training ImageFolder, test ImageFolder or None)."""
+    if config.data:
+        root = Path(config.data).expanduser()
+    elif config.download:
+        root = download_dataset(url=config.download_url, progress=download_progress)
+    else:
+        raise DatasetError("no --data folder was given, and --no-download forbids fetching the dataset")
+    if (root / "train").is_dir():
+        test = root / "test"
+        return root / "train", test if test.is_dir() else None
+    return root, None
+
+
+def limit_per_class(index: ImageFolderIndex, limit: int | None) -> ImageFolderIndex:
+    if not limit:
+        return index
+    taken: dict[int, int] = {}
+    keep = []
+    for i, target in enumerate(index.targets):
+        if taken.get(target, 0) < limit:
+            taken[target] = taken.get(target, 0) + 1
+            keep.append(i)
+    return index.subset(keep)
+
+
+def build_model(config: TrainConfig, num_classes: int) -> TrainableModel:
+    if config.kind == "scratch":
+        return scratch_model(config.arch, num_classes)
+    if config.kind == "transfer":
+        return transfer_model(config.backbone, num_classes, config.weights)
+    raise ValueError(f"unknown training kind {config.kind!r}: use scratch or transfer")
+
+
+@torch.inference_mode()
+def extract_features(
+    backbone: nn.Module,
+    data: Dataset,
+    device: torch.device,
+    batch_size: int,
+    workers: int,
+    reporter: TrainReporter,
+) -> torch.Tensor:
+    loader = DataLoader(data, batch_size=batch_size, num_workers=workers)
+    reporter.task_started("extracting features", len(loader))
+    backbone.eval().to(device)
+    outputs = []
+    for inputs, _ in loader:
+        outputs.append(backbone(inputs.to(device)).float().cpu())
+        reporter.advance()
+    return torch.cat(outputs)
+
+
+class _HeadSwap:
+    """Temporarily replace a model's final Linear layer with Identity, so the model emits features."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.model = model
+        self.name = last_linear_name(model)
+        parent_name, _, self.attr = self.name.rpartition(".")
+        self.parent = model.get_submodule(parent_name) if parent_name else model
+        self.head: nn.Linear = getattr(self.parent, self.attr)
+
+    def __enter__(self) -> nn.Linear:
+        setattr(self.parent, self.attr, nn.Identity())
+        return self.head
+
+    def __exit__(self, *exc_info) -> None:
+        setattr(self.parent, self.attr, self.head)
+
+
+def _write_metrics(path: Path, history: list[EpochMetrics]) -> None:
+    names = [f.name for f in fields(EpochMetrics)]
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=names)
+        writer.writeheader()
+        writer.writerows(asdict(m) for m in history)
+
+
+def _check_resumable(saved_args: dict[str, Any], config: TrainConfig) -> None:
+    for key in ("kind", "arch", "backbone", "finetune", "seed", "valid_fraction", "limit_per_class"):
+        if saved_args.get(key) != getattr(config, key):
+            raise ValueError(
+                f"cannot resume: the interrupted run used {key}={saved_args.get(key)!r}, "
+                f"this one {getattr(config, key)!r}"
+            )
+
+
+def train(
+    config: TrainConfig,
+    reporter: TrainReporter | None = None,
+    download_progress: ByteProgress | None = None,
+) -> TrainResult:
+    """Train a model as `config` says and write the best checkpoint (by validation loss) to `out`."""
+    started = time.monotonic()
+    reporter = reporter or SilentReporter()
+    out = Path(config.out).expanduser() if config.out else default_model_path()
+    last_path, metrics_path = sidecar_paths(out)
+    device = resolve_device(config.device)
+    workers = default_workers() if config.workers is None else config.workers
+    default_epochs, default_lr = _DEFAULTS[config.mode]
+    epochs = config.epochs or default_epochs
+
+    train_root, test_root = resolve_data(config, download_progress)
+    index = limit_per_class(index_image_folder(train_root), config.limit_per_class)
+    train_ids, valid_ids = stratified_split(index.targets, config.valid_fraction, config.seed)
+    if not valid_ids:
+        raise DatasetError("the validation split is empty: each class needs at least two photos")
+    train_index, valid_index = index.subset(train_ids), index.subset(valid_ids)
+    logger.info(
+        "%d classes: %d training and %d validation photos",
+        len(index.class_names),
+        len(train_ids),
+        len(valid_ids),
+    )
+
+    torch.manual_seed(config.seed)
+    trainable = build_model(config, len(index.class_names))
+    model, prep = trainable.model, trainable.preprocessing
+    resume_state = None
+    if config.resume:
+        if not last_path.exists():
+            raise FileNotFoundError(f"nothing to resume: no {last_path} from an interrupted run")
+        payload, _ = read_checkpoint(last_path)
+        _check_resumable(payload["spec"]["metadata"].get("train_args", {}), config)
+        model.load_state_dict(payload["state_dict"])
+        resume_state = payload["training_state"]
+
+    def spec(metadata: dict[str, Any]) -> ModelSpec:
+        return ModelSpec(
+            arch=trainable.arch,
+            class_names=index.class_names,
+            preprocessing=prep,
+            metadata={
+                "train_args": asdict(config),
+                "landmark_tag_version": landmark_tag.__version__,
+                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                **metadata,
+            },
+        )
+
+    fit_config = FitConfig(
+        epochs=epochs,
+        batch_size=config.batch_size,
+        lr=config.lr or default_lr,
+        weight_decay=config.weight_decay,
+        warmup_epochs=config.warmup_epochs,
+        label_smoothing=config.label_smoothing,
+        patience=config.patience,
+        seed=config.seed,
+        workers=workers,
+    )
+    plain_train = PhotoFolderDataset(train_index, prep, train=False)
+    augmented_train = PhotoFolderDataset(train_index, prep, train=True)
+    valid_data: Dataset = PhotoFolderDataset(valid_index, prep, train=False)
+    valid_targets = torch.tensor(valid_index.targets)
+
+    if config.mode == "frozen":
+        # Only the head learns, so the backbone runs once per photo (and view), not once per epoch.
+        swap = _HeadSwap(model)
+        with swap as head:
+            torch.manual_seed(config.seed)
+            views = [plain_train] + [augmented_train] * config.feature_views
+            train_features = torch.cat(
+                [extract_features(model, v, device, config.batch_size, workers, reporter) for v in views]
+            )
+            valid_features = extract_features(model, valid_data, device, config.batch_size, workers, reporter)
+        train_targets = torch.tensor(train_index.targets).repeat(len(views))
+        net, fit_config.workers = head, 0
+        train_data: Dataset = TensorDataset(train_features, train_targets)
+        valid_data = TensorDataset(valid_features, valid_targets)
+    else:
+        net, train_data = model, augmented_train
+        if config.mode == "finetune":
+            fit_config.head = last_linear_name(model)
+            fit_config.backbone_lr_scale = config.backbone_lr_scale
+
+    def on_best(_: nn.Module, state: FitState) -> None:
+        best = state.history[-1]
+        save_checkpoint(
+            out,
+            spec(
+                {"best_epoch": state.best_epoch, "valid": {"loss": best.valid_loss, "top1": best.valid_top1}}
+            ),
+            model.state_dict(),
+        )
+
+    def on_epoch_end(_: nn.Module, state: FitState, training_state: dict[str, Any]) -> None:
+        save_checkpoint(last_path, spec({}), model.state_dict(), training_state)
+        _write_metrics(metrics_path, state.history)
+
+    state = fit(
+        net,
+        train_data,
+        valid_data,
+        fit_config,
+        device,
+        on_best=on_best,
+        on_epoch_end=on_epoch_end,
+        resume=resume_state,
+        reporter=reporter,
+    )
+
+    # Final numbers come from the best checkpoint as saved, read back the way the scan reads it.
+    loaded = load_model(out, device)
+    if config.mode == "frozen":
+        with torch.inference_mode():
+            logits = loaded.model.get_submodule(last_linear_name(loaded.model))(valid_features.to(device))
+        valid_result = summarise(logits.float().cpu(), valid_targets, index.class_names)
+    else:
+        valid_result = evaluate_checkpoint(loaded, index=valid_index, device=device, workers=workers)
+    test_result = None
+    if test_root is not None:
+        test_result = evaluate_checkpoint(loaded, data=test_root, device=device, workers=workers)
+    payload, _ = read_checkpoint(out)
+    final_spec = ModelSpec.from_dict(payload["spec"])
+    final_spec.metadata["valid"] = _headline(valid_result)
+    if test_result is not None:
+        final_spec.metadata["test"] = _headline(test_result)
+    final_spec.metadata["history"] = [asdict(m) for m in state.history]
+    save_checkpoint(out, final_spec, payload["state_dict"])
+    last_path.unlink(missing_ok=True)  # the run finished: nothing left to resume
+    return TrainResult(
+        checkpoint=out,
+        metrics_file=metrics_path,
+        best_epoch=state.best_epoch,
+        epochs_run=state.epoch,
+        valid=valid_result,
+        test=test_result,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _headline(result: EvaluationResult) -> dict[str, float]:
+    return {
+        "photos": result.photos,
+        "loss": result.loss,
+        "top1": result.top1,
+        "top3": result.top3,
+        "top5": result.top5,
+    }
