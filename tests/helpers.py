@@ -92,3 +92,19 @@ def write_tiny_checkpoint(path: Path, seed: int = 0, class_names=CLASS_NAMES) ->
     model = spec.build()
     save_checkpoint(path, spec, model.state_dict())
     return path
+
+
+CLASS_COLOURS = [(200, 40, 40), (40, 180, 60), (50, 70, 210), (220, 200, 40)]
+
+
+def make_image_folder(root: Path, classes: int = 3, per_class: int = 8, size=(96, 72), seed: int = 0) -> Path:
+    """An ImageFolder of easy synthetic classes: each class is a noisy photo of its own colour."""
+    rng = np.random.default_rng(seed)
+    for c in range(classes):
+        folder = root / f"{c:02d}.Class_{chr(65 + c)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        for i in range(per_class):
+            base = np.array(CLASS_COLOURS[c % len(CLASS_COLOURS)], dtype=np.float32)
+            array = base + rng.normal(0, 25, (size[1], size[0], 3))
+            Image.fromarray(np.clip(array, 0, 255).astype(np.uint8)).save(folder / f"{i}.jpg", quality=90)
+    return root

@@ -43,7 +43,8 @@ class ConsoleTrainReporter:
 
     def task_started(self, description: str, total: int) -> None:
         if self.progress is None:
-            logger.info("%s (%d batches)", description, total)
+            if not description.startswith("epoch"):  # epochs get their own line when they end
+                logger.info("%s (%d batches)", description, total)
             return
         if self.task is not None:
             self.progress.remove_task(self.task)
@@ -87,6 +88,7 @@ def print_evaluation(result: EvaluationResult, title: str, console: Console, per
         f"[bold]{title}[/]: {result.photos} photos  loss {result.loss:.3f}  top-1 {result.top1:.1%}  "
         f"top-3 {result.top3:.1%}  top-5 {result.top5:.1%}",
         highlight=False,
+        soft_wrap=True,
     )
     if per_class:
         table = Table("class", "photos", "top-1", title="per-class accuracy", title_justify="left")
@@ -132,6 +134,7 @@ def _run_training(config: TrainConfig) -> None:
         f"best epoch {result.best_epoch} of {result.epochs_run}, {result.seconds:.0f}s\n"
         f"checkpoint: {result.checkpoint}\nmetrics:    {result.metrics_file}",
         highlight=False,
+        soft_wrap=True,
     )
 
 
@@ -198,6 +201,9 @@ def evaluate_command(
     data: str = typer.Option(
         ..., "--data", help="ImageFolder of labelled photos (any subset of the classes)."
     ),
+    split: str = typer.Option(
+        "all", "--split", help="all, or valid/train: that part of the split the model was trained with."
+    ),
     json_out: str | None = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
     confusion_png: str = typer.Option(
         "confusion_matrix.png", "--confusion-png", help="Confusion matrix image."
@@ -209,7 +215,9 @@ def evaluate_command(
     """Report loss, top-1/3/5 and per-class accuracy; save a confusion matrix."""
     setup_logging(False)
     with fatal_errors(model_given=True):
-        result = evaluate_checkpoint(model, data, device=device, batch_size=batch_size, workers=workers)
+        result = evaluate_checkpoint(
+            model, data, split=split, device=device, batch_size=batch_size, workers=workers
+        )
         save_confusion_png(result, confusion_png)
         if json_out:
             result.to_json(json_out)

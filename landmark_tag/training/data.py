@@ -71,6 +71,19 @@ def index_image_folder(root: str | os.PathLike, class_names: Sequence[str] | Non
     return ImageFolderIndex(root, names, paths, targets)
 
 
+def limit_per_class(index: ImageFolderIndex, limit: int | None) -> ImageFolderIndex:
+    """The first `limit` photos of each class (all of them when `limit` is None)."""
+    if not limit:
+        return index
+    taken: dict[int, int] = {}
+    keep = []
+    for i, target in enumerate(index.targets):
+        if taken.get(target, 0) < limit:
+            taken[target] = taken.get(target, 0) + 1
+            keep.append(i)
+    return index.subset(keep)
+
+
 def stratified_split(targets: Sequence[int], valid_fraction: float, seed: int) -> tuple[list[int], list[int]]:
     """Split indices so each class keeps about `valid_fraction` of its photos for validation.
 

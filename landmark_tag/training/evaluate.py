@@ -17,7 +17,13 @@ from torch.utils.data import DataLoader
 from landmark_tag.checkpoint import LoadedModel, display_name, load_model
 from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.scan import default_workers
-from landmark_tag.training.data import ImageFolderIndex, PhotoFolderDataset, index_image_folder
+from landmark_tag.training.data import (
+    ImageFolderIndex,
+    PhotoFolderDataset,
+    index_image_folder,
+    limit_per_class,
+    stratified_split,
+)
 
 
 @dataclass
@@ -118,11 +124,23 @@ def save_confusion_png(result: EvaluationResult, path: str | os.PathLike) -> Non
     figure.savefig(path, dpi=110)
 
 
+def training_split(index: ImageFolderIndex, train_args: dict, split: str) -> ImageFolderIndex:
+    """The `train` or `valid` part of `index`, split exactly as the training run split it."""
+    if split not in ("train", "valid"):
+        raise ValueError(f"unknown split {split!r}: use all, train or valid")
+    if "valid_fraction" not in train_args:
+        raise ValueError("this checkpoint does not record how its data was split")
+    index = limit_per_class(index, train_args.get("limit_per_class"))
+    train_ids, valid_ids = stratified_split(index.targets, train_args["valid_fraction"], train_args["seed"])
+    return index.subset(valid_ids if split == "valid" else train_ids)
+
+
 def evaluate_checkpoint(
     model: LoadedModel | str | os.PathLike,
     data: str | os.PathLike | None = None,
     *,
     index: ImageFolderIndex | None = None,
+    split: str = "all",
     device: torch.device | str = "auto",
     batch_size: int = 64,
     workers: int | None = None,
@@ -130,6 +148,8 @@ def evaluate_checkpoint(
     """Evaluate a checkpoint on an ImageFolder (`data`) or an already indexed set of photos.
 
     The folder's classes may be any subset of the model's; photos use the scan's eval transform.
+    `split="valid"` (or `"train"`) evaluates only that part of the split the model was trained with,
+    rebuilt from the seed, fraction and limit stored in the checkpoint; `data` must be its training folder.
     """
     device = resolve_device(device) if isinstance(device, str) else device
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device)
@@ -137,6 +157,8 @@ def evaluate_checkpoint(
         if data is None:
             raise ValueError("give either data or index")
         index = index_image_folder(data, loaded.spec.class_names)
+        if split != "all":
+            index = training_split(index, loaded.spec.metadata.get("train_args", {}), split)
     dataset = PhotoFolderDataset(index, loaded.spec.preprocessing, train=False)
     workers = default_workers() if workers is None else workers
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)

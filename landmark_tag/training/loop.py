@@ -183,6 +183,8 @@ def fit(
         optimizer, max(1, round(config.warmup_epochs * steps_per_epoch)), config.epochs * steps_per_epoch
     )
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    # Early stopping and "best" use the plain validation loss: smoothing is a training-time device.
+    valid_criterion = nn.CrossEntropyLoss()
     state = FitState()
     if resume is not None:
         optimizer.load_state_dict(resume["optimizer"])
@@ -210,7 +212,7 @@ def fit(
         train_loss, train_top1 = run_epoch(
             model, train_loader, criterion, device, optimizer, scheduler, reporter.advance
         )
-        valid_loss, valid_top1 = run_epoch(model, valid_loader, criterion, device)
+        valid_loss, valid_top1 = run_epoch(model, valid_loader, valid_criterion, device)
         metrics = EpochMetrics(
             epoch, train_loss, train_top1, valid_loss, valid_top1, lr, time.monotonic() - started
         )

@@ -26,9 +26,9 @@ from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.scan import default_workers
 from landmark_tag.training.data import (
     DatasetError,
-    ImageFolderIndex,
     PhotoFolderDataset,
     index_image_folder,
+    limit_per_class,
     stratified_split,
 )
 from landmark_tag.training.download import DEFAULT_URL, ByteProgress, download_dataset
@@ -106,18 +106,6 @@ def resolve_data(
         test = root / "test"
         return root / "train", test if test.is_dir() else None
     return root, None
-
-
-def limit_per_class(index: ImageFolderIndex, limit: int | None) -> ImageFolderIndex:
-    if not limit:
-        return index
-    taken: dict[int, int] = {}
-    keep = []
-    for i, target in enumerate(index.targets):
-        if taken.get(target, 0) < limit:
-            taken[target] = taken.get(target, 0) + 1
-            keep.append(i)
-    return index.subset(keep)
 
 
 def build_model(config: TrainConfig, num_classes: int) -> TrainableModel:

@@ -1,0 +1,72 @@
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from landmark_tag.checkpoint import default_model_path, load_model
+from landmark_tag.cli import app
+from tests.helpers import make_image_folder
+from tests.training.test_download import DATASET, ZipServer
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_image_folder(tmp_path_factory.mktemp("data"), classes=3, per_class=6)
+
+
+def test_train_scratch_seed_to_default_location_then_scan_finds_it(tmp_path, folder):
+    args = ["train", "scratch", "--arch", "seed", "--data", str(folder), "--epochs", "2", "--workers", "0"]
+    result = runner.invoke(app, [*args, "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "validation (best epoch)" in result.output
+    assert load_model(default_model_path()).spec.arch == "seed_cnn"
+    scanned = runner.invoke(app, ["scan", str(folder), "-o", str(tmp_path / "t.csv"), "--workers", "0"])
+    assert scanned.exit_code == 0, scanned.output
+    assert "18" in scanned.output
+
+
+def test_evaluate_valid_split_writes_png_and_json(tmp_path, folder):
+    out = tmp_path / "m.pt"
+    args = [
+        "train",
+        "transfer",
+        "--data",
+        str(folder),
+        "--out",
+        str(out),
+        "--epochs",
+        "3",
+        "--feature-views",
+        "0",
+    ]
+    assert runner.invoke(app, [*args, "--workers", "0", "--valid-fraction", "0.5"]).exit_code == 0
+    result = runner.invoke(
+        app,
+        ["evaluate", "-m", str(out), "--data", str(folder), "--split", "valid", "--workers", "0",
+         "--json", str(tmp_path / "m.json"), "--confusion-png", str(tmp_path / "cm.png")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "top-1" in result.output and "per-class accuracy" in result.output
+    assert json.loads((tmp_path / "m.json").read_text())["photos"] == 9
+    assert (tmp_path / "cm.png").stat().st_size > 1000
+
+
+def test_train_errors_are_one_line(tmp_path):
+    result = runner.invoke(app, ["train", "transfer", "--data", str(tmp_path / "missing")])
+    assert result.exit_code == 1 and "no such folder" in result.output and "Traceback" not in result.output
+    result = runner.invoke(app, ["train", "scratch", "--no-download", "--out", str(tmp_path / "m.pt")])
+    assert result.exit_code == 1 and "--no-download" in result.output
+
+
+def test_data_download_command(tmp_path):
+    with ZipServer(DATASET) as server:
+        result = runner.invoke(app, ["data", "download", "--dest", str(tmp_path), "--url", server.url])
+    assert result.exit_code == 0, result.output
+    assert "dataset ready" in result.output
+    assert (tmp_path / "landmark_images" / "train").is_dir()
+    result = runner.invoke(
+        app, ["data", "download", "--dest", str(tmp_path / "x"), "--url", "http://127.0.0.1:9/a.zip"]
+    )
+    assert result.exit_code == 1 and "cannot reach" in result.output

@@ -1,0 +1,125 @@
+import http.server
+import io
+import threading
+import zipfile
+
+import pytest
+
+from landmark_tag.training.download import DownloadError, download_dataset
+
+
+def make_zip(members: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as bundle:
+        for name, data in members.items():
+            bundle.writestr(name, data)
+    return buffer.getvalue()
+
+
+DATASET = make_zip(
+    {
+        "landmark_images/train/00.Haleakala_National_Park/a.jpg": b"A" * 50_000,
+        "landmark_images/train/01.Mount_Rainier_National_Park/b.jpg": b"B" * 50_000,
+        "landmark_images/test/00.Haleakala_National_Park/c.jpg": b"C" * 50_000,
+    }
+)
+
+
+class ZipServer:
+    """Serves one archive on 127.0.0.1 with Range support; can cut the first transfer short."""
+
+    def __init__(self, payload: bytes, cut_first_at: int | None = None) -> None:
+        self.payload = payload
+        self.cut_first_at = cut_first_at
+        self.requests: list[str | None] = []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                byte_range = self.headers.get("Range")
+                server.requests.append(byte_range)
+                start = int(byte_range.split("=")[1].split("-")[0]) if byte_range else 0
+                body = server.payload[start:]
+                self.send_response(206 if byte_range else 200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if server.cut_first_at is not None and len(server.requests) == 1:
+                    self.wfile.write(body[: server.cut_first_at])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)  # the connection drops mid-transfer
+                    return
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}/landmark_images.zip"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_download_extracts_and_second_run_does_nothing(tmp_path):
+    progress = []
+    with ZipServer(DATASET) as server:
+        root = download_dataset(
+            tmp_path, server.url, progress=lambda done, total: progress.append((done, total))
+        )
+        assert root == tmp_path / "landmark_images"
+        assert (root / "train" / "00.Haleakala_National_Park" / "a.jpg").read_bytes() == b"A" * 50_000
+        assert (root / "test").is_dir()
+        assert progress[-1] == (len(DATASET), len(DATASET))
+        assert not list(tmp_path.glob("*.part"))
+        assert download_dataset(tmp_path, server.url) == root
+        assert len(server.requests) == 1
+
+
+def test_interrupted_download_resumes_with_range(tmp_path):
+    with ZipServer(DATASET, cut_first_at=60_000) as server:
+        with pytest.raises(DownloadError, match="run again to resume"):
+            download_dataset(tmp_path, server.url)
+        assert (tmp_path / "landmark_images.zip.part").stat().st_size == 60_000
+        root = download_dataset(tmp_path, server.url)
+        assert server.requests == [None, "bytes=60000-"]
+    assert (root / "train" / "01.Mount_Rainier_National_Park" / "b.jpg").read_bytes() == b"B" * 50_000
+
+
+def test_corrupt_archive_is_refused_and_removed(tmp_path):
+    corrupt = bytearray(DATASET)
+    corrupt[200:210] = b"XXXXXXXXXX"  # inside the first member's data: its CRC no longer matches
+    with ZipServer(bytes(corrupt)) as server, pytest.raises(DownloadError, match="corrupt"):
+        download_dataset(tmp_path, server.url)
+    assert not (tmp_path / "landmark_images").exists()
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_not_a_zip(tmp_path):
+    with (
+        ZipServer(b"<html>not found</html>") as server,
+        pytest.raises(DownloadError, match="not a complete zip"),
+    ):
+        download_dataset(tmp_path, server.url)
+
+
+@pytest.mark.parametrize(
+    "evil", ["../escaped.txt", "landmark_images/../../escaped.txt", "/tmp/abs_escape.txt"]
+)
+def test_zip_slip_member_is_refused(tmp_path, evil):
+    payload = make_zip({"landmark_images/train/00.A/ok.jpg": b"ok", evil: b"pwned"})
+    dest = tmp_path / "dest"
+    with ZipServer(payload) as server, pytest.raises(DownloadError, match="refusing to extract"):
+        download_dataset(dest, server.url)
+    assert not (tmp_path / "escaped.txt").exists()
+    assert not (dest / "landmark_images").exists()  # nothing at all is extracted
+
+
+def test_unreachable_server(tmp_path):
+    with pytest.raises(DownloadError, match="cannot reach"):
+        download_dataset(tmp_path, "http://127.0.0.1:9/landmark_images.zip", timeout=2)

@@ -1,0 +1,140 @@
+import pytest
+import torch
+
+from landmark_tag.checkpoint import load_model, read_checkpoint
+from landmark_tag.pipeline.scan import ScanConfig, scan
+from landmark_tag.pipeline.write import read_results
+from landmark_tag.training.train import TrainConfig, sidecar_paths, train
+from tests.helpers import SHARED_DATA, make_image_folder
+
+
+class StopAfter:
+    """A reporter that interrupts training once `epochs` epochs are saved, like a Ctrl-C."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def task_started(self, description, total):
+        pass
+
+    def advance(self):
+        pass
+
+    def epoch_finished(self, metrics, improved):
+        if metrics.epoch == self.epochs:
+            raise KeyboardInterrupt
+
+
+def scratch_config(data, out, **overrides) -> TrainConfig:
+    options = {"kind": "scratch", "arch": "seed", "data": str(data), "out": str(out), "epochs": 4}
+    options |= {"batch_size": 8, "patience": 0, "device": "cpu", "workers": 0, "lr": 1e-3}
+    options.update(overrides)
+    return TrainConfig(**options)
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory):
+    return make_image_folder(tmp_path_factory.mktemp("data"), classes=3, per_class=6)
+
+
+def test_scratch_training_writes_checkpoint_and_metrics(tmp_path, folder):
+    result = train(scratch_config(folder, tmp_path / "m.pt", epochs=2))
+    loaded = load_model(result.checkpoint)
+    assert loaded.spec.arch == "seed_cnn"
+    assert loaded.spec.class_names == ["00.Class_A", "01.Class_B", "02.Class_C"]
+    assert loaded.spec.metadata["train_args"]["arch"] == "seed"
+    assert result.metrics_file.read_text().splitlines()[0].startswith("epoch,train_loss")
+    assert len(result.metrics_file.read_text().splitlines()) == 3
+    assert not sidecar_paths(tmp_path / "m.pt")[0].exists()  # the resume file goes once finished
+
+
+def test_resume_continues_from_the_saved_epoch_and_matches_an_unbroken_run(tmp_path, folder):
+    unbroken = train(scratch_config(folder, tmp_path / "a.pt"))
+    with pytest.raises(KeyboardInterrupt):
+        train(scratch_config(folder, tmp_path / "b.pt"), reporter=StopAfter(2))
+    last, _ = sidecar_paths(tmp_path / "b.pt")
+    payload, _ = read_checkpoint(last)
+    assert payload["training_state"]["fit_state"]["epoch"] == 2
+
+    seen = []
+
+    class Record(StopAfter):
+        def epoch_finished(self, metrics, improved):
+            seen.append(metrics.epoch)
+
+    resumed = train(scratch_config(folder, tmp_path / "b.pt", resume=True), reporter=Record(0))
+    assert seen == [3, 4]
+    assert resumed.epochs_run == 4
+    a, b = read_checkpoint(tmp_path / "a.pt")[0], read_checkpoint(tmp_path / "b.pt")[0]
+    for key, value in a["state_dict"].items():
+        assert torch.allclose(value.float(), b["state_dict"][key].float(), atol=1e-5), key
+    assert [m["valid_loss"] for m in a["spec"]["metadata"]["history"]] == pytest.approx(
+        [m["valid_loss"] for m in b["spec"]["metadata"]["history"]], abs=1e-5
+    )
+    assert unbroken.epochs_run == 4
+
+
+def test_resume_refuses_a_different_run(tmp_path, folder):
+    with pytest.raises(KeyboardInterrupt):
+        train(scratch_config(folder, tmp_path / "m.pt"), reporter=StopAfter(1))
+    with pytest.raises(ValueError, match="cannot resume"):
+        train(scratch_config(folder, tmp_path / "m.pt", arch="landmark_cnn", resume=True))
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(scratch_config(folder, tmp_path / "other.pt", resume=True))
+
+
+def test_early_stopping(tmp_path, folder):
+    result = train(scratch_config(folder, tmp_path / "m.pt", epochs=30, patience=1, lr=0.5))
+    assert result.epochs_run < 30
+
+
+def test_frozen_transfer_learns_easy_classes_and_the_scan_uses_it(tmp_path):
+    root = tmp_path / "data"
+    make_image_folder(root / "train", classes=3, per_class=8)
+    make_image_folder(root / "test", classes=3, per_class=2, seed=1)
+    config = TrainConfig(
+        kind="transfer",
+        data=str(root),
+        out=str(tmp_path / "m.pt"),
+        epochs=15,
+        feature_views=0,
+        device="cpu",
+        workers=0,
+    )
+    result = train(config)
+    assert result.valid.top1 == 1.0
+    assert result.test is not None and result.test.photos == 6 and result.test.top1 == 1.0
+    assert load_model(result.checkpoint).spec.metadata["test"]["top1"] == 1.0
+    out = tmp_path / "tags.csv"
+    scan(ScanConfig([str(root / "test")], str(out), model=str(result.checkpoint), workers=0))
+    frame = read_results(out)
+    expected = frame["path"].str.extract(r"/\d\d\.Class_(\w)/")[0].map(lambda c: f"Class {c}")
+    assert (frame["landmark_1"] == expected).all()
+
+
+def test_no_data_and_no_download(tmp_path):
+    from landmark_tag.training.data import DatasetError
+
+    with pytest.raises(DatasetError, match="no-download"):
+        train(TrainConfig(kind="scratch", out=str(tmp_path / "m.pt"), download=False))
+
+
+@pytest.mark.real_photos
+@pytest.mark.real_weights
+@pytest.mark.skipif(
+    not (SHARED_DATA / "wonders7-train").exists(), reason="needs ../shared/data/wonders7-train"
+)
+def test_frozen_lite0_on_real_wonders_subset(tmp_path):
+    config = TrainConfig(
+        kind="transfer",
+        data=str(SHARED_DATA / "wonders7-train"),
+        out=str(tmp_path / "m.pt"),
+        limit_per_class=10,
+        valid_fraction=0.3,
+        feature_views=0,
+        epochs=20,
+        device="cpu",
+    )
+    result = train(config)
+    assert result.valid.photos == 21
+    assert result.valid.top1 >= 0.8
