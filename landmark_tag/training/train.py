@@ -69,6 +69,14 @@ class TrainConfig:
     download: bool = True
     download_url: str = DEFAULT_URL
 
+    def __post_init__(self) -> None:
+        if self.kind not in ("scratch", "transfer"):
+            raise ValueError(f"unknown training kind {self.kind!r}: use scratch or transfer")
+        if self.kind == "scratch" and (self.weights or self.finetune or self.backbone != DEFAULT_BACKBONE):
+            raise ValueError("--backbone, --weights and --finetune apply to `train transfer`, not scratch")
+        if self.kind == "transfer" and self.arch != "landmark_cnn":
+            raise ValueError("--arch applies to `train scratch`; transfer takes --backbone")
+
     @property
     def mode(self) -> str:
         if self.kind == "scratch":
@@ -111,9 +119,7 @@ def resolve_data(
 def build_model(config: TrainConfig, num_classes: int) -> TrainableModel:
     if config.kind == "scratch":
         return scratch_model(config.arch, num_classes)
-    if config.kind == "transfer":
-        return transfer_model(config.backbone, num_classes, config.weights)
-    raise ValueError(f"unknown training kind {config.kind!r}: use scratch or transfer")
+    return transfer_model(config.backbone, num_classes, config.weights)
 
 
 @torch.inference_mode()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from enum import Enum
 from pathlib import Path
 
 import typer
@@ -21,7 +22,6 @@ train_app = typer.Typer(
     help="Train a landmark classifier and save it where `scan` finds it.", no_args_is_help=True
 )
 data_app = typer.Typer(help="Fetch the 50-class landmark dataset.", no_args_is_help=True)
-app.add_typer(train_app, name="train")
 app.add_typer(data_app, name="data")
 
 logger = logging.getLogger("train")
@@ -97,32 +97,14 @@ def print_evaluation(result: EvaluationResult, title: str, console: Console, per
         console.print(table)
 
 
-DATA = typer.Option(None, "--data", help="ImageFolder, or a folder with train/ and test/. Default: download.")
-OUT = typer.Option(None, "--out", "-o", help="Checkpoint path. Default: where `scan` looks for a model.")
-EPOCHS = typer.Option(None, "--epochs", min=1, help="Most epochs to train (early stopping may end sooner).")
-LR = typer.Option(None, "--lr", help="Peak learning rate (after warmup).")
-BATCH = typer.Option(32, "--batch-size", min=2)
-SMOOTHING = typer.Option(0.1, "--label-smoothing", min=0.0, max=0.5)
-PATIENCE = typer.Option(
-    6, "--patience", min=0, help="Stop after this many epochs without a better valid loss."
-)
-VALID = typer.Option(0.2, "--valid-fraction", help="Share of each class held out for validation.")
-LIMIT = typer.Option(None, "--limit-per-class", min=2, help="Use at most this many photos per class.")
-SEED = typer.Option(0, "--seed", help="Makes the split, initialisation and augmentation repeatable.")
-DEVICE = typer.Option("auto", "--device", help="auto, cpu or cuda.")
-WORKERS = typer.Option(None, "--workers", min=0, help="Data loading processes. Default: one per core.")
-RESUME = typer.Option(False, "--resume", help="Continue the interrupted run that wrote --out.")
-DOWNLOAD = typer.Option(True, "--download/--no-download", help="Download the dataset when --data is absent.")
-
-
-def _run_training(config: TrainConfig) -> None:
+def _run_training(options: dict) -> None:
     setup_logging(False)
     console = stderr_console()
     reporter = ConsoleTrainReporter(console)
     progress, report = download_progress(console)
     with fatal_errors(model_given=True):
         try:
-            result = train(config, reporter, report)
+            result = train(TrainConfig(**options), reporter, report)
         finally:
             reporter.stop()
             progress.stop()
@@ -138,61 +120,76 @@ def _run_training(config: TrainConfig) -> None:
     )
 
 
-@train_app.command("scratch")
-def train_scratch(
-    data: str | None = DATA,
-    out: str | None = OUT,
-    arch: str = typer.Option(
-        "landmark_cnn", "--arch", help="landmark_cnn (improved) or seed (the original)."
+class TrainKind(str, Enum):
+    scratch = "scratch"
+    transfer = "transfer"
+
+
+@app.command("train")
+def train_command(
+    kind: TrainKind = typer.Argument(
+        ..., help="scratch: a CNN from random weights. transfer: a new head on an ImageNet backbone."
     ),
-    epochs: int | None = EPOCHS,
-    lr: float | None = LR,
-    batch_size: int = BATCH,
-    label_smoothing: float = SMOOTHING,
-    patience: int = PATIENCE,
-    valid_fraction: float = VALID,
-    limit_per_class: int | None = LIMIT,
-    seed: int = SEED,
-    device: str = DEVICE,
-    workers: int | None = WORKERS,
-    resume: bool = RESUME,
-    download: bool = DOWNLOAD,
-) -> None:
-    """Train a CNN from scratch."""
-    _run_training(TrainConfig(kind="scratch", **locals()))  # every parameter is a TrainConfig field
-
-
-@train_app.command("transfer")
-def train_transfer(
-    data: str | None = DATA,
-    out: str | None = OUT,
+    data: str | None = typer.Option(
+        None, "--data", help="ImageFolder, or a folder with train/ and test/. Default: download the dataset."
+    ),
+    out: str | None = typer.Option(
+        None, "--out", "-o", help="Checkpoint path. Default: where `scan` looks for a model."
+    ),
+    arch: str = typer.Option(
+        "landmark_cnn", "--arch", help="scratch: landmark_cnn (improved) or seed (original)."
+    ),
     backbone: str = typer.Option(
         DEFAULT_BACKBONE,
         "--backbone",
-        help="efficientnet_lite0/1/2 (weights included), alexnet, resnet18/50, convnext_tiny, "
+        help="transfer: efficientnet_lite0/1/2 (weights included), alexnet, resnet18/50, convnext_tiny, "
         "efficientnet_b0, vit_b_16, or timm/<name>, torchvision/<name>.",
     ),
     weights: str | None = typer.Option(
-        None, "--weights", help="Local ImageNet weights file for the backbone."
+        None, "--weights", help="transfer: local ImageNet weights for the backbone."
     ),
-    finetune: bool = typer.Option(False, "--finetune", help="Train the whole network, not only the head."),
-    backbone_lr_scale: float = typer.Option(0.1, "--backbone-lr-scale", help="Backbone lr = lr x this."),
-    feature_views: int = typer.Option(2, "--feature-views", min=0, help="Frozen: augmented views per photo."),
-    epochs: int | None = EPOCHS,
-    lr: float | None = LR,
-    batch_size: int = BATCH,
-    label_smoothing: float = SMOOTHING,
-    patience: int = PATIENCE,
-    valid_fraction: float = VALID,
-    limit_per_class: int | None = LIMIT,
-    seed: int = SEED,
-    device: str = DEVICE,
-    workers: int | None = WORKERS,
-    resume: bool = RESUME,
-    download: bool = DOWNLOAD,
+    finetune: bool = typer.Option(
+        False, "--finetune", help="transfer: train the whole network, not only the head."
+    ),
+    backbone_lr_scale: float = typer.Option(
+        0.1, "--backbone-lr-scale", help="--finetune: backbone lr = lr x this."
+    ),
+    feature_views: int = typer.Option(
+        2, "--feature-views", min=0, help="transfer, frozen: augmented views per training photo."
+    ),
+    epochs: int | None = typer.Option(
+        None, "--epochs", min=1, help="Most epochs (early stopping may end sooner)."
+    ),
+    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate, after warmup."),
+    batch_size: int = typer.Option(32, "--batch-size", min=2),
+    label_smoothing: float = typer.Option(0.1, "--label-smoothing", min=0.0, max=0.5),
+    patience: int = typer.Option(
+        6, "--patience", min=0, help="Stop after this many epochs without a better loss."
+    ),
+    valid_fraction: float = typer.Option(
+        0.2, "--valid-fraction", help="Share of each class held out to validate."
+    ),
+    limit_per_class: int | None = typer.Option(
+        None, "--limit-per-class", min=2, help="At most this many per class."
+    ),
+    seed: int = typer.Option(
+        0, "--seed", help="Makes the split, initialisation and augmentation repeatable."
+    ),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    workers: int | None = typer.Option(
+        None, "--workers", min=0, help="Data loading processes. Default: one per core."
+    ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Continue the interrupted run that was writing --out."
+    ),
+    download: bool = typer.Option(
+        True, "--download/--no-download", help="Download the dataset if --data is absent."
+    ),
 ) -> None:
-    """Train a new head on an ImageNet backbone (frozen by default, or fine-tuned)."""
-    _run_training(TrainConfig(kind="transfer", **locals()))  # every parameter is a TrainConfig field
+    """Train a landmark classifier and save it where `scan` finds it."""
+    options = locals()  # every parameter is a TrainConfig field
+    options["kind"] = kind.value
+    _run_training(options)
 
 
 @app.command("evaluate")
@@ -209,8 +206,8 @@ def evaluate_command(
         "confusion_matrix.png", "--confusion-png", help="Confusion matrix image."
     ),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
-    device: str = DEVICE,
-    workers: int | None = WORKERS,
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    workers: int | None = typer.Option(None, "--workers", min=0, help="Data loading processes."),
 ) -> None:
     """Report loss, top-1/3/5 and per-class accuracy; save a confusion matrix."""
     setup_logging(False)
