@@ -32,11 +32,16 @@ def stderr_console() -> Console:
     return Console(stderr=True)
 
 
-def setup_logging(verbose: bool) -> None:
+def setup_logging(verbose: bool, log_file: str | None = None) -> None:
+    handlers: list[logging.Handler] = [logging.StreamHandler()]
+    if log_file:
+        handlers.append(logging.FileHandler(log_file))
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
         datefmt="%Y-%m-%dT%H:%M:%S",
+        handlers=handlers,
+        force=True,
     )
     # exifread logs every odd tag it meets; a broken EXIF block is not news during a scan.
     logging.getLogger("exifread").setLevel(logging.ERROR)

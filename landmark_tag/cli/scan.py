@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import time
+from dataclasses import asdict
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -18,10 +22,19 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     table = Table(title="scan summary", show_header=False, title_justify="left")
     table.add_column(style="bold")
     table.add_column(justify="right")
+    table.add_row("photos found", f"{summary.photos:,}")
+    table.add_row("  new", f"{summary.new:,}")
+    table.add_row("  changed", f"{summary.changed:,}")
+    table.add_row("  failed before, retried", f"{summary.retried:,}")
+    table.add_row("  unchanged (kept)", f"{summary.unchanged:,}")
+    table.add_row(
+        "removed from tree", f"{summary.removed:,}" + (" (pruned)" if summary.pruned else " (kept)")
+    )
+    table.add_row("processed", f"{summary.processed:,}")
     for status in Status:
-        table.add_row(status.value, f"{summary.counts.get(status.value, 0):,}")
-    table.add_row("photos", f"{summary.photos:,}")
+        table.add_row(f"  {status.value}", f"{summary.counts.get(status.value, 0):,}")
     table.add_row("other files ignored", f"{summary.ignored_files:,}")
+    table.add_row("rows in output", f"{summary.output_rows:,}")
     table.add_row("time", f"{summary.elapsed_seconds:,.1f} s")
     table.add_row("throughput", f"{summary.photos_per_second:,.1f} photos/s")
     table.add_row("device", summary.device)
@@ -30,6 +43,27 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     console.print(table)
     for problem in summary.unreadable[:20]:
         console.print(f"[yellow]warning:[/] could not list {problem}", highlight=False)
+
+
+def parse_storage_options(pairs: list[str], endpoint_url: str | None) -> dict | None:
+    """`--storage-option key=value` pairs (values parsed as JSON where they can be) for fsspec."""
+    options: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--storage-option takes KEY=VALUE, not {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    if endpoint_url:
+        options.setdefault("client_kwargs", {})["endpoint_url"] = endpoint_url
+    return options or None
+
+
+def write_summary_json(summary: ScanSummary, path: str) -> None:
+    data = {**asdict(summary), "photos_per_second": summary.photos_per_second, "finished_at": time.time()}
+    Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
 
 @app.command("scan")
@@ -53,11 +87,27 @@ def scan_command(
         None, "--workers", min=0, help="Decode processes. Default: one per CPU core (at most 8)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    full: bool = typer.Option(False, "--full", help="Ignore the existing output and tag every photo again."),
+    prune: bool = typer.Option(False, "--prune", help="Drop rows of photos that are no longer in the tree."),
+    endpoint_url: str | None = typer.Option(
+        None, "--endpoint-url", help="S3-compatible endpoint for s3:// URLs (or set AWS_ENDPOINT_URL)."
+    ),
+    storage_option: list[str] = typer.Option(
+        [], "--storage-option", help="KEY=VALUE passed to fsspec for URLs; repeatable."
+    ),
+    summary_json: str | None = typer.Option(
+        None, "--summary-json", help="Also write the summary as JSON here."
+    ),
+    log_file: str | None = typer.Option(None, "--log-file", help="Append log lines to this file too."),
     strict: bool = typer.Option(False, "--strict", help="Exit with code 3 when any photo failed."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more detail."),
 ) -> None:
-    """Tag every photo without GPS with its most likely landmarks; write one row per photo."""
-    setup_logging(verbose)
+    """Tag every photo without GPS with its most likely landmarks; write one row per photo.
+
+    An existing output is extended: photos already in it (same path, size and modification time)
+    are not processed again.
+    """
+    setup_logging(verbose, log_file)
     console = stderr_console()
     progress = (
         RichScanProgress(console) if console.is_terminal else LogScanProgress(logging.getLogger("scan"))
@@ -74,12 +124,25 @@ def scan_command(
         recursive=recursive,
         include_hidden=include_hidden,
         output_format=output_format,
+        full=full,
+        prune=prune,
     )
     with fatal_errors(model_given=model is not None):
+        config.storage_options = parse_storage_options(storage_option, endpoint_url)
         try:
             summary = scan(config, progress)
         finally:
             progress.stop()
+        if summary_json:
+            write_summary_json(summary, summary_json)
     print_summary(summary, Console())
+    logging.getLogger("scan").info(
+        "done: %d photos, %d processed (%s), %d rows in %s",
+        summary.photos,
+        summary.processed,
+        ", ".join(f"{k} {v}" for k, v in summary.counts.items()),
+        summary.output_rows,
+        summary.output,
+    )
     if strict and summary.counts.get(Status.FAILED.value, 0):
         raise typer.Exit(EXIT_PHOTOS_FAILED)

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader, Dataset
 from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, describe_os_error
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.exif import GpsFix, read_gps, read_gps_pillow
+from landmark_tag.pipeline.storage import open_binary
 
 # Formats whose EXIF exifread does not find; Pillow has parsed it by the time the header is read.
 _PILLOW_EXIF_FORMATS = frozenset({"WEBP"})
@@ -32,13 +33,15 @@ class PhotoItem:
     decoded: bool = False
 
 
-def examine_photo(photo: PhotoFile, decoder: PhotoDecoder, include_gps: bool = False) -> PhotoItem:
+def examine_photo(
+    photo: PhotoFile, decoder: PhotoDecoder, include_gps: bool = False, storage_options: dict | None = None
+) -> PhotoItem:
     """Read one photo's GPS and, unless it is located and skipped, its pixels. Never raises."""
     if photo.size_bytes == 0:
         return PhotoItem(photo, error="empty file (0 bytes)")
     gps = None
     try:
-        with open(photo.path, "rb") as handle:
+        with open_binary(photo.path, storage_options) as handle:
             gps = read_gps(handle)
             if gps is not None and not include_gps:
                 return PhotoItem(photo, gps=gps)
@@ -59,16 +62,23 @@ def examine_photo(photo: PhotoFile, decoder: PhotoDecoder, include_gps: bool = F
 
 
 class PhotoDataset(Dataset):
-    def __init__(self, photos: Sequence[PhotoFile], decoder: PhotoDecoder, include_gps: bool = False):
+    def __init__(
+        self,
+        photos: Sequence[PhotoFile],
+        decoder: PhotoDecoder,
+        include_gps: bool = False,
+        storage_options: dict | None = None,
+    ) -> None:
         self.photos = photos
         self.decoder = decoder
         self.include_gps = include_gps
+        self.storage_options = storage_options
 
     def __len__(self) -> int:
         return len(self.photos)
 
     def __getitem__(self, index: int) -> PhotoItem:
-        return examine_photo(self.photos[index], self.decoder, self.include_gps)
+        return examine_photo(self.photos[index], self.decoder, self.include_gps, self.storage_options)
 
 
 @dataclass
@@ -101,10 +111,11 @@ def make_loader(
     workers: int,
     include_gps: bool = False,
     pin_memory: bool = False,
+    storage_options: dict | None = None,
 ) -> DataLoader:
     """A DataLoader that yields `PhotoBatch`es in the order of `photos`."""
     return DataLoader(
-        PhotoDataset(photos, decoder, include_gps),
+        PhotoDataset(photos, decoder, include_gps, storage_options),
         batch_size=batch_size,
         shuffle=False,
         num_workers=workers,

@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from landmark_tag.errors import LandmarkTagError
+from landmark_tag.pipeline.storage import filesystem, is_url, local_path
 
 # Matched case-insensitively. HEIC/HEIF decode through pillow-heif.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"})
@@ -36,6 +39,38 @@ class DiscoveryStats:
     unreadable: list[str] = field(default_factory=list)  # folders or files that could not be listed
 
 
+def _posix_time(value: Any) -> float:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    return float(value)
+
+
+def _discover_remote(
+    url: str,
+    recursive: bool,
+    include_hidden: bool,
+    extensions: frozenset[str],
+    stats: DiscoveryStats,
+    options,
+) -> Iterator[PhotoFile]:
+    """Photos under a bucket prefix (or one object), sorted by key. Objects have no symlinks to loop."""
+    fs, root = filesystem(url, options)
+    if fs.isfile(root):
+        infos = [fs.info(root)]
+    else:
+        infos = list(fs.find(root, maxdepth=None if recursive else 1, detail=True).values())
+    for info in sorted(infos, key=lambda i: i["name"]):
+        name = os.path.basename(info["name"].rstrip("/"))
+        if info.get("type") == "directory":
+            continue
+        if (not include_hidden and name.startswith(".")) or not is_photo_name(name, extensions):
+            stats.ignored_files += 1
+            continue
+        modified = info.get("LastModified", info.get("mtime", info.get("last_modified", 0)))
+        stats.photos += 1
+        yield PhotoFile(fs.unstrip_protocol(info["name"]), int(info["size"]), _posix_time(modified))
+
+
 def is_photo_name(name: str, extensions: frozenset[str] = IMAGE_EXTENSIONS) -> bool:
     return os.path.splitext(name)[1].lower() in extensions
 
@@ -47,20 +82,28 @@ def discover_photos(
     include_hidden: bool = False,
     extensions: frozenset[str] = IMAGE_EXTENSIONS,
     stats: DiscoveryStats | None = None,
+    storage_options: dict[str, Any] | None = None,
 ) -> Iterator[PhotoFile]:
     """Yield every photo under `inputs` (files or folders), each once, in a deterministic order.
 
     Folders are walked depth-first with entries sorted by name. Symlinks are followed, but a folder
     or file reached a second time (a loop, or two links to one place) is skipped. Hidden entries
     (names starting with '.', such as macOS `._IMG_0001.jpg` resource forks) are ignored unless
-    `include_hidden`. Raises InputNotFoundError before yielding anything if an input is missing.
+    `include_hidden`. Inputs may also be fsspec URLs (`s3://bucket/prefix`), listed by key.
+    Raises InputNotFoundError before yielding anything if an input is missing.
     """
     stats = stats if stats is not None else DiscoveryStats()
-    paths = [Path(p).expanduser() for p in inputs]
-    for path in paths:
-        if not path.exists():
-            raise InputNotFoundError(f"no such file or folder: {path}")
+    inputs = [str(p) for p in inputs]
+    for item in inputs:
+        if is_url(item):
+            fs, inner = filesystem(item, storage_options)
+            missing = not fs.exists(inner)
+        else:
+            missing = not Path(local_path(item)).expanduser().exists()
+        if missing:
+            raise InputNotFoundError(f"no such file or folder: {item}")
     seen: set[tuple[int, int]] = set()
+    seen_urls: set[str] = set()
 
     def first_visit(st: os.stat_result) -> bool:
         key = (st.st_dev, st.st_ino)
@@ -104,7 +147,16 @@ def discover_photos(
             else:
                 stats.skipped_links += 1
 
-    for path in paths:
+    for item in inputs:
+        if is_url(item):
+            for photo in _discover_remote(
+                item, recursive, include_hidden, extensions, stats, storage_options
+            ):
+                if photo.path not in seen_urls:
+                    seen_urls.add(photo.path)
+                    yield photo
+            continue
+        path = Path(local_path(item)).expanduser()
         st = path.stat()
         if path.is_dir():
             if first_visit(st):

@@ -1,7 +1,9 @@
 """The scan orchestrator: wires discover -> (exif + decode in workers) -> predict -> write.
 
-Each stage is built here from plain config and can be swapped: pass `loaded_model` to reuse a model
-already in memory, or `writer_factory` to send rows somewhere else.
+Under a lock on the output it lists the photos, works out which of them an earlier run already
+tagged (see `incremental`), processes the rest batch by batch, committing each batch as a part
+file, and finally merges the earlier output with the parts into the new output.
+Pass `loaded_model` to reuse a model already in memory.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,9 +18,12 @@ from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.pipeline.batch import PhotoBatch, make_loader
 from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.discover import DiscoveryStats, discover_photos
+from landmark_tag.pipeline.incremental import PartJournal, check_k, merge_output, plan_work, read_done
+from landmark_tag.pipeline.lock import OutputLock
 from landmark_tag.pipeline.predict import Predictor, resolve_device
 from landmark_tag.pipeline.records import ResultRow, Status
-from landmark_tag.pipeline.write import ResultWriter
+from landmark_tag.pipeline.storage import exists
+from landmark_tag.pipeline.write import output_format
 
 
 def default_workers() -> int:
@@ -40,6 +44,9 @@ class ScanConfig:
     recursive: bool = True
     include_hidden: bool = False
     output_format: str | None = None  # None: from the output's suffix
+    full: bool = False  # ignore the earlier output and tag everything again
+    prune: bool = False  # drop rows of photos no longer in the tree
+    storage_options: dict | None = None  # fsspec options for URLs, e.g. {"endpoint_url": ...}
 
 
 @dataclass
@@ -47,15 +54,24 @@ class ScanSummary:
     output: str
     model: str
     device: str
-    photos: int
-    counts: dict[str, int]
+    photos: int  # found in the tree
+    processed: int  # tagged, skipped or failed in this run
+    counts: dict[str, int]  # statuses of the processed photos
+    new: int
+    changed: int
+    retried: int  # failed in an earlier run, tried again
+    unchanged: int  # already in the output, not processed again
+    removed: int  # in the earlier output, no longer in the tree
+    pruned: bool  # whether removed photos' rows were dropped
+    output_rows: int
     ignored_files: int
     elapsed_seconds: float
     unreadable: list[str] = field(default_factory=list)
 
     @property
     def photos_per_second(self) -> float:
-        return self.photos / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+        """Processing rate of this run."""
+        return self.processed / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
 
 
 class ScanProgress(Protocol):
@@ -106,47 +122,79 @@ def scan(
     progress: ScanProgress | None = None,
     *,
     loaded_model: LoadedModel | None = None,
-    writer_factory: Callable[..., ResultWriter] = ResultWriter,
 ) -> ScanSummary:
-    """Tag every photo under `config.inputs` and write one row per photo to `config.out`.
+    """Tag every photo under `config.inputs` not already in `config.out`, one row per photo.
 
-    Fatal problems (no model, a missing input, an unwritable output) raise before any photo is read;
-    problems with single photos become `failed` rows.
+    Fatal problems (no model, a missing input, an unusable output, another scan on the same output)
+    raise before any photo is read; problems with single photos become `failed` rows.
     """
     started = time.monotonic()
     progress = progress or _NoProgress()
+    storage = config.storage_options
+    fmt = output_format(config.out, config.output_format)
     device = resolve_device(config.device)
     loaded = loaded_model or load_model(config.model or default_model_path())
     predictor = Predictor(loaded, device, config.k)
-    stats = DiscoveryStats()
-    # The file list is the only thing held for the whole tree; images and rows stream.
-    photos = list(
-        discover_photos(
-            config.inputs, recursive=config.recursive, include_hidden=config.include_hidden, stats=stats
+    with OutputLock(config.out, storage) as lock:
+        stats = DiscoveryStats()
+        # The file list is the only thing held for the whole tree; images and rows stream.
+        photos = list(
+            discover_photos(
+                config.inputs,
+                recursive=config.recursive,
+                include_hidden=config.include_hidden,
+                stats=stats,
+                storage_options=storage,
+            )
         )
-    )
-    loader = make_loader(
-        photos,
-        PhotoDecoder(loaded.spec.preprocessing),
-        batch_size=config.batch_size,
-        workers=default_workers() if config.workers is None else config.workers,
-        include_gps=config.include_gps,
-        pin_memory=device.type == "cuda",
-    )
-    counts: Counter[str] = Counter({status.value: 0 for status in Status})
-    with writer_factory(config.out, predictor.k, config.output_format) as writer:
-        progress.start(len(photos))
+        journal = PartJournal(config.out, predictor.k, storage)
+        previous = None if config.full or not exists(config.out, storage) else config.out
+        if config.full:
+            journal.clear()
+        if previous is not None:
+            check_k(previous, fmt, predictor.k, storage)
+        sources = ([(previous, fmt)] if previous else []) + [(part, "parquet") for part in journal.existing()]
+        plan = plan_work(photos, read_done(sources, storage))
+
+        loader = make_loader(
+            plan.to_process,
+            PhotoDecoder(loaded.spec.preprocessing),
+            batch_size=config.batch_size,
+            workers=default_workers() if config.workers is None else config.workers,
+            include_gps=config.include_gps,
+            pin_memory=device.type == "cuda",
+            storage_options=storage,
+        )
+        counts: Counter[str] = Counter({status.value: 0 for status in Status})
+        progress.start(len(plan.to_process))
         for batch in loader:
             rows = rows_for_batch(batch, predictor, loaded.name)
-            writer.write(rows)
+            journal.commit(rows)  # from here on, a crash cannot lose these rows
+            lock.heartbeat()
             counts.update(row.status.value for row in rows)
             progress.advance(len(rows))
+
+        parts = journal.existing()
+        drop = plan.removed if config.prune else set()
+        if parts or drop or previous is None:
+            output_rows = merge_output(config.out, fmt, predictor.k, previous, parts, drop, storage)
+        else:  # nothing new: the earlier output stays exactly as it is
+            output_rows = plan.unchanged + len(plan.removed)
+        journal.clear()
     return ScanSummary(
-        output=str(writer.path),
+        output=config.out,
         model=loaded.name,
         device=str(device),
         photos=len(photos),
+        processed=len(plan.to_process),
         counts=dict(counts),
+        new=plan.new,
+        changed=plan.changed,
+        retried=plan.retried,
+        unchanged=plan.unchanged,
+        removed=len(plan.removed),
+        pruned=config.prune,
+        output_rows=output_rows,
         ignored_files=stats.ignored_files,
         elapsed_seconds=time.monotonic() - started,
         unreadable=stats.unreadable,

@@ -1,8 +1,9 @@
 """Stage 6: write one row per photo to Parquet or CSV, atomically.
 
-Rows stream into a temporary file beside the output and are flushed in row groups, so memory stays
-flat however many photos there are. Only a completed scan renames the temporary file over the
-output: an interrupted run leaves the previous output exactly as it was.
+Rows stream into a temporary file (beside a local output, in the temp folder for a bucket) and are
+flushed in row groups, so memory stays flat however many photos there are. Only `close()` moves the
+finished file over the output, in one rename or one upload: an interrupted write leaves the previous
+output exactly as it was.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -19,6 +20,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from landmark_tag.pipeline.records import ResultRow
+from landmark_tag.pipeline.storage import is_url, local_path, open_binary, publish
 
 FORMATS = ("parquet", "csv")
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -31,9 +33,11 @@ def output_format(path: str | os.PathLike, requested: str | None = None) -> str:
         if requested not in FORMATS:
             raise ValueError(f"unknown output format {requested!r}: use parquet or csv")
         return requested
-    suffix = Path(path).suffix.lower()
+    suffix = Path(str(path)).suffix.lower()
     if suffix not in _SUFFIXES:
-        raise ValueError(f"cannot tell the output format from {Path(path).name!r}: use --format parquet|csv")
+        raise ValueError(
+            f"cannot tell the output format from {Path(str(path)).name!r}: use --format parquet|csv"
+        )
     return _SUFFIXES[suffix]
 
 
@@ -57,6 +61,11 @@ def result_schema(k: int) -> pa.Schema:
     return pa.schema(fields)
 
 
+def to_micros(posix_seconds: float) -> int:
+    """The integer microseconds the timestamp columns store (and incremental runs compare)."""
+    return round(posix_seconds * 1_000_000)
+
+
 def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
     def ranked(values: list, i: int):
         return values[i] if i < len(values) else None
@@ -74,8 +83,8 @@ def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
         columns[f"probability_{i + 1}"] = [ranked(r.probabilities, i) for r in rows]
     columns["model"] = [r.model for r in rows]
     columns["size_bytes"] = [r.size_bytes for r in rows]
-    columns["modified_at"] = [int(r.modified_at * 1e6) for r in rows]
-    columns["scanned_at"] = [int(r.scanned_at * 1e6) for r in rows]
+    columns["modified_at"] = [to_micros(r.modified_at) for r in rows]
+    columns["scanned_at"] = [to_micros(r.scanned_at) for r in rows]
     return pa.Table.from_pydict(columns, schema=result_schema(k))
 
 
@@ -83,16 +92,26 @@ class ResultWriter:
     """Streams rows to a temporary file; `close()` publishes it atomically, `abort()` discards it."""
 
     def __init__(
-        self, path: str | os.PathLike, k: int, fmt: str | None = None, rows_per_group: int = 4096
+        self,
+        path: str | os.PathLike,
+        k: int,
+        fmt: str | None = None,
+        rows_per_group: int = 4096,
+        storage_options: dict | None = None,
     ) -> None:
-        self.path = Path(path)
+        self.path = str(path)
         self.format = output_format(self.path, fmt)
         self.k = k
         self.rows_per_group = rows_per_group
         self.rows_written = 0
+        self.storage_options = storage_options
         self._pending: list[ResultRow] = []
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".partial", dir=self.path.parent)
+        if is_url(self.path):
+            fd, tmp_name = tempfile.mkstemp(prefix="landmark-tag-", suffix=".partial")
+        else:
+            target = Path(local_path(self.path))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
         os.close(fd)
         self._tmp_path = Path(tmp_name)
         schema = result_schema(k)
@@ -109,17 +128,24 @@ class ResultWriter:
         if len(self._pending) >= self.rows_per_group:
             self._flush()
 
+    def write_table(self, table: pa.Table) -> None:
+        """Write rows that are already in the output schema (carried over from earlier runs)."""
+        self._flush()
+        if table.num_rows:
+            self._writer.write_table(table.cast(result_schema(self.k)))
+            self.rows_written += table.num_rows
+
     def _flush(self) -> None:
         if self._pending:
             self._writer.write_table(rows_to_table(self._pending, self.k))
             self.rows_written += len(self._pending)
             self._pending = []
 
-    def close(self) -> Path:
+    def close(self) -> str:
         """Flush, close and move the finished file over the output path."""
         self._flush()
         self._writer.close()
-        os.replace(self._tmp_path, self.path)
+        publish(str(self._tmp_path), self.path, self.storage_options)
         return self.path
 
     def abort(self) -> None:
@@ -139,13 +165,45 @@ class ResultWriter:
             self.abort()
 
 
-def read_results(path: str | os.PathLike, fmt: str | None = None) -> pd.DataFrame:
+def _csv_header(handle) -> list[str]:
+    return next(csv.reader([handle.readline().decode("utf-8")]), [])
+
+
+def iter_result_batches(
+    path: str, fmt: str | None = None, storage_options: dict | None = None, columns: list[str] | None = None
+) -> Iterator[pa.RecordBatch]:
+    """Stream a scan output, Parquet or CSV, in batches with the output's column types."""
+    with open_binary(str(path), storage_options) as handle:
+        if output_format(path, fmt) == "parquet":
+            yield from pq.ParquetFile(handle).iter_batches(columns=columns)
+            return
+        header = _csv_header(handle)
+        handle.seek(0)
+        k = sum(1 for name in header if name.startswith("landmark_"))
+        types = {f.name: f.type for f in result_schema(k)}
+        options = pa_csv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, include_columns=columns or header
+        )
+        yield from pa_csv.open_csv(handle, convert_options=options)
+
+
+def result_k(path: str, fmt: str | None = None, storage_options: dict | None = None) -> int:
+    """How many top-k columns an existing output has."""
+    with open_binary(str(path), storage_options) as handle:
+        if output_format(path, fmt) == "parquet":
+            names = pq.ParquetFile(handle).schema_arrow.names
+        else:
+            names = _csv_header(handle)
+    return sum(1 for name in names if name.startswith("landmark_"))
+
+
+def read_results(
+    path: str | os.PathLike, fmt: str | None = None, storage_options: dict | None = None
+) -> pd.DataFrame:
     """Read a scan output back, Parquet or CSV, with the same column types either way."""
-    if output_format(path, fmt) == "parquet":
-        return pq.read_table(path).to_pandas()
-    with open(path, newline="", encoding="utf-8") as handle:
-        header = next(csv.reader(handle), [])
-    k = sum(1 for name in header if name.startswith("landmark_"))
-    schema = result_schema(k)
-    options = pa_csv.ConvertOptions(column_types={f.name: f.type for f in schema}, strings_can_be_null=True)
-    return pa_csv.read_csv(path, convert_options=options).to_pandas()
+    batches = list(iter_result_batches(str(path), fmt, storage_options))
+    if not batches:
+        return pa.Table.from_pylist(
+            [], schema=result_schema(result_k(str(path), fmt, storage_options))
+        ).to_pandas()
+    return pa.Table.from_batches(batches).to_pandas()

@@ -1,0 +1,182 @@
+"""Incremental, crash-safe output.
+
+A scan commits its rows as it goes: every batch becomes one small Parquet part file in
+`<out>.parts/`, written whole or not at all. The output itself is rewritten only at the end, by
+merging the previous output with the parts, and then the parts are removed. So after a crash:
+
+- the previous output is intact (it is replaced only by a completed merge);
+- the parts hold everything done before the crash, less at most the batch in flight;
+- rerunning treats the parts like earlier output, so only the rest of the work is done.
+
+A photo counts as done when an earlier row has the same path, size and modification time, and did
+not fail. Changed photos and failed ones are processed again, and their new row replaces the old.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from landmark_tag.errors import LandmarkTagError
+from landmark_tag.pipeline.discover import PhotoFile
+from landmark_tag.pipeline.records import ResultRow, Status
+from landmark_tag.pipeline.storage import exists, filesystem, is_url, local_path, publish, remove_tree
+from landmark_tag.pipeline.write import (
+    ResultWriter,
+    iter_result_batches,
+    result_k,
+    result_schema,
+    rows_to_table,
+    to_micros,
+)
+
+_KEY_COLUMNS = ["path", "status", "size_bytes", "modified_at"]
+
+
+class IncompatibleOutputError(LandmarkTagError):
+    """An existing output that this scan cannot extend (for example, another k)."""
+
+
+@dataclass(frozen=True)
+class DoneEntry:
+    size_bytes: int
+    modified_us: int
+    status: str
+
+
+@dataclass
+class WorkPlan:
+    """What this run must process, and how the tree compares with the earlier output."""
+
+    to_process: list[PhotoFile] = field(default_factory=list)
+    new: int = 0
+    changed: int = 0
+    retried: int = 0  # failed before, tried again
+    unchanged: int = 0
+    removed: set[str] = field(default_factory=set)  # in the earlier output, no longer in the tree
+
+
+def read_done(
+    sources: Iterable[tuple[str, str | None]], storage_options: dict | None = None
+) -> dict[str, DoneEntry]:
+    """path -> its latest row's key, from (file, format) sources in order; later sources win."""
+    done: dict[str, DoneEntry] = {}
+    for path, fmt in sources:
+        for batch in iter_result_batches(path, fmt, storage_options, columns=_KEY_COLUMNS):
+            columns = batch.to_pydict()
+            micros = pc.cast(batch.column("modified_at"), pa.int64()).to_pylist()
+            for name, status, size, modified in zip(
+                columns["path"], columns["status"], columns["size_bytes"], micros, strict=True
+            ):
+                done[name] = DoneEntry(size, modified, status)
+    return done
+
+
+def plan_work(photos: list[PhotoFile], done: dict[str, DoneEntry]) -> WorkPlan:
+    plan = WorkPlan()
+    for photo in photos:
+        entry = done.get(photo.path)
+        if entry is None:
+            plan.new += 1
+        elif entry.size_bytes != photo.size_bytes or entry.modified_us != to_micros(photo.modified_at):
+            plan.changed += 1
+        elif entry.status == Status.FAILED.value:
+            plan.retried += 1
+        else:
+            plan.unchanged += 1
+            continue
+        plan.to_process.append(photo)
+    found = {photo.path for photo in photos}
+    plan.removed = {path for path in done if path not in found}
+    return plan
+
+
+class PartJournal:
+    """The `<out>.parts/` folder of committed batches, local or in a bucket."""
+
+    def __init__(self, out: str, k: int, storage_options: dict | None = None) -> None:
+        self.folder = f"{out}.parts"
+        self.k = k
+        self.storage_options = storage_options
+        # Start time first, so part names sort oldest run first; the pid keeps runs apart.
+        self.run_id = f"{time.time_ns():020d}-{os.getpid()}"
+        self.sequence = 0
+
+    def existing(self) -> list[str]:
+        """Committed part files, oldest first (names sort by run start time, then sequence)."""
+        if is_url(self.folder):
+            fs, inner = filesystem(self.folder, self.storage_options)
+            if not fs.exists(inner):
+                return []
+            names = [fs.unstrip_protocol(p) for p in fs.ls(inner, detail=False)]
+        else:
+            folder = local_path(self.folder)
+            names = [os.path.join(folder, n) for n in os.listdir(folder)] if os.path.isdir(folder) else []
+        return sorted(n for n in names if os.path.basename(n).startswith("part-") and n.endswith(".parquet"))
+
+    def commit(self, rows: list[ResultRow]) -> None:
+        """Write one batch's rows as a new part file, atomically."""
+        self.sequence += 1
+        name = f"part-{self.run_id}-{self.sequence:06d}.parquet"
+        if is_url(self.folder):
+            fd, tmp = tempfile.mkstemp(prefix="landmark-tag-part-", suffix=".parquet")
+        else:
+            folder = local_path(self.folder)
+            os.makedirs(folder, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=folder)
+        os.close(fd)
+        pq.write_table(rows_to_table(rows, self.k), tmp)
+        publish(tmp, f"{self.folder}/{name}", self.storage_options)
+
+    def clear(self) -> None:
+        remove_tree(self.folder, self.storage_options)
+
+
+def check_k(out: str, fmt: str | None, k: int, storage_options: dict | None) -> None:
+    found = result_k(out, fmt, storage_options)
+    if found != k:
+        raise IncompatibleOutputError(
+            f"{out} has top-{found} columns but this scan asks for --k {k}; "
+            "use the same --k, another --out, or --full to start over"
+        )
+
+
+def merge_output(
+    out: str,
+    fmt: str | None,
+    k: int,
+    previous: str | None,
+    parts: list[str],
+    drop: set[str],
+    storage_options: dict | None = None,
+) -> int:
+    """Write previous output + parts as the new output (one row per path, newest wins); return rows."""
+    # Where each path's newest row is: a later part beats an earlier one, and any part beats `previous`.
+    newest: dict[str, int] = {}
+    for index, part in enumerate(parts):
+        for batch in iter_result_batches(part, "parquet", storage_options, columns=["path"]):
+            for path in batch.column("path").to_pylist():
+                newest[path] = index
+    replaced = pa.array(sorted(set(newest) | drop), pa.string())
+    with ResultWriter(out, k, fmt, storage_options=storage_options) as writer:
+        if previous is not None:
+            for batch in iter_result_batches(previous, fmt, storage_options):
+                keep = pc.invert(pc.is_in(batch.column("path"), value_set=replaced))
+                writer.write_table(pa.Table.from_batches([batch]).filter(keep))
+        for index, part in enumerate(parts):
+            batches = list(iter_result_batches(part, "parquet", storage_options))
+            table = pa.Table.from_batches(batches, schema=result_schema(k))
+            keep = [newest[p] == index and p not in drop for p in table.column("path").to_pylist()]
+            writer.write_table(table.filter(pa.array(keep, pa.bool_())))
+        return writer.rows_written
+
+
+def previous_output(out: str, storage_options: dict | None) -> str | None:
+    return out if exists(out, storage_options) else None

@@ -1,0 +1,87 @@
+"""Local paths and fsspec URLs (s3://, gs://, file://...) behind one small interface.
+
+Local paths keep using the operating system directly (it is faster, and symlink-aware discovery
+needs it); anything with a protocol goes through fsspec, with optional storage options such as
+an S3 endpoint. Credentials come from the backend's standard sources (for S3: AWS_* variables,
+~/.aws, instance roles), and AWS_ENDPOINT_URL is honoured.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from typing import Any, BinaryIO
+
+import fsspec
+from fsspec.core import url_to_fs
+
+from landmark_tag.errors import LandmarkTagError
+
+
+class StorageError(LandmarkTagError):
+    """A bucket or remote file system that cannot be reached or used."""
+
+
+def is_url(path: str) -> bool:
+    """True for `proto://...` paths other than plain local `file://` ones."""
+    protocol, sep, _ = str(path).partition("://")
+    return bool(sep) and protocol not in ("", "file", "local")
+
+
+def local_path(path: str) -> str:
+    """A local path, with any `file://` prefix removed."""
+    path = str(path)
+    return path[len("file://") :] if path.startswith("file://") else path
+
+
+def filesystem(url: str, storage_options: dict[str, Any] | None = None):
+    """(fsspec filesystem, path within it) for a URL, with a clear error for a missing backend."""
+    try:
+        fs, path = url_to_fs(url, **(storage_options or {}))
+    except ImportError as exc:
+        protocol = url.partition("://")[0]
+        raise StorageError(
+            f"reading {protocol}:// needs an extra package ({exc.name or exc}); "
+            "for S3: pip install 'landmark-tag[s3]'"
+        ) from None
+    except ValueError as exc:
+        raise StorageError(f"cannot use {url}: {exc}") from None
+    # fsspec reuses filesystem instances and their listing caches across calls; a scan must see
+    # the bucket as it is now, not as an earlier listing in this process saw it.
+    fs.invalidate_cache()
+    return fs, path
+
+
+def open_binary(path: str, storage_options: dict[str, Any] | None = None) -> BinaryIO:
+    """Open a local path or a URL for reading; remote files are read lazily in ranged blocks."""
+    if not is_url(path):
+        return open(local_path(path), "rb")
+    return fsspec.open(path, "rb", **(storage_options or {})).open()
+
+
+def publish(local_file: str, target: str, storage_options: dict[str, Any] | None = None) -> None:
+    """Move a finished local file to `target` in one step: a rename locally, a single PUT remotely."""
+    if not is_url(target):
+        os.replace(local_file, local_path(target))
+        return
+    fs, path = filesystem(target, storage_options)
+    try:
+        fs.put_file(local_file, path)
+    finally:
+        os.unlink(local_file)
+
+
+def exists(path: str, storage_options: dict[str, Any] | None = None) -> bool:
+    if not is_url(path):
+        return os.path.exists(local_path(path))
+    fs, inner = filesystem(path, storage_options)
+    return fs.exists(inner)
+
+
+def remove_tree(path: str, storage_options: dict[str, Any] | None = None) -> None:
+    if not is_url(path):
+        shutil.rmtree(local_path(path), ignore_errors=True)
+        return
+    fs, inner = filesystem(path, storage_options)
+    if fs.exists(inner):
+        fs.rm(inner, recursive=True)

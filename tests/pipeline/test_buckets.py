@@ -1,0 +1,119 @@
+"""The scan over a real S3 API: moto's server on 127.0.0.1, for both input and output."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from landmark_tag.pipeline.incremental import PartJournal
+from landmark_tag.pipeline.lock import OutputLock, ScanLockedError
+from landmark_tag.pipeline.scan import ScanConfig, scan
+from landmark_tag.pipeline.write import read_results
+from tests.helpers import gps_exif, jpeg_bytes, scene
+
+moto_server = pytest.importorskip("moto.server", reason="moto[server] is a test dependency")
+boto3 = pytest.importorskip("boto3")
+pytest.importorskip("s3fs", reason="s3fs is the S3 backend (pip install 'landmark-tag[s3]')")
+
+
+@pytest.fixture(scope="module")
+def s3_endpoint():
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def bucket(s3_endpoint, request):
+    name = f"uploads-{request.node.name.lower().replace('_', '-')[:40]}"
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=name)
+    return client, name
+
+
+def upload(client, bucket, count, start=0, size=(160, 120)):
+    for i in range(start, start + count):
+        client.put_object(
+            Bucket=bucket, Key=f"photos/{i:04d}.jpg", Body=jpeg_bytes(scene(size, seed=i), quality=85)
+        )
+
+
+def test_bucket_scan_is_incremental_for_input_and_output(bucket, tiny_model):
+    client, name = bucket
+    upload(client, name, 8)
+    client.put_object(
+        Bucket=name, Key="photos/located.jpg", Body=jpeg_bytes(scene(), exif=gps_exif(48.8584, 2.2945))
+    )
+    client.put_object(Bucket=name, Key="photos/broken.jpg", Body=b"not a jpeg")
+    client.put_object(Bucket=name, Key="photos/readme.txt", Body=b"ignored")
+    out = f"s3://{name}/tags/tags.parquet"
+    config = ScanConfig([f"s3://{name}/photos"], out, model=str(tiny_model), workers=2, batch_size=4)
+    first = scan(config)
+    assert (first.processed, first.counts, first.ignored_files) == (
+        10,
+        {"tagged": 8, "skipped_gps": 1, "failed": 1},
+        1,
+    )
+    frame = read_results(out).set_index("path")
+    assert frame.loc[f"s3://{name}/photos/located.jpg", "gps_latitude"] == pytest.approx(48.8584, abs=1e-5)
+    assert frame.loc[f"s3://{name}/photos/broken.jpg", "error"] == "not a recognised image format"
+
+    assert scan(config).processed == 1  # only the failed photo is retried
+
+    upload(client, name, 10, start=8)
+    client.put_object(
+        Bucket=name, Key="photos/0000.jpg", Body=jpeg_bytes(scene((200, 150), seed=77))
+    )  # changed
+    third = scan(config)
+    assert (third.new, third.changed, third.retried, third.processed) == (10, 1, 1, 12)
+    frame = read_results(out)
+    assert len(frame) == 20 and frame["path"].is_unique
+    keys = [o["Key"] for o in client.list_objects_v2(Bucket=name, Prefix="tags/")["Contents"]]
+    assert keys == ["tags/tags.parquet"]  # no parts or lock left behind
+
+
+def test_bucket_lock_refuses_a_second_scan_and_expires(bucket, tiny_model):
+    client, name = bucket
+    upload(client, name, 2)
+    out = f"s3://{name}/tags.csv"
+    config = ScanConfig([f"s3://{name}/photos"], out, model=str(tiny_model), workers=0)
+    with OutputLock(out), pytest.raises(ScanLockedError, match="another scan"):
+        scan(config)
+    # A lock left by a crashed scan, whose heartbeat is older than the stale limit, is taken over.
+    client.put_object(Bucket=name, Key="tags.csv.lock", Body=b'{"pid": 1, "host": "gone", "heartbeat": 0}')
+    assert scan(config).processed == 2
+
+
+def test_kill_9_over_a_bucket(bucket, tiny_model):
+    client, name = bucket
+    upload(client, name, 40, size=(1600, 1200))
+    out = f"s3://{name}/tags.parquet"
+    command = [sys.executable, "-m", "landmark_tag", "scan", f"s3://{name}/photos", "-m", str(tiny_model),
+               "-o", out, "--batch-size", "2", "--workers", "0"]  # fmt: skip
+    victim = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
+    )
+    journal = PartJournal(out, 3)
+    deadline = time.monotonic() + 90
+    while len(journal.existing()) < 3 and time.monotonic() < deadline and victim.poll() is None:
+        time.sleep(0.1)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    committed = sum(len(read_results(part, "parquet")) for part in journal.existing())
+    assert 0 < committed < 40
+    # The killed scan's lock object is still there; its process is gone from this host, so it is stale.
+    assert client.head_object(Bucket=name, Key="tags.parquet.lock")
+    summary = scan(ScanConfig([f"s3://{name}/photos"], out, model=str(tiny_model), workers=0, batch_size=2))
+    assert summary.processed == 40 - committed
+    frame = read_results(out)
+    assert len(frame) == 40 and frame["path"].is_unique

@@ -1,0 +1,167 @@
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from landmark_tag.pipeline.incremental import IncompatibleOutputError, PartJournal
+from landmark_tag.pipeline.lock import OutputLock, ScanLockedError
+from landmark_tag.pipeline.scan import ScanConfig, scan
+from landmark_tag.pipeline.write import read_results
+from tests.helpers import save_photo, scene
+
+
+def make_tree(root, count, start=0, size=(160, 120)):
+    for i in range(start, start + count):
+        save_photo(root / f"{i // 10:02d}" / f"img_{i:04d}.jpg", scene(size, seed=i), quality=85)
+    return root
+
+
+def run(root, out, model, **options):
+    options.setdefault("workers", 0)
+    return scan(ScanConfig([str(root)], str(out), model=str(model), **options))
+
+
+def test_unchanged_tree_processes_nothing_and_keeps_the_output(tmp_path, tiny_model):
+    root, out = make_tree(tmp_path / "photos", 25), tmp_path / "tags.parquet"
+    first = run(root, out, tiny_model)
+    assert (first.processed, first.new, first.output_rows) == (25, 25, 25)
+    before = (out.read_bytes(), out.stat().st_mtime_ns)
+    second = run(root, out, tiny_model)
+    assert (second.processed, second.unchanged, second.new) == (0, 25, 0)
+    assert (out.read_bytes(), out.stat().st_mtime_ns) == before
+    assert not (tmp_path / "tags.parquet.parts").exists()
+    assert not (tmp_path / "tags.parquet.lock").exists()
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_ten_new_and_one_touched_are_exactly_eleven(tmp_path, tiny_model, suffix):
+    root, out = make_tree(tmp_path / "photos", 20), tmp_path / f"tags.{suffix}"
+    run(root, out, tiny_model)
+    old = read_results(out).set_index("path")
+    make_tree(root, 10, start=20)
+    touched = root / "00" / "img_0003.jpg"
+    os.utime(touched, (time.time() + 5, time.time() + 5))
+    summary = run(root, out, tiny_model)
+    assert (summary.processed, summary.new, summary.changed, summary.unchanged) == (11, 10, 1, 19)
+    frame = read_results(out)
+    assert len(frame) == 30 and frame["path"].is_unique
+    frame = frame.set_index("path")
+    untouched = str(root / "00" / "img_0004.jpg")
+    assert frame.loc[untouched, "scanned_at"] == old.loc[untouched, "scanned_at"]
+    assert frame.loc[str(touched), "scanned_at"] > old.loc[str(touched), "scanned_at"]
+
+
+def test_failed_photos_are_retried_and_removed_ones_kept_or_pruned(tmp_path, tiny_model):
+    root, out = make_tree(tmp_path / "photos", 5), tmp_path / "tags.parquet"
+    (root / "broken.jpg").write_bytes(b"")
+    run(root, out, tiny_model)
+    (root / "00" / "img_0001.jpg").unlink()
+    summary = run(root, out, tiny_model)
+    assert (summary.retried, summary.removed, summary.processed) == (1, 1, 1)
+    frame = read_results(out).set_index("path")
+    assert len(frame) == 6  # the removed photo keeps its row
+    assert frame.loc[str(root / "broken.jpg"), "status"] == "failed"
+    pruned = run(root, out, tiny_model, prune=True)
+    assert pruned.removed == 1 and pruned.output_rows == 5
+    assert str(root / "00" / "img_0001.jpg") not in set(read_results(out)["path"])
+
+
+def test_full_rescans_everything(tmp_path, tiny_model):
+    root, out = make_tree(tmp_path / "photos", 6), tmp_path / "tags.parquet"
+    run(root, out, tiny_model)
+    assert run(root, out, tiny_model, full=True).processed == 6
+    assert len(read_results(out)) == 6
+
+
+def test_other_k_is_refused(tmp_path, tiny_model):
+    root, out = make_tree(tmp_path / "photos", 3), tmp_path / "tags.parquet"
+    run(root, out, tiny_model, k=3)
+    with pytest.raises(IncompatibleOutputError, match="--k 2"):
+        run(root, out, tiny_model, k=2)
+
+
+def test_parts_of_an_interrupted_run_are_reused(tmp_path, tiny_model):
+    root, out = make_tree(tmp_path / "photos", 12), tmp_path / "tags.parquet"
+
+    class CrashAfterFour:
+        done = 0
+
+        def start(self, total):
+            pass
+
+        def advance(self, photos):
+            self.done += photos
+            if self.done >= 4:
+                raise RuntimeError("simulated crash")
+
+    config = ScanConfig([str(root)], str(out), model=str(tiny_model), workers=0, batch_size=2)
+    with pytest.raises(RuntimeError):
+        scan(config, CrashAfterFour())
+    assert not out.exists()
+    assert len(PartJournal(str(out), 3).existing()) == 2
+    summary = run(root, out, tiny_model, batch_size=2)
+    assert (summary.processed, summary.unchanged) == (8, 4)
+    assert len(read_results(out)) == 12
+
+
+def test_concurrent_scan_is_refused(tmp_path, tiny_model):
+    root, out = make_tree(tmp_path / "photos", 2), tmp_path / "tags.parquet"
+    with OutputLock(str(out)), pytest.raises(ScanLockedError, match="another scan is writing"):
+        run(root, out, tiny_model)
+    assert run(root, out, tiny_model).processed == 2  # released on exit
+
+
+LOCK_AND_HANG = "import sys, time; from landmark_tag.pipeline.lock import OutputLock; l = OutputLock(sys.argv[1]).__enter__(); print('locked', flush=True); time.sleep(60)"  # noqa: E501
+
+
+def test_lock_of_a_killed_scan_is_stale(tmp_path):
+    out = str(tmp_path / "tags.parquet")
+    holder = subprocess.Popen([sys.executable, "-c", LOCK_AND_HANG, out], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "locked"
+    with pytest.raises(ScanLockedError, match=f"pid {holder.pid}"):
+        OutputLock(out).__enter__()
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    assert os.path.exists(out + ".lock")  # left behind by the crash...
+    with OutputLock(out):  # ...and recognised as stale
+        pass
+
+
+def test_kill_9_mid_run_loses_nothing_and_repeats_nothing(tmp_path, tiny_model):
+    root, out = make_tree(tmp_path / "photos", 10, size=(1600, 1200)), tmp_path / "tags.parquet"
+    run(root, out, tiny_model)
+    previous = out.read_bytes()
+    make_tree(root, 60, start=10, size=(1600, 1200))
+    command = [sys.executable, "-m", "landmark_tag", "scan", str(root), "-m", str(tiny_model), "-o", str(out),
+               "--batch-size", "2", "--workers", "0"]  # fmt: skip
+    victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = PartJournal(str(out), 3)
+    deadline = time.monotonic() + 60
+    while len(journal.existing()) < 3 and time.monotonic() < deadline and victim.poll() is None:
+        time.sleep(0.05)
+    victim.send_signal(signal.SIGKILL)
+    victim.wait()
+    assert out.read_bytes() == previous  # the previous output is intact
+    committed = read_results_of_parts(journal)
+    assert 0 < len(committed) < 60, "the kill should land mid-run"
+
+    summary = run(root, out, tiny_model, batch_size=2, workers=0)
+    assert summary.processed == 60 - len(committed)  # nothing committed is done again
+    frame = read_results(out)
+    assert len(frame) == 70 and frame["path"].is_unique
+    final = frame.set_index("path")
+    for path, scanned_at in committed.items():
+        assert (
+            final.loc[path, "scanned_at"] == scanned_at
+        )  # rows written before the kill survive as they were
+
+
+def read_results_of_parts(journal: PartJournal) -> dict:
+    rows = {}
+    for part in journal.existing():
+        frame = read_results(part, "parquet")
+        rows.update(zip(frame["path"], frame["scanned_at"], strict=True))
+    return rows
