@@ -1,3 +1,4 @@
+import json
 import subprocess
 import sys
 
@@ -89,3 +90,40 @@ def test_console_script_without_tty_logs_plain_progress(tmp_path, photos, tiny_m
     assert done.returncode == 0, done.stderr
     assert "scanned 4/4 photos" in done.stderr
     assert len(read_results(out)) == 4
+
+
+def test_summary_json_and_log_file_for_monitoring(tmp_path, photos, tiny_model):
+    out, summary, log = tmp_path / "t.parquet", tmp_path / "summary.json", tmp_path / "scan.log"
+    args = ["scan", str(photos), "-m", str(tiny_model), "-o", str(out), "--workers", "0"]
+    assert runner.invoke(app, [*args, "--summary-json", str(summary), "--log-file", str(log)]).exit_code == 0
+    data = json.loads(summary.read_text())
+    assert data["processed"] == 4 and data["new"] == 4 and data["counts"]["failed"] == 1
+    assert data["output_rows"] == 4
+    assert "done: 4 photos" in log.read_text()
+    again = runner.invoke(app, [*args, "--summary-json", str(summary)])
+    assert again.exit_code == 0
+    assert json.loads(summary.read_text())["unchanged"] == 3  # the failed photo was retried
+
+
+def test_second_scan_on_same_output_is_refused_with_exit_1(tmp_path, photos, tiny_model):
+    from landmark_tag.pipeline.lock import OutputLock
+
+    out = tmp_path / "t.parquet"
+    with OutputLock(str(out)):
+        result = runner.invoke(app, ["scan", str(photos), "-m", str(tiny_model), "-o", str(out)])
+    assert result.exit_code == 1 and "another scan is writing" in result.output
+
+
+def test_bad_storage_option(tmp_path, photos, tiny_model):
+    args = [
+        "scan",
+        str(photos),
+        "-m",
+        str(tiny_model),
+        "-o",
+        str(tmp_path / "t.csv"),
+        "--storage-option",
+        "nokey",
+    ]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1 and "KEY=VALUE" in result.output
