@@ -69,13 +69,19 @@ def read_done(
     """path -> its latest row's key, from (file, format) sources in order; later sources win."""
     done: dict[str, DoneEntry] = {}
     for path, fmt in sources:
-        for batch in iter_result_batches(path, fmt, storage_options, columns=_KEY_COLUMNS):
-            columns = batch.to_pydict()
-            micros = pc.cast(batch.column("modified_at"), pa.int64()).to_pylist()
-            for name, status, size, modified in zip(
-                columns["path"], columns["status"], columns["size_bytes"], micros, strict=True
-            ):
-                done[name] = DoneEntry(size, modified, status)
+        try:
+            for batch in iter_result_batches(path, fmt, storage_options, columns=_KEY_COLUMNS):
+                columns = batch.to_pydict()
+                micros = pc.cast(batch.column("modified_at"), pa.int64()).to_pylist()
+                for name, status, size, modified in zip(
+                    columns["path"], columns["status"], columns["size_bytes"], micros, strict=True
+                ):
+                    done[name] = DoneEntry(size, modified, status)
+        except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
+            raise IncompatibleOutputError(
+                f"cannot read the existing {path} to continue from it ({exc}); "
+                "move it away, or use --full to start over"
+            ) from None
     return done
 
 
@@ -140,7 +146,12 @@ class PartJournal:
 
 
 def check_k(out: str, fmt: str | None, k: int, storage_options: dict | None) -> None:
-    found = result_k(out, fmt, storage_options)
+    try:
+        found = result_k(out, fmt, storage_options)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise IncompatibleOutputError(
+            f"cannot read the existing {out} to continue from it ({exc}); move it away, or use --full"
+        ) from None
     if found != k:
         raise IncompatibleOutputError(
             f"{out} has top-{found} columns but this scan asks for --k {k}; "

@@ -165,3 +165,12 @@ def read_results_of_parts(journal: PartJournal) -> dict:
         frame = read_results(part, "parquet")
         rows.update(zip(frame["path"], frame["scanned_at"], strict=True))
     return rows
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_unreadable_existing_output_is_a_clear_error_and_full_overrides_it(tmp_path, tiny_model, suffix):
+    root, out = make_tree(tmp_path / "photos", 2), tmp_path / f"tags.{suffix}"
+    out.write_bytes(b"\x00garbage that is neither parquet nor our csv")
+    with pytest.raises(IncompatibleOutputError, match="--full"):
+        run(root, out, tiny_model)
+    assert run(root, out, tiny_model, full=True).output_rows == 2
