@@ -1,0 +1,278 @@
+"""How close `landmark-tag scan` runs to what the hardware allows.
+
+    python benchmarks/scan_throughput.py [--photos-12mp 40] [--photos-web 300] [--json results.json]
+
+Makes its photo sets in a temp folder (12 MP camera-like JPEGs, ~0.5 MP web images, and a web set
+with 30% GPS-tagged photos), then measures side by side, on the same files, in one run:
+
+  (a) decode ceiling: the scan's decode path (draft JPEG, orient, resize, crop), all cores, no model
+  (b) model ceiling: EfficientNet-Lite0 forward passes on tensors already in memory
+  (c) `landmark-tag scan` end to end, through the real CLI
+  (d) the naive per-image loop the original project used: full decode, one forward per image
+
+On a CPU, decode and inference share the cores, so the pipeline's ceiling is 1 / (1/a + 1/b); on a
+GPU, where inference leaves the cores free, it is min(a, b). The model is the default checkpoint
+format with a random 50-class head: speed doesn't depend on the weights' values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import timm
+import torch
+from PIL import ExifTags, Image, TiffImagePlugin
+from torchvision import transforms
+
+from landmark_tag.checkpoint import ModelSpec, Preprocessing, load_model, save_checkpoint
+from landmark_tag.pipeline.decode import PhotoDecoder
+from landmark_tag.training.backbones import LITE_MEAN, LITE_STD
+
+PREPROCESSING = Preprocessing(224, 256, LITE_MEAN, LITE_STD, "bicubic")
+
+
+# ---------------------------------------------------------------- photo sets
+
+
+def photo_like(width: int, height: int, seed: int) -> Image.Image:
+    """Smooth colour regions, fine texture and sensor-like noise: compresses like a real photo."""
+    rng = np.random.default_rng(seed)
+    base = Image.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8)).resize(
+        (width, height), Image.BICUBIC
+    )
+    array = np.asarray(base, dtype=np.float32)
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    texture = 10 * np.sin(x / rng.uniform(3, 9)) * np.cos(y / rng.uniform(3, 9))
+    array += texture[..., None] + rng.normal(0, 6, (height, width, 3)).astype(np.float32)
+    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
+
+
+def gps_exif(seed: int) -> bytes:
+    exif = Image.Exif()
+    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+    gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLongitudeRef] = "N", "E"
+    gps[ExifTags.GPS.GPSLatitude] = (TiffImagePlugin.IFDRational(10 + seed % 70, 1), 0.0, 0.0)
+    gps[ExifTags.GPS.GPSLongitude] = (TiffImagePlugin.IFDRational(20 + seed % 150, 1), 0.0, 0.0)
+    return exif.tobytes()
+
+
+def make_set(folder: Path, count: int, size: tuple[int, int], gps_share: float = 0.0) -> list[Path]:
+    folder.mkdir(parents=True)
+    paths = []
+    for i in range(count):
+        path = folder / f"IMG_{i:05d}.jpg"
+        kwargs = {"exif": gps_exif(i)} if i < round(count * gps_share) else {}
+        photo_like(*size, seed=i).save(path, quality=90, **kwargs)
+        paths.append(path)
+    return paths
+
+
+# ---------------------------------------------------------------- measurements
+
+
+_decoder: PhotoDecoder | None = None
+
+
+def _decode(path: str) -> int:
+    global _decoder  # one decoder per pool process
+    if _decoder is None:
+        torch.set_num_threads(1)
+        _decoder = PhotoDecoder(PREPROCESSING)
+    return _decoder(path).shape[0]
+
+
+def decode_ceiling(paths: list[Path], processes: int) -> float:
+    with multiprocessing.get_context("fork").Pool(processes) as pool:
+        pool.map(_decode, [str(p) for p in paths[:processes]])  # warm up
+        started = time.perf_counter()
+        pool.map(_decode, [str(p) for p in paths], chunksize=1)
+        return len(paths) / (time.perf_counter() - started)
+
+
+def model_ceiling(checkpoint: Path, batch_size: int, batches: int) -> float:
+    model = load_model(checkpoint).model.to(memory_format=torch.channels_last)
+    pixels = torch.randn(batch_size, 3, 224, 224).contiguous(memory_format=torch.channels_last)
+    with torch.inference_mode():
+        model(pixels)  # warm up
+        started = time.perf_counter()
+        for _ in range(batches):
+            model(pixels).softmax(1).topk(3)
+    return batch_size * batches / (time.perf_counter() - started)
+
+
+def naive_loop(paths: list[Path], checkpoint: Path) -> float:
+    """The original project's predict_landmarks, once per photo (with eval() and no_grad, to be fair)."""
+    model = load_model(checkpoint).model.eval()
+    transform = transforms.Compose(
+        [
+            transforms.Resize(256),
+            transforms.CenterCrop(224),
+            transforms.ToTensor(),
+            transforms.Normalize(LITE_MEAN, LITE_STD),
+        ]
+    )
+    started = time.perf_counter()
+    with torch.no_grad():
+        for path in paths:
+            image = Image.open(path).convert("RGB")
+            model(transform(image).unsqueeze(0)).softmax(1).topk(3)
+    return len(paths) / (time.perf_counter() - started)
+
+
+def _tree_memory_bytes(root_pid: int) -> int:
+    """Memory of a process and all its descendants, from /proc: the sum of their PSS, which counts
+    pages shared between the scan and its forked workers once, not once per process."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    total, stack = 0, [root_pid]
+    while stack:
+        pid = stack.pop()
+        stack.extend(children.get(pid, []))
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as handle:
+                for line in handle:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
+    return total
+
+
+def cli_scan(folder: Path, checkpoint: Path, workdir: Path, extra: list[str]) -> dict:
+    out, summary = workdir / f"{folder.name}.parquet", workdir / f"{folder.name}.json"
+    command = [sys.executable, "-m", "landmark_tag", "scan", str(folder), "--model", str(checkpoint),
+               "--out", str(out), "--summary-json", str(summary), "--full", *extra]  # fmt: skip
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+
+    def watch() -> None:
+        nonlocal peak
+        while process.poll() is None:
+            peak = max(peak, _tree_memory_bytes(process.pid))
+            time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    _, stderr = process.communicate()
+    watcher.join()
+    wall = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"scan failed: {stderr.decode()[-2000:]}")
+    data = json.loads(summary.read_text())
+    return {
+        "photos_per_s": data["processed"] / data["elapsed_seconds"],
+        "wall_photos_per_s": data["processed"] / wall,
+        "peak_memory_mb": peak / 2**20,
+        "counts": data["counts"],
+    }
+
+
+# ---------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos-12mp", type=int, default=40)
+    parser.add_argument("--photos-web", type=int, default=300)
+    parser.add_argument("--batches", type=int, default=6, help="model-ceiling batches of --batch-size")
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--scan-args", default="", help="extra arguments for the scan, e.g. '--workers 3'")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+    cores = os.cpu_count() or 1
+    gpu = torch.cuda.is_available()
+    results: dict = {"cores": cores, "gpu": torch.cuda.get_device_name() if gpu else None, "sets": {}}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        torch.manual_seed(0)
+        model = timm.create_model("tf_efficientnet_lite0", num_classes=50)
+        spec = ModelSpec(
+            "timm/tf_efficientnet_lite0", [f"{i:02d}.Place_{i}" for i in range(50)], {}, PREPROCESSING
+        )
+        checkpoint = tmp / "model.pt"
+        save_checkpoint(checkpoint, spec, model.state_dict())
+
+        started = time.perf_counter()
+        sets = {
+            "12mp": make_set(tmp / "12mp", args.photos_12mp, (4000, 3000)),
+            "web": make_set(tmp / "web", args.photos_web, (864, 576)),
+            "web_30pct_gps": make_set(tmp / "web_30pct_gps", args.photos_web, (864, 576), gps_share=0.3),
+        }
+        sizes = [p.stat().st_size for p in sets["12mp"]]
+        print(
+            f"photo sets made in {time.perf_counter() - started:.0f}s; 12 MP JPEGs are "
+            f"{min(sizes) / 2**20:.1f}-{max(sizes) / 2**20:.1f} MB",
+            flush=True,
+        )
+
+        model_rate = model_ceiling(checkpoint, args.batch_size, args.batches)
+        print(f"model ceiling: {model_rate:.1f} photos/s", flush=True)
+        for name, paths in sets.items():
+            row: dict = {"photos": len(paths), "model_ceiling": model_rate}
+            if name != "web_30pct_gps":
+                row["decode_ceiling"] = decode_ceiling(paths, cores)
+                a, b = row["decode_ceiling"], model_rate
+                row["pipeline_ceiling"] = min(a, b) if gpu else 1 / (1 / a + 1 / b)
+            row["scan"] = cli_scan(tmp / name, checkpoint, tmp, args.scan_args.split())
+            if "pipeline_ceiling" in row:
+                row["scan_vs_ceiling"] = row["scan"]["photos_per_s"] / row["pipeline_ceiling"]
+            if name == "12mp":
+                row["naive"] = naive_loop(paths, checkpoint)
+                row["scan_vs_naive"] = row["scan"]["photos_per_s"] / row["naive"]
+            results["sets"][name] = row
+            print(f"{name}: {json.dumps(row)}", flush=True)
+
+    print()
+    print("set | photos | decode ceiling (a) | model ceiling (b) | pipeline ceiling | scan (c) | c / ceiling "
+          "| naive (d) | c / d | scan peak memory")  # fmt: skip
+    print("--- | --- | --- | --- | --- | --- | --- | --- | --- | ---")
+
+    def cell(value, fmt="{:.1f}"):
+        return fmt.format(value) if value is not None else "-"
+
+    for name, row in results["sets"].items():
+        print(
+            " | ".join(
+                [
+                    name,
+                    str(row["photos"]),
+                    cell(row.get("decode_ceiling")),
+                    cell(row["model_ceiling"]),
+                    cell(row.get("pipeline_ceiling")),
+                    cell(row["scan"]["photos_per_s"]),
+                    cell(row.get("scan_vs_ceiling"), "{:.2f}"),
+                    cell(row.get("naive")),
+                    cell(row.get("scan_vs_naive"), "{:.1f}"),
+                    f"{row['scan']['peak_memory_mb']:.0f} MB",
+                ]
+            )
+        )
+    print("\nRates in photos/s. Scan rate is processed photos over the scan's own elapsed time (model load")
+    print("included, interpreter start-up excluded); the JSON also has the wall-clock rate. Peak memory")
+    print("is the largest sum of PSS over the scan and its decode workers (shared pages counted once).")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
