@@ -7,6 +7,7 @@ DataLoader; every problem becomes an `error` on that photo's item instead.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -122,4 +123,13 @@ def make_loader(
         collate_fn=collate_photos,
         pin_memory=pin_memory,
         prefetch_factor=2 if workers > 0 else None,
+        worker_init_fn=_lower_priority if workers > 0 else None,
     )
+
+
+def _lower_priority(worker_id: int) -> None:
+    """Decode workers yield the CPU to inference. When they share cores with the model, a worker
+    preempting one of its threads mid-layer stalls the others at the next barrier; at lower
+    priority, decoding fills the gaps instead (measured: about 18% more 12 MP photos/s on 2 cores,
+    no change for small photos)."""
+    os.nice(10)
