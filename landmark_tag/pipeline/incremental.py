@@ -15,7 +15,6 @@ not fail. Changed photos and failed ones are processed again, and their new row 
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,7 +26,7 @@ import pyarrow.parquet as pq
 from landmark_tag.errors import LandmarkTagError
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.records import ResultRow, Status
-from landmark_tag.pipeline.storage import exists, filesystem, is_url, local_path, publish, remove_tree
+from landmark_tag.pipeline.storage import filesystem, is_url, local_path, publish, remove_tree, staging_file
 from landmark_tag.pipeline.write import (
     ResultWriter,
     iter_result_batches,
@@ -130,16 +129,10 @@ class PartJournal:
     def commit(self, rows: list[ResultRow]) -> None:
         """Write one batch's rows as a new part file, atomically."""
         self.sequence += 1
-        name = f"part-{self.run_id}-{self.sequence:06d}.parquet"
-        if is_url(self.folder):
-            fd, tmp = tempfile.mkstemp(prefix="landmark-tag-part-", suffix=".parquet")
-        else:
-            folder = local_path(self.folder)
-            os.makedirs(folder, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".parquet", dir=folder)
-        os.close(fd)
+        target = f"{self.folder}/part-{self.run_id}-{self.sequence:06d}.parquet"
+        tmp = staging_file(target)  # a hidden name: existing() never lists a half-written part
         pq.write_table(rows_to_table(rows, self.k), tmp)
-        publish(tmp, f"{self.folder}/{name}", self.storage_options)
+        publish(tmp, target, self.storage_options)
 
     def clear(self) -> None:
         remove_tree(self.folder, self.storage_options)
@@ -187,7 +180,3 @@ def merge_output(
             keep = [newest[p] == index and p not in drop for p in table.column("path").to_pylist()]
             writer.write_table(table.filter(pa.array(keep, pa.bool_())))
         return writer.rows_written
-
-
-def previous_output(out: str, storage_options: dict | None) -> str | None:
-    return out if exists(out, storage_options) else None

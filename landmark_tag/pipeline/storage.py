@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
+from pathlib import Path
 from typing import Any, BinaryIO
 
 import fsspec
@@ -57,6 +59,19 @@ def open_binary(path: str, storage_options: dict[str, Any] | None = None) -> Bin
     if not is_url(path):
         return open(local_path(path), "rb")
     return fsspec.open(path, "rb", **(storage_options or {})).open()
+
+
+def staging_file(target: str) -> str:
+    """A new empty temporary file to write `target`'s content into before `publish`: beside a
+    local target, so publishing is a rename within one file system; in the temp folder for a URL."""
+    if is_url(target):
+        fd, name = tempfile.mkstemp(prefix="landmark-tag-", suffix=".partial")
+    else:
+        path = Path(local_path(target))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
+    os.close(fd)
+    return name
 
 
 def publish(local_file: str, target: str, storage_options: dict[str, Any] | None = None) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from landmark_tag.pipeline.records import ResultRow
-from landmark_tag.pipeline.storage import is_url, local_path, open_binary, publish
+from landmark_tag.pipeline.storage import open_binary, publish, staging_file
 
 FORMATS = ("parquet", "csv")
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
@@ -106,13 +105,7 @@ class ResultWriter:
         self.rows_written = 0
         self.storage_options = storage_options
         self._pending: list[ResultRow] = []
-        if is_url(self.path):
-            fd, tmp_name = tempfile.mkstemp(prefix="landmark-tag-", suffix=".partial")
-        else:
-            target = Path(local_path(self.path))
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent)
-        os.close(fd)
+        tmp_name = staging_file(self.path)
         self._tmp_path = Path(tmp_name)
         schema = result_schema(k)
         if self.format == "parquet":
