@@ -3,8 +3,12 @@
 A checkpoint is a single `torch.save` file holding plain data only, so it loads with
 `torch.load(weights_only=True)` and never runs code from the file:
 
-    format, format_version, spec (architecture, class names, preprocessing, temperature, metadata),
-    state_dict, and optionally training_state (optimizer, scheduler, epoch) for `--resume`.
+    format, format_version, spec (architecture, class names, preprocessing, temperature,
+    min_confidence, places, metadata), state_dict, and optionally training_state (optimizer,
+    scheduler, epoch) for `--resume`.
+
+Version 2 added `min_confidence` and `places`; version 1 files still load (no abstention, and
+places from the built-in gazetteer where the class names match).
 """
 
 from __future__ import annotations
@@ -22,10 +26,12 @@ import torch
 from torch import nn
 
 from landmark_tag.errors import LandmarkTagError
+from landmark_tag.gazetteer import Place, builtin_gazetteer, places_for
 from landmark_tag.models import build_model
 
 FORMAT = "landmark-tag/checkpoint"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)
 
 
 class CheckpointError(LandmarkTagError):
@@ -61,8 +67,12 @@ class ModelSpec:
     class_names: list[str]
     arch_args: dict[str, Any] = field(default_factory=dict)
     preprocessing: Preprocessing = field(default_factory=Preprocessing)
-    # Softmax temperature; 1.0 means uncalibrated logits.
+    # Softmax temperature fitted on validation data; 1.0 means uncalibrated logits.
     temperature: float = 1.0
+    # Default abstention threshold: a top-1 probability below it makes a photo `uncertain`.
+    min_confidence: float = 0.0
+    # class name -> where that landmark is; classes without an entry have no coordinates.
+    places: dict[str, Place] = field(default_factory=dict)
     # Training arguments, metrics and anything else worth keeping with the weights.
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -72,7 +82,10 @@ class ModelSpec:
 
     @property
     def display_names(self) -> list[str]:
-        return [display_name(name) for name in self.class_names]
+        """What the output calls each class: the gazetteer's name, else the folder name made readable."""
+        return [
+            self.places[name].name if name in self.places else display_name(name) for name in self.class_names
+        ]
 
     def build(self) -> nn.Module:
         return build_model(self.arch, self.num_classes, self.arch_args)
@@ -81,6 +94,10 @@ class ModelSpec:
     def from_dict(cls, data: dict[str, Any]) -> ModelSpec:
         data = dict(data)
         data["preprocessing"] = Preprocessing(**data.get("preprocessing", {}))
+        if "places" in data:
+            data["places"] = {name: Place(**place) for name, place in data["places"].items()}
+        else:  # written before checkpoints carried places
+            data["places"], _ = places_for(data["class_names"], builtin_gazetteer())
         return cls(**data)
 
 
@@ -167,10 +184,11 @@ def read_checkpoint(path: str | os.PathLike) -> tuple[dict[str, Any], str]:
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a landmark-tag checkpoint (no '{FORMAT}' marker)")
     version = payload.get("format_version")
-    if version != FORMAT_VERSION:
+    if version not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"{path} has checkpoint format version {version}, but this landmark-tag reads version "
-            f"{FORMAT_VERSION}; retrain the model or use a matching landmark-tag release"
+            f"{path} has checkpoint format version {version}, but this landmark-tag reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))}; retrain the model or use a matching "
+            "landmark-tag release"
         )
     return payload, fingerprint
 

@@ -33,6 +33,12 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     table.add_row("processed", f"{summary.processed:,}")
     for status in Status:
         table.add_row(f"  {status.value}", f"{summary.counts.get(status.value, 0):,}")
+    table.add_row("confidence threshold", f"{summary.min_confidence:.2f}")
+    if summary.sidecars is not None:
+        sidecars = summary.sidecars
+        table.add_row("XMP sidecars written", f"{sidecars.written:,}")
+        table.add_row("  already up to date", f"{sidecars.unchanged:,}")
+        table.add_row("  failed", f"{sidecars.failed:,}")
     table.add_row("other files ignored", f"{summary.ignored_files:,}")
     table.add_row("rows in output", f"{summary.output_rows:,}")
     table.add_row("time", f"{summary.elapsed_seconds:,.1f} s")
@@ -43,6 +49,8 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     console.print(table)
     for problem in summary.unreadable[:20]:
         console.print(f"[yellow]warning:[/] could not list {problem}", highlight=False)
+    for problem in summary.sidecars.problems if summary.sidecars else []:
+        console.print(f"[yellow]warning:[/] sidecar not written: {problem}", highlight=False)
 
 
 def parse_storage_options(pairs: list[str], endpoint_url: str | None) -> dict | None:
@@ -76,6 +84,20 @@ def scan_command(
     ),
     output_format: str | None = typer.Option(
         None, "--format", help="parquet or csv. Default: from the --out suffix."
+    ),
+    min_confidence: float | None = typer.Option(
+        None,
+        "--min-confidence",
+        min=0.0,
+        max=1.0,
+        help="Photos whose top-1 probability is below this are marked uncertain and get no location. "
+        "Default: the threshold stored in the model (0 accepts everything).",
+    ),
+    write_xmp: bool = typer.Option(
+        False,
+        "--write-xmp",
+        help="Write an XMP sidecar (IMG.jpg.xmp) with the landmark keyword and location beside each "
+        "tagged photo. Photos are never modified; existing sidecars are merged.",
     ),
     include_gps: bool = typer.Option(
         False, "--include-gps", help="Also tag photos whose EXIF GPS already says where they were taken."
@@ -128,6 +150,8 @@ def scan_command(
         output_format=output_format,
         full=full,
         prune=prune,
+        min_confidence=min_confidence,
+        write_xmp=write_xmp,
     )
     with fatal_errors(model_given=model is not None):
         config.storage_options = parse_storage_options(storage_option, endpoint_url)

@@ -90,11 +90,36 @@ def print_evaluation(result: EvaluationResult, title: str, console: Console, per
         highlight=False,
         soft_wrap=True,
     )
+    console.print(
+        f"calibration: temperature {result.temperature:.3g}, expected calibration error "
+        f"{result.ece_uncalibrated:.1%} before, {result.ece_calibrated:.1%} after",
+        highlight=False,
+    )
+    print_risk_coverage(result, console)
     if per_class:
         table = Table("class", "photos", "top-1", title="per-class accuracy", title_justify="left")
         for name, accuracy in result.per_class_accuracy.items():
             table.add_row(name, str(result.per_class_count[name]), f"{accuracy:.1%}")
         console.print(table)
+
+
+def print_risk_coverage(result: EvaluationResult, console: Console) -> None:
+    """Coverage and accuracy of the accepted photos at each threshold; the model's default marked."""
+    table = Table(
+        "min confidence", "accepted", "coverage", "accuracy of accepted", "",
+        title="risk-coverage (calibrated top-1 probability)", title_justify="left",
+    )  # fmt: skip
+    for point in result.risk_coverage:
+        default = point.threshold == result.min_confidence
+        table.add_row(
+            f"{point.threshold:.3f}",
+            str(point.photos),
+            f"{point.coverage:.1%}",
+            "-" if point.photos == 0 else f"{point.accuracy:.1%}",
+            "<- model default" if default else "",
+            style="bold" if default else None,
+        )
+    console.print(table)
 
 
 def _run_training(options: dict) -> None:
@@ -112,7 +137,12 @@ def _run_training(options: dict) -> None:
     print_evaluation(result.valid, "validation (best epoch)", out, per_class=False)
     if result.test is not None:
         print_evaluation(result.test, "test", out)
+    calibration = result.calibration
     out.print(
+        f"default min confidence {calibration.min_confidence:.3f}: on validation photos it accepts "
+        f"{calibration.coverage:.1%} of them, {calibration.precision:.1%} correctly "
+        f"(target {calibration.target_precision:.0%})\n"
+        f"coordinates for {result.places} of {len(result.valid.class_names)} classes\n"
         f"best epoch {result.best_epoch} of {result.epochs_run}, {result.seconds:.0f}s\n"
         f"checkpoint: {result.checkpoint}\nmetrics:    {result.metrics_file}",
         highlight=False,
@@ -181,6 +211,17 @@ def train_command(
     ),
     resume: bool = typer.Option(
         False, "--resume", help="Continue the interrupted run that was writing --out."
+    ),
+    gazetteer: str | None = typer.Option(
+        None,
+        "--gazetteer",
+        help="CSV of class_name,name,latitude,longitude,country,wikidata for classes the built-in "
+        "gazetteer (the 50 dataset landmarks) lacks; stored in the checkpoint.",
+    ),
+    target_precision: float = typer.Option(
+        0.95,
+        "--target-precision",
+        help="Pick the default --min-confidence so that this share of accepted validation tags is right.",
     ),
     download: bool = typer.Option(
         True, "--download/--no-download", help="Download the dataset if --data is absent."

@@ -9,7 +9,9 @@ import numpy as np
 import torch
 
 from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
+from landmark_tag.gazetteer import Place
 from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder
+from landmark_tag.pipeline.records import Status
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -31,16 +33,28 @@ class TopK:
     probabilities: np.ndarray  # (n, k) float
 
 
-class Predictor:
-    """Wraps a loaded model for batched inference on one device."""
+def resolve_min_confidence(loaded: LoadedModel, min_confidence: float | None) -> float:
+    """The threshold to use: the one asked for, else the one stored in the checkpoint."""
+    value = loaded.spec.min_confidence if min_confidence is None else min_confidence
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"--min-confidence must be between 0 and 1, not {value}")
+    return value
 
-    def __init__(self, loaded: LoadedModel, device: torch.device, k: int) -> None:
+
+class Predictor:
+    """Wraps a loaded model for batched inference on one device, with calibrated probabilities."""
+
+    def __init__(
+        self, loaded: LoadedModel, device: torch.device, k: int, min_confidence: float | None = None
+    ) -> None:
         if k < 1:
             raise ValueError("k must be at least 1")
         self.loaded = loaded
         self.device = device
         self.k = min(k, loaded.spec.num_classes)
         self.labels = loaded.spec.display_names
+        self.places: list[Place | None] = [loaded.spec.places.get(name) for name in loaded.spec.class_names]
+        self.min_confidence = resolve_min_confidence(loaded, min_confidence)
         # channels_last is the fast layout for convolutions on both modern CPUs and GPUs.
         self.model = loaded.model.to(device, memory_format=torch.channels_last).eval()
 
@@ -56,6 +70,12 @@ class Predictor:
         top = probabilities.topk(self.k, dim=1)
         return TopK(top.indices.cpu().numpy(), top.values.cpu().numpy())
 
+    def judge(self, top1_index: int, top1_probability: float) -> tuple[Status, Place | None]:
+        """Accept the top-1 landmark (and its place, if it has one) or mark the photo uncertain."""
+        if top1_probability < self.min_confidence:
+            return Status.UNCERTAIN, None
+        return Status.TAGGED, self.places[top1_index]
+
 
 @dataclass
 class LandmarkGuess:
@@ -68,6 +88,8 @@ class LandmarkGuess:
 class ImagePrediction:
     path: str
     guesses: list[LandmarkGuess]  # best first; empty when the image failed
+    status: str = Status.TAGGED.value  # tagged, uncertain (top-1 below the threshold) or failed
+    place: Place | None = None  # where the accepted top-1 landmark is, when known
     error: str | None = None
 
 
@@ -76,27 +98,30 @@ def predict_landmarks(
     k: int = 3,
     model: str | os.PathLike | LoadedModel | None = None,
     device: str = "auto",
+    min_confidence: float | None = None,
 ) -> list[ImagePrediction]:
     """The top-k landmarks for each image, in order. A broken image gets an error, not an exception.
 
     `model` is a checkpoint path or an already loaded model; default: the model `train` writes.
+    `min_confidence` defaults to the threshold stored in the checkpoint.
     """
     paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
     torch_device = resolve_device(device)
     loaded = model if isinstance(model, LoadedModel) else load_model(model or default_model_path())
-    predictor = Predictor(loaded, torch_device, k)
+    predictor = Predictor(loaded, torch_device, k, min_confidence)
     decoder = PhotoDecoder(loaded.spec.preprocessing)
     results = []
     for path in paths:
         try:
             pixels = decoder(os.fspath(path))
         except DecodeError as exc:
-            results.append(ImagePrediction(os.fspath(path), [], str(exc)))
+            results.append(ImagePrediction(os.fspath(path), [], Status.FAILED.value, error=str(exc)))
             continue
         top = predictor(pixels.unsqueeze(0))
         guesses = [
             LandmarkGuess(predictor.labels[i], loaded.spec.class_names[i], float(p))
             for i, p in zip(top.indices[0], top.probabilities[0], strict=True)
         ]
-        results.append(ImagePrediction(os.fspath(path), guesses))
+        status, place = predictor.judge(int(top.indices[0, 0]), float(top.probabilities[0, 0]))
+        results.append(ImagePrediction(os.fspath(path), guesses, status.value, place))
     return results

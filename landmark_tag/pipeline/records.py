@@ -7,7 +7,8 @@ from enum import Enum
 
 
 class Status(str, Enum):
-    TAGGED = "tagged"
+    TAGGED = "tagged"  # top-1 probability at or above the confidence threshold
+    UNCERTAIN = "uncertain"  # below the threshold: top-k kept, but no estimated location
     SKIPPED_GPS = "skipped_gps"  # already located by EXIF GPS; not sent to the model
     FAILED = "failed"  # see the error column
 
@@ -23,5 +24,9 @@ class ResultRow:
     error: str | None = None
     gps_latitude: float | None = None
     gps_longitude: float | None = None
+    # Where the accepted top-1 landmark is (tagged rows whose landmark has a place).
+    estimated_latitude: float | None = None
+    estimated_longitude: float | None = None
+    estimated_country: str | None = None
     landmarks: list[str] = field(default_factory=list)  # best first
     probabilities: list[float] = field(default_factory=list)  # same order as landmarks

@@ -25,6 +25,7 @@ from landmark_tag.pipeline.incremental import PartJournal, check_k, merge_output
 from landmark_tag.pipeline.lock import OutputLock
 from landmark_tag.pipeline.predict import Predictor, resolve_device
 from landmark_tag.pipeline.records import ResultRow, Status
+from landmark_tag.pipeline.sidecar import SidecarStats, SidecarWriter
 from landmark_tag.pipeline.storage import exists
 from landmark_tag.pipeline.write import output_format
 
@@ -59,6 +60,8 @@ class ScanConfig:
     full: bool = False  # ignore the earlier output and tag everything again
     prune: bool = False  # drop rows of photos no longer in the tree
     storage_options: dict | None = None  # fsspec options for URLs, e.g. {"endpoint_url": ...}
+    min_confidence: float | None = None  # None: the threshold stored in the checkpoint
+    write_xmp: bool = False  # write an XMP sidecar beside each tagged photo
 
 
 @dataclass
@@ -68,7 +71,7 @@ class StageTiming:
     setup: float = 0.0  # model load, discovery, reading the earlier output
     waiting_for_photos: float = 0.0  # main process idle: decode workers are the bottleneck
     model: float = 0.0  # inference and building rows
-    writing: float = 0.0  # committing part files
+    writing: float = 0.0  # committing part files (and writing sidecars)
     merging: float = 0.0  # writing the final output
 
 
@@ -89,6 +92,8 @@ class ScanSummary:
     output_rows: int
     ignored_files: int
     elapsed_seconds: float
+    min_confidence: float = 0.0  # the threshold this run used
+    sidecars: SidecarStats | None = None  # with --write-xmp
     unreadable: list[str] = field(default_factory=list)
     timing: StageTiming = field(default_factory=lambda: StageTiming())
 
@@ -131,9 +136,13 @@ def rows_for_batch(batch: PhotoBatch, predictor: Predictor, model_name: str) -> 
             gps_longitude=item.gps.longitude if item.gps else None,
         )
         if item.decoded:
-            row.status = Status.TAGGED
-            row.landmarks = [predictor.labels[i] for i in top.indices[decoded_index]]
-            row.probabilities = [float(p) for p in top.probabilities[decoded_index]]
+            indices, probabilities = top.indices[decoded_index], top.probabilities[decoded_index]
+            row.status, place = predictor.judge(int(indices[0]), float(probabilities[0]))
+            row.landmarks = [predictor.labels[i] for i in indices]
+            row.probabilities = [float(p) for p in probabilities]
+            if place is not None:
+                row.estimated_latitude, row.estimated_longitude = place.latitude, place.longitude
+                row.estimated_country = place.country
             decoded_index += 1
         elif item.error is None:
             row.status = Status.SKIPPED_GPS
@@ -158,7 +167,7 @@ def scan(
     fmt = output_format(config.out, config.output_format)
     device = resolve_device(config.device)
     loaded = loaded_model or load_model(config.model or default_model_path())
-    predictor = Predictor(loaded, device, config.k)
+    predictor = Predictor(loaded, device, config.k, config.min_confidence)
     with OutputLock(config.out, storage) as lock:
         stats = DiscoveryStats()
         # The file list is the only thing held for the whole tree; images and rows stream.
@@ -189,6 +198,7 @@ def scan(
             pin_memory=device.type == "cuda",
             storage_options=storage,
         )
+        sidecars = SidecarWriter(storage) if config.write_xmp else None
         counts: Counter[str] = Counter({status.value: 0 for status in Status})
         timing = StageTiming(setup=time.monotonic() - started)
         progress.start(len(plan.to_process))
@@ -203,6 +213,8 @@ def scan(
             rows = rows_for_batch(batch, predictor, loaded.name)
             timing.model += time.monotonic() - mark
             mark = time.monotonic()
+            if sidecars is not None:  # before the commit: a crash in between redoes them, idempotently
+                sidecars.write(rows)
             journal.commit(rows)  # from here on, a crash cannot lose these rows
             lock.heartbeat()
             timing.writing += time.monotonic() - mark
@@ -235,6 +247,8 @@ def scan(
         output_rows=output_rows,
         ignored_files=stats.ignored_files,
         elapsed_seconds=time.monotonic() - started,
+        min_confidence=predictor.min_confidence,
+        sidecars=sidecars.stats if sidecars is not None else None,
         unreadable=stats.unreadable,
         timing=timing,
     )

@@ -48,6 +48,9 @@ def result_schema(k: int) -> pa.Schema:
         pa.field("error", pa.string()),
         pa.field("gps_latitude", pa.float64()),
         pa.field("gps_longitude", pa.float64()),
+        pa.field("estimated_latitude", pa.float64()),
+        pa.field("estimated_longitude", pa.float64()),
+        pa.field("estimated_country", pa.string()),
     ]
     fields += [pa.field(f"landmark_{i}", pa.string()) for i in range(1, k + 1)]
     fields += [pa.field(f"probability_{i}", pa.float64()) for i in range(1, k + 1)]
@@ -65,6 +68,18 @@ def to_micros(posix_seconds: float) -> int:
     return round(posix_seconds * 1_000_000)
 
 
+def conform(table: pa.Table, k: int) -> pa.Table:
+    """`table` in the current output schema. Outputs written before a column existed lack it; their
+    rows get it empty (they keep what the scan that made them found), so upgrading never forces a
+    rescan."""
+    schema = result_schema(k)
+    columns = [
+        table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
+        for f in schema
+    ]
+    return pa.Table.from_arrays(columns, names=schema.names) if table.column_names != schema.names else table
+
+
 def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
     def ranked(values: list, i: int):
         return values[i] if i < len(values) else None
@@ -75,6 +90,9 @@ def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
         "error": [r.error for r in rows],
         "gps_latitude": [r.gps_latitude for r in rows],
         "gps_longitude": [r.gps_longitude for r in rows],
+        "estimated_latitude": [r.estimated_latitude for r in rows],
+        "estimated_longitude": [r.estimated_longitude for r in rows],
+        "estimated_country": [r.estimated_country for r in rows],
     }
     for i in range(k):
         columns[f"landmark_{i + 1}"] = [ranked(r.landmarks, i) for r in rows]
@@ -125,7 +143,7 @@ class ResultWriter:
         """Write rows that are already in the output schema (carried over from earlier runs)."""
         self._flush()
         if table.num_rows:
-            self._writer.write_table(table.cast(result_schema(self.k)))
+            self._writer.write_table(conform(table, self.k).cast(result_schema(self.k)))
             self.rows_written += table.num_rows
 
     def _flush(self) -> None:

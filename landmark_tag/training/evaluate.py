@@ -1,12 +1,13 @@
-"""Evaluation: loss, top-1/3/5 accuracy, per-class accuracy and a confusion matrix, on any
-ImageFolder whose classes are the model's or a subset of them.
+"""Evaluation: loss, top-1/3/5 accuracy, per-class accuracy, a confusion matrix, calibration error
+before and after the model's temperature, and a risk-coverage table, on any ImageFolder whose
+classes are the model's or a subset of them.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,12 @@ from torch.utils.data import DataLoader
 from landmark_tag.checkpoint import LoadedModel, display_name, load_model
 from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.scan import default_workers
+from landmark_tag.training.calibration import (
+    CoveragePoint,
+    expected_calibration_error,
+    risk_coverage,
+    top1_confidence,
+)
 from landmark_tag.training.data import (
     ImageFolderIndex,
     PhotoFolderDataset,
@@ -37,12 +44,27 @@ class EvaluationResult:
     per_class_accuracy: dict[str, float]  # only classes present in the data
     per_class_count: dict[str, int]
     confusion: list[list[int]]  # [true class][predicted class], over the model's classes
+    temperature: float = 1.0  # the model's, applied to the calibrated numbers below
+    min_confidence: float = 0.0  # the model's default threshold
+    ece_uncalibrated: float = float("nan")  # expected calibration error at temperature 1
+    ece_calibrated: float = float("nan")  # at the model's temperature
+    risk_coverage: list[CoveragePoint] = field(default_factory=list)  # calibrated probabilities
 
     def to_json(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
 
 
-def summarise(logits: torch.Tensor, targets: torch.Tensor, class_names: list[str]) -> EvaluationResult:
+# Thresholds in the risk-coverage table, besides the model's own.
+REPORTED_THRESHOLDS = (0.0, 0.3, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99)
+
+
+def summarise(
+    logits: torch.Tensor,
+    targets: torch.Tensor,
+    class_names: list[str],
+    temperature: float = 1.0,
+    min_confidence: float = 0.0,
+) -> EvaluationResult:
     """Metrics from the logits of every photo and their true class indices."""
     n, num_classes = logits.shape
     loss = nn.functional.cross_entropy(logits.float(), targets).item() if n else float("nan")
@@ -60,7 +82,14 @@ def summarise(logits: torch.Tensor, targets: torch.Tensor, class_names: list[str
         if count:
             per_class_count[name] = count
             per_class_accuracy[name] = float(confusion[index, index] / count)
+    calibrated = torch.softmax(logits.float() / temperature, dim=1)
+    confidence, correct = top1_confidence(calibrated, targets)
     return EvaluationResult(
+        temperature=temperature,
+        min_confidence=min_confidence,
+        ece_uncalibrated=expected_calibration_error(torch.softmax(logits.float(), dim=1), targets),
+        ece_calibrated=expected_calibration_error(calibrated, targets),
+        risk_coverage=risk_coverage(confidence, correct, [*REPORTED_THRESHOLDS, min_confidence]),
         photos=n,
         loss=loss,
         top1=top(1),
@@ -87,11 +116,27 @@ def collect_logits(
     return torch.cat(all_logits), torch.cat(all_targets)
 
 
-def evaluate_model(loaded: LoadedModel, loader: DataLoader, device: torch.device) -> EvaluationResult:
+def photo_logits(
+    loaded: LoadedModel,
+    index: ImageFolderIndex,
+    device: torch.device,
+    batch_size: int = 64,
+    workers: int | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(logits, true classes) of indexed photos, preprocessed the way the scan does it."""
+    dataset = PhotoFolderDataset(index, loaded.spec.preprocessing, train=False)
+    workers = default_workers() if workers is None else workers
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
     logits, targets = collect_logits(loaded.model, loader, device)
     if logits.numel() == 0:
         logits = torch.empty(0, loaded.spec.num_classes)
-    return summarise(logits, targets, loaded.spec.class_names)
+    return logits, targets
+
+
+def summarise_for(loaded: LoadedModel, logits: torch.Tensor, targets: torch.Tensor) -> EvaluationResult:
+    """`summarise` with the model's classes, temperature and threshold."""
+    spec = loaded.spec
+    return summarise(logits, targets, spec.class_names, spec.temperature, spec.min_confidence)
 
 
 def save_confusion_png(result: EvaluationResult, path: str | os.PathLike) -> None:
@@ -159,7 +204,4 @@ def evaluate_checkpoint(
         index = index_image_folder(data, loaded.spec.class_names)
         if split != "all":
             index = training_split(index, loaded.spec.metadata.get("train_args", {}), split)
-    dataset = PhotoFolderDataset(index, loaded.spec.preprocessing, train=False)
-    workers = default_workers() if workers is None else workers
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    return evaluate_model(loaded, loader, device)
+    return summarise_for(loaded, *photo_logits(loaded, index, device, batch_size, workers))

@@ -15,15 +15,18 @@ from torch.utils.data import DataLoader, Dataset, TensorDataset
 
 import landmark_tag
 from landmark_tag.checkpoint import (
+    LoadedModel,
     ModelSpec,
     default_model_path,
     load_model,
     read_checkpoint,
     save_checkpoint,
 )
+from landmark_tag.gazetteer import Place, builtin_gazetteer, load_gazetteer, places_for
 from landmark_tag.models import last_linear_name
 from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.scan import default_workers
+from landmark_tag.training.calibration import DEFAULT_TARGET_PRECISION, Calibration, calibrate
 from landmark_tag.training.data import (
     DatasetError,
     PhotoFolderDataset,
@@ -32,7 +35,7 @@ from landmark_tag.training.data import (
     stratified_split,
 )
 from landmark_tag.training.download import DEFAULT_URL, ByteProgress, download_dataset
-from landmark_tag.training.evaluate import EvaluationResult, evaluate_checkpoint, summarise
+from landmark_tag.training.evaluate import EvaluationResult, evaluate_checkpoint, photo_logits, summarise_for
 from landmark_tag.training.loop import EpochMetrics, FitConfig, FitState, SilentReporter, TrainReporter, fit
 from landmark_tag.training.models import DEFAULT_BACKBONE, TrainableModel, scratch_model, transfer_model
 
@@ -66,6 +69,8 @@ class TrainConfig:
     device: str = "auto"
     workers: int | None = None
     resume: bool = False
+    gazetteer: str | None = None  # CSV of places for classes the built-in gazetteer does not know
+    target_precision: float = DEFAULT_TARGET_PRECISION  # of accepted tags, for the default threshold
     download: bool = True
     download_url: str = DEFAULT_URL
 
@@ -76,6 +81,8 @@ class TrainConfig:
             raise ValueError("--backbone, --weights and --finetune apply to `train transfer`, not scratch")
         if self.kind == "transfer" and self.arch != "landmark_cnn":
             raise ValueError("--arch applies to `train scratch`; transfer takes --backbone")
+        if not 0.0 < self.target_precision <= 1.0:
+            raise ValueError("--target-precision must be in (0, 1]")
 
     @property
     def mode(self) -> str:
@@ -92,6 +99,8 @@ class TrainResult:
     epochs_run: int
     valid: EvaluationResult
     test: EvaluationResult | None
+    calibration: Calibration
+    places: int  # classes with coordinates
     seconds: float
 
 
@@ -167,6 +176,20 @@ def _write_metrics(path: Path, history: list[EpochMetrics]) -> None:
         writer.writerows(asdict(m) for m in history)
 
 
+def class_places(class_names: list[str], gazetteer_file: str | None) -> dict[str, Place]:
+    """The built-in places of these classes, overridden and extended by a user's gazetteer file."""
+    places, _ = places_for(class_names, builtin_gazetteer())
+    if gazetteer_file:
+        own, unused = places_for(class_names, load_gazetteer(gazetteer_file))
+        if unused:
+            logger.warning(
+                "%d gazetteer entries match no class and are ignored: %s", len(unused), ", ".join(unused[:10])
+            )
+        places.update(own)
+    logger.info("coordinates for %d of %d classes", len(places), len(class_names))
+    return places
+
+
 def _check_resumable(saved_args: dict[str, Any], config: TrainConfig) -> None:
     for key in ("kind", "arch", "backbone", "finetune", "seed", "valid_fraction", "limit_per_class"):
         if saved_args.get(key) != getattr(config, key):
@@ -204,6 +227,7 @@ def train(
         len(valid_ids),
     )
 
+    places = class_places(index.class_names, config.gazetteer)
     torch.manual_seed(config.seed)
     trainable = build_model(config, len(index.class_names))
     model, prep = trainable.model, trainable.preprocessing
@@ -221,6 +245,7 @@ def train(
             arch=trainable.arch,
             class_names=index.class_names,
             preprocessing=prep,
+            places=places,
             metadata={
                 "train_args": asdict(config),
                 "landmark_tag_version": landmark_tag.__version__,
@@ -296,19 +321,17 @@ def train(
     if config.mode == "frozen":
         with torch.inference_mode():
             logits = loaded.model.get_submodule(last_linear_name(loaded.model))(valid_features.to(device))
-        valid_result = summarise(logits.float().cpu(), valid_targets, index.class_names)
+        valid_logits = logits.float().cpu()
     else:
-        valid_result = evaluate_checkpoint(loaded, index=valid_index, device=device, workers=workers)
+        valid_logits, _ = photo_logits(loaded, valid_index, device, workers=workers)
+    calibration = calibrate(valid_logits, valid_targets, config.target_precision)
+    loaded.spec.temperature = calibration.temperature
+    loaded.spec.min_confidence = calibration.min_confidence
+    valid_result = summarise_for(loaded, valid_logits, valid_targets)
     test_result = None
     if test_root is not None:
         test_result = evaluate_checkpoint(loaded, data=test_root, device=device, workers=workers)
-    payload, _ = read_checkpoint(out)
-    final_spec = ModelSpec.from_dict(payload["spec"])
-    final_spec.metadata["valid"] = _headline(valid_result)
-    if test_result is not None:
-        final_spec.metadata["test"] = _headline(test_result)
-    final_spec.metadata["history"] = [asdict(m) for m in state.history]
-    save_checkpoint(out, final_spec, payload["state_dict"])
+    _finish_checkpoint(out, loaded, calibration, valid_result, test_result, state)
     last_path.unlink(missing_ok=True)  # the run finished: nothing left to resume
     return TrainResult(
         checkpoint=out,
@@ -317,8 +340,30 @@ def train(
         epochs_run=state.epoch,
         valid=valid_result,
         test=test_result,
+        calibration=calibration,
+        places=len(places),
         seconds=time.monotonic() - started,
     )
+
+
+def _finish_checkpoint(
+    out: Path,
+    loaded: LoadedModel,
+    calibration: Calibration,
+    valid: EvaluationResult,
+    test: EvaluationResult | None,
+    state: FitState,
+) -> None:
+    """Rewrite the best checkpoint with its calibration and final metrics."""
+    payload, _ = read_checkpoint(out)
+    spec = ModelSpec.from_dict(payload["spec"])
+    spec.temperature, spec.min_confidence = calibration.temperature, calibration.min_confidence
+    spec.metadata["calibration"] = asdict(calibration)
+    spec.metadata["valid"] = _headline(valid)
+    if test is not None:
+        spec.metadata["test"] = _headline(test)
+    spec.metadata["history"] = [asdict(m) for m in state.history]
+    save_checkpoint(out, spec, payload["state_dict"])
 
 
 def _headline(result: EvaluationResult) -> dict[str, float]:

@@ -1,10 +1,11 @@
 import pytest
 
 from landmark_tag.pipeline.records import ResultRow, Status
-from landmark_tag.pipeline.write import ResultWriter, output_format, read_results
+from landmark_tag.pipeline.write import ResultWriter, output_format, read_results, rows_to_table
 
 COLUMNS = [
     "path", "status", "error", "gps_latitude", "gps_longitude",
+    "estimated_latitude", "estimated_longitude", "estimated_country",
     "landmark_1", "landmark_2", "probability_1", "probability_2",
     "model", "size_bytes", "modified_at", "scanned_at",
 ]  # fmt: skip
@@ -18,6 +19,9 @@ def rows():
             Status.TAGGED,
             landmarks=["Eiffel Tower", "Atomium"],
             probabilities=[0.7, 0.2],
+            estimated_latitude=48.8584,
+            estimated_longitude=2.2945,
+            estimated_country="FR",
             **common,
         ),
         ResultRow("/p/b.jpg", Status.SKIPPED_GPS, gps_latitude=-33.5, gps_longitude=151.25, **common),
@@ -36,6 +40,8 @@ def test_columns_and_values_round_trip(tmp_path, suffix):
     assert frame.loc[0, "landmark_1"] == "Eiffel Tower"
     assert frame.loc[0, "probability_2"] == pytest.approx(0.2)
     assert frame.loc[1, "gps_latitude"] == -33.5
+    assert (frame.loc[0, "estimated_latitude"], frame.loc[0, "estimated_country"]) == (48.8584, "FR")
+    assert frame["estimated_longitude"].isna().tolist() == [False, True, True]
     assert frame.loc[2, "error"] == "empty file (0 bytes)"
     assert frame["landmark_1"].isna().tolist() == [False, True, True]
     assert frame.loc[0, "modified_at"].timestamp() == pytest.approx(1_700_000_000.5)
@@ -62,3 +68,18 @@ def test_format_from_suffix_or_flag():
         output_format("x.txt")
     with pytest.raises(ValueError, match="unknown output format"):
         output_format("x.csv", "xlsx")
+
+
+def test_rows_from_an_output_without_the_estimated_columns_are_carried_over(tmp_path):
+    # An output written before the estimated_* columns existed: same rows, those columns missing.
+    old = rows_to_table(rows(), 2).drop_columns(
+        ["estimated_latitude", "estimated_longitude", "estimated_country"]
+    )
+    out = tmp_path / "tags.parquet"
+    with ResultWriter(out, k=2) as writer:
+        writer.write_table(old)
+    frame = read_results(out)
+    assert list(frame.columns) == COLUMNS
+    assert frame["path"].tolist() == ["/p/a.jpg", "/p/b.jpg", "/p/c.jpg"]
+    assert frame["estimated_latitude"].isna().all()
+    assert frame.loc[1, "gps_latitude"] == -33.5

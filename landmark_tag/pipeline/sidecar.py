@@ -1,0 +1,275 @@
+"""Optional stage: XMP sidecars that carry the landmark and its location to photo software.
+
+For a tagged photo `IMG_1234.jpg` the sidecar is `IMG_1234.jpg.xmp` (the darktable and digiKam
+convention, which keeps `IMG_1234.jpg` and `IMG_1234.heic` apart). When only `IMG_1234.xmp` exists
+(the Lightroom and Capture One convention), that file is updated instead of starting a second one.
+The photo itself is never touched.
+
+A sidecar gets the landmark's name as a keyword (dc:subject) and its coordinates as
+exif:GPSLatitude / exif:GPSLongitude. An existing sidecar is merged with a namespace-aware XML
+parser: every other property and keyword stays as it was. Coordinates already in the sidecar are
+kept unless landmark-tag wrote them itself (it records what it wrote under its own namespace), so
+a location set by hand is never overwritten; a re-run with a new answer replaces the old one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from landmark_tag.errors import LandmarkTagError
+from landmark_tag.pipeline.records import ResultRow, Status
+from landmark_tag.pipeline.storage import exists, is_url, local_path, open_binary, publish, staging_file
+
+logger = logging.getLogger(__name__)
+
+NS_X = "adobe:ns:meta/"
+NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+NS_DC = "http://purl.org/dc/elements/1.1/"
+NS_EXIF = "http://ns.adobe.com/exif/1.0/"
+NS_OWN = "urn:landmark-tag:xmp:1.0#"
+PREFIXES = {"x": NS_X, "rdf": NS_RDF, "dc": NS_DC, "exif": NS_EXIF, "landmarktag": NS_OWN}
+
+_PACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+_PACKET_END = '\n<?xpacket end="w"?>\n'
+# Sidecars come from anywhere: never fetch or expand anything they point to.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+
+
+class SidecarError(LandmarkTagError):
+    """A sidecar that could not be read, merged or written; the photo's row is unaffected."""
+
+
+@dataclass(frozen=True)
+class SidecarTag:
+    keyword: str  # the landmark's name
+    latitude: float | None = None  # None: a landmark without a known place gets only the keyword
+    longitude: float | None = None
+
+
+def xmp_coordinate(value: float, positive: str, negative: str) -> str:
+    """Decimal degrees as an XMP GPSCoordinate, "DDD,MM.mmmmmmK" (e.g. 48,51.504000N)."""
+    hemisphere = positive if value >= 0 else negative
+    degrees, minutes = divmod(abs(value) * 60, 60)
+    minutes = round(minutes, 6)
+    if minutes >= 60:
+        degrees, minutes = degrees + 1, 0.0
+    return f"{int(degrees)},{minutes:.6f}{hemisphere}"
+
+
+def _q(prefix: str, name: str) -> str:
+    return f"{{{PREFIXES[prefix]}}}{name}"
+
+
+def _new_packet() -> etree._Element:
+    meta = etree.Element(_q("x", "xmpmeta"), nsmap={"x": NS_X})
+    etree.SubElement(meta, _q("rdf", "RDF"), nsmap={"rdf": NS_RDF})
+    return meta
+
+
+def _descriptions(rdf: etree._Element) -> list[etree._Element]:
+    return rdf.findall(_q("rdf", "Description"))
+
+
+def _own_description(rdf: etree._Element) -> etree._Element:
+    """A Description for properties the sidecar does not have yet, declaring the namespaces."""
+    for description in _descriptions(rdf):
+        if NS_OWN in description.nsmap.values():
+            return description
+    about = next((d.get(_q("rdf", "about")) for d in _descriptions(rdf)), "")
+    return etree.SubElement(
+        rdf,
+        _q("rdf", "Description"),
+        {_q("rdf", "about"): about or ""},
+        nsmap={p: PREFIXES[p] for p in ("dc", "exif", "landmarktag")},
+    )
+
+
+def _get_simple(rdf: etree._Element, qname: str) -> tuple[etree._Element, str | None] | None:
+    """(element holding it, value) for a simple property, written as attribute or element."""
+    for description in _descriptions(rdf):
+        if qname in description.attrib:
+            return description, None
+        child = description.find(qname)
+        if child is not None:
+            return child, child.text or ""
+    return None
+
+
+def _read_simple(rdf: etree._Element, qname: str) -> str | None:
+    found = _get_simple(rdf, qname)
+    if found is None:
+        return None
+    holder, text = found
+    return holder.get(qname) if text is None else text
+
+
+def _set_simple(rdf: etree._Element, qname: str, value: str) -> None:
+    found = _get_simple(rdf, qname)
+    if found is None:
+        etree.SubElement(_own_description(rdf), qname).text = value
+    elif found[1] is None:
+        found[0].set(qname, value)
+    else:
+        found[0].text = value
+
+
+def _remove_simple(rdf: etree._Element, qname: str) -> None:
+    found = _get_simple(rdf, qname)
+    if found is None:
+        return
+    holder, text = found
+    if text is None:
+        del holder.attrib[qname]
+    else:
+        holder.getparent().remove(holder)
+
+
+def _keyword_list(rdf: etree._Element) -> etree._Element:
+    """The rdf:Bag of dc:subject, created if the sidecar has no keywords yet."""
+    for description in _descriptions(rdf):
+        subject = description.find(_q("dc", "subject"))
+        if subject is not None:
+            container = next(iter(subject), None)
+            if container is None:
+                container = etree.SubElement(subject, _q("rdf", "Bag"))
+            return container
+        if _q("dc", "subject") in description.attrib:  # one keyword written as an attribute
+            keyword = description.attrib.pop(_q("dc", "subject"))
+            subject = etree.SubElement(description, _q("dc", "subject"))
+            bag = etree.SubElement(subject, _q("rdf", "Bag"))
+            etree.SubElement(bag, _q("rdf", "li")).text = keyword
+            return bag
+    subject = etree.SubElement(_own_description(rdf), _q("dc", "subject"))
+    return etree.SubElement(subject, _q("rdf", "Bag"))
+
+
+def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
+    """The sidecar's new content: `existing` (or an empty packet) with `tag` merged in."""
+    if existing and existing.strip():
+        try:
+            root = etree.fromstring(existing, _PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise SidecarError(f"existing sidecar is not well-formed XML ({exc}); left unchanged") from None
+    else:
+        root = _new_packet()
+    rdf = root if root.tag == _q("rdf", "RDF") else root.find(_q("rdf", "RDF"))
+    if rdf is None:
+        raise SidecarError("existing sidecar has no rdf:RDF element; left unchanged")
+
+    # What landmark-tag wrote last time, so a new answer replaces it and nothing else.
+    previous_keyword = _read_simple(rdf, _q("landmarktag", "Landmark"))
+    keywords = _keyword_list(rdf)
+    items = keywords.findall(_q("rdf", "li"))
+    if previous_keyword and previous_keyword != tag.keyword:
+        for item in items:
+            if (item.text or "") == previous_keyword:
+                keywords.remove(item)
+    already_there = any((item.text or "") == tag.keyword for item in items)
+    if not already_there:
+        etree.SubElement(keywords, _q("rdf", "li")).text = tag.keyword
+    if previous_keyword == tag.keyword or not already_there:
+        _set_simple(rdf, _q("landmarktag", "Landmark"), tag.keyword)
+    elif previous_keyword:  # our old keyword is gone; the new one was the user's already
+        _remove_simple(rdf, _q("landmarktag", "Landmark"))
+
+    if tag.latitude is not None and tag.longitude is not None:
+        latitude = xmp_coordinate(tag.latitude, "N", "S")
+        longitude = xmp_coordinate(tag.longitude, "E", "W")
+        current = (
+            _read_simple(rdf, _q("exif", "GPSLatitude")),
+            _read_simple(rdf, _q("exif", "GPSLongitude")),
+        )
+        ours = _read_simple(rdf, _q("landmarktag", "Location"))
+        if current == (None, None) or (ours is not None and f"{current[0]} {current[1]}" == ours):
+            _set_simple(rdf, _q("exif", "GPSLatitude"), latitude)
+            _set_simple(rdf, _q("exif", "GPSLongitude"), longitude)
+            _set_simple(rdf, _q("landmarktag", "Location"), f"{latitude} {longitude}")
+
+    etree.cleanup_namespaces(root, top_nsmap=None, keep_ns_prefixes=None)
+    tree = root.getroottree()
+    had_packet = any(
+        isinstance(node, etree._ProcessingInstruction) and node.target == "xpacket"
+        for node in tree.getroot().itersiblings(preceding=True)
+    )
+    if had_packet:  # keep the file's own packet wrapper and anything else around the root
+        return etree.tostring(tree, encoding="utf-8", xml_declaration=False) + b"\n"
+    body = etree.tostring(root, encoding="unicode", pretty_print=True).rstrip("\n")
+    return (_PACKET_BEGIN + body + _PACKET_END).encode("utf-8")
+
+
+def sidecar_path(photo_path: str, storage_options: dict | None = None) -> str:
+    """`IMG_1234.jpg.xmp`, unless only an `IMG_1234.xmp` already exists."""
+    stem, dot, _ = photo_path.rpartition(".")
+    own = f"{photo_path}.xmp"
+    if dot and "/" not in photo_path[len(stem) :] and not exists(own, storage_options):
+        for suffix in (".xmp", ".XMP"):
+            if exists(stem + suffix, storage_options):
+                return stem + suffix
+    return own
+
+
+def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None = None) -> bool:
+    """Merge `tag` into the photo's sidecar; return whether the file changed. Raises SidecarError."""
+    path = sidecar_path(photo_path, storage_options)
+    try:
+        existing = None
+        if exists(path, storage_options):
+            with open_binary(path, storage_options) as handle:
+                existing = handle.read()
+        content = merge_sidecar(existing, tag)
+        if content == existing:  # idempotent: an unchanged sidecar is not rewritten
+            return False
+        tmp = staging_file(path)
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(content)
+            if not is_url(path):  # a temp file is private (0600); a sidecar is not
+                mode = stat.S_IMODE(os.stat(local_path(path)).st_mode) if existing is not None else 0o644
+                os.chmod(tmp, mode)
+            publish(tmp, path, storage_options)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise SidecarError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return True
+
+
+@dataclass
+class SidecarStats:
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    problems: list[str] = field(default_factory=list)  # the first few, for the summary
+
+
+class SidecarWriter:
+    """Writes the sidecars of a batch's accepted rows; a failure costs that sidecar, not the scan."""
+
+    def __init__(self, storage_options: dict | None = None, keep_problems: int = 20) -> None:
+        self.storage_options = storage_options
+        self.keep_problems = keep_problems
+        self.stats = SidecarStats()
+
+    def write(self, rows: list[ResultRow]) -> None:
+        for row in rows:
+            if row.status is not Status.TAGGED:
+                continue
+            tag = SidecarTag(row.landmarks[0], row.estimated_latitude, row.estimated_longitude)
+            try:
+                changed = write_sidecar(row.path, tag, self.storage_options)
+            except SidecarError as exc:
+                self.stats.failed += 1
+                logger.warning("sidecar for %s: %s", row.path, exc)
+                if len(self.stats.problems) < self.keep_problems:
+                    self.stats.problems.append(f"{row.path}: {exc}")
+                continue
+            if changed:
+                self.stats.written += 1
+            else:
+                self.stats.unchanged += 1
