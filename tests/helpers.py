@@ -10,9 +10,16 @@ import torch
 from PIL import ExifTags, Image, TiffImagePlugin
 
 from landmark_tag.checkpoint import ModelSpec, Preprocessing, save_checkpoint
+from landmark_tag.gazetteer import Place
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLASS_NAMES = ["00.Red_Fort", "01.Blue_Lagoon", "02.Green_Park", "03.Grey_Tower"]
+# Made-up places for the tiny models' made-up classes (the last class has none).
+TINY_PLACES = {
+    "00.Red_Fort": Place("00.Red_Fort", "Red Fort", 28.6562, 77.2410, "IN"),
+    "01.Blue_Lagoon": Place("01.Blue_Lagoon", "Blue Lagoon", 63.8804, -22.4495, "IS"),
+    "02.Green_Park": Place("02.Green_Park", "Green Park", 51.5040, -0.1420, "GB"),
+}
 
 
 def scene(size=(320, 240), seed: int = 0) -> Image.Image:
@@ -85,10 +92,14 @@ def tiny_spec(class_names=CLASS_NAMES) -> ModelSpec:
     )
 
 
-def write_tiny_checkpoint(path: Path, seed: int = 0, class_names=CLASS_NAMES) -> Path:
+def write_tiny_checkpoint(
+    path: Path, seed: int = 0, class_names=CLASS_NAMES, places=None, min_confidence: float = 0.0
+) -> Path:
     """A tiny random-init model saved through the real checkpoint path."""
     torch.manual_seed(seed)
     spec = tiny_spec(class_names)
+    spec.places = dict(places or {})
+    spec.min_confidence = min_confidence
     model = spec.build()
     save_checkpoint(path, spec, model.state_dict())
     return path

@@ -11,19 +11,23 @@ from landmark_tag.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from tests.helpers import tiny_spec, write_tiny_checkpoint
+from tests.helpers import TINY_PLACES, tiny_spec, write_tiny_checkpoint
 
 
 def test_round_trip_keeps_weights_and_spec(tmp_path):
     torch.manual_seed(1)
     spec = tiny_spec()
     spec.temperature = 1.7
+    spec.min_confidence = 0.42
+    spec.places = dict(TINY_PLACES)
     spec.metadata = {"epochs": 3, "metrics": {"valid_top1": 0.5}}
     model = spec.build().eval()
     path = tmp_path / "m.pt"
     save_checkpoint(path, spec, model.state_dict())
     loaded = load_model(path)
     assert loaded.spec == spec
+    assert loaded.spec.places["01.Blue_Lagoon"].country == "IS"
+    assert loaded.spec.display_names == ["Red Fort", "Blue Lagoon", "Green Park", "Grey Tower"]
     x = torch.randn(2, 3, 64, 64)
     with torch.no_grad():
         assert torch.allclose(loaded.model(x), model(x))
@@ -52,6 +56,22 @@ def test_wrong_version(tmp_path):
     torch.save(payload, path)
     with pytest.raises(CheckpointError, match="version 99"):
         load_model(path)
+
+
+def test_version_1_checkpoints_still_load_with_built_in_places(tmp_path):
+    spec = tiny_spec(["16.Eiffel_Tower", "My_Garden"])
+    path = tmp_path / "v1.pt"
+    save_checkpoint(path, spec, spec.build().state_dict())
+    payload, _ = read_checkpoint(path)
+    payload["format_version"] = 1
+    for key in ("places", "min_confidence"):  # version 1 had neither
+        del payload["spec"][key]
+    torch.save(payload, path)
+    loaded = load_model(path)
+    assert loaded.spec.min_confidence == 0.0
+    assert list(loaded.spec.places) == ["16.Eiffel_Tower"]
+    assert loaded.spec.places["16.Eiffel_Tower"].wikidata == "Q243"
+    assert loaded.spec.display_names == ["Eiffel Tower", "My Garden"]
 
 
 def test_mismatched_weights(tmp_path):

@@ -34,8 +34,9 @@ NS_EXIF = "http://ns.adobe.com/exif/1.0/"
 NS_OWN = "urn:landmark-tag:xmp:1.0#"
 PREFIXES = {"x": NS_X, "rdf": NS_RDF, "dc": NS_DC, "exif": NS_EXIF, "landmarktag": NS_OWN}
 
-_PACKET_BEGIN = '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
-_PACKET_END = '\n<?xpacket end="w"?>\n'
+_EMPTY_PACKET = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="{NS_X}"><rdf:RDF xmlns:rdf="{NS_RDF}"/></x:xmpmeta>
+<?xpacket end="w"?>""".encode()
 # Sidecars come from anywhere: never fetch or expand anything they point to.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
@@ -63,12 +64,6 @@ def xmp_coordinate(value: float, positive: str, negative: str) -> str:
 
 def _q(prefix: str, name: str) -> str:
     return f"{{{PREFIXES[prefix]}}}{name}"
-
-
-def _new_packet() -> etree._Element:
-    meta = etree.Element(_q("x", "xmpmeta"), nsmap={"x": NS_X})
-    etree.SubElement(meta, _q("rdf", "RDF"), nsmap={"rdf": NS_RDF})
-    return meta
 
 
 def _descriptions(rdf: etree._Element) -> list[etree._Element]:
@@ -150,13 +145,11 @@ def _keyword_list(rdf: etree._Element) -> etree._Element:
 
 def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
     """The sidecar's new content: `existing` (or an empty packet) with `tag` merged in."""
-    if existing and existing.strip():
-        try:
-            root = etree.fromstring(existing, _PARSER)
-        except etree.XMLSyntaxError as exc:
-            raise SidecarError(f"existing sidecar is not well-formed XML ({exc}); left unchanged") from None
-    else:
-        root = _new_packet()
+    new = not (existing and existing.strip())
+    try:
+        root = etree.fromstring(_EMPTY_PACKET if new else existing, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise SidecarError(f"existing sidecar is not well-formed XML ({exc}); left unchanged") from None
     rdf = root if root.tag == _q("rdf", "RDF") else root.find(_q("rdf", "RDF"))
     if rdf is None:
         raise SidecarError("existing sidecar has no rdf:RDF element; left unchanged")
@@ -191,15 +184,10 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
             _set_simple(rdf, _q("landmarktag", "Location"), f"{latitude} {longitude}")
 
     etree.cleanup_namespaces(root, top_nsmap=None, keep_ns_prefixes=None)
-    tree = root.getroottree()
-    had_packet = any(
-        isinstance(node, etree._ProcessingInstruction) and node.target == "xpacket"
-        for node in tree.getroot().itersiblings(preceding=True)
-    )
-    if had_packet:  # keep the file's own packet wrapper and anything else around the root
-        return etree.tostring(tree, encoding="utf-8", xml_declaration=False) + b"\n"
-    body = etree.tostring(root, encoding="unicode", pretty_print=True).rstrip("\n")
-    return (_PACKET_BEGIN + body + _PACKET_END).encode("utf-8")
+    if new:  # readable for people; an existing file keeps its own layout
+        etree.indent(root, space=" ")
+    # The whole document, so the file's own xpacket wrapper (or lack of one) stays as it was.
+    return etree.tostring(root.getroottree(), encoding="utf-8", xml_declaration=False) + b"\n"
 
 
 def sidecar_path(photo_path: str, storage_options: dict | None = None) -> str:

@@ -8,7 +8,7 @@ from landmark_tag.pipeline.discover import InputNotFoundError
 from landmark_tag.pipeline.predict import predict_landmarks
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.write import read_results
-from tests.helpers import gps_exif, jpeg_bytes, save_photo, scene
+from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, save_photo, scene, write_tiny_checkpoint
 
 
 @pytest.fixture
@@ -115,3 +115,75 @@ def test_empty_tree_writes_empty_output(tmp_path, tiny_model):
     summary = scan(ScanConfig([str(tmp_path / "empty")], str(out), model=str(tiny_model), workers=0))
     assert summary.photos == 0
     assert len(read_results(out)) == 0
+
+
+@pytest.fixture(scope="module")
+def placed_model(tmp_path_factory):
+    return write_tiny_checkpoint(tmp_path_factory.mktemp("placed") / "placed.pt", places=TINY_PLACES)
+
+
+def test_accepted_photos_get_the_place_of_their_landmark(tmp_path, photo_tree, placed_model):
+    out = tmp_path / "tags.parquet"
+    first = scan(ScanConfig([str(photo_tree)], str(out), model=str(placed_model), workers=0))
+    frame = read_results(out)
+    places = {place.name: place for place in TINY_PLACES.values()}
+    tagged = frame[frame["status"] == "tagged"]
+    assert first.min_confidence == 0.0 and len(tagged) == 6
+    for _, row in tagged.iterrows():
+        place = places.get(row["landmark_1"])
+        if place is None:  # the class without a place
+            assert row["landmark_1"] == "Grey Tower" and pd.isna(row["estimated_latitude"])
+        else:
+            assert (row["estimated_latitude"], row["estimated_longitude"]) == (
+                place.latitude,
+                place.longitude,
+            )
+            assert row["estimated_country"] == place.country
+    assert frame[frame["status"] != "tagged"]["estimated_latitude"].isna().all()
+
+    # A threshold between the photos' top-1 probabilities splits them into tagged and uncertain.
+    threshold = float(tagged["probability_1"].median())
+    second = scan(
+        ScanConfig(
+            [str(photo_tree)], str(tmp_path / "t2.parquet"), model=str(placed_model), min_confidence=threshold
+        )
+    )
+    frame = read_results(tmp_path / "t2.parquet")
+    uncertain = frame[frame["status"] == "uncertain"]
+    assert second.min_confidence == threshold
+    assert 0 < len(uncertain) < 6 and second.counts["uncertain"] == len(uncertain)
+    assert (uncertain["probability_1"] < threshold).all()
+    assert uncertain["landmark_1"].notna().all() and uncertain["estimated_latitude"].isna().all()
+    assert (frame[frame["status"] == "tagged"]["probability_1"] >= threshold).all()
+
+
+def test_the_threshold_stored_in_the_model_is_the_default(tmp_path, photo_tree):
+    model = write_tiny_checkpoint(tmp_path / "strict.pt", places=TINY_PLACES, min_confidence=0.999)
+    summary = scan(ScanConfig([str(photo_tree)], str(tmp_path / "t.parquet"), model=str(model), workers=0))
+    assert summary.counts["uncertain"] == 6 and summary.counts["tagged"] == 0
+    relaxed = scan(
+        ScanConfig(
+            [str(photo_tree)], str(tmp_path / "r.parquet"), model=str(model), workers=0, min_confidence=0
+        )
+    )
+    assert relaxed.counts["tagged"] == 6
+
+
+def test_write_xmp_writes_sidecars_for_tagged_photos_only(tmp_path, photo_tree, placed_model):
+    before = {p: p.read_bytes() for p in photo_tree.rglob("*") if p.is_file()}
+    config = ScanConfig(
+        [str(photo_tree)], str(tmp_path / "t.parquet"), model=str(placed_model), write_xmp=True
+    )
+    summary = scan(config)
+    frame = read_results(tmp_path / "t.parquet").set_index("path")
+    sidecars = sorted(photo_tree.rglob("*.xmp"))
+    tagged = sorted(frame.index[frame["status"] == "tagged"])
+    assert [str(s)[: -len(".xmp")] for s in sidecars] == tagged
+    assert (summary.sidecars.written, summary.sidecars.failed) == (6, 0)
+    for sidecar in sidecars:
+        content = sidecar.read_bytes().decode()
+        assert frame.loc[str(sidecar)[: -len(".xmp")], "landmark_1"] in content
+    assert {p: p.read_bytes() for p in before} == before  # photos untouched
+    # Scanning again with --full rewrites nothing: the sidecars already say the same.
+    config.full = True
+    assert scan(config).sidecars.unchanged == 6

@@ -1,7 +1,10 @@
+from pathlib import Path
+
 import pytest
 import torch
 
 from landmark_tag.checkpoint import load_model, read_checkpoint
+from landmark_tag.gazetteer import load_gazetteer
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.write import read_results
 from landmark_tag.training.train import TrainConfig, sidecar_paths, train
@@ -92,6 +95,11 @@ def test_frozen_transfer_learns_easy_classes_and_the_scan_uses_it(tmp_path):
     root = tmp_path / "data"
     make_image_folder(root / "train", classes=3, per_class=8)
     make_image_folder(root / "test", classes=3, per_class=2, seed=1)
+    gazetteer = tmp_path / "places.csv"
+    gazetteer.write_text(
+        "class_name,name,latitude,longitude,country,wikidata\n"
+        "Class_A,Class A,10.5,20.25,FR,\n01.Class_B,Class B,-30.0,-60.0,AR,\nClass_Z,Typo,1,1,,\n"
+    )
     config = TrainConfig(
         kind="transfer",
         data=str(root),
@@ -100,16 +108,27 @@ def test_frozen_transfer_learns_easy_classes_and_the_scan_uses_it(tmp_path):
         feature_views=0,
         device="cpu",
         workers=0,
+        gazetteer=str(gazetteer),
     )
     result = train(config)
     assert result.valid.top1 == 1.0
     assert result.test is not None and result.test.photos == 6 and result.test.top1 == 1.0
-    assert load_model(result.checkpoint).spec.metadata["test"]["top1"] == 1.0
+    spec = load_model(result.checkpoint).spec
+    assert spec.metadata["test"]["top1"] == 1.0
+    assert sorted(spec.places) == ["00.Class_A", "01.Class_B"] and result.places == 2
+    # Calibration was fitted, stored, and reported.
+    assert spec.temperature == result.calibration.temperature != 1.0
+    assert spec.min_confidence == result.calibration.min_confidence > 0
+    assert spec.metadata["calibration"]["ece_after"] == result.calibration.ece_after
+    assert result.valid.temperature == spec.temperature and len(result.valid.risk_coverage) >= 8
     out = tmp_path / "tags.csv"
-    scan(ScanConfig([str(root / "test")], str(out), model=str(result.checkpoint), workers=0))
+    scan(
+        ScanConfig([str(root / "test")], str(out), model=str(result.checkpoint), workers=0, min_confidence=0)
+    )
     frame = read_results(out)
-    expected = frame["path"].str.extract(r"/\d\d\.Class_(\w)/")[0].map(lambda c: f"Class {c}")
-    assert (frame["landmark_1"] == expected).all()
+    expected = frame["path"].str.extract(r"/\d\d\.Class_(\w)/")[0]
+    assert (frame["landmark_1"] == expected.map(lambda c: f"Class {c}")).all()
+    assert frame["estimated_latitude"].fillna(999).tolist() == [10.5, 10.5, -30.0, -30.0, 999, 999]  # C: no place
 
 
 def test_no_data_and_no_download(tmp_path):
@@ -138,3 +157,46 @@ def test_frozen_lite0_on_real_wonders_subset(tmp_path):
     result = train(config)
     assert result.valid.photos == 21
     assert result.valid.top1 >= 0.8
+    assert 0.05 < result.calibration.temperature < 20
+
+
+@pytest.mark.real_photos
+@pytest.mark.real_weights
+@pytest.mark.skipif(
+    not (SHARED_DATA / "wonders7-train").exists(), reason="needs ../shared/data/wonders7-train"
+)
+def test_wonders_scan_gives_recognised_photos_the_site_coordinates(tmp_path):
+    """The acceptance check on real photos: a model with the example gazetteer of the 7 wonders."""
+    gazetteer = Path(__file__).resolve().parents[2] / "examples" / "wonders7-gazetteer.csv"
+    config = TrainConfig(
+        kind="transfer",
+        data=str(SHARED_DATA / "wonders7-train"),
+        out=str(tmp_path / "m.pt"),
+        limit_per_class=12,
+        valid_fraction=0.25,
+        feature_views=0,
+        epochs=20,
+        device="cpu",
+        gazetteer=str(gazetteer),
+    )
+    result = train(config)
+    assert result.places == 7
+    sites = {place.class_name: place for place in load_gazetteer(gazetteer).values()}
+    photos = [
+        str(p) for name in sites for p in sorted((SHARED_DATA / "wonders7-train" / name).iterdir())[12:16]
+    ]
+    out = tmp_path / "tags.parquet"
+    scan(ScanConfig(photos, str(out), model=str(result.checkpoint), min_confidence=0.0))
+    frame = read_results(out)
+    tagged = frame[frame["status"] == "tagged"]
+    truth = tagged["path"].map(lambda p: sites[Path(p).parent.name])
+    correct = tagged[tagged["landmark_1"] == truth.map(lambda place: place.name)]
+    assert len(correct) >= 0.8 * len(tagged) > 0
+    for (_, row), place in zip(correct.iterrows(), truth[correct.index], strict=True):
+        assert abs(row["estimated_latitude"] - place.latitude) < 0.05
+        assert abs(row["estimated_longitude"] - place.longitude) < 0.05
+    strict = tmp_path / "strict.parquet"
+    scan(ScanConfig(photos, str(strict), model=str(result.checkpoint), min_confidence=0.99))
+    frame = read_results(strict)
+    uncertain = frame[frame["status"] == "uncertain"]
+    assert len(uncertain) > 0 and uncertain["estimated_latitude"].isna().all()
