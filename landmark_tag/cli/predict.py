@@ -13,6 +13,7 @@ from landmark_tag.cli.app import app, fatal_errors
 from landmark_tag.figure import render_predictions
 from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.predict import predict_landmarks
+from landmark_tag.pipeline.records import Status
 
 
 @app.command("predict")
@@ -26,12 +27,21 @@ def predict_command(
     show: str | None = typer.Option(
         None, "--show", help="Also save a picture of each image beside its top-k."
     ),
+    min_confidence: float | None = typer.Option(
+        None,
+        "--min-confidence",
+        min=0.0,
+        max=1.0,
+        help="Below this top-1 probability an image is uncertain. Default: the model's threshold.",
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
 ) -> None:
-    """Print the most likely landmarks for each image."""
+    """Print the most likely landmarks for each image, and where the best one is."""
     with fatal_errors(model_given=model is not None):
         loaded = load_model(model or default_model_path())
-        predictions = predict_landmarks(images, k=k, model=loaded, device=device)
+        predictions = predict_landmarks(
+            images, k=k, model=loaded, device=device, min_confidence=min_confidence
+        )
         if show:
             render_predictions(predictions, show, PhotoDecoder(loaded.spec.preprocessing))
     console = Console()
@@ -44,6 +54,17 @@ def predict_command(
                 console.print(f"  [red]failed:[/] {prediction.error}", highlight=False)
             for rank, guess in enumerate(prediction.guesses, 1):
                 console.print(f"  {rank}. {guess.landmark:<40} {guess.probability:7.2%}", highlight=False)
+            if prediction.status == Status.UNCERTAIN.value:
+                console.print(
+                    "  [yellow]uncertain:[/] below the confidence threshold; no location", highlight=False
+                )
+            elif prediction.place is not None:
+                place = prediction.place
+                console.print(
+                    f"  location: {place.latitude:.4f}, {place.longitude:.4f}"
+                    + (f" ({place.country})" if place.country else ""),
+                    highlight=False,
+                )
     if show:
         Console(stderr=True).print(f"saved {show}")
     if any(p.error for p in predictions):

@@ -36,6 +36,20 @@ def test_scan_end_to_end(tmp_path, photos, tiny_model, suffix):
     assert "landmark_2" in frame.columns and "landmark_3" not in frame.columns
 
 
+def test_min_confidence_and_write_xmp(tmp_path, photos, tiny_model):
+    out = tmp_path / "tags.parquet"
+    args = ["scan", str(photos), "--model", str(tiny_model), "--out", str(out), "--workers", "0"]
+    result = runner.invoke(app, [*args, "--min-confidence", "0.999", "--write-xmp"])
+    assert result.exit_code == 0, result.output
+    assert "confidence threshold" in result.output and "XMP sidecars written" in result.output
+    assert sorted(read_results(out)["status"]) == ["failed", "skipped_gps", "uncertain", "uncertain"]
+    assert not list(photos.glob("*.xmp"))  # uncertain photos get no sidecar
+    result = runner.invoke(app, [*args, "--full", "--min-confidence", "0", "--write-xmp"])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in photos.glob("*.xmp")) == ["a.jpg.xmp", "b.png.xmp"]
+    assert runner.invoke(app, [*args, "--min-confidence", "1.5"]).exit_code == 2
+
+
 def test_format_flag_overrides_suffix(tmp_path, photos, tiny_model):
     out = tmp_path / "tags.out"
     args = ["scan", str(photos), "-m", str(tiny_model), "-o", str(out), "--format", "csv", "--workers", "0"]

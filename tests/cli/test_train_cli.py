@@ -41,7 +41,9 @@ def test_evaluate_valid_split_writes_png_and_json(tmp_path, folder):
         "--feature-views",
         "0",
     ]
-    assert runner.invoke(app, [*args, "--workers", "0", "--valid-fraction", "0.5"]).exit_code == 0
+    trained = runner.invoke(app, [*args, "--workers", "0", "--valid-fraction", "0.5"])
+    assert trained.exit_code == 0, trained.output
+    assert "default min confidence" in trained.output and "calibration: temperature" in trained.output
     result = runner.invoke(
         app,
         ["evaluate", "-m", str(out), "--data", str(folder), "--split", "valid", "--workers", "0",
@@ -49,7 +51,17 @@ def test_evaluate_valid_split_writes_png_and_json(tmp_path, folder):
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "top-1" in result.output and "per-class accuracy" in result.output
-    assert json.loads((tmp_path / "m.json").read_text())["photos"] == 9
+    assert "expected calibration error" in result.output and "risk-coverage" in result.output
+    assert "<- model default" in result.output
+    metrics = json.loads((tmp_path / "m.json").read_text())
+    assert metrics["photos"] == 9
+    assert metrics["temperature"] == load_model(out).spec.temperature
+    assert metrics["risk_coverage"][0] == {
+        "threshold": 0.0,
+        "coverage": 1.0,
+        "accuracy": metrics["top1"],
+        "photos": 9,
+    }
     assert (tmp_path / "cm.png").stat().st_size > 1000
 
 

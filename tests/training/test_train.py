@@ -128,7 +128,14 @@ def test_frozen_transfer_learns_easy_classes_and_the_scan_uses_it(tmp_path):
     frame = read_results(out)
     expected = frame["path"].str.extract(r"/\d\d\.Class_(\w)/")[0]
     assert (frame["landmark_1"] == expected.map(lambda c: f"Class {c}")).all()
-    assert frame["estimated_latitude"].fillna(999).tolist() == [10.5, 10.5, -30.0, -30.0, 999, 999]  # C: no place
+    assert frame["estimated_latitude"].fillna(999).tolist() == [
+        10.5,
+        10.5,
+        -30.0,
+        -30.0,
+        999,
+        999,
+    ]  # C: no place
 
 
 def test_no_data_and_no_download(tmp_path):
