@@ -33,7 +33,7 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     table.add_row("processed", f"{summary.processed:,}")
     for status in Status:
         table.add_row(f"  {status.value}", f"{summary.counts.get(status.value, 0):,}")
-    table.add_row("confidence threshold", f"{summary.min_confidence:.2f}")
+    table.add_row("confidence threshold", f"{summary.min_confidence:.3f}")
     if summary.sidecars is not None:
         sidecars = summary.sidecars
         table.add_row("XMP sidecars written", f"{sidecars.written:,}")

@@ -94,6 +94,7 @@ def print_evaluation(result: EvaluationResult, title: str, console: Console, per
         f"calibration: temperature {result.temperature:.3g}, expected calibration error "
         f"{result.ece_uncalibrated:.1%} before, {result.ece_calibrated:.1%} after",
         highlight=False,
+        soft_wrap=True,
     )
     print_risk_coverage(result, console)
     if per_class:
@@ -106,7 +107,7 @@ def print_evaluation(result: EvaluationResult, title: str, console: Console, per
 def print_risk_coverage(result: EvaluationResult, console: Console) -> None:
     """Coverage and accuracy of the accepted photos at each threshold; the model's default marked."""
     table = Table(
-        "min confidence", "accepted", "coverage", "accuracy of accepted", "",
+        "min confidence", "accepted", "coverage", "accuracy", "",
         title="risk-coverage (calibrated top-1 probability)", title_justify="left",
     )  # fmt: skip
     for point in result.risk_coverage:

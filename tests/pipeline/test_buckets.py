@@ -12,7 +12,7 @@ from landmark_tag.pipeline.incremental import PartJournal
 from landmark_tag.pipeline.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.write import read_results
-from tests.helpers import gps_exif, jpeg_bytes, scene
+from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, scene, write_tiny_checkpoint
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is a test dependency")
 boto3 = pytest.importorskip("boto3")
@@ -117,3 +117,26 @@ def test_kill_9_over_a_bucket(bucket, tiny_model):
     assert summary.processed == 40 - committed
     frame = read_results(out)
     assert len(frame) == 40 and frame["path"].is_unique
+
+
+def test_sidecars_in_a_bucket_are_written_and_merged_through_fsspec(bucket, tmp_path):
+    client, name = bucket
+    upload(client, name, 3)
+    existing = b"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:subject><rdf:Bag>
+<rdf:li>holiday</rdf:li></rdf:Bag></dc:subject></rdf:Description></rdf:RDF></x:xmpmeta>"""
+    client.put_object(Bucket=name, Key="photos/0001.xmp", Body=existing)  # the Lightroom-style name
+    model = write_tiny_checkpoint(tmp_path / "m.pt", class_names=list(TINY_PLACES), places=TINY_PLACES)
+    config = ScanConfig(
+        [f"s3://{name}/photos"], str(tmp_path / "t.parquet"), model=str(model), write_xmp=True
+    )
+    summary = scan(config)
+    assert (summary.sidecars.written, summary.sidecars.failed) == (3, 0)
+    keys = sorted(o["Key"] for o in client.list_objects_v2(Bucket=name, Prefix="photos/")["Contents"])
+    assert keys == [
+        "photos/0000.jpg", "photos/0000.jpg.xmp", "photos/0001.jpg", "photos/0001.xmp",
+        "photos/0002.jpg", "photos/0002.jpg.xmp",
+    ]  # fmt: skip
+    merged = client.get_object(Bucket=name, Key="photos/0001.xmp")["Body"].read().decode()
+    landmark = read_results(tmp_path / "t.parquet").set_index("path").loc[f"s3://{name}/photos/0001.jpg"]
+    assert "<rdf:li>holiday</rdf:li>" in merged and f"<rdf:li>{landmark['landmark_1']}</rdf:li>" in merged
