@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import math
 import os
 import re
@@ -23,6 +24,8 @@ from importlib import resources
 from typing import Any
 
 from landmark_tag.errors import LandmarkTagError
+
+logger = logging.getLogger(__name__)
 
 COLUMNS = ("class_name", "name", "latitude", "longitude", "country", "wikidata")
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
@@ -127,3 +130,17 @@ def places_for(class_names: list[str], gazetteer: dict[str, Place]) -> tuple[dic
         else:
             found[class_name] = Place(**{**place.to_dict(), "class_name": class_name})
     return found, unused
+
+
+def class_places(class_names: list[str], gazetteer_file: str | None) -> dict[str, Place]:
+    """The built-in places of these classes, overridden and extended by a user's gazetteer file."""
+    places, _ = places_for(class_names, builtin_gazetteer())
+    if gazetteer_file:
+        own, unused = places_for(class_names, load_gazetteer(gazetteer_file))
+        if unused:
+            logger.warning(
+                "%d gazetteer entries match no class and are ignored: %s", len(unused), ", ".join(unused[:10])
+            )
+        places.update(own)
+    logger.info("coordinates for %d of %d classes", len(places), len(class_names))
+    return places

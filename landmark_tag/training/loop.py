@@ -5,10 +5,12 @@ same loop trains whole networks and, for a frozen backbone, just the head on cac
 
 from __future__ import annotations
 
+import csv
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
 from typing import Any, Protocol
 
 import torch
@@ -236,3 +238,12 @@ def fit(
         )
         reporter.epoch_finished(metrics, improved)
     return state
+
+
+def write_metrics_csv(path: Path, history: list[EpochMetrics]) -> None:
+    """One row per epoch, for watching a run from outside (and plotting it later)."""
+    names = [f.name for f in fields(EpochMetrics)]
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=names)
+        writer.writeheader()
+        writer.writerows(asdict(m) for m in history)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import csv
 import logging
 import time
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, TensorDataset
+from torch.utils.data import Dataset, TensorDataset
 
 import landmark_tag
 from landmark_tag.checkpoint import (
@@ -22,7 +21,7 @@ from landmark_tag.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from landmark_tag.gazetteer import Place, builtin_gazetteer, load_gazetteer, places_for
+from landmark_tag.gazetteer import class_places
 from landmark_tag.models import last_linear_name
 from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.scan import default_workers
@@ -36,7 +35,15 @@ from landmark_tag.training.data import (
 )
 from landmark_tag.training.download import DEFAULT_URL, ByteProgress, download_dataset
 from landmark_tag.training.evaluate import EvaluationResult, evaluate_checkpoint, photo_logits, summarise_for
-from landmark_tag.training.loop import EpochMetrics, FitConfig, FitState, SilentReporter, TrainReporter, fit
+from landmark_tag.training.features import HeadSwap, extract_features
+from landmark_tag.training.loop import (
+    FitConfig,
+    FitState,
+    SilentReporter,
+    TrainReporter,
+    fit,
+    write_metrics_csv,
+)
 from landmark_tag.training.models import DEFAULT_BACKBONE, TrainableModel, scratch_model, transfer_model
 
 logger = logging.getLogger(__name__)
@@ -131,65 +138,6 @@ def build_model(config: TrainConfig, num_classes: int) -> TrainableModel:
     return transfer_model(config.backbone, num_classes, config.weights)
 
 
-@torch.inference_mode()
-def extract_features(
-    backbone: nn.Module,
-    data: Dataset,
-    device: torch.device,
-    batch_size: int,
-    workers: int,
-    reporter: TrainReporter,
-) -> torch.Tensor:
-    loader = DataLoader(data, batch_size=batch_size, num_workers=workers)
-    reporter.task_started("extracting features", len(loader))
-    backbone.eval().to(device)
-    outputs = []
-    for inputs, _ in loader:
-        outputs.append(backbone(inputs.to(device)).float().cpu())
-        reporter.advance()
-    return torch.cat(outputs)
-
-
-class _HeadSwap:
-    """Temporarily replace a model's final Linear layer with Identity, so the model emits features."""
-
-    def __init__(self, model: nn.Module) -> None:
-        self.model = model
-        self.name = last_linear_name(model)
-        parent_name, _, self.attr = self.name.rpartition(".")
-        self.parent = model.get_submodule(parent_name) if parent_name else model
-        self.head: nn.Linear = getattr(self.parent, self.attr)
-
-    def __enter__(self) -> nn.Linear:
-        setattr(self.parent, self.attr, nn.Identity())
-        return self.head
-
-    def __exit__(self, *exc_info) -> None:
-        setattr(self.parent, self.attr, self.head)
-
-
-def _write_metrics(path: Path, history: list[EpochMetrics]) -> None:
-    names = [f.name for f in fields(EpochMetrics)]
-    with open(path, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=names)
-        writer.writeheader()
-        writer.writerows(asdict(m) for m in history)
-
-
-def class_places(class_names: list[str], gazetteer_file: str | None) -> dict[str, Place]:
-    """The built-in places of these classes, overridden and extended by a user's gazetteer file."""
-    places, _ = places_for(class_names, builtin_gazetteer())
-    if gazetteer_file:
-        own, unused = places_for(class_names, load_gazetteer(gazetteer_file))
-        if unused:
-            logger.warning(
-                "%d gazetteer entries match no class and are ignored: %s", len(unused), ", ".join(unused[:10])
-            )
-        places.update(own)
-    logger.info("coordinates for %d of %d classes", len(places), len(class_names))
-    return places
-
-
 def _check_resumable(saved_args: dict[str, Any], config: TrainConfig) -> None:
     for key in ("kind", "arch", "backbone", "finetune", "seed", "valid_fraction", "limit_per_class"):
         if saved_args.get(key) != getattr(config, key):
@@ -272,7 +220,7 @@ def train(
 
     if config.mode == "frozen":
         # Only the head learns, so the backbone runs once per photo (and view), not once per epoch.
-        swap = _HeadSwap(model)
+        swap = HeadSwap(model)
         with swap as head:
             torch.manual_seed(config.seed)
             views = [plain_train] + [augmented_train] * config.feature_views
@@ -302,7 +250,7 @@ def train(
 
     def on_epoch_end(_: nn.Module, state: FitState, training_state: dict[str, Any]) -> None:
         save_checkpoint(last_path, spec({}), model.state_dict(), training_state)
-        _write_metrics(metrics_path, state.history)
+        write_metrics_csv(metrics_path, state.history)
 
     state = fit(
         net,
