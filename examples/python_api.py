@@ -12,9 +12,15 @@ summary = scan(ScanConfig(inputs=[photo_dir], out="tags.parquet", model=model, k
 print(f"{summary.photos} photos, {summary.counts}, {summary.photos_per_second:.1f} photos/s")
 
 tags = read_results("tags.parquet")
-print(tags[["path", "status", "landmark_1", "probability_1"]].head())
+print(
+    tags[
+        ["path", "status", "landmark_1", "probability_1", "estimated_latitude", "estimated_longitude"]
+    ].head()
+)
 
 first_tagged = tags.loc[tags["status"] == "tagged", "path"].iloc[0]
 for prediction in predict_landmarks([first_tagged], k=3, model=model):
     for guess in prediction.guesses:
         print(f"{guess.landmark:<30} {guess.probability:.1%}")
+    if prediction.place is not None:
+        print(f"taken at {prediction.place.name}: {prediction.place.latitude}, {prediction.place.longitude}")

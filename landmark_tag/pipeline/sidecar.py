@@ -10,6 +10,10 @@ exif:GPSLatitude / exif:GPSLongitude. An existing sidecar is merged with a names
 parser: every other property and keyword stays as it was. Coordinates already in the sidecar are
 kept unless landmark-tag wrote them itself (it records what it wrote under its own namespace), so
 a location set by hand is never overwritten; a re-run with a new answer replaces the old one.
+
+lxml rather than an XMP library: pyexiv2 installs, but rewrites dc:subject as an rdf:Seq (the XMP
+specification makes it a Bag) and cannot start a sidecar from nothing; lxml keeps every other
+element, attribute and namespace prefix of a sidecar exactly as it was.
 """
 
 from __future__ import annotations

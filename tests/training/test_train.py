@@ -150,30 +150,8 @@ def test_no_data_and_no_download(tmp_path):
 @pytest.mark.skipif(
     not (SHARED_DATA / "wonders7-train").exists(), reason="needs ../shared/data/wonders7-train"
 )
-def test_frozen_lite0_on_real_wonders_subset(tmp_path):
-    config = TrainConfig(
-        kind="transfer",
-        data=str(SHARED_DATA / "wonders7-train"),
-        out=str(tmp_path / "m.pt"),
-        limit_per_class=10,
-        valid_fraction=0.3,
-        feature_views=0,
-        epochs=20,
-        device="cpu",
-    )
-    result = train(config)
-    assert result.valid.photos == 21
-    assert result.valid.top1 >= 0.8
-    assert 0.05 < result.calibration.temperature < 20
-
-
-@pytest.mark.real_photos
-@pytest.mark.real_weights
-@pytest.mark.skipif(
-    not (SHARED_DATA / "wonders7-train").exists(), reason="needs ../shared/data/wonders7-train"
-)
-def test_wonders_scan_gives_recognised_photos_the_site_coordinates(tmp_path):
-    """The acceptance check on real photos: a model with the example gazetteer of the 7 wonders."""
+def test_frozen_lite0_on_real_wonders_subset_names_and_locates_photos(tmp_path):
+    """Real weights on real photos, with the example gazetteer of the 7 wonders."""
     gazetteer = Path(__file__).resolve().parents[2] / "examples" / "wonders7-gazetteer.csv"
     config = TrainConfig(
         kind="transfer",
@@ -187,6 +165,8 @@ def test_wonders_scan_gives_recognised_photos_the_site_coordinates(tmp_path):
         gazetteer=str(gazetteer),
     )
     result = train(config)
+    assert result.valid.photos == 21 and result.valid.top1 >= 0.8
+    assert 0.05 < result.calibration.temperature < 20
     assert result.places == 7
     sites = {place.class_name: place for place in load_gazetteer(gazetteer).values()}
     photos = [
