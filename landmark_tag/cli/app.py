@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -45,6 +46,22 @@ def setup_logging(verbose: bool, log_file: str | None = None) -> None:
     )
     # exifread logs every odd tag it meets; a broken EXIF block is not news during a scan.
     logging.getLogger("exifread").setLevel(logging.ERROR)
+
+
+def parse_storage_options(pairs: list[str], endpoint_url: str | None) -> dict | None:
+    """`--storage-option key=value` pairs (values parsed as JSON where they can be) for fsspec."""
+    options: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--storage-option takes KEY=VALUE, not {pair!r}")
+        try:
+            options[key] = json.loads(value)
+        except ValueError:
+            options[key] = value
+    if endpoint_url:
+        options.setdefault("client_kwargs", {})["endpoint_url"] = endpoint_url
+    return options or None
 
 
 def fail(message: str, code: int = EXIT_FATAL) -> typer.Exit:

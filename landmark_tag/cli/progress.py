@@ -1,4 +1,5 @@
-"""Scan progress for people (a rich bar with rate and ETA) and for logs (a line every few seconds)."""
+"""Progress of long work (a scan, a report's thumbnails) for people (a rich bar with rate and ETA)
+and for logs (a line every few seconds)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,9 @@ class _RateColumn(ProgressColumn):
 class RichScanProgress:
     """A live progress bar on a terminal."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, label: str = "scanning") -> None:
         self._progress = Progress(
-            TextColumn("[bold]scanning"),
+            TextColumn(f"[bold]{label}"),
             BarColumn(),
             MofNCompleteColumn(),
             _RateColumn(),
@@ -55,8 +56,9 @@ class RichScanProgress:
 class LogScanProgress:
     """Plain log lines, at most one every `interval` seconds, for cron and other non-terminals."""
 
-    def __init__(self, logger: logging.Logger, interval: float = 10.0) -> None:
+    def __init__(self, logger: logging.Logger, done_label: str = "scanned", interval: float = 10.0) -> None:
         self._logger = logger
+        self._label = done_label
         self._interval = interval
         self._total = 0
         self._done = 0
@@ -65,7 +67,7 @@ class LogScanProgress:
     def start(self, total: int) -> None:
         self._total = total
         self._started = self._last = time.monotonic()
-        self._logger.info("scanning %d photos", total)
+        self._logger.info("%s: %d photos to do", self._label, total)
 
     def advance(self, photos: int) -> None:
         self._done += photos
@@ -75,7 +77,8 @@ class LogScanProgress:
             rate = self._done / max(now - self._started, 1e-9)
             eta = (self._total - self._done) / rate if rate > 0 else float("inf")
             self._logger.info(
-                "scanned %d/%d photos (%.1f photos/s, eta %s)",
+                "%s %d/%d photos (%.1f photos/s, eta %s)",
+                self._label,
                 self._done,
                 self._total,
                 rate,

@@ -12,10 +12,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from landmark_tag.cli.app import EXIT_PHOTOS_FAILED, app, fatal_errors, setup_logging, stderr_console
+from landmark_tag.cli.app import (
+    EXIT_PHOTOS_FAILED,
+    app,
+    fatal_errors,
+    parse_storage_options,
+    setup_logging,
+    stderr_console,
+)
 from landmark_tag.cli.progress import LogScanProgress, RichScanProgress
+from landmark_tag.cli.report import print_report_summary, run_report
 from landmark_tag.pipeline.records import Status
 from landmark_tag.pipeline.scan import ScanConfig, ScanSummary, scan
+from landmark_tag.report.build import ReportConfig
 
 
 def print_summary(summary: ScanSummary, console: Console) -> None:
@@ -51,22 +60,6 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
         console.print(f"[yellow]warning:[/] could not list {problem}", highlight=False)
     for problem in summary.sidecars.problems if summary.sidecars else []:
         console.print(f"[yellow]warning:[/] sidecar not written: {problem}", highlight=False)
-
-
-def parse_storage_options(pairs: list[str], endpoint_url: str | None) -> dict | None:
-    """`--storage-option key=value` pairs (values parsed as JSON where they can be) for fsspec."""
-    options: dict = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise ValueError(f"--storage-option takes KEY=VALUE, not {pair!r}")
-        try:
-            options[key] = json.loads(value)
-        except ValueError:
-            options[key] = value
-    if endpoint_url:
-        options.setdefault("client_kwargs", {})["endpoint_url"] = endpoint_url
-    return options or None
 
 
 def write_summary_json(summary: ScanSummary, path: str) -> None:
@@ -122,6 +115,9 @@ def scan_command(
     summary_json: str | None = typer.Option(
         None, "--summary-json", help="Also write the summary as JSON here."
     ),
+    report: str | None = typer.Option(
+        None, "--report", help="Then write an HTML report of the whole output here (see `report`)."
+    ),
     log_file: str | None = typer.Option(None, "--log-file", help="Append log lines to this file too."),
     strict: bool = typer.Option(False, "--strict", help="Exit with code 3 when any photo failed."),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="Log more detail."),
@@ -162,6 +158,16 @@ def scan_command(
         if summary_json:
             write_summary_json(summary, summary_json)
     print_summary(summary, Console())
+    if report:
+        with fatal_errors(model_given=True):
+            report_config = ReportConfig(
+                results=out,
+                out=report,
+                results_format=output_format,
+                storage_options=config.storage_options,
+                throughput=summary.photos_per_second,
+            )
+            print_report_summary(run_report(report_config), Console())
     logging.getLogger("scan").info(
         "done: %d photos, %d processed (%s), %d rows in %s",
         summary.photos,

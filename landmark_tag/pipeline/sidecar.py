@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from landmark_tag.errors import LandmarkTagError
 from landmark_tag.pipeline.records import ResultRow, Status
-from landmark_tag.pipeline.storage import exists, is_url, local_path, open_binary, publish, staging_file
+from landmark_tag.pipeline.storage import exists, open_binary, publish, staging_file
 
 logger = logging.getLogger(__name__)
 
@@ -220,9 +219,6 @@ def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None
         try:
             with open(tmp, "wb") as handle:
                 handle.write(content)
-            if not is_url(path):  # a temp file is private (0600); a sidecar is not
-                mode = stat.S_IMODE(os.stat(local_path(path)).st_mode) if existing is not None else 0o644
-                os.chmod(tmp, mode)
             publish(tmp, path, storage_options)
         finally:
             if os.path.exists(tmp):

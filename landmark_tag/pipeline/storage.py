@@ -8,8 +8,11 @@ an S3 endpoint. Credentials come from the backend's standard sources (for S3: AW
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import shutil
+import stat
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -63,20 +66,32 @@ def open_binary(path: str, storage_options: dict[str, Any] | None = None) -> Bin
 
 def staging_file(target: str) -> str:
     """A new empty temporary file to write `target`'s content into before `publish`: beside a
-    local target, so publishing is a rename within one file system; in the temp folder for a URL."""
+    local target, so publishing is a rename within one file system; in the temp folder for a URL.
+
+    Unlike mkstemp's private 0600 files, it gets the permissions of any new file (0666 less the
+    umask), since it becomes the output: a report or a scan output others may need to read.
+    """
     if is_url(target):
-        fd, name = tempfile.mkstemp(prefix="landmark-tag-", suffix=".partial")
+        folder, prefix = Path(tempfile.gettempdir()), "landmark-tag-"
     else:
         path = Path(local_path(target))
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    return name
+        folder, prefix = path.parent, f".{path.name}."
+    for _ in range(100):
+        name = str(folder / f"{prefix}{secrets.token_hex(6)}.partial")
+        try:
+            os.close(os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))
+            return name
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"cannot create a temporary file in {folder}")
 
 
 def publish(local_file: str, target: str, storage_options: dict[str, Any] | None = None) -> None:
     """Move a finished local file to `target` in one step: a rename locally, a single PUT remotely."""
     if not is_url(target):
+        with contextlib.suppress(FileNotFoundError):  # a replaced file keeps the permissions it had
+            os.chmod(local_file, stat.S_IMODE(os.stat(local_path(target)).st_mode))
         os.replace(local_file, local_path(target))
         return
     fs, path = filesystem(target, storage_options)

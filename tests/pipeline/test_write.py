@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from landmark_tag.pipeline.records import ResultRow, Status
@@ -83,3 +85,18 @@ def test_rows_from_an_output_without_the_estimated_columns_are_carried_over(tmp_
     assert frame["path"].tolist() == ["/p/a.jpg", "/p/b.jpg", "/p/c.jpg"]
     assert frame["estimated_latitude"].isna().all()
     assert frame.loc[1, "gps_latitude"] == -33.5
+
+
+def test_outputs_are_readable_like_any_new_file_and_keep_their_permissions(tmp_path):
+    mask = os.umask(0o027)
+    try:
+        out = tmp_path / "tags.csv"
+        with ResultWriter(out, k=2) as writer:
+            writer.write(rows())
+        assert out.stat().st_mode & 0o777 == 0o640  # not a private temp file's 0600
+        out.chmod(0o604)
+        with ResultWriter(out, k=2) as writer:
+            writer.write(rows())
+        assert out.stat().st_mode & 0o777 == 0o604
+    finally:
+        os.umask(mask)

@@ -1,0 +1,246 @@
+"""`build_report`: a scan output in, one self-contained HTML file out.
+
+It reads the output a few times instead of holding it: once for the counts in the header and the
+per-landmark table, then once per section, writing each card as its row and thumbnail arrive.
+Memory depends on the number of landmarks and the thumbnails in flight, not on the number of rows.
+Thumbnails are embedded as `data:` URIs (at most `max_thumbnails` per section, so 20,000 rows do not
+make a 200 MB page), or written to an assets folder beside the report, where every photo gets one.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import os
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import pyarrow.compute as pc
+
+from landmark_tag.errors import LandmarkTagError
+from landmark_tag.pipeline.records import Status
+from landmark_tag.pipeline.storage import is_url, publish, staging_file
+from landmark_tag.pipeline.write import iter_result_batches, output_format, result_k, to_micros
+from landmark_tag.report import page
+from landmark_tag.report.thumbnails import Thumbnail, ThumbnailRequest, iter_thumbnails
+
+PHOTO_SECTIONS = (Status.TAGGED.value, Status.UNCERTAIN.value, Status.SKIPPED_GPS.value)
+DEFAULT_EMBEDDED_THUMBNAILS = 500
+
+
+class ReportError(LandmarkTagError):
+    """A scan output that cannot be read, or a report that cannot be written."""
+
+
+class ReportProgress(Protocol):
+    def start(self, total: int) -> None: ...
+
+    def advance(self, photos: int) -> None: ...
+
+
+class _NoProgress:
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, photos: int) -> None:
+        pass
+
+
+@dataclass
+class ReportConfig:
+    results: str  # a scan output, Parquet or CSV
+    out: str = "report.html"
+    assets_dir: str | None = None  # write thumbnails here instead of embedding them
+    max_thumbnails: int | None = None  # per section; None: 500 embedded, no limit with assets_dir
+    thumbnail_size: int = 240
+    workers: int | None = None  # thumbnail processes; None: one per core
+    results_format: str | None = None
+    storage_options: dict | None = None
+    throughput: float | None = None  # photos/s of the scan, when known
+    title: str | None = None
+
+
+@dataclass
+class ReportSummary:
+    out: str
+    rows: int
+    counts: dict[str, int]
+    thumbnails: int  # made or reused
+    unavailable: int  # photos that could not be read again: placeholders
+    assets_dir: str | None = None
+
+
+@dataclass
+class _Overview:
+    k: int = 0
+    rows: int = 0
+    counts: Counter = field(default_factory=Counter)
+    models: Counter = field(default_factory=Counter)
+    first_scan: dt.datetime | None = None
+    last_scan: dt.datetime | None = None
+    landmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def _overview(config: ReportConfig) -> _Overview:
+    """Counts per status, model and landmark, and the scan times, from a pass over a few columns."""
+    overview = _Overview(k=result_k(config.results, config.results_format, config.storage_options))
+    columns = ["status", "landmark_1", "probability_1", "estimated_country", "model", "scanned_at"]
+    for batch in iter_result_batches(config.results, config.results_format, config.storage_options, columns):
+        data = batch.to_pydict()
+        overview.rows += batch.num_rows
+        overview.counts.update(data["status"])
+        overview.models.update(m for m in data["model"] if m)
+        times = [t for t in data["scanned_at"] if t is not None]
+        if times:
+            overview.first_scan = min([overview.first_scan or times[0], *times])
+            overview.last_scan = max([overview.last_scan or times[0], *times])
+        judged = zip(
+            data["status"], data["landmark_1"], data["probability_1"], data["estimated_country"], strict=True
+        )
+        for status, landmark, p, country in judged:
+            if landmark is None or status not in (Status.TAGGED.value, Status.UNCERTAIN.value):
+                continue
+            stats = overview.landmarks.setdefault(
+                landmark, {"tagged": 0, "uncertain": 0, "probability_sum": 0.0}
+            )
+            stats[status] += 1
+            if status == Status.TAGGED.value:
+                stats["probability_sum"] += p
+                stats["country"] = country or stats.get("country")
+    return overview
+
+
+def _rows(config: ReportConfig, status: str) -> Iterator[dict[str, Any]]:
+    for batch in iter_result_batches(config.results, config.results_format, config.storage_options):
+        chosen = batch.filter(pc.equal(batch.column("status"), status))
+        yield from chosen.to_pylist()
+
+
+def _requests(config: ReportConfig, status: str, limit: int | None) -> list[ThumbnailRequest]:
+    """The photos of one section that get a thumbnail: the first `limit`, in output order."""
+    requests = []
+    for row in _rows(config, status):
+        if limit is not None and len(requests) >= limit:
+            break
+        modified = row["modified_at"].timestamp() if row["modified_at"] else 0.0
+        requests.append(ThumbnailRequest(row["path"], row["size_bytes"] or 0, to_micros(modified)))
+    return requests
+
+
+class _ImageSink:
+    """Turns a thumbnail into an <img> source: a data URI, or a file in the assets folder."""
+
+    def __init__(self, assets_dir: str | None, report_path: str) -> None:
+        self.assets_dir = assets_dir
+        self.relative = None
+        if assets_dir:
+            os.makedirs(assets_dir, exist_ok=True)
+            base = os.path.dirname(os.path.abspath(report_path))
+            self.relative = os.path.relpath(os.path.abspath(assets_dir), base).replace(os.sep, "/")
+
+    def source(self, request: ThumbnailRequest, thumbnail: Thumbnail) -> str | None:
+        if thumbnail.error is not None:
+            return None
+        if self.assets_dir is None:
+            return "data:image/jpeg;base64," + base64.b64encode(thumbnail.data).decode("ascii")
+        if not thumbnail.cached:
+            target = os.path.join(self.assets_dir, request.key)
+            tmp = staging_file(target)
+            Path(tmp).write_bytes(thumbnail.data)
+            os.replace(tmp, target)
+        return f"{self.relative}/{request.key}"
+
+
+def _facts(config: ReportConfig, overview: _Overview) -> list[tuple[str, str]]:
+    models = ", ".join(f"{name} ({count:,} rows)" for name, count in overview.models.most_common())
+    facts = [
+        ("output", config.results),
+        ("photos", f"{overview.rows:,}"),
+        ("model", models or "-"),
+        ("scanned", f"{page.when(overview.first_scan)} to {page.when(overview.last_scan)}"),
+        ("top-k", str(overview.k)),
+    ]
+    if config.throughput is not None:
+        facts.append(("throughput", f"{config.throughput:,.1f} photos/s"))
+    return facts
+
+
+def build_report(config: ReportConfig, progress: ReportProgress | None = None) -> ReportSummary:
+    """Write the HTML report of the scan output `config.results` to `config.out`."""
+    progress = progress or _NoProgress()
+    output_format(config.results, config.results_format)  # a clear error for an unknown suffix
+    if config.assets_dir and is_url(config.assets_dir):
+        raise ReportError("--assets-dir must be a local folder")
+    try:
+        overview = _overview(config)
+    except FileNotFoundError:
+        raise ReportError(f"no scan output at {config.results}") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise ReportError(f"cannot read {config.results} as a scan output: {exc}") from None
+    limit = config.max_thumbnails
+    if limit is None:
+        limit = None if config.assets_dir else DEFAULT_EMBEDDED_THUMBNAILS
+    workers = (os.cpu_count() or 1) if config.workers is None else config.workers
+    sections = [s for s in PHOTO_SECTIONS if overview.counts.get(s)]
+    plans = {s: _requests(config, s, limit) for s in sections}
+    progress.start(sum(len(p) for p in plans.values()))
+
+    sink = _ImageSink(config.assets_dir, config.out)
+    made = unavailable = 0
+    tmp = staging_file(config.out)
+    try:
+        with open(tmp, "w", encoding="utf-8") as html:
+            title = config.title or f"landmark-tag report: {os.path.basename(config.results)}"
+            html.write(page.page_start(title))
+            counts = {s.value: overview.counts.get(s.value, 0) for s in Status}
+            html.write(page.header(title, _facts(config, overview), counts))
+            landmarks = sorted(overview.landmarks)
+            html.write(page.controls(landmarks, [s for s in counts if counts[s]]))
+            for status in sections:
+                count = overview.counts[status]
+                requests = plans[status]
+                note = ""
+                if len(requests) < count:
+                    note = (
+                        f"Thumbnails for the first {len(requests):,} of {count:,} photos; the rest show a "
+                        "placeholder (raise --max-thumbnails, or use --assets-dir to give every photo one)."
+                    )
+                html.write(page.section_start(status, count, note))
+                thumbnails = iter_thumbnails(
+                    requests, config.thumbnail_size, workers, config.assets_dir, config.storage_options
+                )
+                for index, row in enumerate(_rows(config, status)):
+                    src, problem = None, "no thumbnail (limit reached)"
+                    if index < len(requests):
+                        thumbnail = next(thumbnails)
+                        src = sink.source(requests[index], thumbnail)
+                        problem = None if src else f"photo not available: {thumbnail.error}"
+                        made += src is not None
+                        unavailable += src is None
+                        progress.advance(1)
+                    html.write(page.photo_card(row, index, overview.k, src, problem))
+                html.write(page.section_end(status, count))
+            failed = overview.counts.get(Status.FAILED.value, 0)
+            if failed:
+                html.write(page.section_start(Status.FAILED.value, failed, table_head=page.FAILED_HEAD))
+                for index, row in enumerate(_rows(config, Status.FAILED.value)):
+                    html.write(page.failed_row(row, index))
+                html.write(page.section_end(Status.FAILED.value, failed, table=True))
+            if overview.landmarks:
+                html.write(page.landmark_table({name: overview.landmarks[name] for name in landmarks}))
+            html.write(page.page_end())
+        publish(tmp, config.out, config.storage_options)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return ReportSummary(
+        out=config.out,
+        rows=overview.rows,
+        counts=dict(overview.counts),
+        thumbnails=made,
+        unavailable=unavailable,
+        assets_dir=config.assets_dir,
+    )

@@ -1,0 +1,178 @@
+"""The report's HTML, piece by piece, so that it can be written while the rows stream past.
+
+Everything from the output (paths, landmark names, errors) goes through `esc`, so a file named
+`<script>alert(1)</script>.jpg` is shown as text. The page loads nothing: styles and a few lines of
+script are inline, and images are `data:` URIs or files in a folder beside the report.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from html import escape
+from importlib import resources
+from pathlib import PurePath
+from typing import Any
+
+PAGE_SIZE = 120  # cards shown per section before "Show more"
+
+STATUS_TITLES = {
+    "tagged": "Tagged photos",
+    "uncertain": "Uncertain: below the confidence threshold",
+    "skipped_gps": "Located by EXIF GPS (not sent to the model)",
+    "failed": "Failed",
+}
+
+
+def _asset(name: str) -> str:
+    return resources.files("landmark_tag.report").joinpath(name).read_text(encoding="utf-8")
+
+
+def esc(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def file_name(path: str) -> str:
+    return PurePath(path).name or path
+
+
+def when(value: dt.datetime | None) -> str:
+    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "-"
+
+
+def page_start(title: str) -> str:
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        # Nothing may be loaded from anywhere: a stray reference would be blocked, not fetched.
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data: 'self'; "
+        "style-src 'unsafe-inline'; script-src 'unsafe-inline'\">"
+        f"<title>{esc(title)}</title><style>{_asset('report.css')}</style></head>"
+        f'<body data-page="{PAGE_SIZE}">\n'
+    )
+
+
+def page_end() -> str:
+    return f"<script>{_asset('report.js')}</script>\n</body></html>\n"
+
+
+def header(title: str, facts: list[tuple[str, str]], counts: Mapping[str, int]) -> str:
+    badges = "".join(
+        f'<span class="badge {esc(status)}">{esc(status)} {count:,}</span>'
+        for status, count in counts.items()
+    )
+    rows = "".join(f"<dt>{esc(name)}</dt><dd>{esc(value)}</dd>" for name, value in facts)
+    return (
+        f'<header><h1>{esc(title)}</h1><p class="counts">{badges}</p><dl class="facts">{rows}</dl></header>\n'
+    )
+
+
+def controls(landmarks: list[str], statuses: list[str]) -> str:
+    options = "".join(f'<option value="{esc(name)}">{esc(name)}</option>' for name in landmarks)
+    boxes = "".join(
+        f'<label><input type="checkbox" class="status" value="{esc(s)}" checked> {esc(s)}</label>'
+        for s in statuses
+    )
+    return (
+        '<nav><label>Sort <select id="sort"><option value="order">as in the output</option>'
+        '<option value="confidence">by confidence</option><option value="landmark">by landmark</option>'
+        f'</select></label><label>Landmark <select id="landmark"><option value="">all</option>{options}'
+        f"</select></label>Show {boxes}</nav>\n"
+    )
+
+
+def section_start(status: str, count: int, note: str = "", table_head: str | None = None) -> str:
+    title = f"{STATUS_TITLES.get(status, status)} ({count:,})"
+    opening = (
+        f'<table><thead>{table_head}</thead><tbody id="list-{esc(status)}" data-shown="{PAGE_SIZE}">'
+        if table_head is not None
+        else f'<div class="grid{" sortable" if status in ("tagged", "uncertain") else ""}" '
+        f'id="list-{esc(status)}" data-shown="{PAGE_SIZE}">'
+    )
+    note_html = f'<p class="note">{esc(note)}</p>' if note else ""
+    return f'<section id="section-{esc(status)}"><h2>{esc(title)}</h2>{note_html}{opening}\n'
+
+
+def section_end(status: str, count: int, table: bool = False) -> str:
+    rest = max(0, count - PAGE_SIZE)
+    hidden = "" if rest else " hidden"
+    button = (
+        f'<button class="more" id="list-{esc(status)}-more" data-for="list-{esc(status)}"{hidden}>'
+        f"Show {min(rest, PAGE_SIZE)} more ({rest:,} not shown)</button>"
+    )
+    return ("</tbody></table>" if table else "</div>") + button + "</section>\n"
+
+
+def _image(src: str | None, problem: str | None, path: str) -> str:
+    if src is not None:
+        return f'<img class="thumb" src="{esc(src)}" alt="{esc(file_name(path))}" loading="lazy">'
+    return f'<div class="placeholder" title="{esc(problem or "")}">{esc(problem or "no thumbnail")}</div>'
+
+
+def _coordinates(latitude: float, longitude: float) -> str:
+    return f"{latitude:.4f}, {longitude:.4f}"
+
+
+def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem: str | None) -> str:
+    """A tagged, uncertain or GPS-located photo: thumbnail (or placeholder) and what the scan said."""
+    path = row["path"]
+    top = row.get("landmark_1")
+    p = row.get("probability_1")
+    hidden = " hidden" if index >= PAGE_SIZE else ""
+    attributes = (
+        f'data-i="{index}" data-p="{p if p is not None else -1:.6f}" data-landmark="{esc(top or "")}"'
+    )
+    caption = []
+    if top is not None:
+        caption.append(f'<div><span class="top">{esc(top)}</span><span class="p">{p:.1%}</span></div>')
+        others = [
+            f"<li>{esc(row[f'landmark_{i}'])} {row[f'probability_{i}']:.1%}</li>"
+            for i in range(2, k + 1)
+            if row.get(f"landmark_{i}") is not None
+        ]
+        if others:
+            caption.append(f'<ol start="2">{"".join(others)}</ol>')
+    if row.get("estimated_latitude") is not None:
+        country = f" ({esc(row['estimated_country'])})" if row.get("estimated_country") else ""
+        where = _coordinates(row["estimated_latitude"], row["estimated_longitude"])
+        caption.append(f'<div class="where">estimated: {where}{country}</div>')
+    if row.get("gps_latitude") is not None:
+        caption.append(
+            f'<div class="where">EXIF GPS: {_coordinates(row["gps_latitude"], row["gps_longitude"])}</div>'
+        )
+    caption.append(f'<div class="path" title="{esc(path)}">{esc(file_name(path))}</div>')
+    return (
+        f'<figure class="card" {attributes}{hidden}>{_image(src, problem, path)}'
+        f"<figcaption>{''.join(caption)}</figcaption></figure>\n"
+    )
+
+
+FAILED_HEAD = "<tr><th>photo</th><th>error</th></tr>"
+
+
+def failed_row(row: dict[str, Any], index: int) -> str:
+    hidden = " hidden" if index >= PAGE_SIZE else ""
+    return (
+        f'<tr data-i="{index}"{hidden}><td class="path">{esc(row["path"])}</td>'
+        f'<td class="error">{esc(row.get("error") or "")}</td></tr>\n'
+    )
+
+
+def landmark_table(stats: Mapping[str, Mapping[str, Any]]) -> str:
+    """Per landmark: tagged and uncertain counts, and the mean top-1 probability of the tagged ones."""
+    rows = []
+    for name, s in stats.items():
+        mean = f"{s['probability_sum'] / s['tagged']:.1%}" if s["tagged"] else "-"
+        cells = (esc(name), f"{s['tagged']:,}", f"{s['uncertain']:,}", mean, esc(s.get("country") or ""))
+        rows.append(
+            "<tr><td>{}</td><td class='num'>{}</td><td class='num'>{}</td>"
+            "<td class='num'>{}</td><td>{}</td></tr>".format(*cells)
+        )
+    head = (
+        "<tr><th>landmark</th><th class='num'>tagged</th><th class='num'>uncertain</th>"
+        "<th class='num'>mean probability (tagged)</th><th>country</th></tr>"
+    )
+    return (
+        '<section id="landmarks"><h2>Photos per landmark (top-1)</h2>'
+        f"<table><thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></section>\n"
+    )
