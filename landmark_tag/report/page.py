@@ -124,7 +124,9 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
     )
     caption = []
     if top is not None:
-        caption.append(f'<div><span class="top">{esc(top)}</span><span class="p">{p:.1%}</span></div>')
+        caption.append(
+            f'<div class="head"><span class="top">{esc(top)}</span><span class="p">{p:.1%}</span></div>'
+        )
         others = [
             f"<li>{esc(row[f'landmark_{i}'])} {row[f'probability_{i}']:.1%}</li>"
             for i in range(2, k + 1)

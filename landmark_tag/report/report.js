@@ -39,7 +39,19 @@
       c.dataset.shown = PAGE; refresh(c);
     });
   }
-  sort.addEventListener('change', apply); landmark.addEventListener('change', apply);
+  // The view is kept in the address (#sort=confidence&landmark=...), so it survives a reload.
+  function remember() {
+    var view = new URLSearchParams({sort: sort.value, landmark: landmark.value});
+    history.replaceState(null, '', '#' + view.toString());
+    apply();
+  }
+  sort.addEventListener('change', remember); landmark.addEventListener('change', remember);
+  var saved = new URLSearchParams(location.hash.slice(1));
+  if (saved.has('sort') || saved.has('landmark')) {
+    sort.value = saved.get('sort') || 'order';
+    landmark.value = saved.get('landmark') || '';
+    apply();
+  }
   document.querySelectorAll('input.status').forEach(function (box) {
     box.addEventListener('change', function () {
       var s = document.getElementById('section-' + box.value); if (s) s.hidden = !box.checked;

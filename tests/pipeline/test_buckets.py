@@ -12,6 +12,7 @@ from landmark_tag.pipeline.incremental import PartJournal
 from landmark_tag.pipeline.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.write import read_results
+from landmark_tag.report.build import ReportConfig, build_report
 from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, scene, write_tiny_checkpoint
 
 moto_server = pytest.importorskip("moto.server", reason="moto[server] is a test dependency")
@@ -140,3 +141,17 @@ def test_sidecars_in_a_bucket_are_written_and_merged_through_fsspec(bucket, tmp_
     merged = client.get_object(Bucket=name, Key="photos/0001.xmp")["Body"].read().decode()
     landmark = read_results(tmp_path / "t.parquet").set_index("path").loc[f"s3://{name}/photos/0001.jpg"]
     assert "<rdf:li>holiday</rdf:li>" in merged and f"<rdf:li>{landmark['landmark_1']}</rdf:li>" in merged
+
+
+def test_report_of_a_bucket_scan_reads_thumbnails_through_fsspec(bucket, tiny_model, tmp_path):
+    client, name = bucket
+    upload(client, name, 3)
+    out = f"s3://{name}/tags.parquet"
+    scan(ScanConfig([f"s3://{name}/photos"], out, model=str(tiny_model), workers=0))
+    client.delete_object(Bucket=name, Key="photos/0001.jpg")  # gone by the time of the report
+    report = f"s3://{name}/report.html"
+    summary = build_report(ReportConfig(out, report, workers=2))
+    assert (summary.thumbnails, summary.unavailable) == (2, 1)
+    html = client.get_object(Bucket=name, Key="report.html")["Body"].read().decode()
+    assert html.count('<img class="thumb" src="data:image/jpeg;base64,') == 2
+    assert "photo not available: file not found" in html

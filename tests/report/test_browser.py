@@ -1,0 +1,64 @@
+"""The report as a browser shows it: headless Chromium renders it, takes a screenshot and dumps the DOM."""
+
+import shutil
+import subprocess
+from urllib.parse import urlencode
+
+import lxml.html
+import pytest
+from PIL import Image
+
+from landmark_tag.pipeline.write import read_results
+from landmark_tag.report.build import ReportConfig, build_report
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="needs Chromium (Debian package `chromium`, which .ci/run installs)"
+)
+
+
+def chromium(*args: str, profile) -> str:
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+               f"--user-data-dir={profile}", "--window-size=1280,1400", *args]  # fmt: skip
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+
+
+def test_chromium_renders_the_report(scanned, tmp_path):
+    report = tmp_path / "report.html"
+    build_report(ReportConfig(str(scanned["out"]), str(report), workers=0))
+    url = report.resolve().as_uri()
+
+    dom = lxml.html.fromstring(chromium("--dump-dom", url, profile=tmp_path / "profile"))
+    visible = dom.xpath(
+        '//figure[not(@hidden)]//img[@class="thumb" and starts-with(@src, "data:image/jpeg")]'
+    )
+    expected = read_results(scanned["out"])["status"].isin(["tagged", "uncertain", "skipped_gps"]).sum()
+    assert len(visible) == expected > 0
+    assert len(dom.xpath('//tbody[@id="list-failed"]/tr')) == 2
+
+    shot = tmp_path / "shot.png"
+    chromium(f"--screenshot={shot}", url, profile=tmp_path / "profile")
+    with Image.open(shot) as image:
+        rgb = image.convert("RGB")
+        assert rgb.size == (1280, 1400)
+        colours = rgb.getcolors(1 << 20)
+    # A blank or unstyled page has a handful of colours; decoded photo thumbnails have thousands.
+    assert colours is not None and len(colours) > 5000
+
+
+def test_sorting_and_filtering_in_the_browser(scanned, tmp_path):
+    report = tmp_path / "report.html"
+    build_report(ReportConfig(str(scanned["out"]), str(report), workers=0))
+    frame = read_results(scanned["out"])
+    tagged = frame[frame["status"] == "tagged"]
+    url = report.resolve().as_uri()
+
+    dom = lxml.html.fromstring(chromium("--dump-dom", url + "#sort=confidence", profile=tmp_path / "p"))
+    shown = [float(p) for p in dom.xpath('//div[@id="list-tagged"]/figure/@data-p')]
+    assert shown == sorted(tagged["probability_1"].round(6), reverse=True)
+
+    landmark = tagged["landmark_1"].iloc[0]
+    query = urlencode({"sort": "landmark", "landmark": landmark})
+    dom = lxml.html.fromstring(chromium("--dump-dom", f"{url}#{query}", profile=tmp_path / "p"))
+    visible = dom.xpath('//div[@id="list-tagged"]/figure[not(@hidden)]/@data-landmark')
+    assert visible == [landmark] * int((tagged["landmark_1"] == landmark).sum())

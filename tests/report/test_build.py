@@ -1,0 +1,178 @@
+import re
+
+import lxml.html
+import pytest
+
+from landmark_tag.pipeline.records import ResultRow, Status
+from landmark_tag.pipeline.write import ResultWriter, read_results
+from landmark_tag.report.build import ReportConfig, ReportError, build_report
+from landmark_tag.report.page import PAGE_SIZE
+from tests.report.conftest import BAD_FAILED, IMG_NAME, SCRIPT_PATH
+
+
+class CountingProgress:
+    def __init__(self):
+        self.total, self.done = None, 0
+
+    def start(self, total):
+        self.total = total
+
+    def advance(self, photos):
+        self.done += photos
+
+
+def section_items(document, status):
+    return document.xpath(f'//*[@id="list-{status}"]/*')
+
+
+def test_report_sections_match_the_output(scanned, tmp_path):
+    frame = read_results(scanned["out"])
+    counts = frame["status"].value_counts().to_dict()
+    assert counts["tagged"] and counts["uncertain"] and counts["skipped_gps"] and counts["failed"] == 2
+    progress = CountingProgress()
+    report = tmp_path / "report.html"
+    summary = build_report(ReportConfig(str(scanned["out"]), str(report), workers=0), progress)
+    document = lxml.html.parse(str(report)).getroot()
+
+    for status in ("tagged", "uncertain", "skipped_gps", "failed"):
+        assert len(section_items(document, status)) == counts[status], status
+        badge = document.xpath(f'//span[contains(@class, "badge") and contains(@class, "{status}")]')[0]
+        assert badge.text_content() == f"{status} {counts[status]}"
+    photos = counts["tagged"] + counts["uncertain"] + counts["skipped_gps"]
+    assert len(document.xpath('//img[@class="thumb"]')) == photos == summary.thumbnails
+    assert progress.total == progress.done == photos
+    assert summary.rows == len(frame) and summary.unavailable == 0
+
+    # Each tagged card shows its row's top-1 and probability, and where it is.
+    for card in section_items(document, "tagged"):
+        name = card.xpath('.//div[@class="path"]/@title')[0]
+        row = frame.set_index("path").loc[name]
+        assert card.xpath('.//span[@class="top"]')[0].text_content() == row["landmark_1"]
+        assert card.get("data-p") == f"{row['probability_1']:.6f}"
+        where = card.xpath('.//div[@class="where"]')
+        assert where and f"{row['estimated_latitude']:.4f}" in where[0].text_content()
+    for card in section_items(document, "uncertain"):
+        assert "estimated" not in card.text_content()
+    located = section_items(document, "skipped_gps")[0]
+    assert "EXIF GPS: 48.8584, 2.2945" in located.text_content()
+    failed = {
+        row.xpath("td")[0].text_content(): row.xpath("td")[1].text_content()
+        for row in section_items(document, "failed")
+    }
+    assert failed == dict(
+        zip(
+            frame.query("status == 'failed'")["path"], frame.query("status == 'failed'")["error"], strict=True
+        )
+    )
+
+    # Per-landmark table: tagged and uncertain counts per top-1 landmark.
+    table = {
+        tr.xpath("td")[0].text_content(): (
+            int(tr.xpath("td")[1].text_content()),
+            int(tr.xpath("td")[2].text_content()),
+        )
+        for tr in document.xpath('//section[@id="landmarks"]//tbody/tr')
+    }
+    judged = frame[frame["status"].isin(["tagged", "uncertain"])]
+    expected = judged.groupby("landmark_1")["status"].value_counts().unstack(fill_value=0)
+    assert table == {
+        name: (int(r.get("tagged", 0)), int(r.get("uncertain", 0))) for name, r in expected.iterrows()
+    }
+
+
+def test_malicious_names_are_text_and_nothing_is_loaded_from_outside(scanned, tmp_path):
+    report = tmp_path / "report.html"
+    build_report(ReportConfig(str(scanned["out"]), str(report), workers=0))
+    html = report.read_text()
+    assert "<script>alert(1)" not in html and "<img src=x" not in html and "<b onmouseover" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;.jpg" in html
+    document = lxml.html.parse(str(report)).getroot()
+    text = document.text_content()
+    assert IMG_NAME in text and BAD_FAILED in text and SCRIPT_PATH[1] in text
+    titles = document.xpath('//div[@class="path"]/@title')
+    assert any(title.endswith("/".join(SCRIPT_PATH)) for title in titles)
+    # Only our own inline script, and every src/href is a data URI.
+    scripts = document.xpath("//script")
+    assert len(scripts) == 1 and scripts[0].get("src") is None
+    references = document.xpath("//@src | //@href | //@srcset | //@action | //@poster")
+    assert references and all(value.startswith("data:image/jpeg;base64,") for value in references)
+    assert not document.xpath("//link | //iframe | //object | //embed | //base")
+    assert not re.search(r"url\(|@import|https?://|//[a-z]", html.split("<body", 1)[0].split("content=")[0])
+
+
+def test_unreadable_photos_get_a_placeholder(scanned, tmp_path):
+    moved = scanned["photos"] / "img_0.jpg"
+    data = moved.read_bytes()
+    moved.unlink()
+    try:
+        report = tmp_path / "report.html"
+        summary = build_report(ReportConfig(str(scanned["out"]), str(report), workers=2))
+    finally:
+        moved.write_bytes(data)
+    assert summary.unavailable == 1
+    document = lxml.html.parse(str(report)).getroot()
+    placeholders = document.xpath('//div[@class="placeholder"]')
+    assert [p.text_content() for p in placeholders] == [
+        "photo not available: file not found (removed after it was discovered?)"
+    ]
+
+
+def rows(count, status=Status.TAGGED, folder="/nowhere"):
+    common = {"size_bytes": 1, "modified_at": 1.7e9, "scanned_at": 1.8e9, "model": "m@1"}
+    return [
+        ResultRow(f"{folder}/{i:05d}.jpg", status, landmarks=["A", "B"], probabilities=[0.6, 0.3], **common)
+        for i in range(count)
+    ]
+
+
+def test_large_sections_are_paged_and_thumbnails_capped(tmp_path):
+    out = tmp_path / "tags.csv"
+    with ResultWriter(out, k=2) as writer:
+        writer.write(rows(PAGE_SIZE + 30))
+    report = tmp_path / "report.html"
+    summary = build_report(ReportConfig(str(out), str(report), max_thumbnails=5, workers=0))
+    assert (summary.thumbnails, summary.unavailable) == (0, 5)  # the photos do not exist
+    document = lxml.html.parse(str(report)).getroot()
+    cards = section_items(document, "tagged")
+    assert len(cards) == PAGE_SIZE + 30
+    assert sum(card.get("hidden") is None for card in cards) == PAGE_SIZE
+    more = document.get_element_by_id("list-tagged-more")
+    assert more.get("hidden") is None and more.text_content() == "Show 30 more (30 not shown)"
+    assert "Thumbnails for the first 5 of 150 photos" in document.text_content()
+    assert len(document.xpath('//div[@class="placeholder" and text()="no thumbnail (limit reached)"]')) == 145
+
+
+def test_assets_dir_holds_the_thumbnails_and_is_reused(scanned, tmp_path):
+    report, assets = tmp_path / "report.html", tmp_path / "report-files"
+    first = build_report(ReportConfig(str(scanned["out"]), str(report), assets_dir=str(assets), workers=0))
+    files = sorted(assets.iterdir())
+    assert len(files) == first.thumbnails > 0
+    sources = lxml.html.parse(str(report)).getroot().xpath('//img[@class="thumb"]/@src')
+    assert sorted(sources) == sorted(f"report-files/{f.name}" for f in files)
+    stamps = {f.name: f.stat().st_mtime_ns for f in files}
+    build_report(ReportConfig(str(scanned["out"]), str(report), assets_dir=str(assets), workers=0))
+    assert {f.name: f.stat().st_mtime_ns for f in assets.iterdir()} == stamps  # not made again
+
+
+def test_thumbnails_are_upright_and_small(scanned, tmp_path):
+    import base64
+    import io
+
+    from PIL import Image
+
+    report = tmp_path / "report.html"
+    build_report(ReportConfig(str(scanned["out"]), str(report), workers=0, thumbnail_size=100))
+    document = lxml.html.parse(str(report)).getroot()
+    card = document.xpath('//figure[.//div[@class="path" and text()="rotated.jpg"]]')[0]
+    src = card.xpath(".//img/@src")[0]
+    with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as thumbnail:
+        assert thumbnail.size == (67, 100)  # 300x200 stored, shown turned by its EXIF orientation
+
+
+def test_missing_or_unreadable_output(tmp_path):
+    with pytest.raises(ReportError, match="no scan output"):
+        build_report(ReportConfig(str(tmp_path / "none.parquet"), str(tmp_path / "r.html")))
+    (tmp_path / "junk.parquet").write_bytes(b"junk")
+    with pytest.raises(ReportError, match="cannot read"):
+        build_report(ReportConfig(str(tmp_path / "junk.parquet"), str(tmp_path / "r.html")))
+    assert not (tmp_path / "r.html").exists()
