@@ -103,9 +103,12 @@ def section_end(status: str, count: int, table: bool = False) -> str:
     return ("</tbody></table>" if table else "</div>") + button + "</section>\n"
 
 
-def _image(src: str | None, problem: str | None, path: str) -> str:
+def _image(src: str | None, problem: str | None, path: str, later: bool) -> str:
     if src is not None:
-        return f'<img class="thumb" src="{esc(src)}" alt="{esc(file_name(path))}" loading="lazy">'
+        # Beyond the first page, the browser gets the image only when "Show more" reveals it:
+        # 20,000 hidden <img src> would each be fetched or decoded up front.
+        source = "data-src" if later else "src"
+        return f'<img class="thumb" {source}="{esc(src)}" alt="{esc(file_name(path))}" loading="lazy">'
     return f'<div class="placeholder" title="{esc(problem or "")}">{esc(problem or "no thumbnail")}</div>'
 
 
@@ -144,7 +147,7 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
         )
     caption.append(f'<div class="path" title="{esc(path)}">{esc(file_name(path))}</div>')
     return (
-        f'<figure class="card" {attributes}{hidden}>{_image(src, problem, path)}'
+        f'<figure class="card" {attributes}{hidden}>{_image(src, problem, path, bool(hidden))}'
         f"<figcaption>{''.join(caption)}</figcaption></figure>\n"
     )
 

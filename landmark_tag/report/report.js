@@ -7,6 +7,11 @@
     items(c).forEach(function (e) {
       if (e.dataset.match === '0') { e.hidden = true; return; }
       matching += 1; e.hidden = matching > limit;
+      if (!e.hidden) {
+        e.querySelectorAll('img[data-src]').forEach(function (img) {
+          img.src = img.dataset.src; img.removeAttribute('data-src');
+        });
+      }
     });
     var more = document.getElementById(c.id + '-more'), rest = Math.max(0, matching - limit);
     if (more) {

@@ -1,4 +1,5 @@
-"""Small JPEG thumbnails of scanned photos, made with the scan's fast decode path, in worker processes.
+"""Small JPEG thumbnails of scanned photos, made with the scan's fast decode path (Pillow only, with
+JPEG draft mode and EXIF orientation), in worker processes.
 
 A photo that can no longer be read (moved, deleted, unreachable) gives a `Thumbnail` with an error
 instead of an exception, and the report shows a placeholder for it.
@@ -6,20 +7,30 @@ instead of an exception, and the report shows a placeholder for it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
+import itertools
 import os
-from collections.abc import Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
 from PIL import Image
-from torch.utils.data import DataLoader, Dataset
 
-from landmark_tag.checkpoint import Preprocessing
-from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, describe_os_error, to_rgb
+from landmark_tag.pipeline.image_file import (
+    DecodeError,
+    describe_os_error,
+    open_image,
+    oriented,
+    register_heif,
+    to_rgb,
+)
 from landmark_tag.pipeline.storage import open_binary
 
 JPEG_QUALITY = 75
+IN_FLIGHT_PER_WORKER = 8  # thumbnails queued per worker: enough to keep it busy, little memory
 
 
 @dataclass(frozen=True)
@@ -43,12 +54,18 @@ class Thumbnail:
 
 
 def make_thumbnail(
-    path: str, size: int, decoder: PhotoDecoder, storage_options: dict | None = None
+    request: ThumbnailRequest, size: int, assets_dir: str | None = None, storage_options: dict | None = None
 ) -> Thumbnail:
-    """A JPEG of at most size x size pixels, upright. Never raises."""
+    """A JPEG of at most size x size pixels, upright, decoded at reduced scale. Never raises."""
+    if assets_dir and os.path.exists(os.path.join(assets_dir, request.key)):
+        return Thumbnail(cached=True)
+    register_heif()
     try:
-        with open_binary(path, storage_options) as handle, decoder.open(handle) as image:
-            picture = to_rgb(decoder.oriented(image))
+        with (
+            open_binary(request.path, storage_options) as handle,
+            open_image(handle, draft_size=size) as image,
+        ):
+            picture = to_rgb(oriented(image))
             picture.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
             buffer = io.BytesIO()
             picture.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
@@ -61,37 +78,8 @@ def make_thumbnail(
         return Thumbnail(error=f"unexpected error: {type(exc).__name__}: {exc}")
 
 
-class _ThumbnailDataset(Dataset):
-    def __init__(
-        self,
-        requests: Sequence[ThumbnailRequest],
-        size: int,
-        assets_dir: str | None,
-        storage_options: dict | None,
-    ) -> None:
-        self.requests = requests
-        self.size = size
-        self.assets_dir = assets_dir
-        self.storage_options = storage_options
-        # Draft-mode JPEG decoding at the smallest scale that still covers the thumbnail.
-        self.decoder = PhotoDecoder(Preprocessing(input_size=size, resize_size=size))
-
-    def __len__(self) -> int:
-        return len(self.requests)
-
-    def __getitem__(self, index: int) -> Thumbnail:
-        request = self.requests[index]
-        if self.assets_dir and os.path.exists(os.path.join(self.assets_dir, request.key)):
-            return Thumbnail(cached=True)
-        return make_thumbnail(request.path, self.size, self.decoder, self.storage_options)
-
-
-def _as_list(items: list[Thumbnail]) -> list[Thumbnail]:
-    return items
-
-
 def iter_thumbnails(
-    requests: Sequence[ThumbnailRequest],
+    requests: Iterable[ThumbnailRequest],
     size: int,
     workers: int,
     assets_dir: str | None = None,
@@ -99,17 +87,23 @@ def iter_thumbnails(
 ) -> Iterator[Thumbnail]:
     """Thumbnails of `requests`, in order, made by `workers` processes (0: in this one).
 
-    The DataLoader keeps a bounded number of batches in flight, so memory does not grow with the
+    Only a few thumbnails per worker are in flight at a time, so memory does not grow with the
     number of photos.
     """
-    if not requests:
-        return
-    loader = DataLoader(
-        _ThumbnailDataset(requests, size, assets_dir, storage_options),
-        batch_size=8,
-        num_workers=workers,
-        collate_fn=_as_list,
-        prefetch_factor=2 if workers > 0 else None,
+    make = functools.partial(
+        make_thumbnail, size=size, assets_dir=assets_dir, storage_options=storage_options
     )
-    for batch in loader:
-        yield from batch
+    if workers == 0:
+        yield from map(make, requests)
+        return
+    pending = iter(requests)
+    with ProcessPoolExecutor(workers) as pool:
+        in_flight = deque(
+            pool.submit(make, r) for r in itertools.islice(pending, workers * IN_FLIGHT_PER_WORKER)
+        )
+        while in_flight:
+            done = in_flight.popleft()
+            following = next(pending, None)
+            if following is not None:
+                in_flight.append(pool.submit(make, following))
+            yield done.result()

@@ -1,3 +1,4 @@
+import os
 import re
 
 import lxml.html
@@ -7,6 +8,7 @@ from landmark_tag.pipeline.records import ResultRow, Status
 from landmark_tag.pipeline.write import ResultWriter, read_results
 from landmark_tag.report.build import ReportConfig, ReportError, build_report
 from landmark_tag.report.page import PAGE_SIZE
+from tests.helpers import save_photo, scene
 from tests.report.conftest import BAD_FAILED, IMG_NAME, SCRIPT_PATH
 
 
@@ -94,7 +96,7 @@ def test_malicious_names_are_text_and_nothing_is_loaded_from_outside(scanned, tm
     # Only our own inline script, and every src/href is a data URI.
     scripts = document.xpath("//script")
     assert len(scripts) == 1 and scripts[0].get("src") is None
-    references = document.xpath("//@src | //@href | //@srcset | //@action | //@poster")
+    references = document.xpath("//@src | //@data-src | //@href | //@srcset | //@action | //@poster")
     assert references and all(value.startswith("data:image/jpeg;base64,") for value in references)
     assert not document.xpath("//link | //iframe | //object | //embed | //base")
     assert not re.search(r"url\(|@import|https?://|//[a-z]", html.split("<body", 1)[0].split("content=")[0])
@@ -140,6 +142,22 @@ def test_large_sections_are_paged_and_thumbnails_capped(tmp_path):
     assert more.get("hidden") is None and more.text_content() == "Show 30 more (30 not shown)"
     assert "Thumbnails for the first 5 of 150 photos" in document.text_content()
     assert len(document.xpath('//div[@class="placeholder" and text()="no thumbnail (limit reached)"]')) == 145
+
+
+def test_images_beyond_the_first_page_load_only_when_shown(tmp_path):
+    photo = save_photo(tmp_path / "photos" / "one.jpg", scene(seed=3))
+    for i in range(PAGE_SIZE + 4):
+        os.link(photo, tmp_path / "photos" / f"{i:05d}.jpg")
+    out = tmp_path / "tags.parquet"
+    with ResultWriter(out, k=2) as writer:
+        writer.write(rows(PAGE_SIZE + 4, folder=str(tmp_path / "photos")))
+    report = tmp_path / "report.html"
+    assert build_report(ReportConfig(str(out), str(report), workers=2)).thumbnails == PAGE_SIZE + 4
+    cards = section_items(lxml.html.parse(str(report)).getroot(), "tagged")
+    shown = [card.xpath(".//img/@src") for card in cards]
+    later = [card.xpath(".//img/@data-src") for card in cards]
+    assert all(shown[:PAGE_SIZE]) and not any(later[:PAGE_SIZE])
+    assert not any(shown[PAGE_SIZE:]) and all(later[PAGE_SIZE:])
 
 
 def test_assets_dir_holds_the_thumbnails_and_is_reused(scanned, tmp_path):

@@ -1,0 +1,100 @@
+"""Opening photo files with Pillow: decompression-bomb checks, JPEG draft mode, EXIF orientation,
+any mode to 8-bit RGB, and readable reasons for every failure.
+
+Only Pillow: the scan's decode stage builds on it, and so do the report's thumbnails, which need
+no deep-learning framework loaded.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import BinaryIO
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+# Pillow refuses images over twice this many pixels; we check the same bound ourselves, per decoder,
+# instead of changing Pillow's process-wide setting.
+DEFAULT_MAX_PIXELS = 2 * 89_478_485
+
+
+class DecodeError(Exception):
+    """A photo that cannot be turned into pixels; the message is meant for the output's error column."""
+
+
+def register_heif() -> None:
+    try:
+        from pillow_heif import register_heif_opener
+    except ImportError:  # HEIC photos then fail with a clear "not a recognised image" error
+        return
+    register_heif_opener()
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode -> 8-bit RGB: transparency onto white, 16/32-bit scaled down, CMYK converted."""
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # Pillow's own conversion clips these at 255, turning most 16-bit photos white.
+        array = np.asarray(image, dtype=np.float32)
+        peak = 65535.0 if image.mode.startswith("I;16") else max(float(array.max()), 1.0)
+        scaled = np.clip(array / peak * 255.0, 0, 255).astype(np.uint8)
+        return Image.fromarray(scaled, mode="L").convert("RGB")
+    has_alpha = image.mode in ("RGBA", "LA", "PA", "La", "RGBa")
+    if has_alpha or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def open_image(
+    source: str | BinaryIO, max_pixels: int = DEFAULT_MAX_PIXELS, draft_size: int | None = None
+) -> Image.Image:
+    """Open a photo lazily (header only) and refuse decompression bombs before any decoding.
+
+    With `draft_size`, a JPEG is set to decode at the largest 1/2^n scale that still covers
+    draft_size x draft_size, which libjpeg does several times faster than a full decode.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(source)
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(f"image too large, refused as a possible decompression bomb ({exc})") from None
+    except UnidentifiedImageError:
+        raise DecodeError("not a recognised image format") from None
+    except OSError as exc:
+        raise DecodeError(describe_os_error(exc)) from None
+    width, height = image.size
+    if width * height > max_pixels:
+        image.close()
+        raise DecodeError(
+            f"image too large: {width}x{height} pixels is over the {max_pixels:,} pixel limit "
+            "(refused as a possible decompression bomb)"
+        )
+    if draft_size and image.format == "JPEG":
+        image.draft("RGB", (draft_size, draft_size))
+    return image
+
+
+def oriented(image: Image.Image) -> Image.Image:
+    """Decode an opened photo's pixels and turn them upright as its EXIF orientation says."""
+    try:
+        image.load()
+        return ImageOps.exif_transpose(image) or image
+    except OSError as exc:
+        raise DecodeError(f"corrupt or truncated image: {exc}") from None
+    except (ValueError, SyntaxError, MemoryError) as exc:
+        raise DecodeError(f"cannot decode image: {exc}") from None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """A short, readable reason for a failed file operation."""
+    if isinstance(exc, FileNotFoundError):
+        return "file not found (removed after it was discovered?)"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a folder, not a file"
+    return f"cannot read file: {exc.strerror or exc}"
