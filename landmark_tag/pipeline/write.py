@@ -181,12 +181,16 @@ def _csv_header(handle) -> list[str]:
 
 
 def iter_result_batches(
-    path: str, fmt: str | None = None, storage_options: dict | None = None, columns: list[str] | None = None
+    path: str,
+    fmt: str | None = None,
+    storage_options: dict | None = None,
+    columns: list[str] | None = None,
+    batch_rows: int = 65536,
 ) -> Iterator[pa.RecordBatch]:
     """Stream a scan output, Parquet or CSV, in batches with the output's column types."""
     with open_binary(str(path), storage_options) as handle:
         if output_format(path, fmt) == "parquet":
-            yield from pq.ParquetFile(handle).iter_batches(columns=columns)
+            yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_rows, columns=columns)
             return
         header = _csv_header(handle)
         handle.seek(0)

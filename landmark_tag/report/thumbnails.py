@@ -48,6 +48,7 @@ class ThumbnailRequest:
 
 @dataclass(frozen=True)
 class Thumbnail:
+    key: str  # the request's key: its file name in an assets folder
     data: bytes | None = None  # JPEG bytes; None when cached on disk already, or on error
     error: str | None = None
     cached: bool = False  # already in the assets folder from an earlier report
@@ -58,7 +59,7 @@ def make_thumbnail(
 ) -> Thumbnail:
     """A JPEG of at most size x size pixels, upright, decoded at reduced scale. Never raises."""
     if assets_dir and os.path.exists(os.path.join(assets_dir, request.key)):
-        return Thumbnail(cached=True)
+        return Thumbnail(request.key, cached=True)
     register_heif()
     try:
         with (
@@ -69,13 +70,13 @@ def make_thumbnail(
             picture.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
             buffer = io.BytesIO()
             picture.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)
-            return Thumbnail(buffer.getvalue())
+            return Thumbnail(request.key, buffer.getvalue())
     except DecodeError as exc:
-        return Thumbnail(error=str(exc))
+        return Thumbnail(request.key, error=str(exc))
     except OSError as exc:
-        return Thumbnail(error=describe_os_error(exc))
+        return Thumbnail(request.key, error=describe_os_error(exc))
     except Exception as exc:  # one odd photo must cost its thumbnail, not the report
-        return Thumbnail(error=f"unexpected error: {type(exc).__name__}: {exc}")
+        return Thumbnail(request.key, error=f"unexpected error: {type(exc).__name__}: {exc}")
 
 
 def iter_thumbnails(
