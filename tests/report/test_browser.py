@@ -23,15 +23,16 @@ def chromium(*args: str, profile) -> str:
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
 
 
-def test_chromium_renders_the_report(scanned, tmp_path):
+@pytest.mark.parametrize("assets", [False, True], ids=["embedded", "assets-dir"])
+def test_chromium_renders_the_report(scanned, tmp_path, assets):
     report = tmp_path / "report.html"
-    build_report(ReportConfig(str(scanned["out"]), str(report), workers=0))
+    assets_dir = str(tmp_path / "report-files") if assets else None
+    build_report(ReportConfig(str(scanned["out"]), str(report), assets_dir=assets_dir, workers=0))
     url = report.resolve().as_uri()
 
     dom = lxml.html.fromstring(chromium("--dump-dom", url, profile=tmp_path / "profile"))
-    visible = dom.xpath(
-        '//figure[not(@hidden)]//img[@class="thumb" and starts-with(@src, "data:image/jpeg")]'
-    )
+    prefix = "report-files/" if assets else "data:image/jpeg;base64,"
+    visible = dom.xpath(f'//figure[not(@hidden)]//img[@class="thumb" and starts-with(@src, "{prefix}")]')
     expected = read_results(scanned["out"])["status"].isin(["tagged", "uncertain", "skipped_gps"]).sum()
     assert len(visible) == expected > 0
     assert len(dom.xpath('//tbody[@id="list-failed"]/tr')) == 2
