@@ -87,3 +87,10 @@ class LogScanProgress:
 
     def stop(self) -> None:
         pass
+
+
+def photo_progress(console: Console, label: str, logger_name: str, done_label: str):
+    """A progress bar on a terminal; log lines every few seconds elsewhere (cron, CI, pipes)."""
+    if console.is_terminal:
+        return RichScanProgress(console, label)
+    return LogScanProgress(logging.getLogger(logger_name), done_label)

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-import logging
 
 import typer
 from rich.console import Console
 
 from landmark_tag.cli.app import app, fatal_errors, parse_storage_options, setup_logging, stderr_console
-from landmark_tag.cli.progress import LogScanProgress, RichScanProgress
+from landmark_tag.cli.progress import photo_progress
 from landmark_tag.report.build import ReportConfig, ReportSummary, build_report
 
 
 def run_report(config: ReportConfig) -> ReportSummary:
     """Build a report with a progress bar on a terminal (log lines elsewhere)."""
-    console = stderr_console()
-    progress = (
-        RichScanProgress(console, "thumbnails")
-        if console.is_terminal
-        else LogScanProgress(logging.getLogger("report"), "thumbnails made")
-    )
+    progress = photo_progress(stderr_console(), "thumbnails", "report", "thumbnails made")
     try:
         return build_report(config, progress)
     finally:

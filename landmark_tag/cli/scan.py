@@ -20,7 +20,7 @@ from landmark_tag.cli.app import (
     setup_logging,
     stderr_console,
 )
-from landmark_tag.cli.progress import LogScanProgress, RichScanProgress
+from landmark_tag.cli.progress import photo_progress
 from landmark_tag.cli.report import print_report_summary, run_report
 from landmark_tag.pipeline.records import Status
 from landmark_tag.pipeline.scan import ScanConfig, ScanSummary, scan
@@ -129,9 +129,7 @@ def scan_command(
     """
     setup_logging(verbose, log_file)
     console = stderr_console()
-    progress = (
-        RichScanProgress(console) if console.is_terminal else LogScanProgress(logging.getLogger("scan"))
-    )
+    progress = photo_progress(console, "scanning", "scan", "scanned")
     config = ScanConfig(
         inputs=inputs,
         out=out,

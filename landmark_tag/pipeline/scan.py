@@ -13,7 +13,6 @@ import os
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Protocol
 
 import torch
 
@@ -28,6 +27,7 @@ from landmark_tag.pipeline.records import ResultRow, Status
 from landmark_tag.pipeline.sidecar import SidecarStats, SidecarWriter
 from landmark_tag.pipeline.storage import exists
 from landmark_tag.pipeline.write import output_format
+from landmark_tag.progress import NoProgress, PhotoProgress
 
 logger = logging.getLogger(__name__)
 
@@ -103,20 +103,6 @@ class ScanSummary:
         return self.processed / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
 
 
-class ScanProgress(Protocol):
-    def start(self, total: int) -> None: ...
-
-    def advance(self, photos: int) -> None: ...
-
-
-class _NoProgress:
-    def start(self, total: int) -> None:
-        pass
-
-    def advance(self, photos: int) -> None:
-        pass
-
-
 def rows_for_batch(batch: PhotoBatch, predictor: Predictor, model_name: str) -> list[ResultRow]:
     """Predict the batch's decoded photos and turn every item into its output row."""
     top = predictor(batch.pixels) if batch.pixels is not None else None
@@ -152,7 +138,7 @@ def rows_for_batch(batch: PhotoBatch, predictor: Predictor, model_name: str) -> 
 
 def scan(
     config: ScanConfig,
-    progress: ScanProgress | None = None,
+    progress: PhotoProgress | None = None,
     *,
     loaded_model: LoadedModel | None = None,
 ) -> ScanSummary:
@@ -162,7 +148,7 @@ def scan(
     raise before any photo is read; problems with single photos become `failed` rows.
     """
     started = time.monotonic()
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     storage = config.storage_options
     fmt = output_format(config.out, config.output_format)
     device = resolve_device(config.device)

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pyarrow.compute as pc
 
@@ -25,6 +25,7 @@ from landmark_tag.errors import LandmarkTagError
 from landmark_tag.pipeline.records import Status
 from landmark_tag.pipeline.storage import is_url, publish, staging_file
 from landmark_tag.pipeline.write import iter_result_batches, output_format, result_k, to_micros
+from landmark_tag.progress import NoProgress, PhotoProgress
 from landmark_tag.report import page
 from landmark_tag.report.thumbnails import Thumbnail, ThumbnailRequest, iter_thumbnails
 
@@ -34,20 +35,6 @@ DEFAULT_EMBEDDED_THUMBNAILS = 500
 
 class ReportError(LandmarkTagError):
     """A scan output that cannot be read, or a report that cannot be written."""
-
-
-class ReportProgress(Protocol):
-    def start(self, total: int) -> None: ...
-
-    def advance(self, photos: int) -> None: ...
-
-
-class _NoProgress:
-    def start(self, total: int) -> None:
-        pass
-
-    def advance(self, photos: int) -> None:
-        pass
 
 
 @dataclass
@@ -169,9 +156,9 @@ def _facts(config: ReportConfig, overview: _Overview) -> list[tuple[str, str]]:
     return facts
 
 
-def build_report(config: ReportConfig, progress: ReportProgress | None = None) -> ReportSummary:
+def build_report(config: ReportConfig, progress: PhotoProgress | None = None) -> ReportSummary:
     """Write the HTML report of the scan output `config.results` to `config.out`."""
-    progress = progress or _NoProgress()
+    progress = progress or NoProgress()
     output_format(config.results, config.results_format)  # a clear error for an unknown suffix
     if config.assets_dir and is_url(config.assets_dir):
         raise ReportError("--assets-dir must be a local folder")
