@@ -202,14 +202,17 @@ def iter_result_batches(
         yield from pa_csv.open_csv(handle, convert_options=options)
 
 
-def result_k(path: str, fmt: str | None = None, storage_options: dict | None = None) -> int:
-    """How many top-k columns an existing output has."""
+def result_columns(path: str, fmt: str | None = None, storage_options: dict | None = None) -> list[str]:
+    """The column names of an existing output (older versions wrote fewer)."""
     with open_binary(str(path), storage_options) as handle:
         if output_format(path, fmt) == "parquet":
-            names = pq.ParquetFile(handle).schema_arrow.names
-        else:
-            names = _csv_header(handle)
-    return sum(1 for name in names if name.startswith("landmark_"))
+            return pq.ParquetFile(handle).schema_arrow.names
+        return _csv_header(handle)
+
+
+def result_k(path: str, fmt: str | None = None, storage_options: dict | None = None) -> int:
+    """How many top-k columns an existing output has."""
+    return sum(1 for name in result_columns(path, fmt, storage_options) if name.startswith("landmark_"))
 
 
 def read_results(

@@ -24,7 +24,13 @@ import pyarrow.compute as pc
 from landmark_tag.errors import LandmarkTagError
 from landmark_tag.pipeline.records import Status
 from landmark_tag.pipeline.storage import is_url, publish, staging_file
-from landmark_tag.pipeline.write import iter_result_batches, output_format, result_k, to_micros
+from landmark_tag.pipeline.write import (
+    iter_result_batches,
+    output_format,
+    result_columns,
+    result_k,
+    to_micros,
+)
 from landmark_tag.progress import NoProgress, PhotoProgress
 from landmark_tag.report import page
 from landmark_tag.report.thumbnails import Thumbnail, ThumbnailRequest, iter_thumbnails
@@ -75,9 +81,12 @@ class _Overview:
 def _overview(config: ReportConfig) -> _Overview:
     """Counts per status, model and landmark, and the scan times, from a pass over a few columns."""
     overview = _Overview(k=result_k(config.results, config.results_format, config.storage_options))
-    columns = ["status", "landmark_1", "probability_1", "estimated_country", "model", "scanned_at"]
+    present = result_columns(config.results, config.results_format, config.storage_options)
+    wanted = ["status", "landmark_1", "probability_1", "estimated_country", "model", "scanned_at"]
+    columns = [c for c in wanted if c in present]  # outputs of older versions lack estimated_country
     for batch in iter_result_batches(config.results, config.results_format, config.storage_options, columns):
         data = batch.to_pydict()
+        data.setdefault("estimated_country", [None] * batch.num_rows)
         overview.rows += batch.num_rows
         overview.counts.update(data["status"])
         overview.models.update(m for m in data["model"] if m)

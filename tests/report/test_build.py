@@ -2,10 +2,12 @@ import os
 import re
 
 import lxml.html
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
 import pytest
 
 from landmark_tag.pipeline.records import ResultRow, Status
-from landmark_tag.pipeline.write import ResultWriter, read_results
+from landmark_tag.pipeline.write import ResultWriter, read_results, rows_to_table
 from landmark_tag.report.build import ReportConfig, ReportError, build_report
 from landmark_tag.report.page import PAGE_SIZE
 from tests.helpers import save_photo, scene
@@ -185,6 +187,22 @@ def test_thumbnails_are_upright_and_small(scanned, tmp_path):
     src = card.xpath(".//img/@src")[0]
     with Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))) as thumbnail:
         assert thumbnail.size == (67, 100)  # 300x200 stored, shown turned by its EXIF orientation
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_output_of_an_earlier_version_without_estimated_columns(tmp_path, suffix):
+    old = rows_to_table(rows(3), 2).drop_columns(
+        ["estimated_latitude", "estimated_longitude", "estimated_country"]
+    )
+    out = tmp_path / f"old.{suffix}"
+    if suffix == "parquet":
+        pq.write_table(old, out)
+    else:
+        pa_csv.write_csv(old, out)
+    report = tmp_path / "report.html"
+    summary = build_report(ReportConfig(str(out), str(report), workers=0))
+    assert summary.counts == {"tagged": 3}
+    assert len(section_items(lxml.html.parse(str(report)).getroot(), "tagged")) == 3
 
 
 def test_missing_or_unreadable_output(tmp_path):
