@@ -198,6 +198,8 @@ def build_report(config: ReportConfig, progress: PhotoProgress | None = None) ->
             html.write(page.header(title, _facts(config, overview), counts))
             landmarks = sorted(overview.landmarks)
             html.write(page.controls(landmarks, [s for s in counts if counts[s]]))
+            if not overview.rows:
+                html.write("<section><p>This output has no photos.</p></section>\n")
             for status in sections:
                 count = overview.counts[status]
                 wanted = with_thumbnail[status]
