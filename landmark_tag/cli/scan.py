@@ -104,6 +104,11 @@ def scan_command(
         None, "--workers", min=0, help="Decode processes. Default: one per CPU core (at most 8)."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    precision: str = typer.Option(
+        "auto",
+        "--precision",
+        help="Inference precision: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16.",
+    ),
     full: bool = typer.Option(False, "--full", help="Ignore the existing output and tag every photo again."),
     prune: bool = typer.Option(False, "--prune", help="Drop rows of photos that are no longer in the tree."),
     endpoint_url: str | None = typer.Option(
@@ -138,6 +143,7 @@ def scan_command(
         batch_size=batch_size,
         workers=workers,
         device=device,
+        precision=precision,
         include_gps=include_gps,
         recursive=recursive,
         include_hidden=include_hidden,

@@ -25,6 +25,34 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+def cpu_has_fast_bf16() -> bool:
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX). There, bf16 inference runs
+    about three times as fast as fp32 (EfficientNet-Lite0 on a 2-core Zen 4: 57 -> 165 photos/s);
+    elsewhere bf16 is emulated and slower."""
+    try:
+        return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+    except AttributeError:  # a torch without these probes
+        return False
+
+
+def resolve_precision(precision: str, device: torch.device) -> torch.dtype | None:
+    """The dtype to autocast inference to, or None for plain fp32.
+
+    `auto` is bf16 on CUDA and on CPUs with native bf16, fp32 elsewhere. Probabilities move by up to
+    a few hundredths (0.026 at most over the 356 wonders7 photos, whose top-1 all stayed the same).
+    """
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+    if precision == "fp32":
+        return None
+    if precision == "bf16" or device.type == "cuda" or cpu_has_fast_bf16():
+        return torch.bfloat16
+    return None
+
+
 @dataclass
 class TopK:
     """Per photo, the k best class indices and their probabilities, best first."""
@@ -45,7 +73,12 @@ class Predictor:
     """Wraps a loaded model for batched inference on one device, with calibrated probabilities."""
 
     def __init__(
-        self, loaded: LoadedModel, device: torch.device, k: int, min_confidence: float | None = None
+        self,
+        loaded: LoadedModel,
+        device: torch.device,
+        k: int,
+        min_confidence: float | None = None,
+        precision: str = "auto",
     ) -> None:
         if k < 1:
             raise ValueError("k must be at least 1")
@@ -55,16 +88,19 @@ class Predictor:
         self.labels = loaded.spec.display_names
         self.places: list[Place | None] = [loaded.spec.places.get(name) for name in loaded.spec.class_names]
         self.min_confidence = resolve_min_confidence(loaded, min_confidence)
+        self.autocast_dtype = resolve_precision(precision, device)
         # channels_last is the fast layout for convolutions on both modern CPUs and GPUs.
         self.model = loaded.model.to(device, memory_format=torch.channels_last).eval()
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.autocast_dtype == torch.bfloat16 else "fp32"
 
     @torch.inference_mode()
     def __call__(self, pixels: torch.Tensor) -> TopK:
         pixels = pixels.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        if self.device.type == "cuda":
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                logits = self.model(pixels)
-        else:
+        dtype = self.autocast_dtype
+        with torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
             logits = self.model(pixels)
         probabilities = torch.softmax(logits.float() / self.loaded.spec.temperature, dim=1)
         top = probabilities.topk(self.k, dim=1)
@@ -99,6 +135,7 @@ def predict_landmarks(
     model: str | os.PathLike | LoadedModel | None = None,
     device: str = "auto",
     min_confidence: float | None = None,
+    precision: str = "auto",
 ) -> list[ImagePrediction]:
     """The top-k landmarks for each image, in order. A broken image gets an error, not an exception.
 
@@ -108,7 +145,7 @@ def predict_landmarks(
     paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
     torch_device = resolve_device(device)
     loaded = model if isinstance(model, LoadedModel) else load_model(model or default_model_path())
-    predictor = Predictor(loaded, torch_device, k, min_confidence)
+    predictor = Predictor(loaded, torch_device, k, min_confidence, precision)
     decoder = PhotoDecoder(loaded.spec.preprocessing)
     results = []
     for path in paths:

@@ -61,6 +61,7 @@ class ScanConfig:
     prune: bool = False  # drop rows of photos no longer in the tree
     storage_options: dict | None = None  # fsspec options for URLs, e.g. {"endpoint_url": ...}
     min_confidence: float | None = None  # None: the threshold stored in the checkpoint
+    precision: str = "auto"  # auto (bf16 where the hardware has it), fp32 or bf16
     write_xmp: bool = False  # write an XMP sidecar beside each tagged photo
 
 
@@ -153,7 +154,7 @@ def scan(
     fmt = output_format(config.out, config.output_format)
     device = resolve_device(config.device)
     loaded = loaded_model or load_model(config.model or default_model_path())
-    predictor = Predictor(loaded, device, config.k, config.min_confidence)
+    predictor = Predictor(loaded, device, config.k, config.min_confidence, config.precision)
     with OutputLock(config.out, storage) as lock:
         stats = DiscoveryStats()
         # The file list is the only thing held for the whole tree; images and rows stream.
@@ -220,7 +221,7 @@ def scan(
     return ScanSummary(
         output=config.out,
         model=loaded.name,
-        device=str(device),
+        device=f"{device} ({predictor.precision})",
         photos=len(photos),
         processed=len(plan.to_process),
         counts=dict(counts),

@@ -1,4 +1,5 @@
-"""The scan's fast decode path (JPEG draft mode) must predict what a plain full decode predicts."""
+"""The scan's fast paths (JPEG draft mode; bf16 inference where the CPU has it) must predict what a
+plain full decode in fp32 predicts."""
 
 import io
 
@@ -54,3 +55,19 @@ def test_draft_decode_probabilities_match_on_camera_sized_photos(imagenet_model,
     fast = probabilities(imagenet_model, PhotoDecoder(PREP), io.BytesIO(data))
     full = probabilities(imagenet_model, PhotoDecoder(PREP, use_draft=False), io.BytesIO(data))
     assert (fast - full).abs().max() < 0.05
+
+
+@pytest.mark.real_weights
+@pytest.mark.real_photos
+@pytest.mark.skipif(not REAL_PHOTOS, reason="needs the real photos in ../shared/data")
+def test_bf16_inference_keeps_top1_on_real_photos(imagenet_model):
+    decoder = PhotoDecoder(PREP)
+    batch = torch.stack([decoder(str(path)) for path in REAL_PHOTOS])
+    with torch.inference_mode():
+        exact = imagenet_model(batch).softmax(1)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            fast = imagenet_model(batch).float().softmax(1)
+    assert (exact - fast).abs().max() < 0.05  # the tolerance of the draft-decode checks above
+    top2 = exact.topk(2, dim=1)
+    clear = top2.values[:, 0] - top2.values[:, 1] > 0.05
+    assert torch.equal(fast.argmax(1)[clear], exact.argmax(1)[clear])

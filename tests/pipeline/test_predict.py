@@ -3,13 +3,14 @@ import pytest
 import torch
 
 from landmark_tag.checkpoint import load_model
-from landmark_tag.pipeline.predict import Predictor, predict_landmarks, resolve_device
+from landmark_tag.pipeline import predict
+from landmark_tag.pipeline.predict import Predictor, predict_landmarks, resolve_device, resolve_precision
 from tests.helpers import CLASS_NAMES, save_photo, scene
 
 
 def test_topk_is_sorted_softmax(tiny_model):
     loaded = load_model(tiny_model)
-    predictor = Predictor(loaded, torch.device("cpu"), k=3)
+    predictor = Predictor(loaded, torch.device("cpu"), k=3, precision="fp32")
     pixels = torch.randn(5, 3, 64, 64)
     top = predictor(pixels)
     with torch.no_grad():
@@ -18,6 +19,29 @@ def test_topk_is_sorted_softmax(tiny_model):
     assert np.all(np.diff(top.probabilities, axis=1) <= 0)
     np.testing.assert_allclose(top.probabilities, np.take_along_axis(full, top.indices, axis=1), rtol=1e-5)
     np.testing.assert_array_equal(top.indices[:, 0], full.argmax(axis=1))
+
+
+def test_bf16_inference_stays_close_to_fp32(tiny_model):
+    loaded = load_model(tiny_model)
+    pixels = torch.randn(8, 3, 64, 64)
+    exact = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="fp32")
+    fast = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="bf16")
+    assert (exact.precision, fast.precision) == ("fp32", "bf16")
+    a, b = exact(pixels), fast(pixels)
+    by_class_a = np.take_along_axis(a.probabilities, np.argsort(a.indices, axis=1), axis=1)
+    by_class_b = np.take_along_axis(b.probabilities, np.argsort(b.indices, axis=1), axis=1)
+    np.testing.assert_allclose(by_class_a, by_class_b, atol=0.02)
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.setattr(predict, "cpu_has_fast_bf16", lambda: False)
+    assert (resolve_precision("auto", cpu), resolve_precision("auto", cuda)) == (None, torch.bfloat16)
+    monkeypatch.setattr(predict, "cpu_has_fast_bf16", lambda: True)
+    assert resolve_precision("auto", cpu) == torch.bfloat16
+    assert resolve_precision("fp32", cpu) is None and resolve_precision("bf16", cpu) == torch.bfloat16
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("fp16", cpu)
 
 
 def test_temperature_softens(tiny_model):
