@@ -109,6 +109,13 @@ def scan_command(
         "--precision",
         help="Inference precision: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16.",
     ),
+    commit_every: int = typer.Option(
+        64,
+        "--commit-every",
+        min=1,
+        help="Photos per crash-safe commit: a crash redoes at most this many; more means fewer part "
+        "files (objects in a bucket) during the run.",
+    ),
     full: bool = typer.Option(False, "--full", help="Ignore the existing output and tag every photo again."),
     prune: bool = typer.Option(False, "--prune", help="Drop rows of photos that are no longer in the tree."),
     endpoint_url: str | None = typer.Option(
@@ -144,6 +151,7 @@ def scan_command(
         workers=workers,
         device=device,
         precision=precision,
+        commit_rows=commit_every,
         include_gps=include_gps,
         recursive=recursive,
         include_hidden=include_hidden,

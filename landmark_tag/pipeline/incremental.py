@@ -1,11 +1,13 @@
 """Incremental, crash-safe output.
 
-A scan commits its rows as it goes: every batch becomes one small Parquet part file in
-`<out>.parts/`, written whole or not at all. The output itself is rewritten only at the end, by
+A scan commits its rows as it goes: every 64 rows (`--commit-every`) become one small Parquet
+part file in `<out>.parts/`, written whole or not at all. The output itself is rewritten only at the end, by
 merging the previous output with the parts, and then the parts are removed. So after a crash:
 
 - the previous output is intact (it is replaced only by a completed merge);
-- the parts hold everything done before the crash, less at most the batch in flight;
+- the parts hold everything done before the crash, less at most the rows not yet committed (an
+  interrupted or failing scan commits what it has before it stops; only `kill -9` or a power cut
+  loses them);
 - rerunning treats the parts like earlier output, so only the rest of the work is done.
 
 A photo counts as done when an earlier row has the same path, size and modification time, and did
@@ -103,13 +105,27 @@ def plan_work(photos: list[PhotoFile], done: dict[str, DoneEntry]) -> WorkPlan:
     return plan
 
 
-class PartJournal:
-    """The `<out>.parts/` folder of committed batches, local or in a bucket."""
+DEFAULT_COMMIT_ROWS = 64
 
-    def __init__(self, out: str, k: int, storage_options: dict | None = None) -> None:
+
+class PartJournal:
+    """The `<out>.parts/` folder of committed rows, local or in a bucket.
+
+    Rows are committed `commit_rows` at a time (and whatever is left by `flush`): a crash redoes at
+    most that many photos, and a scan of N photos leaves about N / commit_rows files (objects, in
+    a bucket) behind until the final merge.
+    """
+
+    def __init__(
+        self, out: str, k: int, storage_options: dict | None = None, commit_rows: int = DEFAULT_COMMIT_ROWS
+    ) -> None:
+        if commit_rows < 1:
+            raise ValueError("--commit-every must be at least 1")
         self.folder = f"{out}.parts"
         self.k = k
         self.storage_options = storage_options
+        self.commit_rows = commit_rows
+        self._pending: list[ResultRow] = []
         # Start time first, so part names sort oldest run first; the pid keeps runs apart.
         self.run_id = f"{time.time_ns():020d}-{os.getpid()}"
         self.sequence = 0
@@ -126,8 +142,20 @@ class PartJournal:
             names = [os.path.join(folder, n) for n in os.listdir(folder)] if os.path.isdir(folder) else []
         return sorted(n for n in names if os.path.basename(n).startswith("part-") and n.endswith(".parquet"))
 
+    def add(self, rows: list[ResultRow]) -> None:
+        """Take a batch's rows; commit once `commit_rows` are waiting."""
+        self._pending.extend(rows)
+        if len(self._pending) >= self.commit_rows:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit every waiting row."""
+        if self._pending:
+            self.commit(self._pending)
+            self._pending = []
+
     def commit(self, rows: list[ResultRow]) -> None:
-        """Write one batch's rows as a new part file, atomically."""
+        """Write rows as a new part file, atomically."""
         self.sequence += 1
         target = f"{self.folder}/part-{self.run_id}-{self.sequence:06d}.parquet"
         tmp = staging_file(target)  # a hidden name: existing() never lists a half-written part

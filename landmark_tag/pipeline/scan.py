@@ -1,13 +1,14 @@
 """The scan orchestrator: wires discover -> (exif + decode in workers) -> predict -> write.
 
 Under a lock on the output it lists the photos, works out which of them an earlier run already
-tagged (see `incremental`), processes the rest batch by batch, committing each batch as a part
-file, and finally merges the earlier output with the parts into the new output.
+tagged (see `incremental`), processes the rest batch by batch, committing the rows every 64 photos
+as a part file, and finally merges the earlier output with the parts into the new output.
 Pass `loaded_model` to reuse a model already in memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import time
@@ -20,7 +21,14 @@ from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.pipeline.batch import PhotoBatch, make_loader
 from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.discover import DiscoveryStats, discover_photos
-from landmark_tag.pipeline.incremental import PartJournal, check_k, merge_output, plan_work, read_done
+from landmark_tag.pipeline.incremental import (
+    DEFAULT_COMMIT_ROWS,
+    PartJournal,
+    check_k,
+    merge_output,
+    plan_work,
+    read_done,
+)
 from landmark_tag.pipeline.lock import OutputLock
 from landmark_tag.pipeline.predict import Predictor, resolve_device
 from landmark_tag.pipeline.records import ResultRow, Status
@@ -63,6 +71,7 @@ class ScanConfig:
     storage_options: dict | None = None  # fsspec options for URLs, e.g. {"endpoint_url": ...}
     min_confidence: float | None = None  # None: the threshold stored in the checkpoint
     precision: str = "auto"  # auto (bf16 where the hardware has it), fp32 or bf16
+    commit_rows: int = DEFAULT_COMMIT_ROWS  # rows per crash-safe part file
     write_xmp: bool = False  # write an XMP sidecar beside each tagged photo
 
 
@@ -168,7 +177,7 @@ def scan(
                 storage_options=storage,
             )
         )
-        journal = PartJournal(config.out, predictor.k, storage)
+        journal = PartJournal(config.out, predictor.k, storage, config.commit_rows)
         previous = None if config.full or not exists(config.out, storage) else config.out
         if config.full:
             journal.clear()
@@ -191,25 +200,31 @@ def scan(
         timing = StageTiming(setup=time.monotonic() - started)
         progress.start(len(plan.to_process))
         batches = iter(loader)
-        while True:
-            mark = time.monotonic()
-            batch = next(batches, None)
-            timing.waiting_for_photos += time.monotonic() - mark
-            if batch is None:
-                break
-            mark = time.monotonic()
-            rows = rows_for_batch(batch, predictor, loaded.name)
-            timing.model += time.monotonic() - mark
-            mark = time.monotonic()
-            if sidecars is not None:  # before the commit: a crash in between redoes them, idempotently
-                sidecars.write(rows)
-            journal.commit(rows)  # from here on, a crash cannot lose these rows
-            lock.heartbeat()
-            timing.writing += time.monotonic() - mark
-            counts.update(row.status.value for row in rows)
-            progress.advance(len(rows))
+        try:
+            while True:
+                mark = time.monotonic()
+                batch = next(batches, None)
+                timing.waiting_for_photos += time.monotonic() - mark
+                if batch is None:
+                    break
+                mark = time.monotonic()
+                rows = rows_for_batch(batch, predictor, loaded.name)
+                timing.model += time.monotonic() - mark
+                mark = time.monotonic()
+                if sidecars is not None:  # before the commit: a crash in between redoes them, idempotently
+                    sidecars.write(rows)
+                journal.add(rows)  # once committed, a crash cannot lose these rows
+                lock.heartbeat()
+                timing.writing += time.monotonic() - mark
+                counts.update(row.status.value for row in rows)
+                progress.advance(len(rows))
+        except BaseException:
+            # Interrupted (Ctrl-C) or failed: keep the rows already made for the rerun, if we can.
+            with contextlib.suppress(Exception):
+                journal.flush()
+            raise
         mark = time.monotonic()
-
+        journal.flush()
         parts = journal.existing()
         drop = plan.removed if config.prune else set()
         if parts or drop or previous is None:

@@ -100,7 +100,7 @@ def test_kill_9_over_a_bucket(bucket, tiny_model):
     upload(client, name, 40, size=(1600, 1200))
     out = f"s3://{name}/tags.parquet"
     command = [sys.executable, "-m", "landmark_tag", "scan", f"s3://{name}/photos", "-m", str(tiny_model),
-               "-o", out, "--batch-size", "2", "--workers", "0"]  # fmt: skip
+               "-o", out, "--batch-size", "2", "--workers", "0", "--commit-every", "2"]  # fmt: skip
     victim = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
     )

@@ -97,7 +97,7 @@ def test_parts_of_an_interrupted_run_are_reused(tmp_path, tiny_model):
             if self.done >= 4:
                 raise RuntimeError("simulated crash")
 
-    config = ScanConfig([str(root)], str(out), model=str(tiny_model), workers=0, batch_size=2)
+    config = ScanConfig([str(root)], str(out), model=str(tiny_model), workers=0, batch_size=2, commit_rows=2)
     with pytest.raises(RuntimeError):
         scan(config, CrashAfterFour())
     assert not out.exists()
@@ -105,6 +105,41 @@ def test_parts_of_an_interrupted_run_are_reused(tmp_path, tiny_model):
     summary = run(root, out, tiny_model, batch_size=2)
     assert (summary.processed, summary.unchanged) == (8, 4)
     assert len(read_results(out)) == 12
+
+
+def test_an_interrupted_scan_commits_the_rows_it_has(tmp_path, tiny_model):
+    root, out = make_tree(tmp_path / "photos", 12), tmp_path / "tags.parquet"
+
+    class InterruptAfterFour:
+        def start(self, total):
+            self.done = 0
+
+        def advance(self, photos):
+            self.done += photos
+            if self.done >= 4:
+                raise KeyboardInterrupt
+
+    config = ScanConfig([str(root)], str(out), model=str(tiny_model), workers=0, batch_size=2)
+    with pytest.raises(KeyboardInterrupt):
+        scan(config, InterruptAfterFour())  # 4 rows made, fewer than the 64 of a commit
+    (part,) = PartJournal(str(out), 3).existing()
+    assert len(read_results(part, "parquet")) == 4
+    assert run(root, out, tiny_model).processed == 8
+
+
+def test_rows_are_committed_in_groups(tmp_path):
+    from tests.pipeline.test_write import rows
+
+    journal = PartJournal(str(tmp_path / "tags.parquet"), 2, commit_rows=4)
+    journal.add(rows()[:2])
+    assert journal.existing() == []  # two rows wait
+    journal.add(rows())
+    assert len(journal.existing()) == 1 and len(read_results(journal.existing()[0], "parquet")) == 5
+    journal.flush()  # nothing waits
+    assert len(journal.existing()) == 1
+    journal.add(rows()[:1])
+    journal.flush()
+    assert len(journal.existing()) == 2
 
 
 def test_concurrent_scan_is_refused(tmp_path, tiny_model):
@@ -136,7 +171,7 @@ def test_kill_9_mid_run_loses_nothing_and_repeats_nothing(tmp_path, tiny_model):
     previous = out.read_bytes()
     make_tree(root, 60, start=10, size=(1600, 1200))
     command = [sys.executable, "-m", "landmark_tag", "scan", str(root), "-m", str(tiny_model), "-o", str(out),
-               "--batch-size", "2", "--workers", "0"]  # fmt: skip
+               "--batch-size", "2", "--workers", "0", "--commit-every", "2"]  # fmt: skip
     victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     journal = PartJournal(str(out), 3)
     deadline = time.monotonic() + 60
