@@ -103,6 +103,9 @@ def scan_command(
     workers: int | None = typer.Option(
         None, "--workers", min=0, help="Decode processes. Default: one per CPU core (at most 8)."
     ),
+    threads: int | None = typer.Option(
+        None, "--threads", min=1, help="Inference threads. Default: half the CPU cores on a CPU."
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
     precision: str = typer.Option(
         "auto",
@@ -149,6 +152,7 @@ def scan_command(
         k=k,
         batch_size=batch_size,
         workers=workers,
+        threads=threads,
         device=device,
         precision=precision,
         commit_rows=commit_every,

@@ -10,6 +10,7 @@ import torch
 
 from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.gazetteer import Place
+from landmark_tag.pipeline.allocator import keep_freed_memory
 from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder
 from landmark_tag.pipeline.records import Status
 
@@ -30,8 +31,8 @@ PRECISIONS = ("auto", "fp32", "bf16")
 
 def cpu_has_fast_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX). There, bf16 inference runs
-    about three times as fast as fp32 (EfficientNet-Lite0 on a 2-core Zen 4: 57 -> 165 photos/s);
-    elsewhere bf16 is emulated and slower."""
+    1.5 to 2.3 times as fast as fp32 (EfficientNet-Lite0 on two threads and on one of a 2-core AMD
+    EPYC: `python benchmarks/model_speed.py`); elsewhere bf16 is emulated and slower."""
     try:
         return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except AttributeError:  # a torch without these probes
@@ -89,6 +90,8 @@ class Predictor:
         self.places: list[Place | None] = [loaded.spec.places.get(name) for name in loaded.spec.class_names]
         self.min_confidence = resolve_min_confidence(loaded, min_confidence)
         self.autocast_dtype = resolve_precision(precision, device)
+        if device.type == "cpu":
+            keep_freed_memory()  # 1.5x to 2.5x the model's speed on a CPU: see `allocator`
         # channels_last is the fast layout for convolutions on both modern CPUs and GPUs.
         self.model = loaded.model.to(device, memory_format=torch.channels_last).eval()
 

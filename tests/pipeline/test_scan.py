@@ -2,11 +2,12 @@ import os
 
 import pandas as pd
 import pytest
+import torch
 
 from landmark_tag.checkpoint import ModelNotFoundError, load_model
 from landmark_tag.pipeline.discover import InputNotFoundError
-from landmark_tag.pipeline.predict import predict_landmarks
-from landmark_tag.pipeline.scan import ScanConfig, scan
+from landmark_tag.pipeline.predict import Predictor, predict_landmarks
+from landmark_tag.pipeline.scan import ScanConfig, default_threads, scan
 from landmark_tag.pipeline.write import read_results
 from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, save_photo, scene, write_tiny_checkpoint
 
@@ -187,3 +188,20 @@ def test_write_xmp_writes_sidecars_for_tagged_photos_only(tmp_path, photo_tree, 
     # Scanning again with --full rewrites nothing: the sidecars already say the same.
     config.full = True
     assert scan(config).sidecars.unchanged == 6
+
+
+def test_inference_threads_are_set_for_the_scan_and_put_back(tmp_path, photo_tree, tiny_model, monkeypatch):
+    threads_during = []
+    real_predict = Predictor.__call__
+
+    def recording_predict(self, pixels):
+        threads_during.append(torch.get_num_threads())
+        return real_predict(self, pixels)
+
+    monkeypatch.setattr(Predictor, "__call__", recording_predict)
+    before = torch.get_num_threads()
+    out = str(tmp_path / "t.parquet")
+    scan(ScanConfig([str(photo_tree)], out, model=str(tiny_model), workers=0, threads=1))
+    assert threads_during and set(threads_during) == {1}
+    assert torch.get_num_threads() == before
+    assert default_threads(torch.device("cpu")) == max(1, (os.cpu_count() or 1) // 2)
