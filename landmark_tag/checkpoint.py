@@ -25,21 +25,20 @@ from typing import Any
 import torch
 from torch import nn
 
-from landmark_tag.errors import LandmarkTagError
+from landmark_tag.errors import CheckpointError, ModelNotFoundError
 from landmark_tag.gazetteer import Place, builtin_gazetteer, places_for
 from landmark_tag.models import build_model
+from landmark_tag.paths import default_model_path
+
+__all__ = [  # the errors and the default path live in torch-free modules; they belong to this API
+    "CheckpointError",
+    "ModelNotFoundError",
+    "default_model_path",
+]
 
 FORMAT = "landmark-tag/checkpoint"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
-
-
-class CheckpointError(LandmarkTagError):
-    """A model file that is missing, unreadable, not a checkpoint, or of an unsupported version."""
-
-
-class ModelNotFoundError(CheckpointError):
-    """There is no model file at the given (or default) path."""
 
 
 @dataclass
@@ -123,19 +122,6 @@ def display_name(class_name: str) -> str:
     """`16.Eiffel_Tower` -> `Eiffel Tower`: the dataset's folder names, made readable."""
     readable = _CLASS_PREFIX.sub("", class_name).replace("_", " ").strip()
     return readable or class_name
-
-
-def default_model_path() -> Path:
-    """Where `train` writes and `scan` looks when no --model is given.
-
-    `$LANDMARK_TAG_HOME/model.pt`, else `$XDG_DATA_HOME/landmark-tag/model.pt`,
-    else `~/.local/share/landmark-tag/model.pt`.
-    """
-    home = os.environ.get("LANDMARK_TAG_HOME")
-    if home:
-        return Path(home).expanduser() / "model.pt"
-    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(data_home).expanduser() / "landmark-tag" / "model.pt"
 
 
 def save_checkpoint(

@@ -10,8 +10,8 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
-from landmark_tag.checkpoint import ModelNotFoundError, default_model_path
-from landmark_tag.errors import LandmarkTagError
+from landmark_tag.errors import LandmarkTagError, ModelNotFoundError
+from landmark_tag.paths import default_model_path
 
 # Exit codes, documented in the README.
 EXIT_OK = 0

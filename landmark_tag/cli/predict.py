@@ -8,11 +8,8 @@ from dataclasses import asdict
 import typer
 from rich.console import Console
 
-from landmark_tag.checkpoint import default_model_path, load_model
 from landmark_tag.cli.app import app, fatal_errors
-from landmark_tag.figure import render_predictions
-from landmark_tag.pipeline.decode import PhotoDecoder
-from landmark_tag.pipeline.predict import predict_landmarks
+from landmark_tag.paths import default_model_path
 from landmark_tag.pipeline.records import Status
 
 
@@ -37,6 +34,12 @@ def predict_command(
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Print the most likely landmarks for each image, and where the best one is."""
+    # The model stack loads only when a command needs it: `--help` and `report` stay quick.
+    from landmark_tag.checkpoint import load_model
+    from landmark_tag.figure import render_predictions
+    from landmark_tag.pipeline.decode import PhotoDecoder
+    from landmark_tag.pipeline.predict import predict_landmarks
+
     with fatal_errors(model_given=model is not None):
         loaded = load_model(model or default_model_path())
         predictions = predict_landmarks(

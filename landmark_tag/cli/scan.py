@@ -7,6 +7,7 @@ import logging
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -23,8 +24,10 @@ from landmark_tag.cli.app import (
 from landmark_tag.cli.progress import photo_progress
 from landmark_tag.cli.report import print_report_summary, run_report
 from landmark_tag.pipeline.records import Status
-from landmark_tag.pipeline.scan import ScanConfig, ScanSummary, scan
 from landmark_tag.report.build import ReportConfig
+
+if TYPE_CHECKING:
+    from landmark_tag.pipeline.scan import ScanSummary
 
 
 def print_summary(summary: ScanSummary, console: Console) -> None:
@@ -142,6 +145,8 @@ def scan_command(
     An existing output is extended: photos already in it (same path, size and modification time)
     are not processed again.
     """
+    from landmark_tag.pipeline.scan import ScanConfig, scan  # loads torch: only when a scan runs
+
     setup_logging(verbose, log_file)
     console = stderr_console()
     progress = photo_progress(console, "scanning", "scan", "scanned")

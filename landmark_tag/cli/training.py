@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -12,11 +13,16 @@ from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progres
 from rich.table import Table
 
 from landmark_tag.cli.app import app, fatal_errors, setup_logging, stderr_console
-from landmark_tag.training.download import DEFAULT_URL, default_data_dir, download_dataset
-from landmark_tag.training.evaluate import EvaluationResult, evaluate_checkpoint, save_confusion_png
-from landmark_tag.training.loop import EpochMetrics
-from landmark_tag.training.models import DEFAULT_BACKBONE
-from landmark_tag.training.train import TrainConfig, train
+from landmark_tag.paths import default_data_dir
+from landmark_tag.training.download import DEFAULT_URL, download_dataset
+
+if TYPE_CHECKING:
+    from landmark_tag.training.evaluate import EvaluationResult
+    from landmark_tag.training.loop import EpochMetrics
+
+# The same as training.models.DEFAULT_BACKBONE (a test checks), which this module does not import:
+# the model stack loads only when a command needs it, so `--help` and `report` stay quick.
+DEFAULT_BACKBONE = "efficientnet_lite0"
 
 train_app = typer.Typer(
     help="Train a landmark classifier and save it where `scan` finds it.", no_args_is_help=True
@@ -124,6 +130,8 @@ def print_risk_coverage(result: EvaluationResult, console: Console) -> None:
 
 
 def _run_training(options: dict) -> None:
+    from landmark_tag.training.train import TrainConfig, train
+
     setup_logging(False)
     console = stderr_console()
     reporter = ConsoleTrainReporter(console)
@@ -252,6 +260,8 @@ def evaluate_command(
     workers: int | None = typer.Option(None, "--workers", min=0, help="Data loading processes."),
 ) -> None:
     """Report loss, top-1/3/5 and per-class accuracy; save a confusion matrix."""
+    from landmark_tag.training.evaluate import evaluate_checkpoint, save_confusion_png
+
     setup_logging(False)
     with fatal_errors(model_given=True):
         result = evaluate_checkpoint(

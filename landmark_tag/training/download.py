@@ -16,8 +16,8 @@ from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import urlparse
 
-from landmark_tag.checkpoint import default_model_path
 from landmark_tag.errors import LandmarkTagError
+from landmark_tag.paths import default_data_dir
 
 DEFAULT_URL = "https://udacity-dlnfd.s3-us-west-1.amazonaws.com/datasets/landmark_images.zip"
 _MARKER = ".landmark-tag-complete"
@@ -29,10 +29,6 @@ ByteProgress = Callable[[int, "int | None"], None]
 
 class DownloadError(LandmarkTagError):
     """The dataset could not be downloaded, verified or extracted."""
-
-
-def default_data_dir() -> Path:
-    return default_model_path().parent / "data"
 
 
 def _archive_name(url: str) -> str:
