@@ -10,6 +10,8 @@ with 30% GPS-tagged photos), then measures side by side, on the same files, in o
   (c) `landmark-tag scan` end to end, through the real CLI
   (d) the naive per-image loop the original project used: full decode, one forward per image
 
+and, where there is a GPU, (c) again with `--gpu-decode` (JPEGs decoded by nvJPEG).
+
 Each of (a), (b) and (c) is run --repeats times and the median reported: the machine may be shared.
 
 On a CPU, decode and inference share the cores, so the pipeline's ceiling is 1 / (1/a + 1/b); on a
@@ -274,6 +276,10 @@ def main() -> None:
             row["scan"] = sorted(runs, key=lambda run: run["photos_per_s"])[len(runs) // 2]  # the median run
             if "pipeline_ceiling" in row:
                 row["scan_vs_ceiling"] = row["scan"]["photos_per_s"] / row["pipeline_ceiling"]
+            if gpu and name != "web_30pct_gps":  # the same scan with JPEG decoding on the GPU
+                extra = [*args.scan_args.split(), "--gpu-decode"]
+                runs = [cli_scan(tmp / name, checkpoint, tmp, extra) for _ in range(args.repeats)]
+                row["scan_gpu_decode"] = sorted(runs, key=lambda run: run["photos_per_s"])[len(runs) // 2]
             if name == "12mp":
                 row["naive"] = naive_loop(paths, checkpoint)
                 row["scan_vs_naive"] = row["scan"]["photos_per_s"] / row["naive"]
@@ -305,6 +311,9 @@ def main() -> None:
                 ]
             )
         )
+    for name, row in results["sets"].items():
+        if "scan_gpu_decode" in row:
+            print(f"{name} with --gpu-decode: {row['scan_gpu_decode']['photos_per_s']:.1f} photos/s")
     print("\nRates in photos/s. The scan rate counts from its first batch to its output written, like the")
     print("warm ceilings; model load and file listing (setup_seconds) and interpreter start-up are in")
     print("the JSON, with the wall-clock rate. Peak memory is the largest sum of PSS over the scan and")

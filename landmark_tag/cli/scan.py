@@ -110,6 +110,11 @@ def scan_command(
         None, "--threads", min=1, help="Inference threads. Default: half the CPU cores on a CPU."
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    gpu_decode: bool = typer.Option(
+        False,
+        "--gpu-decode",
+        help="Decode JPEGs of 1 MB and more on the GPU (nvJPEG) instead of on the CPU cores. Needs CUDA.",
+    ),
     precision: str = typer.Option(
         "auto",
         "--precision",
@@ -159,6 +164,7 @@ def scan_command(
         workers=workers,
         threads=threads,
         device=device,
+        gpu_decode=gpu_decode,
         precision=precision,
         commit_rows=commit_every,
         include_gps=include_gps,

@@ -17,6 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, describe_os_error
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.exif import GpsFix, read_gps, read_gps_pillow
+from landmark_tag.pipeline.gpu_decode import exif_orientation, wants_device_decode
 from landmark_tag.pipeline.storage import open_binary
 
 # Formats whose EXIF exifread does not find; Pillow has parsed it by the time the header is read.
@@ -25,19 +26,28 @@ _PILLOW_EXIF_FORMATS = frozenset({"WEBP"})
 
 @dataclass
 class PhotoItem:
-    """One photo after EXIF and decode: located (gps), failed (error), or decoded (pixels)."""
+    """One photo after EXIF and decode: located (gps), failed (error), decoded (pixels), or, with
+    --gpu-decode, a large JPEG left for the GPU to decode (jpeg bytes and EXIF orientation)."""
 
     photo: PhotoFile
     gps: GpsFix | None = None
     error: str | None = None
     pixels: torch.Tensor | None = None
     decoded: bool = False
+    jpeg: torch.Tensor | None = None
+    orientation: int = 1
 
 
 def examine_photo(
-    photo: PhotoFile, decoder: PhotoDecoder, include_gps: bool = False, storage_options: dict | None = None
+    photo: PhotoFile,
+    decoder: PhotoDecoder,
+    include_gps: bool = False,
+    storage_options: dict | None = None,
+    device_jpeg_min_bytes: int | None = None,
 ) -> PhotoItem:
-    """Read one photo's GPS and, unless it is located and skipped, its pixels. Never raises."""
+    """Read one photo's GPS and, unless it is located and skipped, its pixels. Never raises.
+
+    With `device_jpeg_min_bytes`, JPEGs at least that large come back as bytes, for the GPU."""
     if photo.size_bytes == 0:
         return PhotoItem(photo, error="empty file (0 bytes)")
     gps = None
@@ -52,6 +62,13 @@ def examine_photo(
                     gps = read_gps_pillow(image)
                     if gps is not None and not include_gps:
                         return PhotoItem(photo, gps=gps)
+                if device_jpeg_min_bytes is not None and wants_device_decode(
+                    image, photo.size_bytes, device_jpeg_min_bytes
+                ):
+                    orientation = exif_orientation(image)
+                    handle.seek(0)
+                    jpeg = torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8)
+                    return PhotoItem(photo, gps=gps, jpeg=jpeg, orientation=orientation)
                 pixels = decoder.pixels(image)
     except DecodeError as exc:
         return PhotoItem(photo, gps=gps, error=str(exc))
@@ -69,17 +86,22 @@ class PhotoDataset(Dataset):
         decoder: PhotoDecoder,
         include_gps: bool = False,
         storage_options: dict | None = None,
+        device_jpeg_min_bytes: int | None = None,
     ) -> None:
         self.photos = photos
         self.decoder = decoder
         self.include_gps = include_gps
         self.storage_options = storage_options
+        self.device_jpeg_min_bytes = device_jpeg_min_bytes
 
     def __len__(self) -> int:
         return len(self.photos)
 
     def __getitem__(self, index: int) -> PhotoItem:
-        return examine_photo(self.photos[index], self.decoder, self.include_gps, self.storage_options)
+        photo = self.photos[index]
+        return examine_photo(
+            photo, self.decoder, self.include_gps, self.storage_options, self.device_jpeg_min_bytes
+        )
 
 
 @dataclass
@@ -96,7 +118,8 @@ class PhotoBatch:
 
 
 def collate_photos(items: list[PhotoItem]) -> PhotoBatch:
-    """Stack the decoded photos; failed and located ones travel along without pixels."""
+    """Stack the decoded photos; failed and located ones travel along without pixels, and JPEGs for
+    the GPU with their bytes."""
     decoded = [item.pixels for item in items if item.decoded]
     pixels = torch.stack(decoded) if decoded else None
     for item in items:
@@ -113,10 +136,11 @@ def make_loader(
     include_gps: bool = False,
     pin_memory: bool = False,
     storage_options: dict | None = None,
+    device_jpeg_min_bytes: int | None = None,
 ) -> DataLoader:
     """A DataLoader that yields `PhotoBatch`es in the order of `photos`."""
     return DataLoader(
-        PhotoDataset(photos, decoder, include_gps, storage_options),
+        PhotoDataset(photos, decoder, include_gps, storage_options, device_jpeg_min_bytes),
         batch_size=batch_size,
         shuffle=False,
         num_workers=workers,

@@ -21,6 +21,7 @@ from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.pipeline.batch import PhotoBatch, make_loader
 from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.discover import DiscoveryStats, discover_photos
+from landmark_tag.pipeline.gpu_decode import DEVICE_DECODE_MIN_BYTES, DeviceJpegDecoder, decode_on_device
 from landmark_tag.pipeline.incremental import (
     DEFAULT_COMMIT_ROWS,
     PartJournal,
@@ -83,6 +84,7 @@ class ScanConfig:
     precision: str = "auto"  # auto (bf16 where the hardware has it), fp32 or bf16
     commit_rows: int = DEFAULT_COMMIT_ROWS  # rows per crash-safe part file
     write_xmp: bool = False  # write an XMP sidecar beside each tagged photo
+    gpu_decode: bool = False  # decode large JPEGs on the GPU (nvJPEG); needs a CUDA device
 
 
 @dataclass
@@ -151,8 +153,10 @@ def rows_for_batch(batch: PhotoBatch, predictor: Predictor, model_name: str) -> 
                 row.estimated_latitude, row.estimated_longitude = place.latitude, place.longitude
                 row.estimated_country = place.country
             decoded_index += 1
-        elif item.error is None:
+        elif item.error is None and item.gps is not None:
             row.status = Status.SKIPPED_GPS
+        elif item.error is None:  # never expected: a photo neither decoded, located nor failed
+            row.error = "not decoded"
         rows.append(row)
     return rows
 
@@ -173,6 +177,8 @@ def scan(
     storage = config.storage_options
     fmt = output_format(config.out, config.output_format)
     device = resolve_device(config.device)
+    if config.gpu_decode and device.type != "cuda":
+        raise ValueError("--gpu-decode needs a CUDA GPU to decode on (and --device auto or cuda)")
     loaded = loaded_model or load_model(config.model or default_model_path())
     predictor = Predictor(loaded, device, config.k, config.min_confidence, config.precision)
     with OutputLock(config.out, storage) as lock:
@@ -196,14 +202,17 @@ def scan(
         sources = ([(previous, fmt)] if previous else []) + [(part, "parquet") for part in journal.existing()]
         plan = plan_work(photos, read_done(sources, storage))
 
+        photo_decoder = PhotoDecoder(loaded.spec.preprocessing)
+        device_decoder = DeviceJpegDecoder(loaded.spec.preprocessing, device) if config.gpu_decode else None
         loader = make_loader(
             plan.to_process,
-            PhotoDecoder(loaded.spec.preprocessing),
+            photo_decoder,
             batch_size=config.batch_size or default_batch_size(device),
             workers=default_workers() if config.workers is None else config.workers,
             include_gps=config.include_gps,
             pin_memory=device.type == "cuda",
             storage_options=storage,
+            device_jpeg_min_bytes=DEVICE_DECODE_MIN_BYTES if config.gpu_decode else None,
         )
         sidecars = SidecarWriter(storage) if config.write_xmp else None
         counts: Counter[str] = Counter({status.value: 0 for status in Status})
@@ -220,6 +229,8 @@ def scan(
                 if batch is None:
                     break
                 mark = time.monotonic()
+                if device_decoder is not None:
+                    batch = decode_on_device(batch, device_decoder, photo_decoder)
                 rows = rows_for_batch(batch, predictor, loaded.name)
                 timing.model += time.monotonic() - mark
                 mark = time.monotonic()

@@ -75,6 +75,7 @@ def test_missing_default_model_names_the_fix(tmp_path, photos):
     [
         (["--format", "xlsx"], "unknown output format"),
         (["--device", "tpu"], "unknown device"),
+        (["--device", "cpu", "--gpu-decode"], "--gpu-decode needs a CUDA GPU"),
     ],
 )
 def test_bad_options_are_clear_errors(tmp_path, photos, tiny_model, extra, message):

@@ -1,0 +1,139 @@
+"""Stage 3 on the GPU (opt-in, `scan --gpu-decode`): large JPEGs decoded by nvJPEG.
+
+A decode worker that meets a large JPEG sends its bytes and EXIF orientation instead of pixels
+(`wants_device_decode`); the main process decodes them as one batch on the device, turns them
+upright, resizes, crops and normalises them there, and puts them back into the batch in scan order
+(`decode_on_device`). This takes the most expensive work of a CPU-bound scan, the full-size JPEG
+decode, off the CPU cores. A JPEG that nvJPEG refuses is decoded by Pillow instead, in the main
+process; one that Pillow refuses too becomes a failed row like any other.
+
+torchvision deprecates its decode_jpeg in 0.29 in favour of TorchCodec, but it remains the CUDA
+JPEG decoder that ships with the torch versions this project supports.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from typing import TYPE_CHECKING
+
+import torch
+from PIL import Image
+from torchvision.io import ImageReadMode, decode_jpeg
+from torchvision.transforms import v2 as transforms
+
+from landmark_tag.checkpoint import Preprocessing
+from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, interpolation_mode
+
+if TYPE_CHECKING:  # batch.py imports this module, for its workers' side
+    from landmark_tag.pipeline.batch import PhotoBatch
+
+# JPEGs this large (about 3 MP and up at usual qualities) go to the GPU; smaller ones decode fast
+# enough on the CPU in draft mode, and their bytes would cost more to move than to decode.
+DEVICE_DECODE_MIN_BYTES = 1 << 20
+EXIF_ORIENTATION = 0x0112
+
+
+def wants_device_decode(
+    image: Image.Image, size_bytes: int, min_bytes: int = DEVICE_DECODE_MIN_BYTES
+) -> bool:
+    """Whether an opened (not yet decoded) photo should go to the GPU: a large YCbCr or greyscale
+    JPEG. CMYK JPEGs stay with Pillow, which converts them properly."""
+    return image.format == "JPEG" and image.mode in ("RGB", "L") and size_bytes >= min_bytes
+
+
+def exif_orientation(image: Image.Image) -> int:
+    """The photo's EXIF orientation (1-8; 1 when absent or invalid), read from the header only."""
+    try:
+        value = int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except (TypeError, ValueError, SyntaxError, OSError):
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def upright(image: torch.Tensor, orientation: int) -> torch.Tensor:
+    """Turn a CHW image upright as its EXIF orientation says (as Pillow's exif_transpose does)."""
+    if orientation == 2:
+        return image.flip(-1)
+    if orientation == 3:
+        return image.flip(-2, -1)
+    if orientation == 4:
+        return image.flip(-2)
+    if orientation == 5:
+        return image.transpose(-2, -1)
+    if orientation == 6:
+        return image.rot90(-1, dims=(-2, -1))
+    if orientation == 7:  # the transverse: mirrored along the other diagonal
+        return image.transpose(-2, -1).flip(-2, -1)
+    if orientation == 8:
+        return image.rot90(1, dims=(-2, -1))
+    return image
+
+
+class DeviceJpegDecoder:
+    """Decodes JPEG bytes on `device` into the model's normalised input tensors."""
+
+    def __init__(self, preprocessing: Preprocessing, device: torch.device | str) -> None:
+        self.device = torch.device(device)
+        self.transform = transforms.Compose(
+            [
+                # Resampled in float: bicubic resizing of uint8 tensors is not implemented on CUDA.
+                transforms.ToDtype(torch.float32, scale=True),
+                transforms.Resize(
+                    preprocessing.resize_size,
+                    interpolation=interpolation_mode(preprocessing.interpolation),
+                    antialias=True,
+                ),
+                transforms.CenterCrop(preprocessing.input_size),
+                transforms.Normalize(preprocessing.mean, preprocessing.std),
+            ]
+        )
+
+    def _decode(self, jpegs: list[torch.Tensor]) -> list[torch.Tensor]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # see the module docstring
+            return decode_jpeg(jpegs, mode=ImageReadMode.RGB, device=self.device)
+
+    def __call__(self, jpegs: list[torch.Tensor], orientations: list[int]) -> list[torch.Tensor | None]:
+        """One input tensor per JPEG, in order; None for a JPEG this decoder cannot read."""
+        try:
+            images: list[torch.Tensor | None] = list(self._decode(jpegs))
+        except RuntimeError:  # one bad JPEG fails the whole batch: find it
+            images = []
+            for jpeg in jpegs:
+                try:
+                    images.append(self._decode([jpeg])[0])
+                except RuntimeError:
+                    images.append(None)
+        return [
+            None if image is None else self.transform(upright(image, orientation))
+            for image, orientation in zip(images, orientations, strict=True)
+        ]
+
+
+def decode_on_device(batch: PhotoBatch, decoder: DeviceJpegDecoder, fallback: PhotoDecoder) -> PhotoBatch:
+    """Decode the batch's JPEG bytes on the device and merge them with the pixels the workers
+    decoded, in scan order, so that `batch.pixels` again holds one row per decoded item."""
+    waiting = [item for item in batch.items if item.jpeg is not None]
+    if not waiting:
+        return batch
+    decoded = decoder([item.jpeg for item in waiting], [item.orientation for item in waiting])
+    for item, pixels in zip(waiting, decoded, strict=True):
+        if pixels is None:  # nvJPEG refused it: Pillow may still read it (and say why if not)
+            try:
+                pixels = fallback(io.BytesIO(item.jpeg.numpy().tobytes()))
+            except DecodeError as exc:
+                item.error = str(exc)
+        item.pixels, item.decoded, item.jpeg = pixels, pixels is not None, None
+    from_device = {id(item) for item in waiting}
+    from_workers = iter(batch.pixels if batch.pixels is not None else [])
+    rows = []
+    for item in batch.items:
+        if id(item) in from_device:
+            if item.decoded:
+                rows.append(item.pixels.to(decoder.device))
+            item.pixels = None
+        elif item.decoded:
+            rows.append(next(from_workers).to(decoder.device, non_blocking=True))
+    batch.pixels = torch.stack(rows) if rows else None
+    return batch
