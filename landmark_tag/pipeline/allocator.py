@@ -4,7 +4,7 @@ Each forward pass on a CPU allocates and frees activations of several MB. glibc'
 blocks over its mmap threshold (128 KiB at first, and raised only as such blocks are freed) with a
 fresh mmap, and returns them with munmap; it also trims its heap as soon as 128 KiB is free at the
 top. Either way every batch faults its activations back in, page by page, zeroed by the kernel.
-`python benchmarks/malloc_tuning.py` measures EfficientNet-Lite0 on 2 cores, batch 8, bf16: 14,000
+`python benchmarks/model_speed.py` measures EfficientNet-Lite0 on 2 cores, batch 8, bf16: 14,000
 page faults per batch and 192 photos/s with glibc's defaults, none and 329 with the settings below
 (one thread: 127 -> 193), at the same peak memory, since what is kept is what the next batch needs.
 """
@@ -20,7 +20,7 @@ logger = logging.getLogger(__name__)
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 # Blocks up to this size stay in the heap: a batch of 8 at 224 px in fp32 (16 in bf16) needs 64 MiB.
-# Older glibc refuses more than 32 MiB, which still covers a bf16 batch of 8.
+# Older glibc may refuse more than 32 MiB, which covers a bf16 batch of 8.
 MMAP_THRESHOLDS_BYTES = (64 << 20, 32 << 20)
 # Free memory the heap may keep at its top; 64 MiB measured too small for batch 8 (no gain).
 TRIM_THRESHOLD_BYTES = 512 << 20

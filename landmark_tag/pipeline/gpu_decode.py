@@ -73,8 +73,11 @@ def upright(image: torch.Tensor, orientation: int) -> torch.Tensor:
 class DeviceJpegDecoder:
     """Decodes JPEG bytes on `device` into the model's normalised input tensors."""
 
-    def __init__(self, preprocessing: Preprocessing, device: torch.device | str) -> None:
+    def __init__(
+        self, preprocessing: Preprocessing, device: torch.device | str, dtype: torch.dtype = torch.float32
+    ) -> None:
         self.device = torch.device(device)
+        self.dtype = dtype  # of the tensors made; see Predictor.input_dtype
         self.transform = transforms.Compose(
             [
                 # Resampled in float: bicubic resizing of uint8 tensors is not implemented on CUDA.
@@ -106,7 +109,7 @@ class DeviceJpegDecoder:
                 except RuntimeError:
                     images.append(None)
         return [
-            None if image is None else self.transform(upright(image, orientation))
+            None if image is None else self.transform(upright(image, orientation)).to(self.dtype)
             for image, orientation in zip(images, orientations, strict=True)
         ]
 
@@ -130,10 +133,10 @@ def decode_on_device(batch: PhotoBatch, decoder: DeviceJpegDecoder, fallback: Ph
     rows = []
     for item in batch.items:
         if id(item) in from_device:
-            if item.decoded:
-                rows.append(item.pixels.to(decoder.device))
+            if item.decoded:  # the fallback's tensors are on the CPU
+                rows.append(item.pixels.to(decoder.device, decoder.dtype))
             item.pixels = None
         elif item.decoded:
-            rows.append(next(from_workers).to(decoder.device, non_blocking=True))
+            rows.append(next(from_workers).to(decoder.device, decoder.dtype, non_blocking=True))
     batch.pixels = torch.stack(rows) if rows else None
     return batch

@@ -88,7 +88,8 @@ def photo(tmp_path, name, data) -> PhotoFile:
     return PhotoFile(str(path), len(data), path.stat().st_mtime)
 
 
-def test_a_batch_with_device_jpegs_comes_out_in_scan_order(tmp_path, monkeypatch):
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_batch_with_device_jpegs_comes_out_in_scan_order(tmp_path, monkeypatch, dtype):
     big = jpeg_bytes(scene((800, 600), seed=1), quality=95)
     big_rotated = jpeg_bytes(quadrants((800, 600)), quality=95, exif=with_orientation(6).tobytes())
     small = jpeg_bytes(scene((300, 200), seed=2), quality=70)
@@ -99,13 +100,13 @@ def test_a_batch_with_device_jpegs_comes_out_in_scan_order(tmp_path, monkeypatch
         photo(tmp_path, "rotated.jpg", big_rotated),
         photo(tmp_path, "refused.jpg", big),
     ]
-    decoder = PhotoDecoder(PREP)
+    decoder = PhotoDecoder(PREP, dtype=dtype)
     threshold = len(small) + 1
     items = [examine_photo(p, decoder, device_jpeg_min_bytes=threshold) for p in photos]
     assert [item.jpeg is not None for item in items] == [False, True, False, True, True]
     assert items[3].orientation == 6
 
-    device_decoder = DeviceJpegDecoder(PREP, "cpu")
+    device_decoder = DeviceJpegDecoder(PREP, "cpu", dtype)
     real_call = DeviceJpegDecoder.__call__
 
     def refuses_the_last(self, jpegs, orientations):  # as nvJPEG might refuse one Pillow can read
@@ -115,11 +116,11 @@ def test_a_batch_with_device_jpegs_comes_out_in_scan_order(tmp_path, monkeypatch
     batch = decode_on_device(collate_photos(items), device_decoder, decoder)
     assert [item.decoded for item in batch.items] == [True, True, False, True, True]
     assert batch.items[2].error and all(item.jpeg is None for item in batch.items)
-    assert batch.pixels.shape == (4, 3, 224, 224)
+    assert batch.pixels.shape == (4, 3, 224, 224) and batch.pixels.dtype == dtype
     full = PhotoDecoder(PREP, use_draft=False)
     expected = [decoder(photos[0].path), full(photos[1].path), full(photos[3].path), decoder(photos[4].path)]
     for pixels, want in zip(batch.pixels, expected, strict=True):
-        assert (pixels - want).abs().mean() < 0.02
+        assert (pixels.float() - want.float()).abs().mean() < 0.02
 
 
 def test_a_batch_without_device_jpegs_is_left_alone():

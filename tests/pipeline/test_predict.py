@@ -33,6 +33,19 @@ def test_bf16_inference_stays_close_to_fp32(tiny_model):
     np.testing.assert_allclose(by_class_a, by_class_b, atol=0.02)
 
 
+def test_pixels_handed_over_in_bf16_give_the_same_bf16_results(tiny_model):
+    loaded = load_model(tiny_model)
+    pixels = torch.randn(8, 3, 64, 64)
+    fast = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="bf16")
+    assert fast.input_dtype == torch.bfloat16
+    a, b = fast(pixels), fast(pixels.to(fast.input_dtype))
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_array_equal(a.probabilities, b.probabilities)  # bit for bit
+    exact = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="fp32")
+    assert exact.input_dtype == torch.float32
+    assert exact(pixels.bfloat16()).probabilities.dtype == np.float32  # still runs, in fp32
+
+
 def test_auto_precision_follows_the_hardware(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
     monkeypatch.setattr(predict, "cpu_has_fast_bf16", lambda: False)
