@@ -101,7 +101,7 @@ def scan_command(
     recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Walk into sub-folders."),
     include_hidden: bool = typer.Option(False, "--include-hidden", help="Scan files and folders named '.*'."),
     batch_size: int | None = typer.Option(
-        None, "--batch-size", min=1, help="Photos per model batch. Default: 16 on a CPU, 64 on a GPU."
+        None, "--batch-size", min=1, help="Photos per model batch. Default: 8 on a CPU, 64 on a GPU."
     ),
     workers: int | None = typer.Option(
         None, "--workers", min=0, help="Decode processes. Default: one per CPU core (at most 8)."

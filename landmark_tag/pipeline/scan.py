@@ -47,19 +47,19 @@ def default_workers() -> int:
 
 
 def default_threads(device: torch.device) -> int:
-    """Inference threads on a CPU: half the cores, leaving the rest to the decode workers. Two
-    threads stall each other whenever a decode worker takes one's core mid-layer; measured on 2
-    cores, one inference thread scans about 5% faster than two, on camera and web photos alike.
-    On a GPU the CPU threads only feed it, and torch's default stays."""
+    """Inference threads on a CPU: half the cores, leaving the rest to the decode workers. On 2
+    cores one inference thread scans as fast as two, on camera and web photos alike (README,
+    Speed), so the second core is better left to decoding. On a GPU the CPU threads only feed it,
+    and torch's default stays."""
     cores = os.cpu_count() or 1
     return max(1, cores // 2) if device.type == "cpu" else torch.get_num_threads()
 
 
 def default_batch_size(device: torch.device) -> int:
-    """Photos per batch. On a CPU, 16: EfficientNet-Lite0 on one thread in bf16 runs 5% faster
-    than at 8, and in a scan of web-sized photos 7% (2% slower on 12 MP photos, where decoding
-    is the bound anyway); at 32 it is slower again. A GPU wants large batches to be efficient."""
-    return 64 if device.type == "cuda" else 16
+    """Photos per batch. On a CPU, 8: it scans as fast as 16 (README, Speed) with less memory, and
+    each decode worker fills a whole batch alone, so a small batch starts the model sooner and
+    feeds it more evenly. A GPU wants large batches to be efficient."""
+    return 64 if device.type == "cuda" else 8
 
 
 @dataclass
