@@ -29,7 +29,10 @@ TRIM_THRESHOLD_BYTES = 512 << 20
 def keep_freed_memory() -> bool:
     """Raise glibc malloc's mmap and trim thresholds for this process (and the decode workers it
     forks later). Returns whether the settings took effect: False where the C library is not
-    glibc (macOS, Windows, musl), which have their own allocators and are left alone."""
+    glibc (macOS, Windows, musl), which have their own allocators and are left alone.
+
+    The settings are process-wide and stay: a program that calls `scan` or `predict_landmarks`
+    keeps them afterwards, which costs it at most the memory its largest batch needed."""
     if not sys.platform.startswith("linux"):
         return False
     try:
