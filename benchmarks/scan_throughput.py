@@ -218,6 +218,11 @@ def cli_scan(folder: Path, checkpoint: Path, workdir: Path, extra: list[str]) ->
     }
 
 
+def median_run(runs: list[dict]) -> dict:
+    """The run with the median rate (a whole run, so its timing and memory stay together)."""
+    return sorted(runs, key=lambda run: run["photos_per_s"])[len(runs) // 2]
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -273,13 +278,13 @@ def main() -> None:
             runs = [
                 cli_scan(tmp / name, checkpoint, tmp, args.scan_args.split()) for _ in range(args.repeats)
             ]
-            row["scan"] = sorted(runs, key=lambda run: run["photos_per_s"])[len(runs) // 2]  # the median run
+            row["scan"] = median_run(runs)
             if "pipeline_ceiling" in row:
                 row["scan_vs_ceiling"] = row["scan"]["photos_per_s"] / row["pipeline_ceiling"]
             if gpu and name != "web_30pct_gps":  # the same scan with JPEG decoding on the GPU
                 extra = [*args.scan_args.split(), "--gpu-decode"]
                 runs = [cli_scan(tmp / name, checkpoint, tmp, extra) for _ in range(args.repeats)]
-                row["scan_gpu_decode"] = sorted(runs, key=lambda run: run["photos_per_s"])[len(runs) // 2]
+                row["scan_gpu_decode"] = median_run(runs)
             if name == "12mp":
                 row["naive"] = naive_loop(paths, checkpoint)
                 row["scan_vs_naive"] = row["scan"]["photos_per_s"] / row["naive"]

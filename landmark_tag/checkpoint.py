@@ -25,16 +25,11 @@ from typing import Any
 import torch
 from torch import nn
 
+# The errors and the default path live in torch-free modules, and remain part of this module's API.
 from landmark_tag.errors import CheckpointError, ModelNotFoundError
 from landmark_tag.gazetteer import Place, builtin_gazetteer, places_for
 from landmark_tag.models import build_model
-from landmark_tag.paths import default_model_path
-
-__all__ = [  # the errors and the default path live in torch-free modules; they belong to this API
-    "CheckpointError",
-    "ModelNotFoundError",
-    "default_model_path",
-]
+from landmark_tag.paths import default_model_path  # noqa: F401
 
 FORMAT = "landmark-tag/checkpoint"
 FORMAT_VERSION = 2

@@ -71,7 +71,6 @@ class PhotoDecoder:
     max_pixels: int = DEFAULT_MAX_PIXELS
     use_draft: bool = True
     dtype: torch.dtype = torch.float32  # of the tensors made; see Predictor.input_dtype
-
     transform: transforms.Compose = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -88,7 +87,7 @@ class PhotoDecoder:
         return oriented(image)
 
     def pixels(self, image: Image.Image) -> torch.Tensor:
-        """Decode an opened photo into a normalised CHW float tensor."""
+        """Decode an opened photo into a normalised CHW tensor of `dtype`."""
         return self.transform(to_rgb(self.oriented(image))).to(self.dtype)
 
     def __call__(self, source: str | BinaryIO) -> torch.Tensor:

@@ -128,15 +128,13 @@ def decode_on_device(batch: PhotoBatch, decoder: DeviceJpegDecoder, fallback: Ph
             except DecodeError as exc:
                 item.error = str(exc)
         item.pixels, item.decoded, item.jpeg = pixels, pixels is not None, None
-    from_device = {id(item) for item in waiting}
+    # Items decoded here hold their own pixels; the workers' ones are rows of batch.pixels, in order.
     from_workers = iter(batch.pixels if batch.pixels is not None else [])
     rows = []
     for item in batch.items:
-        if id(item) in from_device:
-            if item.decoded:  # the fallback's tensors are on the CPU
-                rows.append(item.pixels.to(decoder.device, decoder.dtype))
+        if item.decoded:
+            pixels = next(from_workers) if item.pixels is None else item.pixels
+            rows.append(pixels.to(decoder.device, decoder.dtype, non_blocking=True))
             item.pixels = None
-        elif item.decoded:
-            rows.append(next(from_workers).to(decoder.device, decoder.dtype, non_blocking=True))
     batch.pixels = torch.stack(rows) if rows else None
     return batch
