@@ -4,11 +4,13 @@ A checkpoint is a single `torch.save` file holding plain data only, so it loads 
 `torch.load(weights_only=True)` and never runs code from the file:
 
     format, format_version, spec (architecture, class names, preprocessing, temperature,
-    min_confidence, places, metadata), state_dict, and optionally training_state (optimizer,
-    scheduler, epoch) for `--resume`.
+    min_confidence, places, landmark_scorer, metadata), state_dict, and optionally training_state
+    (optimizer, scheduler, epoch) for `--resume`.
 
-Version 2 added `min_confidence` and `places`; version 1 files still load (no abstention, and
-places from the built-in gazetteer where the class names match).
+Version 3 added `landmark_scorer` (the open-set score's feature bank and threshold, see `openset`);
+version 2 added `min_confidence` and `places`. Older files still load: without a landmark scorer
+no photo is judged `no_landmark`; version 1 has no abstention either, and takes its places from the
+built-in gazetteer where the class names match.
 """
 
 from __future__ import annotations
@@ -29,11 +31,12 @@ from torch import nn
 from landmark_tag.errors import CheckpointError, ModelNotFoundError
 from landmark_tag.gazetteer import Place, builtin_gazetteer, places_for
 from landmark_tag.models import build_model
+from landmark_tag.openset import LandmarkScorer
 from landmark_tag.paths import default_model_path  # noqa: F401
 
 FORMAT = "landmark-tag/checkpoint"
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)
 
 
 @dataclass
@@ -67,6 +70,8 @@ class ModelSpec:
     min_confidence: float = 0.0
     # class name -> where that landmark is; classes without an entry have no coordinates.
     places: dict[str, Place] = field(default_factory=dict)
+    # How much a photo looks like any of the classes; None in checkpoints made before it existed.
+    landmark_scorer: LandmarkScorer | None = None
     # Training arguments, metrics and anything else worth keeping with the weights.
     metadata: dict[str, Any] = field(default_factory=dict)
 
@@ -92,6 +97,8 @@ class ModelSpec:
             data["places"] = {name: Place(**place) for name, place in data["places"].items()}
         else:  # written before checkpoints carried places
             data["places"], _ = places_for(data["class_names"], builtin_gazetteer())
+        if data.get("landmark_scorer") is not None:
+            data["landmark_scorer"] = LandmarkScorer(**data["landmark_scorer"])
         return cls(**data)
 
 

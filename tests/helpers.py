@@ -119,3 +119,90 @@ def make_image_folder(root: Path, classes: int = 3, per_class: int = 8, size=(96
             array = base + rng.normal(0, 25, (size[1], size[0], 3))
             Image.fromarray(np.clip(array, 0, 255).astype(np.uint8)).save(folder / f"{i}.jpg", quality=90)
     return root
+
+
+def negative_photo(kind: str, seed: int = 0, size=(320, 240)) -> Image.Image:
+    """A photo-like picture that shows no landmark: a document, a texture, a face made of shapes, a
+    screenshot, a sky, or a room-like scene of boxes. Different per seed."""
+    from PIL import ImageDraw
+
+    rng = np.random.default_rng(seed)
+    width, height = size
+    colour = tuple(int(v) for v in rng.integers(0, 256, 3))
+    if kind == "document":
+        image = Image.new("RGB", size, (245, 245, 240))
+        draw = ImageDraw.Draw(image)
+        for y in range(16, height - 12, 14):
+            line = int(rng.integers(width // 3, width - 24))
+            for x in range(16, line, 9):
+                if rng.random() > 0.15:
+                    draw.rectangle((x, y, x + 6, y + 7), fill=(30, 30, 30))
+        return image
+    if kind == "texture":
+        tile = rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)
+        array = np.tile(tile.repeat(4, 0).repeat(4, 1), (height // 32 + 1, width // 32 + 1, 1))
+        return Image.fromarray(array[:height, :width])
+    if kind == "face":
+        image = Image.new("RGB", size, tuple(int(v) for v in rng.integers(60, 200, 3)))
+        draw = ImageDraw.Draw(image)
+        cx, cy, r = width // 2, height // 2, min(width, height) // 3
+        draw.ellipse((cx - r, cy - r, cx + r, cy + r), fill=(224, 172, 140))
+        for dx in (-r // 2.5, r // 2.5):
+            draw.ellipse((cx + dx - 8, cy - r // 3 - 6, cx + dx + 8, cy - r // 3 + 6), fill=(40, 30, 20))
+        draw.arc((cx - r // 2, cy, cx + r // 2, cy + r // 2), 20, 160, fill=(150, 40, 40), width=4)
+        return image
+    if kind == "screenshot":
+        image = Image.new("RGB", size, (250, 250, 250))
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, 0, width, 22), fill=colour)
+        for _ in range(6):
+            x0, y0 = int(rng.integers(0, width - 60)), int(rng.integers(30, height - 30))
+            draw.rectangle((x0, y0, x0 + int(rng.integers(30, 120)), y0 + 18), outline=(120, 120, 120))
+        return image
+    if kind == "sky":
+        y = np.linspace(0, 1, height)[:, None, None]
+        top, bottom = np.array([40, 90, 200]), np.array([200, 220, 250])
+        array = top * (1 - y) + bottom * y + rng.normal(0, 4, (height, width, 3))
+        return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
+    if kind == "room":
+        image = Image.new("RGB", size, (210, 200, 180))
+        draw = ImageDraw.Draw(image)
+        draw.rectangle((0, height * 2 // 3, width, height), fill=(120, 90, 60))
+        for _ in range(5):
+            x0, y0 = int(rng.integers(0, width - 40)), int(rng.integers(height // 3, height - 40))
+            fill = tuple(int(v) for v in rng.integers(0, 256, 3))
+            draw.rectangle(
+                (x0, y0, x0 + int(rng.integers(20, 90)), y0 + int(rng.integers(20, 60))), fill=fill
+            )
+        return image
+    raise ValueError(f"unknown negative kind {kind!r}")
+
+
+NEGATIVE_KINDS = ("document", "texture", "face", "screenshot", "sky", "room")
+
+
+def make_negatives_folder(root: Path, per_kind: int = 2, size=(320, 240)) -> Path:
+    """A folder of generated photos with no landmark in them, of every kind above."""
+    root.mkdir(parents=True, exist_ok=True)
+    for kind in NEGATIVE_KINDS:
+        for i in range(per_kind):
+            negative_photo(kind, seed=i, size=size).save(root / f"{kind}-{i}.jpg", quality=90)
+    return root
+
+
+def add_landmark_scorer(checkpoint: Path, landmark_photos: list[Path], threshold: float = 0.999) -> Path:
+    """Give a checkpoint a landmark score whose bank holds the features of `landmark_photos`: they
+    score 1 (in fp32), and photos unlike them less."""
+    from landmark_tag.checkpoint import load_model
+    from landmark_tag.openset import LandmarkScorer, build_bank, capture_features
+    from landmark_tag.pipeline.decode import PhotoDecoder
+
+    loaded = load_model(checkpoint)
+    decoder = PhotoDecoder(loaded.spec.preprocessing)
+    pixels = torch.stack([decoder(str(photo)) for photo in landmark_photos])
+    with torch.no_grad(), capture_features(loaded.model) as features:
+        loaded.model(pixels)
+    bank = build_bank(features[0], torch.zeros(len(pixels), dtype=torch.long))
+    loaded.spec.landmark_scorer = LandmarkScorer(bank, threshold=threshold)
+    save_checkpoint(checkpoint, loaded.spec, loaded.model.state_dict())
+    return checkpoint

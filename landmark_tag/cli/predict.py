@@ -8,7 +8,7 @@ from dataclasses import asdict
 import typer
 from rich.console import Console
 
-from landmark_tag.cli.app import app, fatal_errors
+from landmark_tag.cli.app import app, fatal_errors, setup_logging
 from landmark_tag.paths import default_model_path
 from landmark_tag.pipeline.records import Status
 
@@ -31,6 +31,14 @@ def predict_command(
         max=1.0,
         help="Below this top-1 probability an image is uncertain. Default: the model's threshold.",
     ),
+    min_landmark_score: float | None = typer.Option(
+        None,
+        "--min-landmark-score",
+        min=-1.0,
+        max=1.0,
+        help="Below this landmark score an image shows no landmark the model knows. "
+        "Default: the model's threshold.",
+    ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
 ) -> None:
     """Print the most likely landmarks for each image, and where the best one is."""
@@ -40,10 +48,16 @@ def predict_command(
     from landmark_tag.pipeline.decode import PhotoDecoder
     from landmark_tag.pipeline.predict import predict_landmarks
 
+    setup_logging(False)
     with fatal_errors(model_given=model is not None):
         loaded = load_model(model or default_model_path())
         predictions = predict_landmarks(
-            images, k=k, model=loaded, device=device, min_confidence=min_confidence
+            images,
+            k=k,
+            model=loaded,
+            device=device,
+            min_confidence=min_confidence,
+            min_landmark_score=min_landmark_score,
         )
         if show:
             render_predictions(predictions, show, PhotoDecoder(loaded.spec.preprocessing))
@@ -57,7 +71,14 @@ def predict_command(
                 console.print(f"  [red]failed:[/] {prediction.error}", highlight=False)
             for rank, guess in enumerate(prediction.guesses, 1):
                 console.print(f"  {rank}. {guess.landmark:<40} {guess.probability:7.2%}", highlight=False)
-            if prediction.status == Status.UNCERTAIN.value:
+            if prediction.landmark_score is not None:
+                console.print(f"  landmark score {prediction.landmark_score:.3f}", highlight=False)
+            if prediction.status == Status.NO_LANDMARK.value:
+                console.print(
+                    "  [magenta]no landmark:[/] unlike every landmark the model knows; no location",
+                    highlight=False,
+                )
+            elif prediction.status == Status.UNCERTAIN.value:
                 console.print(
                     "  [yellow]uncertain:[/] below the confidence threshold; no location", highlight=False
                 )

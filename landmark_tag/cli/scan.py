@@ -46,6 +46,13 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     for status in Status:
         table.add_row(f"  {status.value}", f"{summary.counts.get(status.value, 0):,}")
     table.add_row("confidence threshold", f"{summary.min_confidence:.3f}")
+    score_threshold = summary.min_landmark_score
+    table.add_row(
+        "landmark score threshold",
+        "none (model has no score)" if score_threshold is None else f"{score_threshold:.3f}",
+    )
+    if summary.rejudged:
+        table.add_row("earlier rows re-judged", f"{summary.rejudged:,}")
     if summary.sidecars is not None:
         sidecars = summary.sidecars
         table.add_row("XMP sidecars written", f"{sidecars.written:,}")
@@ -88,6 +95,14 @@ def scan_command(
         max=1.0,
         help="Photos whose top-1 probability is below this are marked uncertain and get no location. "
         "Default: the threshold stored in the model (0 accepts everything).",
+    ),
+    min_landmark_score: float | None = typer.Option(
+        None,
+        "--min-landmark-score",
+        min=-1.0,
+        max=1.0,
+        help="Photos whose landmark score is below this show no landmark the model knows: they are "
+        "marked no_landmark and get no location. Default: the threshold stored in the model.",
     ),
     write_xmp: bool = typer.Option(
         False,
@@ -174,6 +189,7 @@ def scan_command(
         full=full,
         prune=prune,
         min_confidence=min_confidence,
+        min_landmark_score=min_landmark_score,
         write_xmp=write_xmp,
     )
     with fatal_errors(model_given=model is not None):

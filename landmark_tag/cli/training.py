@@ -19,6 +19,7 @@ from landmark_tag.training.download import DEFAULT_URL, download_dataset
 if TYPE_CHECKING:
     from landmark_tag.training.evaluate import EvaluationResult
     from landmark_tag.training.loop import EpochMetrics
+    from landmark_tag.training.openset_eval import OpenSetEvaluation
 
 # The same as training.models.DEFAULT_BACKBONE (a test checks), which this module does not import:
 # the model stack loads only when a command needs it, so `--help` and `report` stay quick.
@@ -129,6 +130,46 @@ def print_risk_coverage(result: EvaluationResult, console: Console) -> None:
     console.print(table)
 
 
+def print_open_set(evaluation: OpenSetEvaluation, console: Console) -> None:
+    """Landmark photos mixed with negatives, judged at the model's thresholds and a sweep."""
+    if not evaluation.has_landmark_score:
+        console.print(
+            "[yellow]this model has no landmark score[/] (trained before landmark-tag had one): "
+            "every photo is judged on its top-1 probability alone",
+            highlight=False,
+        )
+    console.print(
+        f"landmark score: AUROC {evaluation.auroc:.3f}, false-positive rate at 95% true-positive rate "
+        f"{evaluation.fpr_at_95_tpr:.1%} ({evaluation.landmark_photos} landmark photos, "
+        f"{evaluation.negative_photos} negatives)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    model = evaluation.at_model_thresholds
+    table = Table(
+        "min landmark score", "landmarks tagged", "their top-1", "negatives tagged", "precision", "GAP", "",
+        title=f"landmark photos + negatives, min confidence {model.min_confidence:.3f}",
+        title_justify="left",
+    )  # fmt: skip
+
+    def percent(value: float) -> str:
+        return "-" if value != value else f"{value:.1%}"  # nan: nothing to measure
+
+    for point in evaluation.sweep:
+        default = point.min_landmark_score == model.min_landmark_score
+        table.add_row(
+            f"{point.min_landmark_score:.3f}",
+            percent(point.landmark_tagged),
+            percent(point.tagged_top1),
+            percent(point.false_tags),
+            percent(point.precision),
+            "-" if point.gap != point.gap else f"{point.gap:.3f}",
+            "default" if default else "",
+            style="bold" if default else None,
+        )
+    console.print(table)
+
+
 def _run_training(options: dict) -> None:
     from landmark_tag.training.train import TrainConfig, train
 
@@ -151,12 +192,26 @@ def _run_training(options: dict) -> None:
         f"default min confidence {calibration.min_confidence:.3f}: on validation photos it accepts "
         f"{calibration.coverage:.1%} of them, {calibration.precision:.1%} correctly "
         f"(target {calibration.target_precision:.0%})\n"
+        f"{landmark_score_line(result.landmark_scorer.threshold, result.landmark_scorer.fit)}\n"
         f"coordinates for {result.places} of {len(result.valid.class_names)} classes\n"
         f"best epoch {result.best_epoch} of {result.epochs_run}, {result.seconds:.0f}s\n"
         f"checkpoint: {result.checkpoint}\nmetrics:    {result.metrics_file}",
         highlight=False,
         soft_wrap=True,
     )
+
+
+def landmark_score_line(threshold: float, fit: dict) -> str:
+    line = (
+        f"default min landmark score {threshold:.3f}: it keeps {fit['landmark_recall']:.1%} of "
+        f"{fit['validation_photos']} validation landmark photos (target {fit['landmark_recall_target']:.0%})"
+    )
+    if "negative_photos" in fit:
+        line += (
+            f" and lets {fit['false_tag_rate']:.1%} of {fit['negative_photos']} negative photos through "
+            f"(at most {fit['false_tag_rate_target']:.1%})"
+        )
+    return line
 
 
 class TrainKind(str, Enum):
@@ -232,6 +287,21 @@ def train_command(
         "--target-precision",
         help="Pick the default --min-confidence so that this share of accepted validation tags is right.",
     ),
+    landmark_recall: float = typer.Option(
+        0.95,
+        "--landmark-recall",
+        help="Pick the default --min-landmark-score so that this share of validation landmark photos "
+        "keeps a landmark (the rest become no_landmark).",
+    ),
+    negatives: str | None = typer.Option(
+        None,
+        "--negatives",
+        help="Folder of photos that show none of the classes (any kind, any depth): the landmark-score "
+        "threshold is raised until at most --false-tag-rate of them pass.",
+    ),
+    false_tag_rate: float = typer.Option(
+        0.01, "--false-tag-rate", help="With --negatives: the largest share of them allowed to pass."
+    ),
     download: bool = typer.Option(
         True, "--download/--no-download", help="Download the dataset if --data is absent."
     ),
@@ -252,8 +322,14 @@ def evaluate_command(
         "all", "--split", help="all, or valid/train: that part of the split the model was trained with."
     ),
     json_out: str | None = typer.Option(None, "--json", help="Also write the metrics as JSON here."),
-    confusion_png: str = typer.Option(
-        "confusion_matrix.png", "--confusion-png", help="Confusion matrix image."
+    confusion_png: str | None = typer.Option(
+        None, "--confusion-png", help="Also save a confusion matrix image here."
+    ),
+    negatives: str | None = typer.Option(
+        None,
+        "--negatives",
+        help="Folder of photos that show none of the model's landmarks: also report false tags, "
+        "precision, GAP and the landmark score's AUROC.",
     ),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
@@ -265,14 +341,25 @@ def evaluate_command(
     setup_logging(False)
     with fatal_errors(model_given=True):
         result = evaluate_checkpoint(
-            model, data, split=split, device=device, batch_size=batch_size, workers=workers
+            model,
+            data,
+            split=split,
+            device=device,
+            batch_size=batch_size,
+            workers=workers,
+            negatives=negatives,
         )
-        save_confusion_png(result, confusion_png)
+        if confusion_png:
+            save_confusion_png(result, confusion_png)
         if json_out:
             result.to_json(json_out)
     console = Console()
     print_evaluation(result, "evaluation", console)
-    console.print(f"confusion matrix: {confusion_png}" + (f"\nmetrics: {json_out}" if json_out else ""))
+    if result.open_set is not None:
+        print_open_set(result.open_set, console)
+    for name, path in (("confusion matrix", confusion_png), ("metrics", json_out)):
+        if path:
+            console.print(f"{name}: {path}", highlight=False)
 
 
 @data_app.command("download")

@@ -27,13 +27,15 @@ import pyarrow.parquet as pq
 
 from landmark_tag.errors import LandmarkTagError
 from landmark_tag.pipeline.discover import PhotoFile
+from landmark_tag.pipeline.judge import Judge
 from landmark_tag.pipeline.records import ResultRow, Status
 from landmark_tag.pipeline.storage import filesystem, is_url, local_path, publish, remove_tree, staging_file
 from landmark_tag.pipeline.write import (
     ResultWriter,
+    conform,
     iter_result_batches,
+    result_columns,
     result_k,
-    result_schema,
     rows_to_table,
     to_micros,
 )
@@ -180,6 +182,23 @@ def check_k(out: str, fmt: str | None, k: int, storage_options: dict | None) -> 
         )
 
 
+def count_rejudged(previous: str, fmt: str | None, k: int, judge: Judge, storage_options: dict | None) -> int:
+    """How many rows of an existing output `judge` would give another status (another threshold
+    than the run that wrote them); reads only the columns that judging needs."""
+    columns = set(result_columns(previous, fmt, storage_options))
+    wanted = [c for c in ("status", "model", "probability_1", "landmark_score") if c in columns]
+    changes = 0
+    for batch in iter_result_batches(previous, fmt, storage_options, columns=wanted):
+        changes += judge.count_changes(pa.Table.from_batches([batch]))
+    return changes
+
+
+@dataclass
+class MergeResult:
+    rows: int  # in the new output
+    rejudged: int  # carried-over rows whose status the current thresholds changed
+
+
 def merge_output(
     out: str,
     fmt: str | None,
@@ -188,8 +207,10 @@ def merge_output(
     parts: list[str],
     drop: set[str],
     storage_options: dict | None = None,
-) -> int:
-    """Write previous output + parts as the new output (one row per path, newest wins); return rows."""
+    judge: Judge | None = None,
+) -> MergeResult:
+    """Write previous output + parts as the new output (one row per path, newest wins). With a
+    `judge`, that model's carried-over rows are judged again at its thresholds."""
     # Where each path's newest row is: a later part beats an earlier one, and any part beats `previous`.
     newest: dict[str, int] = {}
     for index, part in enumerate(parts):
@@ -197,14 +218,26 @@ def merge_output(
             for path in batch.column("path").to_pylist():
                 newest[path] = index
     replaced = pa.array(sorted(set(newest) | drop), pa.string())
+    rejudged = 0
+
+    def judged(table: pa.Table) -> pa.Table:
+        nonlocal rejudged
+        table = conform(table, k)
+        if judge is None:
+            return table
+        rejudged += judge.count_changes(table)
+        return judge.rejudge_table(table)
+
     with ResultWriter(out, k, fmt, storage_options=storage_options) as writer:
         if previous is not None:
             for batch in iter_result_batches(previous, fmt, storage_options):
                 keep = pc.invert(pc.is_in(batch.column("path"), value_set=replaced))
-                writer.write_table(pa.Table.from_batches([batch]).filter(keep))
+                writer.write_table(judged(pa.Table.from_batches([batch]).filter(keep)))
         for index, part in enumerate(parts):
             batches = list(iter_result_batches(part, "parquet", storage_options))
-            table = pa.Table.from_batches(batches, schema=result_schema(k))
+            if not batches:
+                continue
+            table = conform(pa.Table.from_batches(batches), k)
             keep = [newest[p] == index and p not in drop for p in table.column("path").to_pylist()]
-            writer.write_table(table.filter(pa.array(keep, pa.bool_())))
-        return writer.rows_written
+            writer.write_table(judged(table.filter(pa.array(keep, pa.bool_()))))
+        return MergeResult(writer.rows_written, rejudged)

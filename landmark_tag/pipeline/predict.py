@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from dataclasses import dataclass
 
@@ -10,9 +12,13 @@ import torch
 
 from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.gazetteer import Place
+from landmark_tag.openset import capture_features
 from landmark_tag.pipeline.allocator import keep_freed_memory
 from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder
+from landmark_tag.pipeline.judge import Judge
 from landmark_tag.pipeline.records import Status
+
+logger = logging.getLogger(__name__)
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -60,6 +66,7 @@ class TopK:
 
     indices: np.ndarray  # (n, k) int
     probabilities: np.ndarray  # (n, k) float
+    landmark_scores: np.ndarray | None = None  # (n,) float; None when the model has no scorer
 
 
 def resolve_min_confidence(loaded: LoadedModel, min_confidence: float | None) -> float:
@@ -68,6 +75,32 @@ def resolve_min_confidence(loaded: LoadedModel, min_confidence: float | None) ->
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"--min-confidence must be between 0 and 1, not {value}")
     return value
+
+
+def resolve_min_landmark_score(loaded: LoadedModel, min_landmark_score: float | None) -> float | None:
+    """The landmark-score threshold to use, or None for a model without a landmark score."""
+    scorer = loaded.spec.landmark_scorer
+    if scorer is None:
+        if min_landmark_score is not None:
+            raise ValueError(
+                f"--min-landmark-score was given, but {loaded.path} has no landmark score "
+                "(it was trained before landmark-tag had one): retrain it to use it"
+            )
+        return None
+    value = scorer.threshold if min_landmark_score is None else min_landmark_score
+    if not -1.0 <= value <= 1.0:
+        raise ValueError(f"--min-landmark-score must be between -1 and 1, not {value}")
+    return value
+
+
+def warn_without_landmark_score(loaded: LoadedModel) -> None:
+    if loaded.spec.landmark_scorer is None:
+        logger.warning(
+            "%s has no landmark score (it was trained before landmark-tag had one), so photos that "
+            "show no landmark cannot be told apart and none is marked no_landmark; retrain it with "
+            "`landmark-tag train` to get one",
+            loaded.path,
+        )
 
 
 class Predictor:
@@ -80,6 +113,7 @@ class Predictor:
         k: int,
         min_confidence: float | None = None,
         precision: str = "auto",
+        min_landmark_score: float | None = None,
     ) -> None:
         if k < 1:
             raise ValueError("k must be at least 1")
@@ -89,6 +123,15 @@ class Predictor:
         self.labels = loaded.spec.display_names
         self.places: list[Place | None] = [loaded.spec.places.get(name) for name in loaded.spec.class_names]
         self.min_confidence = resolve_min_confidence(loaded, min_confidence)
+        self.min_landmark_score = resolve_min_landmark_score(loaded, min_landmark_score)
+        self.judge_settings = Judge(
+            model=loaded.name,
+            min_confidence=self.min_confidence,
+            min_landmark_score=self.min_landmark_score,
+            places={label: place for label, place in zip(self.labels, self.places, strict=True) if place},
+        )
+        scorer = loaded.spec.landmark_scorer
+        self.scorer = scorer.to(device) if scorer is not None else None
         self.autocast_dtype = resolve_precision(precision, device)
         if device.type == "cpu":
             keep_freed_memory()  # 1.5x to 2.5x the model's speed on a CPU: see `allocator`
@@ -111,17 +154,23 @@ class Predictor:
         dtype = self.autocast_dtype
         if dtype is None:
             pixels = pixels.float()  # fp32 inference of pixels handed over in a smaller dtype
-        with torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        with (
+            torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None),
+            capture_features(self.model) if self.scorer is not None else contextlib.nullcontext() as features,
+        ):
             logits = self.model(pixels)
         probabilities = torch.softmax(logits.float() / self.loaded.spec.temperature, dim=1)
         top = probabilities.topk(self.k, dim=1)
-        return TopK(top.indices.cpu().numpy(), top.values.cpu().numpy())
+        scores = self.scorer.score(features[-1]).cpu().numpy() if features is not None else None
+        return TopK(top.indices.cpu().numpy(), top.values.cpu().numpy(), scores)
 
-    def judge(self, top1_index: int, top1_probability: float) -> tuple[Status, Place | None]:
-        """Accept the top-1 landmark (and its place, if it has one) or mark the photo uncertain."""
-        if top1_probability < self.min_confidence:
-            return Status.UNCERTAIN, None
-        return Status.TAGGED, self.places[top1_index]
+    def judge(
+        self, top1_index: int, top1_probability: float, landmark_score: float | None = None
+    ) -> tuple[Status, Place | None]:
+        """Tag the top-1 landmark (with its place, if it has one), or say why not: `no_landmark`
+        or `uncertain` (see `judge`)."""
+        status = self.judge_settings.status(top1_probability, landmark_score)
+        return status, self.places[top1_index] if status is Status.TAGGED else None
 
 
 @dataclass
@@ -135,9 +184,10 @@ class LandmarkGuess:
 class ImagePrediction:
     path: str
     guesses: list[LandmarkGuess]  # best first; empty when the image failed
-    status: str = Status.TAGGED.value  # tagged, uncertain (top-1 below the threshold) or failed
+    status: str = Status.TAGGED.value  # tagged, uncertain, no_landmark or failed
     place: Place | None = None  # where the accepted top-1 landmark is, when known
     error: str | None = None
+    landmark_score: float | None = None  # how much it looks like any known landmark
 
 
 def predict_landmarks(
@@ -147,16 +197,18 @@ def predict_landmarks(
     device: str = "auto",
     min_confidence: float | None = None,
     precision: str = "auto",
+    min_landmark_score: float | None = None,
 ) -> list[ImagePrediction]:
     """The top-k landmarks for each image, in order. A broken image gets an error, not an exception.
 
     `model` is a checkpoint path or an already loaded model; default: the model `train` writes.
-    `min_confidence` defaults to the threshold stored in the checkpoint.
+    `min_confidence` and `min_landmark_score` default to the thresholds stored in the checkpoint.
     """
     paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
     torch_device = resolve_device(device)
     loaded = model if isinstance(model, LoadedModel) else load_model(model or default_model_path())
-    predictor = Predictor(loaded, torch_device, k, min_confidence, precision)
+    predictor = Predictor(loaded, torch_device, k, min_confidence, precision, min_landmark_score)
+    warn_without_landmark_score(loaded)
     decoder = PhotoDecoder(loaded.spec.preprocessing)
     results = []
     for path in paths:
@@ -170,6 +222,7 @@ def predict_landmarks(
             LandmarkGuess(predictor.labels[i], loaded.spec.class_names[i], float(p))
             for i, p in zip(top.indices[0], top.probabilities[0], strict=True)
         ]
-        status, place = predictor.judge(int(top.indices[0, 0]), float(top.probabilities[0, 0]))
-        results.append(ImagePrediction(os.fspath(path), guesses, status.value, place))
+        score = float(top.landmark_scores[0]) if top.landmark_scores is not None else None
+        status, place = predictor.judge(int(top.indices[0, 0]), float(top.probabilities[0, 0]), score)
+        results.append(ImagePrediction(os.fspath(path), guesses, status.value, place, landmark_score=score))
     return results

@@ -7,8 +7,9 @@ from enum import Enum
 
 
 class Status(str, Enum):
-    TAGGED = "tagged"  # top-1 probability at or above the confidence threshold
-    UNCERTAIN = "uncertain"  # below the threshold: top-k kept, but no estimated location
+    TAGGED = "tagged"  # looks like a landmark, and top-1 probability at or above the threshold
+    UNCERTAIN = "uncertain"  # looks like a landmark, but which one is below the confidence threshold
+    NO_LANDMARK = "no_landmark"  # landmark score below its threshold: shows none of the landmarks
     SKIPPED_GPS = "skipped_gps"  # already located by EXIF GPS; not sent to the model
     FAILED = "failed"  # see the error column
 
@@ -30,3 +31,5 @@ class ResultRow:
     estimated_country: str | None = None
     landmarks: list[str] = field(default_factory=list)  # best first
     probabilities: list[float] = field(default_factory=list)  # same order as landmarks
+    # How much the photo looks like any landmark the model knows (see `openset`); None without one.
+    landmark_score: float | None = None

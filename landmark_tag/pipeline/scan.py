@@ -26,12 +26,13 @@ from landmark_tag.pipeline.incremental import (
     DEFAULT_COMMIT_ROWS,
     PartJournal,
     check_k,
+    count_rejudged,
     merge_output,
     plan_work,
     read_done,
 )
 from landmark_tag.pipeline.lock import OutputLock
-from landmark_tag.pipeline.predict import Predictor, resolve_device
+from landmark_tag.pipeline.predict import Predictor, resolve_device, warn_without_landmark_score
 from landmark_tag.pipeline.records import ResultRow, Status
 from landmark_tag.pipeline.sidecar import SidecarStats, SidecarWriter
 from landmark_tag.pipeline.storage import exists
@@ -80,6 +81,7 @@ class ScanConfig:
     prune: bool = False  # drop rows of photos no longer in the tree
     storage_options: dict | None = None  # fsspec options for URLs, e.g. {"endpoint_url": ...}
     min_confidence: float | None = None  # None: the threshold stored in the checkpoint
+    min_landmark_score: float | None = None  # None: the threshold stored in the checkpoint
     precision: str = "auto"  # auto (bf16 where the hardware has it), fp32 or bf16
     commit_rows: int = DEFAULT_COMMIT_ROWS  # rows per crash-safe part file
     write_xmp: bool = False  # write an XMP sidecar beside each tagged photo
@@ -115,6 +117,8 @@ class ScanSummary:
     ignored_files: int
     elapsed_seconds: float
     min_confidence: float = 0.0  # the threshold this run used
+    min_landmark_score: float | None = None  # the one this run used; None: the model has no score
+    rejudged: int = 0  # rows kept from earlier runs whose status these thresholds changed
     sidecars: SidecarStats | None = None  # with --write-xmp
     unreadable: list[str] = field(default_factory=list)
     timing: StageTiming = field(default_factory=lambda: StageTiming())
@@ -145,7 +149,9 @@ def rows_for_batch(batch: PhotoBatch, predictor: Predictor, model_name: str) -> 
         )
         if item.decoded:
             indices, probabilities = top.indices[decoded_index], top.probabilities[decoded_index]
-            row.status, place = predictor.judge(int(indices[0]), float(probabilities[0]))
+            if top.landmark_scores is not None:
+                row.landmark_score = float(top.landmark_scores[decoded_index])
+            row.status, place = predictor.judge(int(indices[0]), float(probabilities[0]), row.landmark_score)
             row.landmarks = [predictor.labels[i] for i in indices]
             row.probabilities = [float(p) for p in probabilities]
             if place is not None:
@@ -179,7 +185,10 @@ def scan(
     if config.gpu_decode and device.type != "cuda":
         raise ValueError("--gpu-decode needs a CUDA GPU to decode on (and --device auto or cuda)")
     loaded = loaded_model or load_model(config.model or default_model_path())
-    predictor = Predictor(loaded, device, config.k, config.min_confidence, config.precision)
+    predictor = Predictor(
+        loaded, device, config.k, config.min_confidence, config.precision, config.min_landmark_score
+    )
+    warn_without_landmark_score(loaded)
     with OutputLock(config.out, storage) as lock:
         stats = DiscoveryStats()
         # The file list is the only thing held for the whole tree; images and rows stream.
@@ -255,9 +264,12 @@ def scan(
         journal.flush()
         parts = journal.existing()
         drop = plan.removed if config.prune else set()
-        if parts or drop or previous is None:
-            output_rows = merge_output(config.out, fmt, predictor.k, previous, parts, drop, storage)
-        else:  # nothing new: the earlier output stays exactly as it is
+        judge = predictor.judge_settings
+        rejudged = 0
+        if parts or drop or previous is None or count_rejudged(previous, fmt, predictor.k, judge, storage):
+            merged = merge_output(config.out, fmt, predictor.k, previous, parts, drop, storage, judge)
+            output_rows, rejudged = merged.rows, merged.rejudged
+        else:  # nothing new, nothing judged otherwise: the earlier output stays exactly as it is
             output_rows = plan.unchanged + len(plan.removed)
         journal.clear()
         timing.merging = time.monotonic() - mark
@@ -279,6 +291,8 @@ def scan(
         ignored_files=stats.ignored_files,
         elapsed_seconds=time.monotonic() - started,
         min_confidence=predictor.min_confidence,
+        min_landmark_score=predictor.min_landmark_score,
+        rejudged=rejudged,
         sidecars=sidecars.stats if sidecars is not None else None,
         unreadable=stats.unreadable,
         timing=timing,

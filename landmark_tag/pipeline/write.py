@@ -55,6 +55,7 @@ def result_schema(k: int) -> pa.Schema:
     fields += [pa.field(f"landmark_{i}", pa.string()) for i in range(1, k + 1)]
     fields += [pa.field(f"probability_{i}", pa.float64()) for i in range(1, k + 1)]
     fields += [
+        pa.field("landmark_score", pa.float64()),
         pa.field("model", pa.string()),
         pa.field("size_bytes", pa.int64()),
         pa.field("modified_at", _TIMESTAMP),
@@ -98,6 +99,7 @@ def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
         columns[f"landmark_{i + 1}"] = [ranked(r.landmarks, i) for r in rows]
     for i in range(k):
         columns[f"probability_{i + 1}"] = [ranked(r.probabilities, i) for r in rows]
+    columns["landmark_score"] = [r.landmark_score for r in rows]
     columns["model"] = [r.model for r in rows]
     columns["size_bytes"] = [r.size_bytes for r in rows]
     columns["modified_at"] = [to_micros(r.modified_at) for r in rows]
@@ -194,12 +196,17 @@ def iter_result_batches(
             return
         header = _csv_header(handle)
         handle.seek(0)
-        k = sum(1 for name in header if name.startswith("landmark_"))
+        k = top_k_of(header)
         types = {f.name: f.type for f in result_schema(k)}
         options = pa_csv.ConvertOptions(
             column_types=types, strings_can_be_null=True, include_columns=columns or header
         )
         yield from pa_csv.open_csv(handle, convert_options=options)
+
+
+def top_k_of(columns: Iterable[str]) -> int:
+    """k, from an output's column names (`landmark_1` ... `landmark_k`; not `landmark_score`)."""
+    return sum(1 for name in columns if name.startswith("landmark_") and name[9:].isdigit())
 
 
 def result_columns(path: str, fmt: str | None = None, storage_options: dict | None = None) -> list[str]:
@@ -212,7 +219,7 @@ def result_columns(path: str, fmt: str | None = None, storage_options: dict | No
 
 def result_k(path: str, fmt: str | None = None, storage_options: dict | None = None) -> int:
     """How many top-k columns an existing output has."""
-    return sum(1 for name in result_columns(path, fmt, storage_options) if name.startswith("landmark_"))
+    return top_k_of(result_columns(path, fmt, storage_options))
 
 
 def read_results(

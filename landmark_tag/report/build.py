@@ -35,7 +35,12 @@ from landmark_tag.progress import NoProgress, PhotoProgress
 from landmark_tag.report import page
 from landmark_tag.report.thumbnails import Thumbnail, ThumbnailRequest, iter_thumbnails
 
-PHOTO_SECTIONS = (Status.TAGGED.value, Status.UNCERTAIN.value, Status.SKIPPED_GPS.value)
+PHOTO_SECTIONS = (
+    Status.TAGGED.value,
+    Status.UNCERTAIN.value,
+    Status.NO_LANDMARK.value,
+    Status.SKIPPED_GPS.value,
+)
 DEFAULT_EMBEDDED_THUMBNAILS = 500
 
 

@@ -19,6 +19,7 @@ PAGE_SIZE = 120  # cards shown per section before "Show more"
 STATUS_TITLES = {
     "tagged": "Tagged photos",
     "uncertain": "Uncertain: below the confidence threshold",
+    "no_landmark": "No landmark: unlike every landmark the model knows (no location)",
     "skipped_gps": "Located by EXIF GPS (not sent to the model)",
     "failed": "Failed",
 }
@@ -86,7 +87,7 @@ def section_start(status: str, count: int, note: str = "", table_head: str | Non
     opening = (
         f'<table><thead>{table_head}</thead><tbody id="list-{esc(status)}" data-shown="{PAGE_SIZE}">'
         if table_head is not None
-        else f'<div class="grid{" sortable" if status in ("tagged", "uncertain") else ""}" '
+        else f'<div class="grid{" sortable" if status in ("tagged", "uncertain", "no_landmark") else ""}" '
         f'id="list-{esc(status)}" data-shown="{PAGE_SIZE}">'
     )
     note_html = f'<p class="note">{esc(note)}</p>' if note else ""
@@ -117,7 +118,8 @@ def _coordinates(latitude: float, longitude: float) -> str:
 
 
 def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem: str | None) -> str:
-    """A tagged, uncertain or GPS-located photo: thumbnail (or placeholder) and what the scan said."""
+    """A tagged, uncertain, no-landmark or GPS-located photo: thumbnail (or placeholder) and what the
+    scan said."""
     path = row["path"]
     top = row.get("landmark_1")
     p = row.get("probability_1")
@@ -137,6 +139,8 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
         ]
         if others:
             caption.append(f'<ol start="2">{"".join(others)}</ol>')
+    if row.get("landmark_score") is not None:
+        caption.append(f'<div class="score">landmark score {row["landmark_score"]:.3f}</div>')
     if row.get("estimated_latitude") is not None:
         country = f" ({esc(row['estimated_country'])})" if row.get("estimated_country") else ""
         where = _coordinates(row["estimated_latitude"], row["estimated_longitude"])

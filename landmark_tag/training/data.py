@@ -71,6 +71,17 @@ def index_image_folder(root: str | os.PathLike, class_names: Sequence[str] | Non
     return ImageFolderIndex(root, names, paths, targets)
 
 
+def index_negatives(root: str | os.PathLike) -> ImageFolderIndex:
+    """Every photo under `root`, at any depth, as photos of no class (target -1): negatives."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"no such folder: {root}")
+    paths = [photo.path for photo in discover_photos([root])]
+    if not paths:
+        raise DatasetError(f"{root} has no photos")
+    return ImageFolderIndex(root, [], paths, [-1] * len(paths))
+
+
 def limit_per_class(index: ImageFolderIndex, limit: int | None) -> ImageFolderIndex:
     """The first `limit` photos of each class (all of them when `limit` is None)."""
     if not limit:

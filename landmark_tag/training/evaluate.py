@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from landmark_tag.checkpoint import LoadedModel, display_name, load_model
+from landmark_tag.openset import capture_features
 from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.scan import default_workers
 from landmark_tag.training.calibration import (
@@ -28,9 +29,12 @@ from landmark_tag.training.data import (
     ImageFolderIndex,
     PhotoFolderDataset,
     index_image_folder,
+    index_negatives,
     limit_per_class,
     stratified_split,
 )
+from landmark_tag.training.loop import TrainReporter
+from landmark_tag.training.openset_eval import OpenSetEvaluation, evaluate_open_set
 
 
 @dataclass
@@ -49,6 +53,8 @@ class EvaluationResult:
     ece_uncalibrated: float = float("nan")  # expected calibration error at temperature 1
     ece_calibrated: float = float("nan")  # at the model's temperature
     risk_coverage: list[CoveragePoint] = field(default_factory=list)  # calibrated probabilities
+    # Landmark photos against photos of no landmark (`--negatives`); see `open_set_evaluation`.
+    open_set: OpenSetEvaluation | None = None
 
     def to_json(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -102,35 +108,51 @@ def summarise(
     )
 
 
+@dataclass
+class PhotoOutputs:
+    """What the model says about a set of photos, in their order."""
+
+    logits: torch.Tensor  # (n, classes)
+    targets: torch.Tensor  # (n,) true class indices; -1 for photos of no class (negatives)
+    features: torch.Tensor  # (n, d) penultimate features, the landmark score's input
+
+
 @torch.inference_mode()
-def collect_logits(
-    model: nn.Module, loader: DataLoader, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
+def collect_outputs(
+    model: nn.Module, loader: DataLoader, device: torch.device, reporter: TrainReporter | None = None
+) -> PhotoOutputs:
     model.eval().to(device)
-    all_logits, all_targets = [], []
-    for inputs, targets in loader:
-        all_logits.append(model(inputs.to(device)).float().cpu())
-        all_targets.append(targets)
+    all_logits, all_targets, all_features = [], [], []
+    if reporter is not None:
+        reporter.task_started("running the model", len(loader))
+    with capture_features(model) as features:
+        for inputs, targets in loader:
+            all_logits.append(model(inputs.to(device)).float().cpu())
+            all_features.append(features.pop().float().cpu())
+            all_targets.append(targets)
+            if reporter is not None:
+                reporter.advance()
     if not all_logits:
-        return torch.empty(0, 0), torch.empty(0, dtype=torch.long)
-    return torch.cat(all_logits), torch.cat(all_targets)
+        return PhotoOutputs(torch.empty(0, 0), torch.empty(0, dtype=torch.long), torch.empty(0, 0))
+    return PhotoOutputs(torch.cat(all_logits), torch.cat(all_targets), torch.cat(all_features))
 
 
-def photo_logits(
+def photo_outputs(
     loaded: LoadedModel,
     index: ImageFolderIndex,
     device: torch.device,
     batch_size: int = 64,
     workers: int | None = None,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """(logits, true classes) of indexed photos, preprocessed the way the scan does it."""
+    reporter: TrainReporter | None = None,
+) -> PhotoOutputs:
+    """Logits, true classes and features of indexed photos, preprocessed the way the scan does it."""
     dataset = PhotoFolderDataset(index, loaded.spec.preprocessing, train=False)
     workers = default_workers() if workers is None else workers
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    logits, targets = collect_logits(loaded.model, loader, device)
-    if logits.numel() == 0:
-        logits = torch.empty(0, loaded.spec.num_classes)
-    return logits, targets
+    outputs = collect_outputs(loaded.model, loader, device, reporter)
+    if outputs.logits.numel() == 0:
+        outputs.logits = torch.empty(0, loaded.spec.num_classes)
+    return outputs
 
 
 def summarise_for(loaded: LoadedModel, logits: torch.Tensor, targets: torch.Tensor) -> EvaluationResult:
@@ -189,12 +211,15 @@ def evaluate_checkpoint(
     device: torch.device | str = "auto",
     batch_size: int = 64,
     workers: int | None = None,
+    negatives: str | os.PathLike | None = None,
 ) -> EvaluationResult:
     """Evaluate a checkpoint on an ImageFolder (`data`) or an already indexed set of photos.
 
     The folder's classes may be any subset of the model's; photos use the scan's eval transform.
     `split="valid"` (or `"train"`) evaluates only that part of the split the model was trained with,
     rebuilt from the seed, fraction and limit stored in the checkpoint; `data` must be its training folder.
+    `negatives` is a folder of photos that show none of the model's landmarks: with it, the result
+    also says how the landmark photos and these fare at the model's thresholds and others.
     """
     device = resolve_device(device) if isinstance(device, str) else device
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device)
@@ -204,4 +229,9 @@ def evaluate_checkpoint(
         index = index_image_folder(data, loaded.spec.class_names)
         if split != "all":
             index = training_split(index, loaded.spec.metadata.get("train_args", {}), split)
-    return summarise_for(loaded, *photo_logits(loaded, index, device, batch_size, workers))
+    outputs = photo_outputs(loaded, index, device, batch_size, workers)
+    result = summarise_for(loaded, outputs.logits, outputs.targets)
+    if negatives is not None:
+        negative_outputs = photo_outputs(loaded, index_negatives(negatives), device, batch_size, workers)
+        result.open_set = evaluate_open_set(loaded.spec, outputs, negative_outputs)
+    return result

@@ -23,18 +23,34 @@ from landmark_tag.checkpoint import (
 )
 from landmark_tag.gazetteer import class_places
 from landmark_tag.models import last_linear_name
+from landmark_tag.openset import (
+    DEFAULT_FALSE_TAG_RATE,
+    DEFAULT_LANDMARK_RECALL,
+    DEFAULT_NEIGHBOUR,
+    LandmarkScorer,
+    build_bank,
+    choose_threshold,
+)
 from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.scan import default_workers
 from landmark_tag.training.calibration import DEFAULT_TARGET_PRECISION, Calibration, calibrate
 from landmark_tag.training.data import (
     DatasetError,
+    ImageFolderIndex,
     PhotoFolderDataset,
     index_image_folder,
+    index_negatives,
     limit_per_class,
     stratified_split,
 )
 from landmark_tag.training.download import DEFAULT_URL, ByteProgress, download_dataset
-from landmark_tag.training.evaluate import EvaluationResult, evaluate_checkpoint, photo_logits, summarise_for
+from landmark_tag.training.evaluate import (
+    EvaluationResult,
+    PhotoOutputs,
+    evaluate_checkpoint,
+    photo_outputs,
+    summarise_for,
+)
 from landmark_tag.training.features import HeadSwap, extract_features
 from landmark_tag.training.loop import (
     FitConfig,
@@ -78,6 +94,9 @@ class TrainConfig:
     resume: bool = False
     gazetteer: str | None = None  # CSV of places for classes the built-in gazetteer does not know
     target_precision: float = DEFAULT_TARGET_PRECISION  # of accepted tags, for the default threshold
+    landmark_recall: float = DEFAULT_LANDMARK_RECALL  # of validation landmark photos the score keeps
+    negatives: str | None = None  # photos of no landmark: the score's threshold keeps their false tags
+    false_tag_rate: float = DEFAULT_FALSE_TAG_RATE  # at or below this (with `negatives`)
     download: bool = True
     download_url: str = DEFAULT_URL
 
@@ -90,6 +109,10 @@ class TrainConfig:
             raise ValueError("--arch applies to `train scratch`; transfer takes --backbone")
         if not 0.0 < self.target_precision <= 1.0:
             raise ValueError("--target-precision must be in (0, 1]")
+        if not 0.0 < self.landmark_recall <= 1.0:
+            raise ValueError("--landmark-recall must be in (0, 1]")
+        if not 0.0 <= self.false_tag_rate < 1.0:
+            raise ValueError("--false-tag-rate must be in [0, 1)")
 
     @property
     def mode(self) -> str:
@@ -107,6 +130,7 @@ class TrainResult:
     valid: EvaluationResult
     test: EvaluationResult | None
     calibration: Calibration
+    landmark_scorer: LandmarkScorer  # its threshold, and in `fit` how it was chosen
     places: int  # classes with coordinates
     seconds: float
 
@@ -163,6 +187,7 @@ def train(
     epochs = config.epochs or default_epochs
 
     train_root, test_root = resolve_data(config, download_progress)
+    negatives = index_negatives(config.negatives) if config.negatives else None  # fail before training
     index = limit_per_class(index_image_folder(train_root), config.limit_per_class)
     train_ids, valid_ids = stratified_split(index.targets, config.valid_fraction, config.seed)
     if not valid_ids:
@@ -266,12 +291,30 @@ def train(
 
     # Final numbers come from the best checkpoint as saved, read back the way the scan reads it.
     loaded = load_model(out, device)
+
+    def outputs_of(photos: ImageFolderIndex) -> PhotoOutputs:
+        return photo_outputs(loaded, photos, device, workers=workers, reporter=reporter)
+
     if config.mode == "frozen":
         with torch.inference_mode():
             logits = loaded.model.get_submodule(last_linear_name(loaded.model))(valid_features.to(device))
         valid_logits = logits.float().cpu()
+        train_features = train_features[: len(train_index)]  # the plain view of each photo
     else:
-        valid_logits, _ = photo_logits(loaded, valid_index, device, workers=workers)
+        valid_outputs = photo_outputs(loaded, valid_index, device, workers=workers, reporter=reporter)
+        valid_logits, valid_features = valid_outputs.logits, valid_outputs.features
+        train_features = photo_outputs(
+            loaded, train_index, device, workers=workers, reporter=reporter
+        ).features
+    negative_features = None
+    if config.negatives:
+        negatives = index_negatives(config.negatives)
+        negative_features = photo_outputs(
+            loaded, negatives, device, workers=workers, reporter=reporter
+        ).features
+    scorer = fit_landmark_scorer(
+        train_features, torch.tensor(train_index.targets), valid_features, negative_features, config
+    )
     calibration = calibrate(valid_logits, valid_targets, config.target_precision)
     loaded.spec.temperature = calibration.temperature
     loaded.spec.min_confidence = calibration.min_confidence
@@ -279,7 +322,7 @@ def train(
     test_result = None
     if test_root is not None:
         test_result = evaluate_checkpoint(loaded, data=test_root, device=device, workers=workers)
-    _finish_checkpoint(out, loaded, calibration, valid_result, test_result, state)
+    _finish_checkpoint(out, loaded, calibration, scorer, valid_result, test_result, state)
     last_path.unlink(missing_ok=True)  # the run finished: nothing left to resume
     return TrainResult(
         checkpoint=out,
@@ -289,15 +332,35 @@ def train(
         valid=valid_result,
         test=test_result,
         calibration=calibration,
+        landmark_scorer=scorer,
         places=len(places),
         seconds=time.monotonic() - started,
     )
+
+
+def fit_landmark_scorer(
+    train_features: torch.Tensor,
+    train_targets: torch.Tensor,
+    valid_features: torch.Tensor,
+    negative_features: torch.Tensor | None,
+    config: TrainConfig,
+) -> LandmarkScorer:
+    """The landmark score's bank from the training photos, and its threshold from the held-out
+    validation photos (and negatives, when given): see `openset.choose_threshold`."""
+    scorer = LandmarkScorer(build_bank(train_features, train_targets, seed=config.seed), DEFAULT_NEIGHBOUR)
+    negative_scores = scorer.score(negative_features) if negative_features is not None else None
+    scorer.threshold, scorer.fit = choose_threshold(
+        scorer.score(valid_features), negative_scores, config.landmark_recall, config.false_tag_rate
+    )
+    logger.debug("landmark score: threshold %.3f (%s)", scorer.threshold, scorer.fit)
+    return scorer
 
 
 def _finish_checkpoint(
     out: Path,
     loaded: LoadedModel,
     calibration: Calibration,
+    scorer: LandmarkScorer,
     valid: EvaluationResult,
     test: EvaluationResult | None,
     state: FitState,
@@ -306,6 +369,7 @@ def _finish_checkpoint(
     payload, _ = read_checkpoint(out)
     spec = ModelSpec.from_dict(payload["spec"])
     spec.temperature, spec.min_confidence = calibration.temperature, calibration.min_confidence
+    spec.landmark_scorer = scorer
     spec.metadata["calibration"] = asdict(calibration)
     spec.metadata["valid"] = _headline(valid)
     if test is not None:

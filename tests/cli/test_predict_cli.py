@@ -4,7 +4,14 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from landmark_tag.cli import app
-from tests.helpers import TINY_PLACES, save_photo, scene, write_tiny_checkpoint
+from tests.helpers import (
+    TINY_PLACES,
+    add_landmark_scorer,
+    negative_photo,
+    save_photo,
+    scene,
+    write_tiny_checkpoint,
+)
 
 runner = CliRunner()
 
@@ -15,7 +22,7 @@ def test_predict_text_and_json(tmp_path, tiny_model):
     assert text.exit_code == 0, text.output
     assert "1. " in text.output and "2. " in text.output and "3. " not in text.output
     result = runner.invoke(app, ["predict", str(photo), "-m", str(tiny_model), "--k", "3", "--json"])
-    data = json.loads(result.output)
+    data = json.loads(result.stdout)
     assert data[0]["path"] == str(photo)
     probabilities = [g["probability"] for g in data[0]["guesses"]]
     assert probabilities == sorted(probabilities, reverse=True) and len(probabilities) == 3
@@ -41,7 +48,7 @@ def test_predict_bad_image_is_reported(tmp_path, tiny_model):
 def test_predict_shows_location_or_uncertainty(tmp_path):
     model = write_tiny_checkpoint(tmp_path / "m.pt", class_names=list(TINY_PLACES), places=TINY_PLACES)
     photo = save_photo(tmp_path / "a.jpg", scene(seed=5))
-    data = json.loads(runner.invoke(app, ["predict", str(photo), "-m", str(model), "--json"]).output)[0]
+    data = json.loads(runner.invoke(app, ["predict", str(photo), "-m", str(model), "--json"]).stdout)[0]
     assert data["status"] == "tagged"
     place = TINY_PLACES[data["guesses"][0]["class_name"]]
     assert (data["place"]["latitude"], data["place"]["country"]) == (place.latitude, place.country)
@@ -51,8 +58,41 @@ def test_predict_shows_location_or_uncertainty(tmp_path):
         app, ["predict", str(photo), "-m", str(model), "--min-confidence", "0.999", "--json"]
     )
     assert (
-        json.loads(strict.output)[0]["status"] == "uncertain"
-        and json.loads(strict.output)[0]["place"] is None
+        json.loads(strict.stdout)[0]["status"] == "uncertain"
+        and json.loads(strict.stdout)[0]["place"] is None
     )
     text = runner.invoke(app, ["predict", str(photo), "-m", str(model), "--min-confidence", "0.999"]).output
     assert "uncertain" in text and "location:" not in text
+
+
+def test_predict_says_no_landmark_with_its_score(tmp_path):
+    model = write_tiny_checkpoint(tmp_path / "m.pt", class_names=list(TINY_PLACES), places=TINY_PLACES)
+    landmark = save_photo(tmp_path / "landmark.jpg", scene(seed=5))
+    add_landmark_scorer(model, [landmark])
+    other = save_photo(tmp_path / "page.jpg", negative_photo("document"))
+    result = runner.invoke(app, ["predict", str(landmark), str(other), "-m", str(model), "--json"])
+    assert result.exit_code == 0, result.output
+    first, second = json.loads(result.stdout)
+    assert first["status"] == "tagged" and first["landmark_score"] > 0.999 and first["place"]
+    assert second["status"] == "no_landmark" and second["landmark_score"] < 0.999
+    assert second["place"] is None and len(second["guesses"]) == 3
+    text = runner.invoke(app, ["predict", str(other), "-m", str(model)]).stdout
+    assert "no landmark:" in text and f"landmark score {second['landmark_score']:.3f}" in text
+    assert "location:" not in text
+    # A lower threshold for this run accepts it.
+    loose = runner.invoke(
+        app, ["predict", str(other), "-m", str(model), "--min-landmark-score", "-1", "--json"]
+    )
+    assert json.loads(loose.stdout)[0]["status"] == "tagged"
+
+
+def test_predict_with_an_old_model_warns_once_on_stderr(tmp_path, tiny_model):
+    photo = save_photo(tmp_path / "a.jpg", scene(seed=5))
+    result = runner.invoke(app, ["predict", str(photo), "-m", str(tiny_model), "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)[0]["landmark_score"] is None
+    assert result.stderr.count("has no landmark score") == 1
+    refused = runner.invoke(
+        app, ["predict", str(photo), "-m", str(tiny_model), "--min-landmark-score", "0.5"]
+    )
+    assert refused.exit_code == 1 and "retrain" in refused.stderr and "Traceback" not in refused.output

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from landmark_tag.cli import app
 from landmark_tag.pipeline.write import read_results
-from tests.helpers import gps_exif, save_photo, scene
+from tests.helpers import add_landmark_scorer, gps_exif, save_photo, scene, write_tiny_checkpoint
 
 runner = CliRunner()
 
@@ -142,3 +142,25 @@ def test_bad_storage_option(tmp_path, photos, tiny_model):
     ]
     result = runner.invoke(app, args)
     assert result.exit_code == 1 and "KEY=VALUE" in result.output
+
+
+def test_scan_counts_no_landmark_and_rejudges_on_a_new_threshold(tmp_path, photos, tiny_model):
+    model = add_landmark_scorer(write_tiny_checkpoint(tmp_path / "m.pt"), [photos / "a.jpg"])
+    out, summary = tmp_path / "tags.csv", tmp_path / "summary.json"
+    args = ["scan", str(photos), "--model", str(model), "--out", str(out), "--workers", "0"]
+    result = runner.invoke(app, [*args, "--summary-json", str(summary)])
+    assert result.exit_code == 0, result.output
+    assert "no_landmark" in result.stdout and "landmark score threshold" in result.stdout
+    data = json.loads(summary.read_text())
+    assert data["counts"]["no_landmark"] == 1 and data["min_landmark_score"] == 0.999
+    assert dict(zip(read_results(out)["path"].str[-5:], read_results(out)["status"], strict=True)) == {
+        "a.jpg": "tagged",
+        "b.png": "no_landmark",
+        "s.jpg": "skipped_gps",
+        "n.jpg": "failed",
+    }
+    again = runner.invoke(app, [*args, "--min-landmark-score", "-1", "--summary-json", str(summary)])
+    assert again.exit_code == 0, again.output
+    assert json.loads(summary.read_text())["rejudged"] == 1
+    assert "earlier rows re-judged" in again.stdout
+    assert sorted(read_results(out)["status"]) == ["failed", "skipped_gps", "tagged", "tagged"]

@@ -5,7 +5,7 @@ from typer.testing import CliRunner
 
 from landmark_tag.checkpoint import default_model_path, load_model
 from landmark_tag.cli import app
-from tests.helpers import make_image_folder
+from tests.helpers import make_image_folder, make_negatives_folder
 from tests.training.test_download import DATASET, ZipServer
 
 runner = CliRunner()
@@ -41,13 +41,18 @@ def test_evaluate_valid_split_writes_png_and_json(tmp_path, folder):
         "--feature-views",
         "0",
     ]
-    trained = runner.invoke(app, [*args, "--workers", "0", "--valid-fraction", "0.5"])
+    negatives = make_negatives_folder(tmp_path / "negatives", per_kind=1)
+    trained = runner.invoke(
+        app, [*args, "--workers", "0", "--valid-fraction", "0.5", "--negatives", str(negatives)]
+    )
     assert trained.exit_code == 0, trained.output
     assert "default min confidence" in trained.output and "calibration: temperature" in trained.output
+    assert "default min landmark score" in trained.output and "of 6 negative photos" in trained.output
     result = runner.invoke(
         app,
         ["evaluate", "-m", str(out), "--data", str(folder), "--split", "valid", "--workers", "0",
-         "--json", str(tmp_path / "m.json"), "--confusion-png", str(tmp_path / "cm.png")],
+         "--json", str(tmp_path / "m.json"), "--confusion-png", str(tmp_path / "cm.png"),
+         "--negatives", str(negatives)],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "top-1" in result.output and "per-class accuracy" in result.output
@@ -63,6 +68,15 @@ def test_evaluate_valid_split_writes_png_and_json(tmp_path, folder):
         "photos": 9,
     }
     assert (tmp_path / "cm.png").stat().st_size > 1000
+    open_set = metrics["open_set"]
+    assert (open_set["landmark_photos"], open_set["negative_photos"]) == (9, 6)
+    assert (
+        open_set["at_model_thresholds"]["min_landmark_score"]
+        == load_model(out).spec.landmark_scorer.threshold
+    )
+    assert (
+        f"AUROC {open_set['auroc']:.3f}" in result.output and "landmark photos + negatives" in result.output
+    )
 
 
 def test_train_errors_are_one_line(tmp_path):

@@ -47,7 +47,7 @@ def test_scan_writes_one_row_per_photo(tmp_path, photo_tree, tiny_model, workers
         "trip/img_4.jpg": "tagged",
         "trip/truncated.jpg": "failed",
     }
-    assert summary.counts == {"tagged": 6, "uncertain": 0, "skipped_gps": 1, "failed": 2}
+    assert summary.counts == {"tagged": 6, "uncertain": 0, "no_landmark": 0, "skipped_gps": 1, "failed": 2}
     assert summary.ignored_files == 1
     located = frame.loc[str(photo_tree / "located.jpg")]
     assert located["gps_latitude"] == pytest.approx(41.8902, abs=1e-5)

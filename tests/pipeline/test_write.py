@@ -8,7 +8,7 @@ from landmark_tag.pipeline.write import ResultWriter, output_format, read_result
 COLUMNS = [
     "path", "status", "error", "gps_latitude", "gps_longitude",
     "estimated_latitude", "estimated_longitude", "estimated_country",
-    "landmark_1", "landmark_2", "probability_1", "probability_2",
+    "landmark_1", "landmark_2", "probability_1", "probability_2", "landmark_score",
     "model", "size_bytes", "modified_at", "scanned_at",
 ]  # fmt: skip
 

@@ -2,7 +2,15 @@ import pytest
 
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.write import read_results
-from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, save_photo, scene, write_tiny_checkpoint
+from tests.helpers import (
+    TINY_PLACES,
+    add_landmark_scorer,
+    gps_exif,
+    jpeg_bytes,
+    save_photo,
+    scene,
+    write_tiny_checkpoint,
+)
 
 # Not possible as one file name (it holds a "/"), so a folder and a file make up this path.
 SCRIPT_PATH = ("<script>alert(1)<", "script>.jpg")
@@ -24,6 +32,8 @@ def scanned(tmp_path_factory):
     (photos / "broken.jpg").write_bytes(b"not a jpeg")
     (photos / BAD_FAILED).write_bytes(jpeg_bytes(scene())[:200])  # truncated
     model = write_tiny_checkpoint(root / "m.pt", class_names=list(TINY_PLACES), places=TINY_PLACES)
+    # Photos unlike these four show no landmark.
+    add_landmark_scorer(model, [photos / f"img_{i}.jpg" for i in range(4)])
     out = root / "tags.parquet"
     config = ScanConfig([str(photos)], str(out), model=str(model), workers=0, min_confidence=0)
     scan(config)

@@ -33,7 +33,8 @@ def test_chromium_renders_the_report(scanned, tmp_path, assets):
     dom = lxml.html.fromstring(chromium("--dump-dom", url, profile=tmp_path / "profile"))
     prefix = "report-files/" if assets else "data:image/jpeg;base64,"
     visible = dom.xpath(f'//figure[not(@hidden)]//img[@class="thumb" and starts-with(@src, "{prefix}")]')
-    expected = read_results(scanned["out"])["status"].isin(["tagged", "uncertain", "skipped_gps"]).sum()
+    shown_statuses = ["tagged", "uncertain", "no_landmark", "skipped_gps"]
+    expected = read_results(scanned["out"])["status"].isin(shown_statuses).sum()
     assert len(visible) == expected > 0
     assert len(dom.xpath('//tbody[@id="list-failed"]/tr')) == 2
 

@@ -32,17 +32,18 @@ def section_items(document, status):
 def test_report_sections_match_the_output(scanned, tmp_path):
     frame = read_results(scanned["out"])
     counts = frame["status"].value_counts().to_dict()
-    assert counts["tagged"] and counts["uncertain"] and counts["skipped_gps"] and counts["failed"] == 2
+    assert counts["tagged"] and counts["uncertain"] and counts["no_landmark"]
+    assert counts["skipped_gps"] and counts["failed"] == 2
     progress = CountingProgress()
     report = tmp_path / "report.html"
     summary = build_report(ReportConfig(str(scanned["out"]), str(report), workers=0), progress)
     document = lxml.html.parse(str(report)).getroot()
 
-    for status in ("tagged", "uncertain", "skipped_gps", "failed"):
+    for status in ("tagged", "uncertain", "no_landmark", "skipped_gps", "failed"):
         assert len(section_items(document, status)) == counts[status], status
         badge = document.xpath(f'//span[contains(@class, "badge") and contains(@class, "{status}")]')[0]
         assert badge.text_content() == f"{status} {counts[status]}"
-    photos = counts["tagged"] + counts["uncertain"] + counts["skipped_gps"]
+    photos = counts["tagged"] + counts["uncertain"] + counts["no_landmark"] + counts["skipped_gps"]
     assert len(document.xpath('//img[@class="thumb"]')) == photos == summary.thumbnails
     assert progress.total == progress.done == photos
     assert summary.rows == len(frame) and summary.unavailable == 0
@@ -55,8 +56,11 @@ def test_report_sections_match_the_output(scanned, tmp_path):
         assert card.get("data-p") == f"{row['probability_1']:.6f}"
         where = card.xpath('.//div[@class="where"]')
         assert where and f"{row['estimated_latitude']:.4f}" in where[0].text_content()
-    for card in section_items(document, "uncertain"):
+    for card in section_items(document, "uncertain") + section_items(document, "no_landmark"):
         assert "estimated" not in card.text_content()
+        row = frame.set_index("path").loc[card.xpath('.//div[@class="path"]/@title')[0]]
+        score = card.xpath('.//div[@class="score"]')[0].text_content()
+        assert score == f"landmark score {row['landmark_score']:.3f}"
     located = section_items(document, "skipped_gps")[0]
     assert "EXIF GPS: 48.8584, 2.2945" in located.text_content()
     failed = {
@@ -192,7 +196,7 @@ def test_thumbnails_are_upright_and_small(scanned, tmp_path):
 @pytest.mark.parametrize("suffix", ["parquet", "csv"])
 def test_output_of_an_earlier_version_without_estimated_columns(tmp_path, suffix):
     old = rows_to_table(rows(3), 2).drop_columns(
-        ["estimated_latitude", "estimated_longitude", "estimated_country"]
+        ["estimated_latitude", "estimated_longitude", "estimated_country", "landmark_score"]
     )
     out = tmp_path / f"old.{suffix}"
     if suffix == "parquet":

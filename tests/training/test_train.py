@@ -7,8 +7,9 @@ from landmark_tag.checkpoint import load_model, read_checkpoint
 from landmark_tag.gazetteer import load_gazetteer
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.write import read_results
+from landmark_tag.training.data import DatasetError
 from landmark_tag.training.train import TrainConfig, sidecar_paths, train
-from tests.helpers import SHARED_DATA, make_image_folder
+from tests.helpers import SHARED_DATA, make_image_folder, make_negatives_folder
 
 
 class StopAfter:
@@ -121,6 +122,12 @@ def test_frozen_transfer_learns_easy_classes_and_the_scan_uses_it(tmp_path):
     assert spec.min_confidence == result.calibration.min_confidence > 0
     assert spec.metadata["calibration"]["ece_after"] == result.calibration.ece_after
     assert result.valid.temperature == spec.temperature and len(result.valid.risk_coverage) >= 8
+    # The landmark score: a bank of the 18 training photos' features, a threshold keeping 95% of the
+    # validation photos.
+    scorer = spec.landmark_scorer
+    assert scorer is not None and scorer.bank.shape == (18, 1280) and scorer.bank.dtype == torch.float16
+    assert scorer.threshold == result.landmark_scorer.threshold
+    assert scorer.fit["landmark_recall"] >= 0.95 and scorer.fit["validation_photos"] == 6
     out = tmp_path / "tags.csv"
     scan(
         ScanConfig([str(root / "test")], str(out), model=str(result.checkpoint), workers=0, min_confidence=0)
@@ -136,6 +143,21 @@ def test_frozen_transfer_learns_easy_classes_and_the_scan_uses_it(tmp_path):
         999,
         999,
     ]  # C: no place
+
+
+def test_negatives_raise_the_landmark_threshold_of_a_scratch_model(tmp_path, folder):
+    negatives = make_negatives_folder(tmp_path / "negatives", per_kind=2)
+    plain = train(scratch_config(folder, tmp_path / "a.pt", epochs=1))
+    with_negatives = train(
+        scratch_config(folder, tmp_path / "b.pt", epochs=1, negatives=str(negatives), false_tag_rate=0.0)
+    )
+    scorer = load_model(with_negatives.checkpoint).spec.landmark_scorer
+    assert scorer.bank.shape == (15, 128)  # the seed network's 128 penultimate features
+    assert scorer.fit["negative_photos"] == 12 and scorer.fit["false_tag_rate"] == 0.0
+    assert scorer.threshold >= plain.landmark_scorer.threshold  # the same run, plus negatives
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="no photos"):
+        train(scratch_config(folder, tmp_path / "c.pt", epochs=1, negatives=str(tmp_path / "empty")))
 
 
 def test_no_data_and_no_download(tmp_path):

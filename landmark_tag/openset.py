@@ -1,0 +1,151 @@
+"""The landmark score: how much a photo looks like *any* landmark the model was trained on.
+
+A classifier always names one of its classes, so its probabilities cannot say "none of these": on
+photos of ants, rooms and documents the wonders7 model's top-1 probability was as high as on its
+landmarks (AUROC 0.55 on ants and bees, worse on other photos). The score used instead is the
+deep nearest-neighbour score of Sun et al. (2022): the cosine similarity between the photo's
+penultimate features (the input of the final Linear layer) and those of its k-th nearest training
+photo. It needs no negative photos, works for every architecture a checkpoint can name, and
+separated every negative set we tried (README, "Photos without a landmark").
+
+The training photos' features are stored in the checkpoint in fp16, L2-normalised. A large
+training set is reduced to per-class k-means prototypes so that the bank stays under
+`MAX_BANK_BYTES`; scoring a photo is then one matrix product with the bank.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from landmark_tag.models import last_linear_name
+
+# About 12.8 MB for 5,000 photos of 1280 features; larger sets become prototypes.
+MAX_BANK_BYTES = 20_000_000
+DEFAULT_NEIGHBOUR = 1  # k: compare with the nearest training photo (README: k = 1, 5, 10 compared)
+DEFAULT_LANDMARK_RECALL = 0.95
+DEFAULT_FALSE_TAG_RATE = 0.01
+
+
+@dataclass
+class LandmarkScorer:
+    """The checkpoint's open-set part: the feature bank, k, and the default threshold."""
+
+    bank: torch.Tensor  # (n, d) L2-normalised training features, fp16 when stored
+    neighbour: int = DEFAULT_NEIGHBOUR  # score = similarity to the k-th nearest bank row
+    threshold: float = 0.0  # default min landmark score: below it a photo is `no_landmark`
+    method: str = "knn-cosine"
+    # How the threshold was chosen (recall on validation photos, false tags on negatives).
+    fit: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.bank.ndim != 2 or len(self.bank) == 0:
+            raise ValueError("the landmark score's feature bank must be a non-empty (n, d) tensor")
+        if self.method != "knn-cosine":
+            raise ValueError(f"unknown landmark score method {self.method!r}")
+        self.neighbour = max(1, min(int(self.neighbour), len(self.bank)))
+
+    def to(self, device: torch.device | str, dtype: torch.dtype = torch.float32) -> LandmarkScorer:
+        """A copy whose bank is ready for matrix products on `device` (fp16 is slow on CPUs)."""
+        bank = self.bank.to(device, dtype)
+        return LandmarkScorer(bank, self.neighbour, self.threshold, self.method, self.fit)
+
+    def score(self, features: torch.Tensor) -> torch.Tensor:
+        """(b,) landmark scores in [-1, 1] for (b, d) penultimate features."""
+        features = nn.functional.normalize(features.to(self.bank.dtype), dim=1)
+        similarity = features @ self.bank.T
+        return similarity.topk(self.neighbour, dim=1).values[:, -1].float()
+
+
+def _spherical_kmeans(points: torch.Tensor, clusters: int, seed: int, iterations: int = 15) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    centres = points[torch.randperm(len(points), generator=generator)[:clusters]].clone()
+    for _ in range(iterations):
+        assignment = (points @ centres.T).argmax(dim=1)
+        for c in range(clusters):
+            members = points[assignment == c]
+            if len(members):
+                centres[c] = members.mean(dim=0)
+        centres = nn.functional.normalize(centres, dim=1)
+    return centres
+
+
+def build_bank(
+    features: torch.Tensor, targets: torch.Tensor, max_bytes: int = MAX_BANK_BYTES, seed: int = 0
+) -> torch.Tensor:
+    """The fp16 bank for (n, d) training features: all of them, L2-normalised, or, if that exceeds
+    `max_bytes`, per-class k-means prototypes in proportion to each class's size."""
+    points = nn.functional.normalize(features.float(), dim=1)
+    max_rows = max(1, max_bytes // (2 * points.shape[1]))
+    if len(points) <= max_rows:
+        return points.half()
+    share = max_rows / len(points)
+    prototypes = []
+    for c in targets.unique().tolist():
+        members = points[targets == c]
+        clusters = max(1, math.floor(len(members) * share))
+        prototypes.append(members if clusters >= len(members) else _spherical_kmeans(members, clusters, seed))
+    return torch.cat(prototypes)[:max_rows].half()
+
+
+def recall_threshold(landmark_scores: torch.Tensor, recall: float) -> float:
+    """The highest threshold that still keeps at least `recall` of these landmark photos."""
+    if not 0.0 < recall <= 1.0:
+        raise ValueError("the landmark recall must be in (0, 1]")
+    ranked = landmark_scores.float().sort(descending=True).values
+    keep = min(len(ranked), max(1, math.ceil(recall * len(ranked) - 1e-9)))
+    return float(ranked[keep - 1])
+
+
+def false_tag_threshold(negative_scores: torch.Tensor, rate: float) -> float:
+    """The lowest threshold at which at most `rate` of these negative photos would pass."""
+    if not 0.0 <= rate < 1.0:
+        raise ValueError("the false-tag rate must be in [0, 1)")
+    ranked = negative_scores.float().sort(descending=True).values
+    allowed = math.floor(rate * len(ranked) + 1e-9)  # this many may pass
+    if allowed >= len(ranked):
+        return float("-inf")
+    # Just above the first negative that must be rejected.
+    return float(torch.nextafter(ranked[allowed], torch.tensor(float("inf"))))
+
+
+def choose_threshold(
+    landmark_scores: torch.Tensor,
+    negative_scores: torch.Tensor | None = None,
+    recall: float = DEFAULT_LANDMARK_RECALL,
+    false_tag_rate: float = DEFAULT_FALSE_TAG_RATE,
+) -> tuple[float, dict]:
+    """The default min landmark score, and how it was chosen.
+
+    It keeps `recall` of the validation landmark photos. With negative photos it is raised, if
+    needed, until at most `false_tag_rate` of them pass, but never lowered below the recall
+    threshold: negatives show one kind of photo, and a looser threshold would admit the kinds they
+    do not show. Precision comes first, so when the two conflict, recall gives way.
+    """
+    threshold = recall_threshold(landmark_scores, recall)
+    fit = {"landmark_recall_target": recall, "validation_photos": len(landmark_scores)}
+    if negative_scores is not None and len(negative_scores):
+        threshold = max(threshold, false_tag_threshold(negative_scores, false_tag_rate))
+        fit["false_tag_rate_target"] = false_tag_rate
+        fit["negative_photos"] = len(negative_scores)
+        fit["false_tag_rate"] = float((negative_scores >= threshold).double().mean())
+    fit["landmark_recall"] = float((landmark_scores >= threshold).double().mean())
+    return threshold, fit
+
+
+@contextlib.contextmanager
+def capture_features(model: nn.Module) -> Iterator[list[torch.Tensor]]:
+    """While active, each forward pass of `model` appends its penultimate features (the input of
+    its final Linear layer) to the yielded list."""
+    captured: list[torch.Tensor] = []
+    head = model.get_submodule(last_linear_name(model))
+    handle = head.register_forward_hook(lambda _module, inputs, _output: captured.append(inputs[0]))
+    try:
+        yield captured
+    finally:
+        handle.remove()

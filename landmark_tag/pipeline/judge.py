@@ -1,0 +1,88 @@
+"""Judging: a photo's status follows from stored numbers and the thresholds, never from the model.
+
+`tagged` needs both a landmark score at or above `min_landmark_score` (the photo looks like one of
+the model's landmarks) and a top-1 probability at or above `min_confidence` (the model can tell
+which). A score below its threshold makes the photo `no_landmark`, whatever the probability; a
+probability below its threshold makes it `uncertain`. Only `tagged` rows get a location.
+
+Because the output keeps `probability_1` and `landmark_score`, rows written by a run of the same
+model can be judged again with other thresholds (`rejudge_table`) without running the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from landmark_tag.gazetteer import Place
+from landmark_tag.pipeline.records import Status
+
+JUDGED = (Status.TAGGED.value, Status.UNCERTAIN.value, Status.NO_LANDMARK.value)
+
+
+@dataclass(frozen=True)
+class Judge:
+    """The thresholds of one model, and where its landmarks are (by display name)."""
+
+    model: str  # the `model` column value of rows this judge may re-judge
+    min_confidence: float = 0.0
+    min_landmark_score: float | None = None  # None: the model has no landmark score
+    places: dict[str, Place] = field(default_factory=dict)  # display name -> place
+
+    def status(self, top1_probability: float, landmark_score: float | None) -> Status:
+        if (
+            self.min_landmark_score is not None
+            and landmark_score is not None
+            and landmark_score < self.min_landmark_score
+        ):
+            return Status.NO_LANDMARK
+        if top1_probability < self.min_confidence:
+            return Status.UNCERTAIN
+        return Status.TAGGED
+
+    def _statuses(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
+        """(new status per row, whether the row is this model's and judged at all)."""
+        old = np.asarray(table.column("status").to_pylist(), dtype=object)
+        models = np.asarray(table.column("model").to_pylist(), dtype=object)
+        probability = table.column("probability_1").to_numpy(zero_copy_only=False)
+        probability = np.nan_to_num(probability.astype(float), nan=0.0)
+        mine = np.isin(old, JUDGED) & (models == self.model)
+        new = np.where(probability < self.min_confidence, Status.UNCERTAIN.value, Status.TAGGED.value)
+        if self.min_landmark_score is not None and "landmark_score" in table.column_names:
+            score = table.column("landmark_score").to_numpy(zero_copy_only=False).astype(float)
+            # A missing score (NaN) never makes a photo no_landmark: NaN < x is False.
+            new = np.where(score < self.min_landmark_score, Status.NO_LANDMARK.value, new)
+        return np.where(mine, new, old), mine
+
+    def count_changes(self, table: pa.Table) -> int:
+        """How many rows `rejudge_table` would give another status."""
+        statuses, _ = self._statuses(table)
+        old = np.asarray(table.column("status").to_pylist(), dtype=object)
+        return int((statuses != old).sum())
+
+    def rejudge_table(self, table: pa.Table) -> pa.Table:
+        """`table` (in the output schema) with this model's rows judged at these thresholds, and their
+        estimated location set for `tagged` rows and cleared for the others."""
+        statuses, mine = self._statuses(table)
+        old = np.asarray(table.column("status").to_pylist(), dtype=object)
+        if not (statuses != old).any():
+            return table
+        tagged = statuses == Status.TAGGED.value
+        landmarks = table.column("landmark_1").to_pylist()
+        places = [self.places.get(name) if name is not None else None for name in landmarks]
+        columns = {
+            "status": pa.array(statuses.tolist(), pa.string()),
+            "estimated_latitude": [p.latitude if p else None for p in places],
+            "estimated_longitude": [p.longitude if p else None for p in places],
+            "estimated_country": [p.country if p else None for p in places],
+        }
+        for name in ("estimated_latitude", "estimated_longitude", "estimated_country"):
+            new = pa.array(columns[name], table.schema.field(name).type)
+            cleared = pc.if_else(pa.array(tagged), new, pa.nulls(len(table), new.type))
+            columns[name] = pc.if_else(pa.array(mine), cleared, table.column(name))
+        for name, values in columns.items():
+            table = table.set_column(table.schema.get_field_index(name), name, values)
+        return table

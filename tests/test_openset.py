@@ -1,0 +1,106 @@
+import pytest
+import torch
+
+from landmark_tag.checkpoint import load_model, save_checkpoint
+from landmark_tag.openset import (
+    LandmarkScorer,
+    build_bank,
+    capture_features,
+    choose_threshold,
+    false_tag_threshold,
+    recall_threshold,
+)
+from landmark_tag.training.features import HeadSwap
+from tests.helpers import tiny_spec
+
+
+def test_score_is_the_cosine_similarity_to_the_kth_nearest_bank_row():
+    bank = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    features = torch.tensor([[3.0, 4.0], [0.0, -2.0]])  # cosines with the rows: (.6, .8, -.6), (0, -1, 0)
+    nearest = LandmarkScorer(bank, neighbour=1).score(features)
+    assert nearest.tolist() == pytest.approx([0.8, 0.0])
+    second = LandmarkScorer(bank, neighbour=2).score(features)
+    assert second.tolist() == pytest.approx([0.6, 0.0])
+    # k beyond the bank is the last row; a fp16 bank scores the same within its precision.
+    assert LandmarkScorer(bank, neighbour=9).score(features).tolist() == pytest.approx([-0.6, -1.0])
+    assert LandmarkScorer(bank.half()).score(features).tolist() == pytest.approx([0.8, 0.0], abs=1e-3)
+
+
+def test_bank_keeps_every_photo_normalised_while_it_fits():
+    features = torch.randn(30, 8) * 5
+    bank = build_bank(features, torch.arange(30) % 3)
+    assert bank.dtype == torch.float16 and bank.shape == (30, 8)
+    assert torch.allclose(bank.float().norm(dim=1), torch.ones(30), atol=1e-3)
+
+
+def test_a_large_bank_becomes_class_prototypes_within_its_byte_budget():
+    torch.manual_seed(0)
+    centres = torch.eye(4, 16) * 10
+    targets = torch.arange(400) % 4
+    features = centres[targets] + torch.randn(400, 16)
+    bank = build_bank(features, targets, max_bytes=40 * 2 * 16)  # room for 40 rows
+    assert bank.shape == (40, 16) and bank.numel() * 2 <= 40 * 2 * 16
+    # Every class keeps prototypes, near its own centre.
+    nearest_centre = (bank.float() @ centres.T).argmax(dim=1)
+    assert sorted(nearest_centre.bincount().tolist()) == [10, 10, 10, 10]
+
+
+def test_recall_threshold_keeps_the_asked_share():
+    scores = torch.tensor([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2, 0.1, 0.0])
+    assert recall_threshold(scores, 0.8) == pytest.approx(0.2)  # keeps 8 of 10
+    assert recall_threshold(scores, 0.75) == pytest.approx(0.2)  # 7.5 rounds up to 8
+    assert recall_threshold(scores, 1.0) == pytest.approx(0.0)
+    with pytest.raises(ValueError):
+        recall_threshold(scores, 0.0)
+
+
+def test_false_tag_threshold_lets_through_at_most_the_asked_share():
+    negatives = torch.tensor([0.5, 0.4, 0.3, 0.2, 0.1, 0.0, -0.1, -0.2, -0.3, -0.4])
+    threshold = false_tag_threshold(negatives, 0.1)  # one of ten may pass: 0.5 does, 0.4 must not
+    assert 0.4 < threshold <= 0.5
+    assert false_tag_threshold(negatives, 0.0) > 0.5
+    assert (negatives >= false_tag_threshold(negatives, 0.25)).sum() == 2
+
+
+def test_negatives_raise_the_threshold_but_never_lower_it():
+    landmarks = torch.linspace(0.5, 1.0, 20)
+    recall_only, fit = choose_threshold(landmarks, recall=0.95)
+    assert fit["landmark_recall"] >= 0.95 and "negative_photos" not in fit
+    hard = torch.tensor([0.9, 0.8, 0.1])  # two negatives look like landmarks
+    raised, fit = choose_threshold(landmarks, hard, recall=0.95, false_tag_rate=0.0)
+    assert raised > 0.9 and fit["false_tag_rate"] == 0.0 and fit["landmark_recall"] < 0.95
+    easy = torch.tensor([0.0, -0.2])
+    kept, fit = choose_threshold(landmarks, easy, recall=0.95, false_tag_rate=0.0)
+    assert kept == recall_only and fit["negative_photos"] == 2
+
+
+def test_captured_features_are_what_the_head_sees():
+    model = tiny_spec().build().eval()
+    pixels = torch.randn(2, 3, 64, 64)
+    with torch.no_grad(), capture_features(model) as captured:
+        model(pixels)
+    with torch.no_grad(), HeadSwap(model):
+        expected = model(pixels)
+    assert len(captured) == 1 and torch.allclose(captured[0], expected)
+    with torch.no_grad():
+        model(pixels)
+    assert len(captured) == 1  # the hook is gone
+
+
+def test_scorer_round_trips_through_the_checkpoint(tmp_path):
+    spec = tiny_spec()
+    bank = torch.nn.functional.normalize(torch.randn(5, 16), dim=1).half()
+    spec.landmark_scorer = LandmarkScorer(bank, 2, 0.42, fit={"landmark_recall": 0.95})
+    save_checkpoint(tmp_path / "m.pt", spec, spec.build().state_dict())
+    scorer = load_model(tmp_path / "m.pt").spec.landmark_scorer
+    assert scorer is not None and torch.equal(scorer.bank, bank)
+    assert (scorer.neighbour, scorer.threshold, scorer.fit) == (2, 0.42, {"landmark_recall": 0.95})
+    second_nearest = (bank.float() @ bank[0].float()).sort(descending=True).values[1]
+    assert scorer.score(bank[:1].float()).item() == pytest.approx(second_nearest.item(), abs=1e-3)
+
+
+def test_bad_banks_are_refused():
+    with pytest.raises(ValueError):
+        LandmarkScorer(torch.empty(0, 4))
+    with pytest.raises(ValueError):
+        LandmarkScorer(torch.ones(2, 4), method="energy")
