@@ -14,6 +14,10 @@ and, where there is a GPU, (c) again with `--gpu-decode` (JPEGs decoded by nvJPE
 
 Each of (a), (b) and (c) is run --repeats times and the median reported: the machine may be shared.
 
+The checkpoint carries a landmark score with a bank of --bank-photos training photos' features
+(5,000 by default: the 50-class dataset's size), and (c) is also run, interleaved, with the same
+model without it, to show what the score costs.
+
 On a CPU, decode and inference share the cores, so the pipeline's ceiling is 1 / (1/a + 1/b); on a
 GPU, where inference leaves the cores free, it is min(a, b). The model is the default checkpoint
 format with a random 50-class head: speed doesn't depend on the weights' values.
@@ -40,6 +44,7 @@ from PIL import ExifTags, Image, TiffImagePlugin
 from torchvision import transforms
 
 from landmark_tag.checkpoint import ModelSpec, Preprocessing, load_model, save_checkpoint
+from landmark_tag.openset import LandmarkScorer, build_bank
 from landmark_tag.pipeline.allocator import keep_freed_memory
 from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.predict import resolve_precision
@@ -234,6 +239,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported")
     parser.add_argument("--scan-args", default="", help="extra arguments for the scan, e.g. '--workers 3'")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--bank-photos", type=int, default=5000, help="training photos in the landmark score's bank"
+    )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
     gpu = torch.cuda.is_available()
@@ -249,8 +257,15 @@ def main() -> None:
         spec = ModelSpec(
             "timm/tf_efficientnet_lite0", [f"{i:02d}.Place_{i}" for i in range(50)], {}, PREPROCESSING
         )
+        without_score = tmp / "model-without-score.pt"
+        save_checkpoint(without_score, spec, model.state_dict())
+        features = model.num_features
+        spec.landmark_scorer = LandmarkScorer(
+            build_bank(torch.randn(args.bank_photos, features), torch.zeros(0))
+        )
         checkpoint = tmp / "model.pt"
         save_checkpoint(checkpoint, spec, model.state_dict())
+        results["bank_mb"] = spec.landmark_scorer.bank.numel() * 2 / 1e6
 
         started = time.perf_counter()
         sets = {
@@ -275,10 +290,13 @@ def main() -> None:
                 row["decode_ceiling"] = decode_ceiling(paths, cores, args.repeats)
                 a, b = row["decode_ceiling"], model_rate
                 row["pipeline_ceiling"] = min(a, b) if gpu else 1 / (1 / a + 1 / b)
-            runs = [
-                cli_scan(tmp / name, checkpoint, tmp, args.scan_args.split()) for _ in range(args.repeats)
-            ]
+            runs, runs_without_score = [], []
+            for _ in range(args.repeats):  # interleaved, so that a noisy moment hits both alike
+                runs.append(cli_scan(tmp / name, checkpoint, tmp, args.scan_args.split()))
+                runs_without_score.append(cli_scan(tmp / name, without_score, tmp, args.scan_args.split()))
             row["scan"] = median_run(runs)
+            row["scan_without_score"] = median_run(runs_without_score)
+            row["score_cost"] = 1 - row["scan"]["photos_per_s"] / row["scan_without_score"]["photos_per_s"]
             if "pipeline_ceiling" in row:
                 row["scan_vs_ceiling"] = row["scan"]["photos_per_s"] / row["pipeline_ceiling"]
             if gpu and name != "web_30pct_gps":  # the same scan with JPEG decoding on the GPU
@@ -315,6 +333,12 @@ def main() -> None:
                     f"{row['scan']['peak_memory_mb']:.0f} MB",
                 ]
             )
+        )
+    print(f"\nThe landmark score (a bank of {args.bank_photos} photos, {results['bank_mb']:.1f} MB):")
+    for name, row in results["sets"].items():
+        print(
+            f"{name}: scan {row['scan']['photos_per_s']:.1f} photos/s with it, "
+            f"{row['scan_without_score']['photos_per_s']:.1f} without: {row['score_cost']:+.1%} slower"
         )
     for name, row in results["sets"].items():
         if "scan_gpu_decode" in row:

@@ -52,9 +52,10 @@ print(
     f"correctly named ones are at most {right['error_km'].max():.1f} km from the true site"
     + (f", wrongly named ones {wrong['error_km'].min():.0f} km or more" if len(wrong) else "")
 )
-uncertain = tags[tags["status"] == "uncertain"]
-if len(uncertain):
-    print(
-        f"uncertain:              {len(uncertain)} photos ({uncertain['correct'].mean():.1%} of them named "
-        f"correctly), {uncertain['estimated_latitude'].notna().sum()} with a location"
-    )
+for status in ("uncertain", "no_landmark"):
+    judged = tags[tags["status"] == status]
+    if len(judged):
+        print(
+            f"{status + ':':<24}{len(judged)} photos ({judged['correct'].mean():.1%} of them named "
+            f"correctly), {judged['estimated_latitude'].notna().sum()} with a location"
+        )

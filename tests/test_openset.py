@@ -24,6 +24,12 @@ def test_score_is_the_cosine_similarity_to_the_kth_nearest_bank_row():
     # k beyond the bank is the last row; a fp16 bank scores the same within its precision.
     assert LandmarkScorer(bank, neighbour=9).score(features).tolist() == pytest.approx([-0.6, -1.0])
     assert LandmarkScorer(bank.half()).score(features).tolist() == pytest.approx([0.8, 0.0], abs=1e-3)
+    # Searching a bf16 copy of the bank (for models that run in bf16) finds the same neighbours, and
+    # the scores keep fp32's precision.
+    for dtype in (torch.float32, torch.bfloat16):
+        on_device = LandmarkScorer(bank, neighbour=2).on("cpu", dtype)
+        assert on_device.search.dtype == dtype
+        assert on_device.score(features).tolist() == pytest.approx([0.6, 0.0], abs=1e-6)
 
 
 def test_bank_keeps_every_photo_normalised_while_it_fits():
@@ -104,3 +110,19 @@ def test_bad_banks_are_refused():
         LandmarkScorer(torch.empty(0, 4))
     with pytest.raises(ValueError):
         LandmarkScorer(torch.ones(2, 4), method="energy")
+
+
+@pytest.mark.parametrize(
+    "arch",
+    ["timm/tf_efficientnet_lite0", "torchvision/resnet18", "torchvision/mobilenet_v3_small", "seed_cnn"],
+)
+def test_every_kind_of_architecture_gives_features_to_score(arch):
+    from landmark_tag.models import build_model, last_linear_name
+
+    model = build_model(arch, 5).eval()
+    head = model.get_submodule(last_linear_name(model))
+    with torch.no_grad(), capture_features(model) as captured:
+        logits = model(torch.randn(2, 3, 224, 224))
+    assert logits.shape == (2, 5) and captured[0].shape == (2, head.in_features)
+    scorer = LandmarkScorer(build_bank(captured[0], torch.zeros(2, dtype=torch.long)))
+    assert scorer.score(captured[0]).tolist() == pytest.approx([1.0, 1.0], abs=2e-3)

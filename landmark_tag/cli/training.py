@@ -140,8 +140,9 @@ def print_open_set(evaluation: OpenSetEvaluation, console: Console) -> None:
         )
     console.print(
         f"landmark score: AUROC {evaluation.auroc:.3f}, false-positive rate at 95% true-positive rate "
-        f"{evaluation.fpr_at_95_tpr:.1%} ({evaluation.landmark_photos} landmark photos, "
-        f"{evaluation.negative_photos} negatives)",
+        f"{evaluation.fpr_at_95_tpr:.1%}; lowest landmark photo {evaluation.lowest_landmark_score:.3f}, "
+        f"highest negative {evaluation.highest_negative_score:.3f} ({evaluation.landmark_photos} landmark "
+        f"photos, {evaluation.negative_photos} negatives)",
         highlight=False,
         soft_wrap=True,
     )

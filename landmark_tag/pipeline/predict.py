@@ -130,9 +130,9 @@ class Predictor:
             min_landmark_score=self.min_landmark_score,
             places={label: place for label, place in zip(self.labels, self.places, strict=True) if place},
         )
-        scorer = loaded.spec.landmark_scorer
-        self.scorer = scorer.to(device) if scorer is not None else None
         self.autocast_dtype = resolve_precision(precision, device)
+        scorer = loaded.spec.landmark_scorer
+        self.scorer = scorer.on(device, self.input_dtype) if scorer is not None else None
         if device.type == "cpu":
             keep_freed_memory()  # 1.5x to 2.5x the model's speed on a CPU: see `allocator`
         # channels_last is the fast layout for convolutions on both modern CPUs and GPUs.

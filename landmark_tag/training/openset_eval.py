@@ -47,6 +47,8 @@ class OpenSetEvaluation:
     has_landmark_score: bool  # False for models trained before the score existed
     auroc: float  # of the landmark score, landmark photos against negatives
     fpr_at_95_tpr: float  # share of negatives scoring at least the 5th percentile of landmark photos
+    lowest_landmark_score: float  # the margin between the two sets, when there is one
+    highest_negative_score: float
     at_model_thresholds: OpenSetPoint
     sweep: list[OpenSetPoint] = field(default_factory=list)
 
@@ -127,6 +129,10 @@ def evaluate_open_set(spec: ModelSpec, landmarks, negatives) -> OpenSetEvaluatio
             float((negative_score >= recall_threshold(score, 0.95)).double().mean())
             if scorer is not None and len(score) and len(negative_score)
             else math.nan
+        ),
+        lowest_landmark_score=float(score.min()) if scorer is not None and len(score) else math.nan,
+        highest_negative_score=(
+            float(negative_score.max()) if scorer is not None and len(negative_score) else math.nan
         ),
         at_model_thresholds=judge_mixed(landmark, negative, spec.min_confidence, model_threshold),
         sweep=[judge_mixed(landmark, negative, spec.min_confidence, t) for t in sorted(thresholds)],

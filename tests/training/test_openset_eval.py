@@ -67,6 +67,8 @@ def test_evaluation_at_the_models_thresholds():
     result = evaluate_open_set(spec, landmarks, negatives)
     assert (result.landmark_photos, result.negative_photos, result.has_landmark_score) == (2, 1, True)
     assert result.auroc == 1.0 and result.fpr_at_95_tpr == 0.0
+    assert result.lowest_landmark_score == pytest.approx(1 / math.sqrt(1.04))  # cos to (1, 0, 0)
+    assert result.highest_negative_score == pytest.approx(0.0)
     model = result.at_model_thresholds
     assert (model.landmark_tagged, model.tagged_top1, model.false_tags, model.precision) == (
         1.0,

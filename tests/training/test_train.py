@@ -170,7 +170,8 @@ def test_no_data_and_no_download(tmp_path):
 @pytest.mark.real_photos
 @pytest.mark.real_weights
 @pytest.mark.skipif(
-    not (SHARED_DATA / "wonders7-train").exists(), reason="needs ../shared/data/wonders7-train"
+    not (SHARED_DATA / "wonders7-train").exists() or not (SHARED_DATA / "negatives-dev").exists(),
+    reason="needs ../shared/data/wonders7-train and negatives-dev",
 )
 def test_frozen_lite0_on_real_wonders_subset_names_and_locates_photos(tmp_path):
     """Real weights on real photos, with the example gazetteer of the 7 wonders."""
@@ -209,3 +210,11 @@ def test_frozen_lite0_on_real_wonders_subset_names_and_locates_photos(tmp_path):
     frame = read_results(strict)
     uncertain = frame[frame["status"] == "uncertain"]
     assert len(uncertain) > 0 and uncertain["estimated_latitude"].isna().all()
+    # Real photos of no landmark (ants and bees) and generated ones are no_landmark, with no location.
+    negatives = sorted((SHARED_DATA / "negatives-dev").rglob("*.jpg"))[::25]
+    negatives += sorted(make_negatives_folder(tmp_path / "generated").iterdir())
+    out = tmp_path / "negatives.parquet"
+    scan(ScanConfig([str(p) for p in negatives], str(out), model=str(result.checkpoint)))
+    frame = read_results(out)
+    assert len(frame) == len(negatives) > 20
+    assert (frame["status"] == "no_landmark").all() and frame["estimated_latitude"].isna().all()
