@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -19,6 +21,29 @@ EXIT_FATAL = 1  # the run itself failed: no model, a missing input, an unwritabl
 EXIT_USAGE = 2  # bad command-line arguments (typer/click's own code)
 EXIT_PHOTOS_FAILED = 3  # only with --strict: the scan completed but some photos failed
 EXIT_INTERRUPTED = 130  # Ctrl-C; the previous output is left untouched
+EXIT_TERMINATED = 143  # SIGTERM (systemd, Kubernetes, a cron wrapper's timeout), handled like Ctrl-C
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread as Ctrl-C raises KeyboardInterrupt, so that the same
+    clean-up runs: committed rows are kept, the lock released, the previous output untouched."""
+
+
+@contextmanager
+def stop_cleanly_on_sigterm() -> Iterator[None]:
+    def raise_terminated(signum, frame):
+        raise Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, raise_terminated)
+    except ValueError:  # not the main thread: leave signals to whoever owns it
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
 
 app = typer.Typer(
     name="landmark-tag",
@@ -27,6 +52,29 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+# Values checked while parsing, so a typo exits with the usage code (2) before anything runs.
+def one_of(*choices: str):
+    """A typer callback that accepts only `choices` (or no value, for optional options)."""
+
+    def check(value: str | None) -> str | None:
+        if value is not None and value not in choices:
+            raise typer.BadParameter(f"{value!r} is not one of {', '.join(choices)}")
+        return value
+
+    return check
+
+
+check_format = one_of("parquet", "csv")
+check_precision = one_of("auto", "fp32", "bf16")
+
+
+def check_device(value: str) -> str:
+    """--device: auto, cpu, cuda or cuda:N."""
+    if value in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", value):
+        return value
+    raise typer.BadParameter(f"{value!r} is not a device: use auto, cpu, cuda or cuda:N")
 
 
 def stderr_console() -> Console:
@@ -87,6 +135,12 @@ def fatal_errors(model_given: bool) -> Iterator[None]:
         raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+    except Terminated:
+        stderr_console().print(
+            "[yellow]terminated[/] (SIGTERM); the rows made so far are committed for the next run, "
+            "and any previous output was left as it was"
+        )
+        raise typer.Exit(EXIT_TERMINATED) from None
     except KeyboardInterrupt:
         stderr_console().print("[yellow]interrupted[/]; any previous output was left as it was")
         raise typer.Exit(EXIT_INTERRUPTED) from None

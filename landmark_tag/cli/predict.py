@@ -8,7 +8,7 @@ from dataclasses import asdict
 import typer
 from rich.console import Console
 
-from landmark_tag.cli.app import app, fatal_errors, setup_logging
+from landmark_tag.cli.app import app, check_device, fatal_errors, setup_logging
 from landmark_tag.paths import default_model_path
 from landmark_tag.pipeline.records import Status
 
@@ -39,7 +39,7 @@ def predict_command(
         help="Below this landmark score an image shows no landmark the model knows. "
         "Default: the model's threshold.",
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.", callback=check_device),
 ) -> None:
     """Print the most likely landmarks for each image, and where the best one is."""
     # The model stack loads only when a command needs it: `--help` and `report` stay quick.

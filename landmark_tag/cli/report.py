@@ -7,7 +7,14 @@ import json
 import typer
 from rich.console import Console
 
-from landmark_tag.cli.app import app, fatal_errors, parse_storage_options, setup_logging, stderr_console
+from landmark_tag.cli.app import (
+    app,
+    check_format,
+    fatal_errors,
+    parse_storage_options,
+    setup_logging,
+    stderr_console,
+)
 from landmark_tag.cli.progress import photo_progress
 from landmark_tag.report.build import ReportConfig, ReportSummary, build_report
 
@@ -55,7 +62,7 @@ def report_command(
         None, "--summary-json", help="A scan's --summary-json, for its throughput in the header."
     ),
     results_format: str | None = typer.Option(
-        None, "--format", help="parquet or csv. Default: from the suffix."
+        None, "--format", help="parquet or csv. Default: from the suffix.", callback=check_format
     ),
     workers: int | None = typer.Option(
         None, "--workers", min=0, help="Thumbnail processes. Default: one per core."

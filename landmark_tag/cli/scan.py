@@ -16,10 +16,14 @@ from rich.table import Table
 from landmark_tag.cli.app import (
     EXIT_PHOTOS_FAILED,
     app,
+    check_device,
+    check_format,
+    check_precision,
     fatal_errors,
     parse_storage_options,
     setup_logging,
     stderr_console,
+    stop_cleanly_on_sigterm,
 )
 from landmark_tag.cli.progress import photo_progress
 from landmark_tag.cli.report import print_report_summary, run_report
@@ -86,7 +90,7 @@ def scan_command(
         None, "--model", "-m", help="Checkpoint to use. Default: the model `landmark-tag train` writes."
     ),
     output_format: str | None = typer.Option(
-        None, "--format", help="parquet or csv. Default: from the --out suffix."
+        None, "--format", help="parquet or csv. Default: from the --out suffix.", callback=check_format
     ),
     min_confidence: float | None = typer.Option(
         None,
@@ -124,7 +128,7 @@ def scan_command(
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="Inference threads. Default: half the CPU cores on a CPU."
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.", callback=check_device),
     gpu_decode: bool = typer.Option(
         False,
         "--gpu-decode",
@@ -133,6 +137,7 @@ def scan_command(
     precision: str = typer.Option(
         "auto",
         "--precision",
+        callback=check_precision,
         help="Inference precision: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16.",
     ),
     commit_every: int = typer.Option(
@@ -192,7 +197,7 @@ def scan_command(
         min_landmark_score=min_landmark_score,
         write_xmp=write_xmp,
     )
-    with fatal_errors(model_given=model is not None):
+    with fatal_errors(model_given=model is not None), stop_cleanly_on_sigterm():
         config.storage_options = parse_storage_options(storage_option, endpoint_url)
         try:
             summary = scan(config, progress)

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 from rich.table import Table
 
-from landmark_tag.cli.app import app, fatal_errors, setup_logging, stderr_console
+from landmark_tag.cli.app import app, check_device, fatal_errors, setup_logging, stderr_console
 from landmark_tag.paths import default_data_dir
 from landmark_tag.training.download import DEFAULT_URL, download_dataset
 
@@ -270,7 +270,7 @@ def train_command(
     seed: int = typer.Option(
         0, "--seed", help="Makes the split, initialisation and augmentation repeatable."
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.", callback=check_device),
     workers: int | None = typer.Option(
         None, "--workers", min=0, help="Data loading processes. Default: one per core."
     ),
@@ -333,7 +333,7 @@ def evaluate_command(
         "precision, GAP and the landmark score's AUROC.",
     ),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda."),
+    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.", callback=check_device),
     workers: int | None = typer.Option(None, "--workers", min=0, help="Data loading processes."),
 ) -> None:
     """Report loss, top-1/3/5 and per-class accuracy; save a confusion matrix."""

@@ -28,8 +28,16 @@ import pyarrow.parquet as pq
 from landmark_tag.errors import LandmarkTagError
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.judge import Judge
-from landmark_tag.pipeline.records import ResultRow, Status
-from landmark_tag.pipeline.storage import filesystem, is_url, local_path, publish, remove_tree, staging_file
+from landmark_tag.pipeline.records import ResultRow, Status, output_path
+from landmark_tag.pipeline.storage import (
+    filesystem,
+    is_url,
+    local_path,
+    publish,
+    remove_file,
+    remove_tree,
+    staging_file,
+)
 from landmark_tag.pipeline.write import (
     ResultWriter,
     conform,
@@ -91,7 +99,7 @@ def read_done(
 def plan_work(photos: list[PhotoFile], done: dict[str, DoneEntry]) -> WorkPlan:
     plan = WorkPlan()
     for photo in photos:
-        entry = done.get(photo.path)
+        entry = done.get(output_path(photo.path))
         if entry is None:
             plan.new += 1
         elif entry.size_bytes != photo.size_bytes or entry.modified_us != to_micros(photo.modified_at):
@@ -102,7 +110,7 @@ def plan_work(photos: list[PhotoFile], done: dict[str, DoneEntry]) -> WorkPlan:
             plan.unchanged += 1
             continue
         plan.to_process.append(photo)
-    found = {photo.path for photo in photos}
+    found = {output_path(photo.path) for photo in photos}
     plan.removed = {path for path in done if path not in found}
     return plan
 
@@ -166,6 +174,16 @@ class PartJournal:
 
     def clear(self) -> None:
         remove_tree(self.folder, self.storage_options)
+
+    def discard_other_k(self) -> int:
+        """Remove committed parts of an interrupted run with another --k, which could never be
+        merged into this output; return how many there were."""
+        stale = [
+            part for part in self.existing() if result_k(part, "parquet", self.storage_options) != self.k
+        ]
+        for part in stale:
+            remove_file(part, self.storage_options)
+        return len(stale)
 
 
 def check_k(out: str, fmt: str | None, k: int, storage_options: dict | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -33,3 +34,15 @@ class ResultRow:
     probabilities: list[float] = field(default_factory=list)  # same order as landmarks
     # How much the photo looks like any landmark the model knows (see `openset`); None without one.
     landmark_score: float | None = None
+
+
+def output_path(path: str) -> str:
+    """The `path` column's text for a photo's path. A file name that is not valid UTF-8 (from an
+    old camera or a Windows share: `caf\xe9.jpg` in Latin-1) cannot be stored as text as it is;
+    its undecodable bytes are written as `\\xNN` escapes instead, so the row is kept and
+    matched again on the next run, and every valid name is stored unchanged."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")

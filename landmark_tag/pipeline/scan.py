@@ -205,6 +205,12 @@ def scan(
         previous = None if config.full or not exists(config.out, storage) else config.out
         if config.full:
             journal.clear()
+        elif discarded := journal.discard_other_k():
+            logger.warning(
+                "discarded %d part files that an interrupted run with another --k left in %s",
+                discarded,
+                journal.folder,
+            )
         if previous is not None:
             check_k(previous, fmt, predictor.k, storage)
         sources = ([(previous, fmt)] if previous else []) + [(part, "parquet") for part in journal.existing()]

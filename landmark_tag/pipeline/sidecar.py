@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from landmark_tag.errors import LandmarkTagError
 from landmark_tag.pipeline.records import ResultRow, Status
-from landmark_tag.pipeline.storage import exists, open_binary, publish, staging_file
+from landmark_tag.pipeline.storage import exists, is_url, local_path, open_binary, publish, staging_file
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +43,8 @@ _EMPTY_PACKET = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <?xpacket end="w"?>""".encode()
 # Sidecars come from anywhere: never fetch or expand anything they point to.
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+# XMP sidecars are kilobytes; a larger file is not one, and is never read whole.
+MAX_SIDECAR_BYTES = 1 << 20
 
 
 class SidecarError(LandmarkTagError):
@@ -204,14 +207,41 @@ def sidecar_path(photo_path: str, storage_options: dict | None = None) -> str:
     return own
 
 
+def read_existing_sidecar(path: str, storage_options: dict | None = None) -> bytes | None:
+    """The sidecar's bytes, None if there is none; SidecarError for anything that is not a sidecar
+    to rewrite. Locally, only a regular, writable file is read: a FIFO would block the scan, a
+    device or a link to one (/dev/zero) would never end, and a symbolic link or a read-only file
+    says someone arranged it so; all are left alone."""
+    if is_url(path):
+        if not exists(path, storage_options):
+            return None
+        with open_binary(path, storage_options) as handle:
+            content = handle.read(MAX_SIDECAR_BYTES + 1)
+    else:
+        try:
+            info = os.lstat(local_path(path))
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            raise SidecarError(f"{path} is a symbolic link; left alone")
+        if not stat.S_ISREG(info.st_mode):
+            raise SidecarError(f"{path} is not a regular file; left alone")
+        if not info.st_mode & stat.S_IWUSR:
+            raise SidecarError(f"{path} is read-only; left alone")
+        with open(local_path(path), "rb") as handle:
+            content = handle.read(MAX_SIDECAR_BYTES + 1)
+    if len(content) > MAX_SIDECAR_BYTES:
+        raise SidecarError(
+            f"{path} is over {MAX_SIDECAR_BYTES // 2**20} MiB, too large for a sidecar; left alone"
+        )
+    return content
+
+
 def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None = None) -> bool:
     """Merge `tag` into the photo's sidecar; return whether the file changed. Raises SidecarError."""
     path = sidecar_path(photo_path, storage_options)
     try:
-        existing = None
-        if exists(path, storage_options):
-            with open_binary(path, storage_options) as handle:
-                existing = handle.read()
+        existing = read_existing_sidecar(path, storage_options)
         content = merge_sidecar(existing, tag)
         if content == existing:  # idempotent: an unchanged sidecar is not rewritten
             return False

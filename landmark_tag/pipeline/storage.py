@@ -108,6 +108,15 @@ def exists(path: str, storage_options: dict[str, Any] | None = None) -> bool:
     return fs.exists(inner)
 
 
+def remove_file(path: str, storage_options: dict[str, Any] | None = None) -> None:
+    if not is_url(path):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(local_path(path))
+        return
+    fs, inner = filesystem(path, storage_options)
+    fs.rm_file(inner)
+
+
 def remove_tree(path: str, storage_options: dict[str, Any] | None = None) -> None:
     if not is_url(path):
         shutil.rmtree(local_path(path), ignore_errors=True)

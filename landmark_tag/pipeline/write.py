@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from landmark_tag.pipeline.records import ResultRow
+from landmark_tag.pipeline.records import ResultRow, output_path
 from landmark_tag.pipeline.storage import open_binary, publish, staging_file
 
 FORMATS = ("parquet", "csv")
@@ -64,6 +65,33 @@ def result_schema(k: int) -> pa.Schema:
     return pa.schema(fields)
 
 
+# A CSV cell that starts with one of these is a formula to a spreadsheet (=HYPERLINK(...) and
+# worse): such cells are written with a leading apostrophe, as OWASP advises, and read back without.
+_FORMULA_START = r"^[=+\-@\t\r]"
+
+
+def spreadsheet_safe(table: pa.Table) -> pa.Table:
+    """`table` with every text cell that a spreadsheet would run as a formula quoted by a `'`."""
+    for index, column in enumerate(table.schema):
+        if pa.types.is_string(column.type):
+            values = table.column(index)
+            risky = pc.fill_null(pc.match_substring_regex(values, _FORMULA_START), False)
+            quoted = pc.binary_join_element_wise("'", values, "")
+            table = table.set_column(index, column, pc.if_else(risky, quoted, values))
+    return table
+
+
+def from_spreadsheet_safe(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """The values `spreadsheet_safe` quoted, as they were."""
+    columns = []
+    for column in batch.columns:
+        if pa.types.is_string(column.type):
+            quoted = pc.fill_null(pc.match_substring_regex(column, "'" + _FORMULA_START[1:]), False)
+            column = pc.if_else(quoted, pc.utf8_slice_codeunits(column, 1), column)
+        columns.append(column)
+    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
+
+
 def to_micros(posix_seconds: float) -> int:
     """The integer microseconds the timestamp columns store (and incremental runs compare)."""
     return round(posix_seconds * 1_000_000)
@@ -86,7 +114,7 @@ def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
         return values[i] if i < len(values) else None
 
     columns: dict[str, list] = {
-        "path": [r.path for r in rows],
+        "path": [output_path(r.path) for r in rows],
         "status": [r.status.value for r in rows],
         "error": [r.error for r in rows],
         "gps_latitude": [r.gps_latitude for r in rows],
@@ -145,14 +173,16 @@ class ResultWriter:
         """Write rows that are already in the output schema (carried over from earlier runs)."""
         self._flush()
         if table.num_rows:
-            self._writer.write_table(conform(table, self.k).cast(result_schema(self.k)))
-            self.rows_written += table.num_rows
+            self._write(conform(table, self.k).cast(result_schema(self.k)))
 
     def _flush(self) -> None:
         if self._pending:
-            self._writer.write_table(rows_to_table(self._pending, self.k))
-            self.rows_written += len(self._pending)
+            self._write(rows_to_table(self._pending, self.k))
             self._pending = []
+
+    def _write(self, table: pa.Table) -> None:
+        self._writer.write_table(spreadsheet_safe(table) if self.format == "csv" else table)
+        self.rows_written += table.num_rows
 
     def close(self) -> str:
         """Flush, close and move the finished file over the output path."""
@@ -201,7 +231,8 @@ def iter_result_batches(
         options = pa_csv.ConvertOptions(
             column_types=types, strings_can_be_null=True, include_columns=columns or header
         )
-        yield from pa_csv.open_csv(handle, convert_options=options)
+        for batch in pa_csv.open_csv(handle, convert_options=options):
+            yield from_spreadsheet_safe(batch)
 
 
 def top_k_of(columns: Iterable[str]) -> int:

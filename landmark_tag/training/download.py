@@ -8,6 +8,7 @@ only if no member would land outside `dest`. A marker file makes a second run a 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -21,6 +22,7 @@ from landmark_tag.paths import default_data_dir
 
 DEFAULT_URL = "https://udacity-dlnfd.s3-us-west-1.amazonaws.com/datasets/landmark_images.zip"
 _MARKER = ".landmark-tag-complete"
+_OWNED = ".landmark-tag-extracted"  # the top-level names an extraction put into the destination
 _CHUNK = 1 << 20
 
 # Called with (bytes done, total bytes or None).
@@ -50,6 +52,11 @@ def _fetch(url: str, part: Path, progress: ByteProgress | None, timeout: float) 
     with response:
         if have and response.status != 206:  # the server ignored Range: start over
             have = 0
+        elif have and _range_start(response.headers.get("Content-Range")) != have:
+            # Appending bytes from another offset would corrupt the archive: start over instead.
+            response.close()
+            part.unlink()
+            return _fetch(url, part, progress, timeout)
         length = response.headers.get("Content-Length")
         total = have + int(length) if length is not None else None
         with open(part, "ab" if have else "wb") as sink:
@@ -68,11 +75,31 @@ def _fetch(url: str, part: Path, progress: ByteProgress | None, timeout: float) 
         raise DownloadError(f"download incomplete: {done:,} of {total:,} bytes; run again to resume")
 
 
+# Photos barely compress: the real archive unpacks to about its own size. Far more means a zip
+# bomb. (zipfile never inflates a member past the size its header declares, so the declared sizes
+# can be trusted here, before anything is read.)
+MAX_EXTRACTED_BYTES = 16 << 30
+MAX_EXPANSION = 20
+
+
+def _range_start(content_range: str | None) -> int | None:
+    """The first byte of a `Content-Range: bytes START-END/TOTAL` answer."""
+    match = re.fullmatch(r"bytes (\d+)-\d+/(\d+|\*)", (content_range or "").strip())
+    return int(match.group(1)) if match else None
+
+
 def _verify(archive: Path) -> list[zipfile.ZipInfo]:
     try:
         with zipfile.ZipFile(archive) as bundle:
-            broken = bundle.testzip()
             members = bundle.infolist()
+            unpacked = sum(member.file_size for member in members)
+            limit = min(MAX_EXTRACTED_BYTES, MAX_EXPANSION * archive.stat().st_size)
+            if unpacked > limit:
+                raise DownloadError(
+                    f"{archive.name} would unpack to {unpacked:,} bytes, more than the {limit:,} a "
+                    f"photo dataset of its size can hold; refusing it"
+                )
+            broken = bundle.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DownloadError(f"{archive.name} is not a complete zip archive ({exc})") from None
     if broken is not None:
@@ -80,15 +107,20 @@ def _verify(archive: Path) -> list[zipfile.ZipInfo]:
     return members
 
 
+def check_members(bundle: zipfile.ZipFile, dest: Path) -> None:
+    """Refuse the whole archive if any member would land outside `dest`."""
+    root = dest.resolve()
+    for member in bundle.infolist():
+        target = (root / member.filename).resolve()
+        if member.filename.startswith(("/", "\\")) or not target.is_relative_to(root):
+            raise DownloadError(f"refusing to extract {member.filename!r}: it would land outside {dest}")
+
+
 def safe_extract(archive: Path, dest: Path) -> None:
     """Extract `archive` into `dest`, refusing the whole archive if any member escapes `dest`."""
-    root = dest.resolve()
     with zipfile.ZipFile(archive) as bundle:
-        for member in bundle.infolist():
-            target = (root / member.filename).resolve()
-            if member.filename.startswith(("/", "\\")) or not target.is_relative_to(root):
-                raise DownloadError(f"refusing to extract {member.filename!r}: it would land outside {dest}")
-        bundle.extractall(root)
+        check_members(bundle, dest)
+        bundle.extractall(dest.resolve())
 
 
 def dataset_root(dest: Path) -> Path:
@@ -118,18 +150,42 @@ def download_dataset(
     except DownloadError:
         part.unlink(missing_ok=True)  # a corrupt file can't be resumed into a good one
         raise
+    _extract_into(part, dest)
+    root = dataset_root(dest)
+    marker.write_text(os.path.relpath(root, dest) + "\n")
+    (dest / _OWNED).unlink(missing_ok=True)
+    part.unlink()
+    return root
+
+
+def _extract_into(archive: Path, dest: Path) -> None:
+    """Extract beside `dest`'s contents, then move the archive's top-level entries into place.
+
+    Nothing in `dest` that this function did not put there is ever replaced or deleted: if the
+    archive's top-level names are taken, it refuses before extracting. The names it moves are
+    listed in `_OWNED` first, so a rerun after an interruption may replace those, and only those.
+    """
+    owned_file = dest / _OWNED
+    owned = set(owned_file.read_text().split("\n")) - {""} if owned_file.exists() else set()
+    with zipfile.ZipFile(archive) as bundle:
+        check_members(bundle, dest)
+        names = {member.filename.replace("\\", "/").split("/")[0] for member in bundle.infolist()} - {""}
+    taken = sorted(name for name in names if os.path.lexists(dest / name) and name not in owned)
+    if taken:
+        raise DownloadError(
+            f"{dest / taken[0]} already exists and was not made by landmark-tag; the dataset would "
+            "replace it. Move it away, or download into another folder with --dest"
+        )
     staging = dest / ".extracting"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     try:
-        safe_extract(part, staging)
+        safe_extract(archive, staging)
+        owned_file.write_text("\n".join(sorted(names | owned)) + "\n")
         for item in staging.iterdir():
-            if (dest / item.name).is_dir():  # left by an earlier, interrupted extraction
-                shutil.rmtree(dest / item.name)
-            os.replace(item, dest / item.name)
+            target = dest / item.name
+            if target.is_dir() and not target.is_symlink():  # ours, from an interrupted extraction
+                shutil.rmtree(target)
+            os.replace(item, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    root = dataset_root(dest)
-    marker.write_text(os.path.relpath(root, dest) + "\n")
-    part.unlink()
-    return root

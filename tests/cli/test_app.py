@@ -3,6 +3,10 @@
 import subprocess
 import sys
 
+import pytest
+from typer.testing import CliRunner
+
+from landmark_tag.cli import app
 from landmark_tag.cli import training as training_cli
 from landmark_tag.training.models import DEFAULT_BACKBONE
 
@@ -21,3 +25,20 @@ def test_importing_the_cli_does_not_load_torch():
 
 def test_train_default_backbone_matches_the_library():
     assert training_cli.DEFAULT_BACKBONE == DEFAULT_BACKBONE
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", ".", "--precision", "fp16"],
+        ["scan", ".", "--format", "xls"],
+        ["scan", ".", "--device", "tpu"],
+        ["predict", "a.jpg", "--device", "gpu"],
+        ["report", "tags.parquet", "--format", "xls"],
+        ["evaluate", "-m", "m.pt", "--data", ".", "--device", "cuda:x"],
+    ],
+)
+def test_bad_option_values_are_usage_errors(args):
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert "Invalid value" in result.output and "Traceback" not in result.output

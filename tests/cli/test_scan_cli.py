@@ -70,20 +70,15 @@ def test_missing_default_model_names_the_fix(tmp_path, photos):
     assert not (tmp_path / "t.parquet").exists()
 
 
-@pytest.mark.parametrize(
-    ("extra", "message"),
-    [
-        (["--format", "xlsx"], "unknown output format"),
-        (["--device", "tpu"], "unknown device"),
-        (["--device", "cpu", "--gpu-decode"], "--gpu-decode needs a CUDA GPU"),
-    ],
-)
-def test_bad_options_are_clear_errors(tmp_path, photos, tiny_model, extra, message):
+def test_options_that_cannot_work_here_are_clear_errors(tmp_path, photos, tiny_model):
+    # Valid values, but not on this machine: the run fails (1). Invalid values exit with 2 while
+    # parsing (tests/cli/test_app.py).
     result = runner.invoke(
-        app, ["scan", str(photos), "-m", str(tiny_model), "-o", str(tmp_path / "t.csv"), *extra]
-    )
+        app, ["scan", str(photos), "-m", str(tiny_model), "-o", str(tmp_path / "t.csv"), "--device", "cpu",
+              "--gpu-decode"],
+    )  # fmt: skip
     assert result.exit_code == 1
-    assert message in result.output
+    assert "--gpu-decode needs a CUDA GPU" in result.output
 
 
 def test_missing_input_and_bad_model_file(tmp_path, tiny_model):

@@ -107,6 +107,27 @@ def test_parts_of_an_interrupted_run_are_reused(tmp_path, tiny_model):
     assert len(read_results(out)) == 12
 
 
+def test_parts_of_an_interrupted_run_with_another_k_are_discarded_at_the_start(tmp_path, tiny_model, caplog):
+    root, out = make_tree(tmp_path / "photos", 6), tmp_path / "tags.parquet"
+
+    class CrashAfterTwo:
+        def start(self, total):
+            pass
+
+        def advance(self, photos):
+            raise RuntimeError("simulated crash")
+
+    config = ScanConfig(
+        [str(root)], str(out), model=str(tiny_model), workers=0, batch_size=2, commit_rows=2, k=2
+    )
+    with pytest.raises(RuntimeError):
+        scan(config, CrashAfterTwo())
+    assert len(PartJournal(str(out), 2).existing()) == 1
+    summary = run(root, out, tiny_model, k=3)  # another k: those rows cannot be merged
+    assert summary.processed == 6 and len(read_results(out)) == 6
+    assert "discarded 1 part files" in caplog.text and not PartJournal(str(out), 3).existing()
+
+
 def test_an_interrupted_scan_commits_the_rows_it_has(tmp_path, tiny_model):
     root, out = make_tree(tmp_path / "photos", 12), tmp_path / "tags.parquet"
 
@@ -192,6 +213,29 @@ def test_kill_9_mid_run_loses_nothing_and_repeats_nothing(tmp_path, tiny_model):
         assert (
             final.loc[path, "scanned_at"] == scanned_at
         )  # rows written before the kill survive as they were
+
+
+def test_sigterm_to_the_process_group_commits_releases_the_lock_and_exits_143(tmp_path, tiny_model):
+    """As systemd, Kubernetes and Ray stop a job: SIGTERM to the scan and its decode workers."""
+    root, out = make_tree(tmp_path / "photos", 80, size=(1600, 1200)), tmp_path / "tags.parquet"
+    command = [sys.executable, "-m", "landmark_tag", "scan", str(root), "-m", str(tiny_model), "-o", str(out),
+               "--batch-size", "2", "--workers", "2", "--commit-every", "2"]  # fmt: skip
+    victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True)  # fmt: skip
+    journal = PartJournal(str(out), 3)
+    deadline = time.monotonic() + 60
+    while len(journal.existing()) < 2 and time.monotonic() < deadline and victim.poll() is None:
+        time.sleep(0.05)
+    os.killpg(victim.pid, signal.SIGTERM)
+    _, stderr = victim.communicate(timeout=60)
+    assert victim.returncode == 143, stderr
+    assert "terminated" in stderr and "Traceback" not in stderr
+    committed = read_results_of_parts(journal)
+    assert 0 < len(committed) < 80, "the signal should land mid-run"
+    with OutputLock(str(out)):  # released
+        pass
+    summary = run(root, out, tiny_model)
+    assert summary.processed == 80 - len(committed) and len(read_results(out)) == 80
 
 
 def read_results_of_parts(journal: PartJournal) -> dict:

@@ -205,3 +205,19 @@ def test_inference_threads_are_set_for_the_scan_and_put_back(tmp_path, photo_tre
     assert threads_during and set(threads_during) == {1}
     assert torch.get_num_threads() == before
     assert default_threads(torch.device("cpu")) == max(1, (os.cpu_count() or 1) // 2)
+
+
+def test_a_file_name_that_is_not_utf8_is_tagged_and_kept(tmp_path, tiny_model):
+    root = tmp_path / "photos"
+    save_photo(root / "plain.jpg", scene(seed=1))
+    latin1 = os.path.join(os.fsencode(root), b"caf\xe9.jpg")  # as an old camera or share names it
+    with open(latin1, "wb") as handle:
+        handle.write(jpeg_bytes(scene(seed=2)))
+    out = tmp_path / "tags.parquet"
+    config = ScanConfig([str(root)], str(out), model=str(tiny_model), workers=0)
+    first = scan(config)
+    assert first.counts["tagged"] == 2
+    frame = read_results(out).set_index("path")
+    assert frame.loc[str(root / "caf\\xe9.jpg"), "status"] == "tagged"  # the byte, escaped
+    again = scan(config)  # matched again: nothing to redo
+    assert again.processed == 0 and again.unchanged == 2 and again.removed == 0

@@ -135,6 +135,36 @@ def test_entities_in_a_sidecar_are_not_expanded(tmp_path):
     assert b"do not copy me" not in merge_sidecar(hostile.encode(), EIFFEL)
 
 
+@pytest.mark.timeout(30)
+def test_only_regular_writable_sidecars_are_read_and_merged(tmp_path):
+    """A FIFO would block the scan forever, a link to /dev/zero would fill memory; a link or a
+    read-only file is someone's arrangement. All are left alone with a reason, quickly."""
+    photos = {}
+    for name in ("fifo", "zero", "link", "readonly", "huge"):
+        photos[name] = tmp_path / f"{name}.jpg"
+        photos[name].write_bytes(b"jpeg")
+    os.mkfifo(tmp_path / "fifo.jpg.xmp")
+    os.symlink("/dev/zero", tmp_path / "zero.jpg.xmp")
+    (tmp_path / "elsewhere.xmp").write_bytes(EXISTING)
+    os.symlink(tmp_path / "elsewhere.xmp", tmp_path / "link.jpg.xmp")
+    (tmp_path / "readonly.jpg.xmp").write_bytes(EXISTING)
+    os.chmod(tmp_path / "readonly.jpg.xmp", 0o444)
+    (tmp_path / "huge.jpg.xmp").write_bytes(b" " * (2 << 20))
+    reasons = {
+        "fifo": "not a regular file",
+        "zero": "symbolic link",
+        "link": "symbolic link",
+        "readonly": "read-only",
+        "huge": "too large",
+    }
+    for name, reason in reasons.items():
+        with pytest.raises(SidecarError, match=reason):
+            write_sidecar(str(photos[name]), EIFFEL)
+    assert (tmp_path / "elsewhere.xmp").read_bytes() == EXISTING
+    assert (tmp_path / "readonly.jpg.xmp").read_bytes() == EXISTING
+    assert os.path.islink(tmp_path / "link.jpg.xmp")
+
+
 def test_sidecar_naming(tmp_path):
     photo = tmp_path / "IMG_1.jpg"
     assert sidecar_path(str(photo)) == f"{photo}.xmp"

@@ -1,3 +1,4 @@
+import csv
 import os
 
 import pytest
@@ -100,3 +101,23 @@ def test_outputs_are_readable_like_any_new_file_and_keep_their_permissions(tmp_p
         assert out.stat().st_mode & 0o777 == 0o604
     finally:
         os.umask(mask)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_csv_cells_never_start_a_spreadsheet_formula(tmp_path, suffix):
+    hostile = ['=HYPERLINK("http://x")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)"]
+    common = {"size_bytes": 1, "modified_at": 0.0, "scanned_at": 0.0, "model": "m"}
+    rows = [
+        ResultRow(f"/p/{i}.jpg", Status.TAGGED, landmarks=[name], probabilities=[0.9],
+                  estimated_country=name, error=None, **common)
+        for i, name in enumerate(hostile)
+    ]  # fmt: skip
+    out = tmp_path / f"tags{suffix}"
+    with ResultWriter(out, k=1) as writer:
+        writer.write(rows)
+    if suffix == ".csv":
+        cells = [cell for line in out.read_text().splitlines()[1:] for cell in next(csv.reader([line]))]
+        assert not any(cell.startswith(("=", "+", "-", "@")) for cell in cells)
+        assert "'=HYPERLINK" in out.read_text()
+    frame = read_results(out)  # read back as they were, from either format
+    assert frame["landmark_1"].tolist() == hostile and frame["estimated_country"].tolist() == hostile

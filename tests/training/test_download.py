@@ -28,9 +28,12 @@ DATASET = make_zip(
 class ZipServer:
     """Serves one archive on 127.0.0.1 with Range support; can cut the first transfer short."""
 
-    def __init__(self, payload: bytes, cut_first_at: int | None = None) -> None:
+    def __init__(
+        self, payload: bytes, cut_first_at: int | None = None, range_start: int | None = None
+    ) -> None:
         self.payload = payload
         self.cut_first_at = cut_first_at
+        self.range_start = range_start  # answer every Range request from this offset instead
         self.requests: list[str | None] = []
         server = self
 
@@ -39,9 +42,14 @@ class ZipServer:
                 byte_range = self.headers.get("Range")
                 server.requests.append(byte_range)
                 start = int(byte_range.split("=")[1].split("-")[0]) if byte_range else 0
+                if byte_range and server.range_start is not None:
+                    start = server.range_start
                 body = server.payload[start:]
                 self.send_response(206 if byte_range else 200)
                 self.send_header("Content-Length", str(len(body)))
+                if byte_range:
+                    total = len(server.payload)
+                    self.send_header("Content-Range", f"bytes {start}-{total - 1}/{total}")
                 self.end_headers()
                 if server.cut_first_at is not None and len(server.requests) == 1:
                     self.wfile.write(body[: server.cut_first_at])
@@ -123,3 +131,46 @@ def test_zip_slip_member_is_refused(tmp_path, evil):
 def test_unreachable_server(tmp_path):
     with pytest.raises(DownloadError, match="cannot reach"):
         download_dataset(tmp_path, "http://127.0.0.1:9/landmark_images.zip", timeout=2)
+
+
+def test_existing_data_in_the_destination_is_never_replaced(tmp_path):
+    taxes = tmp_path / "landmark_images" / "taxes" / "2025.txt"
+    taxes.parent.mkdir(parents=True)
+    taxes.write_text("keep me")
+    with ZipServer(DATASET) as server, pytest.raises(DownloadError, match="already exists and was not made"):
+        download_dataset(tmp_path, server.url)
+    assert taxes.read_text() == "keep me" and not (tmp_path / "landmark_images" / "train").exists()
+    # Moved away, the same command finishes (the archive downloaded before is reused).
+    taxes.parent.parent.rename(tmp_path / "mine")
+    with ZipServer(DATASET) as server:
+        assert download_dataset(tmp_path, server.url) == tmp_path / "landmark_images"
+    assert (tmp_path / "mine" / "taxes" / "2025.txt").read_text() == "keep me"
+
+
+def test_a_rerun_replaces_what_an_interrupted_extraction_left(tmp_path):
+    # An earlier run recorded its names, moved part of the tree, and was killed before the marker.
+    partial = tmp_path / "landmark_images" / "train" / "00.Haleakala_National_Park" / "old.jpg"
+    partial.parent.mkdir(parents=True)
+    partial.write_bytes(b"half")
+    (tmp_path / ".landmark-tag-extracted").write_text("landmark_images\n")
+    with ZipServer(DATASET) as server:
+        root = download_dataset(tmp_path, server.url)
+    assert not partial.exists() and (root / "train" / "00.Haleakala_National_Park" / "a.jpg").exists()
+    assert not (tmp_path / ".landmark-tag-extracted").exists()
+
+
+def test_a_resume_answered_from_another_offset_starts_over(tmp_path):
+    (tmp_path / "landmark_images.zip.part").write_bytes(DATASET[:60_000])
+    with ZipServer(DATASET, range_start=1_000) as server:
+        root = download_dataset(tmp_path, server.url)
+        assert server.requests == ["bytes=60000-", None]  # the mismatched answer was dropped
+    assert (root / "train" / "00.Haleakala_National_Park" / "a.jpg").read_bytes() == b"A" * 50_000
+
+
+def test_a_zip_bomb_is_refused_before_it_is_unpacked(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as bundle:
+        bundle.writestr("landmark_images/train/00.A/a.jpg", b"\0" * (8 << 20))  # 8 MiB in ~8 kB
+    with ZipServer(buffer.getvalue()) as server, pytest.raises(DownloadError, match="would unpack to"):
+        download_dataset(tmp_path, server.url)
+    assert not list(tmp_path.iterdir())  # nothing extracted, and the archive is gone
