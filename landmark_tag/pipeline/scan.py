@@ -35,7 +35,7 @@ from landmark_tag.pipeline.lock import OutputLock
 from landmark_tag.pipeline.predict import Predictor, resolve_device, warn_without_landmark_score
 from landmark_tag.pipeline.records import ResultRow, Status
 from landmark_tag.pipeline.sidecar import SidecarStats, SidecarWriter
-from landmark_tag.pipeline.storage import exists
+from landmark_tag.pipeline.storage import exists, remove_stale_staging_files
 from landmark_tag.pipeline.write import output_format
 from landmark_tag.progress import NoProgress, PhotoProgress
 
@@ -190,6 +190,7 @@ def scan(
     )
     warn_without_landmark_score(loaded)
     with OutputLock(config.out, storage) as lock:
+        remove_stale_staging_files(config.out)  # left by a merge that was killed
         stats = DiscoveryStats()
         # The file list is the only thing held for the whole tree; images and rows stream.
         photos = list(

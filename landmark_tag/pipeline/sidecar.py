@@ -156,6 +156,10 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
         root = etree.fromstring(_EMPTY_PACKET if new else existing, _PARSER)
     except etree.XMLSyntaxError as exc:
         raise SidecarError(f"existing sidecar is not well-formed XML ({exc}); left unchanged") from None
+    if root.getroottree().docinfo.internalDTD is not None:
+        # Its entities are never expanded, and writing the file back without its DOCTYPE would
+        # leave references to entities nothing declares: an invalid file.
+        raise SidecarError("existing sidecar declares a DTD (<!DOCTYPE ...>); left unchanged")
     rdf = root if root.tag == _q("rdf", "RDF") else root.find(_q("rdf", "RDF"))
     if rdf is None:
         raise SidecarError("existing sidecar has no rdf:RDF element; left unchanged")

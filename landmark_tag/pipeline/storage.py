@@ -9,6 +9,7 @@ an S3 endpoint. Credentials come from the backend's standard sources (for S3: AW
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import secrets
 import shutil
@@ -85,6 +86,20 @@ def staging_file(target: str) -> str:
         except FileExistsError:
             continue
     raise FileExistsError(f"cannot create a temporary file in {folder}")
+
+
+def remove_stale_staging_files(target: str) -> int:
+    """Remove the temporary files that earlier writes of a local `target` left when they were
+    killed (`.<name>.<hex>.partial` beside it); return how many. Call it only while holding the
+    target's lock: no other write of it can be under way then."""
+    if is_url(target):
+        return 0  # a bucket target is staged in the temp folder, which the system cleans
+    path = Path(local_path(target))
+    stale = list(path.parent.glob(f".{glob.escape(path.name)}.*.partial")) if path.parent.is_dir() else []
+    for file in stale:
+        with contextlib.suppress(FileNotFoundError):
+            file.unlink()
+    return len(stale)
 
 
 def publish(local_file: str, target: str, storage_options: dict[str, Any] | None = None) -> None:

@@ -253,3 +253,14 @@ def test_unreadable_existing_output_is_a_clear_error_and_full_overrides_it(tmp_p
     with pytest.raises(IncompatibleOutputError, match="--full"):
         run(root, out, tiny_model)
     assert run(root, out, tiny_model, full=True).output_rows == 2
+
+
+def test_temporary_files_of_a_killed_merge_are_cleaned_up(tmp_path, tiny_model):
+    root, out = make_tree(tmp_path / "photos", 2), tmp_path / "tags.parquet"
+    left = [tmp_path / ".tags.parquet.0a1b2c3d4e5f.partial", tmp_path / ".tags.parquet.ffffffffffff.partial"]
+    for file in left:
+        file.write_bytes(b"half a merge")
+    other = tmp_path / ".other.parquet.0a1b2c3d4e5f.partial"  # another output's: not ours to remove
+    other.write_bytes(b"x")
+    run(root, out, tiny_model)
+    assert not any(file.exists() for file in left) and other.exists()

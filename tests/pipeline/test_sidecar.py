@@ -126,13 +126,20 @@ def test_broken_sidecar_is_refused_not_overwritten(tmp_path):
     assert broken.read_bytes() == b"<x:xmpmeta><unclosed>"
 
 
-def test_entities_in_a_sidecar_are_not_expanded(tmp_path):
+@pytest.mark.parametrize("entity", ['SYSTEM "file://{secret}"', '"&#169; someone"'])
+def test_a_sidecar_with_a_dtd_is_left_alone_and_never_expanded(tmp_path, entity):
     secret = tmp_path / "secret.txt"
     secret.write_text("do not copy me")
-    hostile = f"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e SYSTEM "file://{secret}">]>
+    declaration = entity.format(secret=secret)
+    hostile = f"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e {declaration}>]>
 <x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{PREFIXES["rdf"]}"><rdf:Description rdf:about=""
  xmlns:dc="{PREFIXES["dc"]}"><dc:description>&e;</dc:description></rdf:Description></rdf:RDF></x:xmpmeta>"""
-    assert b"do not copy me" not in merge_sidecar(hostile.encode(), EIFFEL)
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"jpeg")
+    (tmp_path / "a.jpg.xmp").write_text(hostile)
+    with pytest.raises(SidecarError, match="declares a DTD"):
+        write_sidecar(str(photo), EIFFEL)
+    assert (tmp_path / "a.jpg.xmp").read_text() == hostile  # not rewritten into an invalid file
 
 
 @pytest.mark.timeout(30)
