@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -155,3 +156,70 @@ def test_report_of_a_bucket_scan_reads_thumbnails_through_fsspec(bucket, tiny_mo
     html = client.get_object(Bucket=name, Key="report.html")["Body"].read().decode()
     assert html.count('<img class="thumb" src="data:image/jpeg;base64,') == 2
     assert "photo not available: file not found" in html
+
+
+def test_two_scans_taking_the_bucket_lock_at_the_same_instant_never_both_get_it(bucket):
+    _, name = bucket
+    for attempt in range(10):
+        out = f"s3://{name}/race-{attempt}.parquet"
+        start = threading.Barrier(2)
+        outcomes = []
+
+        def take(out=out, start=start, outcomes=outcomes):
+            lock = OutputLock(out)
+            start.wait()
+            try:
+                lock.__enter__()
+                outcomes.append("held")
+            except ScanLockedError:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=take) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes) == ["held", "refused"]
+
+
+@pytest.mark.parametrize(
+    "body", [b"[]", b'"a string"', b'{"heartbeat": null}', b'{"heartbeat": "yesterday"}']
+)
+def test_a_lock_object_landmark_tag_did_not_write_is_reported_then_taken_over_once_stale(bucket, body):
+    client, name = bucket
+    out = f"s3://{name}/tags.parquet"
+    client.put_object(Bucket=name, Key="tags.parquet.lock", Body=body)
+    with pytest.raises(ScanLockedError, match=r"not a lock landmark-tag wrote.*remove it"):
+        OutputLock(out).__enter__()
+    time.sleep(1.2)
+    with OutputLock(out, stale_after=1.0):  # judged by when it was written: stale now
+        held = client.get_object(Bucket=name, Key="tags.parquet.lock")["Body"].read()
+        assert b'"token"' in held
+    assert "Contents" not in client.list_objects_v2(Bucket=name)  # released
+
+
+def test_a_heartbeat_in_the_future_does_not_keep_a_lock_fresh_forever(bucket):
+    client, name = bucket
+    out = f"s3://{name}/tags.parquet"
+    future = b'{"pid": 1, "host": "elsewhere", "heartbeat": 99999999999}'
+    client.put_object(Bucket=name, Key="tags.parquet.lock", Body=future)
+    with pytest.raises(ScanLockedError, match="another scan"):
+        OutputLock(out, stale_after=1.0).__enter__()
+    time.sleep(1.2)
+    with OutputLock(out, stale_after=1.0):
+        pass
+
+
+def test_a_scan_whose_lock_was_taken_over_stops_and_leaves_the_new_lock(bucket):
+    client, name = bucket
+    out = f"s3://{name}/tags.parquet"
+    first = OutputLock(out, stale_after=1.0).__enter__()
+    time.sleep(1.2)
+    second = OutputLock(out, stale_after=1.0).__enter__()  # the first looked stale: taken over
+    first._last_beat -= 120  # the first scan's next heartbeat is due
+    with pytest.raises(ScanLockedError, match="took over"):
+        first.heartbeat()
+    first.release()  # must not delete the second scan's lock
+    assert client.head_object(Bucket=name, Key="tags.parquet.lock")
+    second.release()
+    assert "Contents" not in client.list_objects_v2(Bucket=name)
