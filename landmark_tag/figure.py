@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
@@ -13,6 +14,18 @@ from landmark_tag.pipeline.predict import ImagePrediction
 _PHOTO_HEIGHT = 320
 _PANEL_WIDTH = 420
 _BAR_COLOUR = (66, 133, 244)
+
+
+def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """DejaVu Sans, which matplotlib ships: full Latin coverage (Chichén Itzá, Haleakalā, Wrocław),
+    where Pillow's default font draws boxes. Pillow's font only if it is missing."""
+    import matplotlib
+
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    try:
+        return ImageFont.truetype(str(path), size)
+    except OSError:
+        return ImageFont.load_default(size=size)
 
 
 def _photo_thumbnail(decoder: PhotoDecoder, path: str) -> Image.Image:
@@ -27,8 +40,7 @@ def _photo_thumbnail(decoder: PhotoDecoder, path: str) -> Image.Image:
 
 def render_predictions(predictions: Sequence[ImagePrediction], out: str | os.PathLike, decoder: PhotoDecoder):
     """Save one PNG (or any format Pillow writes) with a row per photo: the photo, then its top-k."""
-    font = ImageFont.load_default(size=18)
-    small = ImageFont.load_default(size=14)
+    large, small = font(18), font(14)
     rows = []
     for prediction in predictions:
         photo = _photo_thumbnail(decoder, prediction.path)
@@ -39,9 +51,12 @@ def render_predictions(predictions: Sequence[ImagePrediction], out: str | os.Pat
         draw.text((x0, 8), os.path.basename(prediction.path), fill="black", font=small)
         if prediction.error:
             draw.text((x0, 40), f"failed: {prediction.error}", fill=(180, 0, 0), font=small)
+        elif prediction.status != "tagged":  # said plainly, so a picture is never taken for a tag
+            verdict = prediction.status.replace("_", " ")
+            draw.text((x0, _PHOTO_HEIGHT - 28), f"{verdict}: no location", fill=(150, 80, 0), font=small)
         for rank, guess in enumerate(prediction.guesses):
             y = 40 + rank * 56
-            draw.text((x0, y), f"{guess.landmark}  {guess.probability:.1%}", fill="black", font=font)
+            draw.text((x0, y), f"{guess.landmark}  {guess.probability:.1%}", fill="black", font=large)
             bar_width = int((_PANEL_WIDTH - 40) * guess.probability)
             draw.rectangle((x0, y + 26, x0 + max(bar_width, 1), y + 40), fill=_BAR_COLOUR)
         rows.append(row)

@@ -77,6 +77,23 @@ def check_device(value: str) -> str:
     raise typer.BadParameter(f"{value!r} is not a device: use auto, cpu, cuda or cuda:N")
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from landmark_tag import __version__
+
+        typer.echo(f"landmark-tag {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Find where photos without GPS were taken by recognising the landmark in them."""
+
+
 def stderr_console() -> Console:
     return Console(stderr=True)
 

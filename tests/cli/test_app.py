@@ -42,3 +42,10 @@ def test_bad_option_values_are_usage_errors(args):
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 2, result.output
     assert "Invalid value" in result.output and "Traceback" not in result.output
+
+
+def test_version_is_the_packages():
+    from importlib.metadata import version
+
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == f"landmark-tag {version('landmark-tag')}"

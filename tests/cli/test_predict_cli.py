@@ -96,3 +96,20 @@ def test_predict_with_an_old_model_warns_once_on_stderr(tmp_path, tiny_model):
         app, ["predict", str(photo), "-m", str(tiny_model), "--min-landmark-score", "0.5"]
     )
     assert refused.exit_code == 1 and "retrain" in refused.stderr and "Traceback" not in refused.output
+
+
+def test_pictures_draw_every_latin_letter():
+    from PIL import ImageDraw
+
+    from landmark_tag.figure import font
+
+    drawn = font(18)
+
+    def pixels(text: str) -> bytes:
+        picture = Image.new("L", (40, 40))
+        ImageDraw.Draw(picture).text((5, 5), text, font=drawn, fill=255)
+        return picture.tobytes()
+
+    assert drawn.getname()[0] == "DejaVu Sans"
+    # Each accented letter of the gazetteer's names has a glyph of its own, not the missing-glyph box.
+    assert all(pixels(letter) != pixels("\uffff") for letter in "éáāłó")
