@@ -73,9 +73,30 @@ def open_image(
             f"image too large: {width}x{height} pixels is over the {max_pixels:,} pixel limit "
             "(refused as a possible decompression bomb)"
         )
-    if draft_size and image.format == "JPEG":
-        image.draft("RGB", (draft_size, draft_size))
+    if image.format == "JPEG":
+        _refuse_hollow_jpeg(image)
+        if draft_size:
+            image.draft("RGB", (draft_size, draft_size))
     return image
+
+
+def _refuse_hollow_jpeg(image: Image.Image) -> None:
+    """A JPEG spends at least a bit or so on every 8x8 block, however plain the picture; one far
+    smaller than its header's size holds only part of a picture (libjpeg would fill the rest with
+    grey and raise nothing). A 12000x12000 header over 120x90 of data is the case in point."""
+    width, height = image.size
+    try:
+        position = image.fp.tell()
+        size = image.fp.seek(0, 2)
+        image.fp.seek(position)
+    except (AttributeError, OSError):
+        return
+    if isinstance(size, int) and size * 512 < width * height:
+        image.close()
+        raise DecodeError(
+            f"corrupt or truncated image: {size:,} bytes cannot hold the {width}x{height} pixels its "
+            "header claims"
+        )
 
 
 def oriented(image: Image.Image) -> Image.Image:

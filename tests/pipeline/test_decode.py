@@ -136,6 +136,17 @@ def test_truncated_jpeg():
         PhotoDecoder(PREP)(io.BytesIO(data[: len(data) // 2]))
 
 
+def test_a_jpeg_whose_header_claims_far_more_pixels_than_it_holds_fails():
+    data = bytearray(jpeg_bytes(scene((120, 90))))
+    start_of_frame = data.find(b"\xff\xc0")
+    struct.pack_into(">HH", data, start_of_frame + 5, 12000, 12000)  # height, width
+    with pytest.raises(DecodeError, match="cannot hold the 12000x12000 pixels"):
+        PhotoDecoder(PREP)(io.BytesIO(bytes(data)))
+    # Plain pictures compress very well and still pass: a flat grey 4000x3000 JPEG.
+    flat = jpeg_bytes(Image.new("RGB", (4000, 3000), (128, 128, 128)), quality=10)
+    assert PhotoDecoder(PREP)(io.BytesIO(flat)).shape == (3, PREP.input_size, PREP.input_size)
+
+
 def test_not_an_image():
     with pytest.raises(DecodeError, match="not a recognised image"):
         PhotoDecoder(PREP)(io.BytesIO(b"hello, I am a text file"))
