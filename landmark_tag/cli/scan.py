@@ -27,6 +27,7 @@ from landmark_tag.cli.app import (
 )
 from landmark_tag.cli.progress import photo_progress
 from landmark_tag.cli.report import print_report_summary, run_report
+from landmark_tag.pipeline.image_file import DEFAULT_MAX_PIXELS
 from landmark_tag.pipeline.records import Status
 from landmark_tag.report.build import ReportConfig
 
@@ -140,6 +141,13 @@ def scan_command(
         callback=check_precision,
         help="Inference precision: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16.",
     ),
+    max_pixels: int = typer.Option(
+        DEFAULT_MAX_PIXELS,
+        "--max-pixels",
+        min=1,
+        help="A photo that would decode to more pixels fails (JPEGs count after their reduced-scale "
+        "decode). Bounds each decode worker's memory.",
+    ),
     commit_every: int = typer.Option(
         64,
         "--commit-every",
@@ -187,6 +195,7 @@ def scan_command(
         gpu_decode=gpu_decode,
         precision=precision,
         commit_rows=commit_every,
+        max_pixels=max_pixels,
         include_gps=include_gps,
         recursive=recursive,
         include_hidden=include_hidden,

@@ -13,9 +13,11 @@ from typing import BinaryIO
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-# Pillow refuses images over twice this many pixels; we check the same bound ourselves, per decoder,
-# instead of changing Pillow's process-wide setting.
-DEFAULT_MAX_PIXELS = 2 * 89_478_485
+# The most pixels one photo may decode to (`--max-pixels`). Pillow refuses images over about 179
+# million pixels as decompression bombs, but one PNG of 13000x13000 (169 million) still took 1.1 GB
+# in each decode worker. 120 million keeps the largest camera sensors (about 102 million) and JPEGs
+# of any size, which decode at a reduced scale (draft mode) and are counted after it.
+DEFAULT_MAX_PIXELS = 120_000_000
 
 
 class DecodeError(Exception):
@@ -66,17 +68,17 @@ def open_image(
         raise DecodeError("not a recognised image format") from None
     except OSError as exc:
         raise DecodeError(describe_os_error(exc)) from None
-    width, height = image.size
-    if width * height > max_pixels:
-        image.close()
-        raise DecodeError(
-            f"image too large: {width}x{height} pixels is over the {max_pixels:,} pixel limit "
-            "(refused as a possible decompression bomb)"
-        )
     if image.format == "JPEG":
         _refuse_hollow_jpeg(image)
         if draft_size:
             image.draft("RGB", (draft_size, draft_size))
+    width, height = image.size  # what will be decoded: a JPEG's after draft mode reduced it
+    if width * height > max_pixels:
+        image.close()
+        raise DecodeError(
+            f"image too large: decoding it takes {width}x{height} pixels, over the {max_pixels:,} pixel "
+            "limit (--max-pixels)"
+        )
     return image
 
 

@@ -19,7 +19,7 @@ import torch
 
 from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.pipeline.batch import PhotoBatch, make_loader
-from landmark_tag.pipeline.decode import PhotoDecoder
+from landmark_tag.pipeline.decode import DEFAULT_MAX_PIXELS, PhotoDecoder
 from landmark_tag.pipeline.discover import DiscoveryStats, discover_photos
 from landmark_tag.pipeline.gpu_decode import DEVICE_DECODE_MIN_BYTES, DeviceJpegDecoder, decode_on_device
 from landmark_tag.pipeline.incremental import (
@@ -86,6 +86,7 @@ class ScanConfig:
     commit_rows: int = DEFAULT_COMMIT_ROWS  # rows per crash-safe part file
     write_xmp: bool = False  # write an XMP sidecar beside each tagged photo
     gpu_decode: bool = False  # decode large JPEGs on the GPU (nvJPEG); needs a CUDA device
+    max_pixels: int = DEFAULT_MAX_PIXELS  # most pixels a photo may decode to; larger ones fail
 
 
 @dataclass
@@ -217,7 +218,9 @@ def scan(
         sources = ([(previous, fmt)] if previous else []) + [(part, "parquet") for part in journal.existing()]
         plan = plan_work(photos, read_done(sources, storage))
 
-        photo_decoder = PhotoDecoder(loaded.spec.preprocessing, dtype=predictor.input_dtype)
+        photo_decoder = PhotoDecoder(
+            loaded.spec.preprocessing, max_pixels=config.max_pixels, dtype=predictor.input_dtype
+        )
         device_decoder = (
             DeviceJpegDecoder(loaded.spec.preprocessing, device, predictor.input_dtype)
             if config.gpu_decode

@@ -221,3 +221,18 @@ def test_a_file_name_that_is_not_utf8_is_tagged_and_kept(tmp_path, tiny_model):
     assert frame.loc[str(root / "caf\\xe9.jpg"), "status"] == "tagged"  # the byte, escaped
     again = scan(config)  # matched again: nothing to redo
     assert again.processed == 0 and again.unchanged == 2 and again.removed == 0
+
+
+def test_photos_that_would_decode_to_too_many_pixels_fail_with_the_limit_named(tmp_path, tiny_model):
+    root = tmp_path / "photos"
+    save_photo(root / "wide.png", scene((600, 400), seed=1))  # a PNG decodes at full size
+    save_photo(root / "camera.jpg", scene((1600, 1200), seed=2))  # a JPEG at a reduced scale first
+    out = tmp_path / "tags.csv"
+    scan(ScanConfig([str(root)], str(out), model=str(tiny_model), workers=0, max_pixels=100_000))
+    frame = read_results(out).set_index("path")
+    assert frame.loc[str(root / "wide.png"), "status"] == "failed"
+    assert (
+        "600x400 pixels, over the 100,000 pixel limit (--max-pixels)"
+        in frame.loc[str(root / "wide.png"), "error"]
+    )
+    assert frame.loc[str(root / "camera.jpg"), "status"] == "tagged"
