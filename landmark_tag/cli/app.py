@@ -130,13 +130,26 @@ def parse_storage_options(pairs: list[str], endpoint_url: str | None) -> dict | 
 
 
 def fail(message: str, code: int = EXIT_FATAL) -> typer.Exit:
-    stderr_console().print(f"[bold red]error:[/] {message}", highlight=False)
+    # soft_wrap: one line, however narrow the terminal, so a log or a cron mail keeps it whole.
+    stderr_console().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
+def describe_os_failure(exc: OSError, output: str | None = None) -> str:
+    """`No space left on device: /data/tags.parquet`, not `[Errno 28] ...`; a failure that names no
+    file (a full disk during a write) is tied to the output being written."""
+    if exc.errno is None:  # raised with a message of ours
+        return str(exc)
+    files = [str(f) for f in (exc.filename, exc.filename2) if f]
+    if files:
+        return f"{exc.strerror}: {' -> '.join(files)}"
+    return f"{exc.strerror} (while writing {output})" if output else str(exc.strerror or exc)
+
+
 @contextmanager
-def fatal_errors(model_given: bool) -> Iterator[None]:
-    """Turn the library's expected errors into one readable line and an exit code, never a traceback."""
+def fatal_errors(model_given: bool, output: str | None = None) -> Iterator[None]:
+    """Turn the library's expected errors into one readable line and an exit code, never a traceback.
+    `output`: what the command writes, named when a failure names no file."""
     try:
         yield
     except ModelNotFoundError as exc:
@@ -148,16 +161,19 @@ def fatal_errors(model_given: bool) -> Iterator[None]:
             "or pass --model PATH."
         )
         raise fail(f"{exc}{hint}") from None
-    except (LandmarkTagError, FileNotFoundError, ValueError) as exc:
+    except (LandmarkTagError, ValueError) as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
-        raise fail(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+        raise fail(describe_os_failure(exc, output)) from None
     except Terminated:
         stderr_console().print(
             "[yellow]terminated[/] (SIGTERM); the rows made so far are committed for the next run, "
-            "and any previous output was left as it was"
+            "and any previous output was left as it was",
+            soft_wrap=True,
         )
         raise typer.Exit(EXIT_TERMINATED) from None
     except KeyboardInterrupt:
-        stderr_console().print("[yellow]interrupted[/]; any previous output was left as it was")
+        stderr_console().print(
+            "[yellow]interrupted[/]; any previous output was left as it was", soft_wrap=True
+        )
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -19,6 +20,7 @@ from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, describe_os_
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.exif import GpsFix, read_gps, read_gps_pillow
 from landmark_tag.pipeline.gpu_decode import exif_orientation, wants_device_decode
+from landmark_tag.pipeline.image_file import EMPTY_FILE
 from landmark_tag.pipeline.storage import open_binary
 
 # Formats whose EXIF exifread does not find; Pillow has parsed it by the time the header is read.
@@ -50,7 +52,7 @@ def examine_photo(
 
     With `device_jpeg_min_bytes`, JPEGs at least that large come back as bytes, for the GPU."""
     if photo.size_bytes == 0:
-        return PhotoItem(photo, error="empty file (0 bytes)")
+        return PhotoItem(photo, error=EMPTY_FILE)
     gps = None
     try:
         with open_binary(photo.path, storage_options) as handle:
@@ -158,6 +160,17 @@ def _setup_worker(worker_id: int) -> None:
     # process's to handle: it commits and shuts the workers down. A worker dying of it first would
     # only turn that clean stop into a "DataLoader worker killed" error.
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    # multiprocessing's resource sharer (the thread that hands a batch's shared memory to the main
+    # process) reports its errors through sys.excepthook.
+    sys.excepthook = _quiet_when_the_main_process_left
+
+
+def _quiet_when_the_main_process_left(kind: type[BaseException], error: BaseException, trace) -> None:
+    """When the main process stops (Ctrl-C, SIGTERM) in the middle of a hand-over, the hand-over's
+    connection breaks. That is expected, and no traceback of it should reach the terminal or log."""
+    if issubclass(kind, (ConnectionError, EOFError)):
+        return
+    sys.__excepthook__(kind, error, trace)
 
 
 def _lower_priority() -> None:

@@ -7,6 +7,7 @@ no deep-learning framework loaded.
 
 from __future__ import annotations
 
+import os
 import warnings
 from typing import BinaryIO
 
@@ -65,9 +66,11 @@ def open_image(
     except Image.DecompressionBombError as exc:
         raise DecodeError(f"image too large, refused as a possible decompression bomb ({exc})") from None
     except UnidentifiedImageError:
-        raise DecodeError("not a recognised image format") from None
+        raise DecodeError(EMPTY_FILE if _is_empty(source) else "not a recognised image format") from None
     except OSError as exc:
         raise DecodeError(describe_os_error(exc)) from None
+    except (ValueError, EOFError, SyntaxError) as exc:  # Pillow's words for broken headers and metadata
+        raise DecodeError(_describe_broken(exc)) from None
     if image.format == "JPEG":
         _refuse_hollow_jpeg(image)
         if draft_size:
@@ -108,14 +111,41 @@ def oriented(image: Image.Image) -> Image.Image:
         return ImageOps.exif_transpose(image) or image
     except OSError as exc:
         raise DecodeError(f"corrupt or truncated image: {exc}") from None
-    except (ValueError, SyntaxError, MemoryError) as exc:
-        raise DecodeError(f"cannot decode image: {exc}") from None
+    except MemoryError:
+        raise DecodeError("image too large to decode in the memory available") from None
+    except (ValueError, EOFError, SyntaxError) as exc:
+        raise DecodeError(_describe_broken(exc)) from None
+
+
+EMPTY_FILE = "empty file (0 bytes)"
+
+
+def _is_empty(source: str | BinaryIO) -> bool:
+    try:
+        if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
+            return os.path.getsize(source) == 0
+        position = source.tell()
+        size = source.seek(0, 2)
+        source.seek(position)
+        return size == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _describe_broken(exc: Exception) -> str:
+    """Pillow's internal complaints about a broken file, in words about the photo."""
+    text = str(exc)
+    if "MAX_TEXT_CHUNK" in text or "too large" in text.lower():
+        return "corrupt or hostile image: its metadata is larger than the safety limit for reading it"
+    if "seek to frame" in text or isinstance(exc, EOFError):
+        return "corrupt or truncated image: it ends before the frame it describes"
+    return "corrupt image: its header or metadata cannot be read"
 
 
 def describe_os_error(exc: OSError) -> str:
     """A short, readable reason for a failed file operation."""
     if isinstance(exc, FileNotFoundError):
-        return "file not found (removed after it was discovered?)"
+        return "file not found"
     if isinstance(exc, PermissionError):
         return "permission denied"
     if isinstance(exc, IsADirectoryError):

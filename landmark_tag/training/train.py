@@ -43,7 +43,7 @@ from landmark_tag.training.data import (
     limit_per_class,
     stratified_split,
 )
-from landmark_tag.training.download import DEFAULT_URL, ByteProgress, download_dataset
+from landmark_tag.training.download import DEFAULT_URL, ByteProgress, DownloadError, download_dataset
 from landmark_tag.training.evaluate import (
     EvaluationResult,
     PhotoOutputs,
@@ -147,7 +147,13 @@ def resolve_data(
     if config.data:
         root = Path(config.data).expanduser()
     elif config.download:
-        root = download_dataset(url=config.download_url, progress=download_progress)
+        try:
+            root = download_dataset(url=config.download_url, progress=download_progress)
+        except DownloadError as exc:
+            raise DownloadError(
+                f"{exc}. To train without downloading, give a local copy of the photos (--data DIR): "
+                "one folder per landmark, or train/ and test/ folders of those"
+            ) from None
     else:
         raise DatasetError("no --data folder was given, and --no-download forbids fetching the dataset")
     if (root / "train").is_dir():

@@ -49,3 +49,30 @@ def test_version_is_the_packages():
 
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == f"landmark-tag {version('landmark-tag')}"
+
+
+def test_os_failures_read_as_a_sentence_naming_the_file():
+    import errno
+
+    from landmark_tag.cli.app import describe_os_failure
+
+    missing = FileNotFoundError(errno.ENOENT, "No such file or directory", "/proc/x.parquet.lock")
+    assert describe_os_failure(missing) == "No such file or directory: /proc/x.parquet.lock"
+    full = OSError(errno.ENOSPC, "No space left on device")
+    assert describe_os_failure(full, "tags.parquet") == "No space left on device (while writing tags.parquet)"
+    ours = FileNotFoundError("nothing to resume: no m.last.pt from an interrupted run")
+    assert describe_os_failure(ours) == "nothing to resume: no m.last.pt from an interrupted run"
+
+
+def test_an_unusable_output_is_one_line_naming_it(tmp_path, tiny_model):
+    photo = tmp_path / "a.jpg"
+    from tests.helpers import save_photo
+
+    save_photo(photo)
+    result = CliRunner().invoke(
+        app, ["scan", str(photo), "-m", str(tiny_model), "-o", "/proc/nope/x.parquet"]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error:") and "/proc/nope" in last_line
+    assert "[Errno" not in result.stderr

@@ -120,9 +120,7 @@ def test_unreadable_photos_get_a_placeholder(scanned, tmp_path):
     assert summary.unavailable == 1
     document = lxml.html.parse(str(report)).getroot()
     placeholders = document.xpath('//div[@class="placeholder"]')
-    assert [p.text_content() for p in placeholders] == [
-        "photo not available: file not found (removed after it was discovered?)"
-    ]
+    assert [p.text_content() for p in placeholders] == ["photo not available: file not found"]
 
 
 def rows(count, status=Status.TAGGED, folder="/nowhere"):
