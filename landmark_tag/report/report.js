@@ -13,6 +13,12 @@
         });
       }
     });
+    // The heading says how many match a landmark filter: "Tagged photos (44 of 296)".
+    var count = c.closest('section').querySelector('h2 .count'), all = items(c).length;
+    if (count) {
+      count.textContent = matching === all ? count.dataset.total
+        : matching.toLocaleString('en') + ' of ' + count.dataset.total;
+    }
     var more = document.getElementById(c.id + '-more'), rest = Math.max(0, matching - limit);
     if (more) {
       more.hidden = rest === 0;
@@ -44,22 +50,29 @@
       c.dataset.shown = PAGE; refresh(c);
     });
   }
-  // The view is kept in the address (#sort=confidence&landmark=...), so it survives a reload.
-  function remember() {
-    var view = new URLSearchParams({sort: sort.value, landmark: landmark.value});
-    history.replaceState(null, '', '#' + view.toString());
-    apply();
-  }
-  sort.addEventListener('change', remember); landmark.addEventListener('change', remember);
-  var saved = new URLSearchParams(location.hash.slice(1));
-  if (saved.has('sort') || saved.has('landmark')) {
-    sort.value = saved.get('sort') || 'order';
-    landmark.value = saved.get('landmark') || '';
-    apply();
-  }
-  document.querySelectorAll('input.status').forEach(function (box) {
-    box.addEventListener('change', function () {
+  var boxes = Array.prototype.slice.call(document.querySelectorAll('input.status'));
+  function showStatuses() {
+    boxes.forEach(function (box) {
       var s = document.getElementById('section-' + box.value); if (s) s.hidden = !box.checked;
     });
-  });
+  }
+  // The view is kept in the address (#sort=confidence&landmark=...&hide=failed), so it survives a
+  // reload and can be shared.
+  function remember() {
+    var hidden = boxes.filter(function (b) { return !b.checked; }).map(function (b) { return b.value; });
+    var view = new URLSearchParams({sort: sort.value, landmark: landmark.value});
+    if (hidden.length) view.set('hide', hidden.join(','));
+    history.replaceState(null, '', '#' + view.toString());
+    apply(); showStatuses();
+  }
+  sort.addEventListener('change', remember); landmark.addEventListener('change', remember);
+  boxes.forEach(function (box) { box.addEventListener('change', remember); });
+  var saved = new URLSearchParams(location.hash.slice(1));
+  if (saved.has('sort') || saved.has('landmark') || saved.has('hide')) {
+    sort.value = saved.get('sort') || 'order';
+    landmark.value = saved.get('landmark') || '';
+    var hide = (saved.get('hide') || '').split(',');
+    boxes.forEach(function (box) { box.checked = hide.indexOf(box.value) < 0; });
+    apply(); showStatuses();
+  }
 })();

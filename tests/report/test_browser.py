@@ -64,3 +64,16 @@ def test_sorting_and_filtering_in_the_browser(scanned, tmp_path):
     dom = lxml.html.fromstring(chromium("--dump-dom", f"{url}#{query}", profile=tmp_path / "p"))
     visible = dom.xpath('//div[@id="list-tagged"]/figure[not(@hidden)]/@data-landmark')
     assert visible == [landmark] * int((tagged["landmark_1"] == landmark).sum())
+    # The headings count what the filter shows, out of the total.
+    matching = int((tagged["landmark_1"] == landmark).sum())
+    heading = dom.xpath('//section[@id="section-tagged"]/h2')[0].text_content()
+    expected = f"({len(tagged)})" if matching == len(tagged) else f"({matching} of {len(tagged)})"
+    assert heading.endswith(expected)
+
+    # Hidden statuses are kept in the address too.
+    dom = lxml.html.fromstring(
+        chromium("--dump-dom", f"{url}#hide=failed,skipped_gps", profile=tmp_path / "p")
+    )
+    assert dom.xpath('//section[@id="section-failed"][@hidden]')
+    assert dom.xpath('//section[@id="section-skipped_gps"][@hidden]')
+    assert not dom.xpath('//section[@id="section-tagged"][@hidden]')
