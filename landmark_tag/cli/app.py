@@ -14,6 +14,7 @@ from rich.console import Console
 
 from landmark_tag.errors import LandmarkTagError, ModelNotFoundError
 from landmark_tag.paths import default_model_path
+from landmark_tag.pipeline.storage import unreachable_storage
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -164,7 +165,12 @@ def fatal_errors(model_given: bool, output: str | None = None) -> Iterator[None]
     except (LandmarkTagError, ValueError) as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
-        raise fail(describe_os_failure(exc, output)) from None
+        raise fail(unreachable_storage(exc) or describe_os_failure(exc, output)) from None
+    except Exception as exc:
+        reason = unreachable_storage(exc)
+        if reason is None:
+            raise  # a bug: its traceback is what a report needs
+        raise fail(reason) from None
     except Terminated:
         stderr_console().print(
             "[yellow]terminated[/] (SIGTERM); the rows made so far are committed for the next run, "

@@ -40,10 +40,36 @@ def local_path(path: str) -> str:
     return path[len("file://") :] if path.startswith("file://") else path
 
 
+# S3 requests are retried with backoff (botocore's standard mode) for about a minute at most, then
+# the run stops with one line saying the store cannot be reached; options given by the user win.
+_S3_RETRIES = {"connect_timeout": 10, "read_timeout": 60, "retries": {"max_attempts": 5, "mode": "standard"}}
+
+# Exceptions (by class name, so that no optional backend must be imported to recognise them) that
+# mean the store could not be reached at all.
+_UNREACHABLE = {
+    "EndpointConnectionError",  # botocore: refused, unknown host
+    "ConnectTimeoutError",
+    "ReadTimeoutError",
+    "ConnectionClosedError",
+    "ClientConnectorError",  # aiohttp
+    "ServerTimeoutError",
+}
+
+
+def unreachable_storage(exc: BaseException) -> str | None:
+    """What to say when `exc` means a bucket's store could not be reached; None for anything else."""
+    if any(cls.__name__ in _UNREACHABLE for cls in type(exc).__mro__):
+        return f"the storage cannot be reached, even after retrying ({exc}); rows committed so far are kept"
+    return None
+
+
 def filesystem(url: str, storage_options: dict[str, Any] | None = None):
     """(fsspec filesystem, path within it) for a URL, with a clear error for a missing backend."""
+    options = dict(storage_options or {})
+    if url.startswith(("s3://", "s3a://")):
+        options["config_kwargs"] = {**_S3_RETRIES, **options.get("config_kwargs", {})}
     try:
-        fs, path = url_to_fs(url, **(storage_options or {}))
+        fs, path = url_to_fs(url, **options)
     except ImportError as exc:
         protocol = url.partition("://")[0]
         raise StorageError(

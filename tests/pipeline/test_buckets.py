@@ -2,6 +2,7 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -223,3 +224,20 @@ def test_a_scan_whose_lock_was_taken_over_stops_and_leaves_the_new_lock(bucket):
     assert client.head_object(Bucket=name, Key="tags.parquet.lock")
     second.release()
     assert "Contents" not in client.list_objects_v2(Bucket=name)
+
+
+def test_an_unreachable_store_ends_in_one_line(tmp_path, tiny_model):
+    from typer.testing import CliRunner
+
+    from landmark_tag.cli import app
+
+    with socket.socket() as probe:  # a port on this machine that nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    quick = 'config_kwargs={"retries": {"max_attempts": 1}}'  # the default retries for a minute
+    args = ["scan", "s3://nowhere/photos", "-m", str(tiny_model), "-o", str(tmp_path / "t.parquet"),
+            "--endpoint-url", f"http://127.0.0.1:{port}", "--storage-option", quick]  # fmt: skip
+    env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = CliRunner().invoke(app, args, env=env)
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.stderr.strip().splitlines()[-1].startswith("error: the storage cannot be reached")
