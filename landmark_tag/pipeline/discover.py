@@ -130,6 +130,11 @@ def discover_photos(
             try:
                 is_dir = entry.is_dir()
                 st = entry.stat() if (is_dir or is_photo_name(entry.name, extensions)) else None
+            except PermissionError as exc:
+                # The folder can be listed but not entered (no execute permission): none of its
+                # entries can be opened, so say so once instead of skipping them silently.
+                stats.unreadable.append(f"{folder}: cannot enter the folder ({exc.strerror or exc})")
+                return
             except OSError:  # a dangling symlink, or a file that vanished mid-walk
                 stats.ignored_files += 1
                 continue

@@ -1,3 +1,4 @@
+import contextlib
 import os
 
 import pytest
@@ -79,3 +80,34 @@ def test_missing_input_raises_before_yielding(tmp_path):
     touch(tmp_path / "x.jpg")
     with pytest.raises(InputNotFoundError, match="no such file"):
         next(discover_photos([tmp_path, tmp_path / "nope"]))
+
+
+def test_a_folder_that_can_be_listed_but_not_entered_is_reported(tmp_path, monkeypatch):
+    from landmark_tag.pipeline import discover
+
+    touch(tmp_path / "open" / "a.jpg")
+    locked = tmp_path / "locked"
+    touch(locked / "b.jpg")
+    real_scandir = os.scandir
+
+    class Unenterable:  # what a folder with read but no execute permission gives a non-root user
+        def __init__(self, entry):
+            self.name, self.path = entry.name, entry.path
+
+        def is_dir(self):
+            return False
+
+        def stat(self):
+            raise PermissionError(13, "Permission denied", self.path)
+
+    @contextlib.contextmanager
+    def scandir(folder):
+        with real_scandir(folder) as entries:
+            listed = list(entries)
+        yield [Unenterable(e) for e in listed] if str(folder) == str(locked) else listed
+
+    monkeypatch.setattr(discover.os, "scandir", scandir)
+    stats = DiscoveryStats()
+    found = [p.path for p in discover_photos([str(tmp_path)], stats=stats)]
+    assert found == [str(tmp_path / "open" / "a.jpg")]
+    assert stats.unreadable == [f"{locked}: cannot enter the folder (Permission denied)"]
