@@ -340,16 +340,21 @@ def evaluate_command(
     from landmark_tag.training.evaluate import evaluate_checkpoint, save_confusion_png
 
     setup_logging(False)
+    reporter = ConsoleTrainReporter(stderr_console())
     with fatal_errors(model_given=True):
-        result = evaluate_checkpoint(
-            model,
-            data,
-            split=split,
-            device=device,
-            batch_size=batch_size,
-            workers=workers,
-            negatives=negatives,
-        )
+        try:
+            result = evaluate_checkpoint(
+                model,
+                data,
+                split=split,
+                device=device,
+                batch_size=batch_size,
+                workers=workers,
+                negatives=negatives,
+                reporter=reporter,
+            )
+        finally:
+            reporter.stop()
         if confusion_png:
             save_confusion_png(result, confusion_png)
         if json_out:

@@ -212,6 +212,7 @@ def evaluate_checkpoint(
     batch_size: int = 64,
     workers: int | None = None,
     negatives: str | os.PathLike | None = None,
+    reporter: TrainReporter | None = None,
 ) -> EvaluationResult:
     """Evaluate a checkpoint on an ImageFolder (`data`) or an already indexed set of photos.
 
@@ -229,9 +230,10 @@ def evaluate_checkpoint(
         index = index_image_folder(data, loaded.spec.class_names)
         if split != "all":
             index = training_split(index, loaded.spec.metadata.get("train_args", {}), split)
-    outputs = photo_outputs(loaded, index, device, batch_size, workers)
+    negative_index = index_negatives(negatives) if negatives is not None else None  # fail early
+    outputs = photo_outputs(loaded, index, device, batch_size, workers, reporter)
     result = summarise_for(loaded, outputs.logits, outputs.targets)
-    if negatives is not None:
-        negative_outputs = photo_outputs(loaded, index_negatives(negatives), device, batch_size, workers)
+    if negative_index is not None:
+        negative_outputs = photo_outputs(loaded, negative_index, device, batch_size, workers, reporter)
         result.open_set = evaluate_open_set(loaded.spec, outputs, negative_outputs)
     return result

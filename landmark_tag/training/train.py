@@ -327,7 +327,9 @@ def train(
     valid_result = summarise_for(loaded, valid_logits, valid_targets)
     test_result = None
     if test_root is not None:
-        test_result = evaluate_checkpoint(loaded, data=test_root, device=device, workers=workers)
+        test_result = evaluate_checkpoint(
+            loaded, data=test_root, device=device, workers=workers, reporter=reporter
+        )
     _finish_checkpoint(out, loaded, calibration, scorer, valid_result, test_result, state)
     last_path.unlink(missing_ok=True)  # the run finished: nothing left to resume
     return TrainResult(
