@@ -11,3 +11,9 @@ class CheckpointError(LandmarkTagError):
 
 class ModelNotFoundError(CheckpointError):
     """There is no model file at the given (or default) path."""
+
+
+class ConfigError(LandmarkTagError, ValueError):
+    """A setting that cannot work: an unknown name, a value out of range, or an option that needs
+    what is not there (a GPU, an interrupted run to resume). Named both as the Python argument and
+    as the command-line option, so the message suits library and CLI users alike."""

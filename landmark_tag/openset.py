@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from landmark_tag.errors import ConfigError
 from landmark_tag.models import last_linear_name
 
 # About 12.8 MB for 5,000 photos of 1280 features; larger sets become prototypes.
@@ -118,7 +119,7 @@ def build_bank(
 def recall_threshold(landmark_scores: torch.Tensor, recall: float) -> float:
     """The highest threshold that still keeps at least `recall` of these landmark photos."""
     if not 0.0 < recall <= 1.0:
-        raise ValueError("the landmark recall must be in (0, 1]")
+        raise ConfigError("the landmark recall (--landmark-recall) must be in (0, 1]")
     ranked = landmark_scores.float().sort(descending=True).values
     keep = min(len(ranked), max(1, math.ceil(recall * len(ranked) - 1e-9)))
     return float(ranked[keep - 1])
@@ -127,7 +128,7 @@ def recall_threshold(landmark_scores: torch.Tensor, recall: float) -> float:
 def false_tag_threshold(negative_scores: torch.Tensor, rate: float) -> float:
     """The lowest threshold at which at most `rate` of these negative photos would pass."""
     if not 0.0 <= rate < 1.0:
-        raise ValueError("the false-tag rate must be in [0, 1)")
+        raise ConfigError("the false-tag rate (--false-tag-rate) must be in [0, 1)")
     ranked = negative_scores.float().sort(descending=True).values
     allowed = math.floor(rate * len(ranked) + 1e-9)  # this many may pass
     if allowed >= len(ranked):

@@ -12,7 +12,7 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
-from landmark_tag.errors import LandmarkTagError, ModelNotFoundError
+from landmark_tag.errors import ConfigError, LandmarkTagError, ModelNotFoundError
 from landmark_tag.paths import default_model_path
 from landmark_tag.pipeline.storage import unreachable_storage
 
@@ -120,7 +120,7 @@ def parse_storage_options(pairs: list[str], endpoint_url: str | None) -> dict | 
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
-            raise ValueError(f"--storage-option takes KEY=VALUE, not {pair!r}")
+            raise ConfigError(f"--storage-option takes KEY=VALUE, not {pair!r}")
         try:
             options[key] = json.loads(value)
         except ValueError:
@@ -148,11 +148,17 @@ def describe_os_failure(exc: OSError, output: str | None = None) -> str:
 
 
 @contextmanager
-def fatal_errors(model_given: bool, output: str | None = None) -> Iterator[None]:
-    """Turn the library's expected errors into one readable line and an exit code, never a traceback.
-    `output`: what the command writes, named when a failure names no file."""
+def fatal_errors(model_given: bool, output: str | None = None, verbose: bool = False) -> Iterator[None]:
+    """Turn the library's expected errors into one readable line and an exit code, never a traceback
+    (with `verbose`, the traceback too). Anything else is a bug and surfaces as one, traceback and
+    all. `output`: what the command writes, named when a failure names no file."""
     try:
-        yield
+        try:
+            yield
+        except (LandmarkTagError, OSError):
+            if verbose:
+                stderr_console().print_exception()
+            raise
     except ModelNotFoundError as exc:
         hint = (
             ""
@@ -162,7 +168,7 @@ def fatal_errors(model_given: bool, output: str | None = None) -> Iterator[None]
             "or pass --model PATH."
         )
         raise fail(f"{exc}{hint}") from None
-    except (LandmarkTagError, ValueError) as exc:
+    except LandmarkTagError as exc:
         raise fail(str(exc)) from None
     except OSError as exc:
         raise fail(unreachable_storage(exc) or describe_os_failure(exc, output)) from None

@@ -206,7 +206,7 @@ def scan_command(
         min_landmark_score=min_landmark_score,
         write_xmp=write_xmp,
     )
-    with fatal_errors(model_given=model is not None, output=out), stop_cleanly_on_sigterm():
+    with fatal_errors(model_given=model is not None, output=out, verbose=verbose), stop_cleanly_on_sigterm():
         config.storage_options = parse_storage_options(storage_option, endpoint_url)
         try:
             summary = scan(config, progress)

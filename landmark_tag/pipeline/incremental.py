@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from landmark_tag.errors import LandmarkTagError
+from landmark_tag.errors import ConfigError, LandmarkTagError
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.judge import Judge
 from landmark_tag.pipeline.records import ResultRow, Status, output_path
@@ -130,7 +130,7 @@ class PartJournal:
         self, out: str, k: int, storage_options: dict | None = None, commit_rows: int = DEFAULT_COMMIT_ROWS
     ) -> None:
         if commit_rows < 1:
-            raise ValueError("--commit-every must be at least 1")
+            raise ConfigError("commit_rows (--commit-every) must be at least 1")
         self.folder = f"{out}.parts"
         self.k = k
         self.storage_options = storage_options

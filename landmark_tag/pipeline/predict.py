@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
+from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import Place
 from landmark_tag.openset import capture_features
 from landmark_tag.pipeline.allocator import keep_freed_memory
@@ -26,9 +27,9 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but no CUDA GPU is available")
+        raise ConfigError("the cuda device (--device cuda) was asked for, but no CUDA GPU is available")
     if device != "cpu" and not device.startswith("cuda"):
-        raise ValueError(f"unknown device {device!r}: use auto, cpu or cuda")
+        raise ConfigError(f"unknown device {device!r} (--device): use auto, cpu or cuda")
     return torch.device(device)
 
 
@@ -52,7 +53,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     a few hundredths (0.026 at most over the 356 wonders7 photos, whose top-1 all stayed the same).
     """
     if precision not in PRECISIONS:
-        raise ValueError(f"unknown precision {precision!r}: use {', '.join(PRECISIONS)}")
+        raise ConfigError(f"unknown precision {precision!r} (--precision): use {', '.join(PRECISIONS)}")
     if precision == "fp32":
         return None
     if precision == "bf16" or device.type == "cuda" or cpu_has_fast_bf16():
@@ -73,7 +74,7 @@ def resolve_min_confidence(loaded: LoadedModel, min_confidence: float | None) ->
     """The threshold to use: the one asked for, else the one stored in the checkpoint."""
     value = loaded.spec.min_confidence if min_confidence is None else min_confidence
     if not 0.0 <= value <= 1.0:
-        raise ValueError(f"--min-confidence must be between 0 and 1, not {value}")
+        raise ConfigError(f"min_confidence (--min-confidence) must be between 0 and 1, not {value}")
     return value
 
 
@@ -82,14 +83,14 @@ def resolve_min_landmark_score(loaded: LoadedModel, min_landmark_score: float | 
     scorer = loaded.spec.landmark_scorer
     if scorer is None:
         if min_landmark_score is not None:
-            raise ValueError(
-                f"--min-landmark-score was given, but {loaded.path} has no landmark score "
-                "(it was trained before landmark-tag had one): retrain it to use it"
+            raise ConfigError(
+                f"a min_landmark_score (--min-landmark-score) was given, but {loaded.path} has no "
+                "landmark score (it was trained before landmark-tag had one): retrain it to use it"
             )
         return None
     value = scorer.threshold if min_landmark_score is None else min_landmark_score
     if not -1.0 <= value <= 1.0:
-        raise ValueError(f"--min-landmark-score must be between -1 and 1, not {value}")
+        raise ConfigError(f"min_landmark_score (--min-landmark-score) must be between -1 and 1, not {value}")
     return value
 
 
@@ -116,7 +117,7 @@ class Predictor:
         min_landmark_score: float | None = None,
     ) -> None:
         if k < 1:
-            raise ValueError("k must be at least 1")
+            raise ConfigError("k (--k) must be at least 1")
         self.loaded = loaded
         self.device = device
         self.k = min(k, loaded.spec.num_classes)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import torch
 
 from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
+from landmark_tag.errors import ConfigError
 from landmark_tag.pipeline.batch import PhotoBatch, make_loader
 from landmark_tag.pipeline.decode import DEFAULT_MAX_PIXELS, PhotoDecoder
 from landmark_tag.pipeline.discover import DiscoveryStats, discover_photos
@@ -184,7 +185,9 @@ def scan(
     fmt = output_format(config.out, config.output_format)
     device = resolve_device(config.device)
     if config.gpu_decode and device.type != "cuda":
-        raise ValueError("--gpu-decode needs a CUDA GPU to decode on (and --device auto or cuda)")
+        raise ConfigError(
+            "gpu_decode (--gpu-decode) needs a CUDA GPU to decode on (and --device auto or cuda)"
+        )
     loaded = loaded_model or load_model(config.model or default_model_path())
     predictor = Predictor(
         loaded, device, config.k, config.min_confidence, config.precision, config.min_landmark_score

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from landmark_tag.errors import ConfigError
 from landmark_tag.pipeline.records import ResultRow, output_path
 from landmark_tag.pipeline.storage import open_binary, publish, staging_file
 
@@ -31,11 +32,11 @@ def output_format(path: str | os.PathLike, requested: str | None = None) -> str:
     """The format to write: `requested` if given, else from the suffix (.parquet, .pq or .csv)."""
     if requested:
         if requested not in FORMATS:
-            raise ValueError(f"unknown output format {requested!r}: use parquet or csv")
+            raise ConfigError(f"unknown output format {requested!r} (--format): use parquet or csv")
         return requested
     suffix = Path(str(path)).suffix.lower()
     if suffix not in _SUFFIXES:
-        raise ValueError(
+        raise ConfigError(
             f"cannot tell the output format from {Path(str(path)).name!r}: use --format parquet|csv"
         )
     return _SUFFIXES[suffix]

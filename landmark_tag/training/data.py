@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 from torchvision.transforms import v2 as transforms
 
 from landmark_tag.checkpoint import Preprocessing
-from landmark_tag.errors import LandmarkTagError
+from landmark_tag.errors import ConfigError, LandmarkTagError
 from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, eval_transform, interpolation_mode, to_rgb
 from landmark_tag.pipeline.discover import discover_photos
 
@@ -102,7 +102,7 @@ def stratified_split(targets: Sequence[int], valid_fraction: float, seed: int) -
     on `targets`, `valid_fraction` and `seed`.
     """
     if not 0.0 < valid_fraction < 1.0:
-        raise ValueError("valid fraction must be between 0 and 1")
+        raise ConfigError("valid_fraction (--valid-fraction) must be between 0 and 1")
     by_class: dict[int, list[int]] = defaultdict(list)
     for index, target in enumerate(targets):
         by_class[target].append(index)

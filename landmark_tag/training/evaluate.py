@@ -16,6 +16,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from landmark_tag.checkpoint import LoadedModel, display_name, load_model
+from landmark_tag.errors import ConfigError
 from landmark_tag.openset import capture_features
 from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.scan import default_workers
@@ -194,9 +195,11 @@ def save_confusion_png(result: EvaluationResult, path: str | os.PathLike) -> Non
 def training_split(index: ImageFolderIndex, train_args: dict, split: str) -> ImageFolderIndex:
     """The `train` or `valid` part of `index`, split exactly as the training run split it."""
     if split not in ("train", "valid"):
-        raise ValueError(f"unknown split {split!r}: use all, train or valid")
+        raise ConfigError(f"unknown split {split!r} (--split): use all, train or valid")
     if "valid_fraction" not in train_args:
-        raise ValueError("this checkpoint does not record how its data was split")
+        raise ConfigError(
+            "this checkpoint does not record how its data was split, so --split cannot rebuild it"
+        )
     index = limit_per_class(index, train_args.get("limit_per_class"))
     train_ids, valid_ids = stratified_split(index.targets, train_args["valid_fraction"], train_args["seed"])
     return index.subset(valid_ids if split == "valid" else train_ids)
@@ -226,7 +229,7 @@ def evaluate_checkpoint(
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device)
     if index is None:
         if data is None:
-            raise ValueError("give either data or index")
+            raise ConfigError("give either data or index")
         index = index_image_folder(data, loaded.spec.class_names)
         if split != "all":
             index = training_split(index, loaded.spec.metadata.get("train_args", {}), split)

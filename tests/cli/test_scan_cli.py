@@ -78,7 +78,7 @@ def test_options_that_cannot_work_here_are_clear_errors(tmp_path, photos, tiny_m
               "--gpu-decode"],
     )  # fmt: skip
     assert result.exit_code == 1
-    assert "--gpu-decode needs a CUDA GPU" in result.output
+    assert "(--gpu-decode) needs a CUDA GPU" in result.output
 
 
 def test_missing_input_and_bad_model_file(tmp_path, tiny_model):
@@ -159,3 +159,21 @@ def test_scan_counts_no_landmark_and_rejudges_on_a_new_threshold(tmp_path, photo
     assert json.loads(summary.read_text())["rejudged"] == 1
     assert "earlier rows re-judged" in again.stdout
     assert sorted(read_results(out)["status"]) == ["failed", "skipped_gps", "tagged", "tagged"]
+
+
+def test_verbose_shows_the_traceback_of_an_expected_error_and_bugs_surface_as_bugs(
+    tmp_path, photos, monkeypatch
+):
+    (tmp_path / "fake.pt").write_text("not a model")
+    args = ["scan", str(photos), "-m", str(tmp_path / "fake.pt"), "-o", str(tmp_path / "t.csv")]
+    quiet, verbose = runner.invoke(app, args), runner.invoke(app, [*args, "-v"])
+    assert quiet.exit_code == verbose.exit_code == 1
+    assert "Traceback" not in quiet.output and "Traceback" in verbose.output
+    assert "not a landmark-tag checkpoint" in verbose.output.strip().splitlines()[-1]
+
+    def broken(*args, **kwargs):
+        raise ValueError("a bug, not a user error")
+
+    monkeypatch.setattr("landmark_tag.pipeline.scan.scan", broken)
+    result = runner.invoke(app, args)
+    assert isinstance(result.exception, ValueError)  # not turned into one quiet line

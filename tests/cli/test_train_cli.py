@@ -85,7 +85,7 @@ def test_train_errors_are_one_line(tmp_path):
     result = runner.invoke(app, ["train", "scratch", "--no-download", "--out", str(tmp_path / "m.pt")])
     assert result.exit_code == 1 and "--no-download" in result.output
     result = runner.invoke(app, ["train", "scratch", "--backbone", "resnet50", "--data", str(tmp_path)])
-    assert result.exit_code == 1 and "apply to `train transfer`" in result.output
+    assert result.exit_code == 1 and "apply to transfer training" in result.output
 
 
 def test_data_download_command(tmp_path):

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from landmark_tag.checkpoint import load_model, read_checkpoint
+from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import load_gazetteer
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.write import read_results
@@ -83,7 +84,7 @@ def test_resume_refuses_a_different_run(tmp_path, folder):
         train(scratch_config(folder, tmp_path / "m.pt"), reporter=StopAfter(1))
     with pytest.raises(ValueError, match="cannot resume"):
         train(scratch_config(folder, tmp_path / "m.pt", arch="landmark_cnn", resume=True))
-    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+    with pytest.raises(ConfigError, match="nothing to resume"):
         train(scratch_config(folder, tmp_path / "other.pt", resume=True))
 
 
@@ -161,8 +162,6 @@ def test_negatives_raise_the_landmark_threshold_of_a_scratch_model(tmp_path, fol
 
 
 def test_no_data_and_no_download(tmp_path):
-    from landmark_tag.training.data import DatasetError
-
     with pytest.raises(DatasetError, match="no-download"):
         train(TrainConfig(kind="scratch", out=str(tmp_path / "m.pt"), download=False))
 
