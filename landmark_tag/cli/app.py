@@ -52,6 +52,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Plain click help: flags without a `<bool>` beside them, as a typer/click CLI reads.
+    rich_markup_mode=None,
 )
 
 

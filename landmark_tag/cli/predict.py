@@ -15,7 +15,7 @@ from landmark_tag.pipeline.records import Status
 
 @app.command("predict")
 def predict_command(
-    images: list[str] = typer.Argument(..., help="Image files.", show_default=False),
+    images: list[str] = typer.Argument(..., help="Image files.", show_default=False, metavar="IMAGE"),
     k: int = typer.Option(3, "--k", "-k", min=1, help="How many landmarks to show per image."),
     model: str | None = typer.Option(
         None, "--model", "-m", help="Checkpoint to use. Default: the model `landmark-tag train` writes."

@@ -42,7 +42,9 @@ def print_report_summary(summary: ReportSummary, console: Console) -> None:
 
 @app.command("report")
 def report_command(
-    results: str = typer.Argument(..., help="A scan output: .parquet or .csv.", show_default=False),
+    results: str = typer.Argument(
+        ..., help="A scan output: .parquet or .csv.", show_default=False, metavar="TAGS"
+    ),
     out: str = typer.Option("report.html", "--out", "-o", help="The HTML file to write."),
     assets_dir: str | None = typer.Option(
         None,

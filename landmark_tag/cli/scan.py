@@ -84,7 +84,12 @@ def write_summary_json(summary: ScanSummary, path: str) -> None:
 
 @app.command("scan")
 def scan_command(
-    inputs: list[str] = typer.Argument(..., help="Photo files or folders to scan.", show_default=False),
+    inputs: list[str] = typer.Argument(
+        ...,
+        help="Photo files or folders to scan (local, or fsspec URLs).",
+        show_default=False,
+        metavar="PATH",
+    ),
     out: str = typer.Option("tags.parquet", "--out", "-o", help="Output file: .parquet or .csv."),
     k: int = typer.Option(3, "--k", "-k", min=1, help="How many landmarks to keep per photo."),
     model: str | None = typer.Option(

@@ -76,3 +76,11 @@ def test_an_unusable_output_is_one_line_naming_it(tmp_path, tiny_model):
     last_line = result.stderr.strip().splitlines()[-1]
     assert last_line.startswith("error:") and "/proc/nope" in last_line
     assert "[Errno" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [[], ["scan"], ["predict"], ["train"], ["evaluate"], ["report"]])
+def test_help_reads_like_a_click_cli(command):
+    result = CliRunner().invoke(app, [*command, "--help"], env={"COLUMNS": "100"})
+    assert result.exit_code == 0
+    assert "<bool>" not in result.output  # flags take no value
+    assert "{inputs}" not in result.output and "{images}" not in result.output  # arguments have names
