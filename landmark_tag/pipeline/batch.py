@@ -7,10 +7,13 @@ DataLoader; every problem becomes an `error` on that photo's item instead.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +25,8 @@ from landmark_tag.pipeline.exif import GpsFix, read_gps, read_gps_pillow
 from landmark_tag.pipeline.gpu_decode import exif_orientation, wants_device_decode
 from landmark_tag.pipeline.image_file import EMPTY_FILE
 from landmark_tag.pipeline.storage import open_binary
+
+logger = logging.getLogger(__name__)
 
 # Formats whose EXIF exifread does not find; Pillow has parsed it by the time the header is read.
 _PILLOW_EXIF_FORMATS = frozenset({"WEBP"})
@@ -41,6 +46,35 @@ class PhotoItem:
     orientation: int = 1
 
 
+@contextlib.contextmanager
+def messages_about(photo: PhotoFile) -> Iterator[None]:
+    """Report what Pillow warns or logs while it reads one photo as a warning naming that photo,
+    instead of letting it reach the terminal and the log file with no file name."""
+    records: list[logging.LogRecord] = []
+    collect = _Collect(records)
+    pillow = logging.getLogger("PIL")
+    pillow.addHandler(collect)
+    propagate, pillow.propagate = pillow.propagate, False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        pillow.removeHandler(collect)
+        pillow.propagate = propagate
+    for message in [record.getMessage() for record in records] + [str(w.message) for w in caught]:
+        logger.warning("%s: %s", photo.path, message)
+
+
+class _Collect(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__(logging.WARNING)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
 def examine_photo(
     photo: PhotoFile,
     decoder: PhotoDecoder,
@@ -51,6 +85,17 @@ def examine_photo(
     """Read one photo's GPS and, unless it is located and skipped, its pixels. Never raises.
 
     With `device_jpeg_min_bytes`, JPEGs at least that large come back as bytes, for the GPU."""
+    with messages_about(photo):
+        return _examine(photo, decoder, include_gps, storage_options, device_jpeg_min_bytes)
+
+
+def _examine(
+    photo: PhotoFile,
+    decoder: PhotoDecoder,
+    include_gps: bool,
+    storage_options: dict | None,
+    device_jpeg_min_bytes: int | None,
+) -> PhotoItem:
     if photo.size_bytes == 0:
         return PhotoItem(photo, error=EMPTY_FILE)
     gps = None

@@ -1,4 +1,6 @@
+import logging
 import os
+import warnings
 
 import pytest
 import torch
@@ -101,3 +103,23 @@ def test_loader_pixels_match_single_decode(tmp_path):
     path = save_photo(tmp_path / "a.jpg", scene(seed=9))
     batch = next(iter(make_loader([photo_file(path)], DECODER, batch_size=4, workers=0)))
     assert torch.equal(batch.pixels[0], DECODER(str(path)))
+
+
+def test_pillows_complaints_about_a_photo_are_logged_with_its_name(tmp_path, caplog, monkeypatch):
+    photo = save_photo(tmp_path / "odd.jpg")
+    decoder = PhotoDecoder(Preprocessing(input_size=64, resize_size=72))
+    real_pixels = decoder.pixels
+
+    def pixels_with_complaints(image):
+        warnings.warn("Possibly corrupt EXIF data", UserWarning, stacklevel=1)
+        logging.getLogger("PIL.TiffImagePlugin").error("More samples per pixel than can be decoded")
+        return real_pixels(image)
+
+    monkeypatch.setattr(decoder, "pixels", pixels_with_complaints)
+    with caplog.at_level(logging.WARNING):
+        item = examine_photo(photo_file(photo), decoder)
+    assert item.decoded
+    messages = [r.getMessage() for r in caplog.records]
+    assert f"{photo}: More samples per pixel than can be decoded" in messages
+    assert f"{photo}: Possibly corrupt EXIF data" in messages
+    assert not any(r.name.startswith("PIL") for r in caplog.records)  # only with the photo's name
