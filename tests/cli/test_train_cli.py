@@ -98,3 +98,15 @@ def test_data_download_command(tmp_path):
         app, ["data", "download", "--dest", str(tmp_path / "x"), "--url", "http://127.0.0.1:9/a.zip"]
     )
     assert result.exit_code == 1 and "cannot reach" in result.output
+
+
+def test_evaluate_writes_files_only_where_asked(tmp_path, folder, monkeypatch):
+    out = tmp_path / "m.pt"
+    args = ["train", "scratch", "--arch", "seed", "--data", str(folder), "--out", str(out), "--epochs", "1"]
+    assert runner.invoke(app, [*args, "--workers", "0"]).exit_code == 0
+    workdir = tmp_path / "cwd"
+    workdir.mkdir()
+    monkeypatch.chdir(workdir)
+    result = runner.invoke(app, ["evaluate", "-m", str(out), "--data", str(folder), "--workers", "0"])
+    assert result.exit_code == 0, result.output
+    assert list(workdir.iterdir()) == []  # no confusion_matrix.png nobody asked for
