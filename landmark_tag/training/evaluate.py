@@ -34,8 +34,8 @@ from landmark_tag.training.data import (
     limit_per_class,
     stratified_split,
 )
+from landmark_tag.training.landmark_score import OpenSetEvaluation, evaluate_open_set
 from landmark_tag.training.loop import TrainReporter
-from landmark_tag.training.openset_eval import OpenSetEvaluation, evaluate_open_set
 
 
 @dataclass

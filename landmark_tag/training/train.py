@@ -24,14 +24,7 @@ from landmark_tag.checkpoint import (
 from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import class_places
 from landmark_tag.models import last_linear_name
-from landmark_tag.openset import (
-    DEFAULT_FALSE_TAG_RATE,
-    DEFAULT_LANDMARK_RECALL,
-    DEFAULT_NEIGHBOUR,
-    LandmarkScorer,
-    build_bank,
-    choose_threshold,
-)
+from landmark_tag.openset import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL, LandmarkScorer
 from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.scan import default_workers
 from landmark_tag.training.calibration import DEFAULT_TARGET_PRECISION, Calibration, calibrate
@@ -53,6 +46,7 @@ from landmark_tag.training.evaluate import (
     summarise_for,
 )
 from landmark_tag.training.features import HeadSwap, extract_features
+from landmark_tag.training.landmark_score import fit_landmark_scorer
 from landmark_tag.training.loop import (
     FitConfig,
     FitState,
@@ -325,7 +319,13 @@ def train(
             loaded, negatives, device, workers=workers, reporter=reporter
         ).features
     scorer = fit_landmark_scorer(
-        train_features, torch.tensor(train_index.targets), valid_features, negative_features, config
+        train_features,
+        torch.tensor(train_index.targets),
+        valid_features,
+        negative_features,
+        recall=config.landmark_recall,
+        false_tag_rate=config.false_tag_rate,
+        seed=config.seed,
     )
     calibration = calibrate(valid_logits, valid_targets, config.target_precision)
     loaded.spec.temperature = calibration.temperature
@@ -350,24 +350,6 @@ def train(
         places=len(places),
         seconds=time.monotonic() - started,
     )
-
-
-def fit_landmark_scorer(
-    train_features: torch.Tensor,
-    train_targets: torch.Tensor,
-    valid_features: torch.Tensor,
-    negative_features: torch.Tensor | None,
-    config: TrainConfig,
-) -> LandmarkScorer:
-    """The landmark score's bank from the training photos, and its threshold from the held-out
-    validation photos (and negatives, when given): see `openset.choose_threshold`."""
-    scorer = LandmarkScorer(build_bank(train_features, train_targets, seed=config.seed), DEFAULT_NEIGHBOUR)
-    negative_scores = scorer.score(negative_features) if negative_features is not None else None
-    scorer.threshold, scorer.fit = choose_threshold(
-        scorer.score(valid_features), negative_scores, config.landmark_recall, config.false_tag_rate
-    )
-    logger.debug("landmark score: threshold %.3f (%s)", scorer.threshold, scorer.fit)
-    return scorer
 
 
 def _finish_checkpoint(

@@ -1,4 +1,5 @@
-"""How a model fares on landmark photos mixed with photos that show no landmark.
+"""Fitting the landmark score at the end of training, and measuring how a model fares on landmark
+photos mixed with photos that show no landmark.
 
 A photo is tagged when its landmark score reaches `min_landmark_score` and its top-1 probability
 reaches `min_confidence`, as in a scan (`pipeline.judge`). Over the landmark photos and the
@@ -21,7 +22,35 @@ from dataclasses import dataclass, field
 import torch
 
 from landmark_tag.checkpoint import ModelSpec
-from landmark_tag.openset import recall_threshold
+from landmark_tag.openset import (
+    DEFAULT_FALSE_TAG_RATE,
+    DEFAULT_LANDMARK_RECALL,
+    DEFAULT_NEIGHBOUR,
+    LandmarkScorer,
+    build_bank,
+    choose_threshold,
+    recall_threshold,
+)
+
+
+def fit_landmark_scorer(
+    train_features: torch.Tensor,
+    train_targets: torch.Tensor,
+    valid_features: torch.Tensor,
+    negative_features: torch.Tensor | None = None,
+    recall: float = DEFAULT_LANDMARK_RECALL,
+    false_tag_rate: float = DEFAULT_FALSE_TAG_RATE,
+    seed: int = 0,
+) -> LandmarkScorer:
+    """The landmark score's bank from the training photos' features, and its threshold from the
+    held-out validation photos' (and negatives', when given): see `openset.choose_threshold`."""
+    scorer = LandmarkScorer(build_bank(train_features, train_targets, seed=seed), DEFAULT_NEIGHBOUR)
+    negative_scores = scorer.score(negative_features) if negative_features is not None else None
+    scorer.threshold, scorer.fit = choose_threshold(
+        scorer.score(valid_features), negative_scores, recall, false_tag_rate
+    )
+    return scorer
+
 
 # Landmark-score thresholds in the sweep: those keeping these shares of the landmark photos.
 SWEEP_RECALLS = (1.0, 0.99, 0.95, 0.9, 0.8)

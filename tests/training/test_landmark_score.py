@@ -6,7 +6,7 @@ import torch
 from landmark_tag.checkpoint import ModelSpec
 from landmark_tag.openset import LandmarkScorer
 from landmark_tag.training.evaluate import PhotoOutputs
-from landmark_tag.training.openset_eval import (
+from landmark_tag.training.landmark_score import (
     auroc,
     evaluate_open_set,
     global_average_precision,
