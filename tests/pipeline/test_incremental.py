@@ -217,7 +217,7 @@ def test_kill_9_mid_run_loses_nothing_and_repeats_nothing(tmp_path, tiny_model):
 
 def test_sigterm_to_the_process_group_commits_releases_the_lock_and_exits_143(tmp_path, tiny_model):
     """As systemd, Kubernetes and Ray stop a job: SIGTERM to the scan and its decode workers."""
-    root, out = make_tree(tmp_path / "photos", 80, size=(1600, 1200)), tmp_path / "tags.parquet"
+    root, out = make_tree(tmp_path / "photos", 40, size=(1600, 1200)), tmp_path / "tags.parquet"
     command = [sys.executable, "-m", "landmark_tag", "scan", str(root), "-m", str(tiny_model), "-o", str(out),
                "--batch-size", "2", "--workers", "2", "--commit-every", "2"]  # fmt: skip
     victim = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
@@ -231,11 +231,11 @@ def test_sigterm_to_the_process_group_commits_releases_the_lock_and_exits_143(tm
     assert victim.returncode == 143, stderr
     assert "terminated" in stderr and "Traceback" not in stderr
     committed = read_results_of_parts(journal)
-    assert 0 < len(committed) < 80, "the signal should land mid-run"
+    assert 0 < len(committed) < 40, "the signal should land mid-run"
     with OutputLock(str(out)):  # released
         pass
     summary = run(root, out, tiny_model)
-    assert summary.processed == 80 - len(committed) and len(read_results(out)) == 80
+    assert summary.processed == 40 - len(committed) and len(read_results(out)) == 40
 
 
 def read_results_of_parts(journal: PartJournal) -> dict:
