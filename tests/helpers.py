@@ -11,6 +11,7 @@ from PIL import ExifTags, Image, TiffImagePlugin
 
 from landmark_tag.checkpoint import ModelSpec, Preprocessing, save_checkpoint
 from landmark_tag.gazetteer import Place
+from landmark_tag.pipeline.records import ResultRow, Status
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLASS_NAMES = ["00.Red_Fort", "01.Blue_Lagoon", "02.Green_Park", "03.Grey_Tower"]
@@ -206,3 +207,21 @@ def add_landmark_scorer(checkpoint: Path, landmark_photos: list[Path], threshold
     loaded.spec.landmark_scorer = LandmarkScorer(bank, threshold=threshold)
     save_checkpoint(checkpoint, loaded.spec, loaded.model.state_dict())
     return checkpoint
+
+
+def result_rows() -> list:
+    common = {"size_bytes": 10, "modified_at": 1_700_000_000.5, "scanned_at": 1_800_000_000.0, "model": "m@1"}
+    return [
+        ResultRow(
+            "/p/a.jpg",
+            Status.TAGGED,
+            landmarks=["Eiffel Tower", "Atomium"],
+            probabilities=[0.7, 0.2],
+            estimated_latitude=48.8584,
+            estimated_longitude=2.2945,
+            estimated_country="FR",
+            **common,
+        ),
+        ResultRow("/p/b.jpg", Status.SKIPPED_GPS, gps_latitude=-33.5, gps_longitude=151.25, **common),
+        ResultRow("/p/c.jpg", Status.FAILED, error="empty file (0 bytes)", **common),
+    ]

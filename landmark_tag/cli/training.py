@@ -23,9 +23,6 @@ if TYPE_CHECKING:
 # the model stack loads only when a command needs it, so `--help` and `report` stay quick.
 DEFAULT_BACKBONE = "efficientnet_lite0"
 
-train_app = typer.Typer(
-    help="Train a landmark classifier and save it where `scan` finds it.", no_args_is_help=True
-)
 data_app = typer.Typer(help="Fetch the 50-class landmark dataset.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 
@@ -212,9 +209,36 @@ def train_command(
     ),
 ) -> None:
     """Train a landmark classifier and save it where `scan` finds it."""
-    options = locals()  # every parameter is a TrainConfig field
-    options["kind"] = kind.value
-    _run_training(options)
+    _run_training(
+        {
+            "kind": kind.value,
+            "data": data,
+            "out": out,
+            "arch": arch,
+            "backbone": backbone,
+            "weights": weights,
+            "finetune": finetune,
+            "backbone_lr_scale": backbone_lr_scale,
+            "feature_views": feature_views,
+            "epochs": epochs,
+            "lr": lr,
+            "batch_size": batch_size,
+            "label_smoothing": label_smoothing,
+            "patience": patience,
+            "valid_fraction": valid_fraction,
+            "limit_per_class": limit_per_class,
+            "seed": seed,
+            "device": device,
+            "workers": workers,
+            "resume": resume,
+            "gazetteer": gazetteer,
+            "target_precision": target_precision,
+            "landmark_recall": landmark_recall,
+            "negatives": negatives,
+            "false_tag_rate": false_tag_rate,
+            "download": download,
+        }
+    )
 
 
 @app.command("evaluate")

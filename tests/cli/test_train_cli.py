@@ -6,7 +6,7 @@ from typer.testing import CliRunner
 from landmark_tag.checkpoint import default_model_path, load_model
 from landmark_tag.cli import app
 from tests.helpers import make_image_folder, make_negatives_folder
-from tests.training.test_download import DATASET, ZipServer
+from tests.zip_server import DATASET, ZipServer
 
 runner = CliRunner()
 
@@ -110,3 +110,17 @@ def test_evaluate_writes_files_only_where_asked(tmp_path, folder, monkeypatch):
     result = runner.invoke(app, ["evaluate", "-m", str(out), "--data", str(folder), "--workers", "0"])
     assert result.exit_code == 0, result.output
     assert list(workdir.iterdir()) == []  # no confusion_matrix.png nobody asked for
+
+
+def test_every_train_option_reaches_the_training_config(monkeypatch):
+    import inspect
+
+    from landmark_tag.cli import training as training_cli
+    from landmark_tag.training.train import TrainConfig
+
+    captured = {}
+    monkeypatch.setattr(training_cli, "_run_training", captured.update)
+    assert runner.invoke(app, ["train", "transfer", "--negatives", "n", "--seed", "3"]).exit_code == 0
+    assert set(captured) == set(inspect.signature(training_cli.train_command).parameters)
+    config = TrainConfig(**captured)
+    assert (config.kind, config.negatives, config.seed) == ("transfer", "n", 3)

@@ -10,7 +10,7 @@ from landmark_tag.pipeline.incremental import IncompatibleOutputError, PartJourn
 from landmark_tag.pipeline.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.write import read_results
-from tests.helpers import save_photo, scene
+from tests.helpers import result_rows, save_photo, scene
 
 
 def make_tree(root, count, start=0, size=(160, 120)):
@@ -149,16 +149,14 @@ def test_an_interrupted_scan_commits_the_rows_it_has(tmp_path, tiny_model):
 
 
 def test_rows_are_committed_in_groups(tmp_path):
-    from tests.pipeline.test_write import rows
-
     journal = PartJournal(str(tmp_path / "tags.parquet"), 2, commit_rows=4)
-    journal.add(rows()[:2])
+    journal.add(result_rows()[:2])
     assert journal.existing() == []  # two rows wait
-    journal.add(rows())
+    journal.add(result_rows())
     assert len(journal.existing()) == 1 and len(read_results(journal.existing()[0], "parquet")) == 5
     journal.flush()  # nothing waits
     assert len(journal.existing()) == 1
-    journal.add(rows()[:1])
+    journal.add(result_rows()[:1])
     journal.flush()
     assert len(journal.existing()) == 2
 

@@ -5,6 +5,7 @@ import pytest
 
 from landmark_tag.pipeline.records import ResultRow, Status
 from landmark_tag.pipeline.write import ResultWriter, output_format, read_results, rows_to_table
+from tests.helpers import result_rows as rows
 
 COLUMNS = [
     "path", "status", "error", "gps_latitude", "gps_longitude",
@@ -12,24 +13,6 @@ COLUMNS = [
     "landmark_1", "landmark_2", "probability_1", "probability_2", "landmark_score",
     "model", "size_bytes", "modified_at", "scanned_at",
 ]  # fmt: skip
-
-
-def rows():
-    common = {"size_bytes": 10, "modified_at": 1_700_000_000.5, "scanned_at": 1_800_000_000.0, "model": "m@1"}
-    return [
-        ResultRow(
-            "/p/a.jpg",
-            Status.TAGGED,
-            landmarks=["Eiffel Tower", "Atomium"],
-            probabilities=[0.7, 0.2],
-            estimated_latitude=48.8584,
-            estimated_longitude=2.2945,
-            estimated_country="FR",
-            **common,
-        ),
-        ResultRow("/p/b.jpg", Status.SKIPPED_GPS, gps_latitude=-33.5, gps_longitude=151.25, **common),
-        ResultRow("/p/c.jpg", Status.FAILED, error="empty file (0 bytes)", **common),
-    ]
 
 
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
