@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import re
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -29,7 +28,7 @@ from torch import nn
 
 # The errors and the default path live in torch-free modules, and remain part of this module's API.
 from landmark_tag.errors import CheckpointError, ModelNotFoundError
-from landmark_tag.gazetteer import Place, builtin_gazetteer, places_for
+from landmark_tag.gazetteer import Place, builtin_gazetteer, display_name, places_for
 from landmark_tag.models import build_model
 from landmark_tag.openset import LandmarkScorer
 from landmark_tag.paths import default_model_path  # noqa: F401
@@ -39,14 +38,19 @@ FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
 
 
+# The ImageNet statistics most torchvision and timm backbones were trained with.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
 @dataclass
 class Preprocessing:
     """How a photo becomes the model's input: resize the short side, centre-crop, normalise."""
 
     input_size: int = 224
     resize_size: int = 256
-    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
-    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
     interpolation: str = "bicubic"
 
     def __post_init__(self) -> None:
@@ -115,15 +119,6 @@ class LoadedModel:
     def name(self) -> str:
         """What the `model` column of a scan says: architecture and a short hash of the file."""
         return f"{self.spec.arch}@{self.fingerprint}"
-
-
-_CLASS_PREFIX = re.compile(r"^\d+[._\s-]+")
-
-
-def display_name(class_name: str) -> str:
-    """`16.Eiffel_Tower` -> `Eiffel Tower`: the dataset's folder names, made readable."""
-    readable = _CLASS_PREFIX.sub("", class_name).replace("_", " ").strip()
-    return readable or class_name
 
 
 def save_checkpoint(

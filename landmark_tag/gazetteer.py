@@ -50,9 +50,20 @@ class Place:
         return asdict(self)
 
 
+def readable(class_name: str) -> str:
+    """`16.Eiffel_Tower` -> `Eiffel Tower`: a dataset folder name without its number and underscores
+    (empty if that is all it was)."""
+    return _PREFIX.sub("", class_name).replace("_", " ").strip()
+
+
+def display_name(class_name: str) -> str:
+    """What the output calls a class without a gazetteer name: its folder name made readable."""
+    return readable(class_name) or class_name
+
+
 def match_key(class_name: str) -> str:
     """`16.Eiffel_Tower`, `Eiffel_Tower` and `eiffel tower` all name the same landmark."""
-    return " ".join(_PREFIX.sub("", class_name).replace("_", " ").lower().split())
+    return " ".join(readable(class_name).lower().split())
 
 
 def _place(row: dict[str, str], where: str) -> Place:
@@ -76,7 +87,7 @@ def _place(row: dict[str, str], where: str) -> Place:
     wikidata = text("wikidata") or None
     if wikidata is not None and not _QID.match(wikidata):
         raise GazetteerError(f"{where}: wikidata {wikidata!r} is not a QID like Q243")
-    name = text("name") or _PREFIX.sub("", class_name).replace("_", " ").strip()
+    name = text("name") or readable(class_name)
     return Place(class_name, name, latitude, longitude, country, wikidata)
 
 

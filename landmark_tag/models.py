@@ -10,7 +10,8 @@ from typing import Any
 
 from torch import nn
 
-SCRATCH_ARCHS = ("seed_cnn", "landmark_cnn")
+# `train scratch --arch` name -> the architecture name a checkpoint records.
+SCRATCH_ARCHITECTURES = {"seed": "seed_cnn", "landmark_cnn": "landmark_cnn"}
 
 
 class SeedCNN(nn.Module):
@@ -118,6 +119,6 @@ def build_model(arch: str, num_classes: int, arch_args: dict[str, Any] | None = 
         model = torchvision.models.get_model(name, weights=None, **arch_args)
         return replace_last_linear(model, num_classes)
     raise ValueError(
-        f"unknown architecture {arch!r}: expected one of {', '.join(SCRATCH_ARCHS)}, "
+        f"unknown architecture {arch!r}: expected one of {', '.join(SCRATCH_ARCHITECTURES.values())}, "
         "'timm/<name>' or 'torchvision/<name>'"
     )

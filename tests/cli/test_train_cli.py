@@ -5,6 +5,7 @@ from typer.testing import CliRunner
 
 from landmark_tag.checkpoint import default_model_path, load_model
 from landmark_tag.cli import app
+from landmark_tag.pipeline.write import read_results
 from tests.helpers import make_image_folder, make_negatives_folder
 from tests.zip_server import DATASET, ZipServer
 
@@ -24,7 +25,8 @@ def test_train_scratch_seed_to_default_location_then_scan_finds_it(tmp_path, fol
     assert load_model(default_model_path()).spec.arch == "seed_cnn"
     scanned = runner.invoke(app, ["scan", str(folder), "-o", str(tmp_path / "t.csv"), "--workers", "0"])
     assert scanned.exit_code == 0, scanned.output
-    assert "18" in scanned.output
+    frame = read_results(tmp_path / "t.csv")  # every photo of the folder, tagged by that model
+    assert len(frame) == 18 and frame["model"].str.startswith("seed_cnn@").all()
 
 
 def test_evaluate_valid_split_writes_png_and_json(tmp_path, folder):
