@@ -243,8 +243,9 @@ def merge_output(
         table = conform(table, k)
         if judge is None:
             return table
-        rejudged += judge.count_changes(table)
-        return judge.rejudge_table(table)
+        table, changed = judge.rejudge_table(table)
+        rejudged += changed
+        return table
 
     with ResultWriter(out, k, fmt, storage_options=storage_options) as writer:
         if previous is not None:

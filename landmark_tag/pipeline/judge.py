@@ -44,32 +44,34 @@ class Judge:
         return Status.TAGGED
 
     def _statuses(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
-        """(new status per row, whether the row is this model's and judged at all)."""
-        old = np.asarray(table.column("status").to_pylist(), dtype=object)
+        """(new status per row, whether the row is this model's and judged at all), by `status`."""
+        statuses = np.asarray(table.column("status").to_pylist(), dtype=object)
         models = np.asarray(table.column("model").to_pylist(), dtype=object)
-        probability = table.column("probability_1").to_numpy(zero_copy_only=False)
-        probability = np.nan_to_num(probability.astype(float), nan=0.0)
-        mine = np.isin(old, JUDGED) & (models == self.model)
-        new = np.where(probability < self.min_confidence, Status.UNCERTAIN.value, Status.TAGGED.value)
-        if self.min_landmark_score is not None and "landmark_score" in table.column_names:
-            score = table.column("landmark_score").to_numpy(zero_copy_only=False).astype(float)
-            # A missing score (NaN) never makes a photo no_landmark: NaN < x is False.
-            new = np.where(score < self.min_landmark_score, Status.NO_LANDMARK.value, new)
-        return np.where(mine, new, old), mine
+        mine = np.isin(statuses, JUDGED) & (models == self.model)
+        probability = table.column("probability_1").to_numpy(zero_copy_only=False).astype(float)
+        score = (
+            table.column("landmark_score").to_numpy(zero_copy_only=False).astype(float)
+            if "landmark_score" in table.column_names
+            else np.full(len(table), np.nan)
+        )
+        new = statuses.copy()
+        for row in np.flatnonzero(mine):  # a missing score (NaN) is judged as no score
+            landmark_score = None if np.isnan(score[row]) else float(score[row])
+            new[row] = self.status(float(np.nan_to_num(probability[row])), landmark_score).value
+        return new, mine
 
     def count_changes(self, table: pa.Table) -> int:
         """How many rows `rejudge_table` would give another status."""
-        statuses, _ = self._statuses(table)
-        old = np.asarray(table.column("status").to_pylist(), dtype=object)
-        return int((statuses != old).sum())
+        return self.rejudge_table(table, count_only=True)[1]
 
-    def rejudge_table(self, table: pa.Table) -> pa.Table:
-        """`table` (in the output schema) with this model's rows judged at these thresholds, and their
-        estimated location set for `tagged` rows and cleared for the others."""
+    def rejudge_table(self, table: pa.Table, count_only: bool = False) -> tuple[pa.Table, int]:
+        """(`table` (in the output schema) with this model's rows judged at these thresholds and their
+        estimated location set for `tagged` rows and cleared for the others, how many rows changed
+        status). With `count_only`, or when no status changes, `table` comes back as it was."""
         statuses, mine = self._statuses(table)
-        old = np.asarray(table.column("status").to_pylist(), dtype=object)
-        if not (statuses != old).any():
-            return table
+        changed = int((statuses != np.asarray(table.column("status").to_pylist(), dtype=object)).sum())
+        if count_only or not changed:
+            return table, changed
         tagged = statuses == Status.TAGGED.value
         landmarks = table.column("landmark_1").to_pylist()
         places = [self.places.get(name) if name is not None else None for name in landmarks]
@@ -85,4 +87,4 @@ class Judge:
             columns[name] = pc.if_else(pa.array(mine), cleared, table.column(name))
         for name, values in columns.items():
             table = table.set_column(table.schema.get_field_index(name), name, values)
-        return table
+        return table, changed

@@ -49,7 +49,9 @@ def test_rejudging_a_table_changes_statuses_and_locations_of_this_models_rows_on
         k=2,
     )
     assert JUDGE.count_changes(table) == 2
-    judged = JUDGE.rejudge_table(table).to_pydict()
+    judged_table, changed = JUDGE.rejudge_table(table)
+    assert changed == 2
+    judged = judged_table.to_pydict()
     assert judged["status"] == ["no_landmark", "tagged", "uncertain", "tagged", "failed"]
     assert judged["estimated_latitude"] == [None, 48.8584, None, 1.0, None]
     assert judged["estimated_country"] == [None, "FR", None, None, None]
@@ -59,7 +61,8 @@ def test_rejudging_a_table_changes_statuses_and_locations_of_this_models_rows_on
 def test_rejudging_rows_written_before_the_score_existed_keeps_them():
     table = rows_to_table([row("/a.jpg", Status.TAGGED, 0.9, None)], k=2).drop_columns(["landmark_score"])
     assert JUDGE.count_changes(table) == 0
-    assert JUDGE.rejudge_table(table) is table
+    assert JUDGE.rejudge_table(table) == (table, 0)
+    assert JUDGE.rejudge_table(table)[0] is table
     stricter = Judge(model="m@1", min_confidence=0.95, min_landmark_score=0.6, places=PLACES)
-    assert stricter.rejudge_table(table).column("status").to_pylist() == ["uncertain"]
-    assert isinstance(stricter.rejudge_table(table), pa.Table)
+    assert stricter.rejudge_table(table)[0].column("status").to_pylist() == ["uncertain"]
+    assert isinstance(stricter.rejudge_table(table)[0], pa.Table)
