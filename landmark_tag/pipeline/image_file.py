@@ -90,13 +90,8 @@ def _refuse_hollow_jpeg(image: Image.Image) -> None:
     smaller than its header's size holds only part of a picture (libjpeg would fill the rest with
     grey and raise nothing). A 12000x12000 header over 120x90 of data is the case in point."""
     width, height = image.size
-    try:
-        position = image.fp.tell()
-        size = image.fp.seek(0, 2)
-        image.fp.seek(position)
-    except (AttributeError, OSError):
-        return
-    if isinstance(size, int) and size * 512 < width * height:
+    size = _byte_size(image.fp)
+    if size is not None and size * 512 < width * height:
         image.close()
         raise DecodeError(
             f"corrupt or truncated image: {size:,} bytes cannot hold the {width}x{height} pixels its "
@@ -120,16 +115,21 @@ def oriented(image: Image.Image) -> Image.Image:
 EMPTY_FILE = "empty file (0 bytes)"
 
 
-def _is_empty(source: str | BinaryIO) -> bool:
+def _byte_size(source: str | BinaryIO) -> int | None:
+    """A file's size, from its path or from an open file left where it was; None if unknown."""
     try:
         if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
-            return os.path.getsize(source) == 0
+            return os.path.getsize(source)
         position = source.tell()
         size = source.seek(0, 2)
         source.seek(position)
-        return size == 0
     except (OSError, AttributeError):
-        return False
+        return None
+    return size if isinstance(size, int) else None
+
+
+def _is_empty(source: str | BinaryIO) -> bool:
+    return _byte_size(source) == 0
 
 
 def _describe_broken(exc: Exception) -> str:
