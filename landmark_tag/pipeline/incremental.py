@@ -200,7 +200,7 @@ def check_k(out: str, fmt: str | None, k: int, storage_options: dict | None) -> 
         )
 
 
-def count_rejudged(previous: str, fmt: str | None, k: int, judge: Judge, storage_options: dict | None) -> int:
+def count_rejudged(previous: str, fmt: str | None, judge: Judge, storage_options: dict | None) -> int:
     """How many rows of an existing output `judge` would give another status (another threshold
     than the run that wrote them); reads only the columns that judging needs."""
     columns = set(result_columns(previous, fmt, storage_options))

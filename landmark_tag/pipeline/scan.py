@@ -279,7 +279,7 @@ def scan(
         drop = plan.removed if config.prune else set()
         judge = predictor.judge_settings
         rejudged = 0
-        if parts or drop or previous is None or count_rejudged(previous, fmt, predictor.k, judge, storage):
+        if parts or drop or previous is None or count_rejudged(previous, fmt, judge, storage):
             merged = merge_output(config.out, fmt, predictor.k, previous, parts, drop, storage, judge)
             output_rows, rejudged = merged.rows, merged.rejudged
         else:  # nothing new, nothing judged otherwise: the earlier output stays exactly as it is
