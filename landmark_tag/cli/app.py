@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from landmark_tag.errors import ConfigError, LandmarkTagError, ModelNotFoundError
 from landmark_tag.paths import default_model_path
@@ -80,6 +81,13 @@ def check_device(value: str) -> str:
     raise typer.BadParameter(f"{value!r} is not a device: use auto, cpu, cuda or cuda:N")
 
 
+def check_engine(value: str) -> str:
+    """--engine: local or ray."""
+    if value in ("local", "ray"):
+        return value
+    raise typer.BadParameter(f"{value!r} is not an engine: use local or ray")
+
+
 def _print_version(value: bool) -> None:
     if value:
         from landmark_tag import __version__
@@ -134,7 +142,8 @@ def parse_storage_options(pairs: list[str], endpoint_url: str | None) -> dict | 
 
 def fail(message: str, code: int = EXIT_FATAL) -> typer.Exit:
     # soft_wrap: one line, however narrow the terminal, so a log or a cron mail keeps it whole.
-    stderr_console().print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # escape: a message may hold brackets (a path, `pip install 'landmark-tag[ray]'`), not markup.
+    stderr_console().print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 

@@ -46,10 +46,12 @@ def predict_command(
     from landmark_tag.checkpoint import load_model
     from landmark_tag.figure import render_predictions
     from landmark_tag.pipeline.decode import PhotoDecoder
-    from landmark_tag.pipeline.predict import predict_landmarks
+    from landmark_tag.pipeline.predict import predict_landmarks, resolve_device
+    from landmark_tag.pipeline.process import prepare_inference_process
 
     setup_logging(False)
     with fatal_errors(model_given=model is not None):
+        prepare_inference_process(resolve_device(device))  # this process only runs the model
         loaded = load_model(model or default_model_path())
         predictions = predict_landmarks(
             images,

@@ -17,6 +17,7 @@ from landmark_tag.cli.app import (
     EXIT_PHOTOS_FAILED,
     app,
     check_device,
+    check_engine,
     check_format,
     check_precision,
     fatal_errors,
@@ -68,6 +69,8 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     table.add_row("time", f"{summary.elapsed_seconds:,.1f} s")
     table.add_row("throughput", f"{summary.photos_per_second:,.1f} photos/s")
     table.add_row("device", summary.device)
+    if summary.engine != "local":
+        table.add_row("engine", f"{summary.engine} ({summary.ray_address or 'not started'})")
     table.add_row("model", summary.model)
     table.add_row("output", summary.output)
     console.print(table)
@@ -153,12 +156,32 @@ def scan_command(
         help="A photo that would decode to more pixels fails (JPEGs count after their reduced-scale "
         "decode). Bounds each decode worker's memory.",
     ),
+    engine: str = typer.Option(
+        "local",
+        "--engine",
+        callback=check_engine,
+        help="local: decode processes and the model on this machine. ray: the same scan on Ray Data, "
+        "on a local Ray instance or a cluster (pip install 'landmark-tag[ray]').",
+    ),
+    ray_address: str | None = typer.Option(
+        None,
+        "--ray-address",
+        help="With --engine ray: the cluster to join ('auto', or ray://HOST:10001). Default: start a "
+        "local Ray instance for this scan.",
+    ),
+    actors: int | None = typer.Option(
+        None,
+        "--actors",
+        min=1,
+        help="With --engine ray: model actors (one model each). Default: one per GPU, or one per node "
+        "on a cluster without GPUs. --threads and --batch-size apply per actor.",
+    ),
     commit_every: int = typer.Option(
         64,
         "--commit-every",
         min=1,
         help="Photos per crash-safe commit: a crash redoes at most this many; more means fewer part "
-        "files (objects in a bucket) during the run.",
+        "files (objects in a bucket) during the run. With --engine ray, the photos per Ray task.",
     ),
     full: bool = typer.Option(False, "--full", help="Ignore the existing output and tag every photo again."),
     prune: bool = typer.Option(False, "--prune", help="Drop rows of photos that are no longer in the tree."),
@@ -210,6 +233,9 @@ def scan_command(
         min_confidence=min_confidence,
         min_landmark_score=min_landmark_score,
         write_xmp=write_xmp,
+        engine=engine,
+        ray_address=ray_address,
+        actors=actors,
     )
     with fatal_errors(model_given=model is not None, output=out, verbose=verbose), stop_cleanly_on_sigterm():
         config.storage_options = parse_storage_options(storage_option, endpoint_url)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import signal
 import sys
 import warnings
@@ -24,6 +23,7 @@ from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.exif import GpsFix, read_gps, read_gps_pillow
 from landmark_tag.pipeline.gpu_decode import exif_orientation, wants_device_decode
 from landmark_tag.pipeline.image_file import EMPTY_FILE
+from landmark_tag.pipeline.process import lower_priority
 from landmark_tag.pipeline.storage import open_binary
 
 logger = logging.getLogger(__name__)
@@ -165,6 +165,19 @@ class PhotoBatch:
         return self
 
 
+def split_batch(batch: PhotoBatch, size: int) -> Iterator[PhotoBatch]:
+    """The batch in order, as batches of at most `size` photos (a Ray shard -> model batches)."""
+    decoded_before = 0
+    for start in range(0, len(batch.items), size):
+        items = batch.items[start : start + size]
+        decoded = sum(item.decoded for item in items)
+        pixels = None
+        if decoded and batch.pixels is not None:
+            pixels = batch.pixels[decoded_before : decoded_before + decoded]
+        decoded_before += decoded
+        yield PhotoBatch(items, pixels)
+
+
 def collate_photos(items: list[PhotoItem]) -> PhotoBatch:
     """Stack the decoded photos; failed and located ones travel along without pixels, and JPEGs for
     the GPU with their bytes."""
@@ -200,7 +213,7 @@ def make_loader(
 
 
 def _setup_worker(worker_id: int) -> None:
-    _lower_priority()
+    lower_priority()
     # A SIGTERM sent to the whole process group (as systemd and Kubernetes do) is the main
     # process's to handle: it commits and shuts the workers down. A worker dying of it first would
     # only turn that clean stop into a "DataLoader worker killed" error.
@@ -216,12 +229,3 @@ def _quiet_when_the_main_process_left(kind: type[BaseException], error: BaseExce
     if issubclass(kind, (ConnectionError, EOFError)):
         return
     sys.__excepthook__(kind, error, trace)
-
-
-def _lower_priority() -> None:
-    """Decode workers yield the CPU to inference. When they share cores with the model, a worker
-    preempting one of its threads mid-layer stalls the others at the next barrier; at the lowest
-    normal priority, decoding fills the gaps instead (measured on 2 cores: 12 MP photos about 20%
-    faster than at equal priority, small photos a few percent). Unlike SCHED_IDLE, which measured
-    the same, nice 19 cannot starve the workers on a busy machine."""
-    os.nice(19)

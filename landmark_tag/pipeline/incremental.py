@@ -127,7 +127,12 @@ class PartJournal:
     """
 
     def __init__(
-        self, out: str, k: int, storage_options: dict | None = None, commit_rows: int = DEFAULT_COMMIT_ROWS
+        self,
+        out: str,
+        k: int,
+        storage_options: dict | None = None,
+        commit_rows: int = DEFAULT_COMMIT_ROWS,
+        run_id: str | None = None,
     ) -> None:
         if commit_rows < 1:
             raise ConfigError("commit_rows (--commit-every) must be at least 1")
@@ -136,8 +141,9 @@ class PartJournal:
         self.storage_options = storage_options
         self.commit_rows = commit_rows
         self._pending: list[ResultRow] = []
-        # Start time first, so part names sort oldest run first; the pid keeps runs apart.
-        self.run_id = f"{time.time_ns():020d}-{os.getpid()}"
+        # Start time first, so part names sort oldest run first; the pid keeps runs apart. Ray's
+        # model actors are handed the driver's, so that all of a run's parts carry one name.
+        self.run_id = run_id or f"{time.time_ns():020d}-{os.getpid()}"
         self.sequence = 0
 
     def existing(self) -> list[str]:
@@ -164,13 +170,19 @@ class PartJournal:
             self.commit(self._pending)
             self._pending = []
 
-    def commit(self, rows: list[ResultRow]) -> None:
-        """Write rows as a new part file, atomically."""
-        self.sequence += 1
-        target = f"{self.folder}/part-{self.run_id}-{self.sequence:06d}.parquet"
+    def commit(self, rows: list[ResultRow], shard: int | None = None) -> str:
+        """Write rows as a new part file, atomically, and return its name. With `shard` (Ray), the
+        name is the shard's: a retried shard replaces its own part instead of adding a second."""
+        if shard is None:
+            self.sequence += 1
+            name = f"part-{self.run_id}-{self.sequence:06d}.parquet"
+        else:
+            name = f"part-{self.run_id}-shard-{shard:06d}.parquet"
+        target = f"{self.folder}/{name}"
         tmp = staging_file(target)  # a hidden name: existing() never lists a half-written part
         pq.write_table(rows_to_table(rows, self.k), tmp)
         publish(tmp, target, self.storage_options)
+        return target
 
     def clear(self) -> None:
         remove_tree(self.folder, self.storage_options)
@@ -229,12 +241,16 @@ def merge_output(
 ) -> MergeResult:
     """Write previous output + parts as the new output (one row per path, newest wins). With a
     `judge`, that model's carried-over rows are judged again at its thresholds."""
-    # Where each path's newest row is: a later part beats an earlier one, and any part beats `previous`.
-    newest: dict[str, int] = {}
+    # Where each path's newest row is: among parts, the latest `scanned_at` (part names order the
+    # runs of one machine, but not the shards of a Ray run); any part beats `previous`, which
+    # holds only rows of earlier, completed runs.
+    newest: dict[str, tuple[int, int]] = {}
     for index, part in enumerate(parts):
-        for batch in iter_result_batches(part, "parquet", storage_options, columns=["path"]):
-            for path in batch.column("path").to_pylist():
-                newest[path] = index
+        for batch in iter_result_batches(part, "parquet", storage_options, columns=["path", "scanned_at"]):
+            scanned = pc.cast(batch.column("scanned_at"), pa.int64()).to_pylist()
+            for path, when in zip(batch.column("path").to_pylist(), scanned, strict=True):
+                if path not in newest or (when, index) >= newest[path]:
+                    newest[path] = (when, index)
     replaced = pa.array(sorted(set(newest) | drop), pa.string())
     rejudged = 0
 
@@ -257,6 +273,6 @@ def merge_output(
             if not batches:
                 continue
             table = conform(pa.Table.from_batches(batches), k)
-            keep = [newest[p] == index and p not in drop for p in table.column("path").to_pylist()]
+            keep = [newest[p][1] == index and p not in drop for p in table.column("path").to_pylist()]
             writer.write_table(judged(table.filter(pa.array(keep, pa.bool_()))))
         return MergeResult(writer.rows_written, rejudged)

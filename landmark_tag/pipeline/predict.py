@@ -14,7 +14,6 @@ from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import Place
 from landmark_tag.openset import capture_features
-from landmark_tag.pipeline.allocator import keep_freed_memory
 from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder
 from landmark_tag.pipeline.judge import Judge
 from landmark_tag.pipeline.records import Status
@@ -134,8 +133,6 @@ class Predictor:
         self.autocast_dtype = resolve_precision(precision, device)
         scorer = loaded.spec.landmark_scorer
         self.scorer = scorer.on(device, self.input_dtype) if scorer is not None else None
-        if device.type == "cpu":
-            keep_freed_memory()  # 1.5x to 2.5x the model's speed on a CPU: see `allocator`
         # channels_last is the fast layout for convolutions on both modern CPUs and GPUs.
         self.model = loaded.model.to(device, memory_format=torch.channels_last).eval()
 

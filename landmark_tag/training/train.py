@@ -26,7 +26,7 @@ from landmark_tag.gazetteer import class_places
 from landmark_tag.models import last_linear_name
 from landmark_tag.openset import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL, LandmarkScorer
 from landmark_tag.pipeline.predict import resolve_device
-from landmark_tag.pipeline.scan import default_workers
+from landmark_tag.pipeline.process import default_workers
 from landmark_tag.training.calibration import DEFAULT_TARGET_PRECISION, Calibration, calibrate
 from landmark_tag.training.data import (
     DatasetError,

@@ -262,3 +262,18 @@ def test_temporary_files_of_a_killed_merge_are_cleaned_up(tmp_path, tiny_model):
     other.write_bytes(b"x")
     run(root, out, tiny_model)
     assert not any(file.exists() for file in left) and other.exists()
+
+
+def test_the_merge_keeps_each_photos_newest_row_by_scan_time_not_part_name(tmp_path):
+    from landmark_tag.pipeline.incremental import merge_output
+    from landmark_tag.pipeline.records import Status
+
+    out = str(tmp_path / "tags.parquet")
+    journal = PartJournal(out, 2)
+    newer, older = result_rows()[0], result_rows()[0]
+    newer.scanned_at, older.scanned_at = 2_000_000_000.0, 1_000_000_000.0
+    newer.status, older.status = Status.TAGGED, Status.FAILED
+    journal.commit([newer], shard=0)  # the first part's name, the latest scan (as Ray's shards can be)
+    journal.commit([older], shard=1)
+    assert merge_output(out, "parquet", 2, None, journal.existing(), set()).rows == 1
+    assert read_results(out)["status"].tolist() == ["tagged"]

@@ -7,7 +7,8 @@ import torch
 from landmark_tag.checkpoint import ModelNotFoundError, load_model
 from landmark_tag.pipeline.discover import InputNotFoundError
 from landmark_tag.pipeline.predict import Predictor, predict_landmarks
-from landmark_tag.pipeline.scan import ScanConfig, default_threads, scan
+from landmark_tag.pipeline.process import default_threads
+from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.write import read_results
 from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, save_photo, scene, write_tiny_checkpoint
 
@@ -236,3 +237,54 @@ def test_photos_that_would_decode_to_too_many_pixels_fail_with_the_limit_named(t
         in frame.loc[str(root / "wide.png"), "error"]
     )
     assert frame.loc[str(root / "camera.jpg"), "status"] == "tagged"
+
+
+def test_building_a_predictor_leaves_the_process_alone_and_the_scan_sets_it_up(
+    tmp_path, photo_tree, tiny_model, monkeypatch
+):
+    import landmark_tag.pipeline.process as process
+
+    calls = []
+    monkeypatch.setattr(process, "keep_freed_memory", lambda: calls.append("mallopt") or True)
+    Predictor(load_model(tiny_model), torch.device("cpu"), k=3)
+    predict_landmarks([str(photo_tree / "located.jpg")], model=str(tiny_model))
+    assert calls == []  # a library call never changes its caller's allocator
+    scan(ScanConfig([str(photo_tree)], str(tmp_path / "t.parquet"), model=str(tiny_model), workers=0))
+    assert calls == ["mallopt"]  # the scan's process runs the model: its setup step does
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"engine": "ray", "workers": 2}, "--workers"),
+        ({"engine": "ray", "gpu_decode": True}, "--gpu-decode"),
+        ({"actors": 2}, "--actors"),
+        ({"ray_address": "auto"}, "--ray-address"),
+        ({"engine": "spark"}, "--engine"),
+    ],
+)
+def test_options_the_engine_cannot_use_are_refused_before_anything_runs(tmp_path, photo_tree, options, named):
+    from landmark_tag.errors import ConfigError
+
+    config = ScanConfig([str(photo_tree)], str(tmp_path / "t.parquet"), model=str(tmp_path / "absent.pt"))
+    for name, value in options.items():
+        setattr(config, name, value)
+    with pytest.raises(ConfigError, match=named):
+        scan(config)  # refused before the (absent) model is looked for
+
+
+def test_the_ray_engine_without_ray_says_how_to_install_it(tmp_path, photo_tree, tiny_model, monkeypatch):
+    import sys
+
+    from typer.testing import CliRunner
+
+    from landmark_tag.cli import app
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # as where Ray is not installed: import fails
+    out = tmp_path / "t.parquet"
+    arguments = ["scan", str(photo_tree), "--model", str(tiny_model), "--out", str(out), "--engine", "ray"]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code != 0 and not out.exists()
+    message = result.output.strip()
+    assert "Traceback" not in message and len(message.splitlines()) == 1
+    assert "pip install 'landmark-tag[ray]'" in message
