@@ -93,6 +93,25 @@ def make_set(folder: Path, count: int, size: tuple[int, int], gps_share: float =
     return paths
 
 
+def benchmark_checkpoints(folder: Path, bank_photos: int) -> tuple[Path, Path, float]:
+    """The default checkpoint format for EfficientNet-Lite0 with a random 50-class head, with a
+    landmark score whose bank holds `bank_photos` random features, and without one. Returns both
+    paths and the bank's size in MB."""
+    torch.manual_seed(0)
+    model = timm.create_model("tf_efficientnet_lite0", num_classes=50)
+    spec = ModelSpec(
+        "timm/tf_efficientnet_lite0", [f"{i:02d}.Place_{i}" for i in range(50)], {}, PREPROCESSING
+    )
+    without_score = folder / "model-without-score.pt"
+    save_checkpoint(without_score, spec, model.state_dict())
+    spec.landmark_scorer = LandmarkScorer(
+        build_bank(torch.randn(bank_photos, model.num_features), torch.zeros(0))
+    )
+    checkpoint = folder / "model.pt"
+    save_checkpoint(checkpoint, spec, model.state_dict())
+    return checkpoint, without_score, spec.landmark_scorer.bank.numel() * 2 / 1e6
+
+
 # ---------------------------------------------------------------- measurements
 
 
@@ -162,7 +181,7 @@ def naive_loop(paths: list[Path], checkpoint: Path) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
-def _tree_memory_bytes(root_pid: int) -> int:
+def tree_memory_bytes(root_pid: int) -> int:
     """Memory of a process and all its descendants, from /proc: the sum of their PSS, which counts
     pages shared between the scan and its forked workers once, not once per process."""
     children: dict[int, list[int]] = {}
@@ -200,7 +219,7 @@ def cli_scan(folder: Path, checkpoint: Path, workdir: Path, extra: list[str]) ->
     def watch() -> None:
         nonlocal peak
         while process.poll() is None:
-            peak = max(peak, _tree_memory_bytes(process.pid))
+            peak = max(peak, tree_memory_bytes(process.pid))
             time.sleep(0.5)  # reading smaps costs the kernel time; don't steal it from the scan
 
     watcher = threading.Thread(target=watch)
@@ -252,20 +271,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        torch.manual_seed(0)
-        model = timm.create_model("tf_efficientnet_lite0", num_classes=50)
-        spec = ModelSpec(
-            "timm/tf_efficientnet_lite0", [f"{i:02d}.Place_{i}" for i in range(50)], {}, PREPROCESSING
-        )
-        without_score = tmp / "model-without-score.pt"
-        save_checkpoint(without_score, spec, model.state_dict())
-        features = model.num_features
-        spec.landmark_scorer = LandmarkScorer(
-            build_bank(torch.randn(args.bank_photos, features), torch.zeros(0))
-        )
-        checkpoint = tmp / "model.pt"
-        save_checkpoint(checkpoint, spec, model.state_dict())
-        results["bank_mb"] = spec.landmark_scorer.bank.numel() * 2 / 1e6
+        checkpoint, without_score, results["bank_mb"] = benchmark_checkpoints(tmp, args.bank_photos)
 
         started = time.perf_counter()
         sets = {

@@ -3,10 +3,11 @@
 The driver (this process) plans and commits, as with the local engine. In between, Ray Data streams
 the work list, cut into shards of `commit_rows` photos, through two stages:
 
-- examine: CPU tasks read each photo's EXIF and decode it (`batch.examine_photo`), a shard per task;
-- tag: a pool of actors, one model each (`num_gpus=1` where the cluster has GPUs, else a set number
-  of CPU threads), runs the predictor, builds the rows, writes sidecars and commits the shard as
-  one part file.
+- examine (`ray_stages.ExamineShard`): CPU tasks read each photo's EXIF and decode it, a shard per
+  task;
+- tag (`ray_stages.ShardTagger`): a pool of actors, one model each (`num_gpus=1` where the cluster
+  has GPUs, else a set number of CPU threads), runs the predictor, builds the rows, writes sidecars
+  and commits the shard as one part file.
 
 The shard is the unit of work and of commit. Its part file is named after it and written whole or
 not at all, so when Ray retries a task or restarts an actor (a worker or node lost), the retry
@@ -19,6 +20,8 @@ import contextlib
 import logging
 import os
 import pickle
+import signal
+import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -28,21 +31,16 @@ import torch
 
 from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.errors import ConfigError, LandmarkTagError
-from landmark_tag.pipeline.batch import collate_photos, examine_photo, split_batch
 from landmark_tag.pipeline.decode import PhotoDecoder
-from landmark_tag.pipeline.discover import PhotoFile
-from landmark_tag.pipeline.incremental import PartJournal
 from landmark_tag.pipeline.predict import Predictor
 from landmark_tag.pipeline.process import (
     default_batch_size,
     default_threads,
-    lower_priority,
-    prepare_inference_process,
 )
+from landmark_tag.pipeline.ray_stages import ExamineShard, ShardTagger, TaggerSettings, shard_photos
 from landmark_tag.pipeline.records import Status
-from landmark_tag.pipeline.rows import rows_for_batch
 from landmark_tag.pipeline.scan_config import ExecutionResult, ScanConfig, ScanWork, StageTiming
-from landmark_tag.pipeline.sidecar import SidecarStats, SidecarWriter
+from landmark_tag.pipeline.sidecar import SidecarStats
 from landmark_tag.pipeline.storage import exists
 from landmark_tag.progress import PhotoProgress
 
@@ -54,6 +52,10 @@ RAY_INSTALL = "pip install 'landmark-tag[ray]'"
 # it has memory for, a resource request the actors do not share keeps Ray Data from fusing decoding
 # into the model actors, where it would run one shard at a time.
 DECODE_TASK_MEMORY = 1 << 30
+
+
+# Decoded shards that may wait per model actor: enough to keep it busy while the next ones decode.
+SHARDS_AHEAD = 4
 
 
 class RayClusterError(LandmarkTagError):
@@ -72,91 +74,6 @@ def import_ray():
     return ray
 
 
-def shard_photos(photos: list[PhotoFile], size: int) -> list[list[PhotoFile]]:
-    """The work list in order, cut into shards of at most `size` photos."""
-    return [photos[start : start + size] for start in range(0, len(photos), size)]
-
-
-@dataclass
-class ExamineShard:
-    """Ray Data task: a shard's photos -> their examined items and stacked pixels, pickled (the
-    items carry paths that need not be UTF-8, and pixels that may be bf16)."""
-
-    decoder: PhotoDecoder
-    include_gps: bool
-    storage_options: dict | None
-
-    def __call__(self, row: dict) -> dict:
-        lower_priority()  # as the local engine's decode workers: inference comes first
-        photos = pickle.loads(row["photos"])
-        items = [
-            examine_photo(photo, self.decoder, self.include_gps, self.storage_options) for photo in photos
-        ]
-        return {"shard": row["shard"], "batch": pickle.dumps(collate_photos(items), protocol=5)}
-
-
-@dataclass
-class TaggerSettings:
-    """What every model actor needs to build the same predictor the driver checked."""
-
-    model: object  # a Ray ObjectRef of the LoadedModel: no node needs the checkpoint file
-    device: str  # cpu or cuda
-    threads: int | None  # None: torch's default (GPU actors)
-    batch_size: int
-    k: int
-    min_confidence: float | None
-    min_landmark_score: float | None
-    precision: str
-    out: str
-    run_id: str
-    storage_options: dict | None = None
-    write_xmp: bool = False
-
-
-class ShardTagger:
-    """Ray Data actor: one model; tags a shard, writes its sidecars and commits it as a part file."""
-
-    def __init__(self, settings: TaggerSettings) -> None:
-        import ray  # present wherever this actor runs
-
-        device = torch.device(settings.device)
-        prepare_inference_process(device, settings.threads)
-        loaded: LoadedModel = ray.get(settings.model)
-        self.settings = settings
-        self.model_name = loaded.name
-        self.predictor = Predictor(
-            loaded,
-            device,
-            settings.k,
-            settings.min_confidence,
-            settings.precision,
-            settings.min_landmark_score,
-        )
-        self.journal = PartJournal(
-            settings.out, self.predictor.k, settings.storage_options, run_id=settings.run_id
-        )
-
-    def __call__(self, row: dict) -> dict:
-        started = time.monotonic()
-        batch = pickle.loads(row["batch"])
-        rows = []
-        for model_batch in split_batch(batch, self.settings.batch_size):
-            rows.extend(rows_for_batch(model_batch, self.predictor, self.model_name))
-        tagged = time.monotonic()
-        sidecars = SidecarWriter(self.settings.storage_options) if self.settings.write_xmp else None
-        if sidecars is not None:  # before the commit: a retried shard redoes them, idempotently
-            sidecars.write(rows)
-        part = self.journal.commit(rows, shard=row["shard"])
-        return {
-            "part": part,
-            "statuses": pickle.dumps(Counter(row.status.value for row in rows)),
-            "sidecars": pickle.dumps(sidecars.stats if sidecars is not None else None),
-            "device": f"{self.predictor.device} ({self.predictor.precision})",
-            "model_seconds": tagged - started,
-            "writing_seconds": time.monotonic() - tagged,
-        }
-
-
 @dataclass
 class ClusterShape:
     """The model actors the scan asks the cluster for."""
@@ -169,26 +86,38 @@ class ClusterShape:
     notes: list[str] = field(default_factory=list)
 
 
-def cluster_shape(ray, config: ScanConfig) -> ClusterShape:
+def cluster_shape(ray, config: ScanConfig, cores: int | None = None) -> ClusterShape:
     """One actor per GPU where the cluster has GPUs (and the device allows); else one CPU actor per
-    node, with half the smallest node's cores as threads. --actors and --threads override."""
-    gpus = int(ray.cluster_resources().get("GPU", 0))
+    node, with half of `cores` (default: the smallest node's CPUs) as threads. --actors and
+    --threads override; a shape that leaves no CPU to decode photos on is refused."""
+    resources = ray.cluster_resources()
+    gpus = int(resources.get("GPU", 0))
     if config.device.startswith("cuda") and gpus == 0:
         raise ConfigError("the cuda device (--device cuda) was asked for, but the Ray cluster has no GPU")
     if gpus and config.device != "cpu":
-        return ClusterShape(config.actors or gpus, "cuda", config.threads, 1, 1)
-    nodes = [node for node in ray.nodes() if node.get("Alive")]
-    cores = min((int(node["Resources"].get("CPU", 1)) for node in nodes), default=1)
-    threads = config.threads or default_threads(torch.device("cpu"), cores)
-    return ClusterShape(config.actors or max(1, len(nodes)), "cpu", threads, threads)
+        shape = ClusterShape(config.actors or gpus, "cuda", config.threads, 1, 1)
+    else:
+        nodes = [node for node in ray.nodes() if node.get("Alive")]
+        cores = cores or min((int(node["Resources"].get("CPU", 1)) for node in nodes), default=1)
+        threads = config.threads or default_threads(torch.device("cpu"), cores)
+        shape = ClusterShape(config.actors or max(1, len(nodes)), "cpu", threads, threads)
+    cpus = resources.get("CPU", 0)
+    if cpus - shape.actors * shape.cpus_per_actor < 1:
+        raise ConfigError(
+            f"{shape.actors} model actor(s) taking {shape.cpus_per_actor:g} CPU(s) each would take all "
+            f"{cpus:g} CPUs of the Ray cluster and leave none to decode photos on: ask for fewer "
+            "(--actors, --threads)"
+        )
+    return shape
 
 
 @contextlib.contextmanager
-def ray_session(ray, config: ScanConfig) -> Iterator[str]:
+def ray_session(ray, config: ScanConfig) -> Iterator[tuple[str, bool]]:
     """Ray for the scan: the instance this process is already connected to, a cluster at
-    `config.ray_address`, or a local instance that lives as long as the scan. Yields its address."""
+    `config.ray_address`, or a local instance that lives as long as the scan. Yields its address,
+    and whether it is the scan's own local instance."""
     if ray.is_initialized():
-        yield ray.get_runtime_context().gcs_address
+        yield ray.get_runtime_context().gcs_address, False
         return
     cores = os.cpu_count() or 1
     if config.ray_address is None:
@@ -198,25 +127,35 @@ def ray_session(ray, config: ScanConfig) -> Iterator[str]:
         options = {"num_cpus": cores + actors * threads, "include_dashboard": False}
     else:
         options = {"address": config.ray_address}
+    sigterm = signal.getsignal(signal.SIGTERM)
     try:
         # ERROR: a local instance's start-up notices (its auth token, say) mean nothing to a scan.
         ray.init(logging_level=logging.ERROR if config.ray_address is None else logging.WARNING, **options)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         where = config.ray_address or "a local Ray instance"
         raise RayClusterError(f"cannot start or join Ray at {where}: {exc}") from None
+    # Ray's driver installs a handler that aborts the process on SIGTERM; the scan's own (commit what
+    # is done, exit 143, as with the local engine) must stay in charge.
+    if sigterm is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, sigterm)
     try:
-        yield ray.get_runtime_context().gcs_address
+        yield ray.get_runtime_context().gcs_address, config.ray_address is None
     finally:
         ray.shutdown()
 
 
 @contextlib.contextmanager
-def quiet_ray_data(ray) -> Iterator[None]:
-    """The scan shows its own progress bar; Ray Data's bars and start-up lines would only interleave
-    with it. Put back afterwards: the setting belongs to the calling process."""
+def ray_data_settings(ray, read_ahead_bytes: int) -> Iterator[None]:
+    """Ray Data as the scan needs it, put back afterwards (the settings belong to the calling
+    process): no bars or start-up lines of its own (the scan shows its own progress), and decoded
+    shards waiting for an actor bounded by `read_ahead_bytes` of the object store. Unbounded, Ray
+    Data decodes as far ahead as the object store allows while the actors load the model: gigabytes
+    of pixels for nothing."""
     context = ray.data.DataContext.get_current()
-    saved = (context.enable_progress_bars, context.print_on_execution_start)
+    limits = context.execution_options.resource_limits
+    saved = (context.enable_progress_bars, context.print_on_execution_start, limits)
     context.enable_progress_bars, context.print_on_execution_start = False, False
+    context.execution_options.resource_limits = limits.copy(object_store_memory=read_ahead_bytes)
     # Ray Data's own lines ("execution finished", "progress bars disabled"); its warnings stay.
     levels = {"ray.data": logging.WARNING, "ray.data._internal.progress": logging.ERROR}
     saved_levels = {name: logging.getLogger(name).level for name in levels}
@@ -225,7 +164,8 @@ def quiet_ray_data(ray) -> Iterator[None]:
     try:
         yield
     finally:
-        context.enable_progress_bars, context.print_on_execution_start = saved
+        context.enable_progress_bars, context.print_on_execution_start, limits = saved
+        context.execution_options.resource_limits = limits
         for name, level in saved_levels.items():
             logging.getLogger(name).setLevel(level)
 
@@ -255,8 +195,11 @@ class RayExecutor:
             return ExecutionResult(counts, device="none (nothing to process)", timing=timing)
         ray, config = self.ray, self.config
         mark = time.monotonic()
-        with ray_session(ray, config) as address, quiet_ray_data(ray):
-            shape = cluster_shape(ray, config)
+        with contextlib.ExitStack() as stack:
+            address, own_instance = stack.enter_context(ray_session(ray, config))
+            # On its own instance, the scan counts this machine's cores, not the CPUs it gave Ray.
+            shape = cluster_shape(ray, config, os.cpu_count() if own_instance else None)
+            stack.enter_context(ray_data_settings(ray, self._read_ahead_bytes(work, shape)))
             timing.engine_start = time.monotonic() - mark
             logger.info(
                 "Ray at %s: %d model actor(s) on %s, %s",
@@ -283,6 +226,12 @@ class RayExecutor:
                 work.heartbeat()
                 progress.advance(sum(statuses.values()))
         return ExecutionResult(counts, device, sidecars, address, timing)
+
+    def _read_ahead_bytes(self, work: ScanWork, shape: ClusterShape) -> int:
+        """Room for SHARDS_AHEAD decoded shards per actor (fp32 pixels), and at least 256 MB."""
+        size = self.loaded.spec.preprocessing.input_size
+        shard_bytes = min(work.journal.commit_rows, len(work.photos)) * 3 * size * size * 4
+        return max(256 << 20, SHARDS_AHEAD * shape.actors * shard_bytes)
 
     def _dataset(self, ray, work: ScanWork, shape: ClusterShape):
         config = self.config

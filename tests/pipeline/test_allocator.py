@@ -39,6 +39,7 @@ def faults_per_pass(mode: str) -> float:
 
 
 @glibc_only
+@pytest.mark.slow
 def test_forward_passes_reuse_memory_instead_of_faulting_it_in():
     default, tuned = faults_per_pass("default"), faults_per_pass("tuned")
     assert default > 1000  # glibc's defaults: tens of thousands of pages per batch of 8

@@ -17,31 +17,9 @@ from landmark_tag.pipeline.write import read_results
 from landmark_tag.report.build import ReportConfig, build_report
 from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, scene, write_tiny_checkpoint
 
-moto_server = pytest.importorskip("moto.server", reason="moto[server] is a test dependency")
+pytest.importorskip("moto.server", reason="moto[server] is a test dependency")
 boto3 = pytest.importorskip("boto3")
 pytest.importorskip("s3fs", reason="s3fs is the S3 backend (pip install 'landmark-tag[s3]')")
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint():
-    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def bucket(s3_endpoint, request):
-    name = f"uploads-{request.node.name.lower().replace('_', '-')[:40]}"
-    client = boto3.client("s3")
-    client.create_bucket(Bucket=name)
-    return client, name
 
 
 def upload(client, bucket, count, start=0, size=(160, 120)):

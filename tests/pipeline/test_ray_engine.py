@@ -25,7 +25,15 @@ from landmark_tag.checkpoint import load_model, save_checkpoint
 from landmark_tag.cli import app
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.write import read_results
-from tests.helpers import TINY_PLACES, add_landmark_scorer, gps_exif, save_photo, scene, write_tiny_checkpoint
+from tests.helpers import (
+    TINY_PLACES,
+    add_landmark_scorer,
+    gps_exif,
+    jpeg_bytes,
+    save_photo,
+    scene,
+    write_tiny_checkpoint,
+)
 
 ray = pytest.importorskip("ray", reason="the Ray engine's tests need Ray (pip install 'landmark-tag[ray]')")
 pytestmark = pytest.mark.ray
@@ -89,12 +97,12 @@ def between(values, quantile: float) -> float:
     return (ordered[index - 1] + ordered[index]) / 2
 
 
-def sorted_rows(path: str):
-    return read_results(path).sort_values("path").reset_index(drop=True)
+def sorted_rows(path: str, storage_options: dict | None = None):
+    return read_results(path, storage_options=storage_options).sort_values("path").reset_index(drop=True)
 
 
-def assert_same_rows(local_out: str, ray_out: str) -> None:
-    local, on_ray = sorted_rows(local_out), sorted_rows(ray_out)
+def assert_same_rows(local_out: str, ray_out: str, storage_options: dict | None = None) -> None:
+    local, on_ray = sorted_rows(local_out, storage_options), sorted_rows(ray_out, storage_options)
     assert list(local["path"]) == list(on_ray["path"])
     for column in COMPARED:
         assert local[column].equals(on_ray[column]), column  # equals() counts NaN == NaN
@@ -176,7 +184,7 @@ def test_a_retried_shard_replaces_its_part_instead_of_adding_rows(tmp_path, tree
     from landmark_tag.pipeline.decode import PhotoDecoder
     from landmark_tag.pipeline.discover import discover_photos
     from landmark_tag.pipeline.incremental import PartJournal, merge_output
-    from landmark_tag.pipeline.ray_executor import ExamineShard, ShardTagger, TaggerSettings
+    from landmark_tag.pipeline.ray_stages import ExamineShard, ShardTagger, TaggerSettings
 
     loaded = load_model(tiny_model)
     out = str(tmp_path / "tags.parquet")
@@ -235,32 +243,51 @@ def kill_when_parts_appear(parts: Path, name: str, runner: threading.Thread) -> 
     return False
 
 
-def test_a_killed_driver_leaves_committed_parts_that_the_rerun_reuses(tmp_path, tiny_model):
-    root = make_tree(tmp_path / "photos", count=300, size=(320, 240))
-    out = tmp_path / "tags.parquet"
-    command = [sys.executable, "-m", "landmark_tag", "scan", str(root), "--model", str(tiny_model),
+def start_driver(root: Path, model: Path, out: Path) -> subprocess.Popen:
+    """A Ray-engine scan from the command line, in its own session, once it has committed 3 parts."""
+    command = [sys.executable, "-m", "landmark_tag", "scan", str(root), "--model", str(model),
                "--out", str(out), "--engine", "ray", "--commit-every", "4"]  # fmt: skip
-    driver = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
-    )
+    driver = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    parts, deadline = Path(f"{out}.parts"), time.monotonic() + 120
+    while not (parts.is_dir() and len(list(parts.glob("part-*.parquet"))) >= 3):
+        if driver.poll() is not None or time.monotonic() > deadline:
+            os.killpg(driver.pid, signal.SIGKILL)
+            stderr = driver.communicate()[1][-2000:]
+            pytest.fail(f"the scan ended or stalled before it could be stopped: {stderr}")
+        time.sleep(0.02)
+    return driver
+
+
+def rerun_reuses_the_parts(root: Path, model: Path, out: Path) -> None:
     parts = Path(f"{out}.parts")
-    try:
-        deadline = time.monotonic() + 120
-        while not (parts.is_dir() and len(list(parts.glob("part-*.parquet"))) >= 3):
-            assert driver.poll() is None, "the scan ended before it could be killed"
-            assert time.monotonic() < deadline
-            time.sleep(0.02)
-    finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray it started
-        driver.wait()
-    assert not out.exists()
     committed = pd.concat([read_results(str(part)) for part in parts.glob("part-*.parquet")])
     kept = int((committed["status"] != "failed").sum())  # failed rows are retried
-    assert kept >= 4
-    rerun = scan(ScanConfig([str(root)], str(out), model=str(tiny_model), engine="ray", commit_rows=4))
+    assert kept >= 4 and not out.exists()
+    rerun = scan(ScanConfig([str(root)], str(out), model=str(model), engine="ray", commit_rows=4))
     assert (rerun.unchanged, rerun.processed) == (kept, 303 - kept)
     rows = sorted_rows(str(out))
     assert rows["path"].is_unique and len(rows) == 303
+
+
+def test_a_killed_driver_leaves_committed_parts_that_the_rerun_reuses(tmp_path, tiny_model):
+    root = make_tree(tmp_path / "photos", count=300, size=(320, 240))
+    out = tmp_path / "tags.parquet"
+    driver = start_driver(root, tiny_model, out)
+    os.killpg(driver.pid, signal.SIGKILL)  # kill -9: the driver and the local Ray it started
+    driver.communicate()
+    rerun_reuses_the_parts(root, tiny_model, out)
+
+
+def test_sigterm_stops_a_ray_scan_as_it_stops_a_local_one(tmp_path, tiny_model):
+    """Ray's driver would abort on SIGTERM; the scan keeps its own handling: exit 143, rows kept."""
+    root = make_tree(tmp_path / "photos", count=300, size=(320, 240))
+    out = tmp_path / "tags.parquet"
+    driver = start_driver(root, tiny_model, out)
+    driver.send_signal(signal.SIGTERM)
+    _, stderr = driver.communicate(timeout=120)
+    assert driver.returncode == 143, stderr[-2000:]
+    assert b"terminated (SIGTERM)" in stderr and b"SIGTERM received" not in stderr
+    rerun_reuses_the_parts(root, tiny_model, out)
 
 
 NODE_LOSS = Path(__file__).with_name("ray_node_loss.py")
@@ -282,3 +309,27 @@ def test_a_lost_node_loses_and_duplicates_nothing(tmp_path, tiny_model):
     rows = sorted_rows(str(out))
     assert rows["path"].is_unique and len(rows) == report["output_rows"] == 303
     assert report["failed"] == 2
+
+
+def test_a_bucket_scan_on_ray_reads_and_writes_s3_as_the_local_engine_does(bucket, s3_endpoint, tiny_model):
+    pytest.importorskip("s3fs", reason="s3fs is the S3 backend (pip install 'landmark-tag[s3]')")
+    client, name = bucket
+    for i in range(10):
+        client.put_object(Bucket=name, Key=f"photos/{i:03d}.jpg", Body=jpeg_bytes(scene((160, 120), seed=i)))
+    located = jpeg_bytes(scene(), exif=gps_exif(48.8584, 2.2945).tobytes())
+    client.put_object(Bucket=name, Key="photos/located.jpg", Body=located)
+    client.put_object(Bucket=name, Key="photos/broken.jpg", Body=b"not a jpeg")
+    # Credentials as options: Ray's workers started before this test set its environment.
+    storage = {"endpoint_url": s3_endpoint, "key": "testing", "secret": "testing"}
+
+    def run(engine: str, out: str):
+        config = ScanConfig([f"s3://{name}/photos"], out, model=str(tiny_model), engine=engine)
+        config.storage_options, config.commit_rows = storage, 4
+        return scan(config)
+
+    local, on_ray = run("local", f"s3://{name}/local.parquet"), run("ray", f"s3://{name}/ray.parquet")
+    assert on_ray.counts == local.counts and on_ray.counts["skipped_gps"] == 1
+    assert_same_rows(local.output, on_ray.output, storage)
+    assert run("ray", on_ray.output).processed == 1  # only the broken photo is retried
+    keys = [entry["Key"] for entry in client.list_objects_v2(Bucket=name)["Contents"]]
+    assert not [key for key in keys if ".parts/" in key or key.endswith(".lock")]
