@@ -13,6 +13,7 @@ from rich.progress import (
     Progress,
     ProgressColumn,
     Task,
+    TaskID,
     TextColumn,
     TimeElapsedColumn,
     TimeRemainingColumn,
@@ -40,14 +41,15 @@ class RichScanProgress:
             TimeRemainingColumn(),
             console=console,
         )
-        self._task = None
+        self._task: TaskID | None = None
 
     def start(self, total: int) -> None:
         self._task = self._progress.add_task("scan", total=total)
         self._progress.start()
 
     def advance(self, photos: int) -> None:
-        self._progress.advance(self._task, photos)
+        if self._task is not None:
+            self._progress.advance(self._task, photos)
 
     def stop(self) -> None:
         self._progress.stop()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,9 +28,12 @@ from landmark_tag.cli.app import (
 )
 from landmark_tag.cli.progress import photo_progress
 from landmark_tag.cli.report import print_report_summary, run_report
-from landmark_tag.pipeline.image_file import DEFAULT_MAX_PIXELS
 from landmark_tag.pipeline.records import Status
+from landmark_tag.pipeline.scan_config import ScanConfig
 from landmark_tag.report.build import ReportConfig
+
+# The defaults live in ScanConfig, for Python callers and the command line alike.
+DEFAULT = {field.name: field.default for field in fields(ScanConfig)}
 
 if TYPE_CHECKING:
     from landmark_tag.pipeline.scan import ScanSummary
@@ -94,7 +97,7 @@ def scan_command(
         metavar="PATH",
     ),
     out: str = typer.Option("tags.parquet", "--out", "-o", help="Output file: .parquet or .csv."),
-    k: int = typer.Option(3, "--k", "-k", min=1, help="How many landmarks to keep per photo."),
+    k: int = typer.Option(DEFAULT["k"], "--k", "-k", min=1, help="How many landmarks to keep per photo."),
     model: str | None = typer.Option(
         None, "--model", "-m", help="Checkpoint to use. Default: the model `landmark-tag train` writes."
     ),
@@ -118,16 +121,22 @@ def scan_command(
         "marked no_landmark and get no location. Default: the threshold stored in the model.",
     ),
     write_xmp: bool = typer.Option(
-        False,
+        DEFAULT["write_xmp"],
         "--write-xmp",
         help="Write an XMP sidecar (IMG.jpg.xmp) with the landmark keyword and location beside each "
         "tagged photo. Photos are never modified; existing sidecars are merged.",
     ),
     include_gps: bool = typer.Option(
-        False, "--include-gps", help="Also tag photos whose EXIF GPS already says where they were taken."
+        DEFAULT["include_gps"],
+        "--include-gps",
+        help="Also tag photos whose EXIF GPS already says where they were taken.",
     ),
-    recursive: bool = typer.Option(True, "--recursive/--no-recursive", help="Walk into sub-folders."),
-    include_hidden: bool = typer.Option(False, "--include-hidden", help="Scan files and folders named '.*'."),
+    recursive: bool = typer.Option(
+        DEFAULT["recursive"], "--recursive/--no-recursive", help="Walk into sub-folders."
+    ),
+    include_hidden: bool = typer.Option(
+        DEFAULT["include_hidden"], "--include-hidden", help="Scan files and folders named '.*'."
+    ),
     batch_size: int | None = typer.Option(
         None, "--batch-size", min=1, help="Photos per model batch. Default: 8 on a CPU, 64 on a GPU."
     ),
@@ -137,27 +146,29 @@ def scan_command(
     threads: int | None = typer.Option(
         None, "--threads", min=1, help="Inference threads. Default: half the CPU cores on a CPU."
     ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.", callback=check_device),
+    device: str = typer.Option(
+        DEFAULT["device"], "--device", help="auto, cpu or cuda.", callback=check_device
+    ),
     gpu_decode: bool = typer.Option(
-        False,
+        DEFAULT["gpu_decode"],
         "--gpu-decode",
         help="Decode JPEGs of 1 MB and more on the GPU (nvJPEG) instead of on the CPU cores. Needs CUDA.",
     ),
     precision: str = typer.Option(
-        "auto",
+        DEFAULT["precision"],
         "--precision",
         callback=check_precision,
         help="Inference precision: auto (bf16 on CUDA and on CPUs with native bf16, else fp32), fp32, bf16.",
     ),
     max_pixels: int = typer.Option(
-        DEFAULT_MAX_PIXELS,
+        DEFAULT["max_pixels"],
         "--max-pixels",
         min=1,
         help="A photo that would decode to more pixels fails (JPEGs count after their reduced-scale "
         "decode). Bounds each decode worker's memory.",
     ),
     engine: str = typer.Option(
-        "local",
+        DEFAULT["engine"],
         "--engine",
         callback=check_engine,
         help="local: decode processes and the model on this machine. ray: the same scan on Ray Data, "
@@ -177,14 +188,18 @@ def scan_command(
         "on a cluster without GPUs. --threads and --batch-size apply per actor.",
     ),
     commit_every: int = typer.Option(
-        64,
+        DEFAULT["commit_rows"],
         "--commit-every",
         min=1,
         help="Photos per crash-safe commit: a crash redoes at most this many; more means fewer part "
         "files (objects in a bucket) during the run. With --engine ray, the photos per Ray task.",
     ),
-    full: bool = typer.Option(False, "--full", help="Ignore the existing output and tag every photo again."),
-    prune: bool = typer.Option(False, "--prune", help="Drop rows of photos that are no longer in the tree."),
+    full: bool = typer.Option(
+        DEFAULT["full"], "--full", help="Ignore the existing output and tag every photo again."
+    ),
+    prune: bool = typer.Option(
+        DEFAULT["prune"], "--prune", help="Drop rows of photos that are no longer in the tree."
+    ),
     endpoint_url: str | None = typer.Option(
         None, "--endpoint-url", help="S3-compatible endpoint for s3:// URLs (or set AWS_ENDPOINT_URL)."
     ),
@@ -206,7 +221,7 @@ def scan_command(
     An existing output is extended: photos already in it (same path, size and modification time)
     are not processed again.
     """
-    from landmark_tag.pipeline.scan import ScanConfig, scan  # loads torch: only when a scan runs
+    from landmark_tag.pipeline.scan import scan  # loads torch: only when a scan runs
 
     setup_logging(verbose, log_file)
     console = stderr_console()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
 from landmark_tag.cli.app import app, check_device, fatal_errors, setup_logging, stderr_console
 from landmark_tag.cli.metrics import landmark_score_line, print_evaluation, print_open_set
@@ -41,7 +41,7 @@ class ConsoleTrainReporter:
             if console.is_terminal
             else None
         )
-        self.task = None
+        self.task: TaskID | None = None
 
     def task_started(self, description: str, total: int) -> None:
         if self.progress is None:
@@ -54,7 +54,7 @@ class ConsoleTrainReporter:
         self.task = self.progress.add_task(description, total=total)
 
     def advance(self) -> None:
-        if self.progress is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.advance(self.task)
 
     def epoch_finished(self, m: EpochMetrics, improved: bool) -> None:

@@ -181,7 +181,7 @@ def split_batch(batch: PhotoBatch, size: int) -> Iterator[PhotoBatch]:
 def collate_photos(items: list[PhotoItem]) -> PhotoBatch:
     """Stack the decoded photos; failed and located ones travel along without pixels, and JPEGs for
     the GPU with their bytes."""
-    decoded = [item.pixels for item in items if item.decoded]
+    decoded = [item.pixels for item in items if item.decoded and item.pixels is not None]
     pixels = torch.stack(decoded) if decoded else None
     for item in items:
         item.pixels = None  # the stacked copy is the only one sent back from the worker

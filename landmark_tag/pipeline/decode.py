@@ -24,43 +24,14 @@ from landmark_tag.pipeline.image_file import (  # re-exported: the decode stage'
     register_heif,
     to_rgb,
 )
+from landmark_tag.transforms import eval_transform
 
 __all__ = [
     "DecodeError",
     "PhotoDecoder",
     "describe_os_error",
-    "eval_transform",
-    "interpolation_mode",
     "to_rgb",
 ]
-
-_INTERPOLATION = {
-    "bicubic": transforms.InterpolationMode.BICUBIC,
-    "bilinear": transforms.InterpolationMode.BILINEAR,
-    "nearest": transforms.InterpolationMode.NEAREST,
-}
-
-
-def interpolation_mode(name: str) -> transforms.InterpolationMode:
-    try:
-        return _INTERPOLATION[name]
-    except KeyError:
-        raise ValueError(f"unknown interpolation {name!r}: use {', '.join(_INTERPOLATION)}") from None
-
-
-def eval_transform(preprocessing: Preprocessing) -> transforms.Compose:
-    """The deterministic evaluation transform: resize short side, centre crop, normalise."""
-    interpolation = interpolation_mode(preprocessing.interpolation)
-    return transforms.Compose(
-        [
-            # Resize and crop run on the PIL image, whose resampling is faster than on uint8 tensors.
-            transforms.Resize(preprocessing.resize_size, interpolation=interpolation, antialias=True),
-            transforms.CenterCrop(preprocessing.input_size),
-            transforms.PILToTensor(),
-            transforms.ToDtype(torch.float32, scale=True),
-            transforms.Normalize(preprocessing.mean, preprocessing.std),
-        ]
-    )
 
 
 @dataclass

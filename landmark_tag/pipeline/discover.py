@@ -93,8 +93,8 @@ def discover_photos(
     Raises InputNotFoundError before yielding anything if an input is missing.
     """
     stats = stats if stats is not None else DiscoveryStats()
-    inputs = [str(p) for p in inputs]
-    for item in inputs:
+    paths = [os.fspath(p) for p in inputs]
+    for item in paths:
         if is_url(item):
             fs, inner = filesystem(item, storage_options)
             missing = not fs.exists(inner)
@@ -141,7 +141,7 @@ def discover_photos(
             if is_dir:
                 if not recursive:
                     continue
-                if first_visit(st):
+                if st is not None and first_visit(st):
                     yield from walk(entry.path)
                 else:
                     stats.skipped_links += 1
@@ -152,14 +152,14 @@ def discover_photos(
             else:
                 stats.skipped_links += 1
 
-    for item in inputs:
+    for item in paths:
         if is_url(item):
-            for photo in _discover_remote(
+            for found in _discover_remote(
                 item, recursive, include_hidden, extensions, stats, storage_options
             ):
-                if photo.path not in seen_urls:
-                    seen_urls.add(photo.path)
-                    yield photo
+                if found.path not in seen_urls:
+                    seen_urls.add(found.path)
+                    yield found
             continue
         path = Path(local_path(item)).expanduser()
         st = path.stat()

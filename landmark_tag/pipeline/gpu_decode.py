@@ -15,15 +15,16 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
 from torchvision.io import ImageReadMode, decode_jpeg
-from torchvision.transforms import v2 as transforms
 
 from landmark_tag.checkpoint import Preprocessing
-from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, interpolation_mode
+from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder
+from landmark_tag.transforms import tensor_eval_transform
 
 if TYPE_CHECKING:  # batch.py imports this module, for its workers' side
     from landmark_tag.pipeline.batch import PhotoBatch
@@ -78,19 +79,7 @@ class DeviceJpegDecoder:
     ) -> None:
         self.device = torch.device(device)
         self.dtype = dtype  # of the tensors made; see Predictor.input_dtype
-        self.transform = transforms.Compose(
-            [
-                # Resampled in float: bicubic resizing of uint8 tensors is not implemented on CUDA.
-                transforms.ToDtype(torch.float32, scale=True),
-                transforms.Resize(
-                    preprocessing.resize_size,
-                    interpolation=interpolation_mode(preprocessing.interpolation),
-                    antialias=True,
-                ),
-                transforms.CenterCrop(preprocessing.input_size),
-                transforms.Normalize(preprocessing.mean, preprocessing.std),
-            ]
-        )
+        self.transform = tensor_eval_transform(preprocessing)
 
     def _decode(self, jpegs: list[torch.Tensor]) -> list[torch.Tensor]:
         with warnings.catch_warnings():
@@ -117,19 +106,19 @@ class DeviceJpegDecoder:
 def decode_on_device(batch: PhotoBatch, decoder: DeviceJpegDecoder, fallback: PhotoDecoder) -> PhotoBatch:
     """Decode the batch's JPEG bytes on the device and merge them with the pixels the workers
     decoded, in scan order, so that `batch.pixels` again holds one row per decoded item."""
-    waiting = [item for item in batch.items if item.jpeg is not None]
+    waiting = [(item, item.jpeg) for item in batch.items if item.jpeg is not None]
     if not waiting:
         return batch
-    decoded = decoder([item.jpeg for item in waiting], [item.orientation for item in waiting])
-    for item, pixels in zip(waiting, decoded, strict=True):
+    decoded = decoder([jpeg for _, jpeg in waiting], [item.orientation for item, _ in waiting])
+    for (item, jpeg), pixels in zip(waiting, decoded, strict=True):
         if pixels is None:  # nvJPEG refused it: Pillow may still read it (and say why if not)
             try:
-                pixels = fallback(io.BytesIO(item.jpeg.numpy().tobytes()))
+                pixels = fallback(io.BytesIO(jpeg.numpy().tobytes()))
             except DecodeError as exc:
                 item.error = str(exc)
         item.pixels, item.decoded, item.jpeg = pixels, pixels is not None, None
     # Items decoded here hold their own pixels; the workers' ones are rows of batch.pixels, in order.
-    from_workers = iter(batch.pixels if batch.pixels is not None else [])
+    from_workers: Iterator[torch.Tensor] = iter(batch.pixels if batch.pixels is not None else [])
     rows = []
     for item in batch.items:
         if item.decoded:

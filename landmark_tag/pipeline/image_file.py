@@ -90,7 +90,7 @@ def _refuse_hollow_jpeg(image: Image.Image) -> None:
     smaller than its header's size holds only part of a picture (libjpeg would fill the rest with
     grey and raise nothing). A 12000x12000 header over 120x90 of data is the case in point."""
     width, height = image.size
-    size = _byte_size(image.fp)
+    size = _byte_size(getattr(image, "fp", None))  # the open file, where Pillow still holds it
     if size is not None and size * 512 < width * height:
         image.close()
         raise DecodeError(
@@ -115,9 +115,11 @@ def oriented(image: Image.Image) -> Image.Image:
 EMPTY_FILE = "empty file (0 bytes)"
 
 
-def _byte_size(source: str | BinaryIO) -> int | None:
+def _byte_size(source: str | BinaryIO | None) -> int | None:
     """A file's size, from its path or from an open file left where it was; None if unknown."""
     try:
+        if source is None:
+            return None
         if isinstance(source, (str, bytes)) or hasattr(source, "__fspath__"):
             return os.path.getsize(source)
         position = source.tell()

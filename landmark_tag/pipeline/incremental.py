@@ -216,7 +216,7 @@ def count_rejudged(previous: str, fmt: str | None, judge: Judge, storage_options
     """How many rows of an existing output `judge` would give another status (another threshold
     than the run that wrote them); reads only the columns that judging needs."""
     columns = set(result_columns(previous, fmt, storage_options))
-    wanted = [c for c in ("status", "model", "probability_1", "landmark_score") if c in columns]
+    wanted: list[str] = [c for c in ("status", "model", "probability_1", "landmark_score") if c in columns]
     changes = 0
     for batch in iter_result_batches(previous, fmt, storage_options, columns=wanted):
         changes += judge.count_changes(pa.Table.from_batches([batch]))

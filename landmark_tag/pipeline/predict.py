@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -134,7 +135,7 @@ class Predictor:
         scorer = loaded.spec.landmark_scorer
         self.scorer = scorer.on(device, self.input_dtype) if scorer is not None else None
         # channels_last is the fast layout for convolutions on both modern CPUs and GPUs.
-        self.model = loaded.model.to(device, memory_format=torch.channels_last).eval()
+        self.model = loaded.model.to(device).to(memory_format=torch.channels_last).eval()
 
     @property
     def precision(self) -> str:
@@ -159,7 +160,9 @@ class Predictor:
             logits = self.model(pixels)
         probabilities = torch.softmax(logits.float() / self.loaded.spec.temperature, dim=1)
         top = probabilities.topk(self.k, dim=1)
-        scores = self.scorer.score(features[-1]).cpu().numpy() if features is not None else None
+        scores = None
+        if self.scorer is not None and features is not None:
+            scores = self.scorer.score(features[-1]).cpu().numpy()
         return TopK(top.indices.cpu().numpy(), top.values.cpu().numpy(), scores)
 
     def judge(
@@ -189,7 +192,7 @@ class ImagePrediction:
 
 
 def predict_landmarks(
-    images: str | os.PathLike | list[str | os.PathLike],
+    images: str | os.PathLike | Sequence[str | os.PathLike],
     k: int = 3,
     model: str | os.PathLike | LoadedModel | None = None,
     device: str = "auto",

@@ -26,6 +26,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -124,7 +125,7 @@ def ray_session(ray, config: ScanConfig) -> Iterator[tuple[str, bool]]:
         # As the local engine: every core decodes, beside the model's threads.
         actors = config.actors or 1
         threads = config.threads or default_threads(torch.device("cpu"))
-        options = {"num_cpus": cores + actors * threads, "include_dashboard": False}
+        options: dict[str, Any] = {"num_cpus": cores + actors * threads, "include_dashboard": False}
     else:
         options = {"address": config.ray_address}
     sigterm = signal.getsignal(signal.SIGTERM)

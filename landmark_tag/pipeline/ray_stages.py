@@ -16,6 +16,7 @@ import pickle
 import time
 from collections import Counter
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
@@ -57,7 +58,7 @@ class ExamineShard:
 class TaggerSettings:
     """What every model actor needs to build the same predictor the driver checked."""
 
-    model: object  # a Ray ObjectRef of the LoadedModel: no node needs the checkpoint file
+    model: Any  # a Ray ObjectRef of the LoadedModel: no node needs the checkpoint file
     device: str  # cpu or cuda
     threads: int | None  # None: torch's default (GPU actors)
     batch_size: int

@@ -144,7 +144,7 @@ class _ImageSink:
             self.relative = os.path.relpath(os.path.abspath(assets_dir), base).replace(os.sep, "/")
 
     def source(self, thumbnail: Thumbnail) -> str | None:
-        if thumbnail.error is not None:
+        if thumbnail.error is not None or thumbnail.data is None:
             return None
         if self.assets_dir is None:
             return "data:image/jpeg;base64," + base64.b64encode(thumbnail.data).decode("ascii")
@@ -223,7 +223,8 @@ def build_report(config: ReportConfig, progress: PhotoProgress | None = None) ->
                     config.storage_options,
                 )
                 for index, row in enumerate(_rows(config, status)):
-                    src, problem = None, "no thumbnail (limit reached)"
+                    src: str | None = None
+                    problem: str | None = "no thumbnail (limit reached)"
                     if index < wanted:
                         thumbnail = next(thumbnails)
                         src = sink.source(thumbnail)

@@ -17,12 +17,12 @@ from pathlib import Path
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
-from torchvision.transforms import v2 as transforms
 
 from landmark_tag.checkpoint import Preprocessing
 from landmark_tag.errors import ConfigError, LandmarkTagError
-from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, eval_transform, interpolation_mode, to_rgb
+from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, to_rgb
 from landmark_tag.pipeline.discover import discover_photos
+from landmark_tag.transforms import eval_transform, train_transform
 
 logger = logging.getLogger(__name__)
 
@@ -116,25 +116,6 @@ def stratified_split(targets: Sequence[int], valid_fraction: float, seed: int) -
         valid += indices[:n_valid]
         train += indices[n_valid:]
     return sorted(train), sorted(valid)
-
-
-def train_transform(preprocessing: Preprocessing) -> transforms.Compose:
-    """Augmentation for training: random crops, flips and colour jitter; evaluation stays deterministic."""
-    return transforms.Compose(
-        [
-            transforms.RandomResizedCrop(
-                preprocessing.input_size,
-                scale=(0.35, 1.0),
-                interpolation=interpolation_mode(preprocessing.interpolation),
-                antialias=True,
-            ),
-            transforms.RandomHorizontalFlip(),
-            transforms.ColorJitter(0.3, 0.3, 0.3, 0.05),
-            transforms.PILToTensor(),
-            transforms.ToDtype(torch.float32, scale=True),
-            transforms.Normalize(preprocessing.mean, preprocessing.std),
-        ]
-    )
 
 
 class PhotoFolderDataset(Dataset):

@@ -8,10 +8,10 @@ from __future__ import annotations
 import csv
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import torch
 from torch import nn
@@ -145,11 +145,12 @@ def run_epoch(
             with _autocast(device):
                 logits = model(inputs)
             loss = criterion(logits.float(), targets)
-            if training:
+            if optimizer is not None:  # training
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
-                scheduler.step()
+                if scheduler is not None:
+                    scheduler.step()
             total_loss += loss.item() * len(targets)
             correct += (logits.argmax(1) == targets).sum().item()
             seen += len(targets)
@@ -179,7 +180,7 @@ def fit(
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
     valid_loader = DataLoader(valid_data, batch_size=config.batch_size * 2, num_workers=config.workers)
-    steps_per_epoch = math.ceil(len(train_data) / config.batch_size)
+    steps_per_epoch = math.ceil(len(cast(Sized, train_data)) / config.batch_size)
     optimizer = torch.optim.AdamW(param_groups(model, config), lr=config.lr)
     scheduler = warmup_cosine(
         optimizer, max(1, round(config.warmup_epochs * steps_per_epoch)), config.epochs * steps_per_epoch
@@ -204,7 +205,7 @@ def fit(
             train_data,
             batch_size=config.batch_size,
             shuffle=True,
-            drop_last=len(train_data) > config.batch_size,  # a batch of one breaks BatchNorm
+            drop_last=len(cast(Sized, train_data)) > config.batch_size,  # a batch of one breaks BatchNorm
             generator=generator,
             num_workers=config.workers,
             pin_memory=device.type == "cuda",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -118,7 +119,7 @@ def _timm_model(name: str, num_classes: int, weights_path: str | None) -> Traina
         if weights_path:
             raise WeightsUnavailableError(f"cannot load {weights_path} into timm/{name}: {exc}") from None
         raise _download_hint(f"timm/{name}", exc) from None
-    cfg = model.pretrained_cfg
+    cfg: dict[str, Any] = dict(cast(dict, model.pretrained_cfg))  # timm's config of the weights
     input_size = cfg["input_size"][-1]
     preprocessing = Preprocessing(
         input_size=input_size,
@@ -140,7 +141,7 @@ def transfer_model(backbone: str, num_classes: int, weights_path: str | None = N
     trainable = _pretrained_backbone(backbone, num_classes, weights_path)
     # Some libraries initialise heads with a wide uniform range; large initial logits slow a linear
     # probe badly. A zero head starts every class equal and lets the features decide.
-    head = trainable.model.get_submodule(last_linear_name(trainable.model))
+    head = cast(nn.Linear, trainable.model.get_submodule(last_linear_name(trainable.model)))
     nn.init.zeros_(head.weight)
     nn.init.zeros_(head.bias)
     return trainable

@@ -260,7 +260,8 @@ def train(
             )
             valid_features = extract_features(model, valid_data, device, config.batch_size, workers, reporter)
         train_targets = torch.tensor(train_index.targets).repeat(len(views))
-        net, fit_config.workers = head, 0
+        net: nn.Module = head
+        fit_config.workers = 0
         train_data: Dataset = TensorDataset(train_features, train_targets)
         valid_data = TensorDataset(valid_features, valid_targets)
     else:

@@ -177,3 +177,23 @@ def test_verbose_shows_the_traceback_of_an_expected_error_and_bugs_surface_as_bu
     monkeypatch.setattr("landmark_tag.pipeline.scan.scan", broken)
     result = runner.invoke(app, args)
     assert isinstance(result.exception, ValueError)  # not turned into one quiet line
+
+
+def test_the_command_line_defaults_are_scan_configs_own(tmp_path, monkeypatch):
+    """One source of truth: a scan with no options runs with ScanConfig's defaults."""
+    from dataclasses import asdict
+
+    from landmark_tag.pipeline.scan_config import ScanConfig
+
+    captured = []
+
+    def capture(config, progress=None, **_):
+        captured.append(config)
+        raise KeyboardInterrupt  # enough: the config is what this test is about
+
+    monkeypatch.setattr("landmark_tag.pipeline.scan.scan", capture)
+    out = str(tmp_path / "t.parquet")
+    CliRunner().invoke(app, ["scan", str(tmp_path), "--out", out])
+    expected = asdict(ScanConfig([str(tmp_path)], out))
+    expected["storage_options"] = captured[0].storage_options  # from the environment, not a default
+    assert asdict(captured[0]) == expected
