@@ -105,16 +105,28 @@ def param_groups(model: nn.Module, config: FitConfig) -> list[dict[str, Any]]:
     ]
 
 
-def warmup_cosine(optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int):
-    """Linear warmup to each group's lr, then cosine decay to zero, stepped once per batch."""
+def warmup_cosine(
+    optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int
+) -> torch.optim.lr_scheduler.LRScheduler:
+    """Linear warmup to each group's lr over `warmup_steps` (from 1/warmup_steps of it), then cosine
+    decay to zero at `total_steps`; stepped once per batch."""
+    warmup_steps = max(1, warmup_steps)
+    warmup = torch.optim.lr_scheduler.LinearLR(
+        optimizer, start_factor=1.0 / warmup_steps, end_factor=1.0, total_iters=max(1, warmup_steps - 1)
+    )
+    decay = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, total_steps - warmup_steps))
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, [warmup, decay], milestones=[warmup_steps])
 
-    def factor(step: int) -> float:
-        if step < warmup_steps:
-            return (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+def restore_schedule(scheduler: torch.optim.lr_scheduler.LRScheduler, state: dict[str, Any]) -> None:
+    """Load a saved schedule; call it before loading the optimizer's state. A state saved by a
+    version of landmark-tag that wrote the same schedule as one LambdaLR is replayed step by step
+    (the optimizer's state, loaded next, then sets the learning rates it had reached)."""
+    if "_schedulers" in state or "last_epoch" not in state:
+        scheduler.load_state_dict(state)
+        return
+    for _ in range(state["last_epoch"]):
+        scheduler.step()
 
 
 def _autocast(device: torch.device):
@@ -190,8 +202,8 @@ def fit(
     valid_criterion = nn.CrossEntropyLoss()
     state = FitState()
     if resume is not None:
+        restore_schedule(scheduler, resume["scheduler"])
         optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
         state = FitState.from_dict(resume["fit_state"])
     while state.epoch < config.epochs:
         if config.patience and state.epochs_without_improvement >= config.patience:
