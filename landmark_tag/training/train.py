@@ -10,7 +10,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.utils.data import Dataset, TensorDataset
 
 import landmark_tag
 from landmark_tag.checkpoint import (
@@ -23,29 +22,19 @@ from landmark_tag.checkpoint import (
 )
 from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import class_places
-from landmark_tag.models import last_linear_name
 from landmark_tag.openset import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL, LandmarkScorer
 from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.process import default_workers
 from landmark_tag.training.calibration import DEFAULT_TARGET_PRECISION, Calibration, calibrate
 from landmark_tag.training.data import (
-    DatasetError,
-    ImageFolderIndex,
-    PhotoFolderDataset,
-    index_image_folder,
     index_negatives,
-    limit_per_class,
-    stratified_split,
 )
-from landmark_tag.training.download import DEFAULT_URL, ByteProgress, DownloadError, download_dataset
+from landmark_tag.training.download import DEFAULT_URL, ByteProgress
 from landmark_tag.training.evaluate import (
     EvaluationResult,
-    PhotoOutputs,
     evaluate_checkpoint,
-    photo_outputs,
     summarise_for,
 )
-from landmark_tag.training.features import HeadSwap, extract_features
 from landmark_tag.training.landmark_score import fit_landmark_scorer
 from landmark_tag.training.loop import (
     FitConfig,
@@ -55,7 +44,15 @@ from landmark_tag.training.loop import (
     fit,
     write_metrics_csv,
 )
-from landmark_tag.training.models import DEFAULT_BACKBONE, TrainableModel, scratch_model, transfer_model
+from landmark_tag.training.models import DEFAULT_BACKBONE
+from landmark_tag.training.steps import (
+    best_model_outputs,
+    build_model,
+    fit_inputs,
+    read_resume_state,
+    sidecar_paths,
+    split_data,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -135,54 +132,13 @@ class TrainResult:
     seconds: float
 
 
-def sidecar_paths(out: Path) -> tuple[Path, Path]:
-    """(resume checkpoint, per-epoch metrics CSV) kept beside the output checkpoint."""
-    return out.with_name(out.stem + ".last.pt"), out.with_name(out.stem + ".metrics.csv")
-
-
-def resolve_data(
-    config: TrainConfig, download_progress: ByteProgress | None = None
-) -> tuple[Path, Path | None]:
-    """(training ImageFolder, test ImageFolder or None)."""
-    if config.data:
-        root = Path(config.data).expanduser()
-    elif config.download:
-        try:
-            root = download_dataset(url=config.download_url, progress=download_progress)
-        except DownloadError as exc:
-            raise DownloadError(
-                f"{exc}. To train without downloading, give a local copy of the photos (--data DIR): "
-                "one folder per landmark, or train/ and test/ folders of those"
-            ) from None
-    else:
-        raise DatasetError("no --data folder was given, and --no-download forbids fetching the dataset")
-    if (root / "train").is_dir():
-        test = root / "test"
-        return root / "train", test if test.is_dir() else None
-    return root, None
-
-
-def build_model(config: TrainConfig, num_classes: int) -> TrainableModel:
-    if config.kind == "scratch":
-        return scratch_model(config.arch, num_classes)
-    return transfer_model(config.backbone, num_classes, config.weights)
-
-
-def _check_resumable(saved_args: dict[str, Any], config: TrainConfig) -> None:
-    for key in ("kind", "arch", "backbone", "finetune", "seed", "valid_fraction", "limit_per_class"):
-        if saved_args.get(key) != getattr(config, key):
-            raise ConfigError(
-                f"cannot resume: the interrupted run used {key}={saved_args.get(key)!r}, "
-                f"this one {getattr(config, key)!r}"
-            )
-
-
 def train(
     config: TrainConfig,
     reporter: TrainReporter | None = None,
     download_progress: ByteProgress | None = None,
 ) -> TrainResult:
-    """Train a model as `config` says and write the best checkpoint (by validation loss) to `out`."""
+    """Train a model as `config` says and write the best checkpoint (by validation loss) to `out`:
+    data -> split -> model -> fit -> calibrate -> landmark score -> checkpoint -> test."""
     started = time.monotonic()
     reporter = reporter or SilentReporter()
     out = Path(config.out).expanduser() if config.out else default_model_path()
@@ -190,40 +146,21 @@ def train(
     device = resolve_device(config.device)
     workers = default_workers() if config.workers is None else config.workers
     default_epochs, default_lr = _DEFAULTS[config.mode]
-    epochs = config.epochs or default_epochs
 
-    train_root, test_root = resolve_data(config, download_progress)
-    negatives = index_negatives(config.negatives) if config.negatives else None  # fail before training
-    index = limit_per_class(index_image_folder(train_root), config.limit_per_class)
-    train_ids, valid_ids = stratified_split(index.targets, config.valid_fraction, config.seed)
-    if not valid_ids:
-        raise DatasetError("the validation split is empty: each class needs at least two photos")
-    train_index, valid_index = index.subset(train_ids), index.subset(valid_ids)
-    logger.info(
-        "%d classes: %d training and %d validation photos",
-        len(index.class_names),
-        len(train_ids),
-        len(valid_ids),
-    )
-
-    places = class_places(index.class_names, config.gazetteer)
+    split = split_data(config, download_progress)
+    if config.negatives:
+        index_negatives(config.negatives)  # a bad folder fails now, not after training
+    places = class_places(split.class_names, config.gazetteer)
     torch.manual_seed(config.seed)
-    trainable = build_model(config, len(index.class_names))
-    model, prep = trainable.model, trainable.preprocessing
-    resume_state = None
-    if config.resume:
-        if not last_path.exists():
-            raise ConfigError(f"nothing to resume (--resume): no {last_path} from an interrupted run")
-        payload, _ = read_checkpoint(last_path)
-        _check_resumable(payload["spec"]["metadata"].get("train_args", {}), config)
-        model.load_state_dict(payload["state_dict"])
-        resume_state = payload["training_state"]
+    trainable = build_model(config, len(split.class_names))
+    model = trainable.model
+    resume_state = read_resume_state(config, model, last_path)
 
     def spec(metadata: dict[str, Any]) -> ModelSpec:
         return ModelSpec(
             arch=trainable.arch,
-            class_names=index.class_names,
-            preprocessing=prep,
+            class_names=split.class_names,
+            preprocessing=trainable.preprocessing,
             places=places,
             metadata={
                 "train_args": asdict(config),
@@ -234,7 +171,7 @@ def train(
         )
 
     fit_config = FitConfig(
-        epochs=epochs,
+        epochs=config.epochs or default_epochs,
         batch_size=config.batch_size,
         lr=config.lr or default_lr,
         weight_decay=config.weight_decay,
@@ -244,50 +181,21 @@ def train(
         seed=config.seed,
         workers=workers,
     )
-    plain_train = PhotoFolderDataset(train_index, prep, train=False)
-    augmented_train = PhotoFolderDataset(train_index, prep, train=True)
-    valid_data: Dataset = PhotoFolderDataset(valid_index, prep, train=False)
-    valid_targets = torch.tensor(valid_index.targets)
-
-    if config.mode == "frozen":
-        # Only the head learns, so the backbone runs once per photo (and view), not once per epoch.
-        swap = HeadSwap(model)
-        with swap as head:
-            torch.manual_seed(config.seed)
-            views = [plain_train] + [augmented_train] * config.feature_views
-            train_features = torch.cat(
-                [extract_features(model, v, device, config.batch_size, workers, reporter) for v in views]
-            )
-            valid_features = extract_features(model, valid_data, device, config.batch_size, workers, reporter)
-        train_targets = torch.tensor(train_index.targets).repeat(len(views))
-        net: nn.Module = head
-        fit_config.workers = 0
-        train_data: Dataset = TensorDataset(train_features, train_targets)
-        valid_data = TensorDataset(valid_features, valid_targets)
-    else:
-        net, train_data = model, augmented_train
-        if config.mode == "finetune":
-            fit_config.head = last_linear_name(model)
-            fit_config.backbone_lr_scale = config.backbone_lr_scale
+    inputs = fit_inputs(config, trainable, split, fit_config, device, reporter)
 
     def on_best(_: nn.Module, state: FitState) -> None:
         best = state.history[-1]
-        save_checkpoint(
-            out,
-            spec(
-                {"best_epoch": state.best_epoch, "valid": {"loss": best.valid_loss, "top1": best.valid_top1}}
-            ),
-            model.state_dict(),
-        )
+        valid = {"loss": best.valid_loss, "top1": best.valid_top1}
+        save_checkpoint(out, spec({"best_epoch": state.best_epoch, "valid": valid}), model.state_dict())
 
     def on_epoch_end(_: nn.Module, state: FitState, training_state: dict[str, Any]) -> None:
         save_checkpoint(last_path, spec({}), model.state_dict(), training_state)
         write_metrics_csv(metrics_path, state.history)
 
     state = fit(
-        net,
-        train_data,
-        valid_data,
+        inputs.net,
+        inputs.train_data,
+        inputs.valid_data,
         fit_config,
         device,
         on_best=on_best,
@@ -298,44 +206,25 @@ def train(
 
     # Final numbers come from the best checkpoint as saved, read back the way the scan reads it.
     loaded = load_model(out, device)
-
-    def outputs_of(photos: ImageFolderIndex) -> PhotoOutputs:
-        return photo_outputs(loaded, photos, device, workers=workers, reporter=reporter)
-
-    if config.mode == "frozen":
-        with torch.inference_mode():
-            logits = loaded.model.get_submodule(last_linear_name(loaded.model))(valid_features.to(device))
-        valid_logits = logits.float().cpu()
-        train_features = train_features[: len(train_index)]  # the plain view of each photo
-    else:
-        valid_outputs = photo_outputs(loaded, valid_index, device, workers=workers, reporter=reporter)
-        valid_logits, valid_features = valid_outputs.logits, valid_outputs.features
-        train_features = photo_outputs(
-            loaded, train_index, device, workers=workers, reporter=reporter
-        ).features
-    negative_features = None
-    if config.negatives:
-        negatives = index_negatives(config.negatives)
-        negative_features = photo_outputs(
-            loaded, negatives, device, workers=workers, reporter=reporter
-        ).features
+    outputs = best_model_outputs(loaded, config, split, inputs, device, workers, reporter)
+    valid_targets = torch.tensor(split.valid.targets)
     scorer = fit_landmark_scorer(
-        train_features,
-        torch.tensor(train_index.targets),
-        valid_features,
-        negative_features,
+        outputs.train_features,
+        torch.tensor(split.train.targets),
+        outputs.valid_features,
+        outputs.negative_features,
         recall=config.landmark_recall,
         false_tag_rate=config.false_tag_rate,
         seed=config.seed,
     )
-    calibration = calibrate(valid_logits, valid_targets, config.target_precision)
+    calibration = calibrate(outputs.valid_logits, valid_targets, config.target_precision)
     loaded.spec.temperature = calibration.temperature
     loaded.spec.min_confidence = calibration.min_confidence
-    valid_result = summarise_for(loaded, valid_logits, valid_targets)
+    valid_result = summarise_for(loaded, outputs.valid_logits, valid_targets)
     test_result = None
-    if test_root is not None:
+    if split.test_root is not None:
         test_result = evaluate_checkpoint(
-            loaded, data=test_root, device=device, workers=workers, reporter=reporter
+            loaded, data=split.test_root, device=device, workers=workers, reporter=reporter
         )
     _finish_checkpoint(out, loaded, calibration, scorer, valid_result, test_result, state)
     last_path.unlink(missing_ok=True)  # the run finished: nothing left to resume
