@@ -94,6 +94,22 @@ def discover_photos(
     """
     stats = stats if stats is not None else DiscoveryStats()
     paths = [os.fspath(p) for p in inputs]
+    _check_inputs_exist(paths, storage_options)
+    local = _LocalWalk(recursive, include_hidden, extensions, stats)
+    seen_urls: set[str] = set()
+    for item in paths:
+        if is_url(item):
+            for found in _discover_remote(
+                item, recursive, include_hidden, extensions, stats, storage_options
+            ):
+                if found.path not in seen_urls:
+                    seen_urls.add(found.path)
+                    yield found
+        else:
+            yield from local.input(item)
+
+
+def _check_inputs_exist(paths: list[str], storage_options: dict[str, Any] | None) -> None:
     for item in paths:
         if is_url(item):
             fs, inner = filesystem(item, storage_options)
@@ -102,21 +118,44 @@ def discover_photos(
             missing = not Path(local_path(item)).expanduser().exists()
         if missing:
             raise InputNotFoundError(f"no such file or folder: {item}")
-    seen: set[tuple[int, int]] = set()
-    seen_urls: set[str] = set()
 
-    def first_visit(st: os.stat_result) -> bool:
+
+@dataclass
+class _LocalWalk:
+    """Walks local inputs, remembering every file and folder seen (by device and inode), so that
+    none is reached twice however the inputs overlap or links loop."""
+
+    recursive: bool
+    include_hidden: bool
+    extensions: frozenset[str]
+    stats: DiscoveryStats
+    seen: set[tuple[int, int]] = field(default_factory=set)
+
+    def input(self, item: str) -> Iterator[PhotoFile]:
+        """One input: a folder (walked) or a single file."""
+        path = Path(local_path(item)).expanduser()
+        st = path.stat()
+        if path.is_dir():
+            if self.first_visit(st):
+                yield from self.walk(str(path))
+        elif not is_photo_name(path.name, self.extensions):
+            self.stats.ignored_files += 1
+        elif self.first_visit(st):
+            yield self.photo(str(path), st)
+
+    def first_visit(self, st: os.stat_result) -> bool:
         key = (st.st_dev, st.st_ino)
-        if key in seen:
+        if key in self.seen:
             return False
-        seen.add(key)
+        self.seen.add(key)
         return True
 
-    def photo(path: str, st: os.stat_result) -> PhotoFile:
-        stats.photos += 1
+    def photo(self, path: str, st: os.stat_result) -> PhotoFile:
+        self.stats.photos += 1
         return PhotoFile(os.path.abspath(path), st.st_size, st.st_mtime)
 
-    def walk(folder: str) -> Iterator[PhotoFile]:
+    def walk(self, folder: str) -> Iterator[PhotoFile]:
+        stats = self.stats
         try:
             with os.scandir(folder) as scanned:
                 entries = sorted(scanned, key=lambda e: e.name)
@@ -124,12 +163,12 @@ def discover_photos(
             stats.unreadable.append(f"{folder}: {exc.strerror or exc}")
             return
         for entry in entries:
-            if not include_hidden and entry.name.startswith("."):
+            if not self.include_hidden and entry.name.startswith("."):
                 stats.ignored_files += 1
                 continue
             try:
                 is_dir = entry.is_dir()
-                st = entry.stat() if (is_dir or is_photo_name(entry.name, extensions)) else None
+                st = entry.stat() if (is_dir or is_photo_name(entry.name, self.extensions)) else None
             except PermissionError as exc:
                 # The folder can be listed but not entered (no execute permission): none of its
                 # entries can be opened, so say so once instead of skipping them silently.
@@ -139,34 +178,15 @@ def discover_photos(
                 stats.ignored_files += 1
                 continue
             if is_dir:
-                if not recursive:
+                if not self.recursive:
                     continue
-                if st is not None and first_visit(st):
-                    yield from walk(entry.path)
+                if st is not None and self.first_visit(st):
+                    yield from self.walk(entry.path)
                 else:
                     stats.skipped_links += 1
             elif st is None:
                 stats.ignored_files += 1
-            elif first_visit(st):
-                yield photo(entry.path, st)
+            elif self.first_visit(st):
+                yield self.photo(entry.path, st)
             else:
                 stats.skipped_links += 1
-
-    for item in paths:
-        if is_url(item):
-            for found in _discover_remote(
-                item, recursive, include_hidden, extensions, stats, storage_options
-            ):
-                if found.path not in seen_urls:
-                    seen_urls.add(found.path)
-                    yield found
-            continue
-        path = Path(local_path(item)).expanduser()
-        st = path.stat()
-        if path.is_dir():
-            if first_visit(st):
-                yield from walk(str(path))
-        elif not is_photo_name(path.name, extensions):
-            stats.ignored_files += 1
-        elif first_visit(st):
-            yield photo(str(path), st)
