@@ -60,6 +60,17 @@ class FitState:
         data["history"] = [asdict(m) for m in self.history]
         return data
 
+    def record(self, metrics: EpochMetrics) -> bool:
+        """Count a finished epoch; return whether its validation loss is the best so far."""
+        self.epoch = metrics.epoch
+        self.history.append(metrics)
+        if metrics.valid_loss < self.best_valid_loss:
+            self.best_valid_loss, self.best_epoch = metrics.valid_loss, metrics.epoch
+            self.epochs_without_improvement = 0
+            return True
+        self.epochs_without_improvement += 1
+        return False
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FitState:
         data = dict(data)
@@ -210,18 +221,7 @@ def fit(
             break
         epoch = state.epoch + 1
         started = time.monotonic()
-        # Shuffling and augmentation depend only on (seed, epoch), so a resumed run repeats them.
-        generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
-        torch.manual_seed(config.seed * 100_003 + epoch)
-        train_loader = DataLoader(
-            train_data,
-            batch_size=config.batch_size,
-            shuffle=True,
-            drop_last=len(cast(Sized, train_data)) > config.batch_size,  # a batch of one breaks BatchNorm
-            generator=generator,
-            num_workers=config.workers,
-            pin_memory=device.type == "cuda",
-        )
+        train_loader = epoch_loader(train_data, config, device, epoch)
         reporter.task_started(f"epoch {epoch}/{config.epochs}", len(train_loader))
         lr = optimizer.param_groups[-1]["lr"]
         train_loss, train_top1 = run_epoch(
@@ -231,15 +231,9 @@ def fit(
         metrics = EpochMetrics(
             epoch, train_loss, train_top1, valid_loss, valid_top1, lr, time.monotonic() - started
         )
-        state.epoch = epoch
-        state.history.append(metrics)
-        improved = valid_loss < state.best_valid_loss
+        improved = state.record(metrics)
         if improved:
-            state.best_valid_loss, state.best_epoch = valid_loss, epoch
-            state.epochs_without_improvement = 0
             on_best(model, state)
-        else:
-            state.epochs_without_improvement += 1
         on_epoch_end(
             model,
             state,
@@ -251,6 +245,22 @@ def fit(
         )
         reporter.epoch_finished(metrics, improved)
     return state
+
+
+def epoch_loader(train_data: Dataset, config: FitConfig, device: torch.device, epoch: int) -> DataLoader:
+    """The epoch's shuffled training batches. Shuffling and augmentation depend only on (seed,
+    epoch), so a resumed run repeats them."""
+    generator = torch.Generator().manual_seed(config.seed * 100_003 + epoch)
+    torch.manual_seed(config.seed * 100_003 + epoch)
+    return DataLoader(
+        train_data,
+        batch_size=config.batch_size,
+        shuffle=True,
+        drop_last=len(cast(Sized, train_data)) > config.batch_size,  # a batch of one breaks BatchNorm
+        generator=generator,
+        num_workers=config.workers,
+        pin_memory=device.type == "cuda",
+    )
 
 
 def write_metrics_csv(path: Path, history: list[EpochMetrics]) -> None:

@@ -46,6 +46,8 @@ from landmark_tag.training.loop import (
 )
 from landmark_tag.training.models import DEFAULT_BACKBONE
 from landmark_tag.training.steps import (
+    BestModelOutputs,
+    DataSplit,
     best_model_outputs,
     build_model,
     fit_inputs,
@@ -145,7 +147,6 @@ def train(
     last_path, metrics_path = sidecar_paths(out)
     device = resolve_device(config.device)
     workers = default_workers() if config.workers is None else config.workers
-    default_epochs, default_lr = _DEFAULTS[config.mode]
 
     split = split_data(config, download_progress)
     if config.negatives:
@@ -170,17 +171,7 @@ def train(
             },
         )
 
-    fit_config = FitConfig(
-        epochs=config.epochs or default_epochs,
-        batch_size=config.batch_size,
-        lr=config.lr or default_lr,
-        weight_decay=config.weight_decay,
-        warmup_epochs=config.warmup_epochs,
-        label_smoothing=config.label_smoothing,
-        patience=config.patience,
-        seed=config.seed,
-        workers=workers,
-    )
+    fit_config = _fit_config(config, workers)
     inputs = fit_inputs(config, trainable, split, fit_config, device, reporter)
 
     def on_best(_: nn.Module, state: FitState) -> None:
@@ -207,20 +198,7 @@ def train(
     # Final numbers come from the best checkpoint as saved, read back the way the scan reads it.
     loaded = load_model(out, device)
     outputs = best_model_outputs(loaded, config, split, inputs, device, workers, reporter)
-    valid_targets = torch.tensor(split.valid.targets)
-    scorer = fit_landmark_scorer(
-        outputs.train_features,
-        torch.tensor(split.train.targets),
-        outputs.valid_features,
-        outputs.negative_features,
-        recall=config.landmark_recall,
-        false_tag_rate=config.false_tag_rate,
-        seed=config.seed,
-    )
-    calibration = calibrate(outputs.valid_logits, valid_targets, config.target_precision)
-    loaded.spec.temperature = calibration.temperature
-    loaded.spec.min_confidence = calibration.min_confidence
-    valid_result = summarise_for(loaded, outputs.valid_logits, valid_targets)
+    calibration, scorer, valid_result = _calibrate_and_score(loaded, config, split, outputs)
     test_result = None
     if split.test_root is not None:
         test_result = evaluate_checkpoint(
@@ -240,6 +218,42 @@ def train(
         places=len(places),
         seconds=time.monotonic() - started,
     )
+
+
+def _fit_config(config: TrainConfig, workers: int) -> FitConfig:
+    default_epochs, default_lr = _DEFAULTS[config.mode]
+    return FitConfig(
+        epochs=config.epochs or default_epochs,
+        batch_size=config.batch_size,
+        lr=config.lr or default_lr,
+        weight_decay=config.weight_decay,
+        warmup_epochs=config.warmup_epochs,
+        label_smoothing=config.label_smoothing,
+        patience=config.patience,
+        seed=config.seed,
+        workers=workers,
+    )
+
+
+def _calibrate_and_score(
+    loaded: LoadedModel, config: TrainConfig, split: DataSplit, outputs: BestModelOutputs
+) -> tuple[Calibration, LandmarkScorer, EvaluationResult]:
+    """Fit the best model's temperature and confidence threshold (set on `loaded`) and its landmark
+    score, on the validation photos; and summarise its validation results."""
+    valid_targets = torch.tensor(split.valid.targets)
+    scorer = fit_landmark_scorer(
+        outputs.train_features,
+        torch.tensor(split.train.targets),
+        outputs.valid_features,
+        outputs.negative_features,
+        recall=config.landmark_recall,
+        false_tag_rate=config.false_tag_rate,
+        seed=config.seed,
+    )
+    calibration = calibrate(outputs.valid_logits, valid_targets, config.target_precision)
+    loaded.spec.temperature = calibration.temperature
+    loaded.spec.min_confidence = calibration.min_confidence
+    return calibration, scorer, summarise_for(loaded, outputs.valid_logits, valid_targets)
 
 
 def _finish_checkpoint(
