@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pyarrow.compute as pc
 
@@ -170,18 +170,62 @@ def _facts(config: ReportConfig, overview: _Overview) -> list[tuple[str, str]]:
     return facts
 
 
+def _read_overview(config: ReportConfig) -> _Overview:
+    try:
+        return _overview(config)
+    except FileNotFoundError:
+        raise ReportError(f"no scan output at {config.results}") from None
+    except (OSError, ValueError, KeyError) as exc:
+        raise ReportError(f"cannot read {config.results} as a scan output: {exc}") from None
+
+
+def _write_photo_section(
+    html: TextIO,
+    config: ReportConfig,
+    overview: _Overview,
+    status: str,
+    wanted: int,
+    sink: _ImageSink,
+    workers: int,
+    progress: PhotoProgress,
+) -> tuple[int, int]:
+    """One status's cards, the first `wanted` with thumbnails as they arrive; returns (thumbnails
+    made, photos unavailable)."""
+    count = overview.counts[status]
+    note = ""
+    if wanted < count:
+        note = (
+            f"Thumbnails for the first {wanted:,} of {count:,} photos; the rest show a "
+            "placeholder (raise --max-thumbnails, or use --assets-dir to give every photo one)."
+        )
+    html.write(page.section_start(status, count, note))
+    requests = _requests(config, status, wanted)
+    thumbnails = iter_thumbnails(
+        requests, config.thumbnail_size, workers, config.assets_dir, config.storage_options
+    )
+    made = unavailable = 0
+    for index, row in enumerate(_rows(config, status)):
+        src: str | None = None
+        problem: str | None = "no thumbnail (limit reached)"
+        if index < wanted:
+            thumbnail = next(thumbnails)
+            src = sink.source(thumbnail)
+            problem = None if src else f"photo not available: {thumbnail.error}"
+            made += src is not None
+            unavailable += src is None
+            progress.advance(1)
+        html.write(page.photo_card(row, index, overview.k, src, problem))
+    html.write(page.section_end(status, count))
+    return made, unavailable
+
+
 def build_report(config: ReportConfig, progress: PhotoProgress | None = None) -> ReportSummary:
     """Write the HTML report of the scan output `config.results` to `config.out`."""
     progress = progress or NoProgress()
     output_format(config.results, config.results_format)  # a clear error for an unknown suffix
     if config.assets_dir and is_url(config.assets_dir):
         raise ReportError("--assets-dir must be a local folder")
-    try:
-        overview = _overview(config)
-    except FileNotFoundError:
-        raise ReportError(f"no scan output at {config.results}") from None
-    except (OSError, ValueError, KeyError) as exc:
-        raise ReportError(f"cannot read {config.results} as a scan output: {exc}") from None
+    overview = _read_overview(config)
     limit = config.max_thumbnails
     if limit is None:
         limit = None if config.assets_dir else DEFAULT_EMBEDDED_THUMBNAILS
@@ -206,34 +250,10 @@ def build_report(config: ReportConfig, progress: PhotoProgress | None = None) ->
             if not overview.rows:
                 html.write("<section><p>This output has no photos.</p></section>\n")
             for status in sections:
-                count = overview.counts[status]
-                wanted = with_thumbnail[status]
-                note = ""
-                if wanted < count:
-                    note = (
-                        f"Thumbnails for the first {wanted:,} of {count:,} photos; the rest show a "
-                        "placeholder (raise --max-thumbnails, or use --assets-dir to give every photo one)."
-                    )
-                html.write(page.section_start(status, count, note))
-                thumbnails = iter_thumbnails(
-                    _requests(config, status, wanted),
-                    config.thumbnail_size,
-                    workers,
-                    config.assets_dir,
-                    config.storage_options,
+                section_made, section_unavailable = _write_photo_section(
+                    html, config, overview, status, with_thumbnail[status], sink, workers, progress
                 )
-                for index, row in enumerate(_rows(config, status)):
-                    src: str | None = None
-                    problem: str | None = "no thumbnail (limit reached)"
-                    if index < wanted:
-                        thumbnail = next(thumbnails)
-                        src = sink.source(thumbnail)
-                        problem = None if src else f"photo not available: {thumbnail.error}"
-                        made += src is not None
-                        unavailable += src is None
-                        progress.advance(1)
-                    html.write(page.photo_card(row, index, overview.k, src, problem))
-                html.write(page.section_end(status, count))
+                made, unavailable = made + section_made, unavailable + section_unavailable
             failed = overview.counts.get(Status.FAILED.value, 0)
             if failed:
                 html.write(page.section_start(Status.FAILED.value, failed, table_head=page.FAILED_HEAD))

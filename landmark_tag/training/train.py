@@ -21,7 +21,7 @@ from landmark_tag.checkpoint import (
     save_checkpoint,
 )
 from landmark_tag.errors import ConfigError
-from landmark_tag.gazetteer import class_places
+from landmark_tag.gazetteer import Place, class_places
 from landmark_tag.openset import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL, LandmarkScorer
 from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.process import default_workers
@@ -44,7 +44,7 @@ from landmark_tag.training.loop import (
     fit,
     write_metrics_csv,
 )
-from landmark_tag.training.models import DEFAULT_BACKBONE
+from landmark_tag.training.models import DEFAULT_BACKBONE, TrainableModel
 from landmark_tag.training.steps import (
     BestModelOutputs,
     DataSplit,
@@ -158,18 +158,7 @@ def train(
     resume_state = read_resume_state(config, model, last_path)
 
     def spec(metadata: dict[str, Any]) -> ModelSpec:
-        return ModelSpec(
-            arch=trainable.arch,
-            class_names=split.class_names,
-            preprocessing=trainable.preprocessing,
-            places=places,
-            metadata={
-                "train_args": asdict(config),
-                "landmark_tag_version": landmark_tag.__version__,
-                "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                **metadata,
-            },
-        )
+        return _spec(config, trainable, split.class_names, places, metadata)
 
     fit_config = _fit_config(config, workers)
     inputs = fit_inputs(config, trainable, split, fit_config, device, reporter)
@@ -217,6 +206,28 @@ def train(
         landmark_scorer=scorer,
         places=len(places),
         seconds=time.monotonic() - started,
+    )
+
+
+def _spec(
+    config: TrainConfig,
+    trainable: TrainableModel,
+    class_names: list[str],
+    places: dict[str, Place],
+    metadata: dict[str, Any],
+) -> ModelSpec:
+    """The checkpoint's spec, with the run's arguments (for --resume and for the record)."""
+    return ModelSpec(
+        arch=trainable.arch,
+        class_names=class_names,
+        preprocessing=trainable.preprocessing,
+        places=places,
+        metadata={
+            "train_args": asdict(config),
+            "landmark_tag_version": landmark_tag.__version__,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            **metadata,
+        },
     )
 
 
