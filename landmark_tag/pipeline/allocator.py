@@ -31,8 +31,10 @@ def keep_freed_memory() -> bool:
     forks later). Returns whether the settings took effect: False where the C library is not
     glibc (macOS, Windows, musl), which have their own allocators and are left alone.
 
-    The settings are process-wide and stay: a program that calls `scan` or `predict_landmarks`
-    keeps them afterwards, which costs it at most the memory its largest batch needed."""
+    The settings are process-wide and stay: `process.prepare_inference_process` applies them where
+    a process runs the model (a local scan's own process, each Ray actor, the `predict` command), and
+    a program that calls `scan` keeps them afterwards, which costs it at most the memory its largest
+    batch needed. `predict_landmarks()` leaves them alone; call `prepare_inference_process` to opt in."""
     if not sys.platform.startswith("linux"):
         return False
     try:
