@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import math
 import time
+import warnings
 from collections.abc import Callable, Sized
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -136,8 +137,10 @@ def restore_schedule(scheduler: torch.optim.lr_scheduler.LRScheduler, state: dic
     if "_schedulers" in state or "last_epoch" not in state:
         scheduler.load_state_dict(state)
         return
-    for _ in range(state["last_epoch"]):
-        scheduler.step()
+    with warnings.catch_warnings():  # replaying, no optimizer steps are due: torch's warning is moot
+        warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler.step\(\)` before")
+        for _ in range(state["last_epoch"]):
+            scheduler.step()
 
 
 def _autocast(device: torch.device):
