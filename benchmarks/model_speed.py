@@ -18,7 +18,7 @@ import statistics
 import subprocess
 import sys
 
-from landmark_tag.pipeline.predict import cpu_has_fast_bf16
+from landmark_tag.device import cpu_has_fast_bf16
 
 MEASURE = """
 import json, resource, sys, time
@@ -27,7 +27,7 @@ batch_size, passes = int(sys.argv[4]), int(sys.argv[5])
 from landmark_tag.pipeline.allocator import keep_freed_memory
 tuned = keep_freed_memory() if settings == "scan" else False
 import timm, torch
-from landmark_tag.pipeline.predict import resolve_precision
+from landmark_tag.device import resolve_precision
 torch.set_num_threads(threads)
 torch.manual_seed(0)
 model = timm.create_model("tf_efficientnet_lite0", num_classes=50).eval()

@@ -44,10 +44,10 @@ from PIL import ExifTags, Image, TiffImagePlugin
 from torchvision import transforms
 
 from landmark_tag.checkpoint import ModelSpec, Preprocessing, load_model, save_checkpoint
+from landmark_tag.device import resolve_precision
 from landmark_tag.openset import LandmarkScorer, build_bank
 from landmark_tag.pipeline.allocator import keep_freed_memory
 from landmark_tag.pipeline.decode import PhotoDecoder
-from landmark_tag.pipeline.predict import resolve_precision
 from landmark_tag.training.backbones import LITE_MEAN, LITE_STD
 
 PREPROCESSING = Preprocessing(224, 256, LITE_MEAN, LITE_STD, "bicubic")

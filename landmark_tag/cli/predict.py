@@ -44,9 +44,10 @@ def predict_command(
     """Print the most likely landmarks for each image, and where the best one is."""
     # The model stack loads only when a command needs it: `--help` and `report` stay quick.
     from landmark_tag.checkpoint import load_model
+    from landmark_tag.device import resolve_device
     from landmark_tag.figure import render_predictions
     from landmark_tag.pipeline.decode import PhotoDecoder
-    from landmark_tag.pipeline.predict import predict_landmarks, resolve_device
+    from landmark_tag.pipeline.predict import predict_landmarks
     from landmark_tag.pipeline.process import prepare_inference_process
 
     setup_logging(False)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
+from landmark_tag.device import resolve_device
 from landmark_tag.errors import ConfigError
 from landmark_tag.pipeline.discover import DiscoveryStats, discover_photos
 from landmark_tag.pipeline.incremental import (
@@ -31,7 +32,7 @@ from landmark_tag.pipeline.incremental import (
 from landmark_tag.pipeline.judge import Judge
 from landmark_tag.pipeline.local_executor import LocalExecutor
 from landmark_tag.pipeline.lock import OutputLock
-from landmark_tag.pipeline.predict import Predictor, resolve_device, warn_without_landmark_score
+from landmark_tag.pipeline.predict import Predictor, warn_without_landmark_score
 from landmark_tag.pipeline.scan_config import ScanConfig, ScanWork, StageTiming
 from landmark_tag.pipeline.sidecar import SidecarStats
 from landmark_tag.pipeline.storage import exists, remove_stale_staging_files

@@ -16,9 +16,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from landmark_tag.checkpoint import LoadedModel, display_name, load_model
+from landmark_tag.device import resolve_device
 from landmark_tag.errors import ConfigError
 from landmark_tag.openset import capture_features
-from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.process import default_workers
 from landmark_tag.training.calibration import (
     CoveragePoint,

@@ -20,10 +20,10 @@ from landmark_tag.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
+from landmark_tag.device import resolve_device
 from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import Place, class_places
 from landmark_tag.openset import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL, LandmarkScorer
-from landmark_tag.pipeline.predict import resolve_device
 from landmark_tag.pipeline.process import default_workers
 from landmark_tag.training.calibration import DEFAULT_TARGET_PRECISION, Calibration, calibrate
 from landmark_tag.training.data import (

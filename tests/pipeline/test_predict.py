@@ -2,9 +2,10 @@ import numpy as np
 import pytest
 import torch
 
+from landmark_tag import device as device_module
 from landmark_tag.checkpoint import load_model
-from landmark_tag.pipeline import predict
-from landmark_tag.pipeline.predict import Predictor, predict_landmarks, resolve_device, resolve_precision
+from landmark_tag.device import resolve_device, resolve_precision
+from landmark_tag.pipeline.predict import Predictor, predict_landmarks
 from tests.helpers import CLASS_NAMES, save_photo, scene
 
 
@@ -48,9 +49,9 @@ def test_pixels_handed_over_in_bf16_give_the_same_bf16_results(tiny_model):
 
 def test_auto_precision_follows_the_hardware(monkeypatch):
     cpu, cuda = torch.device("cpu"), torch.device("cuda")
-    monkeypatch.setattr(predict, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(device_module, "cpu_has_fast_bf16", lambda: False)
     assert (resolve_precision("auto", cpu), resolve_precision("auto", cuda)) == (None, torch.bfloat16)
-    monkeypatch.setattr(predict, "cpu_has_fast_bf16", lambda: True)
+    monkeypatch.setattr(device_module, "cpu_has_fast_bf16", lambda: True)
     assert resolve_precision("auto", cpu) == torch.bfloat16
     assert resolve_precision("fp32", cpu) is None and resolve_precision("bf16", cpu) == torch.bfloat16
     with pytest.raises(ValueError, match="unknown precision"):
