@@ -8,14 +8,19 @@ import torch
 from landmark_tag.errors import ConfigError
 
 
+def check_device_name(device: str) -> None:
+    """auto, cpu, cuda or cuda:N; anything else is refused."""
+    if device not in ("auto", "cpu") and not device.startswith("cuda"):
+        raise ConfigError(f"unknown device {device!r} (--device): use auto, cpu or cuda")
+
+
 def resolve_device(device: str = "auto") -> torch.device:
     """`auto` picks CUDA when available; `cuda` without a GPU is an error, not a silent fallback."""
+    check_device_name(device)
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("the cuda device (--device cuda) was asked for, but no CUDA GPU is available")
-    if device != "cpu" and not device.startswith("cuda"):
-        raise ConfigError(f"unknown device {device!r} (--device): use auto, cpu or cuda")
     return torch.device(device)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections import Counter
 
 import torch
 
@@ -23,7 +22,7 @@ from landmark_tag.pipeline.process import (
     default_workers,
     prepare_inference_process,
 )
-from landmark_tag.pipeline.records import Status
+from landmark_tag.pipeline.records import status_counts
 from landmark_tag.pipeline.rows import rows_for_batch
 from landmark_tag.pipeline.scan_config import ExecutionResult, ScanConfig, ScanWork, StageTiming
 from landmark_tag.pipeline.sidecar import SidecarWriter
@@ -58,7 +57,7 @@ class LocalExecutor:
             device_jpeg_min_bytes=DEVICE_DECODE_MIN_BYTES if config.gpu_decode else None,
         )
         sidecars = SidecarWriter(config.storage_options) if config.write_xmp else None
-        counts: Counter[str] = Counter({status.value: 0 for status in Status})
+        counts = status_counts()
         timing = StageTiming()
         journal = work.journal
         batches = iter(loader)

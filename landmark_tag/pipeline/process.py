@@ -8,6 +8,7 @@ the `predict` command. A plain `predict_landmarks()` call leaves its caller's pr
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import torch
@@ -57,3 +58,12 @@ def lower_priority() -> None:
     the same, nice 19 cannot starve the workers on a busy machine. Idempotent."""
     if hasattr(os, "getpriority") and os.getpriority(os.PRIO_PROCESS, 0) < 19:
         os.setpriority(os.PRIO_PROCESS, 0, 19)
+
+
+def normal_priority() -> None:
+    """Ray may start an actor in a worker process that decoded photos before, at the lowest
+    priority (`lower_priority`); the model must not run there. Raising it needs the privilege to;
+    without, the actor stays as it is."""
+    if hasattr(os, "getpriority") and os.getpriority(os.PRIO_PROCESS, 0) > 0:
+        with contextlib.suppress(PermissionError):
+            os.setpriority(os.PRIO_PROCESS, 0, 0)

@@ -23,14 +23,14 @@ import pickle
 import signal
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
 
 from landmark_tag.checkpoint import LoadedModel
+from landmark_tag.device import check_device_name
 from landmark_tag.errors import ConfigError, LandmarkTagError
 from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.predict import Predictor
@@ -39,7 +39,7 @@ from landmark_tag.pipeline.process import (
     default_threads,
 )
 from landmark_tag.pipeline.ray_stages import ExamineShard, ShardTagger, TaggerSettings, shard_photos
-from landmark_tag.pipeline.records import Status
+from landmark_tag.pipeline.records import status_counts
 from landmark_tag.pipeline.scan_config import ExecutionResult, ScanConfig, ScanWork, StageTiming
 from landmark_tag.pipeline.sidecar import SidecarStats
 from landmark_tag.pipeline.storage import exists
@@ -84,7 +84,6 @@ class ClusterShape:
     threads: int | None  # per actor; None on GPUs
     cpus_per_actor: float
     gpus_per_actor: int = 0
-    notes: list[str] = field(default_factory=list)
 
 
 def cluster_shape(ray, config: ScanConfig, cores: int | None = None) -> ClusterShape:
@@ -120,10 +119,9 @@ def ray_session(ray, config: ScanConfig) -> Iterator[tuple[str, bool]]:
     if ray.is_initialized():
         yield ray.get_runtime_context().gcs_address, False
         return
-    cores = os.cpu_count() or 1
     if config.ray_address is None:
         # As the local engine: every core decodes, beside the model's threads.
-        actors = config.actors or 1
+        cores, actors = os.cpu_count() or 1, config.actors or 1
         threads = config.threads or default_threads(torch.device("cpu"))
         options: dict[str, Any] = {"num_cpus": cores + actors * threads, "include_dashboard": False}
     else:
@@ -174,8 +172,7 @@ def ray_data_settings(ray, read_ahead_bytes: int) -> Iterator[None]:
 class RayExecutor:
     def __init__(self, config: ScanConfig, loaded: LoadedModel) -> None:
         self.ray = import_ray()
-        if config.device not in ("auto", "cpu") and not config.device.startswith("cuda"):
-            raise ConfigError(f"unknown device {config.device!r} (--device): use auto, cpu or cuda")
+        check_device_name(config.device)  # whether a GPU exists is the cluster's to say, later
         self.config = config
         self.loaded = loaded
         # The driver's own predictor checks k and the thresholds before Ray starts, and gives the
@@ -190,7 +187,7 @@ class RayExecutor:
         )
 
     def execute(self, work: ScanWork, progress: PhotoProgress) -> ExecutionResult:
-        counts: Counter[str] = Counter({status.value: 0 for status in Status})
+        counts = status_counts()
         timing = StageTiming()
         if not work.photos:  # nothing to tag: no reason to start Ray
             return ExecutionResult(counts, device="none (nothing to process)", timing=timing)
@@ -221,7 +218,9 @@ class RayExecutor:
                 device = result["device"]
                 statuses = pickle.loads(result["statuses"])
                 counts.update(statuses)
-                _add_sidecar_stats(sidecars, pickle.loads(result["sidecars"]))
+                shard_sidecars = pickle.loads(result["sidecars"])
+                if sidecars is not None and shard_sidecars is not None:
+                    sidecars.add(shard_sidecars)
                 timing.model += result["model_seconds"]
                 timing.writing += result["writing_seconds"]
                 work.heartbeat()
@@ -273,14 +272,3 @@ class RayExecutor:
                 num_gpus=shape.gpus_per_actor,
             )
         )
-
-
-def _add_sidecar_stats(
-    total: SidecarStats | None, shard: SidecarStats | None, keep_problems: int = 20
-) -> None:
-    if total is None or shard is None:
-        return
-    total.written += shard.written
-    total.unchanged += shard.unchanged
-    total.failed += shard.failed
-    total.problems.extend(shard.problems[: max(0, keep_problems - len(total.problems))])

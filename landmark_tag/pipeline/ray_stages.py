@@ -10,8 +10,6 @@ Both only call the stage code the local engine uses (`examine_photo`, `Predictor
 
 from __future__ import annotations
 
-import contextlib
-import os
 import pickle
 import time
 from collections import Counter
@@ -26,7 +24,7 @@ from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.incremental import PartJournal
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.pipeline.process import lower_priority, prepare_inference_process
+from landmark_tag.pipeline.process import lower_priority, normal_priority, prepare_inference_process
 from landmark_tag.pipeline.rows import rows_for_batch
 from landmark_tag.pipeline.sidecar import SidecarWriter
 
@@ -70,15 +68,6 @@ class TaggerSettings:
     run_id: str
     storage_options: dict | None = None
     write_xmp: bool = False
-
-
-def normal_priority() -> None:
-    """Ray may start an actor in a worker process that decoded photos before, at the lowest
-    priority (`lower_priority`); the model must not run there. Raising it needs the privilege to;
-    without, the actor stays as it is."""
-    if hasattr(os, "getpriority") and os.getpriority(os.PRIO_PROCESS, 0) > 0:
-        with contextlib.suppress(PermissionError):
-            os.setpriority(os.PRIO_PROCESS, 0, 0)
 
 
 class ShardTagger:

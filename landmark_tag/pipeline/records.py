@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -46,3 +47,8 @@ def output_path(path: str) -> str:
         return path
     except UnicodeEncodeError:
         return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def status_counts() -> Counter[str]:
+    """A count per status, every status present (at 0), for a run's summary."""
+    return Counter({status.value: 0 for status in Status})

@@ -262,6 +262,9 @@ def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None
     return True
 
 
+KEEP_PROBLEMS = 20  # sidecar problems kept for the summary; the log has them all
+
+
 @dataclass
 class SidecarStats:
     written: int = 0
@@ -269,11 +272,18 @@ class SidecarStats:
     failed: int = 0
     problems: list[str] = field(default_factory=list)  # the first few, for the summary
 
+    def add(self, other: SidecarStats, keep_problems: int = KEEP_PROBLEMS) -> None:
+        """Count another writer's sidecars too (a Ray shard's), keeping the first problems."""
+        self.written += other.written
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+        self.problems.extend(other.problems[: max(0, keep_problems - len(self.problems))])
+
 
 class SidecarWriter:
     """Writes the sidecars of a batch's accepted rows; a failure costs that sidecar, not the scan."""
 
-    def __init__(self, storage_options: dict | None = None, keep_problems: int = 20) -> None:
+    def __init__(self, storage_options: dict | None = None, keep_problems: int = KEEP_PROBLEMS) -> None:
         self.storage_options = storage_options
         self.keep_problems = keep_problems
         self.stats = SidecarStats()
