@@ -28,11 +28,10 @@ from pathlib import Path
 import torch
 
 from landmark_tag.checkpoint import load_model
-from landmark_tag.openset import recall_threshold
+from landmark_tag.openset import auroc, recall_threshold
 from landmark_tag.pipeline.discover import discover_photos
 from landmark_tag.training.data import ImageFolderIndex, index_image_folder
 from landmark_tag.training.evaluate import PhotoOutputs, photo_outputs, training_split
-from landmark_tag.training.landmark_score import auroc
 
 SHRINKAGE = 0.5  # Mahalanobis: covariance (1 - s) * sample + s * scaled identity; 1280 features, few photos
 

@@ -5,7 +5,8 @@ A checkpoint is a single `torch.save` file holding plain data only, so it loads 
 
     format, format_version, spec (architecture, class names, preprocessing, temperature,
     min_confidence, places, landmark_scorer, metadata), state_dict, and optionally training_state
-    (optimizer, scheduler, epoch) for `--resume`.
+    (optimizer, scheduler, epoch) for `--resume`, and calibration_photos (small crops of training,
+    validation and negative photos that build and check an int8 model; see `calibration_photos`).
 
 Version 3 added `landmark_scorer` (the open-set score's feature bank and threshold, see `openset`);
 version 2 added `min_confidence` and `places`. Older files still load: without a landmark scorer
@@ -27,6 +28,7 @@ import torch
 from torch import nn
 
 # The errors and the default path live in torch-free modules, and remain part of this module's API.
+from landmark_tag.calibration_photos import CalibrationPhotos
 from landmark_tag.errors import CheckpointError, ModelNotFoundError
 from landmark_tag.gazetteer import Place, builtin_gazetteer, display_name, places_for
 from landmark_tag.models import build_model
@@ -114,6 +116,8 @@ class LoadedModel:
     spec: ModelSpec
     path: str
     fingerprint: str
+    # Written by `train` since int8 inference; None in older checkpoints (int8 is then unavailable).
+    calibration_photos: CalibrationPhotos | None = None
 
     @property
     def name(self) -> str:
@@ -126,6 +130,7 @@ def save_checkpoint(
     spec: ModelSpec,
     state_dict: dict[str, torch.Tensor],
     training_state: dict[str, Any] | None = None,
+    calibration_photos: CalibrationPhotos | None = None,
 ) -> None:
     """Write a checkpoint atomically: a crash mid-write never leaves a truncated model behind."""
     payload = {
@@ -136,6 +141,8 @@ def save_checkpoint(
     }
     if training_state is not None:
         payload["training_state"] = training_state
+    if calibration_photos is not None:
+        payload["calibration_photos"] = calibration_photos.to_dict()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -183,7 +190,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
         spec = ModelSpec.from_dict(payload["spec"])
         model = spec.build()
         model.load_state_dict(payload["state_dict"])
+        photos = payload.get("calibration_photos")
+        calibration_photos = CalibrationPhotos.from_dict(photos) if photos is not None else None
     except (KeyError, TypeError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{path} is a damaged or incompatible checkpoint: {exc}") from None
     model.eval().to(device)
-    return LoadedModel(model=model, spec=spec, path=str(path), fingerprint=fingerprint)
+    return LoadedModel(model, spec, str(path), fingerprint, calibration_photos)

@@ -24,7 +24,7 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
-PRECISIONS = ("auto", "fp32", "bf16")
+PRECISIONS = ("auto", "fp32", "bf16", "int8")  # int8: the openvino runtime only (runtime.runners)
 
 
 def cpu_has_fast_bf16() -> bool:
@@ -45,7 +45,7 @@ def resolve_precision(precision: str, device: torch.device) -> torch.dtype | Non
     """
     if precision not in PRECISIONS:
         raise ConfigError(f"unknown precision {precision!r} (--precision): use {', '.join(PRECISIONS)}")
-    if precision == "fp32":
+    if precision in ("fp32", "int8"):  # int8 is the openvino runtime's; PyTorch falls back to fp32
         return None
     if precision == "bf16" or device.type == "cuda" or cpu_has_fast_bf16():
         return torch.bfloat16

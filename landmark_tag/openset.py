@@ -161,6 +161,15 @@ def choose_threshold(
     return threshold, fit
 
 
+def auroc(positive: torch.Tensor, negative: torch.Tensor) -> float:
+    """Probability that a random positive scores above a random negative (ties count half)."""
+    if len(positive) == 0 or len(negative) == 0:
+        return float("nan")
+    greater = (positive[:, None] > negative[None, :]).double().sum()
+    ties = (positive[:, None] == negative[None, :]).double().sum()
+    return float((greater + 0.5 * ties) / (len(positive) * len(negative)))
+
+
 @contextlib.contextmanager
 def capture_features(model: nn.Module) -> Iterator[list[torch.Tensor]]:
     """While active, each forward pass of `model` appends its penultimate features (the input of

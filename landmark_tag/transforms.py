@@ -25,19 +25,32 @@ def interpolation_mode(name: str) -> transforms.InterpolationMode:
         raise ValueError(f"unknown interpolation {name!r}: use {', '.join(_INTERPOLATION)}") from None
 
 
-def eval_transform(preprocessing: Preprocessing) -> transforms.Compose:
-    """The deterministic evaluation transform: resize short side, centre crop, normalise."""
+def crop_transform(preprocessing: Preprocessing) -> transforms.Compose:
+    """The evaluation transform's first half, Pillow image to Pillow image: resize short side, centre
+    crop. (Resampling a PIL image is faster than resampling a uint8 tensor.)"""
     interpolation = interpolation_mode(preprocessing.interpolation)
     return transforms.Compose(
         [
-            # Resize and crop run on the PIL image, whose resampling is faster than on uint8 tensors.
             transforms.Resize(preprocessing.resize_size, interpolation=interpolation, antialias=True),
             transforms.CenterCrop(preprocessing.input_size),
+        ]
+    )
+
+
+def normalise_transform(preprocessing: Preprocessing) -> transforms.Compose:
+    """The evaluation transform's second half: a cropped Pillow image to a normalised float tensor."""
+    return transforms.Compose(
+        [
             transforms.PILToTensor(),
             transforms.ToDtype(torch.float32, scale=True),
             transforms.Normalize(preprocessing.mean, preprocessing.std),
         ]
     )
+
+
+def eval_transform(preprocessing: Preprocessing) -> transforms.Compose:
+    """The deterministic evaluation transform: resize short side, centre crop, normalise."""
+    return transforms.Compose([crop_transform(preprocessing), normalise_transform(preprocessing)])
 
 
 def tensor_eval_transform(preprocessing: Preprocessing) -> transforms.Compose:

@@ -8,6 +8,7 @@ import re
 import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import typer
 from rich.console import Console
@@ -71,7 +72,22 @@ def one_of(*choices: str):
 
 
 check_format = one_of("parquet", "csv")
-check_precision = one_of("auto", "fp32", "bf16")
+check_precision = one_of("auto", "fp32", "bf16", "int8")
+check_runtime = one_of("auto", "torch", "openvino")
+
+RUNTIME_HELP = "Where the model runs: auto (OpenVINO on a CPU, PyTorch on a GPU), torch or openvino."
+PRECISION_HELP = (
+    "auto (OpenVINO: int8 where the model's int8 passed its check, else as PyTorch; PyTorch: bf16 on "
+    "CUDA and on CPUs with native bf16, else fp32), fp32, bf16 or int8 (OpenVINO only)."
+)
+
+
+def runtime_option(default: Any = "auto") -> Any:
+    return typer.Option(default, "--runtime", callback=check_runtime, help=RUNTIME_HELP)
+
+
+def precision_option(default: Any = "auto") -> Any:
+    return typer.Option(default, "--precision", callback=check_precision, help=PRECISION_HELP)
 
 
 def check_device(value: str) -> str:

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 if TYPE_CHECKING:
+    from landmark_tag.runtime.int8_check import Int8Check
     from landmark_tag.training.evaluate import EvaluationResult
     from landmark_tag.training.landmark_score import OpenSetEvaluation
 
@@ -105,3 +106,11 @@ def landmark_score_line(threshold: float, fit: dict) -> str:
             f"(at most {fit['false_tag_rate_target']:.1%})"
         )
     return line
+
+
+def int8_line(check: Int8Check | None) -> str:
+    """What `train` says of the int8 model it built (see `runtime.int8_check`)."""
+    if check is None:
+        return "int8: not built (OpenVINO cannot run here); the scan will use PyTorch"
+    verdict = "passed: the scan runs int8" if check.passed else "failed: the scan runs without int8"
+    return f"int8 check {verdict} ({check.describe()})"

@@ -8,7 +8,14 @@ from dataclasses import asdict
 import typer
 from rich.console import Console
 
-from landmark_tag.cli.app import app, check_device, fatal_errors, setup_logging
+from landmark_tag.cli.app import (
+    app,
+    check_device,
+    fatal_errors,
+    precision_option,
+    runtime_option,
+    setup_logging,
+)
 from landmark_tag.paths import default_model_path
 from landmark_tag.pipeline.records import Status
 
@@ -40,6 +47,8 @@ def predict_command(
         "Default: the model's threshold.",
     ),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.", callback=check_device),
+    runtime: str = runtime_option(),
+    precision: str = precision_option(),
 ) -> None:
     """Print the most likely landmarks for each image, and where the best one is."""
     # The model stack loads only when a command needs it: `--help` and `report` stay quick.
@@ -61,6 +70,8 @@ def predict_command(
             device=device,
             min_confidence=min_confidence,
             min_landmark_score=min_landmark_score,
+            runtime=runtime,
+            precision=precision,
         )
         if show:
             render_predictions(predictions, show, PhotoDecoder(loaded.spec.preprocessing))

@@ -11,8 +11,16 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, MofNCompleteColumn, Progress, TaskID, TimeRemainingColumn
 
-from landmark_tag.cli.app import app, check_device, fatal_errors, setup_logging, stderr_console
-from landmark_tag.cli.metrics import landmark_score_line, print_evaluation, print_open_set
+from landmark_tag.cli.app import (
+    app,
+    check_device,
+    fatal_errors,
+    precision_option,
+    runtime_option,
+    setup_logging,
+    stderr_console,
+)
+from landmark_tag.cli.metrics import int8_line, landmark_score_line, print_evaluation, print_open_set
 from landmark_tag.paths import default_data_dir
 from landmark_tag.training.download import DEFAULT_URL, download_dataset
 
@@ -109,6 +117,7 @@ def _run_training(options: dict) -> None:
         f"(target {calibration.target_precision:.0%})\n"
         f"{landmark_score_line(result.landmark_scorer.threshold, result.landmark_scorer.fit)}\n"
         f"coordinates for {result.places} of {len(result.valid.class_names)} classes\n"
+        f"{int8_line(result.int8)}\n"
         f"best epoch {result.best_epoch} of {result.epochs_run}, {result.seconds:.0f}s\n"
         f"checkpoint: {result.checkpoint}\nmetrics:    {result.metrics_file}",
         highlight=False,
@@ -263,6 +272,8 @@ def evaluate_command(
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.", callback=check_device),
     workers: int | None = typer.Option(None, "--workers", min=0, help="Data loading processes."),
+    runtime: str = runtime_option(),
+    precision: str = precision_option(),
 ) -> None:
     """Report loss, top-1/3/5 and per-class accuracy; save a confusion matrix."""
     from landmark_tag.training.evaluate import evaluate_checkpoint, save_confusion_png
@@ -280,6 +291,8 @@ def evaluate_command(
                 workers=workers,
                 negatives=negatives,
                 reporter=reporter,
+                runtime=runtime,
+                precision=precision,
             )
         finally:
             reporter.stop()
@@ -289,6 +302,7 @@ def evaluate_command(
             result.to_json(json_out)
     console = Console()
     print_evaluation(result, "evaluation", console)
+    console.print(f"model ran on {result.runs_on}", highlight=False)
     if result.open_set is not None:
         print_open_set(result.open_set, console)
     for name, path in (("confusion matrix", confusion_png), ("metrics", json_out)):

@@ -90,10 +90,11 @@ class LocalExecutor:
                 journal.flush()
             raise
         finally:
+            predictor.runner.close()
             torch.set_num_threads(threads_before)
         return ExecutionResult(
             counts=counts,
-            device=f"{device} ({predictor.precision})",
+            device=predictor.runs_on,
             sidecars=sidecars.stats if sidecars is not None else None,
             timing=timing,
         )

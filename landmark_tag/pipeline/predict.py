@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 from collections.abc import Sequence
@@ -12,13 +11,13 @@ import numpy as np
 import torch
 
 from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
-from landmark_tag.device import resolve_device, resolve_precision
+from landmark_tag.device import resolve_device
 from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import Place
-from landmark_tag.openset import capture_features
 from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder
 from landmark_tag.pipeline.judge import Judge
 from landmark_tag.pipeline.records import Status
+from landmark_tag.runtime.runners import open_runner
 
 logger = logging.getLogger(__name__)
 
@@ -67,7 +66,10 @@ def warn_without_landmark_score(loaded: LoadedModel) -> None:
 
 
 class Predictor:
-    """Wraps a loaded model for batched inference on one device, with calibrated probabilities."""
+    """Wraps a loaded model for batched inference on one device, with calibrated probabilities.
+
+    The model runs in the runtime `runtime` and `precision` choose (see `runtime.runners`); on the CPU
+    that is OpenVINO by default, built from the checkpoint on first use."""
 
     def __init__(
         self,
@@ -77,6 +79,7 @@ class Predictor:
         min_confidence: float | None = None,
         precision: str = "auto",
         min_landmark_score: float | None = None,
+        runtime: str = "auto",
     ) -> None:
         if k < 1:
             raise ConfigError("k (--k) must be at least 1")
@@ -93,38 +96,32 @@ class Predictor:
             min_landmark_score=self.min_landmark_score,
             places={label: place for label, place in zip(self.labels, self.places, strict=True) if place},
         )
-        self.autocast_dtype = resolve_precision(precision, device)
+        self.runner = open_runner(loaded, device, runtime, precision)
         scorer = loaded.spec.landmark_scorer
         self.scorer = scorer.on(device, self.input_dtype) if scorer is not None else None
-        # channels_last is the fast layout for convolutions on both modern CPUs and GPUs.
-        self.model = loaded.model.to(device).to(memory_format=torch.channels_last).eval()
 
     @property
     def precision(self) -> str:
-        return "bf16" if self.autocast_dtype == torch.bfloat16 else "fp32"
+        return self.runner.precision
+
+    @property
+    def runs_on(self) -> str:
+        """Where and how the model runs, as the summary says it: e.g. "cpu (openvino int8)"."""
+        return f"{self.device} ({self.runner.runtime} {self.runner.precision})"
 
     @property
     def input_dtype(self) -> torch.dtype:
-        """The dtype to hand photos over in: bf16 when the model runs in bf16, whose first layer
-        rounds its input to bf16 anyway (same results, half the bytes from the decode workers)."""
-        return torch.bfloat16 if self.autocast_dtype == torch.bfloat16 else torch.float32
+        """The dtype to hand photos over in (see the runner's)."""
+        return self.runner.input_dtype
 
     @torch.inference_mode()
     def __call__(self, pixels: torch.Tensor) -> TopK:
-        pixels = pixels.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        dtype = self.autocast_dtype
-        if dtype is None:
-            pixels = pixels.float()  # fp32 inference of pixels handed over in a smaller dtype
-        with (
-            torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None),
-            capture_features(self.model) if self.scorer is not None else contextlib.nullcontext() as features,
-        ):
-            logits = self.model(pixels)
+        logits, features = self.runner(pixels)
         probabilities = torch.softmax(logits.float() / self.loaded.spec.temperature, dim=1)
         top = probabilities.topk(self.k, dim=1)
         scores = None
         if self.scorer is not None and features is not None:
-            scores = self.scorer.score(features[-1]).cpu().numpy()
+            scores = self.scorer.score(features.to(self.device)).cpu().numpy()
         return TopK(top.indices.cpu().numpy(), top.values.cpu().numpy(), scores)
 
     def judge(
@@ -161,16 +158,18 @@ def predict_landmarks(
     min_confidence: float | None = None,
     precision: str = "auto",
     min_landmark_score: float | None = None,
+    runtime: str = "auto",
 ) -> list[ImagePrediction]:
     """The top-k landmarks for each image, in order. A broken image gets an error, not an exception.
 
     `model` is a checkpoint path or an already loaded model; default: the model `train` writes.
     `min_confidence` and `min_landmark_score` default to the thresholds stored in the checkpoint.
+    `runtime` and `precision`: see `runtime.runners` (on the CPU, OpenVINO and int8 where they can).
     """
     paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
     torch_device = resolve_device(device)
     loaded = model if isinstance(model, LoadedModel) else load_model(model or default_model_path())
-    predictor = Predictor(loaded, torch_device, k, min_confidence, precision, min_landmark_score)
+    predictor = Predictor(loaded, torch_device, k, min_confidence, precision, min_landmark_score, runtime)
     warn_without_landmark_score(loaded)
     decoder = PhotoDecoder(loaded.spec.preprocessing)
     results = []
@@ -188,4 +187,5 @@ def predict_landmarks(
         score = float(top.landmark_scores[0]) if top.landmark_scores is not None else None
         status, place = predictor.judge(int(top.indices[0, 0]), float(top.probabilities[0, 0]), score)
         results.append(ImagePrediction(os.fspath(path), guesses, status.value, place, landmark_score=score))
+    predictor.runner.close()
     return results

@@ -44,6 +44,7 @@ from landmark_tag.pipeline.scan_config import ExecutionResult, ScanConfig, ScanW
 from landmark_tag.pipeline.sidecar import SidecarStats
 from landmark_tag.pipeline.storage import exists
 from landmark_tag.progress import PhotoProgress
+from landmark_tag.runtime.runners import check_runtime, open_runner
 
 logger = logging.getLogger(__name__)
 
@@ -176,14 +177,16 @@ class RayExecutor:
         self.config = config
         self.loaded = loaded
         # The driver's own predictor checks k and the thresholds before Ray starts, and gives the
-        # merge its judge; the model runs in the actors.
+        # merge its judge; the model runs in the actors, which choose their runtime themselves.
+        check_runtime(config.runtime, config.precision, torch.device("cpu"))
         self.predictor = Predictor(
             loaded,
             torch.device("cpu"),
             config.k,
             config.min_confidence,
-            config.precision,
+            "fp32",
             config.min_landmark_score,
+            runtime="torch",
         )
 
     def execute(self, work: ScanWork, progress: PhotoProgress) -> ExecutionResult:
@@ -198,6 +201,8 @@ class RayExecutor:
             # On its own instance, the scan counts this machine's cores, not the CPUs it gave Ray.
             shape = cluster_shape(ray, config, os.cpu_count() if own_instance else None)
             stack.enter_context(ray_data_settings(ray, self._read_ahead_bytes(work, shape)))
+            if shape.device == "cpu":  # built once here, so that this machine's actors find it built
+                open_runner(self.loaded, torch.device("cpu"), config.runtime, config.precision)
             timing.engine_start = time.monotonic() - mark
             logger.info(
                 "Ray at %s: %d model actor(s) on %s, %s",
@@ -256,6 +261,7 @@ class RayExecutor:
             min_confidence=config.min_confidence,
             min_landmark_score=config.min_landmark_score,
             precision=config.precision,
+            runtime=config.runtime,
             out=config.out,
             run_id=work.journal.run_id,
             storage_options=config.storage_options,

@@ -64,6 +64,7 @@ class TaggerSettings:
     min_confidence: float | None
     min_landmark_score: float | None
     precision: str
+    runtime: str
     out: str
     run_id: str
     storage_options: dict | None = None
@@ -89,6 +90,7 @@ class ShardTagger:
             settings.min_confidence,
             settings.precision,
             settings.min_landmark_score,
+            settings.runtime,
         )
         self.journal = PartJournal(
             settings.out, self.predictor.k, settings.storage_options, run_id=settings.run_id
@@ -109,7 +111,7 @@ class ShardTagger:
             "part": part,
             "statuses": pickle.dumps(Counter(row.status.value for row in rows)),
             "sidecars": pickle.dumps(sidecars.stats if sidecars is not None else None),
-            "device": f"{self.predictor.device} ({self.predictor.precision})",
+            "device": self.predictor.runs_on,
             "model_seconds": tagged - started,
             "writing_seconds": time.monotonic() - tagged,
         }

@@ -214,6 +214,12 @@ def _executor(config: ScanConfig, loaded: LoadedModel) -> LocalExecutor | RayExe
             "gpu_decode (--gpu-decode) needs a CUDA GPU to decode on (and --device auto or cuda)"
         )
     predictor = Predictor(
-        loaded, device, config.k, config.min_confidence, config.precision, config.min_landmark_score
+        loaded,
+        device,
+        config.k,
+        config.min_confidence,
+        config.precision,
+        config.min_landmark_score,
+        config.runtime,
     )
     return LocalExecutor(config, loaded, predictor)

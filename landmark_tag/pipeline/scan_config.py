@@ -39,7 +39,8 @@ class ScanConfig:
     storage_options: dict | None = None  # fsspec options for URLs, e.g. {"endpoint_url": ...}
     min_confidence: float | None = None  # None: the threshold stored in the checkpoint
     min_landmark_score: float | None = None  # None: the threshold stored in the checkpoint
-    precision: str = "auto"  # auto (bf16 where the hardware has it), fp32 or bf16
+    precision: str = "auto"  # auto, fp32, bf16 or int8 (with runtime; see runtime.runners)
+    runtime: str = "auto"  # auto (openvino on a CPU, torch on a GPU), torch or openvino
     commit_rows: int = DEFAULT_COMMIT_ROWS  # rows per crash-safe part file (a Ray shard)
     write_xmp: bool = False  # write an XMP sidecar beside each tagged photo
     gpu_decode: bool = False  # decode large JPEGs on the GPU (nvJPEG); needs a CUDA device

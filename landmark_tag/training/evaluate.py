@@ -18,8 +18,8 @@ from torch.utils.data import DataLoader
 from landmark_tag.checkpoint import LoadedModel, display_name, load_model
 from landmark_tag.device import resolve_device
 from landmark_tag.errors import ConfigError
-from landmark_tag.openset import capture_features
 from landmark_tag.pipeline.process import default_workers
+from landmark_tag.runtime.runners import ModelRunner, TorchRunner, open_runner
 from landmark_tag.training.calibration import (
     CoveragePoint,
     expected_calibration_error,
@@ -56,6 +56,7 @@ class EvaluationResult:
     risk_coverage: list[CoveragePoint] = field(default_factory=list)  # calibrated probabilities
     # Landmark photos against photos of no landmark (`--negatives`); see `open_set_evaluation`.
     open_set: OpenSetEvaluation | None = None
+    runs_on: str = ""  # device, runtime and precision, e.g. "cpu (openvino int8)"
 
     def to_json(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(asdict(self), indent=2) + "\n")
@@ -120,19 +121,24 @@ class PhotoOutputs:
 
 @torch.inference_mode()
 def collect_outputs(
-    model: nn.Module, loader: DataLoader, device: torch.device, reporter: TrainReporter | None = None
+    model: nn.Module | ModelRunner,
+    loader: DataLoader,
+    device: torch.device,
+    reporter: TrainReporter | None = None,
 ) -> PhotoOutputs:
-    model.eval().to(device)
+    """Logits, targets and features over `loader`, from a model (in fp32 on `device`) or a runner."""
+    runner = TorchRunner(model, device, None) if isinstance(model, nn.Module) else model
     all_logits, all_targets, all_features = [], [], []
     if reporter is not None:
         reporter.task_started("running the model", len(loader))
-    with capture_features(model) as features:
-        for inputs, targets in loader:
-            all_logits.append(model(inputs.to(device)).float().cpu())
-            all_features.append(features.pop().float().cpu())
-            all_targets.append(targets)
-            if reporter is not None:
-                reporter.advance()
+    for inputs, targets in loader:
+        logits, features = runner(inputs)
+        assert features is not None
+        all_logits.append(logits.float().cpu())
+        all_features.append(features.float().cpu())
+        all_targets.append(targets)
+        if reporter is not None:
+            reporter.advance()
     if not all_logits:
         return PhotoOutputs(torch.empty(0, 0), torch.empty(0, dtype=torch.long), torch.empty(0, 0))
     return PhotoOutputs(torch.cat(all_logits), torch.cat(all_targets), torch.cat(all_features))
@@ -145,12 +151,14 @@ def photo_outputs(
     batch_size: int = 64,
     workers: int | None = None,
     reporter: TrainReporter | None = None,
+    runner: ModelRunner | None = None,
 ) -> PhotoOutputs:
-    """Logits, true classes and features of indexed photos, preprocessed the way the scan does it."""
+    """Logits, true classes and features of indexed photos, preprocessed the way the scan does it;
+    from `runner`, else from the model in fp32 on `device`."""
     dataset = PhotoFolderDataset(index, loaded.spec.preprocessing, train=False)
     workers = default_workers() if workers is None else workers
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    outputs = collect_outputs(loaded.model, loader, device, reporter)
+    outputs = collect_outputs(runner or loaded.model, loader, device, reporter)
     if outputs.logits.numel() == 0:
         outputs.logits = torch.empty(0, loaded.spec.num_classes)
     return outputs
@@ -216,6 +224,8 @@ def evaluate_checkpoint(
     workers: int | None = None,
     negatives: str | os.PathLike | None = None,
     reporter: TrainReporter | None = None,
+    runtime: str = "auto",
+    precision: str = "auto",
 ) -> EvaluationResult:
     """Evaluate a checkpoint on an ImageFolder (`data`) or an already indexed set of photos.
 
@@ -224,6 +234,8 @@ def evaluate_checkpoint(
     rebuilt from the seed, fraction and limit stored in the checkpoint; `data` must be its training folder.
     `negatives` is a folder of photos that show none of the model's landmarks: with it, the result
     also says how the landmark photos and these fare at the model's thresholds and others.
+    `runtime` and `precision` run the model as the scan would (`runtime.runners`): `auto` on a CPU
+    is OpenVINO; precision `auto` there means int8 where it passed its check.
     """
     device = resolve_device(device) if isinstance(device, str) else device
     loaded = model if isinstance(model, LoadedModel) else load_model(model, device)
@@ -234,9 +246,14 @@ def evaluate_checkpoint(
         if split != "all":
             index = training_split(index, loaded.spec.metadata.get("train_args", {}), split)
     negative_index = index_negatives(negatives) if negatives is not None else None  # fail early
-    outputs = photo_outputs(loaded, index, device, batch_size, workers, reporter)
+    runner = open_runner(loaded, device, runtime, precision)
+    outputs = photo_outputs(loaded, index, device, batch_size, workers, reporter, runner)
     result = summarise_for(loaded, outputs.logits, outputs.targets)
+    result.runs_on = f"{device} ({runner.runtime} {runner.precision})"
     if negative_index is not None:
-        negative_outputs = photo_outputs(loaded, negative_index, device, batch_size, workers, reporter)
+        negative_outputs = photo_outputs(
+            loaded, negative_index, device, batch_size, workers, reporter, runner
+        )
         result.open_set = evaluate_open_set(loaded.spec, outputs, negative_outputs)
+    runner.close()
     return result

@@ -27,6 +27,7 @@ from landmark_tag.openset import (
     DEFAULT_LANDMARK_RECALL,
     DEFAULT_NEIGHBOUR,
     LandmarkScorer,
+    auroc,
     build_bank,
     choose_threshold,
     recall_threshold,
@@ -80,15 +81,6 @@ class OpenSetEvaluation:
     highest_negative_score: float
     at_model_thresholds: OpenSetPoint
     sweep: list[OpenSetPoint] = field(default_factory=list)
-
-
-def auroc(positive: torch.Tensor, negative: torch.Tensor) -> float:
-    """Probability that a random positive scores above a random negative (ties count half)."""
-    if len(positive) == 0 or len(negative) == 0:
-        return float("nan")
-    greater = (positive[:, None] > negative[None, :]).double().sum()
-    ties = (positive[:, None] == negative[None, :]).double().sum()
-    return float((greater + 0.5 * ties) / (len(positive) * len(negative)))
 
 
 def global_average_precision(

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 import landmark_tag
+from landmark_tag.calibration_photos import CalibrationPhotos
 from landmark_tag.checkpoint import (
     LoadedModel,
     ModelSpec,
@@ -25,6 +26,7 @@ from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import Place, class_places
 from landmark_tag.openset import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL, LandmarkScorer
 from landmark_tag.pipeline.process import default_workers
+from landmark_tag.runtime.int8_check import Int8Check
 from landmark_tag.training.calibration import DEFAULT_TARGET_PRECISION, Calibration, calibrate
 from landmark_tag.training.data import (
     index_negatives,
@@ -35,6 +37,7 @@ from landmark_tag.training.evaluate import (
     evaluate_checkpoint,
     summarise_for,
 )
+from landmark_tag.training.int8 import build_int8, calibration_photos_for
 from landmark_tag.training.landmark_score import fit_landmark_scorer
 from landmark_tag.training.loop import (
     FitConfig,
@@ -132,6 +135,7 @@ class TrainResult:
     landmark_scorer: LandmarkScorer  # its threshold, and in `fit` how it was chosen
     places: int  # classes with coordinates
     seconds: float
+    int8: Int8Check | None = None  # how int8 compares with fp32; None where OpenVINO cannot run
 
 
 def train(
@@ -190,11 +194,26 @@ def train(
     calibration, scorer, valid_result = _calibrate_and_score(loaded, config, split, outputs)
     test_result = None
     if split.test_root is not None:
+        # The trained weights' own accuracy; the runtime the scan will use is checked below (int8).
         test_result = evaluate_checkpoint(
-            loaded, data=split.test_root, device=device, workers=workers, reporter=reporter
+            loaded,
+            data=split.test_root,
+            device=device,
+            workers=workers,
+            reporter=reporter,
+            runtime="torch",
+            precision="fp32",
         )
-    _finish_checkpoint(out, loaded, calibration, scorer, valid_result, test_result, state)
+    photos = calibration_photos_for(
+        split.train,
+        split.valid,
+        index_negatives(config.negatives) if config.negatives else None,
+        loaded.spec.preprocessing,
+        config.seed,
+    )
+    _finish_checkpoint(out, loaded, calibration, scorer, valid_result, test_result, state, photos)
     last_path.unlink(missing_ok=True)  # the run finished: nothing left to resume
+    int8_check = build_int8(out)
     return TrainResult(
         checkpoint=out,
         metrics_file=metrics_path,
@@ -206,6 +225,7 @@ def train(
         landmark_scorer=scorer,
         places=len(places),
         seconds=time.monotonic() - started,
+        int8=int8_check,
     )
 
 
@@ -275,8 +295,9 @@ def _finish_checkpoint(
     valid: EvaluationResult,
     test: EvaluationResult | None,
     state: FitState,
+    photos: CalibrationPhotos,
 ) -> None:
-    """Rewrite the best checkpoint with its calibration and final metrics."""
+    """Rewrite the best checkpoint with its calibration, final metrics and calibration photos."""
     payload, _ = read_checkpoint(out)
     spec = ModelSpec.from_dict(payload["spec"])
     spec.temperature, spec.min_confidence = calibration.temperature, calibration.min_confidence
@@ -286,7 +307,7 @@ def _finish_checkpoint(
     if test is not None:
         spec.metadata["test"] = _headline(test)
     spec.metadata["history"] = [asdict(m) for m in state.history]
-    save_checkpoint(out, spec, payload["state_dict"])
+    save_checkpoint(out, spec, payload["state_dict"], calibration_photos=photos)
 
 
 def _headline(result: EvaluationResult) -> dict[str, float]:

@@ -25,8 +25,8 @@ def test_topk_is_sorted_softmax(tiny_model):
 def test_bf16_inference_stays_close_to_fp32(tiny_model):
     loaded = load_model(tiny_model)
     pixels = torch.randn(8, 3, 64, 64)
-    exact = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="fp32")
-    fast = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="bf16")
+    exact = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="fp32", runtime="torch")
+    fast = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="bf16", runtime="torch")
     assert (exact.precision, fast.precision) == ("fp32", "bf16")
     a, b = exact(pixels), fast(pixels)
     by_class_a = np.take_along_axis(a.probabilities, np.argsort(a.indices, axis=1), axis=1)
@@ -37,12 +37,12 @@ def test_bf16_inference_stays_close_to_fp32(tiny_model):
 def test_pixels_handed_over_in_bf16_give_the_same_bf16_results(tiny_model):
     loaded = load_model(tiny_model)
     pixels = torch.randn(8, 3, 64, 64)
-    fast = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="bf16")
+    fast = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="bf16", runtime="torch")
     assert fast.input_dtype == torch.bfloat16
     a, b = fast(pixels), fast(pixels.to(fast.input_dtype))
     np.testing.assert_array_equal(a.indices, b.indices)
     np.testing.assert_array_equal(a.probabilities, b.probabilities)  # bit for bit
-    exact = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="fp32")
+    exact = Predictor(loaded, torch.device("cpu"), k=len(CLASS_NAMES), precision="fp32", runtime="torch")
     assert exact.input_dtype == torch.float32
     assert exact(pixels.bfloat16()).probabilities.dtype == np.float32  # still runs, in fp32
 

@@ -1,0 +1,209 @@
+"""OpenVINO on the CPU: the checkpoint's model converted once (fp32), quantized once with NNCF on the
+checkpoint's calibration photos (int8), and checked against fp32 before int8 may run.
+
+The converted model returns the logits and the penultimate features (the landmark score's input)
+together, so the scan gets from OpenVINO everything it took from PyTorch. Builds are cached (see
+`cache`): the first use costs seconds, later ones only reading the files.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from landmark_tag.checkpoint import LoadedModel
+from landmark_tag.openset import capture_features
+from landmark_tag.runtime.cache import MODEL_FILE, CacheEntry, cached_build, cpu_features
+from landmark_tag.runtime.int8_check import Int8Check, RunOutputs, check_int8
+from landmark_tag.runtime.quantize import quantize_int8
+
+logger = logging.getLogger(__name__)
+
+CHECK_BATCH = 32
+
+
+class RuntimeUnavailable(Exception):
+    """OpenVINO cannot run this model here; the caller runs it in PyTorch instead."""
+
+
+class LogitsAndFeatures(nn.Module):
+    """The model with its penultimate features as a second output (what `capture_features` hooks)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        with capture_features(self.model) as features:
+            logits = self.model(pixels)
+        return logits, features[-1]
+
+
+def import_openvino() -> Any:
+    try:
+        import openvino
+    except Exception as exc:  # ImportError, or a shared library that will not load
+        raise RuntimeUnavailable(f"OpenVINO cannot be loaded ({type(exc).__name__}: {exc})") from None
+    return openvino
+
+
+def compile_model(model_file: Path, precision: str, threads: int) -> Any:
+    """A compiled model for this CPU: `precision` bf16 lets OpenVINO compute in bf16 where it would;
+    fp32 and int8 keep every layer that is not quantized in fp32."""
+    ov = import_openvino()
+    settings = {
+        "INFERENCE_NUM_THREADS": threads,
+        "PERFORMANCE_HINT": "LATENCY",  # one stream: a batch at a time, on every thread given
+        "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
+    }
+    return ov.Core().compile_model(str(model_file), "CPU", settings)
+
+
+class OpenVINORunner:
+    """Runs a built model on batches: pixels -> (logits, penultimate features), both fp32."""
+
+    runtime = "openvino"
+    input_dtype = torch.float32
+
+    def __init__(self, model_file: Path, precision: str) -> None:
+        self.model_file = model_file
+        self.precision = precision
+        self._request: Any = None
+        self._threads = 0
+
+    def close(self) -> None:
+        """Free the compiled model now. OpenVINO's objects must not be left for the garbage
+        collector: a process forked later (decode workers, thumbnails) that collects its copy of
+        them aborts in OpenVINO's thread pool, which the fork did not copy."""
+        self._request = None
+
+    def __call__(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        # Compiled on first use, with the thread count the process has been given by then.
+        threads = torch.get_num_threads()
+        if self._request is None or threads != self._threads:
+            self._request = compile_model(self.model_file, self.precision, threads).create_infer_request()
+            self._threads = threads
+        self._request.infer({0: pixels.float().contiguous().numpy()})
+        # Copies: the request reuses its output buffers for the next batch.
+        logits = torch.from_numpy(np.array(self._request.get_output_tensor(0).data))
+        features = torch.from_numpy(np.array(self._request.get_output_tensor(1).data))
+        return logits, features
+
+
+def _base_parts(loaded: LoadedModel, variant: str) -> dict[str, str]:
+    ov = import_openvino()
+    return {
+        "checkpoint": loaded.fingerprint,
+        "variant": variant,
+        "openvino": ov.get_version(),
+        "cpu": cpu_features(),
+    }
+
+
+def fp32_model(loaded: LoadedModel, root: Path | None = None) -> CacheEntry:
+    """The checkpoint's model in OpenVINO's format, converted on first use."""
+
+    def build(folder: Path) -> dict[str, Any]:
+        ov = import_openvino()
+        started = time.monotonic()
+        logger.info("converting %s to OpenVINO (once per model and machine)", loaded.path)
+        size = loaded.spec.preprocessing.input_size
+        wrapper = LogitsAndFeatures(loaded.model.cpu().eval())
+        try:
+            # OpenVINO traces the model with TorchScript, whose deprecation warning is not for users.
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore", FutureWarning)
+                model = ov.convert_model(
+                    wrapper, example_input=torch.zeros(1, 3, size, size), input=[(-1, 3, size, size)]
+                )
+            ov.save_model(model, str(folder / MODEL_FILE), compress_to_fp16=False)
+        except Exception as exc:  # a layer OpenVINO cannot convert, or a converter bug
+            raise RuntimeUnavailable(
+                f"{loaded.path} could not be converted to OpenVINO ({type(exc).__name__}: {exc})"
+            ) from None
+        return {"seconds": round(time.monotonic() - started, 2)}
+
+    return cached_build(f"{loaded.spec.arch}-fp32", _base_parts(loaded, "fp32"), build, root)
+
+
+@dataclass
+class Int8Model:
+    entry: CacheEntry
+    check: Int8Check
+
+    @property
+    def model_file(self) -> Path:
+        return self.entry.model_file
+
+
+def int8_model(loaded: LoadedModel, root: Path | None = None) -> Int8Model:
+    """The model quantized to int8 with NNCF on the checkpoint's calibration photos, and the check
+    of its answers against fp32's (see `int8_check`), built on first use. Built even when the check
+    fails, so that the verdict is kept and not paid for again."""
+    photos = loaded.calibration_photos
+    if photos is None or not photos.usable:
+        raise RuntimeUnavailable(f"{loaded.path} carries no calibration photos")
+    fp32 = fp32_model(loaded, root)
+    parts = _base_parts(loaded, "int8")
+
+    def build(folder: Path) -> dict[str, Any]:
+        ov = import_openvino()
+        started = time.monotonic()
+        reference = run_outputs(loaded, fp32.model_file, "fp32")
+        logger.info(
+            "quantizing %s to int8 (once per model and machine; about half a minute for "
+            "EfficientNet-Lite0 on 2 cores)",
+            loaded.path,
+        )
+        ov.save_model(quantize_int8(loaded, fp32.model_file, reference), str(folder / MODEL_FILE), False)
+        check = check_int8(reference, run_outputs(loaded, folder / MODEL_FILE, "int8"))
+        logger.info(
+            "int8 %s: %s", "passed its check" if check.passed else "failed its check", check.describe()
+        )
+        return {"check": check.to_dict(), "seconds": round(time.monotonic() - started, 2)}
+
+    parts["nncf"] = _nncf_version()
+    entry = cached_build(f"{loaded.spec.arch}-int8", parts, build, root)
+    return Int8Model(entry, Int8Check(**entry.details["check"]))
+
+
+def _nncf_version() -> str:
+    try:
+        import nncf
+    except Exception as exc:
+        raise RuntimeUnavailable(f"NNCF cannot be loaded ({type(exc).__name__}: {exc})") from None
+    return str(nncf.__version__)
+
+
+def run_outputs(loaded: LoadedModel, model_file: Path, precision: str) -> RunOutputs:
+    """A built model's probabilities and landmark scores on the checkpoint's validation photos and
+    negatives, as the scan would compute them."""
+    photos = loaded.calibration_photos
+    assert photos is not None
+    runner = OpenVINORunner(model_file, precision)
+    scorer = loaded.spec.landmark_scorer
+
+    def outputs(part: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+        pixels = photos.pixels(part, loaded.spec.preprocessing)
+        probabilities, scores = [], []
+        for start in range(0, len(pixels), CHECK_BATCH):
+            logits, features = runner(pixels[start : start + CHECK_BATCH])
+            probabilities.append(torch.softmax(logits / loaded.spec.temperature, dim=1))
+            if scorer is not None:
+                scores.append(scorer.score(features))
+        classes = loaded.spec.num_classes
+        probability = torch.cat(probabilities) if probabilities else torch.empty(0, classes)
+        return probability, (torch.cat(scores) if scores else torch.empty(0)) if scorer is not None else None
+
+    probabilities, landmark_scores = outputs("validation")
+    negative_scores = outputs("negatives")[1] if photos.negatives else None
+    runner.close()
+    return RunOutputs(probabilities, landmark_scores, negative_scores)

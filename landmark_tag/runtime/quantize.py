@@ -1,0 +1,80 @@
+"""int8 with NNCF, held to the answers of fp32.
+
+Plain post-training quantization of EfficientNet-Lite moves some validation photos' probabilities by
+0.07 to 0.10 and flips the top-1 of near ties (wonders7: 2 of 70), which `int8_check` refuses. So
+the model is quantized with NNCF's accuracy control: it quantizes everything, ranks the quantized
+operations by how much they change the answers, and returns the few that matter most to fp32 (four
+of 80 on wonders7; speed within a few percent of full int8). "How much" is this module's metric:
+per validation photo, the largest change of any probability, plus one if its top-1 changed. `benchmarks/model_speed.py` measures the speed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from landmark_tag.checkpoint import LoadedModel
+from landmark_tag.runtime.int8_check import MAX_LIMIT, RunOutputs
+
+MAX_ITERATIONS = 8  # of reverting operations; past that, the check decides (fp32 if it fails)
+RANKING_PHOTOS = 16  # the validation photos that operations are ranked on (the most changed ones)
+TARGET_CHANGE = 0.8 * MAX_LIMIT  # aim below the check's limit, which is measured by another compile
+
+
+def answer_changes(loaded: LoadedModel, reference: RunOutputs) -> Any:
+    """NNCF's validation function: (the smallest per-photo score, every photo's score), where a
+    photo's score is 1 minus its change from `reference` (see the module's docstring). The landmark
+    score is left to the check: it moves far less than the probabilities (wonders7: 0.03 at most),
+    and ranking on it too made the search slower and less stable."""
+    temperature = loaded.spec.temperature
+
+    def validate(compiled: Any, photos: Iterable[np.ndarray]) -> tuple[float, list[float]]:
+        scores = []
+        for i, pixels in enumerate(photos):
+            logits = torch.from_numpy(compiled(pixels)[0])
+            probabilities = torch.softmax(logits / temperature, dim=1)[0]
+            expected = reference.probabilities[i]
+            change = float((probabilities - expected).abs().max())
+            if int(probabilities.argmax()) != int(expected.argmax()):
+                change += 1.0
+            scores.append(1.0 - change)
+        return min(scores), scores
+
+    return validate
+
+
+def quantize_int8(loaded: LoadedModel, fp32_file: Path, reference: RunOutputs) -> Any:
+    """The fp32 OpenVINO model at `fp32_file`, quantized to int8 on the checkpoint's calibration
+    photos with accuracy control on its validation photos; `reference` is fp32's answers on them."""
+    import nncf
+    import openvino as ov
+    from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters
+
+    photos = loaded.calibration_photos
+    assert photos is not None
+    preprocessing = loaded.spec.preprocessing
+    calibration = photos.pixels("calibration", preprocessing).numpy()
+    validation = photos.pixels("validation", preprocessing).numpy()
+    nncf_logger = logging.getLogger("nncf")
+    level = nncf_logger.level
+    nncf_logger.setLevel(logging.WARNING)  # its INFO lines and progress bars: ours say enough
+    try:
+        return nncf.quantize_with_accuracy_control(
+            ov.Core().read_model(str(fp32_file)),
+            calibration_dataset=nncf.Dataset([photo[None] for photo in calibration]),
+            validation_dataset=nncf.Dataset([photo[None] for photo in validation]),
+            validation_fn=answer_changes(loaded, reference),
+            max_drop=TARGET_CHANGE,
+            drop_type=nncf.DropType.ABSOLUTE,
+            subset_size=len(calibration),
+            advanced_accuracy_restorer_parameters=AdvancedAccuracyRestorerParameters(
+                ranking_subset_size=RANKING_PHOTOS, max_num_iterations=MAX_ITERATIONS
+            ),
+        )
+    finally:
+        nncf_logger.setLevel(level)

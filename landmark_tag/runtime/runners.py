@@ -1,0 +1,159 @@
+"""Which runtime runs the model, in which precision, and the PyTorch one.
+
+`--runtime` and `--precision` combine like this (README, "Runtimes and precision"):
+
+    runtime   device  precision auto                               fp32   bf16          int8
+    auto      CUDA    torch, bf16                                   torch  torch         refused
+    auto      CPU     openvino: int8 if the checkpoint has          openvino fp32 / bf16 / int8
+                      calibration photos and int8 passes its check,
+                      else bf16 where the CPU has it, else fp32
+    torch     any     bf16 on CUDA and bf16 CPUs, else fp32         fp32   bf16          refused
+    openvino  CPU     as auto on the CPU                            fp32   bf16          int8
+
+OpenVINO won on every CPU measured, with and without native bf16 (`benchmarks/model_speed.py`).
+When OpenVINO cannot be loaded or cannot convert the model, or when int8 fails its check, the
+runner says so in one warning and runs what it can: PyTorch, or fp32.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import Protocol
+
+import torch
+from torch import nn
+
+from landmark_tag.checkpoint import LoadedModel
+from landmark_tag.device import PRECISIONS, cpu_has_fast_bf16, resolve_precision
+from landmark_tag.errors import ConfigError
+from landmark_tag.openset import capture_features
+
+logger = logging.getLogger(__name__)
+
+RUNTIMES = ("auto", "torch", "openvino")
+
+
+class ModelRunner(Protocol):
+    runtime: str  # torch or openvino
+
+    @property
+    def precision(self) -> str:
+        """fp32, bf16 or int8."""
+        ...
+
+    @property
+    def input_dtype(self) -> torch.dtype:
+        """What the decode stage should hand the photos over in."""
+        ...
+
+    def __call__(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(logits, penultimate features or None)."""
+        ...
+
+    def close(self) -> None:
+        """Free what the runtime holds (see OpenVINORunner.close); the runner may run again later."""
+        ...
+
+
+class TorchRunner:
+    """PyTorch eager on any device, fp32 or autocast to bf16."""
+
+    runtime = "torch"
+
+    def __init__(
+        self,
+        model: nn.Module,
+        device: torch.device,
+        autocast_dtype: torch.dtype | None,
+        features: bool = True,
+    ) -> None:
+        # channels_last is the fast layout for convolutions on both modern CPUs and GPUs.
+        self.model = model.to(device).to(memory_format=torch.channels_last).eval()
+        self.device = device
+        self.autocast_dtype = autocast_dtype
+        self.features = features
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.autocast_dtype == torch.bfloat16 else "fp32"
+
+    @property
+    def input_dtype(self) -> torch.dtype:
+        """bf16 when the model runs in bf16, whose first layer rounds its input to bf16 anyway (same
+        results, half the bytes from the decode workers)."""
+        return torch.bfloat16 if self.autocast_dtype == torch.bfloat16 else torch.float32
+
+    def close(self) -> None:
+        pass  # PyTorch's objects survive a fork
+
+    @torch.inference_mode()
+    def __call__(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        pixels = pixels.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        dtype = self.autocast_dtype
+        if dtype is None:
+            pixels = pixels.float()  # fp32 inference of pixels handed over in a smaller dtype
+        with (
+            torch.autocast(self.device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None),
+            capture_features(self.model) if self.features else contextlib.nullcontext() as features,
+        ):
+            logits = self.model(pixels)
+        return logits.float(), features[-1] if features else None
+
+
+def check_runtime(runtime: str, precision: str, device: torch.device) -> str:
+    """The runtime `auto` means on `device`; refuses combinations that cannot run."""
+    if runtime not in RUNTIMES:
+        raise ConfigError(f"unknown runtime {runtime!r} (--runtime): use {', '.join(RUNTIMES)}")
+    if precision not in PRECISIONS:
+        raise ConfigError(f"unknown precision {precision!r} (--precision): use {', '.join(PRECISIONS)}")
+    if runtime == "auto":
+        runtime = "openvino" if device.type == "cpu" else "torch"
+    if runtime == "openvino" and device.type != "cpu":
+        raise ConfigError("the openvino runtime (--runtime openvino) runs on the CPU: add --device cpu")
+    if runtime == "torch" and precision == "int8":
+        raise ConfigError("int8 (--precision int8) runs on the openvino runtime, not torch")
+    return runtime
+
+
+def open_runner(
+    loaded: LoadedModel, device: torch.device, runtime: str = "auto", precision: str = "auto"
+) -> ModelRunner:
+    """The runner for `loaded` on `device`, building (or reading the cached) OpenVINO model when
+    that is what runs."""
+    runtime = check_runtime(runtime, precision, device)
+    if runtime == "openvino":
+        from landmark_tag.runtime.openvino_model import RuntimeUnavailable
+
+        try:
+            return _openvino_runner(loaded, precision)
+        except RuntimeUnavailable as exc:
+            logger.warning("%s: running the model in PyTorch instead", exc)
+            precision = "auto" if precision == "int8" else precision
+    return TorchRunner(loaded.model, device, resolve_precision(precision, device))
+
+
+def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
+    from landmark_tag.runtime.openvino_model import (
+        OpenVINORunner,
+        RuntimeUnavailable,
+        fp32_model,
+        int8_model,
+    )
+
+    fp32 = fp32_model(loaded)  # first: without it, nothing else here can run
+    fallback = "bf16" if precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16()) else "fp32"
+    if precision in ("auto", "int8"):
+        try:
+            int8 = int8_model(loaded)
+        except RuntimeUnavailable as exc:
+            # Old checkpoints carry no calibration photos: no int8, which `auto` need not mention.
+            log = logger.warning if precision == "int8" else logger.info
+            log("%s: running %s, not int8", exc, fallback)
+        else:
+            if int8.check.passed:
+                return OpenVINORunner(int8.model_file, "int8")
+            logger.warning(
+                "int8 changes this model's answers (%s): running %s instead", int8.check.describe(), fallback
+            )
+    return OpenVINORunner(fp32.model_file, fallback)

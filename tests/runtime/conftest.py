@@ -1,0 +1,35 @@
+from pathlib import Path
+
+import pytest
+import torch
+
+from landmark_tag.calibration_photos import CalibrationPhotos, encode_crop
+from landmark_tag.checkpoint import load_model, save_checkpoint
+from landmark_tag.openset import LandmarkScorer, build_bank, capture_features
+from tests.helpers import scene, write_tiny_checkpoint
+
+
+def crops(count: int, seed: int, size: int = 64) -> list[torch.Tensor]:
+    return [encode_crop(scene((size, size), seed=seed + i)) for i in range(count)]
+
+
+@pytest.fixture
+def calibrated_model(tmp_path) -> Path:
+    """A tiny checkpoint with a landmark score and calibration photos, as `train` writes them."""
+    path = write_tiny_checkpoint(tmp_path / "calibrated.pt")
+    loaded = load_model(path)
+    photos = CalibrationPhotos(calibration=crops(24, 0), validation=crops(12, 100), negatives=crops(6, 200))
+    pixels = photos.pixels("calibration", loaded.spec.preprocessing)
+    with torch.no_grad(), capture_features(loaded.model) as features:
+        loaded.model(pixels)
+    loaded.spec.landmark_scorer = LandmarkScorer(build_bank(features[0], torch.zeros(len(pixels))))
+    save_checkpoint(path, loaded.spec, loaded.model.state_dict(), calibration_photos=photos)
+    return path
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch) -> Path:
+    """A cache of this test's own: what it builds, and whether it rebuilds, is its alone."""
+    root = tmp_path / "cache"
+    monkeypatch.setenv("LANDMARK_TAG_CACHE", str(root))
+    return root

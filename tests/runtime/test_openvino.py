@@ -1,0 +1,128 @@
+import logging
+
+import numpy as np
+import pytest
+import torch
+
+from landmark_tag.checkpoint import load_model, read_checkpoint, save_checkpoint
+from landmark_tag.pipeline.predict import Predictor
+from landmark_tag.runtime import int8_check, openvino_model
+from landmark_tag.runtime.cache import WEIGHTS_FILE
+from landmark_tag.runtime.openvino_model import RuntimeUnavailable, fp32_model, int8_model
+from landmark_tag.runtime.runners import open_runner
+from tests.helpers import CLASS_NAMES
+
+CPU = torch.device("cpu")
+
+
+def test_openvino_fp32_gives_pytorchs_answers(calibrated_model, cache):
+    loaded = load_model(calibrated_model)
+    pixels = torch.randn(6, 3, 64, 64)
+    eager = Predictor(loaded, CPU, k=len(CLASS_NAMES), precision="fp32", runtime="torch")
+    converted = Predictor(loaded, CPU, k=len(CLASS_NAMES), precision="fp32", runtime="openvino")
+    assert (eager.runs_on, converted.runs_on) == ("cpu (torch fp32)", "cpu (openvino fp32)")
+    a, b = eager(pixels), converted(pixels)
+    np.testing.assert_array_equal(a.indices, b.indices)
+    np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-4)
+    np.testing.assert_allclose(a.landmark_scores, b.landmark_scores, atol=1e-4)
+
+
+def test_a_build_is_cached_and_a_changed_checkpoint_is_built_again(calibrated_model, cache, monkeypatch):
+    conversions = []
+    convert = openvino_model.import_openvino().convert_model
+
+    def counting_convert(*args, **kwargs):
+        conversions.append(1)
+        return convert(*args, **kwargs)
+
+    monkeypatch.setattr(openvino_model.import_openvino(), "convert_model", counting_convert)
+    first = fp32_model(load_model(calibrated_model))
+    again = fp32_model(load_model(calibrated_model))
+    assert first.path == again.path and len(conversions) == 1
+    payload, _ = read_checkpoint(calibrated_model)
+    payload["state_dict"] = {name: value + 0.01 for name, value in payload["state_dict"].items()}
+    loaded = load_model(calibrated_model)
+    save_checkpoint(
+        calibrated_model, loaded.spec, payload["state_dict"], calibration_photos=loaded.calibration_photos
+    )
+    changed = fp32_model(load_model(calibrated_model))
+    assert changed.path != first.path and len(conversions) == 2
+    assert sorted(p.name for p in cache.iterdir()) == sorted([first.path.name, changed.path.name])
+
+
+def test_a_damaged_cache_entry_is_rebuilt_not_trusted(calibrated_model, cache, caplog):
+    entry = fp32_model(load_model(calibrated_model))
+    weights = entry.path / WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[:100])  # a crash, a full disk, a bad copy
+    with caplog.at_level(logging.WARNING):
+        rebuilt = fp32_model(load_model(calibrated_model))
+    assert "damaged" in caplog.text
+    assert rebuilt.path == entry.path and weights.stat().st_size > 100
+    runner = open_runner(load_model(calibrated_model), CPU, "openvino", "fp32")
+    assert runner(torch.randn(2, 3, 64, 64))[0].shape == (2, len(CLASS_NAMES))
+
+
+def test_int8_runs_when_it_passes_its_check(calibrated_model, cache, monkeypatch):
+    monkeypatch.setattr(int8_check, "MAX_LIMIT", 1.0)  # so that the tiny random model passes
+    monkeypatch.setattr(int8_check, "MEAN_LIMIT", 1.0)
+    predictor = Predictor(load_model(calibrated_model), CPU, k=2, runtime="auto", precision="auto")
+    assert predictor.runs_on == "cpu (openvino int8)"
+    top = predictor(torch.randn(3, 3, 64, 64))
+    assert top.indices.shape == (3, 2) and top.landmark_scores is not None
+    check = int8_model(load_model(calibrated_model)).check  # kept in the cache with the model
+    assert check.passed and check.photos == 12 and check.negatives == 6
+    assert check.auroc_fp32 is not None and check.auroc_int8 is not None
+
+
+def test_int8_that_fails_its_check_falls_back_with_one_warning(calibrated_model, cache, monkeypatch, caplog):
+    monkeypatch.setattr(int8_check, "MAX_LIMIT", 0.0)  # nothing quantized is this exact
+    monkeypatch.setattr(int8_check, "MEAN_LIMIT", 0.0)
+    with caplog.at_level(logging.WARNING):
+        predictor = Predictor(load_model(calibrated_model), CPU, k=2, precision="int8", runtime="auto")
+    assert predictor.runs_on == "cpu (openvino fp32)"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and "int8 changes this model's answers" in warnings[0]
+    assert "\n" not in warnings[0]
+
+
+def test_a_checkpoint_without_calibration_photos_runs_openvino_without_int8(tiny_model, cache):
+    with pytest.raises(RuntimeUnavailable, match="no calibration photos"):
+        int8_model(load_model(tiny_model))
+    predictor = Predictor(load_model(tiny_model), CPU, k=2, precision="fp32")
+    assert predictor.runs_on == "cpu (openvino fp32)"
+
+
+def test_openvino_that_cannot_load_falls_back_to_pytorch(tiny_model, cache, monkeypatch, caplog):
+    def broken():
+        raise RuntimeUnavailable("OpenVINO cannot be loaded (ImportError: libopenvino.so)")
+
+    monkeypatch.setattr(openvino_model, "import_openvino", broken)
+    with caplog.at_level(logging.WARNING):
+        predictor = Predictor(load_model(tiny_model), CPU, k=2, precision="fp32")
+    assert predictor.runs_on == "cpu (torch fp32)"
+    assert "OpenVINO cannot be loaded" in caplog.text and "running the model in PyTorch" in caplog.text
+    assert predictor(torch.randn(2, 3, 64, 64)).indices.shape == (2, 2)
+
+
+def test_a_model_openvino_cannot_convert_falls_back_to_pytorch(tiny_model, cache, monkeypatch, caplog):
+    def refuse(*args, **kwargs):
+        raise RuntimeError("unsupported operation aten::something")
+
+    monkeypatch.setattr(openvino_model.import_openvino(), "convert_model", refuse)
+    with caplog.at_level(logging.WARNING):
+        predictor = Predictor(load_model(tiny_model), CPU, k=2, precision="int8")
+    assert predictor.runs_on.startswith("cpu (torch ")
+    assert "could not be converted to OpenVINO" in caplog.text
+    assert not list(cache.glob("*fp32*"))  # nothing half-built left behind
+
+
+def test_refused_combinations(tiny_model):
+    from landmark_tag.errors import ConfigError
+
+    loaded = load_model(tiny_model)
+    with pytest.raises(ConfigError, match="int8 .* runs on the openvino runtime"):
+        open_runner(loaded, CPU, "torch", "int8")
+    with pytest.raises(ConfigError, match="unknown runtime"):
+        open_runner(loaded, CPU, "onnx", "auto")
+    with pytest.raises(ConfigError, match="runs on the CPU"):
+        open_runner(loaded, torch.device("cuda"), "openvino", "auto")
