@@ -44,10 +44,10 @@ from PIL import ExifTags, Image, TiffImagePlugin
 from torchvision import transforms
 
 from landmark_tag.checkpoint import ModelSpec, Preprocessing, load_model, save_checkpoint
-from landmark_tag.device import resolve_precision
 from landmark_tag.openset import LandmarkScorer, build_bank
 from landmark_tag.pipeline.allocator import keep_freed_memory
 from landmark_tag.pipeline.decode import PhotoDecoder
+from landmark_tag.runtime.runners import open_runner
 from landmark_tag.training.backbones import LITE_MEAN, LITE_STD
 
 PREPROCESSING = Preprocessing(224, 256, LITE_MEAN, LITE_STD, "bicubic")
@@ -137,29 +137,29 @@ def decode_ceiling(paths: list[Path], processes: int, repeats: int) -> float:
         return statistics.median(rates)
 
 
-def model_ceiling(checkpoint: Path, photos: int, repeats: int) -> tuple[float, int]:
+def model_ceiling(
+    checkpoint: Path, photos: int, repeats: int, runtime: str = "auto", precision: str = "auto"
+) -> tuple[float, int, str]:
     """The best forward-pass rate over a few batch sizes (small batches are often fastest on a CPU),
-    each the median of `repeats` rounds, interleaved so a noisy moment hits every size alike. In the
-    precision the scan uses by default (bf16 where the CPU has it natively)."""
-    model = load_model(checkpoint).model.to(memory_format=torch.channels_last)
-    dtype = resolve_precision("auto", torch.device("cpu"))
+    each the median of `repeats` rounds, interleaved so a noisy moment hits every size alike; for
+    the runtime and precision given (by default the scan's). Returns the rate, the batch size and
+    what ran ("openvino int8", say)."""
+    loaded = load_model(checkpoint)
+    runner = open_runner(loaded, torch.device("cpu"), runtime, precision)
     rates: dict[int, list[float]] = {8: [], 16: [], 32: [], 64: []}
     for _ in range(repeats):
         for batch_size, measured in rates.items():
-            pixels = torch.randn(batch_size, 3, 224, 224).contiguous(memory_format=torch.channels_last)
+            pixels = torch.randn(batch_size, 3, 224, 224).to(runner.input_dtype)
             batches = max(2, photos // batch_size)
-            with (
-                torch.inference_mode(),
-                torch.autocast("cpu", dtype=dtype or torch.bfloat16, enabled=dtype is not None),
-            ):
-                model(pixels)  # warm up
-                started = time.perf_counter()
-                for _ in range(batches):
-                    model(pixels).softmax(1).topk(3)
+            runner(pixels)  # warm up
+            started = time.perf_counter()
+            for _ in range(batches):
+                runner(pixels)[0].softmax(1).topk(3)
             measured.append(batch_size * batches / (time.perf_counter() - started))
+    runner.close()
     medians = {batch_size: statistics.median(measured) for batch_size, measured in rates.items()}
     best = max(medians, key=medians.get)
-    return medians[best], best
+    return medians[best], best, f"{runner.runtime} {runner.precision}"
 
 
 def naive_loop(paths: list[Path], checkpoint: Path) -> float:
@@ -247,6 +247,60 @@ def median_run(runs: list[dict]) -> dict:
     return sorted(runs, key=lambda run: run["photos_per_s"])[len(runs) // 2]
 
 
+# ---------------------------------------------------------------- runtimes
+
+
+def compare_runtimes(
+    args: argparse.Namespace, sets: dict[str, list[Path]], checkpoint: Path, tmp: Path
+) -> None:
+    """For each runtime:precision, the model ceiling and the scan of the web and 12 MP sets, with
+    what each actually ran (int8 falls back to fp32 when it fails its check)."""
+    cores = os.cpu_count() or 1
+    variants = [tuple(item.split(":")) for item in args.runtimes.split(",")]
+    decode = {name: decode_ceiling(sets[name], cores, args.repeats) for name in ("web", "12mp")}
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores if args.busy else 0)
+    ]
+    rows = []
+    try:
+        for runtime, precision in variants:
+            rate, batch, ran = model_ceiling(checkpoint, args.model_photos, args.repeats, runtime, precision)
+            row: dict = {
+                "variant": f"{runtime}:{precision}",
+                "ran": ran,
+                "model_ceiling": rate,
+                "batch": batch,
+            }
+            extra = [*args.scan_args.split(), "--runtime", runtime, "--precision", precision]
+            for name in ("web", "12mp"):
+                cli_scan(sets[name][0].parent, checkpoint, tmp, extra)  # builds the runtime's model, once
+                runs = [cli_scan(sets[name][0].parent, checkpoint, tmp, extra) for _ in range(args.repeats)]
+                row[name] = median_run(runs)
+                row[f"{name}_pipeline_ceiling"] = 1 / (1 / decode[name] + 1 / rate)
+            rows.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        for hog in hogs:
+            hog.kill()
+    base = rows[0]
+    print(f"\n{'busy (a CPU-bound process per core beside)' if args.busy else 'idle'}; decode ceilings: "
+          f"web {decode['web']:.1f}, 12 MP {decode['12mp']:.1f} photos/s\n")  # fmt: skip
+    print("runtime:precision | ran | model ceiling | web scan | 12 MP scan | 12 MP scan / its pipeline "
+          "ceiling | peak memory | model ceiling, web scan vs the first row")  # fmt: skip
+    print("--- | --- | --- | --- | --- | --- | --- | ---")
+    for row in rows:
+        print(
+            f"{row['variant']} | {row['ran']} | {row['model_ceiling']:.1f} | "
+            f"{row['web']['photos_per_s']:.1f} | {row['12mp']['photos_per_s']:.1f} | "
+            f"{row['12mp']['photos_per_s'] / row['12mp_pipeline_ceiling']:.2f} | "
+            f"{max(row['web']['peak_memory_mb'], row['12mp']['peak_memory_mb']):.0f} MB | "
+            f"{row['model_ceiling'] / base['model_ceiling']:.2f}x, "
+            f"{row['web']['photos_per_s'] / base['web']['photos_per_s']:.2f}x"
+        )
+    if args.json:
+        args.json.write_text(json.dumps({"busy": args.busy, "decode": decode, "rows": rows}, indent=2) + "\n")
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -258,6 +312,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported")
     parser.add_argument("--scan-args", default="", help="extra arguments for the scan, e.g. '--workers 3'")
     parser.add_argument("--json", type=Path, help="also write the results here")
+    parser.add_argument(
+        "--runtimes",
+        help="compare runtimes instead, e.g. torch:fp32,openvino:fp32,openvino:int8 (runtime:precision)",
+    )
+    parser.add_argument("--model", type=Path, help="--runtimes: a trained checkpoint (int8 needs one)")
+    parser.add_argument("--busy", action="store_true", help="--runtimes: a CPU-bound process per core beside")
     parser.add_argument(
         "--bank-photos", type=int, default=5000, help="training photos in the landmark score's bank"
     )
@@ -286,8 +346,11 @@ def main() -> None:
             flush=True,
         )
 
-        model_rate, best_batch = model_ceiling(checkpoint, args.model_photos, args.repeats)
-        precision = "bf16" if resolve_precision("auto", torch.device("cpu")) else "fp32"
+        os.environ["LANDMARK_TAG_CACHE"] = str(tmp / "cache")  # each run builds its own, once
+        if args.runtimes:
+            compare_runtimes(args, sets, args.model or checkpoint, tmp)
+            return
+        model_rate, best_batch, precision = model_ceiling(checkpoint, args.model_photos, args.repeats)
         results["model_ceiling_batch_size"], results["precision"] = best_batch, precision
         print(f"model ceiling: {model_rate:.1f} photos/s at batch size {best_batch}, {precision}", flush=True)
         for name, paths in sets.items():

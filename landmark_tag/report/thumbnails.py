@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
+from landmark_tag.forking import worker_context
 from landmark_tag.pipeline.image_file import (
     DecodeError,
     describe_os_error,
@@ -98,7 +99,7 @@ def iter_thumbnails(
         yield from map(make, requests)
         return
     pending = iter(requests)
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, mp_context=worker_context()) as pool:
         in_flight = deque(
             pool.submit(make, r) for r in itertools.islice(pending, workers * IN_FLIGHT_PER_WORKER)
         )

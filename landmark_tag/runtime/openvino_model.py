@@ -48,11 +48,23 @@ class LogitsAndFeatures(nn.Module):
 
 
 def import_openvino() -> Any:
+    decline_telemetry()
     try:
         import openvino
     except Exception as exc:  # ImportError, or a shared library that will not load
         raise RuntimeUnavailable(f"OpenVINO cannot be loaded ({type(exc).__name__}: {exc})") from None
     return openvino
+
+
+def decline_telemetry() -> None:
+    """OpenVINO's converter and NNCF send usage statistics (to Google Analytics) unless a consent
+    file in the user's home says no. A photo tool does not report on its users: declined here, for
+    this process only, without writing to the user's home."""
+    try:
+        from openvino_telemetry.utils.opt_in_checker import ConsentCheckResult, OptInChecker
+    except ImportError:  # no telemetry package, no telemetry
+        return
+    OptInChecker.check = lambda *args, **kwargs: ConsentCheckResult.DECLINED  # type: ignore[method-assign]
 
 
 def compile_model(model_file: Path, precision: str, threads: int) -> Any:

@@ -5,7 +5,8 @@ Plain post-training quantization of EfficientNet-Lite moves some validation phot
 the model is quantized with NNCF's accuracy control: it quantizes everything, ranks the quantized
 operations by how much they change the answers, and returns the few that matter most to fp32 (four
 of 80 on wonders7; speed within a few percent of full int8). "How much" is this module's metric:
-per validation photo, the largest change of any probability, plus one if its top-1 changed. `benchmarks/model_speed.py` measures the speed.
+per validation photo, the largest change of any probability, plus one if its top-1 changed.
+`benchmarks/model_speed.py` measures the speed.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ def answer_changes(loaded: LoadedModel, reference: RunOutputs) -> Any:
 def quantize_int8(loaded: LoadedModel, fp32_file: Path, reference: RunOutputs) -> Any:
     """The fp32 OpenVINO model at `fp32_file`, quantized to int8 on the checkpoint's calibration
     photos with accuracy control on its validation photos; `reference` is fp32's answers on them."""
+    from landmark_tag.runtime.openvino_model import decline_telemetry
+
+    decline_telemetry()  # before NNCF's import, which starts its own
     import nncf
     import openvino as ov
     from nncf.quantization.advanced_parameters import AdvancedAccuracyRestorerParameters

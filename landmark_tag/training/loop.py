@@ -205,7 +205,12 @@ def fit(
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
-    valid_loader = DataLoader(valid_data, batch_size=config.batch_size * 2, num_workers=config.workers)
+    valid_loader = DataLoader(
+        valid_data,
+        batch_size=config.batch_size * 2,
+        num_workers=config.workers,
+        multiprocessing_context=worker_context() if config.workers > 0 else None,
+    )
     steps_per_epoch = math.ceil(len(cast(Sized, train_data)) / config.batch_size)
     optimizer = torch.optim.AdamW(param_groups(model, config), lr=config.lr)
     scheduler = warmup_cosine(
@@ -263,6 +268,7 @@ def epoch_loader(train_data: Dataset, config: FitConfig, device: torch.device, e
         generator=generator,
         num_workers=config.workers,
         pin_memory=device.type == "cuda",
+        multiprocessing_context=worker_context() if config.workers > 0 else None,
     )
 
 

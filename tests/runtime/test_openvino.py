@@ -120,7 +120,7 @@ def test_refused_combinations(tiny_model):
     from landmark_tag.errors import ConfigError
 
     loaded = load_model(tiny_model)
-    with pytest.raises(ConfigError, match="int8 .* runs on the openvino runtime"):
+    with pytest.raises(ConfigError, match=r"int8 .* runs on the openvino runtime"):
         open_runner(loaded, CPU, "torch", "int8")
     with pytest.raises(ConfigError, match="unknown runtime"):
         open_runner(loaded, CPU, "onnx", "auto")
