@@ -18,6 +18,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from landmark_tag.forking import worker_context
+
 
 @dataclass
 class FitConfig:
