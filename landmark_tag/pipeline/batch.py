@@ -18,7 +18,6 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from landmark_tag.forking import worker_context
 from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, describe_os_error
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.exif import GpsFix, read_gps, read_gps_pillow
@@ -210,7 +209,6 @@ def make_loader(
         pin_memory=pin_memory,
         prefetch_factor=2 if workers > 0 else None,
         worker_init_fn=_setup_worker if workers > 0 else None,
-        multiprocessing_context=worker_context() if workers > 0 else None,
     )
 
 

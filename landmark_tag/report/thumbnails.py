@@ -19,7 +19,6 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from landmark_tag.forking import worker_context
 from landmark_tag.pipeline.image_file import (
     DecodeError,
     describe_os_error,
@@ -99,7 +98,7 @@ def iter_thumbnails(
         yield from map(make, requests)
         return
     pending = iter(requests)
-    with ProcessPoolExecutor(workers, mp_context=worker_context()) as pool:
+    with ProcessPoolExecutor(workers) as pool:
         in_flight = deque(
             pool.submit(make, r) for r in itertools.islice(pending, workers * IN_FLIGHT_PER_WORKER)
         )

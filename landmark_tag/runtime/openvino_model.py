@@ -11,9 +11,11 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -26,6 +28,7 @@ from landmark_tag.runtime.int8_check import Int8Check, RunOutputs, check_int8
 from landmark_tag.runtime.quantize import quantize_int8
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 CHECK_BATCH = 32
 
@@ -79,6 +82,18 @@ def compile_model(model_file: Path, precision: str, threads: int) -> Any:
     return ov.Core().compile_model(str(model_file), "CPU", settings)
 
 
+def off_the_main_thread(work: Callable[[], T]) -> T:
+    """Run `work` on a thread of its own and return its result.
+
+    OpenVINO leaves the AMX tile registers of the threads it computes on in use, which makes every
+    signal frame of such a thread about 11 KB larger. The main thread is where Python's signal
+    handlers run, often on faulthandler's small alternate stack (pytest and Ray enable it): there a
+    SIGCHLD from a decode worker then kills the process with SIGSEGV. So no OpenVINO work runs on the
+    main thread; other threads have no alternate stack and take the larger frames on their own."""
+    with ThreadPoolExecutor(1, thread_name_prefix="openvino") as thread:
+        return thread.submit(work).result()
+
+
 class OpenVINORunner:
     """Runs a built model on batches: pixels -> (logits, penultimate features), both fp32."""
 
@@ -90,20 +105,29 @@ class OpenVINORunner:
         self.precision = precision
         self._request: Any = None
         self._threads = 0
+        self._thread: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
-        """Free the compiled model now. OpenVINO's objects must not be left for the garbage
-        collector: a process forked later (decode workers, thumbnails) that collects its copy of
-        them aborts in OpenVINO's thread pool, which the fork did not copy."""
+        """Free the compiled model and its thread now. OpenVINO's objects must not be left for the
+        garbage collector: a process forked later (decode workers, thumbnails) that collects its
+        copy of them aborts in OpenVINO's thread pool, which the fork did not copy."""
         self._request = None
+        if self._thread is not None:
+            self._thread.shutdown()
+            self._thread = None
 
     def __call__(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         # Compiled on first use, with the thread count the process has been given by then.
         threads = torch.get_num_threads()
+        if self._thread is None:
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="openvino")
+        return self._thread.submit(self._infer, pixels.float().contiguous().numpy(), threads).result()
+
+    def _infer(self, pixels: np.ndarray, threads: int) -> tuple[torch.Tensor, torch.Tensor]:
         if self._request is None or threads != self._threads:
             self._request = compile_model(self.model_file, self.precision, threads).create_infer_request()
             self._threads = threads
-        self._request.infer({0: pixels.float().contiguous().numpy()})
+        self._request.infer({0: pixels})
         # Copies: the request reuses its output buffers for the next batch.
         logits = torch.from_numpy(np.array(self._request.get_output_tensor(0).data))
         features = torch.from_numpy(np.array(self._request.get_output_tensor(1).data))
@@ -143,7 +167,10 @@ def fp32_model(loaded: LoadedModel, root: Path | None = None) -> CacheEntry:
             ) from None
         return {"seconds": round(time.monotonic() - started, 2)}
 
-    return cached_build(f"{loaded.spec.arch}-fp32", _base_parts(loaded, "fp32"), build, root)
+    parts = _base_parts(loaded, "fp32")
+    return cached_build(
+        f"{loaded.spec.arch}-fp32", parts, lambda folder: off_the_main_thread(lambda: build(folder)), root
+    )
 
 
 @dataclass
@@ -183,7 +210,9 @@ def int8_model(loaded: LoadedModel, root: Path | None = None) -> Int8Model:
         return {"check": check.to_dict(), "seconds": round(time.monotonic() - started, 2)}
 
     parts["nncf"] = _nncf_version()
-    entry = cached_build(f"{loaded.spec.arch}-int8", parts, build, root)
+    entry = cached_build(
+        f"{loaded.spec.arch}-int8", parts, lambda folder: off_the_main_thread(lambda: build(folder)), root
+    )
     return Int8Model(entry, Int8Check(**entry.details["check"]))
 
 

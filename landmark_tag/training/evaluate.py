@@ -18,7 +18,6 @@ from torch.utils.data import DataLoader
 from landmark_tag.checkpoint import LoadedModel, display_name, load_model
 from landmark_tag.device import resolve_device
 from landmark_tag.errors import ConfigError
-from landmark_tag.forking import worker_context
 from landmark_tag.pipeline.process import default_workers
 from landmark_tag.runtime.runners import ModelRunner, TorchRunner, open_runner
 from landmark_tag.training.calibration import (
@@ -158,8 +157,7 @@ def photo_outputs(
     from `runner`, else from the model in fp32 on `device`."""
     dataset = PhotoFolderDataset(index, loaded.spec.preprocessing, train=False)
     workers = default_workers() if workers is None else workers
-    context = worker_context() if workers > 0 else None
-    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers, multiprocessing_context=context)
+    loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
     outputs = collect_outputs(runner or loaded.model, loader, device, reporter)
     if outputs.logits.numel() == 0:
         outputs.logits = torch.empty(0, loaded.spec.num_classes)

@@ -6,7 +6,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from landmark_tag.forking import worker_context
 from landmark_tag.models import last_linear_name
 from landmark_tag.training.loop import TrainReporter
 
@@ -20,8 +19,7 @@ def extract_features(
     workers: int,
     reporter: TrainReporter,
 ) -> torch.Tensor:
-    context = worker_context() if workers > 0 else None
-    loader = DataLoader(data, batch_size=batch_size, num_workers=workers, multiprocessing_context=context)
+    loader = DataLoader(data, batch_size=batch_size, num_workers=workers)
     reporter.task_started("extracting features", len(loader))
     backbone.eval().to(device)
     outputs = []

@@ -18,8 +18,6 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from landmark_tag.forking import worker_context
-
 
 @dataclass
 class FitConfig:
@@ -207,12 +205,7 @@ def fit(
     model.to(device)
     if device.type == "cuda":
         model.to(memory_format=torch.channels_last)
-    valid_loader = DataLoader(
-        valid_data,
-        batch_size=config.batch_size * 2,
-        num_workers=config.workers,
-        multiprocessing_context=worker_context() if config.workers > 0 else None,
-    )
+    valid_loader = DataLoader(valid_data, batch_size=config.batch_size * 2, num_workers=config.workers)
     steps_per_epoch = math.ceil(len(cast(Sized, train_data)) / config.batch_size)
     optimizer = torch.optim.AdamW(param_groups(model, config), lr=config.lr)
     scheduler = warmup_cosine(
@@ -270,7 +263,6 @@ def epoch_loader(train_data: Dataset, config: FitConfig, device: torch.device, e
         generator=generator,
         num_workers=config.workers,
         pin_memory=device.type == "cuda",
-        multiprocessing_context=worker_context() if config.workers > 0 else None,
     )
 
 
