@@ -75,7 +75,8 @@ print(json.dumps({
     "tuned": tuned,
     "photos_per_s": passes * batch_size / seconds,
     "faults_per_pass": faults / passes,
-    "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    # VmHWM, not ru_maxrss, which a process started by fork and exec inherits from its parent.
+    "peak_rss_mb": int(next(l for l in open("/proc/self/status") if l.startswith("VmHWM")).split()[1]) / 1024,
 }))
 """
 

@@ -4,13 +4,16 @@
 
     runtime   device  precision auto                               fp32   bf16          int8
     auto      CUDA    torch, bf16                                   torch  torch         refused
-    auto      CPU     openvino: int8 if the checkpoint has          openvino fp32 / bf16 / int8
-                      calibration photos and int8 passes its check,
-                      else bf16 where the CPU has it, else fp32
+    auto      CPU     openvino: bf16 where the CPU multiplies it    openvino fp32 / bf16 / int8
+                      natively; elsewhere int8 if the checkpoint
+                      has calibration photos and int8 passes its
+                      check, else fp32
     torch     any     bf16 on CUDA and bf16 CPUs, else fp32         fp32   bf16          refused
     openvino  CPU     as auto on the CPU                            fp32   bf16          int8
 
-OpenVINO won on every CPU measured, with and without native bf16 (`benchmarks/model_speed.py`).
+OpenVINO won on every CPU measured, with and without native bf16 (`benchmarks/model_speed.py`). On
+a CPU with native bf16 (AMX), OpenVINO's bf16 ran faster than the scan's int8, which keeps a few
+operations in fp32 to hold fp32's answers; without it, int8 is the fastest that does.
 When OpenVINO cannot be loaded or cannot convert the model, or when int8 fails its check, the
 runner says so in one warning and runs what it can: PyTorch, or fp32.
 """
@@ -142,7 +145,9 @@ def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
     )
 
     fp32 = fp32_model(loaded)  # first: without it, nothing else here can run
-    fallback = "bf16" if precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16()) else "fp32"
+    if precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16()):
+        return OpenVINORunner(fp32.model_file, "bf16")
+    fallback = "fp32"
     if precision in ("auto", "int8"):
         try:
             int8 = int8_model(loaded)

@@ -28,6 +28,29 @@ def test_predict_text_and_json(tmp_path, tiny_model):
     assert probabilities == sorted(probabilities, reverse=True) and len(probabilities) == 3
 
 
+def test_predict_runs_in_either_runtime_with_the_same_answer(tmp_path, tiny_model):
+    photo = save_photo(tmp_path / "a.jpg", scene(seed=5))
+    answers = []
+    for runtime in ("openvino", "torch"):
+        args = [
+            "predict",
+            str(photo),
+            "-m",
+            str(tiny_model),
+            "--json",
+            "--runtime",
+            runtime,
+            "--precision",
+            "fp32",
+        ]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, result.output
+        answers.append(json.loads(result.stdout)[0]["guesses"])
+    assert [g["class_name"] for g in answers[0]] == [g["class_name"] for g in answers[1]]
+    for a, b in zip(answers[0], answers[1], strict=True):
+        assert abs(a["probability"] - b["probability"]) < 1e-4
+
+
 def test_predict_show_saves_picture(tmp_path, tiny_model):
     photo = save_photo(tmp_path / "a.jpg", scene(seed=5))
     result = runner.invoke(

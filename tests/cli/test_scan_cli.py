@@ -115,6 +115,24 @@ def test_summary_json_and_log_file_for_monitoring(tmp_path, photos, tiny_model):
     assert json.loads(summary.read_text())["unchanged"] == 3  # the failed photo was retried
 
 
+def test_the_summary_says_which_runtime_ran_and_runtime_torch_is_pytorch(tmp_path, photos, tiny_model):
+    summary = tmp_path / "summary.json"
+    args = ["scan", str(photos), "-m", str(tiny_model), "--workers", "0", "--summary-json", str(summary)]
+    default = runner.invoke(app, [*args, "-o", str(tmp_path / "a.parquet"), "--precision", "fp32"])
+    assert default.exit_code == 0, default.output
+    assert json.loads(summary.read_text())["device"] == "cpu (openvino fp32)"  # the CPU default
+    eager = runner.invoke(app, [*args, "-o", str(tmp_path / "b.parquet"), "--runtime", "torch"])
+    assert eager.exit_code == 0, eager.output
+    assert json.loads(summary.read_text())["device"] in ("cpu (torch fp32)", "cpu (torch bf16)")
+    a, b = read_results(tmp_path / "a.parquet"), read_results(tmp_path / "b.parquet")
+    assert list(a["landmark_1"]) == list(b["landmark_1"])
+    refused = runner.invoke(
+        app, [*args, "-o", str(tmp_path / "c.parquet"), "--runtime", "torch", "--precision", "int8"]
+    )
+    assert refused.exit_code == 1 and "int8 (--precision int8) runs on the openvino runtime" in refused.output
+    assert runner.invoke(app, [*args, "-o", str(tmp_path / "d.parquet"), "--runtime", "onnx"]).exit_code == 2
+
+
 def test_second_scan_on_same_output_is_refused_with_exit_1(tmp_path, photos, tiny_model):
     from landmark_tag.pipeline.lock import OutputLock
 

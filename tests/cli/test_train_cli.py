@@ -29,6 +29,7 @@ def test_train_scratch_seed_to_default_location_then_scan_finds_it(tmp_path, fol
     assert len(frame) == 18 and frame["model"].str.startswith("seed_cnn@").all()
 
 
+@pytest.mark.real_weights  # the packaged EfficientNet-Lite0, whose int8 `train` builds at the end
 def test_evaluate_valid_split_writes_png_and_json(tmp_path, folder):
     out = tmp_path / "m.pt"
     args = [
@@ -50,6 +51,7 @@ def test_evaluate_valid_split_writes_png_and_json(tmp_path, folder):
     assert trained.exit_code == 0, trained.output
     assert "default min confidence" in trained.output and "calibration: temperature" in trained.output
     assert "default min landmark score" in trained.output and "of 6 negative photos" in trained.output
+    assert "int8 check passed" in trained.output or "int8 check failed" in trained.output
     result = runner.invoke(
         app,
         ["evaluate", "-m", str(out), "--data", str(folder), "--split", "valid", "--workers", "0",

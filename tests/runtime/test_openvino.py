@@ -6,7 +6,7 @@ import torch
 
 from landmark_tag.checkpoint import load_model, read_checkpoint, save_checkpoint
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.runtime import int8_check, openvino_model
+from landmark_tag.runtime import int8_check, openvino_model, runners
 from landmark_tag.runtime.cache import WEIGHTS_FILE
 from landmark_tag.runtime.openvino_model import RuntimeUnavailable, fp32_model, int8_model
 from landmark_tag.runtime.runners import open_runner
@@ -62,7 +62,13 @@ def test_a_damaged_cache_entry_is_rebuilt_not_trusted(calibrated_model, cache, c
     assert runner(torch.randn(2, 3, 64, 64))[0].shape == (2, len(CLASS_NAMES))
 
 
+def test_auto_is_bf16_where_the_cpu_has_it(tiny_model, cache, monkeypatch):
+    monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: True)
+    assert Predictor(load_model(tiny_model), CPU, k=2).runs_on == "cpu (openvino bf16)"
+
+
 def test_int8_runs_when_it_passes_its_check(calibrated_model, cache, monkeypatch):
+    monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)  # where int8 is auto's choice
     monkeypatch.setattr(int8_check, "MAX_LIMIT", 1.0)  # so that the tiny random model passes
     monkeypatch.setattr(int8_check, "MEAN_LIMIT", 1.0)
     predictor = Predictor(load_model(calibrated_model), CPU, k=2, runtime="auto", precision="auto")

@@ -53,6 +53,22 @@ def test_scratch_training_writes_checkpoint_and_metrics(tmp_path, folder):
     assert not sidecar_paths(tmp_path / "m.pt")[0].exists()  # the resume file goes once finished
 
 
+def test_train_stores_calibration_photos_and_builds_and_checks_int8(tmp_path, folder):
+    result = train(scratch_config(folder, tmp_path / "m.pt", epochs=1))
+    photos = load_model(result.checkpoint).calibration_photos
+    assert photos is not None
+    # 3 classes x 6 photos, a fifth held out: every training photo calibrates, every validation
+    # photo checks (each under its limit), and they decode to the model's input size.
+    assert (len(photos.calibration), len(photos.validation), len(photos.negatives)) == (15, 3, 0)
+    preprocessing = load_model(result.checkpoint).spec.preprocessing
+    assert photos.pixels("validation", preprocessing).shape[1:] == (
+        3,
+        preprocessing.input_size,
+        preprocessing.input_size,
+    )
+    assert result.int8 is not None and result.int8.photos == 3  # built and checked at the end
+
+
 def test_resume_continues_from_the_saved_epoch_and_matches_an_unbroken_run(tmp_path, folder):
     unbroken = train(scratch_config(folder, tmp_path / "a.pt"))
     with pytest.raises(KeyboardInterrupt):
