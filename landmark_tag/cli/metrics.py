@@ -112,5 +112,9 @@ def int8_line(check: Int8Check | None) -> str:
     """What `train` says of the int8 model it built (see `runtime.int8_check`)."""
     if check is None:
         return "int8: not built (OpenVINO cannot run here); the scan will use PyTorch"
-    verdict = "passed: the scan runs int8" if check.passed else "failed: the scan runs without int8"
+    verdict = (
+        "passed: int8 may run (the default on CPUs without native bf16)"
+        if check.passed
+        else "failed: int8 will not run, fp32 runs instead"
+    )
     return f"int8 check {verdict} ({check.describe()})"
