@@ -193,10 +193,23 @@ def test_a_retried_shard_replaces_its_part_instead_of_adding_rows(tmp_path, tree
     examined = ExamineShard(PhotoDecoder(loaded.spec.preprocessing), False, None)(
         {"shard": 7, "photos": pickle.dumps(photos)}
     )
-    settings = TaggerSettings(ray.put(loaded), "cpu", 1, 4, 3, None, None, "fp32", out, journal.run_id)
+    settings = TaggerSettings(
+        model=ray.put(loaded),
+        device="cpu",
+        threads=1,
+        batch_size=4,
+        k=3,
+        min_confidence=None,
+        min_landmark_score=None,
+        precision="fp32",
+        runtime="auto",
+        out=out,
+        run_id=journal.run_id,
+    )
     tagger = ShardTagger(settings)
     first, retried = tagger(examined), tagger(examined)  # Ray ran the shard twice
     assert first["part"] == retried["part"] and journal.existing() == [first["part"]]
+    assert first["device"] == "cpu (openvino fp32)"  # an actor runs the scan's runtime
     assert merge_output(out, "parquet", 3, None, journal.existing(), set()).rows == 6
 
 
