@@ -230,7 +230,8 @@ def run_outputs(loaded: LoadedModel, model_file: Path, precision: str) -> RunOut
     photos = loaded.calibration_photos
     assert photos is not None
     runner = OpenVINORunner(model_file, precision)
-    scorer = loaded.spec.landmark_scorer
+    # Ready once for the CPU: LandmarkScorer.score would lay its bank out again for every batch.
+    scorer = loaded.spec.landmark_scorer.on("cpu") if loaded.spec.landmark_scorer is not None else None
 
     def outputs(part: str) -> tuple[torch.Tensor, torch.Tensor | None]:
         pixels = photos.pixels(part, loaded.spec.preprocessing)

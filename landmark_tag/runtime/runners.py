@@ -147,18 +147,17 @@ def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
     fp32 = fp32_model(loaded)  # first: without it, nothing else here can run
     if precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16()):
         return OpenVINORunner(fp32.model_file, "bf16")
-    fallback = "fp32"
     if precision in ("auto", "int8"):
         try:
             int8 = int8_model(loaded)
         except RuntimeUnavailable as exc:
             # Old checkpoints carry no calibration photos: no int8, which `auto` need not mention.
             log = logger.warning if precision == "int8" else logger.info
-            log("%s: running %s, not int8", exc, fallback)
+            log("%s: running fp32, not int8", exc)
         else:
             if int8.check.passed:
                 return OpenVINORunner(int8.model_file, "int8")
             logger.warning(
-                "int8 changes this model's answers (%s): running %s instead", int8.check.describe(), fallback
+                "int8 changes this model's answers (%s): running fp32 instead", int8.check.describe()
             )
-    return OpenVINORunner(fp32.model_file, fallback)
+    return OpenVINORunner(fp32.model_file, "fp32")
