@@ -29,7 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from landmark_tag.device import cpu_has_fast_bf16
+from landmark_tag.device import cpu_has_fast_bf16, onednn_isa_cap
 
 MEASURE = """
 import json, resource, sys, time
@@ -140,7 +140,9 @@ def configurations(cores: int, files: dict[str, str]) -> list[dict]:
     ]
     for name, model_file in files.items():
         runtime, precision = name.rsplit("_", 1)
-        for precision_run in ("fp32", "bf16") if name == "openvino_fp32" else (precision,):
+        # OpenVINO's bf16 only where the CPU has it: elsewhere it would run fp32 under another name.
+        bf16 = ("bf16",) if name == "openvino_fp32" and cpu_has_fast_bf16() else ()
+        for precision_run in (precision, *bf16):
             configs.append(
                 {
                     "runtime": "onnx" if runtime == "onnx" else "openvino",
@@ -210,7 +212,8 @@ def main() -> None:
     }
     auto = "bf16" if cpu_has_fast_bf16() else "fp32"
     print(f"EfficientNet-Lite0, batch {args.batch_size}, {cores} cores{', busy' if args.busy else ''}; "
-          f"native bf16: {'yes' if auto == 'bf16' else 'no'}\n")  # fmt: skip
+          f"native bf16: {'yes' if auto == 'bf16' else 'no'}"
+          f"{f', ONEDNN_MAX_CPU_ISA={onednn_isa_cap()}' if onednn_isa_cap() else ''}\n")  # fmt: skip
     print(
         "runtime and precision | threads | malloc settings | photos/s | page faults per pass | peak RSS "
         "| speed-up"

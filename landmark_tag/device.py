@@ -3,6 +3,8 @@ evaluation."""
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from landmark_tag.errors import ConfigError
@@ -27,10 +29,26 @@ def resolve_device(device: str = "auto") -> torch.device:
 PRECISIONS = ("auto", "fp32", "bf16", "int8")  # int8: the openvino runtime only (runtime.runners)
 
 
+# oneDNN's instruction-set caps (ONEDNN_MAX_CPU_ISA) below the first with native bf16.
+_ISA_CAPS_WITHOUT_BF16 = frozenset(
+    {"SSE41", "AVX", "AVX2", "AVX2_VNNI", "AVX2_VNNI_2", "AVX512_CORE", "AVX512_CORE_VNNI"}
+)
+
+
+def onednn_isa_cap() -> str | None:
+    """The instruction-set cap set by `ONEDNN_MAX_CPU_ISA`, if any. PyTorch and OpenVINO both
+    compute through oneDNN, which then runs only the kernels of that set (and below): a machine
+    limited this way must be treated as the CPU it behaves as."""
+    cap = os.environ.get("ONEDNN_MAX_CPU_ISA", "").strip().upper()
+    return cap if cap and cap not in ("ALL", "DEFAULT") else None
+
+
 def cpu_has_fast_bf16() -> bool:
-    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX). There, bf16 inference runs
-    1.5 to 2.3 times as fast as fp32 (EfficientNet-Lite0 on two threads and on one of a 2-core AMD
-    EPYC: `python benchmarks/model_speed.py`); elsewhere bf16 is emulated and slower."""
+    """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), and oneDNN may use it. There,
+    bf16 inference runs 1.5 to 2.3 times as fast as fp32 (README, Speed); elsewhere bf16 is
+    emulated and slower, and OpenVINO's bf16 under a lower `ONEDNN_MAX_CPU_ISA` fails outright."""
+    if onednn_isa_cap() in _ISA_CAPS_WITHOUT_BF16:
+        return False
     try:
         return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
     except AttributeError:  # a torch without these probes

@@ -8,7 +8,6 @@ the `predict` command. A plain `predict_landmarks()` call leaves its caller's pr
 
 from __future__ import annotations
 
-import contextlib
 import os
 
 import torch
@@ -48,22 +47,3 @@ def prepare_inference_process(device: torch.device, threads: int | None = None) 
     if threads is not None:
         torch.set_num_threads(threads)
     return before
-
-
-def lower_priority() -> None:
-    """Decode workers yield the CPU to inference. When they share cores with the model, a worker
-    preempting one of its threads mid-layer stalls the others at the next barrier; at the lowest
-    normal priority, decoding fills the gaps instead (measured on 2 cores: 12 MP photos about 20%
-    faster than at equal priority, small photos a few percent). Unlike SCHED_IDLE, which measured
-    the same, nice 19 cannot starve the workers on a busy machine. Idempotent."""
-    if hasattr(os, "getpriority") and os.getpriority(os.PRIO_PROCESS, 0) < 19:
-        os.setpriority(os.PRIO_PROCESS, 0, 19)
-
-
-def normal_priority() -> None:
-    """Ray may start an actor in a worker process that decoded photos before, at the lowest
-    priority (`lower_priority`); the model must not run there. Raising it needs the privilege to;
-    without, the actor stays as it is."""
-    if hasattr(os, "getpriority") and os.getpriority(os.PRIO_PROCESS, 0) > 0:
-        with contextlib.suppress(PermissionError):
-            os.setpriority(os.PRIO_PROCESS, 0, 0)

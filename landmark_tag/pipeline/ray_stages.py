@@ -24,7 +24,7 @@ from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.incremental import PartJournal
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.pipeline.process import lower_priority, normal_priority, prepare_inference_process
+from landmark_tag.pipeline.process import prepare_inference_process
 from landmark_tag.pipeline.rows import rows_for_batch
 from landmark_tag.pipeline.sidecar import SidecarWriter
 
@@ -44,7 +44,6 @@ class ExamineShard:
     storage_options: dict | None
 
     def __call__(self, row: dict) -> dict:
-        lower_priority()  # as the local engine's decode workers: inference comes first
         photos = pickle.loads(row["photos"])
         items = [
             examine_photo(photo, self.decoder, self.include_gps, self.storage_options) for photo in photos
@@ -79,7 +78,6 @@ class ShardTagger:
 
         device = torch.device(settings.device)
         prepare_inference_process(device, settings.threads)
-        normal_priority()
         loaded: LoadedModel = ray.get(settings.model)
         self.settings = settings
         self.model_name = loaded.name

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from landmark_tag.device import onednn_isa_cap
+
 logger = logging.getLogger(__name__)
 
 ENTRY_FORMAT = 1  # raise when what an entry holds, or how it is built, changes
@@ -64,7 +66,9 @@ def cpu_features() -> str:
                     break
     except OSError:  # not Linux: the processor's name stands in for its flags
         return f"{platform.machine()}:{platform.processor()}"
-    return f"{platform.machine()}:{','.join(sorted(flags.intersection(_CPU_FLAGS)))}"
+    features = f"{platform.machine()}:{','.join(sorted(flags.intersection(_CPU_FLAGS)))}"
+    cap = onednn_isa_cap()  # a capped oneDNN computes int8 with other instructions
+    return f"{features};max_isa={cap}" if cap else features
 
 
 @dataclass
