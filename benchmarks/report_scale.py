@@ -24,8 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from landmark_tag.pipeline.records import ResultRow, Status
 from landmark_tag.pipeline.write import ResultWriter
+from landmark_tag.results import ResultRow, Status
 
 MEASURE = """
 import json, resource, sys, time

@@ -4,7 +4,7 @@ import sys
 
 from landmark_tag.pipeline.predict import predict_landmarks
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.pipeline.write import read_results
+from landmark_tag.results import read_results
 
 photo_dir, model = sys.argv[1], sys.argv[2]
 

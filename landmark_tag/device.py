@@ -43,6 +43,38 @@ def onednn_isa_cap() -> str | None:
     return cap if cap and cap not in ("ALL", "DEFAULT") else None
 
 
+# ... and below the first with an int8 dot product (VNNI).
+_ISA_CAPS_WITHOUT_VNNI = frozenset({"SSE41", "AVX", "AVX2", "AVX512_CORE"})
+_VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags as Linux lists them; empty elsewhere."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_has_fast_int8() -> bool:
+    """Whether this CPU has an int8 dot product (VNNI or AMX), and oneDNN may use it. Without one
+    (AVX2 alone: most laptops and older servers), int8 gained little over fp32 and failed its check
+    on wonders7, its 16-bit sums rounding and saturating (README, "Without native bf16")."""
+    if onednn_isa_cap() in _ISA_CAPS_WITHOUT_VNNI:
+        return False
+    flags = cpu_flags()
+    if flags:
+        return bool(flags & _VNNI_FLAGS)
+    try:
+        return bool(torch.cpu._is_vnni_supported())
+    except AttributeError:
+        return False
+
+
 def cpu_has_fast_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), and oneDNN may use it. There,
     bf16 inference runs 1.5 to 2.3 times as fast as fp32 (README, Speed); elsewhere bf16 is

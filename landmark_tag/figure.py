@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, to_rgb
+from landmark_tag.images import DecodeError, load_rgb, register_heif
 from landmark_tag.pipeline.predict import ImagePrediction
 
 _PHOTO_HEIGHT = 320
@@ -28,22 +28,22 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default(size=size)
 
 
-def _photo_thumbnail(decoder: PhotoDecoder, path: str) -> Image.Image:
+def _photo_thumbnail(path: str) -> Image.Image:
     try:
-        with decoder.open(path) as image:
-            image = to_rgb(decoder.oriented(image))
+        image = load_rgb(path, draft_size=2 * _PHOTO_HEIGHT)
     except DecodeError:
         return Image.new("RGB", (_PHOTO_HEIGHT, _PHOTO_HEIGHT), (200, 200, 200))
     image.thumbnail((2 * _PHOTO_HEIGHT, _PHOTO_HEIGHT))
     return image
 
 
-def render_predictions(predictions: Sequence[ImagePrediction], out: str | os.PathLike, decoder: PhotoDecoder):
+def render_predictions(predictions: Sequence[ImagePrediction], out: str | os.PathLike) -> None:
     """Save one PNG (or any format Pillow writes) with a row per photo: the photo, then its top-k."""
+    register_heif()
     large, small = font(18), font(14)
     rows = []
     for prediction in predictions:
-        photo = _photo_thumbnail(decoder, prediction.path)
+        photo = _photo_thumbnail(prediction.path)
         row = Image.new("RGB", (photo.width + _PANEL_WIDTH, _PHOTO_HEIGHT), "white")
         row.paste(photo, (0, (_PHOTO_HEIGHT - photo.height) // 2))
         draw = ImageDraw.Draw(row)

@@ -25,3 +25,14 @@ def test_a_capped_cpu_builds_its_own_int8(monkeypatch):
     plain = cpu_features()
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     assert cpu_features() == f"{plain};max_isa=AVX2"
+
+
+def test_int8_dot_product_from_the_flags_and_the_cap(monkeypatch):
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    monkeypatch.setattr(device, "cpu_flags", lambda: {"avx2", "fma", "avx512f", "avx512_vnni"})
+    assert device.cpu_has_fast_int8()
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")  # VNNI there, but oneDNN may not use it
+    assert not device.cpu_has_fast_int8()
+    monkeypatch.delenv("ONEDNN_MAX_CPU_ISA")
+    monkeypatch.setattr(device, "cpu_flags", lambda: {"avx2", "fma"})  # a Zen 3
+    assert not device.cpu_has_fast_int8()

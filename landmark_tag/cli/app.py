@@ -16,7 +16,7 @@ from rich.markup import escape
 
 from landmark_tag.errors import ConfigError, LandmarkTagError, ModelNotFoundError
 from landmark_tag.paths import default_model_path
-from landmark_tag.pipeline.storage import unreachable_storage
+from landmark_tag.storage import unreachable_storage
 
 # Exit codes, documented in the README.
 EXIT_OK = 0

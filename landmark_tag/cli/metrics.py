@@ -111,9 +111,12 @@ def landmark_score_line(threshold: float, fit: dict) -> str:
 def int8_line(check: Int8Check | None) -> str:
     """What `train` says of the int8 model it built (see `runtime.int8_check`)."""
     if check is None:
-        return "int8: not built (OpenVINO cannot run here); the scan will use PyTorch"
+        return (
+            "int8: not built here (OpenVINO cannot run, or the CPU has no int8 dot product); scans build "
+            "it where it can run"
+        )
     verdict = (
-        "passed: int8 may run (the default on CPUs without native bf16)"
+        "passed: int8 may run (the default on CPUs with an int8 dot product, without native bf16)"
         if check.passed
         else "failed: int8 will not run, fp32 runs instead"
     )

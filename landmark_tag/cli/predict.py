@@ -17,9 +17,10 @@ from landmark_tag.cli.app import (
     setup_logging,
 )
 from landmark_tag.paths import default_model_path
-from landmark_tag.pipeline.records import Status
+from landmark_tag.results import Status
 
 
+# Long by declaration only: one parameter per option (typer's way).
 @app.command("predict")
 def predict_command(
     images: list[str] = typer.Argument(..., help="Image files.", show_default=False, metavar="IMAGE"),
@@ -55,9 +56,8 @@ def predict_command(
     from landmark_tag.checkpoint import load_model
     from landmark_tag.device import resolve_device
     from landmark_tag.figure import render_predictions
-    from landmark_tag.pipeline.decode import PhotoDecoder
     from landmark_tag.pipeline.predict import predict_landmarks
-    from landmark_tag.pipeline.process import prepare_inference_process
+    from landmark_tag.process import prepare_inference_process
 
     setup_logging(False)
     with fatal_errors(model_given=model is not None):
@@ -74,7 +74,7 @@ def predict_command(
             precision=precision,
         )
         if show:
-            render_predictions(predictions, show, PhotoDecoder(loaded.spec.preprocessing))
+            render_predictions(predictions, show)
     console = Console()
     if as_json:
         console.print_json(json.dumps([asdict(p) for p in predictions]))

@@ -18,12 +18,12 @@ from dataclasses import dataclass
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, describe_os_error
+from landmark_tag.images import EMPTY_FILE, DecodeError, describe_os_error
+from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.exif import GpsFix, read_gps, read_gps_pillow
 from landmark_tag.pipeline.gpu_decode import exif_orientation, wants_device_decode
-from landmark_tag.pipeline.image_file import EMPTY_FILE
-from landmark_tag.pipeline.storage import open_binary
+from landmark_tag.storage import open_binary
 
 logger = logging.getLogger(__name__)
 
@@ -213,8 +213,8 @@ def make_loader(
 
 def _setup_worker(worker_id: int) -> None:
     # Workers keep the scan's priority. Below it (nice 19 once), they filled the model's gaps no
-    # better on an idle machine, and beside other work they starved: 12 MP photos at 0.5 photos/s
-    # instead of 14.7 (README, Speed). `nice landmark-tag scan` lowers the whole scan.
+    # better on an idle machine, and beside other work they starved (README, "On a busy machine").
+    # `nice landmark-tag scan` lowers the whole scan.
     # A SIGTERM sent to the whole process group (as systemd and Kubernetes do) is the main
     # process's to handle: it commits and shuts the workers down. A worker dying of it first would
     # only turn that clean stop into a "DataLoader worker killed" error.

@@ -15,23 +15,8 @@ from PIL import Image
 from torchvision.transforms import v2 as transforms
 
 from landmark_tag.checkpoint import Preprocessing
-from landmark_tag.pipeline.image_file import (  # re-exported: the decode stage's errors and helpers
-    DEFAULT_MAX_PIXELS,
-    DecodeError,
-    describe_os_error,
-    open_image,
-    oriented,
-    register_heif,
-    to_rgb,
-)
+from landmark_tag.images import DEFAULT_MAX_PIXELS, open_image, oriented, register_heif, to_rgb
 from landmark_tag.transforms import eval_transform
-
-__all__ = [
-    "DecodeError",
-    "PhotoDecoder",
-    "describe_os_error",
-    "to_rgb",
-]
 
 
 @dataclass
@@ -53,13 +38,9 @@ class PhotoDecoder:
         draft_size = self.preprocessing.resize_size if self.use_draft else None
         return open_image(source, self.max_pixels, draft_size)
 
-    def oriented(self, image: Image.Image) -> Image.Image:
-        """Decode an opened photo's pixels and turn them upright as its EXIF orientation says."""
-        return oriented(image)
-
     def pixels(self, image: Image.Image) -> torch.Tensor:
         """Decode an opened photo into a normalised CHW tensor of `dtype`."""
-        return self.transform(to_rgb(self.oriented(image))).to(self.dtype)
+        return self.transform(to_rgb(oriented(image))).to(self.dtype)
 
     def __call__(self, source: str | BinaryIO) -> torch.Tensor:
         with self.open(source) as image:

@@ -23,7 +23,8 @@ from PIL import Image
 from torchvision.io import ImageReadMode, decode_jpeg
 
 from landmark_tag.checkpoint import Preprocessing
-from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder
+from landmark_tag.images import DecodeError
+from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.transforms import tensor_eval_transform
 
 if TYPE_CHECKING:  # batch.py imports this module, for its workers' side

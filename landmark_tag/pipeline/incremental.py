@@ -28,8 +28,19 @@ import pyarrow.parquet as pq
 from landmark_tag.errors import ConfigError, LandmarkTagError
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.judge import Judge
-from landmark_tag.pipeline.records import ResultRow, Status, output_path
-from landmark_tag.pipeline.storage import (
+from landmark_tag.pipeline.write import ResultWriter
+from landmark_tag.results import (
+    ResultRow,
+    Status,
+    conform,
+    iter_result_batches,
+    output_path,
+    result_columns,
+    result_k,
+    rows_to_table,
+    to_micros,
+)
+from landmark_tag.storage import (
     filesystem,
     is_url,
     local_path,
@@ -37,15 +48,6 @@ from landmark_tag.pipeline.storage import (
     remove_file,
     remove_tree,
     staging_file,
-)
-from landmark_tag.pipeline.write import (
-    ResultWriter,
-    conform,
-    iter_result_batches,
-    result_columns,
-    result_k,
-    rows_to_table,
-    to_micros,
 )
 
 _KEY_COLUMNS = ["path", "status", "size_bytes", "modified_at"]

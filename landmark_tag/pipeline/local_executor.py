@@ -16,17 +16,17 @@ from landmark_tag.pipeline.batch import make_loader
 from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.gpu_decode import DEVICE_DECODE_MIN_BYTES, DeviceJpegDecoder, decode_on_device
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.pipeline.process import (
+from landmark_tag.pipeline.rows import rows_for_batch
+from landmark_tag.pipeline.scan_config import ExecutionResult, ScanConfig, ScanWork, StageTiming
+from landmark_tag.pipeline.sidecar import SidecarWriter
+from landmark_tag.process import (
     default_batch_size,
     default_threads,
     default_workers,
     prepare_inference_process,
 )
-from landmark_tag.pipeline.records import status_counts
-from landmark_tag.pipeline.rows import rows_for_batch
-from landmark_tag.pipeline.scan_config import ExecutionResult, ScanConfig, ScanWork, StageTiming
-from landmark_tag.pipeline.sidecar import SidecarWriter
 from landmark_tag.progress import PhotoProgress
+from landmark_tag.results import status_counts
 
 
 class LocalExecutor:

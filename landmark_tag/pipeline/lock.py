@@ -28,7 +28,7 @@ import time
 from typing import Any
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.pipeline.storage import filesystem, is_url, local_path
+from landmark_tag.storage import filesystem, is_url, local_path
 
 logger = logging.getLogger(__name__)
 

@@ -14,9 +14,10 @@ from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.device import resolve_device
 from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import Place
-from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder
+from landmark_tag.images import DecodeError
+from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.judge import Judge
-from landmark_tag.pipeline.records import Status
+from landmark_tag.results import Status
 from landmark_tag.runtime.runners import open_runner
 
 logger = logging.getLogger(__name__)

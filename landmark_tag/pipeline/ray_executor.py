@@ -34,17 +34,17 @@ from landmark_tag.device import check_device_name
 from landmark_tag.errors import ConfigError, LandmarkTagError
 from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.pipeline.process import (
+from landmark_tag.pipeline.ray_stages import ExamineShard, ShardTagger, TaggerSettings, shard_photos
+from landmark_tag.pipeline.scan_config import ExecutionResult, ScanConfig, ScanWork, StageTiming
+from landmark_tag.pipeline.sidecar import SidecarStats
+from landmark_tag.process import (
     default_batch_size,
     default_threads,
 )
-from landmark_tag.pipeline.ray_stages import ExamineShard, ShardTagger, TaggerSettings, shard_photos
-from landmark_tag.pipeline.records import status_counts
-from landmark_tag.pipeline.scan_config import ExecutionResult, ScanConfig, ScanWork, StageTiming
-from landmark_tag.pipeline.sidecar import SidecarStats
-from landmark_tag.pipeline.storage import exists
 from landmark_tag.progress import PhotoProgress
+from landmark_tag.results import status_counts
 from landmark_tag.runtime.runners import check_runtime, open_runner
+from landmark_tag.storage import exists
 
 logger = logging.getLogger(__name__)
 

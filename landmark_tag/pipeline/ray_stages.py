@@ -24,9 +24,9 @@ from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.incremental import PartJournal
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.pipeline.process import prepare_inference_process
 from landmark_tag.pipeline.rows import rows_for_batch
 from landmark_tag.pipeline.sidecar import SidecarWriter
+from landmark_tag.process import prepare_inference_process
 
 
 def shard_photos(photos: list[PhotoFile], size: int) -> list[list[PhotoFile]]:

@@ -9,7 +9,7 @@ import time
 
 from landmark_tag.pipeline.batch import PhotoBatch
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.pipeline.records import ResultRow, Status
+from landmark_tag.results import ResultRow, Status
 
 
 def rows_for_batch(batch: PhotoBatch, predictor: Predictor, model_name: str) -> list[ResultRow]:

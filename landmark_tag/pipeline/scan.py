@@ -35,9 +35,9 @@ from landmark_tag.pipeline.lock import OutputLock
 from landmark_tag.pipeline.predict import Predictor, warn_without_landmark_score
 from landmark_tag.pipeline.scan_config import ScanConfig, ScanWork, StageTiming
 from landmark_tag.pipeline.sidecar import SidecarStats
-from landmark_tag.pipeline.storage import exists, remove_stale_staging_files
-from landmark_tag.pipeline.write import output_format
 from landmark_tag.progress import NoProgress, PhotoProgress
+from landmark_tag.results import output_format
+from landmark_tag.storage import exists, remove_stale_staging_files
 
 if TYPE_CHECKING:
     from landmark_tag.pipeline.ray_executor import RayExecutor

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from landmark_tag.errors import ConfigError
+from landmark_tag.images import DEFAULT_MAX_PIXELS
 from landmark_tag.pipeline.discover import PhotoFile
-from landmark_tag.pipeline.image_file import DEFAULT_MAX_PIXELS
 from landmark_tag.pipeline.incremental import DEFAULT_COMMIT_ROWS, PartJournal
 from landmark_tag.pipeline.sidecar import SidecarStats
 

@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.pipeline.records import ResultRow, Status
-from landmark_tag.pipeline.storage import exists, is_url, local_path, open_binary, publish, staging_file
+from landmark_tag.results import ResultRow, Status
+from landmark_tag.storage import exists, is_url, local_path, open_binary, publish, staging_file
 
 logger = logging.getLogger(__name__)
 

@@ -8,132 +8,23 @@ output exactly as it was.
 
 from __future__ import annotations
 
-import csv
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 
-import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from landmark_tag.errors import ConfigError
-from landmark_tag.pipeline.records import ResultRow, output_path
-from landmark_tag.pipeline.storage import open_binary, publish, staging_file
-
-FORMATS = ("parquet", "csv")
-_SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
-_TIMESTAMP = pa.timestamp("us", tz="UTC")
-
-
-def output_format(path: str | os.PathLike, requested: str | None = None) -> str:
-    """The format to write: `requested` if given, else from the suffix (.parquet, .pq or .csv)."""
-    if requested:
-        if requested not in FORMATS:
-            raise ConfigError(f"unknown output format {requested!r} (--format): use parquet or csv")
-        return requested
-    suffix = Path(str(path)).suffix.lower()
-    if suffix not in _SUFFIXES:
-        raise ConfigError(
-            f"cannot tell the output format from {Path(str(path)).name!r}: use --format parquet|csv"
-        )
-    return _SUFFIXES[suffix]
-
-
-def result_schema(k: int) -> pa.Schema:
-    """The output columns, in order, for top-`k` results."""
-    fields = [
-        pa.field("path", pa.string()),
-        pa.field("status", pa.string()),
-        pa.field("error", pa.string()),
-        pa.field("gps_latitude", pa.float64()),
-        pa.field("gps_longitude", pa.float64()),
-        pa.field("estimated_latitude", pa.float64()),
-        pa.field("estimated_longitude", pa.float64()),
-        pa.field("estimated_country", pa.string()),
-    ]
-    fields += [pa.field(f"landmark_{i}", pa.string()) for i in range(1, k + 1)]
-    fields += [pa.field(f"probability_{i}", pa.float64()) for i in range(1, k + 1)]
-    fields += [
-        pa.field("landmark_score", pa.float64()),
-        pa.field("model", pa.string()),
-        pa.field("size_bytes", pa.int64()),
-        pa.field("modified_at", _TIMESTAMP),
-        pa.field("scanned_at", _TIMESTAMP),
-    ]
-    return pa.schema(fields)
-
-
-# A CSV cell that starts with one of these is a formula to a spreadsheet (=HYPERLINK(...) and
-# worse): such cells are written with a leading apostrophe, as OWASP advises, and read back without.
-_FORMULA_START = r"^[=+\-@\t\r]"
-
-
-def spreadsheet_safe(table: pa.Table) -> pa.Table:
-    """`table` with every text cell that a spreadsheet would run as a formula quoted by a `'`."""
-    for index, column in enumerate(table.schema):
-        if pa.types.is_string(column.type):
-            values = table.column(index)
-            risky = pc.fill_null(pc.match_substring_regex(values, _FORMULA_START), False)
-            quoted = pc.binary_join_element_wise("'", values, "")
-            table = table.set_column(index, column, pc.if_else(risky, quoted, values))
-    return table
-
-
-def from_spreadsheet_safe(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """The values `spreadsheet_safe` quoted, as they were."""
-    columns = []
-    for column in batch.columns:
-        if pa.types.is_string(column.type):
-            quoted = pc.fill_null(pc.match_substring_regex(column, "'" + _FORMULA_START[1:]), False)
-            column = pc.if_else(quoted, pc.utf8_slice_codeunits(column, 1), column)
-        columns.append(column)
-    return pa.RecordBatch.from_arrays(columns, schema=batch.schema)
-
-
-def to_micros(posix_seconds: float) -> int:
-    """The integer microseconds the timestamp columns store (and incremental runs compare)."""
-    return round(posix_seconds * 1_000_000)
-
-
-def conform(table: pa.Table, k: int) -> pa.Table:
-    """`table` in the current output schema. Outputs written before a column existed lack it; their
-    rows get it empty (they keep what the scan that made them found), so upgrading never forces a
-    rescan."""
-    schema = result_schema(k)
-    columns = [
-        table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-        for f in schema
-    ]
-    return pa.Table.from_arrays(columns, names=schema.names) if table.column_names != schema.names else table
-
-
-def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
-    def ranked(values: list, i: int):
-        return values[i] if i < len(values) else None
-
-    columns: dict[str, list] = {
-        "path": [output_path(r.path) for r in rows],
-        "status": [r.status.value for r in rows],
-        "error": [r.error for r in rows],
-        "gps_latitude": [r.gps_latitude for r in rows],
-        "gps_longitude": [r.gps_longitude for r in rows],
-        "estimated_latitude": [r.estimated_latitude for r in rows],
-        "estimated_longitude": [r.estimated_longitude for r in rows],
-        "estimated_country": [r.estimated_country for r in rows],
-    }
-    for i in range(k):
-        columns[f"landmark_{i + 1}"] = [ranked(r.landmarks, i) for r in rows]
-    for i in range(k):
-        columns[f"probability_{i + 1}"] = [ranked(r.probabilities, i) for r in rows]
-    columns["landmark_score"] = [r.landmark_score for r in rows]
-    columns["model"] = [r.model for r in rows]
-    columns["size_bytes"] = [r.size_bytes for r in rows]
-    columns["modified_at"] = [to_micros(r.modified_at) for r in rows]
-    columns["scanned_at"] = [to_micros(r.scanned_at) for r in rows]
-    return pa.Table.from_pydict(columns, schema=result_schema(k))
+from landmark_tag.results import (
+    ResultRow,
+    conform,
+    output_format,
+    result_schema,
+    rows_to_table,
+    spreadsheet_safe,
+)
+from landmark_tag.storage import publish, staging_file
 
 
 class ResultWriter:
@@ -207,60 +98,3 @@ class ResultWriter:
             self.close()
         else:
             self.abort()
-
-
-def _csv_header(handle) -> list[str]:
-    return next(csv.reader([handle.readline().decode("utf-8")]), [])
-
-
-def iter_result_batches(
-    path: str,
-    fmt: str | None = None,
-    storage_options: dict | None = None,
-    columns: list[str] | None = None,
-    batch_rows: int = 65536,
-) -> Iterator[pa.RecordBatch]:
-    """Stream a scan output, Parquet or CSV, in batches with the output's column types."""
-    with open_binary(str(path), storage_options) as handle:
-        if output_format(path, fmt) == "parquet":
-            yield from pq.ParquetFile(handle).iter_batches(batch_size=batch_rows, columns=columns)
-            return
-        header = _csv_header(handle)
-        handle.seek(0)
-        k = top_k_of(header)
-        types = {f.name: f.type for f in result_schema(k)}
-        options = pa_csv.ConvertOptions(
-            column_types=types, strings_can_be_null=True, include_columns=columns or header
-        )
-        for batch in pa_csv.open_csv(handle, convert_options=options):
-            yield from_spreadsheet_safe(batch)
-
-
-def top_k_of(columns: Iterable[str]) -> int:
-    """k, from an output's column names (`landmark_1` ... `landmark_k`; not `landmark_score`)."""
-    return sum(1 for name in columns if name.startswith("landmark_") and name[9:].isdigit())
-
-
-def result_columns(path: str, fmt: str | None = None, storage_options: dict | None = None) -> list[str]:
-    """The column names of an existing output (older versions wrote fewer)."""
-    with open_binary(str(path), storage_options) as handle:
-        if output_format(path, fmt) == "parquet":
-            return pq.ParquetFile(handle).schema_arrow.names
-        return _csv_header(handle)
-
-
-def result_k(path: str, fmt: str | None = None, storage_options: dict | None = None) -> int:
-    """How many top-k columns an existing output has."""
-    return top_k_of(result_columns(path, fmt, storage_options))
-
-
-def read_results(
-    path: str | os.PathLike, fmt: str | None = None, storage_options: dict | None = None
-) -> pd.DataFrame:
-    """Read a scan output back, Parquet or CSV, with the same column types either way."""
-    batches = list(iter_result_batches(str(path), fmt, storage_options))
-    if not batches:
-        return pa.Table.from_pylist(
-            [], schema=result_schema(result_k(str(path), fmt, storage_options))
-        ).to_pandas()
-    return pa.Table.from_batches(batches).to_pandas()

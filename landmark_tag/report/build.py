@@ -22,18 +22,18 @@ from typing import Any, TextIO
 import pyarrow.compute as pc
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.pipeline.records import Status
-from landmark_tag.pipeline.storage import is_url, publish, staging_file
-from landmark_tag.pipeline.write import (
+from landmark_tag.progress import NoProgress, PhotoProgress
+from landmark_tag.report import page
+from landmark_tag.report.thumbnails import Thumbnail, ThumbnailRequest, iter_thumbnails
+from landmark_tag.results import (
+    Status,
     iter_result_batches,
     output_format,
     result_columns,
     result_k,
     to_micros,
 )
-from landmark_tag.progress import NoProgress, PhotoProgress
-from landmark_tag.report import page
-from landmark_tag.report.thumbnails import Thumbnail, ThumbnailRequest, iter_thumbnails
+from landmark_tag.storage import is_url, publish, staging_file
 
 PHOTO_SECTIONS = (
     Status.TAGGED.value,

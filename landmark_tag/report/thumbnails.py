@@ -19,15 +19,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from landmark_tag.pipeline.image_file import (
-    DecodeError,
-    describe_os_error,
-    open_image,
-    oriented,
-    register_heif,
-    to_rgb,
-)
-from landmark_tag.pipeline.storage import open_binary
+from landmark_tag.images import DecodeError, describe_os_error, load_rgb, register_heif
+from landmark_tag.storage import open_binary
 
 JPEG_QUALITY = 75
 IN_FLIGHT_PER_WORKER = 8  # thumbnails queued per worker: enough to keep it busy, little memory
@@ -62,11 +55,8 @@ def make_thumbnail(
         return Thumbnail(request.key, cached=True)
     register_heif()
     try:
-        with (
-            open_binary(request.path, storage_options) as handle,
-            open_image(handle, draft_size=size) as image,
-        ):
-            picture = to_rgb(oriented(image))
+        with open_binary(request.path, storage_options) as handle:
+            picture = load_rgb(handle, draft_size=size)
             picture.thumbnail((size, size), Image.Resampling.BICUBIC, reducing_gap=2.0)
             buffer = io.BytesIO()
             picture.save(buffer, "JPEG", quality=JPEG_QUALITY, optimize=True)

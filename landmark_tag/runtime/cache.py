@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from landmark_tag.device import onednn_isa_cap
+from landmark_tag.device import cpu_flags, onednn_isa_cap
 
 logger = logging.getLogger(__name__)
 
@@ -57,14 +57,8 @@ def cache_root() -> Path:
 
 def cpu_features() -> str:
     """The CPU's model-relevant instruction sets, e.g. "x86_64:avx2,avx512f,fma"."""
-    flags: set[str] = set()
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    break
-    except OSError:  # not Linux: the processor's name stands in for its flags
+    flags = cpu_flags()
+    if not flags:  # not Linux: the processor's name stands in for its flags
         return f"{platform.machine()}:{platform.processor()}"
     features = f"{platform.machine()}:{','.join(sorted(flags.intersection(_CPU_FLAGS)))}"
     cap = onednn_isa_cap()  # a capped oneDNN computes int8 with other instructions

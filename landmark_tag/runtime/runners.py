@@ -5,15 +5,18 @@
     runtime   device  precision auto                               fp32   bf16          int8
     auto      CUDA    torch, bf16                                   torch  torch         refused
     auto      CPU     openvino: bf16 where the CPU multiplies it    openvino fp32 / bf16 / int8
-                      natively; elsewhere int8 if the checkpoint
+                      natively; elsewhere int8 where the CPU has
+                      an int8 dot product (VNNI), the checkpoint
                       has calibration photos and int8 passes its
-                      check, else fp32
+                      check; else fp32
     torch     any     bf16 on CUDA and bf16 CPUs, else fp32         fp32   bf16          refused
     openvino  CPU     as auto on the CPU                            fp32   bf16          int8
 
 OpenVINO won on every CPU measured, with and without native bf16 (`benchmarks/model_speed.py`). On
 a CPU with native bf16 (AMX), OpenVINO's bf16 ran faster than the scan's int8, which keeps a few
-operations in fp32 to hold fp32's answers; without it, int8 is the fastest that does.
+operations in fp32 to hold fp32's answers; without it, int8 is the fastest that does, where the CPU
+has an int8 dot product. With AVX2 alone, int8 failed its check (README, "Without native bf16"), so
+`auto` does not spend the build on it there; `--precision int8` still tries.
 When OpenVINO cannot be loaded or cannot convert the model, or when int8 fails its check, the
 runner says so in one warning and runs what it can: PyTorch, or fp32.
 """
@@ -28,7 +31,7 @@ import torch
 from torch import nn
 
 from landmark_tag.checkpoint import LoadedModel
-from landmark_tag.device import PRECISIONS, cpu_has_fast_bf16, resolve_precision
+from landmark_tag.device import PRECISIONS, cpu_has_fast_bf16, cpu_has_fast_int8, resolve_precision
 from landmark_tag.errors import ConfigError
 from landmark_tag.openset import capture_features
 
@@ -147,7 +150,7 @@ def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
     fp32 = fp32_model(loaded)  # first: without it, nothing else here can run
     if precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16()):
         return OpenVINORunner(fp32.model_file, "bf16")
-    if precision in ("auto", "int8"):
+    if precision == "int8" or (precision == "auto" and cpu_has_fast_int8()):
         try:
             int8 = int8_model(loaded)
         except RuntimeUnavailable as exc:

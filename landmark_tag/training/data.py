@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from landmark_tag.checkpoint import Preprocessing
 from landmark_tag.errors import ConfigError, LandmarkTagError
-from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, to_rgb
+from landmark_tag.images import DecodeError, load_rgb, register_heif
 from landmark_tag.pipeline.discover import discover_photos
 from landmark_tag.transforms import eval_transform, train_transform
 
@@ -124,24 +124,15 @@ class PhotoFolderDataset(Dataset):
     def __init__(self, index: ImageFolderIndex, preprocessing: Preprocessing, train: bool) -> None:
         self.index = index
         # Decode at up to twice the input size so random crops keep detail; eval needs only the resize size.
-        decode_size = preprocessing.resize_size * (2 if train else 1)
-        self.decoder = PhotoDecoder(
-            Preprocessing(
-                input_size=preprocessing.input_size,
-                resize_size=decode_size,
-                mean=preprocessing.mean,
-                std=preprocessing.std,
-                interpolation=preprocessing.interpolation,
-            )
-        )
+        self.decode_size = preprocessing.resize_size * (2 if train else 1)
+        register_heif()
         self.transform = train_transform(preprocessing) if train else eval_transform(preprocessing)
 
     def __len__(self) -> int:
         return len(self.index)
 
     def load(self, i: int) -> Image.Image:
-        with self.decoder.open(self.index.paths[i]) as image:
-            return to_rgb(self.decoder.oriented(image))
+        return load_rgb(self.index.paths[i], self.decode_size)
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         # A broken photo in a training set costs that photo, not the run: use the next good one.

@@ -17,7 +17,8 @@ from landmark_tag.calibration_photos import (
     pick,
 )
 from landmark_tag.checkpoint import Preprocessing, load_model
-from landmark_tag.pipeline.decode import DecodeError, PhotoDecoder, to_rgb
+from landmark_tag.device import cpu_has_fast_int8
+from landmark_tag.images import DecodeError, load_rgb, register_heif
 from landmark_tag.runtime.int8_check import Int8Check
 from landmark_tag.training.data import ImageFolderIndex
 from landmark_tag.transforms import crop_transform
@@ -34,13 +35,12 @@ def calibration_photos_for(
 ) -> CalibrationPhotos:
     """Input crops of a seeded choice of training photos, the validation photos and the negatives
     (each up to its limit in `calibration_photos`), decoded as the scan decodes them."""
-    decoder = PhotoDecoder(preprocessing)
+    register_heif()
     crop = crop_transform(preprocessing)
 
     def load_crop(path: str) -> Image.Image | None:
         try:
-            with decoder.open(path) as image:
-                return crop(to_rgb(decoder.oriented(image)))
+            return crop(load_rgb(path, preprocessing.resize_size))
         except DecodeError:
             return None  # already reported when training read it
 
@@ -61,6 +61,9 @@ def build_int8(checkpoint: Path) -> Int8Check | None:
     int8's check; None where OpenVINO cannot run here (the scan will then use PyTorch)."""
     from landmark_tag.runtime.openvino_model import RuntimeUnavailable, int8_model
 
+    if not cpu_has_fast_int8():
+        logger.info("this CPU has no int8 dot product (VNNI): scans here run fp32, so no int8 was built")
+        return None
     try:
         return int8_model(load_model(checkpoint)).check
     except RuntimeUnavailable as exc:

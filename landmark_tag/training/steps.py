@@ -33,7 +33,7 @@ from landmark_tag.training.loop import FitConfig, TrainReporter
 from landmark_tag.training.models import TrainableModel, scratch_model, transfer_model
 
 if TYPE_CHECKING:
-    from landmark_tag.training.train import TrainConfig
+    from landmark_tag.training.config import TrainConfig
 
 logger = logging.getLogger(__name__)
 

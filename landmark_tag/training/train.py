@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +22,15 @@ from landmark_tag.checkpoint import (
     save_checkpoint,
 )
 from landmark_tag.device import resolve_device
-from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import Place, class_places
-from landmark_tag.openset import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL, LandmarkScorer
-from landmark_tag.pipeline.process import default_workers
-from landmark_tag.runtime.int8_check import Int8Check
-from landmark_tag.training.calibration import DEFAULT_TARGET_PRECISION, Calibration, calibrate
+from landmark_tag.openset import LandmarkScorer
+from landmark_tag.process import default_workers
+from landmark_tag.training.calibration import Calibration, calibrate
+from landmark_tag.training.config import DEFAULT_EPOCHS_AND_LR, TrainConfig, TrainResult
 from landmark_tag.training.data import (
     index_negatives,
 )
-from landmark_tag.training.download import DEFAULT_URL, ByteProgress
+from landmark_tag.training.download import ByteProgress
 from landmark_tag.training.evaluate import (
     EvaluationResult,
     evaluate_checkpoint,
@@ -47,10 +46,11 @@ from landmark_tag.training.loop import (
     fit,
     write_metrics_csv,
 )
-from landmark_tag.training.models import DEFAULT_BACKBONE, TrainableModel
+from landmark_tag.training.models import TrainableModel
 from landmark_tag.training.steps import (
     BestModelOutputs,
     DataSplit,
+    FitInputs,
     best_model_outputs,
     build_model,
     fit_inputs,
@@ -60,82 +60,6 @@ from landmark_tag.training.steps import (
 )
 
 logger = logging.getLogger(__name__)
-
-# (epochs, learning rate) when not given: a frozen head is cheap, fine-tuning needs a gentler rate.
-_DEFAULTS = {"scratch": (30, 1e-3), "frozen": (40, 2e-3), "finetune": (10, 5e-4)}
-
-
-@dataclass
-class TrainConfig:
-    kind: str  # "scratch" or "transfer"
-    data: str | None = None  # ImageFolder, or a folder holding train/ (and test/); None downloads
-    out: str | None = None  # checkpoint path; None: the default model path the scan reads
-    arch: str = "landmark_cnn"  # scratch: landmark_cnn (improved) or seed (the original network)
-    backbone: str = DEFAULT_BACKBONE  # transfer
-    weights: str | None = None  # local ImageNet weights for the backbone instead of a download
-    finetune: bool = False  # transfer: train the whole network, not only the head
-    epochs: int | None = None
-    batch_size: int = 32
-    lr: float | None = None
-    backbone_lr_scale: float = 0.1
-    weight_decay: float = 0.05
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.1
-    patience: int = 6
-    valid_fraction: float = 0.2
-    feature_views: int = 2  # frozen backbone: augmented views per training photo, besides the plain one
-    limit_per_class: int | None = None  # use at most this many photos per class (quick runs)
-    seed: int = 0
-    device: str = "auto"
-    workers: int | None = None
-    resume: bool = False
-    gazetteer: str | None = None  # CSV of places for classes the built-in gazetteer does not know
-    target_precision: float = DEFAULT_TARGET_PRECISION  # of accepted tags, for the default threshold
-    landmark_recall: float = DEFAULT_LANDMARK_RECALL  # of validation landmark photos the score keeps
-    negatives: str | None = None  # photos of no landmark: the score's threshold keeps their false tags
-    false_tag_rate: float = DEFAULT_FALSE_TAG_RATE  # at or below this (with `negatives`)
-    download: bool = True
-    download_url: str = DEFAULT_URL
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("scratch", "transfer"):
-            raise ConfigError(f"unknown training kind {self.kind!r}: use scratch or transfer")
-        if self.kind == "scratch" and (self.weights or self.finetune or self.backbone != DEFAULT_BACKBONE):
-            raise ConfigError(
-                "backbone, weights and finetune (--backbone, --weights, --finetune) apply to transfer "
-                "training, not scratch"
-            )
-        if self.kind == "transfer" and self.arch != "landmark_cnn":
-            raise ConfigError(
-                "arch (--arch) applies to scratch training; transfer takes a backbone (--backbone)"
-            )
-        if not 0.0 < self.target_precision <= 1.0:
-            raise ConfigError("target_precision (--target-precision) must be in (0, 1]")
-        if not 0.0 < self.landmark_recall <= 1.0:
-            raise ConfigError("landmark_recall (--landmark-recall) must be in (0, 1]")
-        if not 0.0 <= self.false_tag_rate < 1.0:
-            raise ConfigError("false_tag_rate (--false-tag-rate) must be in [0, 1)")
-
-    @property
-    def mode(self) -> str:
-        if self.kind == "scratch":
-            return "scratch"
-        return "finetune" if self.finetune else "frozen"
-
-
-@dataclass
-class TrainResult:
-    checkpoint: Path
-    metrics_file: Path
-    best_epoch: int
-    epochs_run: int
-    valid: EvaluationResult
-    test: EvaluationResult | None
-    calibration: Calibration
-    landmark_scorer: LandmarkScorer  # its threshold, and in `fit` how it was chosen
-    places: int  # classes with coordinates
-    seconds: float
-    int8: Int8Check | None = None  # how int8 compares with fp32; None where OpenVINO cannot run
 
 
 def train(
@@ -148,7 +72,6 @@ def train(
     started = time.monotonic()
     reporter = reporter or SilentReporter()
     out = Path(config.out).expanduser() if config.out else default_model_path()
-    last_path, metrics_path = sidecar_paths(out)
     device = resolve_device(config.device)
     workers = default_workers() if config.workers is None else config.workers
 
@@ -156,6 +79,61 @@ def train(
     if config.negatives:
         index_negatives(config.negatives)  # a bad folder fails now, not after training
     places = class_places(split.class_names, config.gazetteer)
+    state, inputs = _fit_best_model(config, split, places, out, device, workers, reporter)
+
+    # Final numbers come from the best checkpoint as saved, read back the way the scan reads it.
+    loaded = load_model(out, device)
+    outputs = best_model_outputs(loaded, config, split, inputs, device, workers, reporter)
+    calibration, scorer, valid_result = _calibrate_and_score(loaded, config, split, outputs)
+    test_result = None
+    if split.test_root is not None:
+        # The trained weights' own accuracy; the runtime the scan will use is checked below (int8).
+        test_result = evaluate_checkpoint(
+            loaded,
+            data=split.test_root,
+            device=device,
+            workers=workers,
+            reporter=reporter,
+            runtime="torch",
+            precision="fp32",
+        )
+    photos = calibration_photos_for(
+        split.train,
+        split.valid,
+        index_negatives(config.negatives) if config.negatives else None,
+        loaded.spec.preprocessing,
+        config.seed,
+    )
+    _finish_checkpoint(out, loaded, calibration, scorer, valid_result, test_result, state, photos)
+    sidecar_paths(out)[0].unlink(missing_ok=True)  # the run finished: nothing left to resume
+    int8_check = build_int8(out)
+    return TrainResult(
+        checkpoint=out,
+        metrics_file=sidecar_paths(out)[1],
+        best_epoch=state.best_epoch,
+        epochs_run=state.epoch,
+        valid=valid_result,
+        test=test_result,
+        calibration=calibration,
+        landmark_scorer=scorer,
+        places=len(places),
+        seconds=time.monotonic() - started,
+        int8=int8_check,
+    )
+
+
+def _fit_best_model(
+    config: TrainConfig,
+    split: DataSplit,
+    places: dict[str, Place],
+    out: Path,
+    device: torch.device,
+    workers: int,
+    reporter: TrainReporter,
+) -> tuple[FitState, FitInputs]:
+    """Build the model (or resume it) and fit it, writing the best checkpoint to `out` and, after
+    every epoch, the `.last.pt` to resume from and the metrics CSV."""
+    last_path, metrics_path = sidecar_paths(out)
     torch.manual_seed(config.seed)
     trainable = build_model(config, len(split.class_names))
     model = trainable.model
@@ -187,46 +165,7 @@ def train(
         resume=resume_state,
         reporter=reporter,
     )
-
-    # Final numbers come from the best checkpoint as saved, read back the way the scan reads it.
-    loaded = load_model(out, device)
-    outputs = best_model_outputs(loaded, config, split, inputs, device, workers, reporter)
-    calibration, scorer, valid_result = _calibrate_and_score(loaded, config, split, outputs)
-    test_result = None
-    if split.test_root is not None:
-        # The trained weights' own accuracy; the runtime the scan will use is checked below (int8).
-        test_result = evaluate_checkpoint(
-            loaded,
-            data=split.test_root,
-            device=device,
-            workers=workers,
-            reporter=reporter,
-            runtime="torch",
-            precision="fp32",
-        )
-    photos = calibration_photos_for(
-        split.train,
-        split.valid,
-        index_negatives(config.negatives) if config.negatives else None,
-        loaded.spec.preprocessing,
-        config.seed,
-    )
-    _finish_checkpoint(out, loaded, calibration, scorer, valid_result, test_result, state, photos)
-    last_path.unlink(missing_ok=True)  # the run finished: nothing left to resume
-    int8_check = build_int8(out)
-    return TrainResult(
-        checkpoint=out,
-        metrics_file=metrics_path,
-        best_epoch=state.best_epoch,
-        epochs_run=state.epoch,
-        valid=valid_result,
-        test=test_result,
-        calibration=calibration,
-        landmark_scorer=scorer,
-        places=len(places),
-        seconds=time.monotonic() - started,
-        int8=int8_check,
-    )
+    return state, inputs
 
 
 def _spec(
@@ -252,7 +191,7 @@ def _spec(
 
 
 def _fit_config(config: TrainConfig, workers: int) -> FitConfig:
-    default_epochs, default_lr = _DEFAULTS[config.mode]
+    default_epochs, default_lr = DEFAULT_EPOCHS_AND_LR[config.mode]
     return FitConfig(
         epochs=config.epochs or default_epochs,
         batch_size=config.batch_size,

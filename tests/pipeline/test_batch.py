@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from landmark_tag.checkpoint import Preprocessing
+from landmark_tag.images import describe_os_error
 from landmark_tag.pipeline.batch import collate_photos, examine_photo, make_loader
-from landmark_tag.pipeline.decode import PhotoDecoder, describe_os_error
+from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.discover import PhotoFile, discover_photos
 from tests.helpers import gps_exif, jpeg_bytes, save_photo, scene
 

@@ -13,8 +13,8 @@ import pytest
 from landmark_tag.pipeline.incremental import PartJournal
 from landmark_tag.pipeline.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.pipeline.write import read_results
 from landmark_tag.report.build import ReportConfig, build_report
+from landmark_tag.results import read_results
 from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, scene, write_tiny_checkpoint
 
 pytest.importorskip("moto.server", reason="moto[server] is a test dependency")

@@ -9,7 +9,7 @@ import pytest
 from landmark_tag.pipeline.incremental import IncompatibleOutputError, PartJournal
 from landmark_tag.pipeline.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.pipeline.write import read_results
+from landmark_tag.results import read_results
 from tests.helpers import result_rows, save_photo, scene
 
 
@@ -266,7 +266,7 @@ def test_temporary_files_of_a_killed_merge_are_cleaned_up(tmp_path, tiny_model):
 
 def test_the_merge_keeps_each_photos_newest_row_by_scan_time_not_part_name(tmp_path):
     from landmark_tag.pipeline.incremental import merge_output
-    from landmark_tag.pipeline.records import Status
+    from landmark_tag.results import Status
 
     out = str(tmp_path / "tags.parquet")
     journal = PartJournal(out, 2)

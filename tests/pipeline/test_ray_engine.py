@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 from landmark_tag.checkpoint import load_model, save_checkpoint
 from landmark_tag.cli import app
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.pipeline.write import read_results
+from landmark_tag.results import read_results
 from tests.helpers import (
     TINY_PLACES,
     add_landmark_scorer,

@@ -6,7 +6,6 @@ import subprocess
 import pytest
 from lxml import etree
 
-from landmark_tag.pipeline.records import ResultRow, Status
 from landmark_tag.pipeline.sidecar import (
     PREFIXES,
     SidecarError,
@@ -17,6 +16,7 @@ from landmark_tag.pipeline.sidecar import (
     write_sidecar,
     xmp_coordinate,
 )
+from landmark_tag.results import ResultRow, Status
 
 EIFFEL = SidecarTag("Eiffel Tower", 48.8584, 2.2945)
 TAJ = SidecarTag("Taj Mahal", 27.1751, 78.0421)

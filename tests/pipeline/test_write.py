@@ -3,8 +3,8 @@ import os
 
 import pytest
 
-from landmark_tag.pipeline.records import ResultRow, Status
-from landmark_tag.pipeline.write import ResultWriter, output_format, read_results, rows_to_table
+from landmark_tag.pipeline.write import ResultWriter
+from landmark_tag.results import ResultRow, Status, output_format, read_results, rows_to_table
 from tests.helpers import result_rows as rows
 
 COLUMNS = [

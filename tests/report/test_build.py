@@ -6,10 +6,10 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
-from landmark_tag.pipeline.records import ResultRow, Status
-from landmark_tag.pipeline.write import ResultWriter, read_results, rows_to_table
+from landmark_tag.pipeline.write import ResultWriter
 from landmark_tag.report.build import ReportConfig, ReportError, build_report
 from landmark_tag.report.page import PAGE_SIZE
+from landmark_tag.results import ResultRow, Status, read_results, rows_to_table
 from tests.helpers import save_photo, scene
 from tests.report.conftest import BAD_FAILED, IMG_NAME, SCRIPT_PATH
 

@@ -68,7 +68,8 @@ def test_auto_is_bf16_where_the_cpu_has_it(tiny_model, cache, monkeypatch):
 
 
 def test_int8_runs_when_it_passes_its_check(calibrated_model, cache, monkeypatch):
-    monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)  # where int8 is auto's choice
+    monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)  # where int8 is auto's choice:
+    monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: True)  # no bf16, but VNNI
     monkeypatch.setattr(int8_check, "MAX_LIMIT", 1.0)  # so that the tiny random model passes
     monkeypatch.setattr(int8_check, "MEAN_LIMIT", 1.0)
     predictor = Predictor(load_model(calibrated_model), CPU, k=2, runtime="auto", precision="auto")
@@ -78,6 +79,17 @@ def test_int8_runs_when_it_passes_its_check(calibrated_model, cache, monkeypatch
     check = int8_model(load_model(calibrated_model)).check  # kept in the cache with the model
     assert check.passed and check.photos == 12 and check.negatives == 6
     assert check.auroc_fp32 is not None and check.auroc_int8 is not None
+
+
+def test_auto_runs_fp32_without_building_int8_where_the_cpu_has_no_int8_dot_product(
+    calibrated_model, cache, monkeypatch
+):
+    monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: False)  # AVX2 alone
+    built = []
+    monkeypatch.setattr(openvino_model, "int8_model", lambda loaded: built.append(loaded))
+    assert Predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino fp32)"
+    assert built == []
 
 
 def test_int8_that_fails_its_check_falls_back_with_one_warning(calibrated_model, cache, monkeypatch, caplog):

@@ -7,9 +7,11 @@ from landmark_tag.checkpoint import load_model, read_checkpoint
 from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import load_gazetteer
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.pipeline.write import read_results
+from landmark_tag.results import read_results
+from landmark_tag.training import int8 as int8_module
+from landmark_tag.training.config import TrainConfig
 from landmark_tag.training.data import DatasetError
-from landmark_tag.training.train import TrainConfig, sidecar_paths, train
+from landmark_tag.training.train import sidecar_paths, train
 from tests.helpers import SHARED_DATA, make_image_folder, make_negatives_folder
 
 
@@ -53,7 +55,8 @@ def test_scratch_training_writes_checkpoint_and_metrics(tmp_path, folder):
     assert not sidecar_paths(tmp_path / "m.pt")[0].exists()  # the resume file goes once finished
 
 
-def test_train_stores_calibration_photos_and_builds_and_checks_int8(tmp_path, folder):
+def test_train_stores_calibration_photos_and_builds_and_checks_int8(tmp_path, folder, monkeypatch):
+    monkeypatch.setattr(int8_module, "cpu_has_fast_int8", lambda: True)  # as on a VNNI CPU
     result = train(scratch_config(folder, tmp_path / "m.pt", epochs=1))
     photos = load_model(result.checkpoint).calibration_photos
     assert photos is not None
@@ -67,6 +70,13 @@ def test_train_stores_calibration_photos_and_builds_and_checks_int8(tmp_path, fo
         preprocessing.input_size,
     )
     assert result.int8 is not None and result.int8.photos == 3  # built and checked at the end
+
+
+def test_train_builds_no_int8_where_the_cpu_has_no_int8_dot_product(tmp_path, folder, monkeypatch):
+    monkeypatch.setattr(int8_module, "cpu_has_fast_int8", lambda: False)  # AVX2 alone
+    result = train(scratch_config(folder, tmp_path / "m.pt", epochs=1))
+    assert result.int8 is None
+    assert load_model(result.checkpoint).calibration_photos is not None  # for machines that can
 
 
 def test_resume_continues_from_the_saved_epoch_and_matches_an_unbroken_run(tmp_path, folder):

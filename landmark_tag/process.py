@@ -12,7 +12,7 @@ import os
 
 import torch
 
-from landmark_tag.pipeline.allocator import keep_freed_memory
+from landmark_tag.allocator import keep_freed_memory
 
 
 def default_workers() -> int:
@@ -38,8 +38,8 @@ def default_batch_size(device: torch.device) -> int:
 
 def prepare_inference_process(device: torch.device, threads: int | None = None) -> int:
     """Set up this process to run the model: its inference threads (None: torch's choice) and,
-    on a CPU, malloc settings that keep the model's freed activations for the next batch (1.5x to
-    2.5x the model's speed: see `allocator`). Both are process-wide. Returns the thread count
+    on a CPU, malloc settings that keep the model's freed activations for the next batch (README,
+    "Page faults"). Both are process-wide. Returns the thread count
     before, to put back."""
     if device.type == "cpu":
         keep_freed_memory()

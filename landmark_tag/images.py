@@ -1,8 +1,9 @@
-"""Opening photo files with Pillow: decompression-bomb checks, JPEG draft mode, EXIF orientation,
-any mode to 8-bit RGB, and readable reasons for every failure.
+"""Opening photo files, as the scan, training, `predict` and the report all do: decompression-bomb
+checks, JPEG draft mode, EXIF orientation, any mode to 8-bit RGB, and readable reasons for every
+failure.
 
-Only Pillow: the scan's decode stage builds on it, and so do the report's thumbnails, which need
-no deep-learning framework loaded.
+Only Pillow: the report's thumbnails use it with no deep-learning framework loaded. The model's
+preprocessing on top is the decode stage's (`pipeline.decode.PhotoDecoder`).
 """
 
 from __future__ import annotations
@@ -83,6 +84,15 @@ def open_image(
             "limit (--max-pixels)"
         )
     return image
+
+
+def load_rgb(
+    source: str | BinaryIO, draft_size: int | None = None, max_pixels: int = DEFAULT_MAX_PIXELS
+) -> Image.Image:
+    """A photo decoded (a JPEG at the smallest scale that covers `draft_size`), turned upright and
+    in 8-bit RGB: where every model input and thumbnail starts. Raises DecodeError."""
+    with open_image(source, max_pixels, draft_size) as image:
+        return to_rgb(oriented(image))
 
 
 def _refuse_hollow_jpeg(image: Image.Image) -> None:
