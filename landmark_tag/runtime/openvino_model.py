@@ -177,6 +177,7 @@ def fp32_model(loaded: LoadedModel, root: Path | None = None) -> CacheEntry:
 class Int8Model:
     entry: CacheEntry
     check: Int8Check
+    built_now: bool = False  # by this call, rather than read from the cache
 
     @property
     def model_file(self) -> Path:
@@ -192,8 +193,10 @@ def int8_model(loaded: LoadedModel, root: Path | None = None) -> Int8Model:
         raise RuntimeUnavailable(f"{loaded.path} carries no calibration photos")
     fp32 = fp32_model(loaded, root)
     parts = _base_parts(loaded, "int8")
+    built: list[bool] = []
 
     def build(folder: Path) -> dict[str, Any]:
+        built.append(True)
         ov = import_openvino()
         started = time.monotonic()
         reference = run_outputs(loaded, fp32.model_file, "fp32")
@@ -213,7 +216,7 @@ def int8_model(loaded: LoadedModel, root: Path | None = None) -> Int8Model:
     entry = cached_build(
         f"{loaded.spec.arch}-int8", parts, lambda folder: off_the_main_thread(lambda: build(folder)), root
     )
-    return Int8Model(entry, Int8Check(**entry.details["check"]))
+    return Int8Model(entry, Int8Check(**entry.details["check"]), built_now=bool(built))
 
 
 def _nncf_version() -> str:

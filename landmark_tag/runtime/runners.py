@@ -160,7 +160,8 @@ def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
         else:
             if int8.check.passed:
                 return OpenVINORunner(int8.model_file, "int8")
-            logger.warning(
-                "int8 changes this model's answers (%s): running fp32 instead", int8.check.describe()
-            )
+            # Said loudly once, when `auto` found it out, and whenever int8 is asked for; a nightly
+            # scan need not warn of the same verdict every night.
+            log = logger.warning if precision == "int8" or int8.built_now else logger.info
+            log("int8 changes this model's answers (%s): running fp32 instead", int8.check.describe())
     return OpenVINORunner(fp32.model_file, "fp32")

@@ -103,6 +103,20 @@ def test_int8_that_fails_its_check_falls_back_with_one_warning(calibrated_model,
     assert "\n" not in warnings[0]
 
 
+def test_auto_warns_of_a_failed_int8_check_once_per_machine(calibrated_model, cache, monkeypatch, caplog):
+    monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: True)
+    monkeypatch.setattr(int8_check, "MAX_LIMIT", 0.0)  # nothing quantized is this exact
+    monkeypatch.setattr(int8_check, "MEAN_LIMIT", 0.0)
+    runs = []
+    for _ in range(2):  # the first builds and checks int8; the second reads the verdict
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            assert Predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino fp32)"
+        runs.append([r.levelno for r in caplog.records if "int8 changes" in r.getMessage()])
+    assert runs == [[logging.WARNING], [logging.INFO]]
+
+
 def test_a_checkpoint_without_calibration_photos_runs_openvino_without_int8(tiny_model, cache):
     with pytest.raises(RuntimeUnavailable, match="no calibration photos"):
         int8_model(load_model(tiny_model))
