@@ -317,7 +317,9 @@ def test_a_lost_node_loses_and_duplicates_nothing(tmp_path, tiny_model):
         timeout=400,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    # Ray's workers log to the driver's stdout too ("(raylet) Task ... will be retried"), even
+    # after the report: the report is the script's one JSON line.
+    report = json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
     assert report["removed_node_mid_scan"]
     rows = sorted_rows(str(out))
     assert rows["path"].is_unique and len(rows) == report["output_rows"] == 303
