@@ -72,6 +72,7 @@ def train(
     started = time.monotonic()
     reporter = reporter or SilentReporter()
     out = Path(config.out).expanduser() if config.out else default_model_path()
+    last_path, metrics_path = sidecar_paths(out)
     device = resolve_device(config.device)
     workers = default_workers() if config.workers is None else config.workers
 
@@ -105,11 +106,11 @@ def train(
         config.seed,
     )
     _finish_checkpoint(out, loaded, calibration, scorer, valid_result, test_result, state, photos)
-    sidecar_paths(out)[0].unlink(missing_ok=True)  # the run finished: nothing left to resume
+    last_path.unlink(missing_ok=True)  # the run finished: nothing left to resume
     int8_check = build_int8(out)
     return TrainResult(
         checkpoint=out,
-        metrics_file=sidecar_paths(out)[1],
+        metrics_file=metrics_path,
         best_epoch=state.best_epoch,
         epochs_run=state.epoch,
         valid=valid_result,
