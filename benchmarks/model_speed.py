@@ -106,7 +106,7 @@ def build_models(folder: Path, model_checkpoint: Path | None) -> dict[str, str]:
     if model_checkpoint is not None:  # the scan's own int8, from the checkpoint's calibration photos
         os.environ["LANDMARK_TAG_CACHE"] = str(folder / "cache")
         loaded = load_model(model_checkpoint)
-        files["scan_int8"] = str(int8_model(loaded).model_file)
+        files["scan_int8"] = str(int8_model(loaded, thorough=True).model_file)
     try:
         import onnxruntime  # noqa: F401
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static

@@ -4,6 +4,38 @@ import pytest
 
 from tests.helpers import write_tiny_checkpoint
 
+# Left out of a plain `pytest` run, which stays a few minutes of behaviour on tiny models: Ray's
+# tests spend most of their time starting worker processes, `slow` ones measure, and those with the
+# real weights or photos train real networks. `--all` (CI, the README's command) runs them too; so
+# does naming them with -m.
+LONG_MARKERS = ("ray", "slow", "real_weights", "real_photos")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    help_text = "also run the tests marked " + ", ".join(LONG_MARKERS)
+    parser.addoption("--all", action="store_true", help=help_text)
+
+
+def leaves_long_tests_out(config: pytest.Config) -> bool:
+    return not config.getoption("--all") and not config.option.markexpr
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    if leaves_long_tests_out(config):
+        return f"tests marked {' or '.join(LONG_MARKERS)} are left out; --all runs them"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not leaves_long_tests_out(config):
+        return
+
+    def is_long(item: pytest.Item) -> bool:
+        return any(item.get_closest_marker(marker) for marker in LONG_MARKERS)
+
+    config.hook.pytest_deselected(items=[item for item in items if is_long(item)])
+    items[:] = [item for item in items if not is_long(item)]
+
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> Path:
@@ -13,6 +45,19 @@ def tiny_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def _session_runtime_cache(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("runtime-cache")
+
+
+@pytest.fixture(autouse=True)
+def _int8_only_where_asked(monkeypatch):
+    # `train` builds int8 at its end on CPUs with VNNI, which took half the time of most training
+    # tests. Tests train as on a CPU without it unless they set `cpu_has_fast_int8` themselves; and
+    # the thorough search, when one runs, is exercised, not measured (its budget is tested as is).
+    from landmark_tag.runtime import openvino_model, quantize
+    from landmark_tag.training import int8
+
+    monkeypatch.setattr(int8, "cpu_has_fast_int8", lambda: False)
+    short = quantize.Search("thorough", iterations=2, ranking_photos=4)
+    monkeypatch.setattr(openvino_model, "THOROUGH", short)
 
 
 @pytest.fixture(autouse=True)

@@ -102,6 +102,16 @@ def read_entry(folder: Path, parts: dict[str, str]) -> CacheEntry | None:
         return None
 
 
+def entry_folder(name: str, parts: dict[str, str], root: Path) -> Path:
+    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", name)  # an architecture may be "timm/<name>"
+    return root / f"{readable}-{entry_key(parts)}"
+
+
+def cached_entry(name: str, parts: dict[str, str], root: Path | None = None) -> CacheEntry | None:
+    """The sound entry for `parts` if one has been built; never builds."""
+    return read_entry(entry_folder(name, parts, root or cache_root()), parts)
+
+
 def cached_build(
     name: str, parts: dict[str, str], build: Callable[[Path], dict[str, Any]], root: Path | None = None
 ) -> CacheEntry:
@@ -111,8 +121,7 @@ def cached_build(
     record. `name` starts the entry's folder name, for people who look in the cache.
     """
     root = root or cache_root()
-    readable = re.sub(r"[^A-Za-z0-9._-]+", "_", name)  # an architecture may be "timm/<name>"
-    folder = root / f"{readable}-{entry_key(parts)}"
+    folder = entry_folder(name, parts, root)
     entry = read_entry(folder, parts)
     if entry is not None:
         return entry

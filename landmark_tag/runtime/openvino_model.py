@@ -23,9 +23,9 @@ from torch import nn
 
 from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.openset import capture_features
-from landmark_tag.runtime.cache import MODEL_FILE, CacheEntry, cached_build, cpu_features
+from landmark_tag.runtime.cache import MODEL_FILE, CacheEntry, cached_build, cached_entry, cpu_features
 from landmark_tag.runtime.int8_check import Int8Check, RunOutputs, check_int8
-from landmark_tag.runtime.quantize import quantize_int8
+from landmark_tag.runtime.quantize import QUICK, THOROUGH, Search, quantize_int8
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -177,6 +177,7 @@ def fp32_model(loaded: LoadedModel, root: Path | None = None) -> CacheEntry:
 class Int8Model:
     entry: CacheEntry
     check: Int8Check
+    search: str  # quick or thorough (see `quantize`)
     built_now: bool = False  # by this call, rather than read from the cache
 
     @property
@@ -184,15 +185,34 @@ class Int8Model:
         return self.entry.model_file
 
 
-def int8_model(loaded: LoadedModel, root: Path | None = None) -> Int8Model:
+def int8_model(loaded: LoadedModel, root: Path | None = None, thorough: bool = False) -> Int8Model:
     """The model quantized to int8 with NNCF on the checkpoint's calibration photos, and the check
     of its answers against fp32's (see `int8_check`), built on first use. Built even when the check
-    fails, so that the verdict is kept and not paid for again."""
+    fails, so that the verdict is kept and not paid for again.
+
+    The quick search comes first; with `thorough`, a quick model that fails its check is followed
+    by the thorough search (minutes; see `quantize`). A thorough model built earlier that passed is
+    used whatever is asked."""
     photos = loaded.calibration_photos
     if photos is None or not photos.usable:
         raise RuntimeUnavailable(f"{loaded.path} carries no calibration photos")
     fp32 = fp32_model(loaded, root)
-    parts = _base_parts(loaded, "int8")
+    parts = {**_base_parts(loaded, "int8"), "nncf": _nncf_version()}
+    name = f"{loaded.spec.arch}-int8"
+    earlier = cached_entry(name, {**parts, "search": THOROUGH.name}, root)
+    if earlier is not None and earlier.details["check"]["passed"]:
+        return Int8Model(earlier, Int8Check(**earlier.details["check"]), THOROUGH.name)
+    model = _searched_int8(loaded, fp32, QUICK, name, parts, root)
+    if model.check.passed or not thorough:
+        return model
+    thorough_model = _searched_int8(loaded, fp32, THOROUGH, name, parts, root)
+    thorough_model.built_now = thorough_model.built_now or model.built_now
+    return thorough_model
+
+
+def _searched_int8(
+    loaded: LoadedModel, fp32: CacheEntry, search: Search, name: str, parts: dict[str, str], root: Path | None
+) -> Int8Model:
     built: list[bool] = []
 
     def build(folder: Path) -> dict[str, Any]:
@@ -200,23 +220,36 @@ def int8_model(loaded: LoadedModel, root: Path | None = None) -> Int8Model:
         ov = import_openvino()
         started = time.monotonic()
         reference = run_outputs(loaded, fp32.model_file, "fp32")
-        logger.info(
-            "quantizing %s to int8 (once per model and machine; about half a minute for "
-            "EfficientNet-Lite0 on 2 cores)",
-            loaded.path,
-        )
-        ov.save_model(quantize_int8(loaded, fp32.model_file, reference), str(folder / MODEL_FILE), False)
+        if search == QUICK:
+            logger.info(
+                "quantizing %s to int8 (once per model and machine; about half a minute for "
+                "EfficientNet-Lite0 on 2 cores)",
+                loaded.path,
+            )
+        else:
+            logger.info(
+                "int8 of %s failed its check: searching longer for the operations to keep in fp32 "
+                "(once per model and machine; about four minutes for EfficientNet-Lite0 on 2 cores)",
+                loaded.path,
+            )
+        model = quantize_int8(loaded, fp32.model_file, reference, search)
+        ov.save_model(model, str(folder / MODEL_FILE), False)
         check = check_int8(reference, run_outputs(loaded, folder / MODEL_FILE, "int8"))
         logger.info(
-            "int8 %s: %s", "passed its check" if check.passed else "failed its check", check.describe()
+            "int8 (%s search) %s: %s",
+            search.name,
+            "passed its check" if check.passed else "failed its check",
+            check.describe(),
         )
         return {"check": check.to_dict(), "seconds": round(time.monotonic() - started, 2)}
 
-    parts["nncf"] = _nncf_version()
     entry = cached_build(
-        f"{loaded.spec.arch}-int8", parts, lambda folder: off_the_main_thread(lambda: build(folder)), root
+        name,
+        {**parts, "search": search.name},
+        lambda folder: off_the_main_thread(lambda: build(folder)),
+        root,
     )
-    return Int8Model(entry, Int8Check(**entry.details["check"]), built_now=bool(built))
+    return Int8Model(entry, Int8Check(**entry.details["check"]), search.name, built_now=bool(built))
 
 
 def _nncf_version() -> str:

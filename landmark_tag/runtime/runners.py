@@ -15,8 +15,10 @@
 OpenVINO won on every CPU measured, with and without native bf16 (`benchmarks/model_speed.py`). On
 a CPU with native bf16 (AMX), OpenVINO's bf16 ran faster than the scan's int8, which keeps a few
 operations in fp32 to hold fp32's answers; without it, int8 is the fastest that does, where the CPU
-has an int8 dot product. With AVX2 alone, int8 failed its check (README, "Without native bf16"), so
-`auto` does not spend the build on it there; `--precision int8` still tries.
+has an int8 dot product. `auto` builds int8 with the quick search (seconds); asking for int8 (and
+`train`) goes on to the thorough one (minutes) when the quick one fails, and a thorough int8 that
+passed then serves `auto` too. With AVX2 alone, int8 passes only after the thorough search (README,
+"Without native bf16"), so `auto` does not spend a build on it there; `--precision int8` does.
 When OpenVINO cannot be loaded or cannot convert the model, or when int8 fails its check, the
 runner says so in one warning and runs what it can: PyTorch, or fp32.
 """
@@ -152,7 +154,7 @@ def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
         return OpenVINORunner(fp32.model_file, "bf16")
     if precision == "int8" or (precision == "auto" and cpu_has_fast_int8()):
         try:
-            int8 = int8_model(loaded)
+            int8 = int8_model(loaded, thorough=precision == "int8")
         except RuntimeUnavailable as exc:
             # Old checkpoints carry no calibration photos: no int8, which `auto` need not mention.
             log = logger.warning if precision == "int8" else logger.info

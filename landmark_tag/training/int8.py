@@ -65,7 +65,8 @@ def build_int8(checkpoint: Path) -> Int8Check | None:
         logger.info("this CPU has no int8 dot product (VNNI): scans here run fp32, so no int8 was built")
         return None
     try:
-        return int8_model(load_model(checkpoint)).check
+        # Thorough: minutes are cheap beside training's own, and the scans here then run what it found.
+        return int8_model(load_model(checkpoint), thorough=True).check
     except RuntimeUnavailable as exc:
         logger.warning("%s: no int8 model was built", exc)
         return None

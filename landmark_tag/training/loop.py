@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol, cast
 
 import torch
+from timm.optim import param_groups_weight_decay
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
@@ -99,22 +100,20 @@ class SilentReporter:
 
 
 def param_groups(model: nn.Module, config: FitConfig) -> list[dict[str, Any]]:
-    """AdamW groups: no weight decay on biases and norms; a lower learning rate for the backbone."""
-    groups: dict[tuple[bool, bool], list[nn.Parameter]] = {}
-    for name, parameter in model.named_parameters():
-        if not parameter.requires_grad:
-            continue
-        in_head = config.head is None or name.startswith(config.head + ".")
-        decays = parameter.ndim > 1
-        groups.setdefault((in_head, decays), []).append(parameter)
-    return [
-        {
-            "params": params,
-            "lr": config.lr * (1.0 if in_head else config.backbone_lr_scale),
-            "weight_decay": config.weight_decay if decays else 0.0,
-        }
-        for (in_head, decays), params in sorted(groups.items())
-    ]
+    """AdamW groups: timm's weight-decay groups (none on biases and norms), each split in two so that
+    the backbone learns at lr * backbone_lr_scale. Backbone groups come first, the head's last, as
+    checkpoints that `resume` reads have them (and the head's lr is the one reported)."""
+    decay_groups = param_groups_weight_decay(model, config.weight_decay)
+    if config.head is None:
+        return [{**group, "lr": config.lr} for group in decay_groups]
+    head = {id(parameter) for parameter in model.get_submodule(config.head).parameters()}
+    groups = []
+    for in_head, scale in ((False, config.backbone_lr_scale), (True, 1.0)):
+        for group in decay_groups:
+            params = [parameter for parameter in group["params"] if (id(parameter) in head) == in_head]
+            if params:
+                groups.append({**group, "params": params, "lr": config.lr * scale})
+    return groups
 
 
 def warmup_cosine(

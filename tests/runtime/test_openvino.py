@@ -87,7 +87,7 @@ def test_auto_runs_fp32_without_building_int8_where_the_cpu_has_no_int8_dot_prod
     monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)
     monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: False)  # AVX2 alone
     built = []
-    monkeypatch.setattr(openvino_model, "int8_model", lambda loaded: built.append(loaded))
+    monkeypatch.setattr(openvino_model, "int8_model", lambda loaded, **options: built.append(loaded))
     assert Predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino fp32)"
     assert built == []
 
@@ -115,6 +115,52 @@ def test_auto_warns_of_a_failed_int8_check_once_per_machine(calibrated_model, ca
             assert Predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino fp32)"
         runs.append([r.levelno for r in caplog.records if "int8 changes" in r.getMessage()])
     assert runs == [[logging.WARNING], [logging.INFO]]
+
+
+def spy_on_searches(monkeypatch) -> list[str]:
+    """The names of the int8 searches run from now on, in order."""
+    searches: list[str] = []
+    quantize = openvino_model.quantize_int8
+
+    def spying(loaded, fp32_file, reference, search):
+        searches.append(search.name)
+        return quantize(loaded, fp32_file, reference, search)
+
+    monkeypatch.setattr(openvino_model, "quantize_int8", spying)
+    return searches
+
+
+def test_asking_for_int8_searches_longer_after_a_failed_quick_search_and_auto_does_not(
+    calibrated_model, cache, monkeypatch
+):
+    monkeypatch.setattr(int8_check, "MAX_LIMIT", 0.0)  # nothing quantized is this exact
+    monkeypatch.setattr(int8_check, "MEAN_LIMIT", 0.0)
+    searches = spy_on_searches(monkeypatch)
+    loaded = load_model(calibrated_model)
+    assert int8_model(loaded).search == "quick" and searches == ["quick"]
+    thorough = int8_model(loaded, thorough=True)
+    assert (thorough.search, thorough.check.passed, thorough.built_now) == ("thorough", False, True)
+    assert searches == ["quick", "thorough"]
+    again = int8_model(loaded, thorough=True)  # both verdicts are kept
+    assert (again.search, again.built_now, searches) == ("thorough", False, ["quick", "thorough"])
+
+
+def test_a_thorough_int8_that_passed_is_what_auto_runs_later(calibrated_model, cache, monkeypatch):
+    monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)
+    monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: True)
+    searches = spy_on_searches(monkeypatch)
+    check = openvino_model.check_int8
+
+    def only_thorough_passes(fp32, int8):
+        result = check(fp32, int8)
+        result.passed = searches[-1] == "thorough"
+        return result
+
+    monkeypatch.setattr(openvino_model, "check_int8", only_thorough_passes)
+    asked = Predictor(load_model(calibrated_model), CPU, k=2, precision="int8")
+    assert asked.runs_on == "cpu (openvino int8)" and searches == ["quick", "thorough"]
+    assert Predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino int8)"
+    assert searches == ["quick", "thorough"]  # read from the cache, not searched again
 
 
 def test_a_checkpoint_without_calibration_photos_runs_openvino_without_int8(tiny_model, cache):
