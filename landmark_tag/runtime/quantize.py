@@ -9,9 +9,9 @@ per validation photo, the largest change of any probability, plus one if its top
 `benchmarks/model_speed.py` measures the speed.
 
 The search has two budgets. QUICK, the first, is short enough for a first scan. THOROUGH ranks on
-every validation photo and reverts more operations; it is what a CPU without an int8 dot product
-needs (AVX2: its int8 arithmetic moves near ties further; wonders7 passed only this way) and costs
-minutes, so only those who ask for int8 pay it (README, "Without native bf16").
+every validation photo and reverts more operations. Without AMX, wonders7's int8 passed only this
+way (under AVX2 and VNNI the quick search left one near tie flipped); it costs minutes, so only
+those who ask for int8, and `train`, pay it (README, "Without native bf16").
 """
 
 from __future__ import annotations
