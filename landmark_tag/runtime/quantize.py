@@ -80,7 +80,7 @@ def quantize_int8(loaded: LoadedModel, fp32_file: Path, reference: RunOutputs, s
 
     Without an int8 dot product, every layer's weights keep 7 bits (NNCF's overflow fix; otherwise
     only the first layer's): AVX2 multiplies int8 pairs into 16-bit sums that 8-bit weights can
-    overflow. On wonders7 this halved the mean change under AVX2 (0.011 to 0.005)."""
+    overflow (README, "Without native bf16")."""
     from landmark_tag.runtime.openvino_model import decline_telemetry
 
     decline_telemetry()  # before NNCF's import, which starts its own
