@@ -14,7 +14,9 @@ from __future__ import annotations
 import sys
 
 from landmark_tag.checkpoint import load_model
-from landmark_tag.runtime.openvino_model import fp32_model, int8_model, run_outputs
+from landmark_tag.runtime.int8_models import int8_model
+from landmark_tag.runtime.openvino_model import fp32_model, run_outputs
+from landmark_tag.runtime.quantize import QUICK, THOROUGH
 
 
 def top2(row) -> str:
@@ -25,7 +27,7 @@ def top2(row) -> str:
 def main() -> None:
     loaded = load_model(sys.argv[1])
     fp32 = run_outputs(loaded, fp32_model(loaded).model_file, "fp32").probabilities
-    int8 = run_outputs(loaded, int8_model(loaded, thorough=True).model_file, "int8").probabilities
+    int8 = run_outputs(loaded, int8_model(loaded, searches=(QUICK, THOROUGH)).model_file, "int8").probabilities
     print(f"{len(fp32)} validation photos; min confidence {loaded.spec.min_confidence:.3f}")
     for i in range(len(fp32)):
         if fp32[i].argmax() != int8[i].argmax():

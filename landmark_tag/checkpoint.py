@@ -6,7 +6,9 @@ A checkpoint is a single `torch.save` file holding plain data only, so it loads 
     format, format_version, spec (architecture, class names, preprocessing, temperature,
     min_confidence, places, landmark_scorer, metadata), state_dict, and optionally training_state
     (optimizer, scheduler, epoch) for `--resume`, and calibration_photos (small crops of training,
-    validation and negative photos that build and check an int8 model; see `calibration_photos`).
+    validation and negative photos that build and check an int8 model; see `calibration_photos`),
+    and portable_int8 (the int8 OpenVINO model `train` built from these weights, which scans check
+    on their own CPU before running it; see `runtime.portable_int8`).
 
 Version 3 added `landmark_scorer` (the open-set score's feature bank and threshold, see `openset`);
 version 2 added `min_confidence` and `places`. Older files still load: without a landmark scorer
@@ -109,6 +111,28 @@ class ModelSpec:
 
 
 @dataclass
+class PortableInt8:
+    """An int8 OpenVINO model of the checkpoint's weights (its IR files), and what its build recorded:
+    the search that found it and its check, made under AVX2's integer arithmetic."""
+
+    model_xml: bytes
+    model_bin: bytes
+    details: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model_xml": torch.frombuffer(bytearray(self.model_xml), dtype=torch.uint8),
+            "model_bin": torch.frombuffer(bytearray(self.model_bin), dtype=torch.uint8),
+            "details": self.details,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PortableInt8:
+        xml, weights = (data[key].numpy().tobytes() for key in ("model_xml", "model_bin"))
+        return cls(xml, weights, dict(data["details"]))
+
+
+@dataclass
 class LoadedModel:
     """A model ready for inference (eval mode), with its spec and where it came from."""
 
@@ -118,6 +142,7 @@ class LoadedModel:
     fingerprint: str
     # Written by `train` since int8 inference; None in older checkpoints (int8 is then unavailable).
     calibration_photos: CalibrationPhotos | None = None
+    portable_int8: PortableInt8 | None = None  # written by `train` since portable int8
 
     @property
     def name(self) -> str:
@@ -132,7 +157,7 @@ def save_checkpoint(
     training_state: dict[str, Any] | None = None,
     calibration_photos: CalibrationPhotos | None = None,
 ) -> None:
-    """Write a checkpoint atomically: a crash mid-write never leaves a truncated model behind."""
+    """Write a checkpoint."""
     payload = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
@@ -143,6 +168,18 @@ def save_checkpoint(
         payload["training_state"] = training_state
     if calibration_photos is not None:
         payload["calibration_photos"] = calibration_photos.to_dict()
+    write_payload(path, payload)
+
+
+def attach_portable_int8(path: str | os.PathLike, portable: PortableInt8) -> None:
+    """Add (or replace) the portable int8 model in the checkpoint at `path`."""
+    payload, _ = read_checkpoint(path)
+    payload["portable_int8"] = portable.to_dict()
+    write_payload(path, payload)
+
+
+def write_payload(path: str | os.PathLike, payload: dict[str, Any]) -> None:
+    """Write a checkpoint's payload atomically: a crash mid-write never leaves a truncated model."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
@@ -192,7 +229,9 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
         model.load_state_dict(payload["state_dict"])
         photos = payload.get("calibration_photos")
         calibration_photos = CalibrationPhotos.from_dict(photos) if photos is not None else None
-    except (KeyError, TypeError, ValueError, RuntimeError) as exc:
+        portable = payload.get("portable_int8")
+        portable_int8 = PortableInt8.from_dict(portable) if portable is not None else None
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise CheckpointError(f"{path} is a damaged or incompatible checkpoint: {exc}") from None
     model.eval().to(device)
-    return LoadedModel(model, spec, str(path), fingerprint, calibration_photos)
+    return LoadedModel(model, spec, str(path), fingerprint, calibration_photos, portable_int8)

@@ -49,15 +49,15 @@ def _session_runtime_cache(tmp_path_factory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _int8_only_where_asked(monkeypatch):
-    # `train` builds int8 at its end on CPUs with VNNI, which took half the time of most training
-    # tests. Tests train as on a CPU without it unless they set `cpu_has_fast_int8` themselves; and
-    # the thorough search, when one runs, is exercised, not measured (its budget is tested as is).
-    from landmark_tag.runtime import openvino_model, quantize
+    # `train` builds a portable int8 model at its end, in a child process, which would take most
+    # of the time of most training tests: tests train as where OpenVINO cannot run unless they
+    # restore `build_portable_int8` themselves. And the thorough search, when one runs, is
+    # exercised, not measured (its budget is tested as is).
+    from landmark_tag.runtime import quantize
     from landmark_tag.training import int8
 
-    monkeypatch.setattr(int8, "cpu_has_fast_int8", lambda: False)
-    short = quantize.Search("thorough", iterations=2, ranking_photos=4)
-    monkeypatch.setattr(openvino_model, "THOROUGH", short)
+    monkeypatch.setattr(int8, "build_portable_int8", lambda checkpoint, searches: None)
+    monkeypatch.setattr(quantize, "THOROUGH", quantize.Search("thorough", iterations=2, ranking_photos=4))
 
 
 @pytest.fixture(autouse=True)

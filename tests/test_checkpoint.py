@@ -5,6 +5,8 @@ from landmark_tag.checkpoint import (
     CheckpointError,
     ModelNotFoundError,
     ModelSpec,
+    PortableInt8,
+    attach_portable_int8,
     default_model_path,
     display_name,
     load_model,
@@ -33,6 +35,22 @@ def test_round_trip_keeps_weights_and_spec(tmp_path):
         assert torch.allclose(loaded.model(x), model(x))
     assert not loaded.model.training
     assert loaded.name.startswith("landmark_cnn@") and len(loaded.fingerprint) == 12
+
+
+def test_a_portable_int8_is_carried_whole_and_changes_the_fingerprint(tmp_path):
+    path = write_tiny_checkpoint(tmp_path / "m.pt")
+    before = load_model(path)
+    assert before.portable_int8 is None
+    portable = PortableInt8(
+        b"<net>...</net>", bytes(range(256)) * 3, {"search": "quick", "check": {"passed": True}}
+    )
+    attach_portable_int8(path, portable)
+    after = load_model(path)
+    assert after.portable_int8 == portable
+    assert after.fingerprint != before.fingerprint  # so nothing cached for the old file is reused
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(after.model(x), before.model(x))
 
 
 def test_missing_file(tmp_path):

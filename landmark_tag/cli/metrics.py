@@ -109,15 +109,13 @@ def landmark_score_line(threshold: float, fit: dict) -> str:
 
 
 def int8_line(check: Int8Check | None) -> str:
-    """What `train` says of the int8 model it built (see `runtime.int8_check`)."""
+    """What `train` says of the portable int8 model it built (see `runtime.portable_int8`)."""
     if check is None:
-        return (
-            "int8: not built here (OpenVINO cannot run, or the CPU has no int8 dot product); scans build "
-            "it where it can run"
-        )
+        return "int8: not built (OpenVINO cannot run here); scans search for their own where they can"
     verdict = (
-        "passed: int8 may run (the default on CPUs with an int8 dot product, without native bf16)"
+        "passed under AVX2's arithmetic: the checkpoint carries int8, which a scan checks again on its "
+        "CPU and runs where it passes there (the default without native bf16)"
         if check.passed
-        else "failed: int8 will not run, fp32 runs instead"
+        else "failed: the checkpoint carries no int8; scans on CPUs with VNNI search for their own"
     )
     return f"int8 check {verdict} ({check.describe()})"

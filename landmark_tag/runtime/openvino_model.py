@@ -1,5 +1,5 @@
-"""OpenVINO on the CPU: the checkpoint's model converted once (fp32), quantized once with NNCF on the
-checkpoint's calibration photos (int8), and checked against fp32 before int8 may run.
+"""OpenVINO on the CPU: the checkpoint's model converted once (fp32), and the runner of built models
+(fp32, or int8 from `int8_models`).
 
 The converted model returns the logits and the penultimate features (the landmark score's input)
 together, so the scan gets from OpenVINO everything it took from PyTorch. Builds are cached (see
@@ -13,7 +13,6 @@ import time
 import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,14 +22,18 @@ from torch import nn
 
 from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.openset import capture_features
-from landmark_tag.runtime.cache import MODEL_FILE, CacheEntry, cached_build, cached_entry, cpu_features
-from landmark_tag.runtime.int8_check import Int8Check, RunOutputs, check_int8
-from landmark_tag.runtime.quantize import QUICK, THOROUGH, Search, quantize_int8
+from landmark_tag.runtime.cache import (
+    MODEL_FILE,
+    CacheEntry,
+    cached_build,
+    cpu_features,
+)
+from landmark_tag.runtime.int8_check import RunOutputs
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
-CHECK_BATCH = 32
+CHECK_BATCH = 8  # small: the check runs on a scan's first use, within its memory (README, first use)
 
 
 class RuntimeUnavailable(Exception):
@@ -134,7 +137,7 @@ class OpenVINORunner:
         return logits, features
 
 
-def _base_parts(loaded: LoadedModel, variant: str) -> dict[str, str]:
+def base_parts(loaded: LoadedModel, variant: str) -> dict[str, str]:
     ov = import_openvino()
     return {
         "checkpoint": loaded.fingerprint,
@@ -167,97 +170,10 @@ def fp32_model(loaded: LoadedModel, root: Path | None = None) -> CacheEntry:
             ) from None
         return {"seconds": round(time.monotonic() - started, 2)}
 
-    parts = _base_parts(loaded, "fp32")
+    parts = base_parts(loaded, "fp32")
     return cached_build(
         f"{loaded.spec.arch}-fp32", parts, lambda folder: off_the_main_thread(lambda: build(folder)), root
     )
-
-
-@dataclass
-class Int8Model:
-    entry: CacheEntry
-    check: Int8Check
-    search: str  # quick or thorough (see `quantize`)
-    built_now: bool = False  # by this call, rather than read from the cache
-
-    @property
-    def model_file(self) -> Path:
-        return self.entry.model_file
-
-
-def int8_model(loaded: LoadedModel, root: Path | None = None, thorough: bool = False) -> Int8Model:
-    """The model quantized to int8 with NNCF on the checkpoint's calibration photos, and the check
-    of its answers against fp32's (see `int8_check`), built on first use. Built even when the check
-    fails, so that the verdict is kept and not paid for again.
-
-    The quick search comes first; with `thorough`, a quick model that fails its check is followed
-    by the thorough search (minutes; see `quantize`). A thorough model built earlier that passed is
-    used whatever is asked."""
-    photos = loaded.calibration_photos
-    if photos is None or not photos.usable:
-        raise RuntimeUnavailable(f"{loaded.path} carries no calibration photos")
-    fp32 = fp32_model(loaded, root)
-    parts = {**_base_parts(loaded, "int8"), "nncf": _nncf_version()}
-    name = f"{loaded.spec.arch}-int8"
-    earlier = cached_entry(name, {**parts, "search": THOROUGH.name}, root)
-    if earlier is not None and earlier.details["check"]["passed"]:
-        return Int8Model(earlier, Int8Check(**earlier.details["check"]), THOROUGH.name)
-    model = _searched_int8(loaded, fp32, QUICK, name, parts, root)
-    if model.check.passed or not thorough:
-        return model
-    thorough_model = _searched_int8(loaded, fp32, THOROUGH, name, parts, root)
-    thorough_model.built_now = thorough_model.built_now or model.built_now
-    return thorough_model
-
-
-def _searched_int8(
-    loaded: LoadedModel, fp32: CacheEntry, search: Search, name: str, parts: dict[str, str], root: Path | None
-) -> Int8Model:
-    built: list[bool] = []
-
-    def build(folder: Path) -> dict[str, Any]:
-        built.append(True)
-        ov = import_openvino()
-        started = time.monotonic()
-        reference = run_outputs(loaded, fp32.model_file, "fp32")
-        if search == QUICK:
-            logger.info(
-                "quantizing %s to int8 (once per model and machine; about half a minute for "
-                "EfficientNet-Lite0 on 2 cores)",
-                loaded.path,
-            )
-        else:
-            logger.info(
-                "int8 of %s failed its check: searching longer for the operations to keep in fp32 "
-                "(once per model and machine; about four minutes for EfficientNet-Lite0 on 2 cores)",
-                loaded.path,
-            )
-        model = quantize_int8(loaded, fp32.model_file, reference, search)
-        ov.save_model(model, str(folder / MODEL_FILE), False)
-        check = check_int8(reference, run_outputs(loaded, folder / MODEL_FILE, "int8"))
-        logger.info(
-            "int8 (%s search) %s: %s",
-            search.name,
-            "passed its check" if check.passed else "failed its check",
-            check.describe(),
-        )
-        return {"check": check.to_dict(), "seconds": round(time.monotonic() - started, 2)}
-
-    entry = cached_build(
-        name,
-        {**parts, "search": search.name},
-        lambda folder: off_the_main_thread(lambda: build(folder)),
-        root,
-    )
-    return Int8Model(entry, Int8Check(**entry.details["check"]), search.name, built_now=bool(built))
-
-
-def _nncf_version() -> str:
-    try:
-        import nncf
-    except Exception as exc:
-        raise RuntimeUnavailable(f"NNCF cannot be loaded ({type(exc).__name__}: {exc})") from None
-    return str(nncf.__version__)
 
 
 def run_outputs(loaded: LoadedModel, model_file: Path, precision: str) -> RunOutputs:

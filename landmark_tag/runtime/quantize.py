@@ -74,7 +74,13 @@ def answer_changes(loaded: LoadedModel, reference: RunOutputs) -> Any:
     return validate
 
 
-def quantize_int8(loaded: LoadedModel, fp32_file: Path, reference: RunOutputs, search: Search = QUICK) -> Any:
+def quantize_int8(
+    loaded: LoadedModel,
+    fp32_file: Path,
+    reference: RunOutputs,
+    search: Search = QUICK,
+    log_steps: bool = False,
+) -> Any:
     """The fp32 OpenVINO model at `fp32_file`, quantized to int8 on the checkpoint's calibration
     photos with accuracy control on its validation photos; `reference` is fp32's answers on them.
 
@@ -99,7 +105,9 @@ def quantize_int8(loaded: LoadedModel, fp32_file: Path, reference: RunOutputs, s
     validation = photos.pixels("validation", preprocessing).numpy()
     nncf_logger = logging.getLogger("nncf")
     level = nncf_logger.level
-    nncf_logger.setLevel(logging.WARNING)  # its INFO lines and progress bars: ours say enough
+    # NNCF's INFO lines (a few per round of the search) are the progress of a long build; a scan's
+    # own lines say enough.
+    nncf_logger.setLevel(logging.INFO if log_steps else logging.WARNING)
     try:
         return nncf.quantize_with_accuracy_control(
             ov.Core().read_model(str(fp32_file)),

@@ -5,29 +5,28 @@
     runtime   device  precision auto                               fp32   bf16          int8
     auto      CUDA    torch, bf16                                   torch  torch         refused
     auto      CPU     openvino: bf16 where the CPU multiplies it    openvino fp32 / bf16 / int8
-                      natively; elsewhere int8 where the CPU has
-                      an int8 dot product (VNNI), the checkpoint
-                      has calibration photos and int8 passes its
-                      check; else fp32
+                      natively; elsewhere int8 when an int8 model
+                      passes its check here (below), else fp32
     torch     any     bf16 on CUDA and bf16 CPUs, else fp32         fp32   bf16          refused
     openvino  CPU     as auto on the CPU                            fp32   bf16          int8
 
 OpenVINO won on every CPU measured, with and without native bf16 (`benchmarks/model_speed.py`). On
 a CPU with native bf16 (AMX), OpenVINO's bf16 ran faster than the scan's int8, which keeps a few
-operations in fp32 to hold fp32's answers; without it, int8 is the fastest that does, where the CPU
-has an int8 dot product. `auto` builds int8 with the quick search (seconds); asking for int8 (and
-`train`) goes on to the thorough one (minutes) when the quick one fails, and a thorough int8 that
-passed then serves `auto` too. With AVX2 alone, int8 passes only after the thorough search (README,
-"Without native bf16"), so `auto` does not spend a build on it there; `--precision int8` does.
-When OpenVINO cannot be loaded or cannot convert the model, or when int8 fails its check, the
-runner says so in one warning and runs what it can: PyTorch, or fp32.
+operations in fp32 to hold fp32's answers; without it, int8 is the fastest that does. Which int8
+(`int8_models`): the portable one the checkpoint carries (`train` builds it) when it passes its
+check on this CPU, which takes seconds; else, where the CPU has an int8 dot product (VNNI), `auto`
+searches for one with the quick search (about half a minute); asking for int8 goes on to the thorough search
+(minutes) when the quick one fails, and a thorough int8 that passed then serves `auto` too. With
+AVX2 alone, a search here passed only when thorough, so `auto` runs no search there. When OpenVINO
+cannot be loaded or cannot convert the model, or when int8 fails its check, the runner says so in
+one warning and runs what it can: PyTorch, or fp32.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import torch
 from torch import nn
@@ -36,6 +35,9 @@ from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.device import PRECISIONS, cpu_has_fast_bf16, cpu_has_fast_int8, resolve_precision
 from landmark_tag.errors import ConfigError
 from landmark_tag.openset import capture_features
+
+if TYPE_CHECKING:
+    from landmark_tag.runtime.quantize import Search
 
 logger = logging.getLogger(__name__)
 
@@ -142,19 +144,16 @@ def open_runner(
 
 
 def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
-    from landmark_tag.runtime.openvino_model import (
-        OpenVINORunner,
-        RuntimeUnavailable,
-        fp32_model,
-        int8_model,
-    )
+    from landmark_tag.runtime import int8_models, quantize
+    from landmark_tag.runtime.openvino_model import OpenVINORunner, RuntimeUnavailable, fp32_model
 
     fp32 = fp32_model(loaded)  # first: without it, nothing else here can run
     if precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16()):
         return OpenVINORunner(fp32.model_file, "bf16")
-    if precision == "int8" or (precision == "auto" and cpu_has_fast_int8()):
+    searches = int8_searches(loaded, precision, quantize.QUICK, quantize.THOROUGH)
+    if searches is not None:
         try:
-            int8 = int8_model(loaded, thorough=precision == "int8")
+            int8 = int8_models.int8_model(loaded, searches=searches)
         except RuntimeUnavailable as exc:
             # Old checkpoints carry no calibration photos: no int8, which `auto` need not mention.
             log = logger.warning if precision == "int8" else logger.info
@@ -167,3 +166,19 @@ def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
             log = logger.warning if precision == "int8" or int8.built_now else logger.info
             log("int8 changes this model's answers (%s): running fp32 instead", int8.check.describe())
     return OpenVINORunner(fp32.model_file, "fp32")
+
+
+def int8_searches(
+    loaded: LoadedModel, precision: str, quick: Search, thorough: Search
+) -> tuple[Search, ...] | None:
+    """The int8 searches to run here when the checkpoint's portable int8 fails its check here (or
+    there is none), as `precision` asks; None: no int8 at all (fp32 or bf16 asked for, or `auto`
+    with nothing that could pass quickly)."""
+    if precision == "int8":
+        return (quick, thorough)  # minutes, once, when asked for
+    if precision != "auto":
+        return None
+    if cpu_has_fast_int8():
+        return (quick,)  # seconds
+    # AVX2 alone: a local search passed only when thorough (minutes), too long for a first scan.
+    return () if loaded.portable_int8 is not None else None

@@ -1,5 +1,6 @@
-"""The end of `train`: the calibration photos the checkpoint carries, and the int8 model built from
-them at once, so that the first scan need not build it and `train` can say whether it passed."""
+"""The end of `train`: the calibration photos the checkpoint carries, and the portable int8 model
+built from them, which the checkpoint carries too when it passed its check, so that no scan needs
+to search for one."""
 
 from __future__ import annotations
 
@@ -16,10 +17,10 @@ from landmark_tag.calibration_photos import (
     crops_of,
     pick,
 )
-from landmark_tag.checkpoint import Preprocessing, load_model
-from landmark_tag.device import cpu_has_fast_int8
+from landmark_tag.checkpoint import Preprocessing, attach_portable_int8
 from landmark_tag.images import DecodeError, load_rgb, register_heif
 from landmark_tag.runtime.int8_check import Int8Check
+from landmark_tag.runtime.portable_int8 import build_portable_int8
 from landmark_tag.training.data import ImageFolderIndex
 from landmark_tag.transforms import crop_transform
 
@@ -56,17 +57,20 @@ def calibration_photos_for(
     )
 
 
-def build_int8(checkpoint: Path) -> Int8Check | None:
-    """Build the checkpoint's OpenVINO fp32 and int8 models into the cache (see `runtime`) and return
-    int8's check; None where OpenVINO cannot run here (the scan will then use PyTorch)."""
-    from landmark_tag.runtime.openvino_model import RuntimeUnavailable, int8_model
+def carry_int8(checkpoint: Path) -> Int8Check | None:
+    """Build the checkpoint's portable int8 model (see `runtime.portable_int8`) and, when it passed
+    its check, write it into the checkpoint; return its check, or None where none could be built."""
+    from landmark_tag.runtime import quantize
 
-    if not cpu_has_fast_int8():
-        logger.info("this CPU has no int8 dot product (VNNI): scans here run fp32, so no int8 was built")
+    logger.info(
+        "building the int8 model the checkpoint will carry, checked under AVX2's arithmetic so that "
+        "it suits any CPU (minutes for EfficientNet-Lite0 on 2 cores)"
+    )
+    # The thorough search after a failed quick one: minutes are cheap beside training's own.
+    portable = build_portable_int8(checkpoint, (quantize.QUICK, quantize.THOROUGH))
+    if portable is None:
         return None
-    try:
-        # Thorough: minutes are cheap beside training's own, and the scans here then run what it found.
-        return int8_model(load_model(checkpoint), thorough=True).check
-    except RuntimeUnavailable as exc:
-        logger.warning("%s: no int8 model was built", exc)
-        return None
+    check = Int8Check(**portable.details["check"])
+    if check.passed:
+        attach_portable_int8(checkpoint, portable)
+    return check

@@ -36,7 +36,7 @@ from landmark_tag.training.evaluate import (
     evaluate_checkpoint,
     summarise_for,
 )
-from landmark_tag.training.int8 import build_int8, calibration_photos_for
+from landmark_tag.training.int8 import calibration_photos_for, carry_int8
 from landmark_tag.training.landmark_score import fit_landmark_scorer
 from landmark_tag.training.loop import (
     FitConfig,
@@ -107,7 +107,7 @@ def train(
     )
     _finish_checkpoint(out, loaded, calibration, scorer, valid_result, test_result, state, photos)
     last_path.unlink(missing_ok=True)  # the run finished: nothing left to resume
-    int8_check = build_int8(out)
+    int8_check = carry_int8(out)
     return TrainResult(
         checkpoint=out,
         metrics_file=metrics_path,

@@ -3,10 +3,10 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from landmark_tag import device
 from landmark_tag.checkpoint import default_model_path, load_model
 from landmark_tag.cli import app
 from landmark_tag.results import read_results
+from landmark_tag.runtime.portable_int8 import build_portable_int8
 from landmark_tag.training import int8 as int8_module
 from tests.helpers import make_image_folder, make_negatives_folder
 from tests.zip_server import DATASET, ZipServer
@@ -33,7 +33,7 @@ def test_train_scratch_seed_to_default_location_then_scan_finds_it(tmp_path, fol
 
 @pytest.mark.real_weights  # the packaged EfficientNet-Lite0, whose int8 `train` builds at the end
 def test_evaluate_valid_split_writes_png_and_json(tmp_path, folder, monkeypatch):
-    monkeypatch.setattr(int8_module, "cpu_has_fast_int8", device.cpu_has_fast_int8)  # this CPU's answer
+    monkeypatch.setattr(int8_module, "build_portable_int8", build_portable_int8)  # the real one
     out = tmp_path / "m.pt"
     args = [
         "train",

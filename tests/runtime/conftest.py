@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from landmark_tag.calibration_photos import CalibrationPhotos, encode_crop
-from landmark_tag.checkpoint import load_model, save_checkpoint
+from landmark_tag.checkpoint import PortableInt8, attach_portable_int8, load_model, save_checkpoint
 from landmark_tag.openset import LandmarkScorer, build_bank, capture_features
 from tests.helpers import scene, write_tiny_checkpoint
 
@@ -33,3 +33,11 @@ def cache(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "cache"
     monkeypatch.setenv("LANDMARK_TAG_CACHE", str(root))
     return root
+
+
+def carry_as_portable_int8(checkpoint: Path, model_file: Path, check_passed: bool = True) -> None:
+    """Write the OpenVINO model at `model_file` into `checkpoint` as its portable int8, the way
+    `train` does. Any model serves: the scan checks whatever is carried against fp32."""
+    details = {"search": "quick", "check": {"passed": check_passed}, "isa": "AVX2", "seconds": 1.0}
+    xml, weights = model_file.read_bytes(), model_file.with_suffix(".bin").read_bytes()
+    attach_portable_int8(checkpoint, PortableInt8(xml, weights, details))

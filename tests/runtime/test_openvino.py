@@ -6,9 +6,10 @@ import torch
 
 from landmark_tag.checkpoint import load_model, read_checkpoint, save_checkpoint
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.runtime import int8_check, openvino_model, runners
+from landmark_tag.runtime import int8_check, int8_models, openvino_model, quantize, runners
 from landmark_tag.runtime.cache import WEIGHTS_FILE
-from landmark_tag.runtime.openvino_model import RuntimeUnavailable, fp32_model, int8_model
+from landmark_tag.runtime.int8_models import int8_model
+from landmark_tag.runtime.openvino_model import RuntimeUnavailable, fp32_model
 from landmark_tag.runtime.runners import open_runner
 from tests.helpers import CLASS_NAMES
 
@@ -87,7 +88,7 @@ def test_auto_runs_fp32_without_building_int8_where_the_cpu_has_no_int8_dot_prod
     monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)
     monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: False)  # AVX2 alone
     built = []
-    monkeypatch.setattr(openvino_model, "int8_model", lambda loaded, **options: built.append(loaded))
+    monkeypatch.setattr(int8_models, "int8_model", lambda loaded, **options: built.append(loaded))
     assert Predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino fp32)"
     assert built == []
 
@@ -120,13 +121,13 @@ def test_auto_warns_of_a_failed_int8_check_once_per_machine(calibrated_model, ca
 def spy_on_searches(monkeypatch) -> list[str]:
     """The names of the int8 searches run from now on, in order."""
     searches: list[str] = []
-    quantize = openvino_model.quantize_int8
+    quantize_int8 = int8_models.quantize_int8
 
-    def spying(loaded, fp32_file, reference, search):
+    def spying(loaded, fp32_file, reference, search, log_steps=False):
         searches.append(search.name)
-        return quantize(loaded, fp32_file, reference, search)
+        return quantize_int8(loaded, fp32_file, reference, search, log_steps)
 
-    monkeypatch.setattr(openvino_model, "quantize_int8", spying)
+    monkeypatch.setattr(int8_models, "quantize_int8", spying)
     return searches
 
 
@@ -138,10 +139,10 @@ def test_asking_for_int8_searches_longer_after_a_failed_quick_search_and_auto_do
     searches = spy_on_searches(monkeypatch)
     loaded = load_model(calibrated_model)
     assert int8_model(loaded).search == "quick" and searches == ["quick"]
-    thorough = int8_model(loaded, thorough=True)
+    thorough = int8_model(loaded, searches=(quantize.QUICK, quantize.THOROUGH))
     assert (thorough.search, thorough.check.passed, thorough.built_now) == ("thorough", False, True)
     assert searches == ["quick", "thorough"]
-    again = int8_model(loaded, thorough=True)  # both verdicts are kept
+    again = int8_model(loaded, searches=(quantize.QUICK, quantize.THOROUGH))  # both verdicts are kept
     assert (again.search, again.built_now, searches) == ("thorough", False, ["quick", "thorough"])
 
 
@@ -149,14 +150,14 @@ def test_a_thorough_int8_that_passed_is_what_auto_runs_later(calibrated_model, c
     monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)
     monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: True)
     searches = spy_on_searches(monkeypatch)
-    check = openvino_model.check_int8
+    check = int8_models.check_int8
 
     def only_thorough_passes(fp32, int8):
         result = check(fp32, int8)
         result.passed = searches[-1] == "thorough"
         return result
 
-    monkeypatch.setattr(openvino_model, "check_int8", only_thorough_passes)
+    monkeypatch.setattr(int8_models, "check_int8", only_thorough_passes)
     asked = Predictor(load_model(calibrated_model), CPU, k=2, precision="int8")
     assert asked.runs_on == "cpu (openvino int8)" and searches == ["quick", "thorough"]
     assert Predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino int8)"

@@ -3,16 +3,29 @@ from pathlib import Path
 import pytest
 import torch
 
-from landmark_tag.checkpoint import load_model, read_checkpoint
+from landmark_tag.checkpoint import PortableInt8, load_model, read_checkpoint
 from landmark_tag.errors import ConfigError
 from landmark_tag.gazetteer import load_gazetteer
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.results import read_results
+from landmark_tag.runtime.portable_int8 import build_portable_int8
 from landmark_tag.training import int8 as int8_module
 from landmark_tag.training.config import TrainConfig
 from landmark_tag.training.data import DatasetError
 from landmark_tag.training.train import sidecar_paths, train
 from tests.helpers import SHARED_DATA, make_image_folder, make_negatives_folder
+
+PASSING_CHECK = {
+    "photos": 3,
+    "negatives": 0,
+    "top1_agreement": 1.0,
+    "probability_mean_change": 0.001,
+    "probability_max_change": 0.002,
+    "score_mean_change": None,
+    "score_max_change": None,
+    "auroc_fp32": None,
+    "auroc_int8": None,
+}
 
 
 class StopAfter:
@@ -55,28 +68,35 @@ def test_scratch_training_writes_checkpoint_and_metrics(tmp_path, folder):
     assert not sidecar_paths(tmp_path / "m.pt")[0].exists()  # the resume file goes once finished
 
 
-def test_train_stores_calibration_photos_and_builds_and_checks_int8(tmp_path, folder, monkeypatch):
-    monkeypatch.setattr(int8_module, "cpu_has_fast_int8", lambda: True)  # as on a VNNI CPU
+def test_train_stores_calibration_photos_and_carries_the_int8_it_built(tmp_path, folder, monkeypatch):
+    monkeypatch.setattr(int8_module, "build_portable_int8", build_portable_int8)  # the real one
     result = train(scratch_config(folder, tmp_path / "m.pt", epochs=1))
-    photos = load_model(result.checkpoint).calibration_photos
+    loaded = load_model(result.checkpoint)
+    photos = loaded.calibration_photos
     assert photos is not None
     # 3 classes x 6 photos, a fifth held out: every training photo calibrates, every validation
     # photo checks (each under its limit), and they decode to the model's input size.
     assert (len(photos.calibration), len(photos.validation), len(photos.negatives)) == (15, 3, 0)
-    preprocessing = load_model(result.checkpoint).spec.preprocessing
+    preprocessing = loaded.spec.preprocessing
     assert photos.pixels("validation", preprocessing).shape[1:] == (
         3,
         preprocessing.input_size,
         preprocessing.input_size,
     )
     assert result.int8 is not None and result.int8.photos == 3  # built and checked at the end
+    assert (loaded.portable_int8 is not None) == result.int8.passed  # carried only when it passed
 
 
-def test_train_builds_no_int8_where_the_cpu_has_no_int8_dot_product(tmp_path, folder, monkeypatch):
-    monkeypatch.setattr(int8_module, "cpu_has_fast_int8", lambda: False)  # AVX2 alone
+@pytest.mark.parametrize("passed", [True, False])
+def test_train_carries_only_an_int8_that_passed_its_check(tmp_path, folder, monkeypatch, passed):
+    details = {"search": "quick", "check": {**PASSING_CHECK, "passed": passed}, "isa": "AVX2"}
+    built = PortableInt8(b"<net/>", b"weights", details)
+    monkeypatch.setattr(int8_module, "build_portable_int8", lambda checkpoint, searches: built)
     result = train(scratch_config(folder, tmp_path / "m.pt", epochs=1))
-    assert result.int8 is None
-    assert load_model(result.checkpoint).calibration_photos is not None  # for machines that can
+    assert result.int8 is not None and result.int8.passed == passed
+    carried = load_model(result.checkpoint).portable_int8
+    assert (carried == built) if passed else carried is None
+    assert load_model(result.checkpoint).calibration_photos is not None  # for machines that search
 
 
 def test_resume_continues_from_the_saved_epoch_and_matches_an_unbroken_run(tmp_path, folder):
