@@ -77,8 +77,9 @@ check_runtime = one_of("auto", "torch", "openvino")
 
 RUNTIME_HELP = "Where the model runs: auto (OpenVINO on a CPU, PyTorch on a GPU), torch or openvino."
 PRECISION_HELP = (
-    "auto (OpenVINO: int8 where the model's int8 passed its check, else as PyTorch; PyTorch: bf16 on "
-    "CUDA and on CPUs with native bf16, else fp32), fp32, bf16 or int8 (OpenVINO only)."
+    "auto (OpenVINO: bf16 on CPUs with native bf16, else int8 where an int8 model of the checkpoint "
+    "passes its check on this CPU, else fp32; PyTorch: bf16 on CUDA and on CPUs with native bf16, else "
+    "fp32), fp32, bf16 or int8 (OpenVINO only)."
 )
 
 

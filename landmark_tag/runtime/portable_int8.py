@@ -55,7 +55,7 @@ def build_portable_int8(checkpoint: Path, searches: Sequence[Search]) -> Portabl
             child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
             assert child.stdout is not None
             for line in child.stdout:
-                logger.info("%s", line.rstrip())
+                logger.info("%s", line.rstrip().removeprefix("INFO:nncf:"))  # NNCF's own prefix
             status = child.wait()
         if status != 0:
             lines = [line for line in errors_file.read_text(errors="replace").splitlines() if line.strip()]
