@@ -15,11 +15,11 @@ a CPU with native bf16 (AMX), OpenVINO's bf16 ran faster than the scan's int8, w
 operations in fp32 to hold fp32's answers; without it, int8 is the fastest that does. Which int8
 (`int8_models`): the portable one the checkpoint carries (`train` builds it) when it passes its
 check on this CPU, which takes seconds; else, where the CPU has an int8 dot product (VNNI), `auto`
-searches for one with the quick search (about half a minute); asking for int8 goes on to the thorough search
-(minutes) when the quick one fails, and a thorough int8 that passed then serves `auto` too. With
-AVX2 alone, a search here passed only when thorough, so `auto` runs no search there. When OpenVINO
-cannot be loaded or cannot convert the model, or when int8 fails its check, the runner says so in
-one warning and runs what it can: PyTorch, or fp32.
+searches for one with the quick search (about half a minute); asking for int8 goes on to the
+thorough search (minutes) when the quick one fails, and a thorough int8 that passed then serves
+`auto` too. With AVX2 alone, a search here passed only when thorough, so `auto` runs no search
+there. When OpenVINO cannot be loaded or cannot convert the model, or when int8 fails its check,
+the runner says so in one warning and runs what it can: PyTorch, or fp32.
 """
 
 from __future__ import annotations
@@ -179,6 +179,6 @@ def int8_searches(
     if precision != "auto":
         return None
     if cpu_has_fast_int8():
-        return (quick,)  # seconds
+        return (quick,)  # about half a minute, once
     # AVX2 alone: a local search passed only when thorough (minutes), too long for a first scan.
     return () if loaded.portable_int8 is not None else None
