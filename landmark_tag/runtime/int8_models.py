@@ -16,7 +16,7 @@ from typing import Any
 
 from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.runtime.cache import MODEL_FILE, WEIGHTS_FILE, CacheEntry, cached_build, cached_entry
-from landmark_tag.runtime.int8_check import Int8Check, check_int8
+from landmark_tag.runtime.int8_check import Int8Check, RunOutputs, check_int8
 from landmark_tag.runtime.openvino_model import (
     RuntimeUnavailable,
     base_parts,
@@ -96,13 +96,7 @@ def _portable_int8(
         (folder / MODEL_FILE).write_bytes(portable.model_xml)
         (folder / WEIGHTS_FILE).write_bytes(portable.model_bin)
         reference = run_outputs(loaded, fp32.model_file, "fp32")
-        check = check_int8(reference, run_outputs(loaded, folder / MODEL_FILE, "int8"))
-        logger.info(
-            "the int8 model carried by %s %s its check on this CPU: %s",
-            loaded.path,
-            "passed" if check.passed else "failed",
-            check.describe(),
-        )
+        check = _checked(loaded, reference, folder, f"the int8 model carried by {loaded.path}", "on this CPU")
         return {
             "check": check.to_dict(),
             "seconds": round(time.monotonic() - started, 2),
@@ -154,13 +148,7 @@ def _searched_int8(
             )
         model = quantize_int8(loaded, fp32.model_file, reference, search, log_steps)
         ov.save_model(model, str(folder / MODEL_FILE), False)
-        check = check_int8(reference, run_outputs(loaded, folder / MODEL_FILE, "int8"))
-        logger.info(
-            "int8 (%s search) %s: %s",
-            search.name,
-            "passed its check" if check.passed else "failed its check",
-            check.describe(),
-        )
+        check = _checked(loaded, reference, folder, f"int8 ({search.name} search)")
         return {"check": check.to_dict(), "seconds": round(time.monotonic() - started, 2)}
 
     entry = cached_build(
@@ -170,6 +158,17 @@ def _searched_int8(
         root,
     )
     return Int8Model(entry, Int8Check(**entry.details["check"]), search.name, built_now=bool(built))
+
+
+def _checked(
+    loaded: LoadedModel, reference: RunOutputs, folder: Path, subject: str, where: str = ""
+) -> Int8Check:
+    """The check of the int8 model in `folder` against fp32's `reference`, logged as "<subject>
+    passed (or failed) its check <where>: <numbers>"."""
+    check = check_int8(reference, run_outputs(loaded, folder / MODEL_FILE, "int8"))
+    verdict = f"{'passed' if check.passed else 'failed'} its check{' ' + where if where else ''}"
+    logger.info("%s %s: %s", subject, verdict, check.describe())
+    return check
 
 
 def _nncf_version() -> str:

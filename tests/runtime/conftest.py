@@ -6,6 +6,7 @@ import torch
 from landmark_tag.calibration_photos import CalibrationPhotos, encode_crop
 from landmark_tag.checkpoint import PortableInt8, attach_portable_int8, load_model, save_checkpoint
 from landmark_tag.openset import LandmarkScorer, build_bank, capture_features
+from landmark_tag.runtime import int8_models
 from tests.helpers import scene, write_tiny_checkpoint
 
 
@@ -41,3 +42,16 @@ def carry_as_portable_int8(checkpoint: Path, model_file: Path, check_passed: boo
     details = {"search": "quick", "check": {"passed": check_passed}, "isa": "AVX2", "seconds": 1.0}
     xml, weights = model_file.read_bytes(), model_file.with_suffix(".bin").read_bytes()
     attach_portable_int8(checkpoint, PortableInt8(xml, weights, details))
+
+
+def spy_on_searches(monkeypatch) -> list[str]:
+    """The names of the int8 searches run from now on, in order."""
+    searches: list[str] = []
+    quantize_int8 = int8_models.quantize_int8
+
+    def spying(loaded, fp32_file, reference, search, log_steps=False):
+        searches.append(search.name)
+        return quantize_int8(loaded, fp32_file, reference, search, log_steps)
+
+    monkeypatch.setattr(int8_models, "quantize_int8", spying)
+    return searches

@@ -12,6 +12,7 @@ from landmark_tag.runtime.int8_models import int8_model
 from landmark_tag.runtime.openvino_model import RuntimeUnavailable, fp32_model
 from landmark_tag.runtime.runners import open_runner
 from tests.helpers import CLASS_NAMES
+from tests.runtime.conftest import spy_on_searches
 
 CPU = torch.device("cpu")
 
@@ -116,19 +117,6 @@ def test_auto_warns_of_a_failed_int8_check_once_per_machine(calibrated_model, ca
             assert Predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino fp32)"
         runs.append([r.levelno for r in caplog.records if "int8 changes" in r.getMessage()])
     assert runs == [[logging.WARNING], [logging.INFO]]
-
-
-def spy_on_searches(monkeypatch) -> list[str]:
-    """The names of the int8 searches run from now on, in order."""
-    searches: list[str] = []
-    quantize_int8 = int8_models.quantize_int8
-
-    def spying(loaded, fp32_file, reference, search, log_steps=False):
-        searches.append(search.name)
-        return quantize_int8(loaded, fp32_file, reference, search, log_steps)
-
-    monkeypatch.setattr(int8_models, "quantize_int8", spying)
-    return searches
 
 
 def test_asking_for_int8_searches_longer_after_a_failed_quick_search_and_auto_does_not(

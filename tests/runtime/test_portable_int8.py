@@ -6,11 +6,11 @@ import torch
 
 from landmark_tag.checkpoint import PortableInt8, attach_portable_int8, load_model, save_checkpoint
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.runtime import int8_check, int8_models, quantize, runners
+from landmark_tag.runtime import int8_check, quantize, runners
 from landmark_tag.runtime.int8_models import int8_model
 from landmark_tag.runtime.openvino_model import fp32_model
 from landmark_tag.runtime.portable_int8 import build_portable_int8
-from tests.runtime.conftest import carry_as_portable_int8
+from tests.runtime.conftest import carry_as_portable_int8, spy_on_searches
 
 CPU = torch.device("cpu")
 TINY_SEARCH = quantize.Search("quick", iterations=2, ranking_photos=4)
@@ -41,15 +41,7 @@ def without_int8_dot_product(monkeypatch) -> list[str]:
     """A CPU as AVX2 alone; returns the names of the int8 searches run from now on."""
     monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)
     monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: False)
-    searches: list[str] = []
-    quantize_int8 = int8_models.quantize_int8
-
-    def spying(loaded, fp32_file, reference, search, log_steps=False):
-        searches.append(search.name)
-        return quantize_int8(loaded, fp32_file, reference, search, log_steps)
-
-    monkeypatch.setattr(int8_models, "quantize_int8", spying)
-    return searches
+    return spy_on_searches(monkeypatch)
 
 
 def test_auto_runs_the_carried_int8_without_an_int8_dot_product_and_searches_nothing(
