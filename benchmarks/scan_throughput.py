@@ -253,31 +253,40 @@ def median_run(runs: list[dict]) -> dict:
 def compare_runtimes(
     args: argparse.Namespace, sets: dict[str, list[Path]], checkpoint: Path, tmp: Path
 ) -> None:
-    """For each runtime:precision, the model ceiling and the scan of the web and 12 MP sets, with
-    what each actually ran (int8 falls back to fp32 when it fails its check)."""
+    """For each runtime:precision[:threads], the model ceiling and the scan of the web and 12 MP
+    sets, with what each actually ran (int8 falls back to fp32 when it fails its check). The scans
+    are interleaved, round by round, so that a noisy moment hits every variant alike; threads, when
+    given, are the scan's --threads."""
     cores = os.cpu_count() or 1
-    variants = [tuple(item.split(":")) for item in args.runtimes.split(",")]
+    variants = [item.split(":") for item in args.runtimes.split(",")]
     decode = {name: decode_ceiling(sets[name], cores, args.repeats) for name in ("web", "12mp")}
     hogs = [
         subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores if args.busy else 0)
     ]
     rows = []
     try:
-        for runtime, precision in variants:
+        extras = []
+        for runtime, precision, *threads in variants:
             rate, batch, ran = model_ceiling(checkpoint, args.model_photos, args.repeats, runtime, precision)
-            row: dict = {
-                "variant": f"{runtime}:{precision}",
-                "ran": ran,
-                "model_ceiling": rate,
-                "batch": batch,
-            }
+            rows.append(
+                {"variant": ":".join([runtime, precision, *threads]), "ran": ran, "model_ceiling": rate}
+            )
+            rows[-1]["batch"] = batch
             extra = [*args.scan_args.split(), "--runtime", runtime, "--precision", precision]
-            for name in ("web", "12mp"):
+            extras.append(extra + (["--threads", threads[0]] if threads else []))
+        runs: dict[tuple[int, str], list[dict]] = {}
+        for name in ("web", "12mp"):
+            for i, extra in enumerate(extras):
                 cli_scan(sets[name][0].parent, checkpoint, tmp, extra)  # builds the runtime's model, once
-                runs = [cli_scan(sets[name][0].parent, checkpoint, tmp, extra) for _ in range(args.repeats)]
-                row[name] = median_run(runs)
-                row[f"{name}_pipeline_ceiling"] = 1 / (1 / decode[name] + 1 / rate)
-            rows.append(row)
+                runs[i, name] = []
+        for _ in range(args.repeats):
+            for name in ("web", "12mp"):
+                for i, extra in enumerate(extras):
+                    runs[i, name].append(cli_scan(sets[name][0].parent, checkpoint, tmp, extra))
+        for i, row in enumerate(rows):
+            for name in ("web", "12mp"):
+                row[name] = median_run(runs[i, name])
+                row[f"{name}_pipeline_ceiling"] = 1 / (1 / decode[name] + 1 / row["model_ceiling"])
             print(json.dumps(row), flush=True)
     finally:
         for hog in hogs:
@@ -314,7 +323,8 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument(
         "--runtimes",
-        help="compare runtimes instead, e.g. torch:fp32,openvino:fp32,openvino:int8 (runtime:precision)",
+        help="compare runtimes instead, e.g. torch:fp32,openvino:fp32,openvino:int8 (runtime:precision), "
+        "or openvino:int8:2 (the scan with --threads 2)",
     )
     parser.add_argument("--model", type=Path, help="--runtimes: a trained checkpoint (int8 needs one)")
     parser.add_argument("--busy", action="store_true", help="--runtimes: a CPU-bound process per core beside")
