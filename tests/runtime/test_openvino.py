@@ -52,6 +52,34 @@ def test_a_build_is_cached_and_a_changed_checkpoint_is_built_again(calibrated_mo
     assert sorted(p.name for p in cache.iterdir()) == sorted([first.path.name, changed.path.name])
 
 
+def test_the_compiled_model_uses_the_threads_given_and_leaves_them_unpinned(calibrated_model, cache):
+    # Pinned, two scans on one machine would compute on the same core (README, Speed).
+    entry = fp32_model(load_model(calibrated_model))
+    compiled = openvino_model.compile_model(entry.model_file, "fp32", threads=2)
+    assert compiled.get_property("INFERENCE_NUM_THREADS") == 2
+    assert compiled.get_property("ENABLE_CPU_PINNING") is False
+
+
+def test_a_batch_split_across_streams_gives_the_answers_of_one_stream(calibrated_model, cache):
+    runner = open_runner(load_model(calibrated_model), CPU, "openvino", "fp32")
+    pixels = torch.randn(5, 3, 64, 64)
+    threads_before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        one_stream = runner(pixels)
+        assert len(runner._requests) == 1
+        torch.set_num_threads(2)  # the runner compiles again, for two threads: two streams
+        two_streams = runner(pixels)
+        assert len(runner._requests) == 2
+        fewer_photos_than_streams = runner(pixels[:1])
+    finally:
+        torch.set_num_threads(threads_before)
+        runner.close()
+    for one, split in zip(one_stream, two_streams, strict=True):
+        np.testing.assert_allclose(one.numpy(), split.numpy(), atol=1e-4)
+    np.testing.assert_allclose(fewer_photos_than_streams[0].numpy(), one_stream[0][:1].numpy(), atol=1e-4)
+
+
 def test_a_damaged_cache_entry_is_rebuilt_not_trusted(calibrated_model, cache, caplog):
     entry = fp32_model(load_model(calibrated_model))
     weights = entry.path / WEIGHTS_FILE
