@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -66,15 +66,23 @@ def int8_model(
     earlier = cached_entry(name, {**parts, "search": THOROUGH.name}, root)
     if earlier is not None and earlier.details["check"]["passed"]:
         return Int8Model(earlier, Int8Check(**earlier.details["check"]), THOROUGH.name)
+    computed: list[RunOutputs] = []
+
+    def reference() -> RunOutputs:
+        """fp32's answers on the check photos, which every build compares with: computed once."""
+        if not computed:
+            computed.append(run_outputs(loaded, fp32.model_file, "fp32"))
+        return computed[0]
+
     tried: Int8Model | None = None
     built_now = False
     if loaded.portable_int8 is not None:
-        tried = _portable_int8(loaded, fp32, name, parts, root)
+        tried = _portable_int8(loaded, reference, name, parts, root)
         built_now = tried is not None and tried.built_now
     for search in searches:
         if tried is not None and tried.check.passed:
             break
-        tried = _searched_int8(loaded, fp32, search, name, parts, root, log_steps)
+        tried = _searched_int8(loaded, fp32.model_file, reference, search, name, parts, root, log_steps)
         built_now = built_now or tried.built_now
     if tried is None:
         raise RuntimeUnavailable(f"{loaded.path} carries no int8 model, and none was searched for here")
@@ -83,7 +91,11 @@ def int8_model(
 
 
 def _portable_int8(
-    loaded: LoadedModel, fp32: CacheEntry, name: str, parts: dict[str, str], root: Path | None
+    loaded: LoadedModel,
+    reference: Callable[[], RunOutputs],
+    name: str,
+    parts: dict[str, str],
+    root: Path | None,
 ) -> Int8Model | None:
     """The checkpoint's portable int8 with its check on this CPU; None when it cannot be read."""
     portable = loaded.portable_int8
@@ -95,8 +107,8 @@ def _portable_int8(
         started = time.monotonic()
         (folder / MODEL_FILE).write_bytes(portable.model_xml)
         (folder / WEIGHTS_FILE).write_bytes(portable.model_bin)
-        reference = run_outputs(loaded, fp32.model_file, "fp32")
-        check = _checked(loaded, reference, folder, f"the int8 model carried by {loaded.path}", "on this CPU")
+        subject = f"the int8 model carried by {loaded.path}"
+        check = _checked(loaded, reference(), folder, subject, "on this CPU")
         return {
             "check": check.to_dict(),
             "seconds": round(time.monotonic() - started, 2),
@@ -120,7 +132,8 @@ def _portable_int8(
 
 def _searched_int8(
     loaded: LoadedModel,
-    fp32: CacheEntry,
+    fp32_file: Path,
+    reference: Callable[[], RunOutputs],
     search: Search,
     name: str,
     parts: dict[str, str],
@@ -133,7 +146,6 @@ def _searched_int8(
         built.append(True)
         ov = import_openvino()
         started = time.monotonic()
-        reference = run_outputs(loaded, fp32.model_file, "fp32")
         if search.name == QUICK.name:
             logger.info(
                 "quantizing %s to int8 (once per model and machine; about half a minute for "
@@ -146,9 +158,9 @@ def _searched_int8(
                 "(once per model and machine; about four minutes for EfficientNet-Lite0 on 2 cores)",
                 loaded.path,
             )
-        model = quantize_int8(loaded, fp32.model_file, reference, search, log_steps)
+        model = quantize_int8(loaded, fp32_file, reference(), search, log_steps)
         ov.save_model(model, str(folder / MODEL_FILE), False)
-        check = _checked(loaded, reference, folder, f"int8 ({search.name} search)")
+        check = _checked(loaded, reference(), folder, f"int8 ({search.name} search)")
         return {"check": check.to_dict(), "seconds": round(time.monotonic() - started, 2)}
 
     entry = cached_build(

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -71,8 +72,6 @@ def build_portable_int8(checkpoint: Path, searches: Sequence[Search]) -> Portabl
 
 
 def _build_here(checkpoint: str, out: Path, searches: list[Search]) -> None:
-    import shutil
-
     from landmark_tag.checkpoint import load_model
     from landmark_tag.device import onednn_isa_cap
     from landmark_tag.runtime.int8_models import int8_model

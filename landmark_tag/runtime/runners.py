@@ -144,13 +144,13 @@ def open_runner(
 
 
 def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
-    from landmark_tag.runtime import int8_models, quantize
+    from landmark_tag.runtime import int8_models
     from landmark_tag.runtime.openvino_model import OpenVINORunner, RuntimeUnavailable, fp32_model
 
     fp32 = fp32_model(loaded)  # first: without it, nothing else here can run
     if precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16()):
         return OpenVINORunner(fp32.model_file, "bf16")
-    searches = int8_searches(loaded, precision, quantize.QUICK, quantize.THOROUGH)
+    searches = int8_searches(loaded, precision)
     if searches is not None:
         try:
             int8 = int8_models.int8_model(loaded, searches=searches)
@@ -168,17 +168,17 @@ def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
     return OpenVINORunner(fp32.model_file, "fp32")
 
 
-def int8_searches(
-    loaded: LoadedModel, precision: str, quick: Search, thorough: Search
-) -> tuple[Search, ...] | None:
+def int8_searches(loaded: LoadedModel, precision: str) -> tuple[Search, ...] | None:
     """The int8 searches to run here when the checkpoint's portable int8 fails its check here (or
     there is none), as `precision` asks; None: no int8 at all (fp32 or bf16 asked for, or `auto`
     with nothing that could pass quickly)."""
+    from landmark_tag.runtime import quantize
+
     if precision == "int8":
-        return (quick, thorough)  # minutes, once, when asked for
+        return (quantize.QUICK, quantize.THOROUGH)  # minutes, once, when asked for
     if precision != "auto":
         return None
     if cpu_has_fast_int8():
-        return (quick,)  # about half a minute, once
+        return (quantize.QUICK,)  # about half a minute, once
     # AVX2 alone: a local search passed only when thorough (minutes), too long for a first scan.
     return () if loaded.portable_int8 is not None else None

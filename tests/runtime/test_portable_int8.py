@@ -6,7 +6,7 @@ import torch
 
 from landmark_tag.checkpoint import PortableInt8, attach_portable_int8, load_model, save_checkpoint
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.runtime import int8_check, quantize, runners
+from landmark_tag.runtime import int8_check, int8_models, quantize, runners
 from landmark_tag.runtime.int8_models import int8_model
 from landmark_tag.runtime.openvino_model import fp32_model
 from landmark_tag.runtime.portable_int8 import build_portable_int8
@@ -72,8 +72,14 @@ def test_a_carried_int8_that_fails_here_runs_fp32_and_only_asking_for_int8_searc
     assert searches == []
     monkeypatch.setattr(int8_check, "MAX_LIMIT", 0.0)  # so that no search passes either
     monkeypatch.setattr(int8_check, "MEAN_LIMIT", 0.0)
+    references = []
+    run_outputs = int8_models.run_outputs
+    monkeypatch.setattr(
+        int8_models, "run_outputs", lambda *args: references.append(args[2] == "fp32") or run_outputs(*args)
+    )
     asked = Predictor(load_model(checkpoint), CPU, k=2, precision="int8")
     assert asked.runs_on == "cpu (openvino fp32)" and searches == ["quick", "thorough"]
+    assert references.count(True) == 1  # fp32's answers, which both searches compare with: once
 
 
 def test_a_carried_int8_this_openvino_cannot_read_is_said_and_searched_past(
