@@ -79,12 +79,13 @@ def measure(way: str, situation: str, model: Path, threads: int, seconds: float)
         subprocess.Popen([sys.executable, "-c", "while True: pass"])
         for _ in range(cores if situation == "busy" else 0)
     ]
+    command = [sys.executable, "-c", MEASURE, config]
+    processes: list[subprocess.Popen] = []
     try:
-        command = [sys.executable, "-c", MEASURE, config]
-        processes = [
-            subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            for _ in range(2 if situation == "two at once" else 1)
-        ]
+        for _ in range(2 if situation == "two at once" else 1):
+            processes.append(
+                subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            )
         for process in processes:  # each has loaded its model and run it once
             if process.stdout.readline().strip() != "ready":
                 raise RuntimeError(f"{WAYS[way]} failed to start")
@@ -93,8 +94,8 @@ def measure(way: str, situation: str, model: Path, threads: int, seconds: float)
             process.stdin.flush()
         results = [json.loads(process.communicate()[0].splitlines()[-1]) for process in processes]
     finally:
-        for hog in hogs:
-            hog.kill()
+        for process in [*hogs, *processes]:  # a measurement that failed leaves nothing running
+            process.kill()
     return sum(result["photos_per_s"] for result in results), results[0]["ran"]
 
 

@@ -89,7 +89,7 @@ def compile_model(model_file: Path, precision: str, threads: int) -> Any:
         # OpenVINO pins its threads to cores by default, always the same ones: two scans (or two Ray
         # actors) on one machine then share one core, and beside other work a pinned thread cannot
         # move to a freer core. Measured (README, Speed): unpinned, each of two 1-thread processes
-        # runs twice as fast, and one beside two CPU-bound processes 1.4 times.
+        # runs twice as fast, and one beside two CPU-bound processes 1.3 to 1.4 times.
         "ENABLE_CPU_PINNING": False,
     }
     return ov.Core().compile_model(str(model_file), "CPU", settings)

@@ -182,10 +182,12 @@ def test_a_heartbeat_in_the_future_does_not_keep_a_lock_fresh_forever(bucket):
     out = f"s3://{name}/tags.parquet"
     future = b'{"pid": 1, "host": "elsewhere", "heartbeat": 99999999999}'
     client.put_object(Bucket=name, Key="tags.parquet.lock", Body=future)
+    # The store's LastModified is in whole seconds, so the lock can look up to a second older than
+    # it is: 3 seconds leave a slow machine time to find it fresh first.
     with pytest.raises(ScanLockedError, match="another scan"):
-        OutputLock(out, stale_after=1.0).__enter__()
-    time.sleep(1.2)
-    with OutputLock(out, stale_after=1.0):
+        OutputLock(out, stale_after=3.0).__enter__()
+    time.sleep(3.2)
+    with OutputLock(out, stale_after=3.0):
         pass
 
 

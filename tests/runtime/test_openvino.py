@@ -1,4 +1,5 @@
 import logging
+import os
 
 import numpy as np
 import pytest
@@ -60,6 +61,7 @@ def test_the_compiled_model_uses_the_threads_given_and_leaves_them_unpinned(cali
     assert compiled.get_property("ENABLE_CPU_PINNING") is False
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenVINO runs one stream on one core")
 def test_a_batch_split_across_streams_gives_the_answers_of_one_stream(calibrated_model, cache):
     runner = open_runner(load_model(calibrated_model), CPU, "openvino", "fp32")
     pixels = torch.randn(5, 3, 64, 64)
