@@ -29,6 +29,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from scan_throughput import beside_cpu_bound_work
+
 from landmark_tag.device import cpu_has_fast_bf16, onednn_isa_cap
 
 MEASURE = """
@@ -191,18 +193,11 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         files = build_models(Path(tmp), args.model)
         configs = configurations(cores, files)
-        hogs = [
-            subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range(cores if args.busy else 0)
-        ]
-        try:
-            runs: list[list[dict]] = [[] for _ in configs]
+        runs: list[list[dict]] = [[] for _ in configs]
+        with beside_cpu_bound_work(args.busy):
             for _ in range(args.repeats):
                 for config, measured in zip(configs, runs, strict=True):
                     measured.append(measure(config, args.batch_size, args.passes))
-        finally:
-            for hog in hogs:
-                hog.kill()
 
     def median(i: int, key: str) -> float:
         return statistics.median(run[key] for run in runs[i])

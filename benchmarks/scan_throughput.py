@@ -26,6 +26,7 @@ format with a random 50-class head: speed doesn't depend on the weights' values.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing
 import os
@@ -35,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -113,6 +115,20 @@ def benchmark_checkpoints(folder: Path, bank_photos: int) -> tuple[Path, Path, f
 
 
 # ---------------------------------------------------------------- measurements
+
+
+@contextlib.contextmanager
+def beside_cpu_bound_work(busy: bool) -> Iterator[None]:
+    """With `busy`, a CPU-bound process per core runs until the block ends: a shared machine."""
+    hogs = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in range((os.cpu_count() or 1) if busy else 0)
+    ]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
 
 
 _decoder: PhotoDecoder | None = None
@@ -260,18 +276,13 @@ def compare_runtimes(
     cores = os.cpu_count() or 1
     variants = [item.split(":") for item in args.runtimes.split(",")]
     decode = {name: decode_ceiling(sets[name], cores, args.repeats) for name in ("web", "12mp")}
-    hogs = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(cores if args.busy else 0)
-    ]
     rows = []
-    try:
+    with beside_cpu_bound_work(args.busy):
         extras = []
         for runtime, precision, *threads in variants:
             rate, batch, ran = model_ceiling(checkpoint, args.model_photos, args.repeats, runtime, precision)
-            rows.append(
-                {"variant": ":".join([runtime, precision, *threads]), "ran": ran, "model_ceiling": rate}
-            )
-            rows[-1]["batch"] = batch
+            variant = ":".join([runtime, precision, *threads])
+            rows.append({"variant": variant, "ran": ran, "model_ceiling": rate, "batch": batch})
             extra = [*args.scan_args.split(), "--runtime", runtime, "--precision", precision]
             extras.append(extra + (["--threads", threads[0]] if threads else []))
         runs: dict[tuple[int, str], list[dict]] = {}
@@ -288,9 +299,6 @@ def compare_runtimes(
                 row[name] = median_run(runs[i, name])
                 row[f"{name}_pipeline_ceiling"] = 1 / (1 / decode[name] + 1 / row["model_ceiling"])
             print(json.dumps(row), flush=True)
-    finally:
-        for hog in hogs:
-            hog.kill()
     base = rows[0]
     print(f"\n{'busy (a CPU-bound process per core beside)' if args.busy else 'idle'}; decode ceilings: "
           f"web {decode['web']:.1f}, 12 MP {decode['12mp']:.1f} photos/s\n")  # fmt: skip

@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scan_throughput import benchmark_checkpoints
+from scan_throughput import benchmark_checkpoints, beside_cpu_bound_work
 
 MEASURE = """
 import json, sys, time
@@ -73,29 +73,25 @@ SITUATIONS = ("alone", "busy", "two at once")
 
 def measure(way: str, situation: str, model: Path, threads: int, seconds: float) -> tuple[float, str]:
     """Photos/s of one process (of both together, for a pair) and what it ran."""
-    cores = os.cpu_count() or 1
     config = json.dumps({"way": way, "model": str(model), "threads": threads, "seconds": seconds})
-    hogs = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        for _ in range(cores if situation == "busy" else 0)
-    ]
     command = [sys.executable, "-c", MEASURE, config]
     processes: list[subprocess.Popen] = []
-    try:
-        for _ in range(2 if situation == "two at once" else 1):
-            processes.append(
-                subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-            )
-        for process in processes:  # each has loaded its model and run it once
-            if process.stdout.readline().strip() != "ready":
-                raise RuntimeError(f"{WAYS[way]} failed to start")
-        for process in processes:
-            process.stdin.write("go\n")
-            process.stdin.flush()
-        results = [json.loads(process.communicate()[0].splitlines()[-1]) for process in processes]
-    finally:
-        for process in [*hogs, *processes]:  # a measurement that failed leaves nothing running
-            process.kill()
+    with beside_cpu_bound_work(situation == "busy"):
+        try:
+            for _ in range(2 if situation == "two at once" else 1):
+                processes.append(
+                    subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                )
+            for process in processes:  # each has loaded its model and run it once
+                if process.stdout.readline().strip() != "ready":
+                    raise RuntimeError(f"{WAYS[way]} failed to start")
+            for process in processes:
+                process.stdin.write("go\n")
+                process.stdin.flush()
+            results = [json.loads(process.communicate()[0].splitlines()[-1]) for process in processes]
+        finally:
+            for process in processes:  # a measurement that failed leaves nothing running
+                process.kill()
     return sum(result["photos_per_s"] for result in results), results[0]["ran"]
 
 

@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scan_throughput import benchmark_checkpoints, make_set
+from scan_throughput import benchmark_checkpoints, beside_cpu_bound_work, make_set
 
 # The CLI, with each decode worker lowered to NICE before its usual set-up.
 SCAN_AT_NICE = """
@@ -64,17 +64,9 @@ def main() -> None:
             "web": make_set(tmp / "web", args.photos_web, (864, 576)),
         }
         scan_rate(sets["web"][0].parent, model, tmp, 0)  # builds the runtime's model, once
-        cores = os.cpu_count() or 1
-        hogs = [
-            subprocess.Popen([sys.executable, "-c", "while True: pass"])
-            for _ in range(cores if args.busy else 0)
-        ]
-        try:
+        with beside_cpu_bound_work(args.busy):
             rates = {(name, nice): scan_rate(paths[0].parent, model, tmp, nice)
                      for name, paths in sets.items() for nice in nices}  # fmt: skip
-        finally:
-            for hog in hogs:
-                hog.kill()
     print(f"\n{'busy (a CPU-bound process per core beside)' if args.busy else 'idle'}; photos/s\n")
     print("decode workers at | " + " | ".join(sets))
     print("--- | " + " | ".join("---" for _ in sets))
