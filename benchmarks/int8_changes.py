@@ -15,7 +15,8 @@ import sys
 
 from landmark_tag.checkpoint import load_model
 from landmark_tag.runtime.int8_models import int8_model
-from landmark_tag.runtime.openvino_model import fp32_model, run_outputs
+from landmark_tag.runtime.openvino_model import fp32_model
+from landmark_tag.runtime.openvino_runner import run_outputs
 from landmark_tag.runtime.quantize import QUICK, THOROUGH
 
 

@@ -55,7 +55,7 @@ if runtime == "torch":
         with torch.inference_mode(), torch.autocast("cpu", **autocast):
             model(pixels)
 elif runtime == "openvino":
-    from landmark_tag.runtime.openvino_model import OpenVINORunner
+    from landmark_tag.runtime.openvino_runner import OpenVINORunner
     runner = OpenVINORunner(config["model_file"], config["precision"])
     forward = lambda: runner(pixels)
 else:

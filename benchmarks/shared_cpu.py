@@ -7,7 +7,7 @@ Runs the model alone on one batch of 8 in memory, in a fresh process per measure
 - PyTorch eager, with the scan's settings (landmark_tag.process);
 - OpenVINO with its own defaults for latency: one stream, its threads pinned to cores (how the
   scan compiled it before);
-- OpenVINO as the scan compiles it (landmark_tag.runtime.openvino_model.compile_model);
+- OpenVINO as the scan compiles it (landmark_tag.runtime.openvino_runner.compile_model);
 
 each in three situations: alone; beside a CPU-bound process per core; and two processes of the
 same kind at once (two scans on one machine, or two Ray actors), whose rates are added. Every

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 
 import torch
 
 from landmark_tag.checkpoint import LoadedModel
-from landmark_tag.pipeline.batch import make_loader
+from landmark_tag.pipeline.batch import PhotoBatch, make_loader
 from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.gpu_decode import DEVICE_DECODE_MIN_BYTES, DeviceJpegDecoder, decode_on_device
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.pipeline.rows import rows_for_batch
+from landmark_tag.pipeline.rows import predicted_rows
 from landmark_tag.pipeline.scan_config import ExecutionResult, ScanConfig, ScanWork, StageTiming
 from landmark_tag.pipeline.sidecar import SidecarWriter
 from landmark_tag.process import (
@@ -60,21 +61,14 @@ class LocalExecutor:
         counts = status_counts()
         timing = StageTiming()
         journal = work.journal
-        batches = iter(loader)
+        batches = waited_for(iter(loader), timing)
+        if device_decoder is not None:
+            batches = (decode_on_device(batch, device_decoder, photo_decoder) for batch in batches)
         # Process-wide settings: the thread count is put back afterwards (see `process`).
         threads_before = prepare_inference_process(device, config.threads or default_threads(device))
+        loop_started = time.monotonic()
         try:
-            while True:
-                mark = time.monotonic()
-                batch = next(batches, None)
-                timing.waiting_for_photos += time.monotonic() - mark
-                if batch is None:
-                    break
-                mark = time.monotonic()
-                if device_decoder is not None:
-                    batch = decode_on_device(batch, device_decoder, photo_decoder)
-                rows = rows_for_batch(batch, predictor, self.loaded.name)
-                timing.model += time.monotonic() - mark
+            for rows in predicted_rows(batches, predictor, self.loaded.name):
                 mark = time.monotonic()
                 if sidecars is not None:  # before the commit: a crash in between redoes them, idempotently
                     sidecars.write(rows)
@@ -83,6 +77,8 @@ class LocalExecutor:
                 timing.writing += time.monotonic() - mark
                 counts.update(row.status.value for row in rows)
                 progress.advance(len(rows))
+            # The rest of the loop's time went to the model (waiting for it, or making rows).
+            timing.model = time.monotonic() - loop_started - timing.waiting_for_photos - timing.writing
             journal.flush()
         except BaseException:
             # Interrupted (Ctrl-C) or failed: keep the rows already made for the rerun, if we can.
@@ -98,3 +94,14 @@ class LocalExecutor:
             sidecars=sidecars.stats if sidecars is not None else None,
             timing=timing,
         )
+
+
+def waited_for(batches: Iterator[PhotoBatch], timing: StageTiming) -> Iterator[PhotoBatch]:
+    """The decoded batches, adding the time spent waiting for each to `timing`."""
+    while True:
+        mark = time.monotonic()
+        batch = next(batches, None)
+        timing.waiting_for_photos += time.monotonic() - mark
+        if batch is None:
+            return
+        yield batch

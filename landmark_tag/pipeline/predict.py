@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -115,9 +115,18 @@ class Predictor:
         """The dtype to hand photos over in (see the runner's)."""
         return self.runner.input_dtype
 
-    @torch.inference_mode()
     def __call__(self, pixels: torch.Tensor) -> TopK:
-        logits, features = self.runner(pixels)
+        return self.top_k(*self.runner(pixels))
+
+    def submit(self, pixels: torch.Tensor) -> Callable[[], TopK]:
+        """Start the model on a batch; the function returned waits for it and gives its top-k. The
+        runtime may compute meanwhile (see `ModelRunner.submit`, and `rows.predicted_rows`)."""
+        outputs = self.runner.submit(pixels)
+        return lambda: self.top_k(*outputs.result())
+
+    @torch.inference_mode()
+    def top_k(self, logits: torch.Tensor, features: torch.Tensor | None) -> TopK:
+        """The model's outputs for a batch as calibrated top-k probabilities and landmark scores."""
         probabilities = torch.softmax(logits.float() / self.loaded.spec.temperature, dim=1)
         top = probabilities.topk(self.k, dim=1)
         scores = None

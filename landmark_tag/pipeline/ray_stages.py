@@ -4,7 +4,7 @@
 - `ShardTagger`, an actor with one model: a decoded shard -> rows, sidecars, and one part file
   named after the shard, so a retried shard replaces its part instead of adding rows.
 
-Both only call the stage code the local engine uses (`examine_photo`, `Predictor`, `rows_for_batch`,
+Both only call the stage code the local engine uses (`examine_photo`, `Predictor`, `predicted_rows`,
 `SidecarWriter`, `PartJournal`).
 """
 
@@ -24,7 +24,7 @@ from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.incremental import PartJournal
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.pipeline.rows import rows_for_batch
+from landmark_tag.pipeline.rows import predicted_rows
 from landmark_tag.pipeline.sidecar import SidecarWriter
 from landmark_tag.process import prepare_inference_process
 
@@ -97,9 +97,10 @@ class ShardTagger:
     def __call__(self, row: dict) -> dict:
         started = time.monotonic()
         batch = pickle.loads(row["batch"])
-        rows = []
-        for model_batch in split_batch(batch, self.settings.batch_size):
-            rows.extend(rows_for_batch(model_batch, self.predictor, self.model_name))
+        model_batches = split_batch(batch, self.settings.batch_size)
+        rows = [
+            row for rows in predicted_rows(model_batches, self.predictor, self.model_name) for row in rows
+        ]
         tagged = time.monotonic()
         sidecars = SidecarWriter(self.settings.storage_options) if self.settings.write_xmp else None
         if sidecars is not None:  # before the commit: a retried shard redoes them, idempotently

@@ -6,15 +6,43 @@ Shared by both engines: the local engine calls it in the scan's process, Ray in 
 from __future__ import annotations
 
 import time
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 
 from landmark_tag.pipeline.batch import PhotoBatch
-from landmark_tag.pipeline.predict import Predictor
+from landmark_tag.pipeline.predict import Predictor, TopK
 from landmark_tag.results import ResultRow, Status
 
 
-def rows_for_batch(batch: PhotoBatch, predictor: Predictor, model_name: str) -> list[ResultRow]:
-    """Predict the batch's decoded photos and turn every item into its output row."""
-    top = predictor(batch.pixels) if batch.pixels is not None else None
+def predicted_rows(
+    batches: Iterable[PhotoBatch], predictor: Predictor, model_name: str
+) -> Iterator[list[ResultRow]]:
+    """Each batch's rows, in order, with the model running ahead: one batch more is started on the
+    model than the runtime computes at once (`runner.streams`) before the oldest one's rows are
+    made. So the model computes while the caller waits for decoded photos, makes rows and writes
+    them, and with several streams none waits for the others' batches."""
+    started: deque[tuple[PhotoBatch, Callable[[], TopK] | None]] = deque()
+    on_the_model = 0  # batches started with photos for the model; the others only keep their place
+    for batch in batches:
+        top = predictor.submit(batch.pixels) if batch.pixels is not None else None
+        started.append((batch, top))
+        on_the_model += top is not None
+        while on_the_model > predictor.runner.streams:
+            oldest, oldest_top = started.popleft()
+            on_the_model -= oldest_top is not None
+            yield _rows_of(oldest, oldest_top, predictor, model_name)
+    while started:
+        yield _rows_of(*started.popleft(), predictor, model_name)
+
+
+def _rows_of(
+    batch: PhotoBatch, top: Callable[[], TopK] | None, predictor: Predictor, model_name: str
+) -> list[ResultRow]:
+    return batch_rows(batch, top() if top is not None else None, predictor, model_name)
+
+
+def batch_rows(batch: PhotoBatch, top: TopK | None, predictor: Predictor, model_name: str) -> list[ResultRow]:
+    """Every item of the batch as its output row, given the model's answers for its decoded photos."""
     scanned_at = time.time()
     rows = []
     decoded_index = 0

@@ -23,8 +23,8 @@ from landmark_tag.runtime.openvino_model import (
     fp32_model,
     import_openvino,
     off_the_main_thread,
-    run_outputs,
 )
+from landmark_tag.runtime.openvino_runner import run_outputs
 from landmark_tag.runtime.quantize import QUICK, THOROUGH, Search, quantize_int8
 
 logger = logging.getLogger(__name__)

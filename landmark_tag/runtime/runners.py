@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 import torch
@@ -57,13 +58,39 @@ class ModelRunner(Protocol):
         """What the decode stage should hand the photos over in."""
         ...
 
+    @property
+    def streams(self) -> int:
+        """How many batches the runtime computes at once (see `submit`)."""
+        ...
+
     def __call__(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(logits, penultimate features or None)."""
         ...
 
-    def close(self) -> None:
-        """Free what the runtime holds (see OpenVINORunner.close); the runner may run again later."""
+    def submit(self, pixels: torch.Tensor) -> ModelOutputs:
+        """Start a batch and return before it is done where the runtime can (OpenVINO); the scan
+        keeps `streams` batches started, and takes each one's outputs in order."""
         ...
+
+    def close(self) -> None:
+        """Finish what was submitted and free what the runtime holds (see OpenVINORunner.close); the
+        runner may run again later."""
+        ...
+
+
+class ModelOutputs(Protocol):
+    def result(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(logits, penultimate features or None), once computed."""
+        ...
+
+
+@dataclass
+class ComputedOutputs:
+    logits: torch.Tensor
+    features: torch.Tensor | None
+
+    def result(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        return self.logits, self.features
 
 
 class TorchRunner:
@@ -94,8 +121,14 @@ class TorchRunner:
         results, half the bytes from the decode workers)."""
         return torch.bfloat16 if self.autocast_dtype == torch.bfloat16 else torch.float32
 
+    streams = 1
+
     def close(self) -> None:
         pass  # PyTorch's objects survive a fork
+
+    def submit(self, pixels: torch.Tensor) -> ComputedOutputs:
+        # Computed now: PyTorch's eager calls return when done on a CPU (on CUDA the copy back waits).
+        return ComputedOutputs(*self(pixels))
 
     @torch.inference_mode()
     def __call__(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -145,7 +178,8 @@ def open_runner(
 
 def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
     from landmark_tag.runtime import int8_models
-    from landmark_tag.runtime.openvino_model import OpenVINORunner, RuntimeUnavailable, fp32_model
+    from landmark_tag.runtime.openvino_model import RuntimeUnavailable, fp32_model
+    from landmark_tag.runtime.openvino_runner import OpenVINORunner
 
     fp32 = fp32_model(loaded)  # first: without it, nothing else here can run
     if precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16()):

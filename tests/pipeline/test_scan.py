@@ -193,13 +193,13 @@ def test_write_xmp_writes_sidecars_for_tagged_photos_only(tmp_path, photo_tree, 
 
 def test_inference_threads_are_set_for_the_scan_and_put_back(tmp_path, photo_tree, tiny_model, monkeypatch):
     threads_during = []
-    real_predict = Predictor.__call__
+    real_submit = Predictor.submit
 
-    def recording_predict(self, pixels):
+    def recording_submit(self, pixels):
         threads_during.append(torch.get_num_threads())
-        return real_predict(self, pixels)
+        return real_submit(self, pixels)
 
-    monkeypatch.setattr(Predictor, "__call__", recording_predict)
+    monkeypatch.setattr(Predictor, "submit", recording_submit)
     before = torch.get_num_threads()
     out = str(tmp_path / "t.parquet")
     scan(ScanConfig([str(photo_tree)], out, model=str(tiny_model), workers=0, threads=1))

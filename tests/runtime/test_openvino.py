@@ -7,7 +7,7 @@ import torch
 
 from landmark_tag.checkpoint import load_model, read_checkpoint, save_checkpoint
 from landmark_tag.pipeline.predict import Predictor
-from landmark_tag.runtime import int8_check, int8_models, openvino_model, quantize, runners
+from landmark_tag.runtime import int8_check, int8_models, openvino_model, openvino_runner, quantize, runners
 from landmark_tag.runtime.cache import WEIGHTS_FILE
 from landmark_tag.runtime.int8_models import int8_model
 from landmark_tag.runtime.openvino_model import RuntimeUnavailable, fp32_model
@@ -56,7 +56,7 @@ def test_a_build_is_cached_and_a_changed_checkpoint_is_built_again(calibrated_mo
 def test_the_compiled_model_uses_the_threads_given_and_leaves_them_unpinned(calibrated_model, cache):
     # Pinned, two scans on one machine would compute on the same core (README, Speed).
     entry = fp32_model(load_model(calibrated_model))
-    compiled = openvino_model.compile_model(entry.model_file, "fp32", threads=2)
+    compiled = openvino_runner.compile_model(entry.model_file, "fp32", threads=2)
     assert compiled.get_property("INFERENCE_NUM_THREADS") == 2
     assert compiled.get_property("ENABLE_CPU_PINNING") is False
 
@@ -80,6 +80,28 @@ def test_a_batch_split_across_streams_gives_the_answers_of_one_stream(calibrated
     for one, split in zip(one_stream, two_streams, strict=True):
         np.testing.assert_allclose(one.numpy(), split.numpy(), atol=1e-4)
     np.testing.assert_allclose(fewer_photos_than_streams[0].numpy(), one_stream[0][:1].numpy(), atol=1e-4)
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_batches_submitted_ahead_each_get_their_own_answers(calibrated_model, cache, threads):
+    runner = open_runner(load_model(calibrated_model), CPU, "openvino", "fp32")
+    batches = [torch.randn(photos, 3, 64, 64) for photos in (3, 5, 1, 4, 2)]
+    threads_before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(threads)
+        expected = [runner(pixels) for pixels in batches]
+        assert runner.streams == len(runner._requests) < len(batches)
+        # More batches than streams: each submit past the streams waits for the oldest batch.
+        started = [runner.submit(pixels) for pixels in batches]
+        answers = [batch.result() for batch in reversed(started)][::-1]  # the last asked for first
+        left_running = runner.submit(batches[0])
+    finally:
+        torch.set_num_threads(threads_before)
+        runner.close()  # finishes the batch left running
+    for (logits, features), (want_logits, want_features) in zip(answers, expected, strict=True):
+        np.testing.assert_allclose(logits.numpy(), want_logits.numpy(), atol=1e-4)
+        np.testing.assert_allclose(features.numpy(), want_features.numpy(), atol=1e-4)
+    np.testing.assert_allclose(left_running.result()[0].numpy(), expected[0][0].numpy(), atol=1e-4)
 
 
 def test_a_damaged_cache_entry_is_rebuilt_not_trusted(calibrated_model, cache, caplog):
