@@ -6,7 +6,12 @@ Each follows a checkpoint's `Preprocessing`, so training and the scan cannot dri
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
 import torch
+from PIL import Image
 from torchvision.transforms import v2 as transforms
 
 from landmark_tag.checkpoint import Preprocessing
@@ -15,6 +20,11 @@ _INTERPOLATION = {
     "bicubic": transforms.InterpolationMode.BICUBIC,
     "bilinear": transforms.InterpolationMode.BILINEAR,
     "nearest": transforms.InterpolationMode.NEAREST,
+}
+_PILLOW_RESAMPLING = {
+    "bicubic": Image.Resampling.BICUBIC,
+    "bilinear": Image.Resampling.BILINEAR,
+    "nearest": Image.Resampling.NEAREST,
 }
 
 
@@ -25,32 +35,62 @@ def interpolation_mode(name: str) -> transforms.InterpolationMode:
         raise ValueError(f"unknown interpolation {name!r}: use {', '.join(_INTERPOLATION)}") from None
 
 
-def crop_transform(preprocessing: Preprocessing) -> transforms.Compose:
-    """The evaluation transform's first half, Pillow image to Pillow image: resize short side, centre
-    crop. (Resampling a PIL image is faster than resampling a uint8 tensor.)"""
-    interpolation = interpolation_mode(preprocessing.interpolation)
-    return transforms.Compose(
-        [
-            transforms.Resize(preprocessing.resize_size, interpolation=interpolation, antialias=True),
-            transforms.CenterCrop(preprocessing.input_size),
-        ]
-    )
+@dataclass(frozen=True)
+class ResizeAndCrop:
+    """The evaluation transform's first half, Pillow image to Pillow image: resize the short side to
+    `resize_size`, then take the centre `input_size` square, as torchvision's Resize and CenterCrop
+    do on a Pillow image (the same sizes and offsets, the same Pillow resampling). Only the square is
+    resampled, from the whole image's pixels (Pillow's resize with a box), which gives the same
+    pixels in half the time on web-sized photos. (Preprocessing keeps resize_size >= input_size.)"""
+
+    preprocessing: Preprocessing
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        resize, crop = self.preprocessing.resize_size, self.preprocessing.input_size
+        width, height = image.size
+        # torchvision's sizes: the short side to `resize`, the long one scaled and truncated.
+        if width <= height:
+            resized_width, resized_height = resize, int(resize * height / width)
+        else:
+            resized_width, resized_height = int(resize * width / height), resize
+        left, top = round((resized_width - crop) / 2), round((resized_height - crop) / 2)
+        resampling = _PILLOW_RESAMPLING[self.preprocessing.interpolation]
+        if min(width, height) < resize:
+            # Enlarged (a small image, cheap either way): Pillow's box then rounds a few pixels
+            # differently, so resize all of it and crop, as torchvision does.
+            resized = image.resize((resized_width, resized_height), resampling)
+            return resized.crop((left, top, left + crop, top + crop))
+        x_scale, y_scale = width / resized_width, height / resized_height
+        box = (left * x_scale, top * y_scale, (left + crop) * x_scale, (top + crop) * y_scale)
+        return image.resize((crop, crop), resampling, box=box)
 
 
-def normalise_transform(preprocessing: Preprocessing) -> transforms.Compose:
-    """The evaluation transform's second half: a cropped Pillow image to a normalised float tensor."""
-    return transforms.Compose(
-        [
-            transforms.PILToTensor(),
-            transforms.ToDtype(torch.float32, scale=True),
-            transforms.Normalize(preprocessing.mean, preprocessing.std),
-        ]
-    )
+@dataclass(frozen=True)
+class Normalise:
+    """The evaluation transform's second half: an 8-bit RGB Pillow image to a normalised float CHW
+    tensor, (pixel / 255 - mean) / std in one pass over the pixels."""
+
+    preprocessing: Preprocessing
+
+    def __call__(self, image: Image.Image) -> torch.Tensor:
+        mean = torch.tensor(self.preprocessing.mean).view(3, 1, 1)
+        std = torch.tensor(self.preprocessing.std).view(3, 1, 1)
+        pixels = torch.from_numpy(np.array(image)).permute(2, 0, 1)  # HWC bytes, seen as CHW
+        return torch.addcmul(-mean / std, pixels, 1 / (255 * std), out=torch.empty(pixels.shape))
 
 
-def eval_transform(preprocessing: Preprocessing) -> transforms.Compose:
+def crop_transform(preprocessing: Preprocessing) -> ResizeAndCrop:
+    return ResizeAndCrop(preprocessing)
+
+
+def normalise_transform(preprocessing: Preprocessing) -> Normalise:
+    return Normalise(preprocessing)
+
+
+def eval_transform(preprocessing: Preprocessing) -> Callable[[Image.Image], torch.Tensor]:
     """The deterministic evaluation transform: resize short side, centre crop, normalise."""
-    return transforms.Compose([crop_transform(preprocessing), normalise_transform(preprocessing)])
+    crop, normalise = ResizeAndCrop(preprocessing), Normalise(preprocessing)
+    return lambda image: normalise(crop(image))
 
 
 def tensor_eval_transform(preprocessing: Preprocessing) -> transforms.Compose:

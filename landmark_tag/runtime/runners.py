@@ -127,7 +127,8 @@ class TorchRunner:
         pass  # PyTorch's objects survive a fork
 
     def submit(self, pixels: torch.Tensor) -> ComputedOutputs:
-        # Computed now: PyTorch's eager calls return when done on a CPU (on CUDA the copy back waits).
+        # On a CPU, computed now. On CUDA the kernels are only queued, and the outputs waited for when
+        # the top-k are copied back: there too the model runs ahead of the rows.
         return ComputedOutputs(*self(pixels))
 
     @torch.inference_mode()
