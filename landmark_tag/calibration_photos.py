@@ -54,9 +54,9 @@ class CalibrationPhotos:
 
     def pixels(self, part: str, preprocessing: Preprocessing) -> torch.Tensor:
         """(n, 3, size, size) normalised model inputs for `part`: calibration, validation or negatives."""
-        from landmark_tag.transforms import normalise_transform  # imports the checkpoint module
+        from landmark_tag.transforms import Normalise  # imports the checkpoint module
 
-        normalise = normalise_transform(preprocessing)
+        normalise = Normalise(preprocessing)
         crops = getattr(self, part)
         if not crops:
             size = preprocessing.input_size

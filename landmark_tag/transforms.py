@@ -83,14 +83,6 @@ class Normalise:
         return normalised.mul_(1.0 / 255).sub_(mean).div_(std)
 
 
-def crop_transform(preprocessing: Preprocessing) -> ResizeAndCrop:
-    return ResizeAndCrop(preprocessing)
-
-
-def normalise_transform(preprocessing: Preprocessing) -> Normalise:
-    return Normalise(preprocessing)
-
-
 def eval_transform(preprocessing: Preprocessing) -> Callable[[Image.Image], torch.Tensor]:
     """The deterministic evaluation transform: resize short side, centre crop, normalise."""
     crop, normalise = ResizeAndCrop(preprocessing), Normalise(preprocessing)

@@ -7,12 +7,12 @@ Orientation from EXIF is applied before cropping, and every image mode ends up a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 import torch
 from PIL import Image
-from torchvision.transforms import v2 as transforms
 
 from landmark_tag.checkpoint import Preprocessing
 from landmark_tag.images import DEFAULT_MAX_PIXELS, open_image, oriented, register_heif, to_rgb
@@ -27,7 +27,7 @@ class PhotoDecoder:
     max_pixels: int = DEFAULT_MAX_PIXELS
     use_draft: bool = True
     dtype: torch.dtype = torch.float32  # of the tensors made; see Predictor.input_dtype
-    transform: transforms.Compose = field(init=False, repr=False)
+    transform: Callable[[Image.Image], torch.Tensor] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         register_heif()

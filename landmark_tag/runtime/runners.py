@@ -69,7 +69,7 @@ class ModelRunner(Protocol):
 
     def submit(self, pixels: torch.Tensor) -> ModelOutputs:
         """Start a batch and return before it is done where the runtime can (OpenVINO); the scan
-        keeps `streams` batches started, and takes each one's outputs in order."""
+        keeps one batch more than `streams` started, and takes each one's outputs in order."""
         ...
 
     def close(self) -> None:
@@ -97,6 +97,7 @@ class TorchRunner:
     """PyTorch eager on any device, fp32 or autocast to bf16."""
 
     runtime = "torch"
+    streams = 1  # see `submit`
 
     def __init__(
         self,
@@ -120,8 +121,6 @@ class TorchRunner:
         """bf16 when the model runs in bf16, whose first layer rounds its input to bf16 anyway (same
         results, half the bytes from the decode workers)."""
         return torch.bfloat16 if self.autocast_dtype == torch.bfloat16 else torch.float32
-
-    streams = 1
 
     def close(self) -> None:
         pass  # PyTorch's objects survive a fork

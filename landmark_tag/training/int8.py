@@ -22,7 +22,7 @@ from landmark_tag.images import DecodeError, load_rgb, register_heif
 from landmark_tag.runtime.int8_check import Int8Check
 from landmark_tag.runtime.portable_int8 import build_portable_int8
 from landmark_tag.training.data import ImageFolderIndex
-from landmark_tag.transforms import crop_transform
+from landmark_tag.transforms import ResizeAndCrop
 
 logger = logging.getLogger(__name__)
 
@@ -37,7 +37,7 @@ def calibration_photos_for(
     """Input crops of a seeded choice of training photos, the validation photos and the negatives
     (each up to its limit in `calibration_photos`), decoded as the scan decodes them."""
     register_heif()
-    crop = crop_transform(preprocessing)
+    crop = ResizeAndCrop(preprocessing)
 
     def load_crop(path: str) -> Image.Image | None:
         try:
