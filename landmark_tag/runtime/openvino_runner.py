@@ -3,10 +3,11 @@
 OpenVINO runs in throughput mode: it splits its threads into streams (one thread each on 2 cores),
 each running an inference request of its own. A batch runs in one of two ways:
 
-- `runner(pixels)`: now, split across the streams (the int8 check, `evaluate`, Ray's actors).
-- `runner.submit(pixels)`: started on a free stream, returning at once. The scan keeps as many
-  batches started as there are streams, so the model computes while the scan's process waits for
-  decoded photos and writes rows, and no stream waits for another at the end of each batch.
+- `runner(pixels)`: now, split across the streams (the int8 check, `evaluate`, `predict`).
+- `runner.submit(pixels)`: started on a free stream, returning at once. The scan (both engines,
+  through `rows.predicted_rows`) keeps one batch more started than there are streams, so the model
+  computes while the scan's process waits for decoded photos and writes rows, and no stream waits
+  for another at the end of each batch.
 """
 
 from __future__ import annotations
