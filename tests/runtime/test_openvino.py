@@ -104,6 +104,41 @@ def test_batches_submitted_ahead_each_get_their_own_answers(calibrated_model, ca
     np.testing.assert_allclose(left_running.result()[0].numpy(), expected[0][0].numpy(), atol=1e-4)
 
 
+def test_the_model_is_compiled_for_the_largest_batch_and_smaller_ones_are_padded(
+    calibrated_model, cache, monkeypatch
+):
+    # Compiled for a fixed batch, OpenVINO runs faster (README, Speed); a scan's last, smaller
+    # batch must neither compile again nor get the padding's answers.
+    compiled_for = []
+    compile_model = openvino_runner.compile_model
+
+    def counting_compile(model_file, precision, threads, batch=None):
+        compiled_for.append(batch)
+        compiled = compile_model(model_file, precision, threads, batch)
+        assert list(compiled.input(0).get_partial_shape().to_shape()) == [batch, 3, 64, 64]
+        return compiled
+
+    monkeypatch.setattr(openvino_runner, "compile_model", counting_compile)
+    loaded = load_model(calibrated_model)
+    runner = open_runner(loaded, CPU, "openvino", "fp32")
+    pixels = torch.randn(8, 3, 64, 64)
+    threads_before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        full, last = runner.submit(pixels), runner.submit(pixels[:3])
+        answers = full.result(), last.result()
+    finally:
+        torch.set_num_threads(threads_before)
+        runner.close()
+    assert compiled_for == [8]
+    eager = load_model(calibrated_model).model.eval()
+    with torch.no_grad():
+        want = eager(pixels)
+    assert answers[1][0].shape == (3, len(CLASS_NAMES))
+    np.testing.assert_allclose(answers[0][0].numpy(), want.numpy(), atol=1e-4)
+    np.testing.assert_allclose(answers[1][0].numpy(), want[:3].numpy(), atol=1e-4)
+
+
 def test_a_damaged_cache_entry_is_rebuilt_not_trusted(calibrated_model, cache, caplog):
     entry = fp32_model(load_model(calibrated_model))
     weights = entry.path / WEIGHTS_FILE
