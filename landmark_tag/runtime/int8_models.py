@@ -7,6 +7,7 @@ answers on this CPU (see `int8_check`) before it may run, and kept in the cache 
 
 from __future__ import annotations
 
+import importlib.metadata
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -184,8 +185,9 @@ def _checked(
 
 
 def _nncf_version() -> str:
+    # From the installed package's metadata: importing NNCF takes about a second, which every scan
+    # and `predict` would pay only to read its version (the int8 the checkpoint carries never uses it).
     try:
-        import nncf
-    except Exception as exc:
-        raise RuntimeUnavailable(f"NNCF cannot be loaded ({type(exc).__name__}: {exc})") from None
-    return str(nncf.__version__)
+        return importlib.metadata.version("nncf")
+    except importlib.metadata.PackageNotFoundError:
+        raise RuntimeUnavailable("NNCF is not installed") from None
