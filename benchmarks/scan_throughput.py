@@ -271,11 +271,13 @@ def compare_runtimes(
 ) -> None:
     """For each runtime:precision[:threads], the model ceiling and the scan of the web and 12 MP
     sets, with what each actually ran (int8 falls back to fp32 when it fails its check). The scans
-    are interleaved, round by round, so that a noisy moment hits every variant alike; threads, when
-    given, are the scan's --threads."""
+    are interleaved, round by round, so that a noisy moment hits every variant alike, and each round
+    measures the decode ceilings first: a shared machine's speed drifts over the minutes of a run,
+    and a ceiling measured only at its start would rate the later scans against another machine.
+    Threads, when given, are the scan's --threads."""
     cores = os.cpu_count() or 1
     variants = [item.split(":") for item in args.runtimes.split(",")]
-    decode = {name: decode_ceiling(sets[name], cores, args.repeats) for name in ("web", "12mp")}
+    decode_rates: dict[str, list[float]] = {"web": [], "12mp": []}
     rows = []
     with beside_cpu_bound_work(args.busy):
         extras = []
@@ -292,8 +294,10 @@ def compare_runtimes(
                 runs[i, name] = []
         for _ in range(args.repeats):
             for name in ("web", "12mp"):
+                decode_rates[name].append(decode_ceiling(sets[name], cores, 1))
                 for i, extra in enumerate(extras):
                     runs[i, name].append(cli_scan(sets[name][0].parent, checkpoint, tmp, extra))
+        decode = {name: statistics.median(rates) for name, rates in decode_rates.items()}
         for i, row in enumerate(rows):
             for name in ("web", "12mp"):
                 row[name] = median_run(runs[i, name])
