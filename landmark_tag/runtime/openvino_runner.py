@@ -164,7 +164,7 @@ class OpenVINORunner:
         return padded
 
     def _start(self, started: StartedBatch, pixels: np.ndarray, threads: int) -> None:
-        self._ready(threads, len(pixels))
+        self._ready(threads, max(1, len(pixels)))
         if not self._idle:
             self._finish_oldest()
         request = self._idle.pop()
