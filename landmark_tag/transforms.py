@@ -6,13 +6,13 @@ Each follows a checkpoint's `Preprocessing`, so training and the scan cannot dri
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from PIL import Image
 from torchvision.transforms import v2 as transforms
+from torchvision.transforms.functional import pil_modes_mapping
 
 from landmark_tag.checkpoint import Preprocessing
 
@@ -20,11 +20,6 @@ _INTERPOLATION = {
     "bicubic": transforms.InterpolationMode.BICUBIC,
     "bilinear": transforms.InterpolationMode.BILINEAR,
     "nearest": transforms.InterpolationMode.NEAREST,
-}
-_PILLOW_RESAMPLING = {
-    "bicubic": Image.Resampling.BICUBIC,
-    "bilinear": Image.Resampling.BILINEAR,
-    "nearest": Image.Resampling.NEAREST,
 }
 
 
@@ -54,7 +49,7 @@ class ResizeAndCrop:
         else:
             resized_width, resized_height = int(resize * width / height), resize
         left, top = round((resized_width - crop) / 2), round((resized_height - crop) / 2)
-        resampling = _PILLOW_RESAMPLING[self.preprocessing.interpolation]
+        resampling = pil_modes_mapping[interpolation_mode(self.preprocessing.interpolation)]
         if min(width, height) < resize:
             # Enlarged (a small image, cheap either way): Pillow's box then rounds a few pixels
             # differently, so resize all of it and crop, as torchvision does.
@@ -83,10 +78,10 @@ class Normalise:
         return normalised.mul_(1.0 / 255).sub_(mean).div_(std)
 
 
-def eval_transform(preprocessing: Preprocessing) -> Callable[[Image.Image], torch.Tensor]:
-    """The deterministic evaluation transform: resize short side, centre crop, normalise."""
-    crop, normalise = ResizeAndCrop(preprocessing), Normalise(preprocessing)
-    return lambda image: normalise(crop(image))
+def eval_transform(preprocessing: Preprocessing) -> transforms.Compose:
+    """The deterministic evaluation transform: resize short side, centre crop, normalise. A Compose,
+    not a closure: it must pickle, for decode workers started by spawn (macOS, Windows) and Ray."""
+    return transforms.Compose([ResizeAndCrop(preprocessing), Normalise(preprocessing)])
 
 
 def tensor_eval_transform(preprocessing: Preprocessing) -> transforms.Compose:

@@ -1,9 +1,12 @@
+import pickle
+
 import numpy as np
 import pytest
 import torch
 from torchvision.transforms import v2 as transforms
 
 from landmark_tag.checkpoint import Preprocessing
+from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.transforms import eval_transform, interpolation_mode
 from tests.helpers import scene
 
@@ -47,3 +50,11 @@ def test_the_eval_transform_normalises_as_torchvision_does_to_the_bit():
     mean, std = np.array([0.5, 0.4, 0.3])[:, None, None], np.array([0.5, 0.25, 0.2])[:, None, None]
     expected = (np.asarray(image).transpose(2, 0, 1) / 255 - mean) / std
     np.testing.assert_allclose(ours.numpy(), expected, atol=1e-5)
+
+
+def test_the_photo_decoder_pickles_for_workers_started_by_spawn():
+    # Decode workers started by spawn (macOS, Windows) or on Ray receive the decoder pickled.
+    decoder = PhotoDecoder(Preprocessing(input_size=32, resize_size=40))
+    image = scene((90, 60), seed=5)
+    copy = pickle.loads(pickle.dumps(decoder))
+    assert torch.equal(copy.pixels(image), decoder.pixels(image))
