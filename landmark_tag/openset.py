@@ -82,7 +82,9 @@ class DeviceScorer:
         features = nn.functional.normalize(features.float(), dim=1)
         similarity = features.to(self.search.dtype) @ self.search.T
         nearest = similarity.topk(self.neighbour, dim=1).indices[:, -1]
-        return (features * self.bank[nearest].float()).sum(dim=1)
+        # The fp16 bank's rows are unit vectors only to fp16's precision, so a photo that is in the
+        # bank can score just over 1 (by about 1e-5); a cosine similarity stays in [-1, 1].
+        return (features * self.bank[nearest].float()).sum(dim=1).clamp_(-1.0, 1.0)
 
 
 def _spherical_kmeans(points: torch.Tensor, clusters: int, seed: int, iterations: int = 15) -> torch.Tensor:
@@ -157,6 +159,9 @@ def choose_threshold(
         fit["false_tag_rate_target"] = false_tag_rate
         fit["negative_photos"] = len(negative_scores)
         fit["false_tag_rate"] = float((negative_scores >= threshold).double().mean())
+    # A score is a cosine similarity: a threshold beyond 1 (just above a negative that scored 1)
+    # would be refused by every scan. At 1 only exact copies of bank photos pass.
+    threshold = min(threshold, 1.0)
     fit["landmark_recall"] = float((landmark_scores >= threshold).double().mean())
     return threshold, fit
 

@@ -32,6 +32,20 @@ def test_score_is_the_cosine_similarity_to_the_kth_nearest_bank_row():
         assert on_device.score(features).tolist() == pytest.approx([0.6, 0.0], abs=1e-6)
 
 
+def test_a_photo_that_is_in_the_fp16_bank_scores_at_most_one():
+    # fp16 rounding leaves the bank's rows unit vectors only to about 1e-4: unclamped, some of these
+    # photos scored above 1, and a threshold fitted on them could not be used by any scan.
+    torch.manual_seed(0)
+    features = torch.randn(200, 64)
+    bank = build_bank(features, torch.zeros(200, dtype=torch.long))
+    unclamped = (torch.nn.functional.normalize(features, dim=1) * bank.float()).sum(dim=1)
+    assert (unclamped > 1).any()  # the case this guards against occurs with these features
+    scores = LandmarkScorer(bank).score(features)
+    assert scores.max() == 1.0 and (scores >= -1).all()
+    threshold, _ = choose_threshold(scores, negative_scores=scores, false_tag_rate=0.0)
+    assert threshold == 1.0  # just above the best negative, 1, is still a usable threshold
+
+
 def test_bank_keeps_every_photo_normalised_while_it_fits():
     features = torch.randn(30, 8) * 5
     bank = build_bank(features, torch.arange(30) % 3)

@@ -19,6 +19,7 @@ def folder(tmp_path_factory):
     return make_image_folder(tmp_path_factory.mktemp("data"), classes=3, per_class=6)
 
 
+@pytest.mark.cpu_isa
 def test_train_scratch_seed_to_default_location_then_scan_finds_it(tmp_path, folder):
     args = ["train", "scratch", "--arch", "seed", "--data", str(folder), "--epochs", "2", "--workers", "0"]
     result = runner.invoke(app, [*args, "--device", "cpu"])

@@ -60,6 +60,7 @@ def test_scan_writes_one_row_per_photo(tmp_path, photo_tree, tiny_model, workers
     assert frame["model"].unique().tolist() == [load_model(tiny_model).name]
 
 
+@pytest.mark.cpu_isa
 def test_scan_matches_single_image_predictions(tmp_path, photo_tree, tiny_model):
     out = tmp_path / "tags.csv"
     scan(ScanConfig([str(photo_tree / "trip")], str(out), model=str(tiny_model), workers=0, k=2))

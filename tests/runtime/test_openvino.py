@@ -18,6 +18,7 @@ from tests.runtime.conftest import spy_on_searches
 CPU = torch.device("cpu")
 
 
+@pytest.mark.cpu_isa
 def test_openvino_fp32_gives_pytorchs_answers(calibrated_model, cache):
     loaded = load_model(calibrated_model)
     pixels = torch.randn(6, 3, 64, 64)
@@ -156,6 +157,7 @@ def test_auto_is_bf16_where_the_cpu_has_it(tiny_model, cache, monkeypatch):
     assert Predictor(load_model(tiny_model), CPU, k=2).runs_on == "cpu (openvino bf16)"
 
 
+@pytest.mark.cpu_isa
 def test_int8_runs_when_it_passes_its_check(calibrated_model, cache, monkeypatch):
     monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)  # where int8 is auto's choice:
     monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: True)  # no bf16, but VNNI
