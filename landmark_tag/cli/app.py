@@ -23,6 +23,7 @@ EXIT_OK = 0
 EXIT_FATAL = 1  # the run itself failed: no model, a missing input, an unwritable output, ...
 EXIT_USAGE = 2  # bad command-line arguments (typer/click's own code)
 EXIT_PHOTOS_FAILED = 3  # only with --strict: the scan completed but some photos failed
+EXIT_NO_PHOTOS = 4  # the scan completed, but found no photos in its inputs
 EXIT_INTERRUPTED = 130  # Ctrl-C; the previous output is left untouched
 EXIT_TERMINATED = 143  # SIGTERM (systemd, Kubernetes, a cron wrapper's timeout), handled like Ctrl-C
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from landmark_tag.cli.app import (
+    EXIT_NO_PHOTOS,
     EXIT_PHOTOS_FAILED,
     app,
     check_device,
@@ -197,7 +198,15 @@ def scan_command(
         DEFAULT["full"], "--full", help="Ignore the existing output and tag every photo again."
     ),
     prune: bool = typer.Option(
-        DEFAULT["prune"], "--prune", help="Drop rows of photos that are no longer in the tree."
+        DEFAULT["prune"],
+        "--prune",
+        help="Drop rows of photos that are no longer in the tree. Refused when no photos are found, or "
+        "when more than half of the rows would go, unless --force-prune.",
+    ),
+    force_prune: bool = typer.Option(
+        DEFAULT["force_prune"],
+        "--force-prune",
+        help="With --prune: drop the rows even when the tree is empty or most of its photos are gone.",
     ),
     endpoint_url: str | None = typer.Option(
         None, "--endpoint-url", help="S3-compatible endpoint for s3:// URLs (or set AWS_ENDPOINT_URL)."
@@ -245,6 +254,7 @@ def scan_command(
         output_format=output_format,
         full=full,
         prune=prune,
+        force_prune=force_prune,
         min_confidence=min_confidence,
         min_landmark_score=min_landmark_score,
         write_xmp=write_xmp,
@@ -279,5 +289,14 @@ def scan_command(
         summary.output_rows,
         summary.output,
     )
+    if summary.photos == 0:
+        ignored = f" ({summary.ignored_files:,} other files ignored)" if summary.ignored_files else ""
+        console.print(
+            f"[yellow]warning:[/] no photos found in {', '.join(inputs)}{ignored}; photos are "
+            "matched by extension (see `landmark-tag scan --help`)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(EXIT_NO_PHOTOS)
     if strict and summary.counts.get(Status.FAILED.value, 0):
         raise typer.Exit(EXIT_PHOTOS_FAILED)

@@ -119,6 +119,37 @@ def plan_work(photos: list[PhotoFile], done: dict[str, DoneEntry]) -> WorkPlan:
 
 DEFAULT_COMMIT_ROWS = 64
 
+# `--prune` refuses to drop more than this share of the earlier rows (and refuses outright when the
+# tree is empty) without `--force-prune`: an unmounted disk or a wrong bucket prefix looks, to a
+# scan, exactly like every photo deleted.
+MAX_PRUNE_SHARE = 0.5
+
+
+class PruneRefusedError(LandmarkTagError):
+    """`--prune` would drop so many rows that the inputs are more likely missing than the photos."""
+
+
+def check_prune(found: int, removed: int, earlier_rows: int, inputs: list[str]) -> None:
+    """Refuse a prune of `removed` of `earlier_rows` rows when it looks like a missing tree rather
+    than deleted photos; nothing has been changed when this raises."""
+    if removed == 0:
+        return
+    where = ", ".join(inputs)
+    if found == 0:
+        raise PruneRefusedError(
+            f"--prune refused: no photos were found under {where}, so every one of the {removed:,} "
+            "rows of the earlier output would be dropped (an unmounted disk or a wrong bucket prefix "
+            "looks the same); check the inputs, or add --force-prune if the photos really are gone. "
+            "Nothing was changed"
+        )
+    if removed > MAX_PRUNE_SHARE * earlier_rows:
+        raise PruneRefusedError(
+            f"--prune refused: {removed:,} of the {earlier_rows:,} rows of the earlier output "
+            f"({removed / earlier_rows:.0%}) are of photos no longer found under {where}, more than "
+            f"the {MAX_PRUNE_SHARE:.0%} a prune drops without --force-prune; check the inputs, or add "
+            "--force-prune if the photos really are gone. Nothing was changed"
+        )
+
 
 class PartJournal:
     """The `<out>.parts/` folder of committed rows, local or in a bucket.

@@ -24,6 +24,7 @@ from landmark_tag.pipeline.incremental import (
     PartJournal,
     WorkPlan,
     check_k,
+    check_prune,
     count_rejudged,
     merge_output,
     plan_work,
@@ -121,7 +122,10 @@ def plan_scan(config: ScanConfig, k: int) -> ScanPlan:
     if previous is not None:
         check_k(previous, fmt, k, storage)
     sources = ([(previous, fmt)] if previous else []) + [(part, "parquet") for part in journal.existing()]
-    work = plan_work(photos, read_done(sources, storage))
+    done = read_done(sources, storage)
+    work = plan_work(photos, done)
+    if config.prune and not config.force_prune:
+        check_prune(len(photos), len(work.removed), len(done), config.inputs)
     return ScanPlan(len(photos), stats, previous, fmt, journal, work)
 
 
@@ -155,6 +159,8 @@ def scan(
     started = time.monotonic()
     progress = progress or NoProgress()
     config.check_engine_options()
+    if config.force_prune and not config.prune:
+        raise ConfigError("force_prune (--force-prune) only applies with prune (--prune)")
     if config.engine == "ray":
         from landmark_tag.pipeline.ray_executor import import_ray
 

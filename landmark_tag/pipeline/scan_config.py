@@ -36,6 +36,7 @@ class ScanConfig:
     output_format: str | None = None  # None: from the output's suffix
     full: bool = False  # ignore the earlier output and tag everything again
     prune: bool = False  # drop rows of photos no longer in the tree
+    force_prune: bool = False  # prune even an empty tree, or more than MAX_PRUNE_SHARE of the rows
     storage_options: dict | None = None  # fsspec options for URLs, e.g. {"endpoint_url": ...}
     min_confidence: float | None = None  # None: the threshold stored in the checkpoint
     min_landmark_score: float | None = None  # None: the threshold stored in the checkpoint

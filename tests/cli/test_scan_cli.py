@@ -62,6 +62,27 @@ def test_strict_exit_code_when_photos_failed(tmp_path, photos, tiny_model):
     assert runner.invoke(app, [*args, "--strict"]).exit_code == 3
 
 
+def test_no_photos_found_is_said_with_exit_code_4(tmp_path, tiny_model):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes.txt").write_text("not a photo")
+    for inputs in ([tmp_path / "empty"], [tmp_path / "notes.txt"]):
+        args = ["scan", *map(str, inputs), "-m", str(tiny_model), "-o", str(tmp_path / "t.parquet")]
+        result = runner.invoke(app, [*args, "--workers", "0"])
+        assert result.exit_code == 4, result.output
+        assert "no photos found" in result.output
+
+
+def test_a_refused_prune_exits_1_and_changes_nothing(tmp_path, photos, tiny_model):
+    out = tmp_path / "t.parquet"
+    args = ["-m", str(tiny_model), "-o", str(out), "--workers", "0"]
+    assert runner.invoke(app, ["scan", str(photos), *args]).exit_code == 0
+    before = out.read_bytes()
+    (tmp_path / "empty").mkdir()
+    result = runner.invoke(app, ["scan", str(tmp_path / "empty"), *args, "--prune"])
+    assert result.exit_code == 1 and "--prune refused" in result.output and "--force-prune" in result.output
+    assert out.read_bytes() == before
+
+
 def test_missing_default_model_names_the_fix(tmp_path, photos):
     result = runner.invoke(app, ["scan", str(photos), "-o", str(tmp_path / "t.parquet")])
     assert result.exit_code == 1

@@ -6,7 +6,8 @@ import time
 
 import pytest
 
-from landmark_tag.pipeline.incremental import IncompatibleOutputError, PartJournal
+from landmark_tag.errors import ConfigError
+from landmark_tag.pipeline.incremental import IncompatibleOutputError, PartJournal, PruneRefusedError
 from landmark_tag.pipeline.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.results import read_results
@@ -67,6 +68,26 @@ def test_failed_photos_are_retried_and_removed_ones_kept_or_pruned(tmp_path, tin
     pruned = run(root, out, tiny_model, prune=True)
     assert pruned.removed == 1 and pruned.output_rows == 5
     assert str(root / "00" / "img_0001.jpg") not in set(read_results(out)["path"])
+
+
+def test_prune_over_an_empty_or_mostly_missing_tree_is_refused_unless_forced(tmp_path, tiny_model):
+    root, out = make_tree(tmp_path / "photos", 6), tmp_path / "tags.parquet"
+    run(root, out, tiny_model)
+    before = out.read_bytes()
+    empty = tmp_path / "unmounted"
+    empty.mkdir()
+    with pytest.raises(PruneRefusedError, match="no photos were found"):
+        run(empty, out, tiny_model, prune=True)
+    for photo in sorted(root.rglob("*.jpg"))[:4]:  # 4 of 6 gone: more than half
+        photo.unlink()
+    with pytest.raises(PruneRefusedError, match="4 of the 6 rows"):
+        run(root, out, tiny_model, prune=True)
+    assert out.read_bytes() == before and not (tmp_path / "tags.parquet.parts").exists()
+    assert run(root, out, tiny_model).output_rows == 6  # without --prune, rows are kept as ever
+    forced = run(root, out, tiny_model, prune=True, force_prune=True)
+    assert forced.removed == 4 and forced.output_rows == 2
+    with pytest.raises(ConfigError, match="--force-prune"):
+        run(root, out, tiny_model, force_prune=True)
 
 
 def test_full_rescans_everything(tmp_path, tiny_model):
