@@ -23,6 +23,7 @@ from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.exif import GpsFix, read_gps, read_gps_pillow
 from landmark_tag.pipeline.gpu_decode import exif_orientation, wants_device_decode
+from landmark_tag.pipeline.worker_loss import InProgress
 from landmark_tag.storage import open_binary
 
 logger = logging.getLogger(__name__)
@@ -134,21 +135,28 @@ class PhotoDataset(Dataset):
         include_gps: bool = False,
         storage_options: dict | None = None,
         device_jpeg_min_bytes: int | None = None,
+        in_progress: InProgress | None = None,
     ) -> None:
         self.photos = photos
         self.decoder = decoder
         self.include_gps = include_gps
         self.storage_options = storage_options
         self.device_jpeg_min_bytes = device_jpeg_min_bytes
+        self.in_progress = in_progress
 
     def __len__(self) -> int:
         return len(self.photos)
 
     def __getitem__(self, index: int) -> PhotoItem:
         photo = self.photos[index]
-        return examine_photo(
+        if self.in_progress is not None:
+            self.in_progress.reading(index)
+        item = examine_photo(
             photo, self.decoder, self.include_gps, self.storage_options, self.device_jpeg_min_bytes
         )
+        if self.in_progress is not None:
+            self.in_progress.done()
+        return item
 
 
 @dataclass
@@ -197,10 +205,12 @@ def make_loader(
     pin_memory: bool = False,
     storage_options: dict | None = None,
     device_jpeg_min_bytes: int | None = None,
+    in_progress: InProgress | None = None,
 ) -> DataLoader:
-    """A DataLoader that yields `PhotoBatch`es in the order of `photos`."""
+    """A DataLoader that yields `PhotoBatch`es in the order of `photos`; with `in_progress`, each
+    worker marks there the photo it is reading."""
     return DataLoader(
-        PhotoDataset(photos, decoder, include_gps, storage_options, device_jpeg_min_bytes),
+        PhotoDataset(photos, decoder, include_gps, storage_options, device_jpeg_min_bytes, in_progress),
         batch_size=batch_size,
         shuffle=False,
         num_workers=workers,
