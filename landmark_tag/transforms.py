@@ -30,6 +30,11 @@ def interpolation_mode(name: str) -> transforms.InterpolationMode:
         raise ValueError(f"unknown interpolation {name!r}: use {', '.join(_INTERPOLATION)}") from None
 
 
+# Enlarging a small image whole (torchvision's pixels exactly) is allowed up to this many pixels:
+# 16 times the usual 256x256, so any photo of ordinary shape, whatever its size.
+MAX_ENLARGED_PIXELS = 16 * 256 * 256
+
+
 @dataclass(frozen=True)
 class ResizeAndCrop:
     """The evaluation transform's first half, Pillow image to Pillow image: resize the short side to
@@ -50,9 +55,11 @@ class ResizeAndCrop:
             resized_width, resized_height = int(resize * width / height), resize
         left, top = round((resized_width - crop) / 2), round((resized_height - crop) / 2)
         resampling = pil_modes_mapping[interpolation_mode(self.preprocessing.interpolation)]
-        if min(width, height) < resize:
+        if min(width, height) < resize and resized_width * resized_height <= MAX_ENLARGED_PIXELS:
             # Enlarged (a small image, cheap either way): Pillow's box then rounds a few pixels
-            # differently, so resize all of it and crop, as torchvision does.
+            # differently, so resize all of it and crop, as torchvision does. Not an image of
+            # extreme shape, though: a 30000x1 PNG enlarged whole would be 7,680,000x256 pixels
+            # (about 6 GB); through the box, only the square is made.
             resized = image.resize((resized_width, resized_height), resampling)
             return resized.crop((left, top, left + crop, top + crop))
         x_scale, y_scale = width / resized_width, height / resized_height

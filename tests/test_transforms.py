@@ -1,4 +1,6 @@
 import pickle
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -58,3 +60,24 @@ def test_the_photo_decoder_pickles_for_workers_started_by_spawn():
     image = scene((90, 60), seed=5)
     copy = pickle.loads(pickle.dumps(decoder))
     assert torch.equal(copy.pixels(image), decoder.pixels(image))
+
+
+@pytest.mark.parametrize("size", [(30000, 1), (1, 30000), (20000, 3)])
+def test_an_image_of_extreme_shape_is_cropped_before_it_is_enlarged(size, tmp_path):
+    # Enlarged whole, a 30000x1 PNG's short side to 256 took about 9 GB; under a limit of 300 MB
+    # more address space than the process has, it must decode.
+    path = tmp_path / "strip.png"
+    scene(size, seed=1).save(path)
+    script = f"""
+import resource
+from landmark_tag.checkpoint import Preprocessing
+from landmark_tag.pipeline.decode import PhotoDecoder
+decoder = PhotoDecoder(Preprocessing(input_size=224, resize_size=256))
+with open("/proc/self/statm") as statm:
+    mapped = int(statm.read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (mapped + 300_000_000, resource.RLIM_INFINITY))
+print(tuple(decoder({str(path)!r}).shape))
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "(3, 224, 224)"

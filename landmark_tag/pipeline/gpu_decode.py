@@ -36,12 +36,21 @@ DEVICE_DECODE_MIN_BYTES = 1 << 20
 EXIF_ORIENTATION = 0x0112
 
 
+# Wider or taller than this (a panorama is about 2:1 to 8:1) is decoded by Pillow, not on the GPU.
+MAX_DEVICE_ASPECT = 16
+
+
 def wants_device_decode(
     image: Image.Image, size_bytes: int, min_bytes: int = DEVICE_DECODE_MIN_BYTES
 ) -> bool:
     """Whether an opened (not yet decoded) photo should go to the GPU: a large YCbCr or greyscale
-    JPEG. CMYK JPEGs stay with Pillow, which converts them properly."""
-    return image.format == "JPEG" and image.mode in ("RGB", "L") and size_bytes >= min_bytes
+    JPEG. CMYK JPEGs stay with Pillow, which converts them properly, and so do images of extreme
+    shape, which the GPU's transform would enlarge whole (Pillow's crops first)."""
+    width, height = image.size
+    ordinary_shape = max(width, height) <= MAX_DEVICE_ASPECT * min(width, height)
+    return (
+        image.format == "JPEG" and image.mode in ("RGB", "L") and size_bytes >= min_bytes and ordinary_shape
+    )
 
 
 def exif_orientation(image: Image.Image) -> int:

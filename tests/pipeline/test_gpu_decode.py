@@ -80,6 +80,8 @@ def test_which_photos_go_to_the_device(tmp_path):
     png = io.BytesIO()
     scene().save(png, "PNG")
     assert not wants_device_decode(Image.open(png), 10**7, min_bytes=1)
+    strip = Image.open(io.BytesIO(jpeg_bytes(scene((4000, 200)))))  # 20:1, enlarged whole on the GPU
+    assert not wants_device_decode(strip, 10**7, min_bytes=1)
 
 
 def photo(tmp_path, name, data) -> PhotoFile:
