@@ -31,6 +31,7 @@ from torch import nn
 
 # The errors and the default path live in torch-free modules, and remain part of this module's API.
 from landmark_tag.calibration_photos import CalibrationPhotos
+from landmark_tag.checkpoint_checks import spec_problems
 from landmark_tag.errors import CheckpointError, ModelNotFoundError
 from landmark_tag.gazetteer import Place, builtin_gazetteer, display_name, places_for
 from landmark_tag.models import build_model
@@ -233,5 +234,10 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu") -> L
         portable_int8 = PortableInt8.from_dict(portable) if portable is not None else None
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise CheckpointError(f"{path} is a damaged or incompatible checkpoint: {exc}") from None
+    if problems := spec_problems(spec, payload["spec"].get("landmark_scorer"), model):
+        raise CheckpointError(
+            f"{path} is a damaged checkpoint: {'; '.join(problems)}. Train the model again, or restore "
+            "the file from a copy"
+        )
     model.eval().to(device)
     return LoadedModel(model, spec, str(path), fingerprint, calibration_photos, portable_int8)

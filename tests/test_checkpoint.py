@@ -114,3 +114,59 @@ def test_default_model_path(monkeypatch, tmp_path):
     monkeypatch.delenv("LANDMARK_TAG_HOME")
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
     assert default_model_path() == tmp_path / "xdg" / "landmark-tag" / "model.pt"
+
+
+@pytest.fixture
+def scored_checkpoint(tmp_path):
+    """A tiny checkpoint with a landmark scorer whose bank holds 5 unit vectors of the model's width."""
+    from landmark_tag.models import last_linear_name
+    from landmark_tag.openset import LandmarkScorer
+
+    path = write_tiny_checkpoint(tmp_path / "m.pt")
+    loaded = load_model(path)
+    width = loaded.model.get_submodule(last_linear_name(loaded.model)).in_features
+    bank = torch.nn.functional.normalize(torch.randn(5, width), dim=1).half()
+    loaded.spec.landmark_scorer = LandmarkScorer(bank, threshold=0.5)
+    save_checkpoint(path, loaded.spec, loaded.model.state_dict())
+    return path
+
+
+def damage(path, change) -> None:
+    payload, _ = read_checkpoint(path)
+    change(payload["spec"])
+    torch.save(payload, path)
+
+
+def scorer_bank(spec, bank) -> None:
+    spec["landmark_scorer"]["bank"] = bank
+
+
+DAMAGES = {
+    "temperature NaN": (lambda s: s.update(temperature=float("nan")), "temperature is nan"),
+    "temperature 0": (lambda s: s.update(temperature=0.0), "temperature is 0.0"),
+    "temperature negative": (lambda s: s.update(temperature=-2.0), "temperature is -2.0"),
+    "min confidence 3": (lambda s: s.update(min_confidence=3.0), "min confidence is 3.0"),
+    "bank not normalised": (
+        lambda s: scorer_bank(s, s["landmark_scorer"]["bank"] * 40),
+        "not unit vectors",
+    ),
+    "bank NaN": (lambda s: scorer_bank(s, s["landmark_scorer"]["bank"] * float("nan")), "NaN"),
+    "bank zero": (lambda s: scorer_bank(s, s["landmark_scorer"]["bank"] * 0), "not unit vectors"),
+    "bank too wide": (
+        lambda s: scorer_bank(s, torch.nn.functional.normalize(torch.randn(5, 999), dim=1).half()),
+        "999 features wide",
+    ),
+    "k beyond the bank": (lambda s: s["landmark_scorer"].update(neighbour=50), "k is 50, for a bank of 5"),
+    "threshold 1.5": (lambda s: s["landmark_scorer"].update(threshold=1.5), "threshold is 1.5"),
+}
+
+
+@pytest.mark.parametrize("name", DAMAGES)
+def test_every_stored_number_is_checked_when_a_checkpoint_loads(scored_checkpoint, name):
+    change, message = DAMAGES[name]
+    load_model(scored_checkpoint)  # sound before
+    damage(scored_checkpoint, change)
+    with pytest.raises(CheckpointError, match="damaged checkpoint") as error:
+        load_model(scored_checkpoint)
+    assert message in str(error.value)
+    assert "--min-landmark-score" not in str(error.value)  # the stored number, not the option, is bad

@@ -2,6 +2,7 @@ import pytest
 import torch
 
 from landmark_tag.checkpoint import load_model, save_checkpoint
+from landmark_tag.models import last_linear_name
 from landmark_tag.openset import (
     LandmarkScorer,
     build_bank,
@@ -109,9 +110,11 @@ def test_captured_features_are_what_the_head_sees():
 
 def test_scorer_round_trips_through_the_checkpoint(tmp_path):
     spec = tiny_spec()
-    bank = torch.nn.functional.normalize(torch.randn(5, 16), dim=1).half()
+    model = spec.build()
+    width = model.get_submodule(last_linear_name(model)).in_features  # the features the bank holds
+    bank = torch.nn.functional.normalize(torch.randn(5, width), dim=1).half()
     spec.landmark_scorer = LandmarkScorer(bank, 2, 0.42, fit={"landmark_recall": 0.95})
-    save_checkpoint(tmp_path / "m.pt", spec, spec.build().state_dict())
+    save_checkpoint(tmp_path / "m.pt", spec, model.state_dict())
     scorer = load_model(tmp_path / "m.pt").spec.landmark_scorer
     assert scorer is not None and torch.equal(scorer.bank, bank)
     assert (scorer.neighbour, scorer.threshold, scorer.fit) == (2, 0.42, {"landmark_recall": 0.95})

@@ -83,6 +83,20 @@ def test_a_refused_prune_exits_1_and_changes_nothing(tmp_path, photos, tiny_mode
     assert out.read_bytes() == before
 
 
+def test_a_damaged_checkpoint_is_one_line_and_exit_1(tmp_path, photos):
+    import torch
+
+    from landmark_tag.checkpoint import read_checkpoint
+
+    model = write_tiny_checkpoint(tmp_path / "m.pt")
+    payload, _ = read_checkpoint(model)
+    payload["spec"]["temperature"] = 0.0
+    torch.save(payload, model)
+    result = runner.invoke(app, ["scan", str(photos), "-m", str(model), "-o", str(tmp_path / "t.parquet")])
+    assert result.exit_code == 1 and "damaged checkpoint: its temperature is 0.0" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "t.parquet").exists()
+
+
 def test_missing_default_model_names_the_fix(tmp_path, photos):
     result = runner.invoke(app, ["scan", str(photos), "-o", str(tmp_path / "t.parquet")])
     assert result.exit_code == 1
