@@ -48,7 +48,7 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     table.add_row("photos found", f"{summary.photos:,}")
     table.add_row("  new", f"{summary.new:,}")
     table.add_row("  changed", f"{summary.changed:,}")
-    table.add_row("  failed before, retried", f"{summary.retried:,}")
+    table.add_row("  retried (failed, or --include-gps)", f"{summary.retried:,}")
     table.add_row("  unchanged (kept)", f"{summary.unchanged:,}")
     table.add_row(
         "removed from tree", f"{summary.removed:,}" + (" (pruned)" if summary.pruned else " (kept)")

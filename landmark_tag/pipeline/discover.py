@@ -64,7 +64,7 @@ def _discover_remote(
         if info.get("type") == "directory":
             continue
         if (not include_hidden and name.startswith(".")) or not is_photo_name(name, extensions):
-            stats.ignored_files += 1
+            stats.ignored_files += not is_sidecar_name(name)
             continue
         modified = info.get("LastModified", info.get("mtime", info.get("last_modified", 0)))
         stats.photos += 1
@@ -73,6 +73,12 @@ def _discover_remote(
 
 def is_photo_name(name: str, extensions: frozenset[str] = IMAGE_EXTENSIONS) -> bool:
     return os.path.splitext(name)[1].lower() in extensions
+
+
+def is_sidecar_name(name: str) -> bool:
+    """`IMG.jpg.xmp`: a photo's XMP sidecar (`--write-xmp` writes them), not a file the scan ignored."""
+    stem, extension = os.path.splitext(name)
+    return extension.lower() == ".xmp" and is_photo_name(stem)
 
 
 def discover_photos(
@@ -133,7 +139,11 @@ class _LocalWalk:
 
     def input(self, item: str) -> Iterator[PhotoFile]:
         """One input: a folder (walked) or a single file."""
-        path = Path(local_path(item)).expanduser()
+        # Folders by their canonical names: a tree scanned through a symlink must give the same
+        # paths, or an output would hold every photo twice. A file keeps its own name (a link's,
+        # whose sidecar photo managers look for beside it).
+        given = Path(local_path(item)).expanduser().absolute()
+        path = given.resolve() if given.is_dir() else given.parent.resolve() / given.name
         st = path.stat()
         if path.is_dir():
             if self.first_visit(st):
@@ -181,11 +191,12 @@ class _LocalWalk:
                 if not self.recursive:
                     continue
                 if st is not None and self.first_visit(st):
-                    yield from self.walk(entry.path)
+                    # Canonical folders all the way down: only a symlink leads to another name.
+                    yield from self.walk(os.path.realpath(entry.path) if entry.is_symlink() else entry.path)
                 else:
                     stats.skipped_links += 1
             elif st is None:
-                stats.ignored_files += 1
+                stats.ignored_files += not is_sidecar_name(entry.name)
             elif self.first_visit(st):
                 yield self.photo(entry.path, st)
             else:

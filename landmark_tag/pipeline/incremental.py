@@ -50,7 +50,7 @@ from landmark_tag.storage import (
     staging_file,
 )
 
-_KEY_COLUMNS = ["path", "status", "size_bytes", "modified_at"]
+_KEY_COLUMNS = ["path", "status", "size_bytes", "modified_at", "model"]
 
 
 class IncompatibleOutputError(LandmarkTagError):
@@ -62,6 +62,7 @@ class DoneEntry:
     size_bytes: int
     modified_us: int
     status: str
+    model: str | None = None  # the model that made the row
 
 
 @dataclass
@@ -71,7 +72,7 @@ class WorkPlan:
     to_process: list[PhotoFile] = field(default_factory=list)
     new: int = 0
     changed: int = 0
-    retried: int = 0  # failed before, tried again
+    retried: int = 0  # failed before (or skipped for GPS, with include_gps), tried again
     unchanged: int = 0
     removed: set[str] = field(default_factory=set)  # in the earlier output, no longer in the tree
 
@@ -81,15 +82,19 @@ def read_done(
 ) -> dict[str, DoneEntry]:
     """path -> its latest row's key, from (file, format) sources in order; later sources win."""
     done: dict[str, DoneEntry] = {}
+    models: dict = {}
     for path, fmt in sources:
         try:
             for batch in iter_result_batches(path, fmt, storage_options, columns=_KEY_COLUMNS):
                 columns = batch.to_pydict()
                 micros = pc.cast(batch.column("modified_at"), pa.int64()).to_pylist()
-                for name, status, size, modified in zip(
-                    columns["path"], columns["status"], columns["size_bytes"], micros, strict=True
-                ):
-                    done[name] = DoneEntry(size, modified, status)
+                for name, status, size, modified, model in zip(
+                    columns["path"], columns["status"], columns["size_bytes"], micros, columns["model"],
+                    strict=True,
+                ):  # fmt: skip
+                    # One string per model and status, not per row: the map holds every photo.
+                    model, status = models.setdefault(model, model), models.setdefault(status, status)
+                    done[name] = DoneEntry(size, modified, status, model)
         except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
             raise IncompatibleOutputError(
                 f"cannot read the existing {path} to continue from it ({exc}); "
@@ -98,15 +103,18 @@ def read_done(
     return done
 
 
-def plan_work(photos: list[PhotoFile], done: dict[str, DoneEntry]) -> WorkPlan:
+def plan_work(photos: list[PhotoFile], done: dict[str, DoneEntry], include_gps: bool = False) -> WorkPlan:
+    """Which photos to process: new, changed, failed before, and, with `include_gps`, those an
+    earlier run skipped for their GPS."""
     plan = WorkPlan()
+    again = {Status.FAILED.value, Status.SKIPPED_GPS.value} if include_gps else {Status.FAILED.value}
     for photo in photos:
         entry = done.get(output_path(photo.path))
         if entry is None:
             plan.new += 1
         elif entry.size_bytes != photo.size_bytes or entry.modified_us != to_micros(photo.modified_at):
             plan.changed += 1
-        elif entry.status == Status.FAILED.value:
+        elif entry.status in again:
             plan.retried += 1
         else:
             plan.unchanged += 1
@@ -229,6 +237,16 @@ class PartJournal:
         for part in stale:
             remove_file(part, self.storage_options)
         return len(stale)
+
+
+def other_models(done: dict[str, DoneEntry], model: str) -> dict[str, int]:
+    """How many earlier rows each other model made (rows it judged: not failed or skipped)."""
+    counts: dict[str, int] = {}
+    judged = {Status.TAGGED.value, Status.UNCERTAIN.value, Status.NO_LANDMARK.value}
+    for entry in done.values():
+        if entry.model and entry.model != model and entry.status in judged:
+            counts[entry.model] = counts.get(entry.model, 0) + 1
+    return counts
 
 
 def check_k(out: str, fmt: str | None, k: int, storage_options: dict | None) -> None:

@@ -12,6 +12,7 @@ Pass `loaded_model` to reuse a model already in memory.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -25,6 +26,7 @@ from landmark_tag.pipeline.incremental import (
     WorkPlan,
     check_k,
     check_prune,
+    other_models,
     count_rejudged,
     merge_output,
     plan_work,
@@ -38,7 +40,7 @@ from landmark_tag.pipeline.scan_config import ScanConfig, ScanWork, StageTiming
 from landmark_tag.pipeline.sidecar import SidecarStats
 from landmark_tag.progress import NoProgress, PhotoProgress
 from landmark_tag.results import output_format
-from landmark_tag.storage import exists, remove_stale_staging_files
+from landmark_tag.storage import exists, is_url, local_path, remove_stale_staging_files
 
 if TYPE_CHECKING:
     from landmark_tag.pipeline.ray_executor import RayExecutor
@@ -92,9 +94,10 @@ class ScanPlan:
     work: WorkPlan
 
 
-def plan_scan(config: ScanConfig, k: int) -> ScanPlan:
+def plan_scan(config: ScanConfig, k: int, model: str | None = None) -> ScanPlan:
     """List the photos and decide which to process: everything not already done in the earlier
-    output or in parts an interrupted run committed. Call it under the output's lock."""
+    output or in parts an interrupted run committed. Call it under the output's lock. With `model`
+    (this run's), earlier rows of other models are reported."""
     storage = config.storage_options
     fmt = output_format(config.out, config.output_format)
     remove_stale_staging_files(config.out)  # left by a merge that was killed
@@ -123,7 +126,16 @@ def plan_scan(config: ScanConfig, k: int) -> ScanPlan:
         check_k(previous, fmt, k, storage)
     sources = ([(previous, fmt)] if previous else []) + [(part, "parquet") for part in journal.existing()]
     done = read_done(sources, storage)
-    work = plan_work(photos, done)
+    work = plan_work(photos, done, config.include_gps)
+    if model is not None and (others := other_models(done, model)):
+        logger.warning(
+            "%s rows of %s were made by another model (%s) and are kept as they are; only new and "
+            "changed photos get this model's tags. To tag every photo with this model, run again with "
+            "--full (or write to another --out)",
+            f"{sum(others.values()):,}",
+            config.out,
+            ", ".join(sorted(others)),
+        )
     if config.prune and not config.force_prune:
         check_prune(len(photos), len(work.removed), len(done), config.inputs)
     return ScanPlan(len(photos), stats, previous, fmt, journal, work)
@@ -166,12 +178,17 @@ def scan(
 
         import_ray()  # a missing Ray fails before the model loads
     output_format(config.out, config.output_format)  # an unknown format fails before the model loads
+    if not is_url(config.out) and os.path.isdir(local_path(config.out)):
+        raise ConfigError(
+            f"the output (--out) {config.out} is a folder: give a file name, such as "
+            f"{os.path.join(config.out, 'tags.parquet')}"
+        )
     loaded = loaded_model or load_model(config.model or default_model_path())
     executor = _executor(config, loaded)
     predictor = executor.predictor
     warn_without_landmark_score(loaded)
     with OutputLock(config.out, config.storage_options) as lock:
-        plan = plan_scan(config, predictor.k)
+        plan = plan_scan(config, predictor.k, loaded.name)
         setup = time.monotonic() - started
         progress.start(len(plan.work.to_process))
         result = executor.execute(ScanWork(plan.work.to_process, plan.journal, lock.heartbeat), progress)

@@ -25,6 +25,15 @@ def test_finds_image_extensions_case_insensitively_and_counts_others(tmp_path):
     assert stats.ignored_files == 2
 
 
+def test_photos_own_xmp_sidecars_are_not_counted_as_ignored_files(tmp_path):
+    touch(tmp_path / "IMG_1.jpg")
+    touch(tmp_path / "IMG_1.jpg.xmp")  # what --write-xmp writes
+    touch(tmp_path / "notes.xmp")
+    stats = DiscoveryStats()
+    assert len(list(discover_photos([tmp_path], stats=stats))) == 1
+    assert stats.ignored_files == 1
+
+
 def test_order_is_deterministic_and_recursive(tmp_path):
     for rel in ["z/2.jpg", "a/b/1.jpg", "a/0.jpg", "m.jpg"]:
         touch(tmp_path / rel)
@@ -49,6 +58,19 @@ def test_symlink_loop_terminates_and_lists_each_photo_once(tmp_path):
     found = [os.path.relpath(p.path, tmp_path) for p in discover_photos([tmp_path], stats=stats)]
     assert sorted(found) == ["a/b/two.jpg", "a/one.jpg"]
     assert stats.skipped_links == 2
+
+
+def test_a_tree_reached_through_a_symlink_gives_the_same_paths(tmp_path):
+    touch(tmp_path / "real" / "one.jpg")
+    touch(tmp_path / "real" / "sub" / "two.jpg")
+    touch(tmp_path / "elsewhere" / "three.jpg")
+    os.symlink(tmp_path / "elsewhere", tmp_path / "real" / "linked")
+    os.symlink(tmp_path / "real", tmp_path / "alias")
+    direct = [p.path for p in discover_photos([tmp_path / "real"])]
+    assert direct == [str(tmp_path / "elsewhere" / "three.jpg"), str(tmp_path / "real" / "one.jpg"),
+                      str(tmp_path / "real" / "sub" / "two.jpg")]  # fmt: skip
+    assert [p.path for p in discover_photos([tmp_path / "alias"])] == direct
+    assert [p.path for p in discover_photos([tmp_path / "alias" / "sub" / "two.jpg"])] == direct[2:]
 
 
 def test_dangling_symlink_is_ignored(tmp_path):

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from landmark_tag.checkpoint import ModelNotFoundError, load_model
+from landmark_tag.errors import ConfigError
 from landmark_tag.pipeline.discover import InputNotFoundError
 from landmark_tag.pipeline.predict import Predictor, predict_landmarks
 from landmark_tag.pipeline.scan import ScanConfig, scan
@@ -82,6 +83,46 @@ def test_include_gps_tags_located_photos_too(tmp_path, photo_tree, tiny_model):
     assert row["status"] == "tagged"
     assert row["gps_latitude"] == pytest.approx(41.8902, abs=1e-5)
     assert not pd.isna(row["landmark_1"])
+
+
+def test_include_gps_on_an_existing_output_tags_the_rows_it_had_skipped(tmp_path, photo_tree, tiny_model):
+    out = tmp_path / "tags.parquet"
+    config = ScanConfig([str(photo_tree)], str(out), model=str(tiny_model), workers=0)
+    scan(config)
+    located = str(photo_tree / "located.jpg")
+    assert read_results(out).set_index("path").loc[located, "status"] == "skipped_gps"
+    config.include_gps = True
+    summary = scan(config)
+    assert summary.processed == summary.retried == 1 + summary.counts["failed"]  # and the failed again
+    assert read_results(out).set_index("path").loc[located, "status"] == "tagged"
+
+
+def test_the_same_tree_through_a_symlink_is_the_same_rows(tmp_path, photo_tree, tiny_model):
+    out = tmp_path / "tags.parquet"
+    os.symlink(photo_tree, tmp_path / "alias")
+    first = scan(ScanConfig([str(photo_tree)], str(out), model=str(tiny_model), workers=0))
+    again = scan(ScanConfig([str(tmp_path / "alias")], str(out), model=str(tiny_model), workers=0))
+    assert (again.new, again.removed) == (0, 0)
+    assert len(read_results(out)) == first.output_rows
+
+
+def test_rows_of_another_model_are_kept_with_a_warning_that_says_how_to_rescan(
+    tmp_path, photo_tree, tiny_model, caplog
+):
+    out = tmp_path / "tags.parquet"
+    scan(ScanConfig([str(photo_tree)], str(out), model=str(tiny_model), workers=0))
+    other = write_tiny_checkpoint(tmp_path / "other.pt", seed=5)
+    save_photo(photo_tree / "new.jpg", scene(seed=77))
+    summary = scan(ScanConfig([str(photo_tree)], str(out), model=str(other), workers=0))
+    assert summary.new == 1
+    warning = next(r.getMessage() for r in caplog.records if "another model" in r.getMessage())
+    assert "landmark_cnn@" in warning and "--full" in warning
+
+
+def test_an_output_that_is_a_folder_is_refused_before_any_work(tmp_path, photo_tree, tiny_model):
+    (tmp_path / "tags.parquet").mkdir()
+    with pytest.raises(ConfigError, match="is a folder"):
+        scan(ScanConfig([str(photo_tree)], str(tmp_path / "tags.parquet"), model=str(tiny_model)))
 
 
 def test_file_vanishing_after_discovery_fails_only_that_photo(tmp_path, photo_tree, tiny_model):
