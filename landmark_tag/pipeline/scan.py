@@ -26,9 +26,9 @@ from landmark_tag.pipeline.incremental import (
     WorkPlan,
     check_k,
     check_prune,
-    other_models,
     count_rejudged,
     merge_output,
+    other_models,
     plan_work,
     read_done,
 )
