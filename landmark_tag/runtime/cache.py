@@ -5,11 +5,15 @@ the variant (fp32 or int8), the OpenVINO (and NNCF) versions, this CPU's feature
 and so its check, depend on the instructions it runs on), and the layout of the entry itself. An
 entry is written in a temporary folder and renamed into place when complete, so a crash or a
 concurrent build (two Ray actors on one machine) never leaves a half-written one; one that does
-not read back exactly as written is removed and rebuilt, never trusted.
+not read back exactly as written is removed and rebuilt, never trusted. Builds take turns under a
+lock file, so no process removes an entry that another has just finished.
 """
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import fcntl
 import hashlib
 import json
 import logging
@@ -18,7 +22,7 @@ import platform
 import re
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +35,7 @@ ENTRY_FORMAT = 1  # raise when what an entry holds, or how it is built, changes
 ENTRY_FILE = "entry.json"
 MODEL_FILE = "model.xml"
 WEIGHTS_FILE = "model.bin"
+BUILD_LOCK = ".build.lock"  # builds take turns (builds are rare: once per model, version and CPU)
 
 # The instruction sets that change how (and how exactly) a CPU runs fp32, bf16 and int8 models.
 _CPU_FLAGS = (
@@ -118,30 +123,74 @@ def cached_build(
     """The cache entry for `parts`, built by `build(folder)` first if there is no sound one.
 
     `build` writes MODEL_FILE and WEIGHTS_FILE into the folder it is given and returns the details to
-    record. `name` starts the entry's folder name, for people who look in the cache.
+    record. `name` starts the entry's folder name, for people who look in the cache. Builds take
+    turns (BUILD_LOCK), so a process never removes an entry another has just finished. A cache that cannot be written is replaced, with a warning, by a temporary one.
     """
     root = root or cache_root()
-    folder = entry_folder(name, parts, root)
-    entry = read_entry(folder, parts)
+    entry = read_entry(entry_folder(name, parts, root), parts)
     if entry is not None:
         return entry
-    if folder.exists():
-        logger.warning("the cached model in %s is incomplete or damaged: building it again", folder)
-        shutil.rmtree(folder, ignore_errors=True)
-    root.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=root))
-    try:
-        details = build(building)
-        hashes = {name: _file_hash(building / name) for name in (MODEL_FILE, WEIGHTS_FILE)}
-        record = {"entry_format": ENTRY_FORMAT, "parts": parts, "hashes": hashes, "details": details}
-        (building / ENTRY_FILE).write_text(json.dumps(record, indent=1))
-        try:
-            building.rename(folder)
-        except OSError:  # another process finished the same entry first: use theirs
-            entry = read_entry(folder, parts)
-            if entry is None:
-                raise
+    root = _writable(root)
+    folder = entry_folder(name, parts, root)
+    with _build_lock(root / BUILD_LOCK):
+        entry = read_entry(folder, parts)  # built by another process while this one waited
+        if entry is not None:
             return entry
-    finally:
-        shutil.rmtree(building, ignore_errors=True)
+        if folder.exists() or folder.is_symlink():
+            logger.warning("the cached model in %s is incomplete or damaged: building it again", folder)
+            _remove(folder)
+        building = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=root))
+        try:
+            details = build(building)
+            hashes = {name: _file_hash(building / name) for name in (MODEL_FILE, WEIGHTS_FILE)}
+            record = {"entry_format": ENTRY_FORMAT, "parts": parts, "hashes": hashes, "details": details}
+            (building / ENTRY_FILE).write_text(json.dumps(record, indent=1))
+            building.rename(folder)
+        finally:
+            shutil.rmtree(building, ignore_errors=True)
     return CacheEntry(folder, details)
+
+
+class CacheUnavailable(Exception):
+    """No folder, not even a temporary one, can hold a built model: the caller runs PyTorch."""
+
+
+def _writable(root: Path) -> Path:
+    """`root`, made if need be, when entries can be written there; else a temporary folder removed
+    when the process exits (models are then built again by every run), with a warning."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".probe.", dir=root))
+        return root
+    except OSError as exc:
+        reason = "it is a file, not a folder" if root.is_file() else (exc.strerror or str(exc))
+    try:
+        temporary = Path(tempfile.mkdtemp(prefix="landmark-tag-cache-"))
+    except OSError as exc:
+        raise CacheUnavailable(
+            f"the model cache {root} cannot be written ({reason}), nor can a temporary folder "
+            f"({exc.strerror or exc})"
+        ) from None
+    atexit.register(shutil.rmtree, temporary, True)
+    logger.warning(
+        "the model cache %s cannot be written (%s): building the model in a temporary folder, which is "
+        "not kept; point LANDMARK_TAG_CACHE at a writable folder to build it once",
+        root,
+        reason,
+    )
+    return temporary
+
+
+@contextlib.contextmanager
+def _build_lock(path: Path) -> Iterator[None]:
+    with open(path, "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
+
+
+def _remove(folder: Path) -> None:
+    """Remove a damaged entry, whatever is at its name: a folder, a file or a symlink."""
+    if folder.is_symlink() or not folder.is_dir():
+        folder.unlink()
+    else:
+        shutil.rmtree(folder)

@@ -166,11 +166,12 @@ def open_runner(
     that is what runs."""
     runtime = check_runtime(runtime, precision, device)
     if runtime == "openvino":
+        from landmark_tag.runtime.cache import CacheUnavailable
         from landmark_tag.runtime.openvino_model import RuntimeUnavailable
 
         try:
             return _openvino_runner(loaded, precision)
-        except RuntimeUnavailable as exc:
+        except (RuntimeUnavailable, CacheUnavailable) as exc:
             logger.warning("%s: running the model in PyTorch instead", exc)
             precision = "auto" if precision == "int8" else precision
     return TorchRunner(loaded.model, device, resolve_precision(precision, device))
