@@ -124,7 +124,8 @@ def cached_build(
 
     `build` writes MODEL_FILE and WEIGHTS_FILE into the folder it is given and returns the details to
     record. `name` starts the entry's folder name, for people who look in the cache. Builds take
-    turns (BUILD_LOCK), so a process never removes an entry another has just finished. A cache that cannot be written is replaced, with a warning, by a temporary one.
+    turns (BUILD_LOCK), so a process never removes an entry another has just finished. A cache that
+    cannot be written is replaced, with a warning, by a temporary one.
     """
     root = root or cache_root()
     entry = read_entry(entry_folder(name, parts, root), parts)
