@@ -177,10 +177,14 @@ def describe_os_failure(exc: OSError, output: str | None = None) -> str:
 
 
 @contextmanager
-def fatal_errors(model_given: bool, output: str | None = None, verbose: bool = False) -> Iterator[None]:
+def fatal_errors(
+    model_given: bool, output: str | None = None, verbose: bool = False, commits_rows: bool = False
+) -> Iterator[None]:
     """Turn the library's expected errors into one readable line and an exit code, never a traceback
     (with `verbose`, the traceback too). Anything else is a bug and surfaces as one, traceback and
-    all. `output`: what the command writes, named when a failure names no file."""
+    all. `output`: what the command writes, named when a failure names no file. `commits_rows`: the
+    command (a scan) commits rows as it goes, which an interruption keeps."""
+    kept = "the rows made so far are committed for the next run, and " if commits_rows else ""
     try:
         try:
             yield
@@ -208,13 +212,11 @@ def fatal_errors(model_given: bool, output: str | None = None, verbose: bool = F
         raise fail(reason) from None
     except Terminated:
         stderr_console().print(
-            "[yellow]terminated[/] (SIGTERM); the rows made so far are committed for the next run, "
-            "and any previous output was left as it was",
-            soft_wrap=True,
+            f"[yellow]terminated[/] (SIGTERM); {kept}any previous output was left as it was", soft_wrap=True
         )
         raise typer.Exit(EXIT_TERMINATED) from None
     except KeyboardInterrupt:
         stderr_console().print(
-            "[yellow]interrupted[/]; any previous output was left as it was", soft_wrap=True
+            f"[yellow]interrupted[/]; {kept}any previous output was left as it was", soft_wrap=True
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None

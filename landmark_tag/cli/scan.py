@@ -262,7 +262,10 @@ def scan_command(
         ray_address=ray_address,
         actors=actors,
     )
-    with fatal_errors(model_given=model is not None, output=out, verbose=verbose), stop_cleanly_on_sigterm():
+    with (
+        fatal_errors(model_given=model is not None, output=out, verbose=verbose, commits_rows=True),
+        stop_cleanly_on_sigterm(),
+    ):
         config.storage_options = parse_storage_options(storage_option, endpoint_url)
         try:
             summary = scan(config, progress)

@@ -21,6 +21,7 @@ from landmark_tag.cli.app import (
     stderr_console,
 )
 from landmark_tag.cli.metrics import int8_line, landmark_score_line, print_evaluation, print_open_set
+from landmark_tag.gazetteer import display_name
 from landmark_tag.paths import default_data_dir
 from landmark_tag.training.download import DEFAULT_URL, download_dataset
 
@@ -117,12 +118,26 @@ def _run_training(options: dict) -> None:
         f"{calibration.coverage:.1%} of them, {calibration.precision:.1%} correctly "
         f"(target {calibration.target_precision:.0%})\n"
         f"{landmark_score_line(result.landmark_scorer.threshold, result.landmark_scorer.fit)}\n"
-        f"coordinates for {result.places} of {len(result.valid.class_names)} classes\n"
+        f"{places_line(result.places, result.unplaced)}\n"
         f"{int8_line(result.int8)}\n"
         f"best epoch {result.best_epoch} of {result.epochs_run}, {result.seconds:.0f}s\n"
         f"checkpoint: {result.checkpoint}\nmetrics:    {result.metrics_file}",
         highlight=False,
         soft_wrap=True,
+    )
+
+
+def places_line(placed: int, unplaced: list[str]) -> str:
+    """How many classes have coordinates, and what to do about the others, which scans tag but never
+    locate."""
+    line = f"coordinates for {placed} of {placed + len(unplaced)} classes"
+    if not unplaced:
+        return line
+    shown = ", ".join(display_name(name) for name in unplaced[:10]) + (" ..." if len(unplaced) > 10 else "")
+    return (
+        f"{line}; none for {shown}: photos of these are tagged but get no location. Give their "
+        "coordinates with --gazetteer FILE (a CSV: class_name,name,latitude,longitude,country,wikidata; "
+        "examples/wonders7-gazetteer.csv is one) and train again"
     )
 
 

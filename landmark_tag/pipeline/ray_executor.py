@@ -20,26 +20,22 @@ import contextlib
 import logging
 import os
 import pickle
-import signal
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import torch
 
 from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.device import check_device_name
-from landmark_tag.errors import ConfigError, LandmarkTagError
+from landmark_tag.errors import ConfigError
 from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.predict import Predictor
+from landmark_tag.pipeline.ray_cluster import ClusterShape, cluster_shape, import_ray, ray_session
 from landmark_tag.pipeline.ray_stages import ExamineShard, ShardTagger, TaggerSettings, shard_photos
 from landmark_tag.pipeline.scan_config import ExecutionResult, ScanConfig, ScanWork, StageTiming
 from landmark_tag.pipeline.sidecar import SidecarStats
 from landmark_tag.process import (
     default_batch_size,
-    default_threads,
 )
 from landmark_tag.progress import PhotoProgress
 from landmark_tag.results import status_counts
@@ -48,7 +44,6 @@ from landmark_tag.storage import exists
 
 logger = logging.getLogger(__name__)
 
-RAY_INSTALL = "pip install 'landmark-tag[ray]'"
 # Reserved per decode task: a worker process with torch loaded (about 450 MB) and a photo at the
 # default --max-pixels (up to 360 MB). Besides keeping a small node from running more decodes than
 # it has memory for, a resource request the actors do not share keeps Ray Data from fusing decoding
@@ -58,90 +53,6 @@ DECODE_TASK_MEMORY = 1 << 30
 
 # Decoded shards that may wait per model actor: enough to keep it busy while the next ones decode.
 SHARDS_AHEAD = 4
-
-
-class RayClusterError(LandmarkTagError):
-    """The Ray cluster cannot be reached, or cannot do what the scan needs of it."""
-
-
-def import_ray():
-    """Ray, or a one-line error that says how to install it."""
-    try:
-        import ray
-        import ray.data
-    except ImportError:
-        raise ConfigError(
-            f"the Ray engine (--engine ray) needs Ray, which is not installed: {RAY_INSTALL}"
-        ) from None
-    return ray
-
-
-@dataclass
-class ClusterShape:
-    """The model actors the scan asks the cluster for."""
-
-    actors: int
-    device: str  # cpu or cuda
-    threads: int | None  # per actor; None on GPUs
-    cpus_per_actor: float
-    gpus_per_actor: int = 0
-
-
-def cluster_shape(ray, config: ScanConfig, cores: int | None = None) -> ClusterShape:
-    """One actor per GPU where the cluster has GPUs (and the device allows); else one CPU actor per
-    node, with half of `cores` (default: the smallest node's CPUs) as threads. --actors and
-    --threads override; a shape that leaves no CPU to decode photos on is refused."""
-    resources = ray.cluster_resources()
-    gpus = int(resources.get("GPU", 0))
-    if config.device.startswith("cuda") and gpus == 0:
-        raise ConfigError("the cuda device (--device cuda) was asked for, but the Ray cluster has no GPU")
-    if gpus and config.device != "cpu":
-        shape = ClusterShape(config.actors or gpus, "cuda", config.threads, 1, 1)
-    else:
-        nodes = [node for node in ray.nodes() if node.get("Alive")]
-        cores = cores or min((int(node["Resources"].get("CPU", 1)) for node in nodes), default=1)
-        threads = config.threads or default_threads(torch.device("cpu"), cores)
-        shape = ClusterShape(config.actors or max(1, len(nodes)), "cpu", threads, threads)
-    cpus = resources.get("CPU", 0)
-    if cpus - shape.actors * shape.cpus_per_actor < 1:
-        raise ConfigError(
-            f"{shape.actors} model actor(s) taking {shape.cpus_per_actor:g} CPU(s) each would take all "
-            f"{cpus:g} CPUs of the Ray cluster and leave none to decode photos on: ask for fewer "
-            "(--actors, --threads)"
-        )
-    return shape
-
-
-@contextlib.contextmanager
-def ray_session(ray, config: ScanConfig) -> Iterator[tuple[str, bool]]:
-    """Ray for the scan: the instance this process is already connected to, a cluster at
-    `config.ray_address`, or a local instance that lives as long as the scan. Yields its address,
-    and whether it is the scan's own local instance."""
-    if ray.is_initialized():
-        yield ray.get_runtime_context().gcs_address, False
-        return
-    if config.ray_address is None:
-        # As the local engine: every core decodes, beside the model's threads.
-        cores, actors = os.cpu_count() or 1, config.actors or 1
-        threads = config.threads or default_threads(torch.device("cpu"))
-        options: dict[str, Any] = {"num_cpus": cores + actors * threads, "include_dashboard": False}
-    else:
-        options = {"address": config.ray_address}
-    sigterm = signal.getsignal(signal.SIGTERM)
-    try:
-        # ERROR: a local instance's start-up notices (its auth token, say) mean nothing to a scan.
-        ray.init(logging_level=logging.ERROR if config.ray_address is None else logging.WARNING, **options)
-    except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = config.ray_address or "a local Ray instance"
-        raise RayClusterError(f"cannot start or join Ray at {where}: {exc}") from None
-    # Ray's driver installs a handler that aborts the process on SIGTERM; the scan's own (commit what
-    # is done, exit 143, as with the local engine) must stay in charge.
-    if sigterm is not None and threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, sigterm)
-    try:
-        yield ray.get_runtime_context().gcs_address, config.ray_address is None
-    finally:
-        ray.shutdown()
 
 
 @contextlib.contextmanager

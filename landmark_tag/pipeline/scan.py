@@ -174,7 +174,7 @@ def scan(
     if config.force_prune and not config.prune:
         raise ConfigError("force_prune (--force-prune) only applies with prune (--prune)")
     if config.engine == "ray":
-        from landmark_tag.pipeline.ray_executor import import_ray
+        from landmark_tag.pipeline.ray_cluster import import_ray
 
         import_ray()  # a missing Ray fails before the model loads
     output_format(config.out, config.output_format)  # an unknown format fails before the model loads

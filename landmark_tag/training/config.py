@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from landmark_tag.errors import ConfigError
@@ -87,4 +87,5 @@ class TrainResult:
     landmark_scorer: LandmarkScorer  # its threshold, and in `fit` how it was chosen
     places: int  # classes with coordinates
     seconds: float
+    unplaced: list[str] = field(default_factory=list)  # classes without coordinates: tagged, never located
     int8: Int8Check | None = None  # how int8 compares with fp32; None where OpenVINO cannot run

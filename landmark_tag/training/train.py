@@ -118,6 +118,7 @@ def train(
         calibration=calibration,
         landmark_scorer=scorer,
         places=len(places),
+        unplaced=[name for name in split.class_names if name not in places],
         seconds=time.monotonic() - started,
         int8=int8_check,
     )

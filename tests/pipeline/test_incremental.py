@@ -249,6 +249,7 @@ def test_sigterm_to_the_process_group_commits_releases_the_lock_and_exits_143(tm
     _, stderr = victim.communicate(timeout=60)
     assert victim.returncode == 143, stderr
     assert "terminated" in stderr and "Traceback" not in stderr
+    assert "the rows made so far are committed for the next run" in stderr
     committed = read_results_of_parts(journal)
     assert 0 < len(committed) < 40, "the signal should land mid-run"
     with OutputLock(str(out)):  # released
