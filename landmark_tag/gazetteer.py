@@ -37,6 +37,10 @@ class GazetteerError(LandmarkTagError):
     """A gazetteer file that is missing, malformed, or holds an impossible place."""
 
 
+# Why a tagged photo has no location: its class has no Place. `predict` and the report say it.
+NO_COORDINATES = "the model has no coordinates for this landmark (train it with --gazetteer FILE to add them)"
+
+
 @dataclass(frozen=True)
 class Place:
     class_name: str

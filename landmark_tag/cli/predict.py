@@ -16,6 +16,7 @@ from landmark_tag.cli.app import (
     runtime_option,
     setup_logging,
 )
+from landmark_tag.gazetteer import NO_COORDINATES
 from landmark_tag.paths import default_model_path
 from landmark_tag.results import Status
 
@@ -103,6 +104,8 @@ def predict_command(
                     + (f" ({place.country})" if place.country else ""),
                     highlight=False,
                 )
+            elif prediction.status == Status.TAGGED.value:
+                console.print(f"  no location: {NO_COORDINATES}", highlight=False)
     if show:
         Console(stderr=True).print(f"saved {show}")
     if any(p.error for p in predictions):

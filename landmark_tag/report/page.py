@@ -8,11 +8,14 @@ script are inline, and images are `data:` URIs or files in a folder beside the r
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Mapping
 from html import escape
 from importlib import resources
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
+
+from landmark_tag.gazetteer import NO_COORDINATES
 
 PAGE_SIZE = 120  # cards shown per section before "Show more"
 
@@ -130,10 +133,17 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
         f'data-i="{index}" data-p="{p if p is not None else -1:.6f}" data-landmark="{esc(top or "")}"'
     )
     caption = []
-    if top is not None:
+    if top is not None and row.get("status") == "no_landmark":
+        # What the model rejected must not read as a tag: no bold name, no headline percentage.
+        caption.append(
+            '<div class="head"><span class="rejected">no landmark</span></div>'
+            f'<div class="guess">closest, rejected: {esc(top)} ({p:.1%})</div>'
+        )
+    elif top is not None:
         caption.append(
             f'<div class="head"><span class="top">{esc(top)}</span><span class="p">{p:.1%}</span></div>'
         )
+    if top is not None and row.get("status") != "no_landmark":
         others = [
             f"<li>{esc(row[f'landmark_{i}'])} {row[f'probability_{i}']:.1%}</li>"
             for i in range(2, k + 1)
@@ -147,15 +157,27 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
         country = f" ({esc(row['estimated_country'])})" if row.get("estimated_country") else ""
         where = _coordinates(row["estimated_latitude"], row["estimated_longitude"])
         caption.append(f'<div class="where">estimated: {where}{country}</div>')
+    elif row.get("status") == "tagged":
+        caption.append(f'<div class="where none">no location: {esc(NO_COORDINATES)}</div>')
     if row.get("gps_latitude") is not None:
         caption.append(
             f'<div class="where">EXIF GPS: {_coordinates(row["gps_latitude"], row["gps_longitude"])}</div>'
         )
     caption.append(f'<div class="path" title="{esc(path)}">{esc(file_name(path))}</div>')
+    image = _image(src, problem, path, bool(hidden))
+    if (link := photo_link(path)) is not None:
+        image = f'<a href="{esc(link)}" title="open the photo">{image}</a>'
     return (
-        f'<figure class="card" {attributes}{hidden}>{_image(src, problem, path, bool(hidden))}'
+        f'<figure class="card" {attributes}{hidden}>{image}'
         f"<figcaption>{''.join(caption)}</figcaption></figure>\n"
     )
+
+
+def photo_link(path: str) -> str | None:
+    """A local photo's file: URL, which opens it when its card is clicked. Photos in a bucket get
+    none: a page cannot open s3:// and the like, and the report links to nothing outside the
+    machine."""
+    return Path(path).as_uri() if os.path.isabs(path) else None
 
 
 FAILED_HEAD = "<tr><th>photo</th><th>error</th></tr>"

@@ -21,6 +21,8 @@ def test_predict_text_and_json(tmp_path, tiny_model):
     text = runner.invoke(app, ["predict", str(photo), "-m", str(tiny_model), "--k", "2"])
     assert text.exit_code == 0, text.output
     assert "1. " in text.output and "2. " in text.output and "3. " not in text.output
+    # The tiny model has no places: a tag without a location says why.
+    assert "no location: the model has no coordinates for this landmark" in text.output
     result = runner.invoke(app, ["predict", str(photo), "-m", str(tiny_model), "--k", "3", "--json"])
     data = json.loads(result.stdout)
     assert data[0]["path"] == str(photo)

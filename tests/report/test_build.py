@@ -1,5 +1,6 @@
 import os
 import re
+from pathlib import Path
 
 import lxml.html
 import pyarrow.csv as pa_csv
@@ -61,6 +62,15 @@ def test_report_sections_match_the_output(scanned, tmp_path):
         row = frame.set_index("path").loc[card.xpath('.//div[@class="path"]/@title')[0]]
         score = card.xpath('.//div[@class="score"]')[0].text_content()
         assert score == f"landmark score {row['landmark_score']:.3f}"
+    for card in section_items(document, "no_landmark"):  # what the model rejected reads as rejected
+        row = frame.set_index("path").loc[card.xpath('.//div[@class="path"]/@title')[0]]
+        assert not card.xpath('.//span[@class="top"]') and not card.xpath('.//span[@class="p"]')
+        assert card.xpath('.//span[@class="rejected"]')[0].text_content() == "no landmark"
+        guess = card.xpath('.//div[@class="guess"]')[0].text_content()
+        assert guess == f"closest, rejected: {row['landmark_1']} ({row['probability_1']:.1%})"
+    for card in section_items(document, "tagged") + section_items(document, "no_landmark"):
+        photo = card.xpath('.//div[@class="path"]/@title')[0]
+        assert card.xpath(".//a/@href") == [Path(photo).as_uri()]  # a card opens its photo
     located = section_items(document, "skipped_gps")[0]
     assert "EXIF GPS: 48.8584, 2.2945" in located.text_content()
     failed = {
@@ -99,13 +109,28 @@ def test_malicious_names_are_text_and_nothing_is_loaded_from_outside(scanned, tm
     assert IMG_NAME in text and BAD_FAILED in text and SCRIPT_PATH[1] in text
     titles = document.xpath('//div[@class="path"]/@title')
     assert any(title.endswith("/".join(SCRIPT_PATH)) for title in titles)
-    # Only our own inline script, and every src/href is a data URI.
+    # Only our own inline script; every image is a data URI, and every link opens a photo of the scan.
     scripts = document.xpath("//script")
     assert len(scripts) == 1 and scripts[0].get("src") is None
-    references = document.xpath("//@src | //@data-src | //@href | //@srcset | //@action | //@poster")
+    references = document.xpath("//@src | //@data-src | //@srcset | //@action | //@poster")
     assert references and all(value.startswith("data:image/jpeg;base64,") for value in references)
+    photos = {Path(p).as_uri() for p in read_results(scanned["out"])["path"]}
+    links = document.xpath("//@href")
+    assert links and set(links) <= photos
     assert not document.xpath("//link | //iframe | //object | //embed | //base")
     assert not re.search(r"url\(|@import|https?://|//[a-z]", html.split("<body", 1)[0].split("content=")[0])
+
+
+def test_a_tagged_photo_without_coordinates_says_why_it_has_no_location(tmp_path):
+    photo = save_photo(tmp_path / "a.jpg", scene())
+    row = ResultRow(str(photo), Status.TAGGED, photo.stat().st_size, photo.stat().st_mtime, 0.0, "m@1",
+                    landmarks=["Petra"], probabilities=[0.9])  # fmt: skip
+    out = tmp_path / "tags.parquet"
+    pq.write_table(rows_to_table([row], 1), out)
+    build_report(ReportConfig(str(out), str(tmp_path / "r.html"), workers=0))
+    card = section_items(lxml.html.parse(str(tmp_path / "r.html")).getroot(), "tagged")[0]
+    assert "no location: the model has no coordinates for this landmark" in card.text_content()
+    assert "--gazetteer" in card.text_content()
 
 
 def test_unreadable_photos_get_a_placeholder(scanned, tmp_path):
