@@ -108,8 +108,10 @@ def landmark_score_line(threshold: float, fit: dict) -> str:
     return line
 
 
-def int8_line(check: Int8Check | None) -> str:
+def int8_line(check: Int8Check | None, skipped: str | None = None) -> str:
     """What `train` says of the portable int8 model it built (see `runtime.portable_int8`)."""
+    if skipped is not None:
+        return f"int8: not built: {skipped}"
     if check is None:
         return "int8: not built (OpenVINO cannot run here); scans search for their own where they can"
     verdict = (

@@ -119,7 +119,7 @@ def _run_training(options: dict) -> None:
         f"(target {calibration.target_precision:.0%})\n"
         f"{landmark_score_line(result.landmark_scorer.threshold, result.landmark_scorer.fit)}\n"
         f"{places_line(result.places, result.unplaced)}\n"
-        f"{int8_line(result.int8)}\n"
+        f"{int8_line(result.int8, result.int8_skipped)}\n"
         f"best epoch {result.best_epoch} of {result.epochs_run}, {result.seconds:.0f}s\n"
         f"checkpoint: {result.checkpoint}\nmetrics:    {result.metrics_file}",
         highlight=False,
@@ -233,6 +233,13 @@ def train_command(
     download: bool = typer.Option(
         True, "--download/--no-download", help="Download the dataset if --data is absent."
     ),
+    int8: bool | None = typer.Option(
+        None,
+        "--int8/--no-int8",
+        help="Build the int8 model the checkpoint carries (minutes). Default: only where scans on this "
+        "CPU would run it (CPUs without native bf16); --int8 also for scans on other CPUs.",
+        show_default=False,
+    ),
 ) -> None:
     """Train a landmark classifier and save it where `scan` finds it."""
     _run_training(
@@ -263,6 +270,7 @@ def train_command(
             "negatives": negatives,
             "false_tag_rate": false_tag_rate,
             "download": download,
+            "int8": int8,
         }
     )
 

@@ -29,6 +29,7 @@ from landmark_tag.runtime.cache import MODEL_FILE, WEIGHTS_FILE
 from landmark_tag.runtime.quantize import Search
 
 logger = logging.getLogger(__name__)
+LOG_SEPARATOR = "\t|\t"  # between the child's logger name and its message
 
 PORTABLE_ISA = "AVX2"
 DETAILS_FILE = "details.json"
@@ -56,7 +57,13 @@ def build_portable_int8(checkpoint: Path, searches: Sequence[Search]) -> Portabl
             child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=errors, text=True, env=env)
             assert child.stdout is not None
             for line in child.stdout:
-                logger.info("%s", line.rstrip().removeprefix("INFO:nncf:"))  # NNCF's own prefix
+                # The search's own steps are progress; NNCF's and OpenVINO's (about 150 lines of
+                # "Reverted 1 operations ...") are for -v.
+                source, _, message = line.rstrip().partition(LOG_SEPARATOR)
+                if not message:
+                    source, message = "", source
+                log = logger.info if source.startswith("landmark_tag") else logger.debug
+                log("%s", message)
             status = child.wait()
         if status != 0:
             lines = [line for line in errors_file.read_text(errors="replace").splitlines() if line.strip()]
@@ -98,7 +105,9 @@ def main(argv: list[str]) -> int:
     from landmark_tag.runtime.openvino_model import RuntimeUnavailable
 
     checkpoint, out, searches = argv
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout, force=True)
+    logging.basicConfig(
+        level=logging.INFO, format=f"%(name)s{LOG_SEPARATOR}%(message)s", stream=sys.stdout, force=True
+    )
     try:
         _build_here(checkpoint, Path(out), [Search(**search) for search in json.loads(searches)])
     except RuntimeUnavailable as exc:

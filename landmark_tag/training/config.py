@@ -48,6 +48,9 @@ class TrainConfig:
     false_tag_rate: float = DEFAULT_FALSE_TAG_RATE  # at or below this (with `negatives`)
     download: bool = True
     download_url: str = DEFAULT_URL
+    # Build the portable int8 the checkpoint carries: None (auto) where scans on this CPU would run
+    # int8 (no native bf16); True for CPUs elsewhere; False never. It costs minutes.
+    int8: bool | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in ("scratch", "transfer"):
@@ -88,4 +91,5 @@ class TrainResult:
     places: int  # classes with coordinates
     seconds: float
     unplaced: list[str] = field(default_factory=list)  # classes without coordinates: tagged, never located
-    int8: Int8Check | None = None  # how int8 compares with fp32; None where OpenVINO cannot run
+    int8: Int8Check | None = None  # how int8 compares with fp32; None where none was built
+    int8_skipped: str | None = None  # why no int8 was built, where train chose not to build one

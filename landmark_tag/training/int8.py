@@ -18,6 +18,7 @@ from landmark_tag.calibration_photos import (
     pick,
 )
 from landmark_tag.checkpoint import Preprocessing, attach_portable_int8
+from landmark_tag.device import cpu_has_fast_bf16
 from landmark_tag.images import DecodeError, load_rgb, register_heif
 from landmark_tag.runtime.int8_check import Int8Check
 from landmark_tag.runtime.portable_int8 import build_portable_int8
@@ -55,6 +56,16 @@ def calibration_photos_for(
         validation=crops(valid, MAX_VALIDATION),
         negatives=crops(negatives, MAX_NEGATIVES),
     )
+
+
+def int8_skip_reason(wanted: bool | None) -> str | None:
+    """Why `train` builds no portable int8 (`--no-int8`, or auto on a CPU whose scans run bf16), or
+    None when it builds one."""
+    if wanted is False:
+        return "not asked for (--no-int8)"
+    if wanted is None and cpu_has_fast_bf16():
+        return "scans on this CPU run bf16 (--int8 builds one to carry to CPUs without native bf16)"
+    return None
 
 
 def carry_int8(checkpoint: Path) -> Int8Check | None:

@@ -36,7 +36,7 @@ from landmark_tag.training.evaluate import (
     evaluate_checkpoint,
     summarise_for,
 )
-from landmark_tag.training.int8 import calibration_photos_for, carry_int8
+from landmark_tag.training.int8 import calibration_photos_for, carry_int8, int8_skip_reason
 from landmark_tag.training.landmark_score import fit_landmark_scorer
 from landmark_tag.training.loop import (
     FitConfig,
@@ -107,7 +107,9 @@ def train(
     )
     _finish_checkpoint(out, loaded, calibration, scorer, valid_result, test_result, state, photos)
     last_path.unlink(missing_ok=True)  # the run finished: nothing left to resume
-    int8_check = carry_int8(out)
+    int8_check, int8_skipped = None, int8_skip_reason(config.int8)
+    if int8_skipped is None:
+        int8_check = carry_int8(out)
     return TrainResult(
         checkpoint=out,
         metrics_file=metrics_path,
@@ -121,6 +123,7 @@ def train(
         unplaced=[name for name in split.class_names if name not in places],
         seconds=time.monotonic() - started,
         int8=int8_check,
+        int8_skipped=int8_skipped,
     )
 
 

@@ -70,7 +70,7 @@ def test_scratch_training_writes_checkpoint_and_metrics(tmp_path, folder):
 
 def test_train_stores_calibration_photos_and_carries_the_int8_it_built(tmp_path, folder, monkeypatch):
     monkeypatch.setattr(int8_module, "build_portable_int8", build_portable_int8)  # the real one
-    result = train(scratch_config(folder, tmp_path / "m.pt", epochs=1))
+    result = train(scratch_config(folder, tmp_path / "m.pt", epochs=1, int8=True))
     loaded = load_model(result.checkpoint)
     photos = loaded.calibration_photos
     assert photos is not None
@@ -92,11 +92,25 @@ def test_train_carries_only_an_int8_that_passed_its_check(tmp_path, folder, monk
     details = {"search": "quick", "check": {**PASSING_CHECK, "passed": passed}, "isa": "AVX2"}
     built = PortableInt8(b"<net/>", b"weights", details)
     monkeypatch.setattr(int8_module, "build_portable_int8", lambda checkpoint, searches: built)
-    result = train(scratch_config(folder, tmp_path / "m.pt", epochs=1))
+    result = train(scratch_config(folder, tmp_path / "m.pt", epochs=1, int8=True))
     assert result.int8 is not None and result.int8.passed == passed
     carried = load_model(result.checkpoint).portable_int8
     assert (carried == built) if passed else carried is None
     assert load_model(result.checkpoint).calibration_photos is not None  # for machines that search
+
+
+@pytest.mark.parametrize(("native_bf16", "asked", "built"), [
+    (True, None, False), (False, None, True), (True, True, True), (False, False, False),
+])  # fmt: skip
+def test_int8_is_built_where_scans_here_would_run_it_or_when_asked(
+    tmp_path, folder, monkeypatch, native_bf16, asked, built
+):
+    # On a CPU with native bf16, scans run bf16: a search there cost 10 of a 12-minute `train`.
+    searched = []
+    monkeypatch.setattr(int8_module, "cpu_has_fast_bf16", lambda: native_bf16)
+    monkeypatch.setattr(int8_module, "build_portable_int8", lambda *args: searched.append(1))
+    result = train(scratch_config(folder, tmp_path / "m.pt", epochs=1, int8=asked))
+    assert bool(searched) == built and (result.int8_skipped is None) == built
 
 
 def test_resume_continues_from_the_saved_epoch_and_matches_an_unbroken_run(tmp_path, folder):
