@@ -28,13 +28,16 @@ def font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default(size=size)
 
 
-def _photo_thumbnail(path: str) -> Image.Image:
+def fitted_photo(path: str) -> Image.Image:
+    """The photo scaled, up or down, to the row's height (at most twice as wide), so that photos of
+    every size are drawn alike; a grey square for one that cannot be read."""
     try:
         image = load_rgb(path, draft_size=2 * _PHOTO_HEIGHT)
     except DecodeError:
         return Image.new("RGB", (_PHOTO_HEIGHT, _PHOTO_HEIGHT), (200, 200, 200))
-    image.thumbnail((2 * _PHOTO_HEIGHT, _PHOTO_HEIGHT))
-    return image
+    scale = min(2 * _PHOTO_HEIGHT / image.width, _PHOTO_HEIGHT / image.height)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.LANCZOS)
 
 
 def render_predictions(predictions: Sequence[ImagePrediction], out: str | os.PathLike) -> None:
@@ -43,7 +46,7 @@ def render_predictions(predictions: Sequence[ImagePrediction], out: str | os.Pat
     large, small = font(18), font(14)
     rows = []
     for prediction in predictions:
-        photo = _photo_thumbnail(prediction.path)
+        photo = fitted_photo(prediction.path)
         row = Image.new("RGB", (photo.width + _PANEL_WIDTH, _PHOTO_HEIGHT), "white")
         row.paste(photo, (0, (_PHOTO_HEIGHT - photo.height) // 2))
         draw = ImageDraw.Draw(row)

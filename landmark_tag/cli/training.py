@@ -22,7 +22,7 @@ from landmark_tag.cli.app import (
 )
 from landmark_tag.cli.metrics import int8_line, landmark_score_line, print_evaluation, print_open_set
 from landmark_tag.gazetteer import display_name
-from landmark_tag.paths import default_data_dir
+from landmark_tag.paths import default_data_dir, default_model_path
 from landmark_tag.training.download import DEFAULT_URL, download_dataset
 
 if TYPE_CHECKING:
@@ -277,7 +277,9 @@ def train_command(
 
 @app.command("evaluate")
 def evaluate_command(
-    model: str = typer.Option(..., "--model", "-m", help="Checkpoint to evaluate."),
+    model: str | None = typer.Option(
+        None, "--model", "-m", help="Checkpoint to evaluate. Default: the model `landmark-tag train` writes."
+    ),
     data: str = typer.Option(
         ..., "--data", help="ImageFolder of labelled photos (any subset of the classes)."
     ),
@@ -305,10 +307,10 @@ def evaluate_command(
 
     setup_logging(False)
     reporter = ConsoleTrainReporter(stderr_console())
-    with fatal_errors(model_given=True):
+    with fatal_errors(model_given=model is not None):
         try:
             result = evaluate_checkpoint(
-                model,
+                model or default_model_path(),
                 data,
                 split=split,
                 device=device,

@@ -49,11 +49,17 @@ class ImageFolderIndex:
         )
 
 
+def _not_a_folder(root: Path, wanted: str) -> str:
+    if root.exists():
+        return f"{root} is a file, not a folder: give {wanted}"
+    return f"no such folder: {root}"
+
+
 def index_image_folder(root: str | os.PathLike, class_names: Sequence[str] | None = None) -> ImageFolderIndex:
     """Index `root/<class>/...`. With `class_names`, folders map onto those classes (a subset is fine)."""
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"no such folder: {root}")
+        raise DatasetError(_not_a_folder(root, "an ImageFolder: <folder>/<class name>/<photos>"))
     folders = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not folders:
         raise DatasetError(f"{root} has no class folders: expected {root}/<class name>/<photos>")
@@ -75,7 +81,7 @@ def index_negatives(root: str | os.PathLike) -> ImageFolderIndex:
     """Every photo under `root`, at any depth, as photos of no class (target -1): negatives."""
     root = Path(root)
     if not root.is_dir():
-        raise DatasetError(f"no such folder: {root}")
+        raise DatasetError(_not_a_folder(root, "a folder of photos"))
     paths = [photo.path for photo in discover_photos([root])]
     if not paths:
         raise DatasetError(f"{root} has no photos")

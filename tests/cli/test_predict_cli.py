@@ -63,6 +63,16 @@ def test_predict_show_saves_picture(tmp_path, tiny_model):
         assert picture.width > 320 and picture.height == 320
 
 
+def test_predict_show_draws_small_and_large_photos_at_the_same_height(tmp_path):
+    from landmark_tag.figure import fitted_photo
+
+    small = save_photo(tmp_path / "small.png", scene((80, 60), seed=1))
+    large = save_photo(tmp_path / "large.jpg", scene((1600, 1200), seed=2))
+    wide = save_photo(tmp_path / "wide.jpg", scene((3000, 500), seed=3))
+    assert fitted_photo(str(small)).size == fitted_photo(str(large)).size == (427, 320)
+    assert fitted_photo(str(wide)).size == (640, 107)  # at most twice as wide as high
+
+
 def test_predict_bad_image_is_reported(tmp_path, tiny_model):
     (tmp_path / "bad.jpg").write_bytes(b"")
     result = runner.invoke(app, ["predict", str(tmp_path / "bad.jpg"), "-m", str(tiny_model)])

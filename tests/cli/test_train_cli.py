@@ -30,6 +30,8 @@ def test_train_scratch_seed_to_default_location_then_scan_finds_it(tmp_path, fol
     assert scanned.exit_code == 0, scanned.output
     frame = read_results(tmp_path / "t.csv")  # every photo of the folder, tagged by that model
     assert len(frame) == 18 and frame["model"].str.startswith("seed_cnn@").all()
+    evaluated = runner.invoke(app, ["evaluate", "--data", str(folder), "--workers", "0"])  # as scan: no -m
+    assert evaluated.exit_code == 0 and "top-1" in evaluated.output, evaluated.output
 
 
 @pytest.mark.real_weights  # the packaged EfficientNet-Lite0, whose int8 `train` builds at the end
@@ -91,6 +93,9 @@ def test_evaluate_valid_split_writes_png_and_json(tmp_path, folder, monkeypatch)
 def test_train_errors_are_one_line(tmp_path):
     result = runner.invoke(app, ["train", "transfer", "--data", str(tmp_path / "missing")])
     assert result.exit_code == 1 and "no such folder" in result.output and "Traceback" not in result.output
+    (tmp_path / "photos.zip").write_bytes(b"PK")
+    result = runner.invoke(app, ["train", "transfer", "--data", str(tmp_path / "photos.zip")])
+    assert result.exit_code == 1 and "is a file, not a folder" in result.output
     result = runner.invoke(app, ["train", "scratch", "--no-download", "--out", str(tmp_path / "m.pt")])
     assert result.exit_code == 1 and "--no-download" in result.output
     result = runner.invoke(app, ["train", "scratch", "--backbone", "resnet50", "--data", str(tmp_path)])
