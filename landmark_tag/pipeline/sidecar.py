@@ -26,17 +26,20 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from landmark_tag.errors import LandmarkTagError
+from landmark_tag.pipeline.xmp import (
+    NS_RDF,
+    NS_X,
+    keyword_list,
+    qname,
+    read_simple,
+    remove_simple,
+    set_simple,
+    xmp_coordinate,
+)
 from landmark_tag.results import ResultRow, Status
 from landmark_tag.storage import exists, is_url, local_path, open_binary, publish, staging_file
 
 logger = logging.getLogger(__name__)
-
-NS_X = "adobe:ns:meta/"
-NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-NS_DC = "http://purl.org/dc/elements/1.1/"
-NS_EXIF = "http://ns.adobe.com/exif/1.0/"
-NS_OWN = "urn:landmark-tag:xmp:1.0#"
-PREFIXES = {"x": NS_X, "rdf": NS_RDF, "dc": NS_DC, "exif": NS_EXIF, "landmarktag": NS_OWN}
 
 _EMPTY_PACKET = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="{NS_X}"><rdf:RDF xmlns:rdf="{NS_RDF}"/></x:xmpmeta>
@@ -58,97 +61,6 @@ class SidecarTag:
     longitude: float | None = None
 
 
-def xmp_coordinate(value: float, positive: str, negative: str) -> str:
-    """Decimal degrees as an XMP GPSCoordinate, "DDD,MM.mmmmmmK" (e.g. 48,51.504000N)."""
-    hemisphere = positive if value >= 0 else negative
-    degrees, minutes = divmod(abs(value) * 60, 60)
-    minutes = round(minutes, 6)
-    if minutes >= 60:
-        degrees, minutes = degrees + 1, 0.0
-    return f"{int(degrees)},{minutes:.6f}{hemisphere}"
-
-
-def _q(prefix: str, name: str) -> str:
-    return f"{{{PREFIXES[prefix]}}}{name}"
-
-
-def _descriptions(rdf: etree._Element) -> list[etree._Element]:
-    return rdf.findall(_q("rdf", "Description"))
-
-
-def _own_description(rdf: etree._Element) -> etree._Element:
-    """A Description for properties the sidecar does not have yet, declaring the namespaces."""
-    for description in _descriptions(rdf):
-        if NS_OWN in description.nsmap.values():
-            return description
-    about = next((d.get(_q("rdf", "about")) for d in _descriptions(rdf)), "")
-    return etree.SubElement(
-        rdf,
-        _q("rdf", "Description"),
-        {_q("rdf", "about"): about or ""},
-        nsmap={p: PREFIXES[p] for p in ("dc", "exif", "landmarktag")},
-    )
-
-
-def _get_simple(rdf: etree._Element, qname: str) -> tuple[etree._Element, str | None] | None:
-    """(element holding it, value) for a simple property, written as attribute or element."""
-    for description in _descriptions(rdf):
-        if qname in description.attrib:
-            return description, None
-        child = description.find(qname)
-        if child is not None:
-            return child, child.text or ""
-    return None
-
-
-def _read_simple(rdf: etree._Element, qname: str) -> str | None:
-    found = _get_simple(rdf, qname)
-    if found is None:
-        return None
-    holder, text = found
-    return holder.get(qname) if text is None else text
-
-
-def _set_simple(rdf: etree._Element, qname: str, value: str) -> None:
-    found = _get_simple(rdf, qname)
-    if found is None:
-        etree.SubElement(_own_description(rdf), qname).text = value
-    elif found[1] is None:
-        found[0].set(qname, value)
-    else:
-        found[0].text = value
-
-
-def _remove_simple(rdf: etree._Element, qname: str) -> None:
-    found = _get_simple(rdf, qname)
-    if found is None:
-        return
-    holder, text = found
-    if text is None:
-        del holder.attrib[qname]
-    else:
-        holder.getparent().remove(holder)
-
-
-def _keyword_list(rdf: etree._Element) -> etree._Element:
-    """The rdf:Bag of dc:subject, created if the sidecar has no keywords yet."""
-    for description in _descriptions(rdf):
-        subject = description.find(_q("dc", "subject"))
-        if subject is not None:
-            container = next(iter(subject), None)
-            if container is None:
-                container = etree.SubElement(subject, _q("rdf", "Bag"))
-            return container
-        if _q("dc", "subject") in description.attrib:  # one keyword written as an attribute
-            keyword = description.attrib.pop(_q("dc", "subject"))
-            subject = etree.SubElement(description, _q("dc", "subject"))
-            bag = etree.SubElement(subject, _q("rdf", "Bag"))
-            etree.SubElement(bag, _q("rdf", "li")).text = keyword
-            return bag
-    subject = etree.SubElement(_own_description(rdf), _q("dc", "subject"))
-    return etree.SubElement(subject, _q("rdf", "Bag"))
-
-
 def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
     """The sidecar's new content: `existing` (or an empty packet) with `tag` merged in."""
     new = not (existing and existing.strip())
@@ -160,38 +72,38 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
         # Its entities are never expanded, and writing the file back without its DOCTYPE would
         # leave references to entities nothing declares: an invalid file.
         raise SidecarError("existing sidecar declares a DTD (<!DOCTYPE ...>); left unchanged")
-    rdf = root if root.tag == _q("rdf", "RDF") else root.find(_q("rdf", "RDF"))
+    rdf = root if root.tag == qname("rdf", "RDF") else root.find(qname("rdf", "RDF"))
     if rdf is None:
         raise SidecarError("existing sidecar has no rdf:RDF element; left unchanged")
 
     # What landmark-tag wrote last time, so a new answer replaces it and nothing else.
-    previous_keyword = _read_simple(rdf, _q("landmarktag", "Landmark"))
-    keywords = _keyword_list(rdf)
-    items = keywords.findall(_q("rdf", "li"))
+    previous_keyword = read_simple(rdf, qname("landmarktag", "Landmark"))
+    keywords = keyword_list(rdf)
+    items = keywords.findall(qname("rdf", "li"))
     if previous_keyword and previous_keyword != tag.keyword:
         for item in items:
             if (item.text or "") == previous_keyword:
                 keywords.remove(item)
     already_there = any((item.text or "") == tag.keyword for item in items)
     if not already_there:
-        etree.SubElement(keywords, _q("rdf", "li")).text = tag.keyword
+        etree.SubElement(keywords, qname("rdf", "li")).text = tag.keyword
     if previous_keyword == tag.keyword or not already_there:
-        _set_simple(rdf, _q("landmarktag", "Landmark"), tag.keyword)
+        set_simple(rdf, qname("landmarktag", "Landmark"), tag.keyword)
     elif previous_keyword:  # our old keyword is gone; the new one was the user's already
-        _remove_simple(rdf, _q("landmarktag", "Landmark"))
+        remove_simple(rdf, qname("landmarktag", "Landmark"))
 
     if tag.latitude is not None and tag.longitude is not None:
         latitude = xmp_coordinate(tag.latitude, "N", "S")
         longitude = xmp_coordinate(tag.longitude, "E", "W")
         current = (
-            _read_simple(rdf, _q("exif", "GPSLatitude")),
-            _read_simple(rdf, _q("exif", "GPSLongitude")),
+            read_simple(rdf, qname("exif", "GPSLatitude")),
+            read_simple(rdf, qname("exif", "GPSLongitude")),
         )
-        ours = _read_simple(rdf, _q("landmarktag", "Location"))
+        ours = read_simple(rdf, qname("landmarktag", "Location"))
         if current == (None, None) or (ours is not None and f"{current[0]} {current[1]}" == ours):
-            _set_simple(rdf, _q("exif", "GPSLatitude"), latitude)
-            _set_simple(rdf, _q("exif", "GPSLongitude"), longitude)
-            _set_simple(rdf, _q("landmarktag", "Location"), f"{latitude} {longitude}")
+            set_simple(rdf, qname("exif", "GPSLatitude"), latitude)
+            set_simple(rdf, qname("exif", "GPSLongitude"), longitude)
+            set_simple(rdf, qname("landmarktag", "Location"), f"{latitude} {longitude}")
 
     etree.cleanup_namespaces(root, top_nsmap=None, keep_ns_prefixes=None)
     if new:  # readable for people; an existing file keeps its own layout

@@ -7,15 +7,14 @@ import pytest
 from lxml import etree
 
 from landmark_tag.pipeline.sidecar import (
-    PREFIXES,
     SidecarError,
     SidecarTag,
     SidecarWriter,
     merge_sidecar,
     sidecar_path,
     write_sidecar,
-    xmp_coordinate,
 )
+from landmark_tag.pipeline.xmp import PREFIXES, xmp_coordinate
 from landmark_tag.results import ResultRow, Status
 
 EIFFEL = SidecarTag("Eiffel Tower", 48.8584, 2.2945)
