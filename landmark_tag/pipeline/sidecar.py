@@ -5,11 +5,13 @@ convention, which keeps `IMG_1234.jpg` and `IMG_1234.heic` apart). When only `IM
 (the Lightroom and Capture One convention), that file is updated instead of starting a second one.
 The photo itself is never touched.
 
-A sidecar gets the landmark's name as a keyword (dc:subject) and its coordinates as
-exif:GPSLatitude / exif:GPSLongitude. An existing sidecar is merged with a namespace-aware XML
-parser: every other property and keyword stays as it was. Coordinates already in the sidecar are
-kept unless landmark-tag wrote them itself (it records what it wrote under its own namespace), so
-a location set by hand is never overwritten; a re-run with a new answer replaces the old one.
+A sidecar gets the landmark's name as a keyword (dc:subject), its coordinates as
+exif:GPSLatitude / exif:GPSLongitude, and its country as Iptc4xmpCore:CountryCode and
+photoshop:Country (digiKam, darktable and Lightroom read these). An existing sidecar is merged
+with a namespace-aware XML parser: every other property and keyword stays as it was. Coordinates
+and a country already in the sidecar are kept unless landmark-tag wrote them itself (it records
+what it wrote under its own namespace), so a location set by hand is never overwritten; a re-run
+with a new answer replaces the old one.
 
 lxml rather than an XMP library: pyexiv2 installs, but rewrites dc:subject as an rdf:Seq (the XMP
 specification makes it a Bag) and cannot start a sidecar from nothing; lxml keeps every other
@@ -23,6 +25,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 
+import pycountry
 from lxml import etree
 
 from landmark_tag.errors import LandmarkTagError
@@ -59,6 +62,7 @@ class SidecarTag:
     keyword: str  # the landmark's name
     latitude: float | None = None  # None: a landmark without a known place gets only the keyword
     longitude: float | None = None
+    country_code: str | None = None  # ISO 3166-1 alpha-2, as the gazetteer has it
 
 
 def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
@@ -105,11 +109,28 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
             set_simple(rdf, qname("exif", "GPSLongitude"), longitude)
             set_simple(rdf, qname("landmarktag", "Location"), f"{latitude} {longitude}")
 
+    if tag.country_code:
+        _merge_country(rdf, tag.country_code)
+
     etree.cleanup_namespaces(root, top_nsmap=None, keep_ns_prefixes=None)
     if new:  # readable for people; an existing file keeps its own layout
         etree.indent(root, space=" ")
     # The whole document, so the file's own xpacket wrapper (or lack of one) stays as it was.
     return etree.tostring(root.getroottree(), encoding="utf-8", xml_declaration=False) + b"\n"
+
+
+def _merge_country(rdf: etree._Element, code: str) -> None:
+    """The country as IPTC Core's code and Photoshop's name, where photo managers look for it; as
+    with coordinates, a country the sidecar already has is kept unless landmark-tag wrote it."""
+    fields = (qname("Iptc4xmpCore", "CountryCode"), qname("photoshop", "Country"))
+    country = pycountry.countries.get(alpha_2=code.upper())
+    values = (code.upper(), country.name if country is not None else code.upper())
+    current = tuple(read_simple(rdf, field) for field in fields)
+    ours = read_simple(rdf, qname("landmarktag", "Country"))
+    if current == (None, None) or (ours is not None and " ".join(map(str, current)) == ours):
+        for field, value in zip(fields, values, strict=True):
+            set_simple(rdf, field, value)
+        set_simple(rdf, qname("landmarktag", "Country"), " ".join(values))
 
 
 def sidecar_path(photo_path: str, storage_options: dict | None = None) -> str:
@@ -204,7 +225,9 @@ class SidecarWriter:
         for row in rows:
             if row.status is not Status.TAGGED:
                 continue
-            tag = SidecarTag(row.landmarks[0], row.estimated_latitude, row.estimated_longitude)
+            tag = SidecarTag(
+                row.landmarks[0], row.estimated_latitude, row.estimated_longitude, row.estimated_country
+            )
             try:
                 changed = write_sidecar(row.path, tag, self.storage_options)
             except SidecarError as exc:

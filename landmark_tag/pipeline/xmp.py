@@ -10,7 +10,18 @@ NS_RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 NS_DC = "http://purl.org/dc/elements/1.1/"
 NS_EXIF = "http://ns.adobe.com/exif/1.0/"
 NS_OWN = "urn:landmark-tag:xmp:1.0#"
-PREFIXES = {"x": NS_X, "rdf": NS_RDF, "dc": NS_DC, "exif": NS_EXIF, "landmarktag": NS_OWN}
+# Where digiKam, darktable and Lightroom read a photo's country: IPTC Core's code, Photoshop's name.
+NS_PHOTOSHOP = "http://ns.adobe.com/photoshop/1.0/"
+NS_IPTC_CORE = "http://iptc.org/std/Iptc4xmpCore/1.0/xmlns/"
+PREFIXES = {
+    "x": NS_X,
+    "rdf": NS_RDF,
+    "dc": NS_DC,
+    "exif": NS_EXIF,
+    "photoshop": NS_PHOTOSHOP,
+    "Iptc4xmpCore": NS_IPTC_CORE,
+    "landmarktag": NS_OWN,
+}
 
 
 def xmp_coordinate(value: float, positive: str, negative: str) -> str:
@@ -41,7 +52,7 @@ def _own_description(rdf: etree._Element) -> etree._Element:
         rdf,
         qname("rdf", "Description"),
         {qname("rdf", "about"): about or ""},
-        nsmap={p: PREFIXES[p] for p in ("dc", "exif", "landmarktag")},
+        nsmap={p: PREFIXES[p] for p in ("dc", "exif", "photoshop", "Iptc4xmpCore", "landmarktag")},
     )
 
 

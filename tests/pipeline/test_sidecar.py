@@ -220,15 +220,26 @@ def test_writer_counts_failures_and_goes_on(tmp_path):
 @pytest.mark.skipif(
     shutil.which("exiftool") is None, reason="exiftool (libimage-exiftool-perl) is not installed"
 )
+def test_a_country_set_by_hand_is_kept_and_our_own_is_replaced():
+    own = merge_sidecar(None, SidecarTag("Taj Mahal", 27.1751, 78.0421, "IN"))
+    assert b"<photoshop:Country>India</photoshop:Country>" in own
+    assert b"<Iptc4xmpCore:CountryCode>IN</Iptc4xmpCore:CountryCode>" in own
+    moved = merge_sidecar(own, SidecarTag("Eiffel Tower", 48.8584, 2.2945, "FR"))
+    assert b">France<" in moved and b">FR<" in moved and b"India" not in moved
+    by_hand = moved.replace(b">France<", b">Frankreich<")
+    kept = merge_sidecar(by_hand, SidecarTag("Taj Mahal", 27.1751, 78.0421, "IN"))
+    assert b">Frankreich<" in kept and b"India" not in kept
+
+
 def test_exiftool_reads_back_keyword_and_coordinates(tmp_path):
     photo = tmp_path / "IMG_2.jpg"
     photo.write_bytes(b"not read")
     (tmp_path / "IMG_2.jpg.xmp").write_bytes(EXISTING)
-    write_sidecar(str(photo), SidecarTag("Sydney Opera House", -33.8568, 151.2153))
-    write_sidecar(str(photo), SidecarTag("Sydney Opera House", -33.8568, 151.2153))
+    write_sidecar(str(photo), SidecarTag("Sydney Opera House", -33.8568, 151.2153, "AU"))
+    write_sidecar(str(photo), SidecarTag("Sydney Opera House", -33.8568, 151.2153, "AU"))
     output = subprocess.run(
         ["exiftool", "-json", "-n", "-XMP:Subject", "-XMP:GPSLatitude", "-XMP:GPSLongitude", "-XMP:Rating",
-         str(tmp_path / "IMG_2.jpg.xmp")],
+         "-XMP-photoshop:Country", "-XMP-iptcCore:CountryCode", str(tmp_path / "IMG_2.jpg.xmp")],
         capture_output=True, check=True, text=True,
     ).stdout  # fmt: skip
     (tags,) = json.loads(output)
@@ -236,3 +247,4 @@ def test_exiftool_reads_back_keyword_and_coordinates(tmp_path):
     assert tags["GPSLatitude"] == pytest.approx(-33.8568, abs=1e-6)
     assert tags["GPSLongitude"] == pytest.approx(151.2153, abs=1e-6)
     assert tags["Rating"] == 4
+    assert (tags["Country"], tags["CountryCode"]) == ("Australia", "AU")  # as photo managers read them
