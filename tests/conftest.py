@@ -66,3 +66,16 @@ def _isolated_model_home(tmp_path, monkeypatch, _session_runtime_cache):
     monkeypatch.setenv("LANDMARK_TAG_HOME", str(tmp_path / "landmark-tag-home"))
     # Nor its cache of built OpenVINO models; one for the session, as a user's machine keeps one.
     monkeypatch.setenv("LANDMARK_TAG_CACHE", str(_session_runtime_cache))
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:
+    """One line at the end naming what was skipped and why (a missing ../shared, Chromium or
+    exiftool), so that a green run never hides what it did not test."""
+    reasons: dict[str, int] = {}
+    for report in terminalreporter.stats.get("skipped", []):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        reasons[reason] = reasons.get(reason, 0) + 1
+    if reasons:
+        listed = "; ".join(f"{count} x {reason}" for reason, count in sorted(reasons.items()))
+        terminalreporter.write_line(f"skipped {sum(reasons.values())}: {listed}")

@@ -217,9 +217,6 @@ def test_writer_counts_failures_and_goes_on(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.jpg.xmp", "b.jpg.xmp"]
 
 
-@pytest.mark.skipif(
-    shutil.which("exiftool") is None, reason="exiftool (libimage-exiftool-perl) is not installed"
-)
 def test_a_country_set_by_hand_is_kept_and_our_own_is_replaced():
     own = merge_sidecar(None, SidecarTag("Taj Mahal", 27.1751, 78.0421, "IN"))
     assert b"<photoshop:Country>India</photoshop:Country>" in own
@@ -231,6 +228,9 @@ def test_a_country_set_by_hand_is_kept_and_our_own_is_replaced():
     assert b">Frankreich<" in kept and b"India" not in kept
 
 
+@pytest.mark.skipif(
+    shutil.which("exiftool") is None, reason="exiftool (libimage-exiftool-perl) is not installed"
+)
 def test_exiftool_reads_back_keyword_and_coordinates(tmp_path):
     photo = tmp_path / "IMG_2.jpg"
     photo.write_bytes(b"not read")
