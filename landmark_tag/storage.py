@@ -63,6 +63,43 @@ def unreachable_storage(exc: BaseException) -> str | None:
     return None
 
 
+# The words S3 (and fsspec's other backends) use when the credentials themselves are refused, as
+# opposed to credentials that work but lack a permission.
+_BAD_CREDENTIALS = ("InvalidAccessKeyId", "Access Key Id", "SignatureDoesNotMatch", "signature we calculated",
+                    "ExpiredToken", "expired", "InvalidToken", "security token")  # fmt: skip
+
+
+def check_url_exists(url: str, storage_options: dict[str, Any] | None = None) -> None:
+    """Raise StorageError saying which it is when `url` cannot be used as an input: missing,
+    credentials refused, permission denied, or a store that cannot be reached. (fsspec's `exists`
+    answers False to all four.)"""
+    fs, inner = filesystem(url, storage_options)
+    try:
+        fs.info(inner)
+    except FileNotFoundError:
+        raise StorageError(f"no such file, folder or bucket: {url}") from None
+    except PermissionError as exc:
+        text = str(exc)
+        if any(word.lower() in text.lower() for word in _BAD_CREDENTIALS):
+            raise StorageError(
+                f"the credentials for {url} were refused ({text}): check the access key and secret "
+                "(for S3: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, --storage-option)"
+            ) from None
+        raise StorageError(
+            f"permission denied for {url} ({text}): the credentials work, but may not list or read it"
+        ) from None
+    except Exception as exc:
+        if unreachable_storage(exc) is None:
+            raise
+        endpoint = (storage_options or {}).get("client_kwargs", {}).get("endpoint_url")
+        endpoint = endpoint or os.environ.get("AWS_ENDPOINT_URL")
+        where = f" at {endpoint}" if endpoint else ""
+        raise StorageError(
+            f"the storage{where} cannot be reached for {url}, even after retrying ({exc}): check the "
+            "endpoint (--endpoint-url, AWS_ENDPOINT_URL) and the network"
+        ) from None
+
+
 def filesystem(url: str, storage_options: dict[str, Any] | None = None):
     """(fsspec filesystem, path within it) for a URL, with a clear error for a missing backend."""
     options = dict(storage_options or {})

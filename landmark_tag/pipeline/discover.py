@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.storage import filesystem, is_url, local_path
+from landmark_tag.storage import check_url_exists, filesystem, is_url, local_path
 
 # Matched case-insensitively. HEIC/HEIF decode through pillow-heif.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"})
@@ -118,11 +118,8 @@ def discover_photos(
 def _check_inputs_exist(paths: list[str], storage_options: dict[str, Any] | None) -> None:
     for item in paths:
         if is_url(item):
-            fs, inner = filesystem(item, storage_options)
-            missing = not fs.exists(inner)
-        else:
-            missing = not Path(local_path(item)).expanduser().exists()
-        if missing:
+            check_url_exists(item, storage_options)  # says which: missing, refused or unreachable
+        elif not Path(local_path(item)).expanduser().exists():
             raise InputNotFoundError(f"no such file or folder: {item}")
 
 

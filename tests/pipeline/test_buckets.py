@@ -220,4 +220,36 @@ def test_an_unreachable_store_ends_in_one_line(tmp_path, tiny_model):
     env = {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "y", "AWS_DEFAULT_REGION": "us-east-1"}
     result = CliRunner().invoke(app, args, env=env)
     assert result.exit_code == 1 and "Traceback" not in result.output
-    assert result.stderr.strip().splitlines()[-1].startswith("error: the storage cannot be reached")
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith(f"error: the storage at http://127.0.0.1:{port} cannot be reached")
+
+
+def test_a_missing_bucket_and_refused_credentials_are_told_apart(bucket, tiny_model):
+    from landmark_tag.storage import StorageError, check_url_exists
+
+    _, name = bucket
+    with pytest.raises(StorageError, match="no such file, folder or bucket: s3://no-such-bucket"):
+        check_url_exists("s3://no-such-bucket/photos")
+    with pytest.raises(StorageError, match=f"no such file, folder or bucket: s3://{name}/nothing-here"):
+        check_url_exists(f"s3://{name}/nothing-here")
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (PermissionError("InvalidAccessKeyId: The AWS Access Key Id you provided does not exist"), "refused"),
+        (PermissionError("SignatureDoesNotMatch"), "refused"),
+        (PermissionError("Access Denied"), "permission denied"),
+    ],
+)
+def test_what_the_store_says_of_credentials_is_said_apart(monkeypatch, error, said):
+    # moto accepts any key, so the store's own answers stand in: these are s3fs's translations.
+    from landmark_tag import storage
+
+    class Refusing:
+        def info(self, path):
+            raise error
+
+    monkeypatch.setattr(storage, "filesystem", lambda url, options=None: (Refusing(), url))
+    with pytest.raises(storage.StorageError, match=said):
+        storage.check_url_exists("s3://photos/2024")
