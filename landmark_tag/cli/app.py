@@ -138,8 +138,6 @@ def setup_logging(verbose: bool, log_file: str | None = None) -> None:
         handlers=handlers,
         force=True,
     )
-    # exifread logs every odd tag it meets; a broken EXIF block is not news during a scan.
-    logging.getLogger("exifread").setLevel(logging.ERROR)
 
 
 def parse_storage_options(pairs: list[str], endpoint_url: str | None) -> dict | None:

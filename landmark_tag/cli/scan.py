@@ -73,6 +73,8 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     table.add_row("rows in output", f"{summary.output_rows:,}")
     table.add_row("time", f"{summary.elapsed_seconds:,.1f} s")
     table.add_row("throughput", f"{summary.photos_per_second:,.1f} photos/s")
+    if summary.processed:  # the same photos over the time spent on them, as the progress bar counts
+        table.add_row("  while tagging", f"{summary.tagging_photos_per_second:,.1f} photos/s")
     table.add_row("device", summary.device)
     if summary.engine != "local":
         table.add_row("engine", f"{summary.engine} ({summary.ray_address or 'not started'})")
@@ -86,7 +88,12 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
 
 
 def write_summary_json(summary: ScanSummary, path: str) -> None:
-    data = {**asdict(summary), "photos_per_second": summary.photos_per_second, "finished_at": time.time()}
+    data = {
+        **asdict(summary),
+        "photos_per_second": summary.photos_per_second,
+        "tagging_photos_per_second": summary.tagging_photos_per_second,
+        "finished_at": time.time(),
+    }
     Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
 

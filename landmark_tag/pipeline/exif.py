@@ -7,6 +7,7 @@ Anything malformed means "not located": a broken GPS block must never stop a sca
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -14,6 +15,10 @@ from typing import Any, BinaryIO
 
 import exifread
 from PIL import ExifTags, Image
+
+# exifread warns of every photo without EXIF ("PNG file does not have exif data."), which is no news
+# in a scan. Set here, where every process that reads EXIF (decode workers, Ray tasks) imports it.
+logging.getLogger("exifread").setLevel(logging.ERROR)
 
 
 @dataclass(frozen=True)

@@ -78,8 +78,16 @@ class ScanSummary:
 
     @property
     def photos_per_second(self) -> float:
-        """Processing rate of this run."""
+        """Processing rate of this run, start to end."""
         return self.processed / self.elapsed_seconds if self.elapsed_seconds > 0 else 0.0
+
+    @property
+    def tagging_photos_per_second(self) -> float:
+        """Processing rate while photos were being tagged: less the model's load, the listing and
+        planning, Ray's start and the final merge."""
+        timing = self.timing
+        seconds = self.elapsed_seconds - timing.setup - timing.engine_start - timing.merging
+        return self.processed / seconds if seconds > 0 else 0.0
 
 
 @dataclass

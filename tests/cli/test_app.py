@@ -84,3 +84,17 @@ def test_help_reads_like_a_click_cli(command):
     assert result.exit_code == 0
     assert "<bool>" not in result.output  # flags take no value
     assert "{inputs}" not in result.output and "{images}" not in result.output  # arguments have names
+
+
+def test_the_progress_rate_is_photos_over_the_time_since_the_start():
+    # A rate over the last updates read 4,857 photos/s when a Ray scan's shards all landed at once.
+    from rich.progress import Progress
+
+    from landmark_tag.cli.progress import _RateColumn
+
+    progress = Progress()
+    task_id = progress.add_task("scan", total=70)
+    task = progress.tasks[0]
+    task.start_time = task.start_time - 20  # 20 s of start-up with nothing done
+    progress.advance(task_id, 70)
+    assert _RateColumn().render(task).plain == "3.5 photos/s"

@@ -97,3 +97,16 @@ def test_pillow_fallback_reads_webp_exif():
     assert fix is not None
     assert fix.latitude == pytest.approx(-22.9519, abs=1e-5)
     assert fix.longitude == pytest.approx(-43.2105, abs=1e-5)
+
+
+def test_a_photo_without_exif_prints_nothing_where_logging_is_not_set_up(tmp_path):
+    # Decode workers and Ray tasks have no logging set up: exifread's warning reached the terminal.
+    import subprocess
+    import sys
+
+    from tests.helpers import save_photo, scene
+
+    photo = save_photo(tmp_path / "plain.png", scene())
+    script = f"from landmark_tag.pipeline.exif import read_gps\nprint(read_gps(open({str(photo)!r}, 'rb')))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "None" and result.stderr == ""
