@@ -27,8 +27,8 @@ def spec_problems(spec: ModelSpec, stored_scorer: dict[str, Any] | None, model: 
         problems.append(f"its temperature is {spec.temperature} (it must be a positive number)")
     if not _finite(spec.min_confidence) or not 0.0 <= spec.min_confidence <= 1.0:
         problems.append(f"its min confidence is {spec.min_confidence} (it must be between 0 and 1)")
-    if len(set(spec.class_names)) != len(spec.class_names) or not spec.class_names:
-        problems.append("its class names are empty or repeated")
+    if not spec.class_names:  # (repeated names are allowed: ImageNet's has two cranes)
+        problems.append("it names no classes")
     prep = spec.preprocessing
     if prep.input_size < 1 or not all(_finite(s) and s > 0 for s in prep.std) or len(prep.mean) != 3:
         problems.append("its preprocessing holds an impossible size, mean or standard deviation")
