@@ -14,13 +14,11 @@ import io
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import torch
 from PIL import Image
 
-if TYPE_CHECKING:  # the checkpoint module imports this one
-    from landmark_tag.checkpoint import Preprocessing
+from landmark_tag.preprocessing import Preprocessing
 
 MAX_CALIBRATION = 200
 MAX_VALIDATION = 300
@@ -54,7 +52,7 @@ class CalibrationPhotos:
 
     def pixels(self, part: str, preprocessing: Preprocessing) -> torch.Tensor:
         """(n, 3, size, size) normalised model inputs for `part`: calibration, validation or negatives."""
-        from landmark_tag.transforms import Normalise  # imports the checkpoint module
+        from landmark_tag.transforms import Normalise  # torchvision: only where pixels are made
 
         normalise = Normalise(preprocessing)
         crops = getattr(self, part)

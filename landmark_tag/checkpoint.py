@@ -37,32 +37,11 @@ from landmark_tag.gazetteer import Place, builtin_gazetteer, display_name, place
 from landmark_tag.models import build_model
 from landmark_tag.openset import LandmarkScorer
 from landmark_tag.paths import default_model_path  # noqa: F401
+from landmark_tag.preprocessing import Preprocessing
 
 FORMAT = "landmark-tag/checkpoint"
 FORMAT_VERSION = 3
 READABLE_VERSIONS = (1, 2, 3)
-
-
-# The ImageNet statistics most torchvision and timm backbones were trained with.
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
-@dataclass
-class Preprocessing:
-    """How a photo becomes the model's input: resize the short side, centre-crop, normalise."""
-
-    input_size: int = 224
-    resize_size: int = 256
-    mean: tuple[float, ...] = IMAGENET_MEAN
-    std: tuple[float, ...] = IMAGENET_STD
-    interpolation: str = "bicubic"
-
-    def __post_init__(self) -> None:
-        self.mean = tuple(float(v) for v in self.mean)
-        self.std = tuple(float(v) for v in self.std)
-        if self.resize_size < self.input_size:
-            raise ValueError("resize_size must be at least input_size")
 
 
 @dataclass

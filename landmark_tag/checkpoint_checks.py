@@ -5,21 +5,33 @@ that is not L2-normalised, zero or NaN) or a traceback deep in a scan (a bank of
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import torch
 from torch import nn
 
+from landmark_tag.gazetteer import Place
 from landmark_tag.models import last_linear_name
+from landmark_tag.openset import LandmarkScorer
+from landmark_tag.preprocessing import Preprocessing
 
-if TYPE_CHECKING:
-    from landmark_tag.checkpoint import ModelSpec
+
+class StoredNumbers(Protocol):
+    """What a checkpoint's spec stores that these checks read (`checkpoint.ModelSpec` has it)."""
+
+    temperature: float
+    min_confidence: float
+    class_names: list[str]
+    preprocessing: Preprocessing
+    places: dict[str, Place]
+    landmark_scorer: LandmarkScorer | None
+
 
 # The bank is stored in fp16: its rows are unit vectors to about 1e-3.
 _UNIT_NORM_TOLERANCE = 0.01
 
 
-def spec_problems(spec: ModelSpec, stored_scorer: dict[str, Any] | None, model: nn.Module) -> list[str]:
+def spec_problems(spec: StoredNumbers, stored_scorer: dict[str, Any] | None, model: nn.Module) -> list[str]:
     """What is wrong with a loaded checkpoint's stored numbers; empty when nothing is.
     `stored_scorer`: the landmark scorer as stored, before loading adjusted any of it."""
     problems = []

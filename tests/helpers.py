@@ -9,8 +9,9 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, TiffImagePlugin
 
-from landmark_tag.checkpoint import ModelSpec, Preprocessing, save_checkpoint
+from landmark_tag.checkpoint import ModelSpec, save_checkpoint
 from landmark_tag.gazetteer import Place
+from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.results import ResultRow, Status
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

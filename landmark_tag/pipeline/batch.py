@@ -19,10 +19,9 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from landmark_tag.images import EMPTY_FILE, DecodeError, describe_os_error
-from landmark_tag.pipeline.decode import PhotoDecoder
+from landmark_tag.pipeline.decode import PhotoDecoder, exif_orientation, wants_device_decode
 from landmark_tag.pipeline.discover import PhotoFile
 from landmark_tag.pipeline.exif import GpsFix, read_gps, read_gps_pillow
-from landmark_tag.pipeline.gpu_decode import exif_orientation, wants_device_decode
 from landmark_tag.pipeline.worker_loss import InProgress
 from landmark_tag.storage import open_binary
 

@@ -1,4 +1,5 @@
-"""Stage 3: turn a photo file into the model's input tensor.
+"""Stage 3: turn a photo file into the model's input tensor (and, with --gpu-decode, tell which large
+JPEGs a decode worker leaves to the GPU: `wants_device_decode`).
 
 The cheap path comes first: JPEG draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale, which is
 several times faster on camera photos, and is exact enough since we shrink to 256 px anyway.
@@ -14,8 +15,8 @@ from typing import BinaryIO
 import torch
 from PIL import Image
 
-from landmark_tag.checkpoint import Preprocessing
 from landmark_tag.images import DEFAULT_MAX_PIXELS, open_image, oriented, register_heif, to_rgb
+from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.transforms import eval_transform
 
 
@@ -45,3 +46,33 @@ class PhotoDecoder:
     def __call__(self, source: str | BinaryIO) -> torch.Tensor:
         with self.open(source) as image:
             return self.pixels(image)
+
+
+# JPEGs this large (about 3 MP and up at usual qualities) go to the GPU; smaller ones decode fast
+# enough on the CPU in draft mode, and their bytes would cost more to move than to decode.
+DEVICE_DECODE_MIN_BYTES = 1 << 20
+EXIF_ORIENTATION = 0x0112
+# Wider or taller than this (a panorama is about 2:1 to 8:1) is decoded by Pillow, not on the GPU.
+MAX_DEVICE_ASPECT = 16
+
+
+def wants_device_decode(
+    image: Image.Image, size_bytes: int, min_bytes: int = DEVICE_DECODE_MIN_BYTES
+) -> bool:
+    """Whether an opened (not yet decoded) photo should go to the GPU: a large YCbCr or greyscale
+    JPEG. CMYK JPEGs stay with Pillow, which converts them properly, and so do images of extreme
+    shape, which the GPU's transform would enlarge whole (Pillow's crops first)."""
+    width, height = image.size
+    ordinary_shape = max(width, height) <= MAX_DEVICE_ASPECT * min(width, height)
+    return (
+        image.format == "JPEG" and image.mode in ("RGB", "L") and size_bytes >= min_bytes and ordinary_shape
+    )
+
+
+def exif_orientation(image: Image.Image) -> int:
+    """The photo's EXIF orientation (1-8; 1 when absent or invalid), read from the header only."""
+    try:
+        value = int(image.getexif().get(EXIF_ORIENTATION, 1))
+    except (TypeError, ValueError, SyntaxError, OSError):
+        return 1
+    return value if 1 <= value <= 8 else 1

@@ -1,7 +1,7 @@
 """Stage 3 on the GPU (opt-in, `scan --gpu-decode`): large JPEGs decoded by nvJPEG.
 
 A decode worker that meets a large JPEG sends its bytes and EXIF orientation instead of pixels
-(`wants_device_decode`); the main process decodes them as one batch on the device, turns them
+(`decode.wants_device_decode`); the main process decodes them as one batch on the device, turns them
 upright, resizes, crops and normalises them there, and puts them back into the batch in scan order
 (`decode_on_device`). This takes the most expensive work of a CPU-bound scan, the full-size JPEG
 decode, off the CPU cores. A JPEG that nvJPEG refuses is decoded by Pillow instead, in the main
@@ -16,50 +16,15 @@ from __future__ import annotations
 import io
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
 import torch
-from PIL import Image
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from landmark_tag.checkpoint import Preprocessing
 from landmark_tag.images import DecodeError
+from landmark_tag.pipeline.batch import PhotoBatch
 from landmark_tag.pipeline.decode import PhotoDecoder
+from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.transforms import tensor_eval_transform
-
-if TYPE_CHECKING:  # batch.py imports this module, for its workers' side
-    from landmark_tag.pipeline.batch import PhotoBatch
-
-# JPEGs this large (about 3 MP and up at usual qualities) go to the GPU; smaller ones decode fast
-# enough on the CPU in draft mode, and their bytes would cost more to move than to decode.
-DEVICE_DECODE_MIN_BYTES = 1 << 20
-EXIF_ORIENTATION = 0x0112
-
-
-# Wider or taller than this (a panorama is about 2:1 to 8:1) is decoded by Pillow, not on the GPU.
-MAX_DEVICE_ASPECT = 16
-
-
-def wants_device_decode(
-    image: Image.Image, size_bytes: int, min_bytes: int = DEVICE_DECODE_MIN_BYTES
-) -> bool:
-    """Whether an opened (not yet decoded) photo should go to the GPU: a large YCbCr or greyscale
-    JPEG. CMYK JPEGs stay with Pillow, which converts them properly, and so do images of extreme
-    shape, which the GPU's transform would enlarge whole (Pillow's crops first)."""
-    width, height = image.size
-    ordinary_shape = max(width, height) <= MAX_DEVICE_ASPECT * min(width, height)
-    return (
-        image.format == "JPEG" and image.mode in ("RGB", "L") and size_bytes >= min_bytes and ordinary_shape
-    )
-
-
-def exif_orientation(image: Image.Image) -> int:
-    """The photo's EXIF orientation (1-8; 1 when absent or invalid), read from the header only."""
-    try:
-        value = int(image.getexif().get(EXIF_ORIENTATION, 1))
-    except (TypeError, ValueError, SyntaxError, OSError):
-        return 1
-    return value if 1 <= value <= 8 else 1
 
 
 def upright(image: torch.Tensor, orientation: int) -> torch.Tensor:

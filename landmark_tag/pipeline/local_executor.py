@@ -17,9 +17,9 @@ import torch
 
 from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.pipeline.batch import PhotoBatch, PhotoItem, make_loader
-from landmark_tag.pipeline.decode import PhotoDecoder
+from landmark_tag.pipeline.decode import DEVICE_DECODE_MIN_BYTES, PhotoDecoder
 from landmark_tag.pipeline.discover import PhotoFile
-from landmark_tag.pipeline.gpu_decode import DEVICE_DECODE_MIN_BYTES, DeviceJpegDecoder, decode_on_device
+from landmark_tag.pipeline.gpu_decode import DeviceJpegDecoder, decode_on_device
 from landmark_tag.pipeline.predict import Predictor
 from landmark_tag.pipeline.rows import batch_rows, predicted_rows
 from landmark_tag.pipeline.scan_config import ExecutionResult, ScanConfig, ScanWork, StageTiming

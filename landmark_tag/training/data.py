@@ -18,10 +18,10 @@ import torch
 from PIL import Image
 from torch.utils.data import Dataset
 
-from landmark_tag.checkpoint import Preprocessing
 from landmark_tag.errors import ConfigError, LandmarkTagError
 from landmark_tag.images import DecodeError, load_rgb, register_heif
 from landmark_tag.pipeline.discover import discover_photos
+from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.transforms import eval_transform, train_transform
 
 logger = logging.getLogger(__name__)

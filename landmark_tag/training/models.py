@@ -13,9 +13,9 @@ from typing import Any, cast
 import torch
 from torch import nn
 
-from landmark_tag.checkpoint import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from landmark_tag.errors import ConfigError, LandmarkTagError
 from landmark_tag.models import SCRATCH_ARCHITECTURES, build_model, last_linear_name, replace_last_linear
+from landmark_tag.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from landmark_tag.training.backbones import (
     LITE_MEAN,
     LITE_STD,

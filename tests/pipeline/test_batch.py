@@ -5,11 +5,11 @@ import warnings
 import pytest
 import torch
 
-from landmark_tag.checkpoint import Preprocessing
 from landmark_tag.images import describe_os_error
 from landmark_tag.pipeline.batch import collate_photos, examine_photo, make_loader
 from landmark_tag.pipeline.decode import PhotoDecoder
 from landmark_tag.pipeline.discover import PhotoFile, discover_photos
+from landmark_tag.preprocessing import Preprocessing
 from tests.helpers import gps_exif, jpeg_bytes, save_photo, scene
 
 DECODER = PhotoDecoder(Preprocessing(input_size=64, resize_size=72))

@@ -9,17 +9,11 @@ import pytest
 import torch
 from PIL import ExifTags, Image, ImageOps
 
-from landmark_tag.checkpoint import Preprocessing
 from landmark_tag.pipeline.batch import PhotoItem, collate_photos, examine_photo
-from landmark_tag.pipeline.decode import PhotoDecoder
+from landmark_tag.pipeline.decode import PhotoDecoder, exif_orientation, wants_device_decode
 from landmark_tag.pipeline.discover import PhotoFile
-from landmark_tag.pipeline.gpu_decode import (
-    DeviceJpegDecoder,
-    decode_on_device,
-    exif_orientation,
-    upright,
-    wants_device_decode,
-)
+from landmark_tag.pipeline.gpu_decode import DeviceJpegDecoder, decode_on_device, upright
+from landmark_tag.preprocessing import Preprocessing
 from tests.helpers import jpeg_bytes, quadrants, scene
 
 PREP = Preprocessing(224, 256, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bicubic")

@@ -1,0 +1,76 @@
+"""The package's import graph: no circles, and imports run one way (ARCHITECTURE.md): the shared
+modules at the top import none of the stages' packages; pipeline, training and report import the
+shared modules, not each other, but for training's use of the scan's discover stage; only cli
+imports everything. Every import counts, those inside functions and under TYPE_CHECKING too."""
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "landmark_tag"
+STAGES = ("pipeline", "training", "report")
+# Where one stage package may import another, and why.
+ALLOWED_ACROSS = {("training", "landmark_tag.pipeline.discover")}  # both accept the same photo files
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    modules = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        targets = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets |= {alias.name for alias in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                targets.add(node.module)
+                targets |= {f"{node.module}.{alias.name}" for alias in node.names}
+        graph[name] = {t for t in targets if t in modules and t != name and t != "landmark_tag"}
+    return graph
+
+
+def area(module: str) -> str:
+    """'cli', a stage ('pipeline', 'training', 'report'), or 'shared' (the rest, runtime/ included)."""
+    parts = module.split(".")
+    if module == "landmark_tag.__main__":  # `python -m landmark_tag`: the command line's entry
+        return "cli"
+    return parts[1] if len(parts) > 1 and parts[1] in ("cli", *STAGES) else "shared"
+
+
+def test_no_import_circles():
+    graph = import_graph()
+    visiting, done, circles = [], set(), []
+
+    def visit(module: str) -> None:
+        if module in visiting:
+            circles.append(visiting[visiting.index(module) :] + [module])
+            return
+        if module in done:
+            return
+        visiting.append(module)
+        for target in sorted(graph[module]):
+            visit(target)
+        visiting.pop()
+        done.add(module)
+
+    for module in sorted(graph):
+        visit(module)
+    assert not circles, "\n".join(" -> ".join(circle) for circle in circles)
+
+
+def test_imports_run_one_way():
+    wrong = []
+    for module, targets in import_graph().items():
+        for target in targets:
+            source, destination = area(module), area(target)
+            if source == destination or destination == "shared" or source == "cli":
+                continue
+            if source in STAGES and (source, target) in ALLOWED_ACROSS:
+                continue
+            if module == "landmark_tag.figure" and destination == "pipeline":
+                continue  # `predict --show` draws the pipeline's ImagePrediction
+            wrong.append(f"{module} ({source}) imports {target} ({destination})")
+    assert not wrong, "\n".join(sorted(wrong))
