@@ -4,7 +4,7 @@
 
 Builds (or reads from the cache) the checkpoint's OpenVINO fp32 and int8 models, as the scan does,
 runs both on the validation crops the checkpoint carries, and prints every photo whose top-1
-changed, with both top-2s, then the largest probability changes. The int8 check (README, "CPU
+changed, with both top-2s, then the largest probability changes. The int8 check (docs/benchmarks.md, "CPU
 runtimes") passes or fails on these numbers; this shows which photos decide it, and whether a change
 would alter a tag (the checkpoint's min confidence is printed with them).
 """

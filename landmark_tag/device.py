@@ -63,7 +63,7 @@ def cpu_flags() -> set[str]:
 def cpu_has_fast_int8() -> bool:
     """Whether this CPU has an int8 dot product (VNNI or AMX), and oneDNN may use it. Without one
     (AVX2 alone: most laptops and older servers), int8 gained little over fp32 and failed its check
-    on wonders7, its 16-bit sums rounding and saturating (README, "Without native bf16")."""
+    on wonders7, its 16-bit sums rounding and saturating (docs/benchmarks.md, "Without native bf16")."""
     if onednn_isa_cap() in _ISA_CAPS_WITHOUT_VNNI:
         return False
     flags = cpu_flags()
@@ -77,7 +77,7 @@ def cpu_has_fast_int8() -> bool:
 
 def cpu_has_fast_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), and oneDNN may use it. There,
-    bf16 inference runs 1.5 to 2.3 times as fast as fp32 (README, Speed); elsewhere bf16 is
+    bf16 inference runs 1.5 to 2.3 times as fast as fp32 (`benchmarks/model_speed.py`); elsewhere bf16 is
     emulated and slower, and OpenVINO's bf16 under a lower `ONEDNN_MAX_CPU_ISA` fails outright."""
     if onednn_isa_cap() in _ISA_CAPS_WITHOUT_BF16:
         return False

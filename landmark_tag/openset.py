@@ -2,7 +2,7 @@
 
 A classifier always names one of its classes, and its probabilities say little about "none of
 these": at a threshold that keeps 95% of a model's validation photos, the top-1 probability lets
-many photos of no landmark through (README, "Photos without a landmark"). The score used instead
+many photos of no landmark through (`benchmarks/landmark_score_methods.py`). The score used instead
 is the deep nearest-neighbour score of Sun et al. (2022): the cosine similarity between the
 photo's penultimate features (the input of the final Linear layer) and those of its k-th nearest
 training photo. It needs no negative photos, works for every architecture a checkpoint can name,
@@ -29,7 +29,7 @@ from landmark_tag.models import last_linear_name
 
 # About 12.8 MB for 5,000 photos of 1280 features; larger sets become prototypes.
 MAX_BANK_BYTES = 20_000_000
-DEFAULT_NEIGHBOUR = 1  # k: the nearest training photo (k = 5 and 10 measured the same; README)
+DEFAULT_NEIGHBOUR = 1  # k: the nearest training photo (k = 5 and 10 measured the same: docs/quality.md)
 DEFAULT_LANDMARK_RECALL = 0.95
 DEFAULT_FALSE_TAG_RATE = 0.01
 

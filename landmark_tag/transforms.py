@@ -73,7 +73,8 @@ class Normalise:
     tensor, with torchvision's arithmetic (x * (1/255), - mean, / std, in float32) to the bit, but
     in place on one contiguous tensor, a third of the time. To the bit, because an int8 model
     rounds its input to a grid on which 8-bit pixels fall at exact midpoints: a last-bit change of
-    many inputs moved one validation photo's top-1 and failed the int8 check (README, int8)."""
+    many inputs moved one validation photo's top-1 and failed the int8 check (`tests/test_transforms.py`
+    holds it to the bit)."""
 
     preprocessing: Preprocessing
 

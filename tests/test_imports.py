@@ -46,7 +46,7 @@ def test_no_import_circles():
 
     def visit(module: str) -> None:
         if module in visiting:
-            circles.append(visiting[visiting.index(module) :] + [module])
+            circles.append([*visiting[visiting.index(module) :], module])
             return
         if module in done:
             return

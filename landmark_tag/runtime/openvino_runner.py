@@ -12,7 +12,7 @@ each running an inference request of its own. A batch runs in one of two ways:
 The model is compiled for a fixed number of photos per inference: the largest a runner has met
 (the scan's batch size, or its part of a split batch). Smaller batches are padded up to it. With
 every shape known when it compiles, OpenVINO runs the scan's batches of 8 on one thread about 15%
-faster than a model compiled for any batch size, int8 and bf16 alike (README, Speed).
+faster than a model compiled for any batch size, int8 and bf16 alike (`benchmarks/fixed_batch.py`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,8 @@ from landmark_tag.runtime.openvino_model import import_openvino
 
 T = TypeVar("T")
 
-CHECK_BATCH = 8  # small: the check runs on a scan's first use, within its memory (README, first use)
+# Small: the check runs on a scan's first use, within its memory (docs/benchmarks.md, first use).
+CHECK_BATCH = 8
 
 
 def compile_model(model_file: Path, precision: str, threads: int, batch: int | None = None) -> Any:
@@ -51,8 +52,9 @@ def compile_model(model_file: Path, precision: str, threads: int, batch: int | N
         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
         # OpenVINO pins its threads to cores by default, always the same ones: two scans (or two Ray
         # actors) on one machine then share one core, and beside other work a pinned thread cannot
-        # move to a freer core. Measured (README, Speed): unpinned, each of two 1-thread processes
-        # runs twice as fast, and one beside two CPU-bound processes 1.3 to 1.4 times.
+        # move to a freer core. Measured (`benchmarks/shared_cpu.py`): unpinned, each of two
+        # 1-thread processes runs twice as fast, and one beside two CPU-bound processes 1.3 to 1.4
+        # times.
         "ENABLE_CPU_PINNING": False,
     }
     core = ov.Core()

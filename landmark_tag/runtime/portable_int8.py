@@ -5,7 +5,7 @@ int8's answers depend on the instructions that compute them, so the search runs 
 whose oneDNN is capped at AVX2 (`ONEDNN_MAX_CPU_ISA`) on x86, the CPUs with the least exact int8:
 there `quantize` keeps every layer's weights in 7 bits, so that AVX2's 16-bit sums cannot saturate.
 On wonders7 the model found this way gave the same answers under AVX2 and AVX512-VNNI and passed
-its check on AMX as well (README, "Without native bf16"). Scans still check it before running it,
+its check on AMX as well (docs/benchmarks.md, "Without native bf16"). Scans still check it before running it,
 and search for their own when it fails there (`int8_models`).
 """
 

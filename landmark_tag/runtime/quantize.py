@@ -11,7 +11,7 @@ per validation photo, the largest change of any probability, plus one if its top
 The search has two budgets. QUICK, the first, is short enough for a first scan. THOROUGH ranks on
 every validation photo and reverts more operations. Without AMX, wonders7's int8 passed only this
 way (under AVX2 and VNNI the quick search left one near tie flipped); it costs minutes, so only
-those who ask for int8, and `train`, pay it (README, "Without native bf16").
+those who ask for int8, and `train`, pay it (docs/benchmarks.md, "Without native bf16").
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ def quantize_int8(
 
     Without an int8 dot product, every layer's weights keep 7 bits (NNCF's overflow fix; otherwise
     only the first layer's): AVX2 multiplies int8 pairs into 16-bit sums that 8-bit weights can
-    overflow (README, "Without native bf16")."""
+    overflow (docs/benchmarks.md, "Without native bf16")."""
     from landmark_tag.runtime.openvino_model import decline_telemetry
 
     decline_telemetry()  # before NNCF's import, which starts its own

@@ -1,6 +1,6 @@
 """Which runtime runs the model, in which precision, and the PyTorch one.
 
-`--runtime` and `--precision` combine like this (README, "Runtimes and precision"):
+`--runtime` and `--precision` combine like this (the README's Scanning section has the table):
 
     runtime   device  precision auto                               fp32   bf16          int8
     auto      CUDA    torch, bf16                                   torch  torch         refused
