@@ -100,12 +100,13 @@ def ray_session(ray, config: ScanConfig) -> Iterator[tuple[str, bool]]:
             )
         threads = config.threads or default_threads(torch.device("cpu"))
         options: dict[str, Any] = {"num_cpus": cores + actors * threads, "include_dashboard": False}
-        # Ray's C++ core logs its own errors straight to the terminal ("core_worker.cc ... E"), a
-        # local instance's included; the scan reports what went wrong itself. A user's setting wins.
-        os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     else:
         check_reachable(config.ray_address)
         options = {"address": config.ray_address}
+    # Ray's C++ core logs straight to the terminal ("core_worker.cc ... E ... has constructor
+    # arguments in the object store"): this driver's own, and a local instance's processes'. The
+    # scan reports what went wrong itself. A user's own setting wins.
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     sigterm = signal.getsignal(signal.SIGTERM)
     try:
         # ERROR: a local instance's start-up notices (its auth token, say) mean nothing to a scan.
