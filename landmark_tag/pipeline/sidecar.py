@@ -97,20 +97,16 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
         remove_simple(rdf, qname("landmarktag", "Landmark"))
 
     if tag.latitude is not None and tag.longitude is not None:
-        latitude = xmp_coordinate(tag.latitude, "N", "S")
-        longitude = xmp_coordinate(tag.longitude, "E", "W")
-        current = (
-            read_simple(rdf, qname("exif", "GPSLatitude")),
-            read_simple(rdf, qname("exif", "GPSLongitude")),
-        )
-        ours = read_simple(rdf, qname("landmarktag", "Location"))
-        if current == (None, None) or (ours is not None and f"{current[0]} {current[1]}" == ours):
-            set_simple(rdf, qname("exif", "GPSLatitude"), latitude)
-            set_simple(rdf, qname("exif", "GPSLongitude"), longitude)
-            set_simple(rdf, qname("landmarktag", "Location"), f"{latitude} {longitude}")
-
+        coordinates = (xmp_coordinate(tag.latitude, "N", "S"), xmp_coordinate(tag.longitude, "E", "W"))
+        props = (qname("exif", "GPSLatitude"), qname("exif", "GPSLongitude"))
+        _merge_unless_set_by_hand(rdf, props, coordinates, qname("landmarktag", "Location"))
     if tag.country_code:
-        _merge_country(rdf, tag.country_code)
+        code = tag.country_code.upper()
+        country = pycountry.countries.get(alpha_2=code)
+        # IPTC Core's code and Photoshop's name: where photo managers look for the country.
+        props = (qname("Iptc4xmpCore", "CountryCode"), qname("photoshop", "Country"))
+        values = (code, country.name if country is not None else code)
+        _merge_unless_set_by_hand(rdf, props, values, qname("landmarktag", "Country"))
 
     etree.cleanup_namespaces(root, top_nsmap=None, keep_ns_prefixes=None)
     if new:  # readable for people; an existing file keeps its own layout
@@ -119,18 +115,17 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
     return etree.tostring(root.getroottree(), encoding="utf-8", xml_declaration=False) + b"\n"
 
 
-def _merge_country(rdf: etree._Element, code: str) -> None:
-    """The country as IPTC Core's code and Photoshop's name, where photo managers look for it; as
-    with coordinates, a country the sidecar already has is kept unless landmark-tag wrote it."""
-    fields = (qname("Iptc4xmpCore", "CountryCode"), qname("photoshop", "Country"))
-    country = pycountry.countries.get(alpha_2=code.upper())
-    values = (code.upper(), country.name if country is not None else code.upper())
-    current = tuple(read_simple(rdf, field) for field in fields)
-    ours = read_simple(rdf, qname("landmarktag", "Country"))
-    if current == (None, None) or (ours is not None and " ".join(map(str, current)) == ours):
-        for field, value in zip(fields, values, strict=True):
-            set_simple(rdf, field, value)
-        set_simple(rdf, qname("landmarktag", "Country"), " ".join(values))
+def _merge_unless_set_by_hand(
+    rdf: etree._Element, props: tuple[str, ...], values: tuple[str, ...], record: str
+) -> None:
+    """Set `props` to `values` where the sidecar has none of them, or has what landmark-tag wrote
+    there itself (noted under `record`): a location or country set by hand is never overwritten."""
+    current = tuple(read_simple(rdf, prop) for prop in props)
+    ours = read_simple(rdf, record)
+    if all(value is None for value in current) or (ours is not None and " ".join(map(str, current)) == ours):
+        for prop, value in zip(props, values, strict=True):
+            set_simple(rdf, prop, value)
+        set_simple(rdf, record, " ".join(values))
 
 
 def sidecar_path(photo_path: str, storage_options: dict | None = None) -> str:

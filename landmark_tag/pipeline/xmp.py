@@ -56,42 +56,42 @@ def _own_description(rdf: etree._Element) -> etree._Element:
     )
 
 
-def _get_simple(rdf: etree._Element, qname: str) -> tuple[etree._Element, str | None] | None:
+def _get_simple(rdf: etree._Element, prop: str) -> tuple[etree._Element, str | None] | None:
     """(element holding it, value) for a simple property, written as attribute or element."""
     for description in descriptions(rdf):
-        if qname in description.attrib:
+        if prop in description.attrib:
             return description, None
-        child = description.find(qname)
+        child = description.find(prop)
         if child is not None:
             return child, child.text or ""
     return None
 
 
-def read_simple(rdf: etree._Element, qname: str) -> str | None:
-    found = _get_simple(rdf, qname)
+def read_simple(rdf: etree._Element, prop: str) -> str | None:
+    found = _get_simple(rdf, prop)
     if found is None:
         return None
     holder, text = found
-    return holder.get(qname) if text is None else text
+    return holder.get(prop) if text is None else text
 
 
-def set_simple(rdf: etree._Element, qname: str, value: str) -> None:
-    found = _get_simple(rdf, qname)
+def set_simple(rdf: etree._Element, prop: str, value: str) -> None:
+    found = _get_simple(rdf, prop)
     if found is None:
-        etree.SubElement(_own_description(rdf), qname).text = value
+        etree.SubElement(_own_description(rdf), prop).text = value
     elif found[1] is None:
-        found[0].set(qname, value)
+        found[0].set(prop, value)
     else:
         found[0].text = value
 
 
-def remove_simple(rdf: etree._Element, qname: str) -> None:
-    found = _get_simple(rdf, qname)
+def remove_simple(rdf: etree._Element, prop: str) -> None:
+    found = _get_simple(rdf, prop)
     if found is None:
         return
     holder, text = found
     if text is None:
-        del holder.attrib[qname]
+        del holder.attrib[prop]
     else:
         holder.getparent().remove(holder)
 
