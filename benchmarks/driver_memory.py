@@ -17,9 +17,10 @@ import pickle
 import resource
 import uuid
 
-from landmark_tag.pipeline.discover import PhotoFile
-from landmark_tag.pipeline.incremental import DEFAULT_COMMIT_ROWS, DoneEntry, plan_work
-from landmark_tag.pipeline.ray_stages import shard_photos
+from landmark_tag.pipeline.commit.journal import DEFAULT_COMMIT_ROWS
+from landmark_tag.pipeline.plan.discover import PhotoFile
+from landmark_tag.pipeline.plan.incremental import DoneEntry, plan_work
+from landmark_tag.pipeline.shards import cut_shards
 
 
 def rss_mb() -> float:
@@ -49,8 +50,9 @@ def main() -> None:
     steps.append(("done rows of the earlier output", rss_mb()))
     plan = plan_work(photos, done)  # every photo changed: all of them to process
     steps.append(("work plan (all to process)", rss_mb()))
-    items = [pickle.dumps(shard) for shard in shard_photos(plan.to_process, DEFAULT_COMMIT_ROWS)]
-    steps.append((f"Ray shard items ({len(items):,} shards)", rss_mb()))
+    shards = cut_shards(plan.to_process, DEFAULT_COMMIT_ROWS)
+    items = [pickle.dumps(list(shard.photos)) for shard in shards]
+    steps.append((f"shards and Ray shard items ({len(items):,} shards)", rss_mb()))
     # Held at the end, when the merge indexes the parts as merge_output does (by then the done rows
     # are freed; they are kept here, so the total is an upper bound).
     newest = {

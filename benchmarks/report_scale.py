@@ -24,7 +24,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from landmark_tag.pipeline.write import ResultWriter
+from landmark_tag.pipeline.commit.write import ResultWriter
+from landmark_tag.pipeline.target import OutputTarget
 from landmark_tag.results import ResultRow, Status
 
 MEASURE = """
@@ -63,7 +64,7 @@ def make_output(folder: Path, count: int, distinct: list[Path]) -> Path:
             row.error = "not a recognised image format"
         rows.append(row)
     out = folder / "tags.parquet"
-    with ResultWriter(out, k=3) as writer:
+    with ResultWriter(OutputTarget.at(str(out)), k=3) as writer:
         writer.write(rows)
     return out
 

@@ -48,7 +48,7 @@ from torchvision import transforms
 from landmark_tag.allocator import keep_freed_memory
 from landmark_tag.checkpoint import ModelSpec, load_model, save_checkpoint
 from landmark_tag.openset import LandmarkScorer, build_bank
-from landmark_tag.pipeline.decode import PhotoDecoder
+from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.runtime.runners import open_runner
 from landmark_tag.training.backbones import LITE_MEAN, LITE_STD

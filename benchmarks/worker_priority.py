@@ -25,7 +25,7 @@ from scan_throughput import benchmark_checkpoints, beside_cpu_bound_work, make_s
 # The CLI, with each decode worker lowered to NICE before its usual set-up.
 SCAN_AT_NICE = """
 import os, sys
-import landmark_tag.pipeline.batch as batch
+import landmark_tag.pipeline.execute.batch as batch
 setup, nice = batch._setup_worker, int(os.environ["WORKER_NICE"])
 def at_nice(worker_id):
     os.setpriority(os.PRIO_PROCESS, 0, max(nice, os.getpriority(os.PRIO_PROCESS, 0)))

@@ -2,7 +2,7 @@
 
 import sys
 
-from landmark_tag.pipeline.predict import predict_landmarks
+from landmark_tag.pipeline.execute.predict import predict_landmarks
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.results import read_results
 

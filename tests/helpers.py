@@ -197,7 +197,7 @@ def add_landmark_scorer(checkpoint: Path, landmark_photos: list[Path], threshold
     score 1 (in fp32), and photos unlike them less."""
     from landmark_tag.checkpoint import load_model
     from landmark_tag.openset import LandmarkScorer, build_bank, capture_features
-    from landmark_tag.pipeline.decode import PhotoDecoder
+    from landmark_tag.pipeline.execute.decode import PhotoDecoder
 
     loaded = load_model(checkpoint)
     decoder = PhotoDecoder(loaded.spec.preprocessing)
@@ -226,3 +226,10 @@ def result_rows() -> list:
         ResultRow("/p/b.jpg", Status.SKIPPED_GPS, gps_latitude=-33.5, gps_longitude=151.25, **common),
         ResultRow("/p/c.jpg", Status.FAILED, error="empty file (0 bytes)", **common),
     ]
+
+
+def make_predictor(loaded, device: torch.device, **options):
+    """A Predictor for `loaded` on `device`, with resolve_inference's options (k, runtime, ...)."""
+    from landmark_tag.pipeline.execute.predict import Predictor, resolve_inference
+
+    return Predictor(loaded, device, resolve_inference(loaded, device=device, **options))

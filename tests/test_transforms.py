@@ -7,7 +7,7 @@ import pytest
 import torch
 from torchvision.transforms import v2 as transforms
 
-from landmark_tag.pipeline.decode import PhotoDecoder
+from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.transforms import eval_transform, interpolation_mode
 from tests.helpers import scene
@@ -71,7 +71,7 @@ def test_an_image_of_extreme_shape_is_cropped_before_it_is_enlarged(size, tmp_pa
     script = f"""
 import resource
 from landmark_tag.preprocessing import Preprocessing
-from landmark_tag.pipeline.decode import PhotoDecoder
+from landmark_tag.pipeline.execute.decode import PhotoDecoder
 decoder = PhotoDecoder(Preprocessing(input_size=224, resize_size=256))
 with open("/proc/self/statm") as statm:
     mapped = int(statm.read().split()[0]) * resource.getpagesize()

@@ -57,7 +57,7 @@ def predict_command(
     from landmark_tag.checkpoint import load_model
     from landmark_tag.device import resolve_device
     from landmark_tag.figure import render_predictions
-    from landmark_tag.pipeline.predict import predict_landmarks
+    from landmark_tag.pipeline.execute.predict import predict_landmarks
     from landmark_tag.process import prepare_inference_process
 
     setup_logging(False)

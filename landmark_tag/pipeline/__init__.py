@@ -1,1 +1,1 @@
-"""The scan: discover -> exif -> decode -> batch -> predict -> write, wired together by `scan.py`."""
+"""The scan: plan -> execute -> commit (`scan.py`), settings resolved once (`resolve.py`)."""

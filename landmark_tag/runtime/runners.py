@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import torch
@@ -177,14 +178,34 @@ def open_runner(
     return TorchRunner(loaded.model, device, resolve_precision(precision, device))
 
 
+def build_models(loaded: LoadedModel, runtime: str = "auto", precision: str = "auto") -> None:
+    """Build (or find in the cache) the OpenVINO model a CPU runner would run, without opening a
+    runner: so that processes started next on this machine (Ray's actors) find it built."""
+    if check_runtime(runtime, precision, torch.device("cpu")) != "openvino":
+        return
+    from landmark_tag.runtime.cache import CacheUnavailable
+    from landmark_tag.runtime.openvino_model import RuntimeUnavailable
+
+    try:
+        _openvino_choice(loaded, precision)
+    except (RuntimeUnavailable, CacheUnavailable) as exc:
+        logger.warning("%s: the model will run in PyTorch instead", exc)
+
+
 def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
+    from landmark_tag.runtime.openvino_runner import OpenVINORunner
+
+    return OpenVINORunner(*_openvino_choice(loaded, precision))
+
+
+def _openvino_choice(loaded: LoadedModel, precision: str) -> tuple[Path, str]:
+    """(the built model file that runs, its precision), building what it takes."""
     from landmark_tag.runtime import int8_models
     from landmark_tag.runtime.openvino_model import RuntimeUnavailable, fp32_model
-    from landmark_tag.runtime.openvino_runner import OpenVINORunner
 
     fp32 = fp32_model(loaded)  # first: without it, nothing else here can run
     if precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16()):
-        return OpenVINORunner(fp32.model_file, "bf16")
+        return fp32.model_file, "bf16"
     searches = int8_searches(loaded, precision)
     if searches is not None:
         try:
@@ -195,12 +216,12 @@ def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
             log("%s: running fp32, not int8", exc)
         else:
             if int8.check.passed:
-                return OpenVINORunner(int8.model_file, "int8")
+                return int8.model_file, "int8"
             # Said loudly once, when `auto` found it out, and whenever int8 is asked for; a nightly
             # scan need not warn of the same verdict every night.
             log = logger.warning if precision == "int8" or int8.built_now else logger.info
             log("int8 changes this model's answers (%s): running fp32 instead", int8.check.describe())
-    return OpenVINORunner(fp32.model_file, "fp32")
+    return fp32.model_file, "fp32"
 
 
 def int8_searches(loaded: LoadedModel, precision: str) -> tuple[Search, ...] | None:

@@ -169,10 +169,11 @@ def test_the_summary_says_which_runtime_ran_and_runtime_torch_is_pytorch(tmp_pat
 
 
 def test_second_scan_on_same_output_is_refused_with_exit_1(tmp_path, photos, tiny_model):
-    from landmark_tag.pipeline.lock import OutputLock
+    from landmark_tag.pipeline.plan.lock import OutputLock
+    from landmark_tag.pipeline.target import OutputTarget
 
     out = tmp_path / "t.parquet"
-    with OutputLock(str(out)):
+    with OutputLock(OutputTarget.at(str(out))):
         result = runner.invoke(app, ["scan", str(photos), "-m", str(tiny_model), "-o", str(out)])
     assert result.exit_code == 1 and "another scan is writing" in result.output
 
@@ -236,7 +237,7 @@ def test_the_command_line_defaults_are_scan_configs_own(tmp_path, monkeypatch):
     """One source of truth: a scan with no options runs with ScanConfig's defaults."""
     from dataclasses import asdict
 
-    from landmark_tag.pipeline.scan_config import ScanConfig
+    from landmark_tag.pipeline.config import ScanConfig
 
     captured = []
 

@@ -10,9 +10,10 @@ import time
 
 import pytest
 
-from landmark_tag.pipeline.incremental import PartJournal
-from landmark_tag.pipeline.lock import OutputLock, ScanLockedError
+from landmark_tag.pipeline.commit.journal import PartJournal
+from landmark_tag.pipeline.plan.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
+from landmark_tag.pipeline.target import OutputTarget
 from landmark_tag.report.build import ReportConfig, build_report
 from landmark_tag.results import read_results
 from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, scene, write_tiny_checkpoint
@@ -68,7 +69,7 @@ def test_bucket_lock_refuses_a_second_scan_and_expires(bucket, tiny_model):
     upload(client, name, 2)
     out = f"s3://{name}/tags.csv"
     config = ScanConfig([f"s3://{name}/photos"], out, model=str(tiny_model), workers=0)
-    with OutputLock(out), pytest.raises(ScanLockedError, match="another scan"):
+    with OutputLock(OutputTarget.at(out)), pytest.raises(ScanLockedError, match="another scan"):
         scan(config)
     # A lock left by a crashed scan, whose heartbeat is older than the stale limit, is taken over.
     client.put_object(Bucket=name, Key="tags.csv.lock", Body=b'{"pid": 1, "host": "gone", "heartbeat": 0}')
@@ -84,7 +85,7 @@ def test_kill_9_over_a_bucket(bucket, tiny_model):
     victim = subprocess.Popen(
         command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=os.environ.copy()
     )
-    journal = PartJournal(out, 3)
+    journal = PartJournal(OutputTarget.at(out), 3)
     deadline = time.monotonic() + 90
     while len(journal.existing()) < 3 and time.monotonic() < deadline and victim.poll() is None:
         time.sleep(0.1)
@@ -145,7 +146,7 @@ def test_two_scans_taking_the_bucket_lock_at_the_same_instant_never_both_get_it(
         outcomes = []
 
         def take(out=out, start=start, outcomes=outcomes):
-            lock = OutputLock(out)
+            lock = OutputLock(OutputTarget.at(out))
             start.wait()
             try:
                 lock.__enter__()
@@ -169,9 +170,9 @@ def test_a_lock_object_landmark_tag_did_not_write_is_reported_then_taken_over_on
     out = f"s3://{name}/tags.parquet"
     client.put_object(Bucket=name, Key="tags.parquet.lock", Body=body)
     with pytest.raises(ScanLockedError, match=r"not a lock landmark-tag wrote.*remove it"):
-        OutputLock(out).__enter__()
+        OutputLock(OutputTarget.at(out)).__enter__()
     time.sleep(1.2)
-    with OutputLock(out, stale_after=1.0):  # judged by when it was written: stale now
+    with OutputLock(OutputTarget.at(out), stale_after=1.0):  # judged by when it was written: stale now
         held = client.get_object(Bucket=name, Key="tags.parquet.lock")["Body"].read()
         assert b'"token"' in held
     assert "Contents" not in client.list_objects_v2(Bucket=name)  # released
@@ -185,18 +186,20 @@ def test_a_heartbeat_in_the_future_does_not_keep_a_lock_fresh_forever(bucket):
     # The store's LastModified is in whole seconds, so the lock can look up to a second older than
     # it is: 3 seconds leave a slow machine time to find it fresh first.
     with pytest.raises(ScanLockedError, match="another scan"):
-        OutputLock(out, stale_after=3.0).__enter__()
+        OutputLock(OutputTarget.at(out), stale_after=3.0).__enter__()
     time.sleep(3.2)
-    with OutputLock(out, stale_after=3.0):
+    with OutputLock(OutputTarget.at(out), stale_after=3.0):
         pass
 
 
 def test_a_scan_whose_lock_was_taken_over_stops_and_leaves_the_new_lock(bucket):
     client, name = bucket
     out = f"s3://{name}/tags.parquet"
-    first = OutputLock(out, stale_after=1.0).__enter__()
+    first = OutputLock(OutputTarget.at(out), stale_after=1.0).__enter__()
     time.sleep(1.2)
-    second = OutputLock(out, stale_after=1.0).__enter__()  # the first looked stale: taken over
+    second = OutputLock(
+        OutputTarget.at(out), stale_after=1.0
+    ).__enter__()  # the first looked stale: taken over
     first._last_beat -= 120  # the first scan's next heartbeat is due
     with pytest.raises(ScanLockedError, match="took over"):
         first.heartbeat()

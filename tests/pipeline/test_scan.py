@@ -6,12 +6,20 @@ import torch
 
 from landmark_tag.checkpoint import ModelNotFoundError, load_model
 from landmark_tag.errors import ConfigError
-from landmark_tag.pipeline.discover import InputNotFoundError
-from landmark_tag.pipeline.predict import Predictor, predict_landmarks
+from landmark_tag.pipeline.execute.predict import Predictor, predict_landmarks
+from landmark_tag.pipeline.plan.discover import InputNotFoundError
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.process import default_threads
 from landmark_tag.results import read_results
-from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, save_photo, scene, write_tiny_checkpoint
+from tests.helpers import (
+    TINY_PLACES,
+    gps_exif,
+    jpeg_bytes,
+    make_predictor,
+    save_photo,
+    scene,
+    write_tiny_checkpoint,
+)
 
 
 @pytest.fixture
@@ -288,7 +296,7 @@ def test_building_a_predictor_leaves_the_process_alone_and_the_scan_sets_it_up(
 
     calls = []
     monkeypatch.setattr(process, "keep_freed_memory", lambda: calls.append("mallopt") or True)
-    Predictor(load_model(tiny_model), torch.device("cpu"), k=3)
+    make_predictor(load_model(tiny_model), torch.device("cpu"), k=3)
     predict_landmarks([str(photo_tree / "located.jpg")], model=str(tiny_model))
     assert calls == []  # a library call never changes its caller's allocator
     scan(ScanConfig([str(photo_tree)], str(tmp_path / "t.parquet"), model=str(tiny_model), workers=0))

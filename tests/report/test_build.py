@@ -7,7 +7,8 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
-from landmark_tag.pipeline.write import ResultWriter
+from landmark_tag.pipeline.commit.write import ResultWriter
+from landmark_tag.pipeline.target import OutputTarget
 from landmark_tag.report.build import ReportConfig, ReportError, build_report
 from landmark_tag.report.page import PAGE_SIZE
 from landmark_tag.results import ResultRow, Status, read_results, rows_to_table
@@ -158,7 +159,7 @@ def rows(count, status=Status.TAGGED, folder="/nowhere"):
 
 def test_large_sections_are_paged_and_thumbnails_capped(tmp_path):
     out = tmp_path / "tags.csv"
-    with ResultWriter(out, k=2) as writer:
+    with ResultWriter(OutputTarget.at(str(out)), k=2) as writer:
         writer.write(rows(PAGE_SIZE + 30))
     report = tmp_path / "report.html"
     summary = build_report(ReportConfig(str(out), str(report), max_thumbnails=5, workers=0))
@@ -178,7 +179,7 @@ def test_images_beyond_the_first_page_load_only_when_shown(tmp_path):
     for i in range(PAGE_SIZE + 4):
         os.link(photo, tmp_path / "photos" / f"{i:05d}.jpg")
     out = tmp_path / "tags.parquet"
-    with ResultWriter(out, k=2) as writer:
+    with ResultWriter(OutputTarget.at(str(out)), k=2) as writer:
         writer.write(rows(PAGE_SIZE + 4, folder=str(tmp_path / "photos")))
     report = tmp_path / "report.html"
     assert build_report(ReportConfig(str(out), str(report), workers=2)).thumbnails == PAGE_SIZE + 4

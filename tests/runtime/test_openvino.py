@@ -6,13 +6,12 @@ import pytest
 import torch
 
 from landmark_tag.checkpoint import load_model, read_checkpoint, save_checkpoint
-from landmark_tag.pipeline.predict import Predictor
 from landmark_tag.runtime import int8_check, int8_models, openvino_model, openvino_runner, quantize, runners
 from landmark_tag.runtime.cache import WEIGHTS_FILE
 from landmark_tag.runtime.int8_models import int8_model
 from landmark_tag.runtime.openvino_model import RuntimeUnavailable, fp32_model
 from landmark_tag.runtime.runners import open_runner
-from tests.helpers import CLASS_NAMES
+from tests.helpers import CLASS_NAMES, make_predictor
 from tests.runtime.conftest import spy_on_searches
 
 CPU = torch.device("cpu")
@@ -22,8 +21,8 @@ CPU = torch.device("cpu")
 def test_openvino_fp32_gives_pytorchs_answers(calibrated_model, cache):
     loaded = load_model(calibrated_model)
     pixels = torch.randn(6, 3, 64, 64)
-    eager = Predictor(loaded, CPU, k=len(CLASS_NAMES), precision="fp32", runtime="torch")
-    converted = Predictor(loaded, CPU, k=len(CLASS_NAMES), precision="fp32", runtime="openvino")
+    eager = make_predictor(loaded, CPU, k=len(CLASS_NAMES), precision="fp32", runtime="torch")
+    converted = make_predictor(loaded, CPU, k=len(CLASS_NAMES), precision="fp32", runtime="openvino")
     assert (eager.runs_on, converted.runs_on) == ("cpu (torch fp32)", "cpu (openvino fp32)")
     a, b = eager(pixels), converted(pixels)
     np.testing.assert_array_equal(a.indices, b.indices)
@@ -155,7 +154,7 @@ def test_a_damaged_cache_entry_is_rebuilt_not_trusted(calibrated_model, cache, c
 
 def test_auto_is_bf16_where_the_cpu_has_it(tiny_model, cache, monkeypatch):
     monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: True)
-    assert Predictor(load_model(tiny_model), CPU, k=2).runs_on == "cpu (openvino bf16)"
+    assert make_predictor(load_model(tiny_model), CPU, k=2).runs_on == "cpu (openvino bf16)"
 
 
 @pytest.mark.cpu_isa
@@ -164,7 +163,7 @@ def test_int8_runs_when_it_passes_its_check(calibrated_model, cache, monkeypatch
     monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: True)  # no bf16, but VNNI
     monkeypatch.setattr(int8_check, "MAX_LIMIT", 1.0)  # so that the tiny random model passes
     monkeypatch.setattr(int8_check, "MEAN_LIMIT", 1.0)
-    predictor = Predictor(load_model(calibrated_model), CPU, k=2, runtime="auto", precision="auto")
+    predictor = make_predictor(load_model(calibrated_model), CPU, k=2, runtime="auto", precision="auto")
     assert predictor.runs_on == "cpu (openvino int8)"
     top = predictor(torch.randn(3, 3, 64, 64))
     assert top.indices.shape == (3, 2) and top.landmark_scores is not None
@@ -180,7 +179,7 @@ def test_auto_runs_fp32_without_building_int8_where_the_cpu_has_no_int8_dot_prod
     monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: False)  # AVX2 alone
     built = []
     monkeypatch.setattr(int8_models, "int8_model", lambda loaded, **options: built.append(loaded))
-    assert Predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino fp32)"
+    assert make_predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino fp32)"
     assert built == []
 
 
@@ -188,7 +187,7 @@ def test_int8_that_fails_its_check_falls_back_with_one_warning(calibrated_model,
     monkeypatch.setattr(int8_check, "MAX_LIMIT", 0.0)  # nothing quantized is this exact
     monkeypatch.setattr(int8_check, "MEAN_LIMIT", 0.0)
     with caplog.at_level(logging.WARNING):
-        predictor = Predictor(load_model(calibrated_model), CPU, k=2, precision="int8", runtime="auto")
+        predictor = make_predictor(load_model(calibrated_model), CPU, k=2, precision="int8", runtime="auto")
     assert predictor.runs_on == "cpu (openvino fp32)"
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "int8 changes this model's answers" in warnings[0]
@@ -204,7 +203,7 @@ def test_auto_warns_of_a_failed_int8_check_once_per_machine(calibrated_model, ca
     for _ in range(2):  # the first builds and checks int8; the second reads the verdict
         caplog.clear()
         with caplog.at_level(logging.INFO):
-            assert Predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino fp32)"
+            assert make_predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino fp32)"
         runs.append([r.levelno for r in caplog.records if "int8 changes" in r.getMessage()])
     assert runs == [[logging.WARNING], [logging.INFO]]
 
@@ -236,16 +235,16 @@ def test_a_thorough_int8_that_passed_is_what_auto_runs_later(calibrated_model, c
         return result
 
     monkeypatch.setattr(int8_models, "check_int8", only_thorough_passes)
-    asked = Predictor(load_model(calibrated_model), CPU, k=2, precision="int8")
+    asked = make_predictor(load_model(calibrated_model), CPU, k=2, precision="int8")
     assert asked.runs_on == "cpu (openvino int8)" and searches == ["quick", "thorough"]
-    assert Predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino int8)"
+    assert make_predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino int8)"
     assert searches == ["quick", "thorough"]  # read from the cache, not searched again
 
 
 def test_a_checkpoint_without_calibration_photos_runs_openvino_without_int8(tiny_model, cache):
     with pytest.raises(RuntimeUnavailable, match="no calibration photos"):
         int8_model(load_model(tiny_model))
-    predictor = Predictor(load_model(tiny_model), CPU, k=2, precision="fp32")
+    predictor = make_predictor(load_model(tiny_model), CPU, k=2, precision="fp32")
     assert predictor.runs_on == "cpu (openvino fp32)"
 
 
@@ -255,7 +254,7 @@ def test_openvino_that_cannot_load_falls_back_to_pytorch(tiny_model, cache, monk
 
     monkeypatch.setattr(openvino_model, "import_openvino", broken)
     with caplog.at_level(logging.WARNING):
-        predictor = Predictor(load_model(tiny_model), CPU, k=2, precision="fp32")
+        predictor = make_predictor(load_model(tiny_model), CPU, k=2, precision="fp32")
     assert predictor.runs_on == "cpu (torch fp32)"
     assert "OpenVINO cannot be loaded" in caplog.text and "running the model in PyTorch" in caplog.text
     assert predictor(torch.randn(2, 3, 64, 64)).indices.shape == (2, 2)
@@ -267,7 +266,7 @@ def test_a_model_openvino_cannot_convert_falls_back_to_pytorch(tiny_model, cache
 
     monkeypatch.setattr(openvino_model.import_openvino(), "convert_model", refuse)
     with caplog.at_level(logging.WARNING):
-        predictor = Predictor(load_model(tiny_model), CPU, k=2, precision="int8")
+        predictor = make_predictor(load_model(tiny_model), CPU, k=2, precision="int8")
     assert predictor.runs_on.startswith("cpu (torch ")
     assert "could not be converted to OpenVINO" in caplog.text
     assert not list(cache.glob("*fp32*"))  # nothing half-built left behind

@@ -5,11 +5,11 @@ from pathlib import Path
 import torch
 
 from landmark_tag.checkpoint import PortableInt8, attach_portable_int8, load_model, save_checkpoint
-from landmark_tag.pipeline.predict import Predictor
 from landmark_tag.runtime import int8_check, int8_models, quantize, runners
 from landmark_tag.runtime.int8_models import int8_model
 from landmark_tag.runtime.openvino_model import fp32_model
 from landmark_tag.runtime.portable_int8 import build_portable_int8
+from tests.helpers import make_predictor
 from tests.runtime.conftest import carry_as_portable_int8, spy_on_searches
 
 CPU = torch.device("cpu")
@@ -49,7 +49,7 @@ def test_auto_runs_the_carried_int8_without_an_int8_dot_product_and_searches_not
 ):
     searches = without_int8_dot_product(monkeypatch)
     checkpoint = carrying(calibrated_model, tmp_path, noise=0.0)
-    assert Predictor(load_model(checkpoint), CPU, k=2).runs_on == "cpu (openvino int8)"
+    assert make_predictor(load_model(checkpoint), CPU, k=2).runs_on == "cpu (openvino int8)"
     again = int8_model(load_model(checkpoint), searches=())
     assert (again.search, again.built_now, again.check.passed, again.check.photos) == (
         "portable",
@@ -66,7 +66,7 @@ def test_a_carried_int8_that_fails_here_runs_fp32_and_only_asking_for_int8_searc
     searches = without_int8_dot_product(monkeypatch)
     checkpoint = carrying(calibrated_model, tmp_path, noise=0.5)
     with caplog.at_level(logging.WARNING):
-        assert Predictor(load_model(checkpoint), CPU, k=2).runs_on == "cpu (openvino fp32)"
+        assert make_predictor(load_model(checkpoint), CPU, k=2).runs_on == "cpu (openvino fp32)"
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and is_ours(r)]
     assert len(warnings) == 1 and "int8 changes this model's answers" in warnings[0]
     assert searches == []
@@ -77,7 +77,7 @@ def test_a_carried_int8_that_fails_here_runs_fp32_and_only_asking_for_int8_searc
     monkeypatch.setattr(
         int8_models, "run_outputs", lambda *args: references.append(args[2] == "fp32") or run_outputs(*args)
     )
-    asked = Predictor(load_model(checkpoint), CPU, k=2, precision="int8")
+    asked = make_predictor(load_model(checkpoint), CPU, k=2, precision="int8")
     assert asked.runs_on == "cpu (openvino fp32)" and searches == ["quick", "thorough"]
     assert references.count(True) == 1  # fp32's answers, which both searches compare with: once
 
@@ -91,7 +91,7 @@ def test_a_carried_int8_this_openvino_cannot_read_is_said_and_searched_past(
     monkeypatch.setattr(int8_check, "MEAN_LIMIT", 1.0)
     attach_portable_int8(calibrated_model, PortableInt8(b"<net>not a model", b"\0" * 8, {}))
     with caplog.at_level(logging.WARNING):
-        predictor = Predictor(load_model(calibrated_model), CPU, k=2)
+        predictor = make_predictor(load_model(calibrated_model), CPU, k=2)
     assert "cannot run here" in caplog.text
     assert predictor.runs_on == "cpu (openvino int8)" and searches == ["quick"]
 

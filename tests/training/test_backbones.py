@@ -3,7 +3,7 @@ import timm
 import torch
 
 from landmark_tag.checkpoint import ModelSpec, save_checkpoint
-from landmark_tag.pipeline.predict import predict_landmarks
+from landmark_tag.pipeline.execute.predict import predict_landmarks
 from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.training.backbones import (
     LITE_MEAN,

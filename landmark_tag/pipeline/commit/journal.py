@@ -1,0 +1,83 @@
+"""The journal of committed rows: part files in `<out>.parts/`, one per shard.
+
+A scan commits its rows shard by shard (`--commit-every` photos each, 64 by default): each shard's
+rows become one small Parquet part file, written whole or not at all and named after the run and
+the shard, so a retried shard replaces its own part instead of adding rows. The output itself is
+rewritten only at the end, by the merge (`commit.merge`), and then the parts are removed. So after
+a crash:
+
+- the previous output is intact (it is replaced only by a completed merge);
+- the parts hold everything done before the crash, less at most the shards not yet committed (an
+  interrupted or failing scan commits what it has before it stops; only `kill -9` or a power cut
+  loses them);
+- rerunning treats the parts like earlier output, so only the rest of the work is done.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pyarrow.parquet as pq
+
+from landmark_tag.pipeline.target import OutputTarget
+from landmark_tag.results import ResultRow, result_k, rows_to_table
+from landmark_tag.storage import (
+    filesystem,
+    is_url,
+    local_path,
+    publish,
+    remove_file,
+    remove_tree,
+    staging_file,
+)
+
+DEFAULT_COMMIT_ROWS = 64
+
+
+class PartJournal:
+    """The `<out>.parts/` folder of committed rows, local or in a bucket: one part per shard, so a
+    scan of N photos leaves about N / --commit-every files (objects, in a bucket) until the merge."""
+
+    def __init__(self, target: OutputTarget, k: int, run_id: str | None = None) -> None:
+        self.target = target
+        self.folder = target.parts_folder
+        self.k = k
+        self.storage_options = target.storage_options
+        # Start time first, so part names sort oldest run first; the pid keeps runs apart. Ray's
+        # model actors are handed the driver's, so that all of a run's parts carry one name.
+        self.run_id = run_id or f"{time.time_ns():020d}-{os.getpid()}"
+
+    def existing(self) -> list[str]:
+        """Committed part files, oldest first (names sort by run start time, then shard)."""
+        if is_url(self.folder):
+            fs, inner = filesystem(self.folder, self.storage_options)
+            if not fs.exists(inner):
+                return []
+            names = [fs.unstrip_protocol(p) for p in fs.ls(inner, detail=False)]
+        else:
+            folder = local_path(self.folder)
+            names = [os.path.join(folder, n) for n in os.listdir(folder)] if os.path.isdir(folder) else []
+        return sorted(n for n in names if os.path.basename(n).startswith("part-") and n.endswith(".parquet"))
+
+    def commit(self, rows: list[ResultRow], shard: int) -> str:
+        """Write a shard's rows as its part file, atomically, and return the part's name. The name
+        is the shard's: a shard done again (a Ray retry) replaces its part instead of adding one."""
+        part = f"{self.folder}/part-{self.run_id}-shard-{shard:06d}.parquet"
+        tmp = staging_file(part)  # a hidden name: existing() never lists a half-written part
+        pq.write_table(rows_to_table(rows, self.k), tmp)
+        publish(tmp, part, self.storage_options)
+        return part
+
+    def clear(self) -> None:
+        remove_tree(self.folder, self.storage_options)
+
+    def discard_other_k(self) -> int:
+        """Remove committed parts of an interrupted run with another --k, which could never be
+        merged into this output; return how many there were."""
+        stale = [
+            part for part in self.existing() if result_k(part, "parquet", self.storage_options) != self.k
+        ]
+        for part in stale:
+            remove_file(part, self.storage_options)
+        return len(stale)

@@ -1,0 +1,94 @@
+"""The commit's merge: the earlier output and the committed parts -> the new output, published
+in one rename or upload. Rows the current model made earlier are judged again on the way, so new
+thresholds apply to the whole output without running the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from landmark_tag.pipeline.commit.journal import PartJournal
+from landmark_tag.pipeline.commit.write import ResultWriter
+from landmark_tag.pipeline.execute.judge import Judge
+from landmark_tag.pipeline.target import OutputTarget
+from landmark_tag.results import conform, iter_result_batches
+
+
+def count_rejudged(previous: OutputTarget, judge: Judge) -> int:
+    """How many rows of an existing output `judge` would give another status (another threshold
+    than the run that wrote them); reads only the columns that judging needs."""
+    columns = set(previous.columns())
+    wanted: list[str] = [c for c in ("status", "model", "probability_1", "landmark_score") if c in columns]
+    changes = 0
+    for batch in previous.batches(columns=wanted):
+        changes += judge.count_changes(pa.Table.from_batches([batch]))
+    return changes
+
+
+@dataclass
+class MergeResult:
+    rows: int  # in the new output
+    rejudged: int  # carried-over rows whose status the current thresholds changed
+
+
+def merge_output(
+    journal: PartJournal, *, previous: bool, drop: set[str], judge: Judge | None = None
+) -> MergeResult:
+    """Write the journal's target anew from its earlier output (with `previous`) and the committed
+    parts: one row per path, the newest, less the paths in `drop`. With a `judge`, that model's
+    carried-over rows are judged again at its thresholds."""
+    target, k, parts = journal.target, journal.k, journal.existing()
+    storage_options = target.storage_options
+    # Where each path's newest row is: among parts, the latest `scanned_at` (part names order the
+    # runs of one machine, but not the shards of a Ray run); any part beats `previous`, which
+    # holds only rows of earlier, completed runs.
+    newest: dict[str, tuple[int, int]] = {}
+    for index, part in enumerate(parts):
+        for batch in iter_result_batches(part, "parquet", storage_options, columns=["path", "scanned_at"]):
+            scanned = pc.cast(batch.column("scanned_at"), pa.int64()).to_pylist()
+            for path, when in zip(batch.column("path").to_pylist(), scanned, strict=True):
+                if path not in newest or (when, index) >= newest[path]:
+                    newest[path] = (when, index)
+    replaced = pa.array(sorted(set(newest) | drop), pa.string())
+    rejudged = 0
+
+    def judged(table: pa.Table) -> pa.Table:
+        nonlocal rejudged
+        table = conform(table, k)
+        if judge is None:
+            return table
+        table, changed = judge.rejudge_table(table)
+        rejudged += changed
+        return table
+
+    with ResultWriter(target, k) as writer:
+        if previous:
+            for batch in target.batches():
+                keep = pc.invert(pc.is_in(batch.column("path"), value_set=replaced))
+                writer.write_table(judged(pa.Table.from_batches([batch]).filter(keep)))
+        for index, part in enumerate(parts):
+            batches = list(iter_result_batches(part, "parquet", storage_options))
+            if not batches:
+                continue
+            table = conform(pa.Table.from_batches(batches), k)
+            keep = [newest[p][1] == index and p not in drop for p in table.column("path").to_pylist()]
+            writer.write_table(judged(table.filter(pa.array(keep, pa.bool_()))))
+        return MergeResult(writer.rows_written, rejudged)
+
+
+def commit_scan(
+    journal: PartJournal, *, previous: bool, drop: set[str], judge: Judge, kept_rows: int
+) -> MergeResult:
+    """The commit: merge the earlier output (with `previous`) and the journal's parts into the new
+    output, less the paths in `drop`, then remove the parts. When there are no parts, nothing to
+    drop and no earlier row that `judge` changes, the earlier output (of `kept_rows` rows) stays
+    exactly as it is."""
+    target = journal.target
+    result = MergeResult(kept_rows, 0)
+    if journal.existing() or drop or not previous or count_rejudged(target, judge):
+        result = merge_output(journal, previous=previous, drop=drop, judge=judge)
+    journal.clear()
+    return result

@@ -1,0 +1,1 @@
+"""Engines: where the execute step runs (`local` on this machine, `ray` on Ray Data)."""

@@ -1,0 +1,84 @@
+"""Tagging shards: examined photos' batches -> the model -> rows -> sidecars -> one part per shard.
+
+Both engines end the execute step here: the local engine streams every shard of its work through
+one `ShardTagger` (the model never waits at a shard's end), and each Ray actor tags the shards Ray
+Data hands it, one at a time (`tag_shard`). Either way a shard's rows are committed as one part,
+sidecars first: a crash in between only means they are written again, which changes nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from landmark_tag.pipeline.commit.journal import PartJournal
+from landmark_tag.pipeline.execute.batch import PhotoBatch
+from landmark_tag.pipeline.execute.predict import Predictor
+from landmark_tag.pipeline.execute.rows import predicted_rows
+from landmark_tag.pipeline.execute.sidecar import SidecarWriter
+from landmark_tag.results import ResultRow
+
+
+@dataclass
+class ShardResult:
+    shard: int
+    part: str  # the committed part file
+    statuses: Counter[str]
+    writing_seconds: float  # sidecars and the part
+
+
+class ShardTagger:
+    def __init__(
+        self, predictor: Predictor, journal: PartJournal, sidecars: SidecarWriter | None = None
+    ) -> None:
+        self.predictor = predictor
+        self.journal = journal
+        self.sidecars = sidecars
+        self.model_name = predictor.loaded.name
+
+    def tag_shards(
+        self,
+        batches: Iterable[PhotoBatch],
+        on_commit: Callable[[ShardResult], None],
+        on_rows: Callable[[int], None] | None = None,
+    ) -> None:
+        """Tag `batches` (in order; a batch never spans two shards) and commit each shard once its
+        last batch has its rows. When the batches stop early (an error, Ctrl-C), the rows already
+        made are committed before the exception goes on."""
+        held: list[ResultRow] = []
+        shard = 0
+        try:
+            for batch, rows in predicted_rows(batches, self.predictor, self.model_name):
+                if held and batch.shard != shard:
+                    on_commit(self.commit(shard, held))
+                    held = []
+                shard = batch.shard
+                held.extend(rows)
+                if on_rows is not None:
+                    on_rows(len(rows))
+        except BaseException:
+            if held:
+                with contextlib.suppress(Exception):  # the first problem is the one to report
+                    on_commit(self.commit(shard, held))
+            raise
+        if held:
+            on_commit(self.commit(shard, held))
+
+    def tag_shard(self, batches: Iterable[PhotoBatch]) -> ShardResult:
+        """Tag one shard's batches and commit them as its part."""
+        results: list[ShardResult] = []
+        self.tag_shards(batches, results.append)
+        (result,) = results
+        return result
+
+    def commit(self, shard: int, rows: list[ResultRow]) -> ShardResult:
+        """Write the rows' sidecars, then commit the rows as the shard's part."""
+        started = time.monotonic()
+        if self.sidecars is not None:
+            self.sidecars.write(rows)
+        part = self.journal.commit(rows, shard)  # once committed, a crash cannot lose these rows
+        statuses = Counter(row.status.value for row in rows)
+        return ShardResult(shard, part, statuses, time.monotonic() - started)

@@ -1,0 +1,1 @@
+"""Execute, on either engine: photo -> EXIF and pixels -> model -> judged rows -> sidecars."""

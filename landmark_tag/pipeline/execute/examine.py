@@ -1,0 +1,122 @@
+"""Examine one photo: EXIF first, so located photos are never decoded, then decode. Never raises.
+
+Photos are examined in the local engine's DataLoader workers and in Ray's decode tasks. Nothing a
+photo does may raise out of them, because one exception there would end the whole DataLoader (or
+fail a task); every problem becomes an `error` on that photo's item instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from landmark_tag.images import EMPTY_FILE, DecodeError, describe_os_error
+from landmark_tag.pipeline.execute.decode import PhotoDecoder, exif_orientation, wants_device_decode
+from landmark_tag.pipeline.execute.exif import GpsFix, read_gps, read_gps_pillow
+from landmark_tag.pipeline.plan.discover import PhotoFile
+from landmark_tag.storage import open_binary
+
+logger = logging.getLogger(__name__)
+
+# Formats whose EXIF exifread does not find; Pillow has parsed it by the time the header is read.
+_PILLOW_EXIF_FORMATS = frozenset({"WEBP"})
+
+
+@dataclass
+class PhotoItem:
+    """One photo after EXIF and decode: located (gps), failed (error), decoded (pixels), or, with
+    --gpu-decode, a large JPEG left for the GPU to decode (jpeg bytes and EXIF orientation)."""
+
+    photo: PhotoFile
+    gps: GpsFix | None = None
+    error: str | None = None
+    pixels: torch.Tensor | None = None
+    decoded: bool = False
+    jpeg: torch.Tensor | None = None
+    orientation: int = 1
+    shard: int = 0  # the shard it belongs to (see `shards`)
+
+
+@contextlib.contextmanager
+def messages_about(photo: PhotoFile) -> Iterator[None]:
+    """Report what Pillow warns or logs while it reads one photo as a warning naming that photo,
+    instead of letting it reach the terminal and the log file with no file name."""
+    records: list[logging.LogRecord] = []
+    collect = _Collect(records)
+    pillow = logging.getLogger("PIL")
+    pillow.addHandler(collect)
+    propagate, pillow.propagate = pillow.propagate, False
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield
+    finally:
+        pillow.removeHandler(collect)
+        pillow.propagate = propagate
+    for message in [record.getMessage() for record in records] + [str(w.message) for w in caught]:
+        logger.warning("%s: %s", photo.path, message)
+
+
+class _Collect(logging.Handler):
+    def __init__(self, records: list[logging.LogRecord]) -> None:
+        super().__init__(logging.WARNING)
+        self.records = records
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@dataclass(frozen=True)
+class Examiner:
+    """How photos are examined: decoded by `decoder`; located ones (EXIF GPS) skipped unless
+    `include_gps`; read with the inputs' fsspec options; and, with `device_jpeg_min_bytes`, JPEGs at
+    least that large handed over as bytes for the GPU to decode (--gpu-decode)."""
+
+    decoder: PhotoDecoder
+    include_gps: bool = False
+    storage_options: dict[str, Any] | None = None
+    device_jpeg_min_bytes: int | None = None
+
+    def __call__(self, photo: PhotoFile) -> PhotoItem:
+        """Read one photo's GPS and, unless it is located and skipped, its pixels. Never raises."""
+        with messages_about(photo):
+            return self._examine(photo)
+
+    def _examine(self, photo: PhotoFile) -> PhotoItem:
+        decoder, include_gps = self.decoder, self.include_gps
+        device_jpeg_min_bytes = self.device_jpeg_min_bytes
+        if photo.size_bytes == 0:
+            return PhotoItem(photo, error=EMPTY_FILE)
+        gps = None
+        try:
+            with open_binary(photo.path, self.storage_options) as handle:
+                gps = read_gps(handle)
+                if gps is not None and not include_gps:
+                    return PhotoItem(photo, gps=gps)
+                handle.seek(0)
+                with decoder.open(handle) as image:
+                    if gps is None and image.format in _PILLOW_EXIF_FORMATS:
+                        gps = read_gps_pillow(image)
+                        if gps is not None and not include_gps:
+                            return PhotoItem(photo, gps=gps)
+                    if device_jpeg_min_bytes is not None and wants_device_decode(
+                        image, photo.size_bytes, device_jpeg_min_bytes
+                    ):
+                        orientation = exif_orientation(image)
+                        handle.seek(0)
+                        jpeg = torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8)
+                        return PhotoItem(photo, gps=gps, jpeg=jpeg, orientation=orientation)
+                    pixels = decoder.pixels(image)
+        except DecodeError as exc:
+            return PhotoItem(photo, gps=gps, error=str(exc))
+        except OSError as exc:
+            return PhotoItem(photo, gps=gps, error=describe_os_error(exc))
+        except Exception as exc:  # a decoder bug must cost one photo, not the scan
+            return PhotoItem(photo, gps=gps, error=f"unexpected error: {type(exc).__name__}: {exc}")
+        return PhotoItem(photo, gps=gps, pixels=pixels, decoded=True)

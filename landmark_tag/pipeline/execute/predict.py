@@ -1,0 +1,229 @@
+"""Run the model on a batch and keep the top-k landmarks with their probabilities, judged.
+
+`resolve_inference` works out, once and without opening anything, what a `Predictor` needs: the
+effective k, the thresholds (as a `Judge`), runtime and precision. Every process that runs the model
+(the scan's, each Ray actor, `predict`) builds its `Predictor` from those same settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
+from landmark_tag.device import resolve_device
+from landmark_tag.errors import ConfigError
+from landmark_tag.gazetteer import Place
+from landmark_tag.images import DecodeError
+from landmark_tag.pipeline.execute.decode import PhotoDecoder
+from landmark_tag.pipeline.execute.judge import Judge
+from landmark_tag.results import Status
+from landmark_tag.runtime.runners import check_runtime, open_runner
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TopK:
+    """Per photo, the k best class indices and their probabilities, best first."""
+
+    indices: np.ndarray  # (n, k) int
+    probabilities: np.ndarray  # (n, k) float
+    landmark_scores: np.ndarray | None = None  # (n,) float; None when the model has no scorer
+
+
+def resolve_min_confidence(loaded: LoadedModel, min_confidence: float | None) -> float:
+    """The threshold to use: the one asked for, else the one stored in the checkpoint."""
+    value = loaded.spec.min_confidence if min_confidence is None else min_confidence
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"min_confidence (--min-confidence) must be between 0 and 1, not {value}")
+    return value
+
+
+def resolve_min_landmark_score(loaded: LoadedModel, min_landmark_score: float | None) -> float | None:
+    """The landmark-score threshold to use, or None for a model without a landmark score."""
+    scorer = loaded.spec.landmark_scorer
+    if scorer is None:
+        if min_landmark_score is not None:
+            raise ConfigError(
+                f"a min_landmark_score (--min-landmark-score) was given, but {loaded.path} has no "
+                "landmark score (it was trained before landmark-tag had one): retrain it to use it"
+            )
+        return None
+    value = scorer.threshold if min_landmark_score is None else min_landmark_score
+    if not -1.0 <= value <= 1.0:
+        raise ConfigError(f"min_landmark_score (--min-landmark-score) must be between -1 and 1, not {value}")
+    return value
+
+
+def warn_without_landmark_score(loaded: LoadedModel) -> None:
+    if loaded.spec.landmark_scorer is None:
+        logger.warning(
+            "%s has no landmark score (it was trained before landmark-tag had one), so photos that "
+            "show no landmark cannot be told apart and none is marked no_landmark; retrain it with "
+            "`landmark-tag train` to get one",
+            loaded.path,
+        )
+
+
+@dataclass(frozen=True)
+class InferenceSettings:
+    """What running one model asks for, resolved and checked: see `resolve_inference`."""
+
+    k: int  # the top-k kept, at most the model's number of classes
+    judge: Judge  # the thresholds in force, and the landmarks' places
+    labels: tuple[str, ...]  # display names, by class index
+    runtime: str = "auto"  # as asked: each process resolves `auto` on its own hardware
+    precision: str = "auto"
+
+
+def resolve_inference(
+    loaded: LoadedModel,
+    k: int = 3,
+    min_confidence: float | None = None,
+    min_landmark_score: float | None = None,
+    runtime: str = "auto",
+    precision: str = "auto",
+    device: torch.device | None = None,
+) -> InferenceSettings:
+    """The settings to run `loaded` with, every one checked; opens nothing. `device`: where the
+    model will run, when known here (the runtime and precision are checked against it; a Ray
+    cluster's devices are checked as a CPU's)."""
+    if k < 1:
+        raise ConfigError("k (--k) must be at least 1")
+    check_runtime(runtime, precision, device or torch.device("cpu"))
+    labels = tuple(loaded.spec.display_names)
+    places = [loaded.spec.places.get(name) for name in loaded.spec.class_names]
+    judge = Judge(
+        model=loaded.name,
+        min_confidence=resolve_min_confidence(loaded, min_confidence),
+        min_landmark_score=resolve_min_landmark_score(loaded, min_landmark_score),
+        places={label: place for label, place in zip(labels, places, strict=True) if place},
+    )
+    return InferenceSettings(min(k, loaded.spec.num_classes), judge, labels, runtime, precision)
+
+
+class Predictor:
+    """Wraps a loaded model for batched inference on one device, with calibrated probabilities.
+
+    The model runs in the runtime the settings' `runtime` and `precision` choose on this process's
+    hardware (see `runtime.runners`); on the CPU that is OpenVINO by default, built from the
+    checkpoint on first use."""
+
+    def __init__(self, loaded: LoadedModel, device: torch.device, settings: InferenceSettings) -> None:
+        self.loaded = loaded
+        self.device = device
+        self.settings = settings
+        self.k = settings.k
+        self.labels = settings.labels
+        self.judge_settings = settings.judge
+        self.runner = open_runner(loaded, device, settings.runtime, settings.precision)
+        scorer = loaded.spec.landmark_scorer
+        self.scorer = scorer.on(device, self.input_dtype) if scorer is not None else None
+
+    @property
+    def precision(self) -> str:
+        return self.runner.precision
+
+    @property
+    def runs_on(self) -> str:
+        """Where and how the model runs, as the summary says it: e.g. "cpu (openvino int8)"."""
+        return f"{self.device} ({self.runner.runtime} {self.runner.precision})"
+
+    @property
+    def input_dtype(self) -> torch.dtype:
+        """The dtype to hand photos over in (see the runner's)."""
+        return self.runner.input_dtype
+
+    def __call__(self, pixels: torch.Tensor) -> TopK:
+        return self.top_k(*self.runner(pixels))
+
+    def submit(self, pixels: torch.Tensor) -> Callable[[], TopK]:
+        """Start the model on a batch; the function returned waits for it and gives its top-k. The
+        runtime may compute meanwhile (see `ModelRunner.submit`, and `rows.predicted_rows`)."""
+        outputs = self.runner.submit(pixels)
+        return lambda: self.top_k(*outputs.result())
+
+    @torch.inference_mode()
+    def top_k(self, logits: torch.Tensor, features: torch.Tensor | None) -> TopK:
+        """The model's outputs for a batch as calibrated top-k probabilities and landmark scores."""
+        probabilities = torch.softmax(logits.float() / self.loaded.spec.temperature, dim=1)
+        top = probabilities.topk(self.k, dim=1)
+        scores = None
+        if self.scorer is not None and features is not None:
+            scores = self.scorer.score(features.to(self.device)).cpu().numpy()
+        return TopK(top.indices.cpu().numpy(), top.values.cpu().numpy(), scores)
+
+    def judge(
+        self, top1_index: int, top1_probability: float, landmark_score: float | None = None
+    ) -> tuple[Status, Place | None]:
+        """Tag the top-1 landmark (with its place, if it has one), or say why not: `no_landmark`
+        or `uncertain` (see `judge`)."""
+        status = self.judge_settings.status(top1_probability, landmark_score)
+        place = self.judge_settings.places.get(self.labels[top1_index]) if status is Status.TAGGED else None
+        return status, place
+
+
+@dataclass
+class LandmarkGuess:
+    landmark: str  # display name, e.g. "Eiffel Tower"
+    class_name: str  # as in the training data, e.g. "16.Eiffel_Tower"
+    probability: float
+
+
+@dataclass
+class ImagePrediction:
+    path: str
+    guesses: list[LandmarkGuess]  # best first; empty when the image failed
+    status: str = Status.TAGGED.value  # tagged, uncertain, no_landmark or failed
+    place: Place | None = None  # where the accepted top-1 landmark is, when known
+    error: str | None = None
+    landmark_score: float | None = None  # how much it looks like any known landmark
+
+
+def predict_landmarks(
+    images: str | os.PathLike | Sequence[str | os.PathLike],
+    k: int = 3,
+    model: str | os.PathLike | LoadedModel | None = None,
+    device: str = "auto",
+    min_confidence: float | None = None,
+    precision: str = "auto",
+    min_landmark_score: float | None = None,
+    runtime: str = "auto",
+) -> list[ImagePrediction]:
+    """The top-k landmarks for each image, in order. A broken image gets an error, not an exception.
+
+    `model` is a checkpoint path or an already loaded model; default: the model `train` writes.
+    `min_confidence` and `min_landmark_score` default to the thresholds stored in the checkpoint.
+    `runtime` and `precision`: see `runtime.runners` (on the CPU, OpenVINO and int8 where they can).
+    """
+    paths = [images] if isinstance(images, (str, os.PathLike)) else list(images)
+    torch_device = resolve_device(device)
+    loaded = model if isinstance(model, LoadedModel) else load_model(model or default_model_path())
+    settings = resolve_inference(
+        loaded, k, min_confidence, min_landmark_score, runtime, precision, torch_device
+    )
+    predictor = Predictor(loaded, torch_device, settings)
+    warn_without_landmark_score(loaded)
+    decoder = PhotoDecoder(loaded.spec.preprocessing)
+    results = []
+    for path in paths:
+        try:
+            pixels = decoder(os.fspath(path))
+        except DecodeError as exc:
+            results.append(ImagePrediction(os.fspath(path), [], Status.FAILED.value, error=str(exc)))
+            continue
+        top = predictor(pixels.unsqueeze(0))
+        guesses = [
+            LandmarkGuess(predictor.labels[i], loaded.spec.class_names[i], float(p))
+            for i, p in zip(top.indices[0], top.probabilities[0], strict=True)
+        ]
+        score = float(top.landmark_scores[0]) if top.landmark_scores is not None else None
+        status, place = predictor.judge(int(top.indices[0, 0]), float(top.probabilities[0, 0]), score)
+        results.append(ImagePrediction(os.fspath(path), guesses, status.value, place, landmark_score=score))
+    predictor.runner.close()
+    return results

@@ -1,0 +1,237 @@
+"""Optional stage: XMP sidecars that carry the landmark and its location to photo software.
+
+For a tagged photo `IMG_1234.jpg` the sidecar is `IMG_1234.jpg.xmp` (the darktable and digiKam
+convention, which keeps `IMG_1234.jpg` and `IMG_1234.heic` apart). When only `IMG_1234.xmp` exists
+(the Lightroom and Capture One convention), that file is updated instead of starting a second one.
+The photo itself is never touched.
+
+A sidecar gets the landmark's name as a keyword (dc:subject), its coordinates as
+exif:GPSLatitude / exif:GPSLongitude, and its country as Iptc4xmpCore:CountryCode and
+photoshop:Country (digiKam, darktable and Lightroom read these). An existing sidecar is merged
+with a namespace-aware XML parser: every other property and keyword stays as it was. Coordinates
+and a country already in the sidecar are kept unless landmark-tag wrote them itself (it records
+what it wrote under its own namespace), so a location set by hand is never overwritten; a re-run
+with a new answer replaces the old one.
+
+lxml rather than an XMP library: pyexiv2 installs, but rewrites dc:subject as an rdf:Seq (the XMP
+specification makes it a Bag) and cannot start a sidecar from nothing; lxml keeps every other
+element, attribute and namespace prefix of a sidecar exactly as it was.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from dataclasses import dataclass, field
+
+import pycountry
+from lxml import etree
+
+from landmark_tag.errors import LandmarkTagError
+from landmark_tag.pipeline.execute.xmp import (
+    NS_RDF,
+    NS_X,
+    keyword_list,
+    qname,
+    read_simple,
+    remove_simple,
+    set_simple,
+    xmp_coordinate,
+)
+from landmark_tag.results import ResultRow, Status
+from landmark_tag.storage import exists, is_url, local_path, open_binary, publish, staging_file
+
+logger = logging.getLogger(__name__)
+
+_EMPTY_PACKET = f"""<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="{NS_X}"><rdf:RDF xmlns:rdf="{NS_RDF}"/></x:xmpmeta>
+<?xpacket end="w"?>""".encode()
+# Sidecars come from anywhere: never fetch or expand anything they point to.
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+# XMP sidecars are kilobytes; a larger file is not one, and is never read whole.
+MAX_SIDECAR_BYTES = 1 << 20
+
+
+class SidecarError(LandmarkTagError):
+    """A sidecar that could not be read, merged or written; the photo's row is unaffected."""
+
+
+@dataclass(frozen=True)
+class SidecarTag:
+    keyword: str  # the landmark's name
+    latitude: float | None = None  # None: a landmark without a known place gets only the keyword
+    longitude: float | None = None
+    country_code: str | None = None  # ISO 3166-1 alpha-2, as the gazetteer has it
+
+
+def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
+    """The sidecar's new content: `existing` (or an empty packet) with `tag` merged in."""
+    new = not (existing and existing.strip())
+    try:
+        root = etree.fromstring(_EMPTY_PACKET if new else existing, _PARSER)
+    except etree.XMLSyntaxError as exc:
+        raise SidecarError(f"existing sidecar is not well-formed XML ({exc}); left unchanged") from None
+    if root.getroottree().docinfo.internalDTD is not None:
+        # Its entities are never expanded, and writing the file back without its DOCTYPE would
+        # leave references to entities nothing declares: an invalid file.
+        raise SidecarError("existing sidecar declares a DTD (<!DOCTYPE ...>); left unchanged")
+    rdf = root if root.tag == qname("rdf", "RDF") else root.find(qname("rdf", "RDF"))
+    if rdf is None:
+        raise SidecarError("existing sidecar has no rdf:RDF element; left unchanged")
+
+    # What landmark-tag wrote last time, so a new answer replaces it and nothing else.
+    previous_keyword = read_simple(rdf, qname("landmarktag", "Landmark"))
+    keywords = keyword_list(rdf)
+    items = keywords.findall(qname("rdf", "li"))
+    if previous_keyword and previous_keyword != tag.keyword:
+        for item in items:
+            if (item.text or "") == previous_keyword:
+                keywords.remove(item)
+    already_there = any((item.text or "") == tag.keyword for item in items)
+    if not already_there:
+        etree.SubElement(keywords, qname("rdf", "li")).text = tag.keyword
+    if previous_keyword == tag.keyword or not already_there:
+        set_simple(rdf, qname("landmarktag", "Landmark"), tag.keyword)
+    elif previous_keyword:  # our old keyword is gone; the new one was the user's already
+        remove_simple(rdf, qname("landmarktag", "Landmark"))
+
+    if tag.latitude is not None and tag.longitude is not None:
+        coordinates = (xmp_coordinate(tag.latitude, "N", "S"), xmp_coordinate(tag.longitude, "E", "W"))
+        props = (qname("exif", "GPSLatitude"), qname("exif", "GPSLongitude"))
+        _merge_unless_set_by_hand(rdf, props, coordinates, qname("landmarktag", "Location"))
+    if tag.country_code:
+        code = tag.country_code.upper()
+        country = pycountry.countries.get(alpha_2=code)
+        # IPTC Core's code and Photoshop's name: where photo managers look for the country.
+        props = (qname("Iptc4xmpCore", "CountryCode"), qname("photoshop", "Country"))
+        values = (code, country.name if country is not None else code)
+        _merge_unless_set_by_hand(rdf, props, values, qname("landmarktag", "Country"))
+
+    etree.cleanup_namespaces(root, top_nsmap=None, keep_ns_prefixes=None)
+    if new:  # readable for people; an existing file keeps its own layout
+        etree.indent(root, space=" ")
+    # The whole document, so the file's own xpacket wrapper (or lack of one) stays as it was.
+    return etree.tostring(root.getroottree(), encoding="utf-8", xml_declaration=False) + b"\n"
+
+
+def _merge_unless_set_by_hand(
+    rdf: etree._Element, props: tuple[str, ...], values: tuple[str, ...], record: str
+) -> None:
+    """Set `props` to `values` where the sidecar has none of them, or has what landmark-tag wrote
+    there itself (noted under `record`): a location or country set by hand is never overwritten."""
+    current = tuple(read_simple(rdf, prop) for prop in props)
+    ours = read_simple(rdf, record)
+    if all(value is None for value in current) or (ours is not None and " ".join(map(str, current)) == ours):
+        for prop, value in zip(props, values, strict=True):
+            set_simple(rdf, prop, value)
+        set_simple(rdf, record, " ".join(values))
+
+
+def sidecar_path(photo_path: str, storage_options: dict | None = None) -> str:
+    """`IMG_1234.jpg.xmp`, unless only an `IMG_1234.xmp` already exists."""
+    stem, dot, _ = photo_path.rpartition(".")
+    own = f"{photo_path}.xmp"
+    if dot and "/" not in photo_path[len(stem) :] and not exists(own, storage_options):
+        for suffix in (".xmp", ".XMP"):
+            if exists(stem + suffix, storage_options):
+                return stem + suffix
+    return own
+
+
+def read_existing_sidecar(path: str, storage_options: dict | None = None) -> bytes | None:
+    """The sidecar's bytes, None if there is none; SidecarError for anything that is not a sidecar
+    to rewrite. Locally, only a regular, writable file is read: a FIFO would block the scan, a
+    device or a link to one (/dev/zero) would never end, and a symbolic link or a read-only file
+    says someone arranged it so; all are left alone."""
+    if is_url(path):
+        if not exists(path, storage_options):
+            return None
+        with open_binary(path, storage_options) as handle:
+            content = handle.read(MAX_SIDECAR_BYTES + 1)
+    else:
+        try:
+            info = os.lstat(local_path(path))
+        except FileNotFoundError:
+            return None
+        if stat.S_ISLNK(info.st_mode):
+            raise SidecarError(f"{path} is a symbolic link; left alone")
+        if not stat.S_ISREG(info.st_mode):
+            raise SidecarError(f"{path} is not a regular file; left alone")
+        if not info.st_mode & stat.S_IWUSR:
+            raise SidecarError(f"{path} is read-only; left alone")
+        with open(local_path(path), "rb") as handle:
+            content = handle.read(MAX_SIDECAR_BYTES + 1)
+    if len(content) > MAX_SIDECAR_BYTES:
+        raise SidecarError(
+            f"{path} is over {MAX_SIDECAR_BYTES // 2**20} MiB, too large for a sidecar; left alone"
+        )
+    return content
+
+
+def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None = None) -> bool:
+    """Merge `tag` into the photo's sidecar; return whether the file changed. Raises SidecarError."""
+    path = sidecar_path(photo_path, storage_options)
+    try:
+        existing = read_existing_sidecar(path, storage_options)
+        content = merge_sidecar(existing, tag)
+        if content == existing:  # idempotent: an unchanged sidecar is not rewritten
+            return False
+        tmp = staging_file(path)
+        try:
+            with open(tmp, "wb") as handle:
+                handle.write(content)
+            publish(tmp, path, storage_options)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise SidecarError(f"cannot write {path}: {exc.strerror or exc}") from None
+    return True
+
+
+KEEP_PROBLEMS = 20  # sidecar problems kept for the summary; the log has them all
+
+
+@dataclass
+class SidecarStats:
+    written: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    problems: list[str] = field(default_factory=list)  # the first few, for the summary
+
+    def add(self, other: SidecarStats, keep_problems: int = KEEP_PROBLEMS) -> None:
+        """Count another writer's sidecars too (a Ray shard's), keeping the first problems."""
+        self.written += other.written
+        self.unchanged += other.unchanged
+        self.failed += other.failed
+        self.problems.extend(other.problems[: max(0, keep_problems - len(self.problems))])
+
+
+class SidecarWriter:
+    """Writes the sidecars of a batch's accepted rows; a failure costs that sidecar, not the scan."""
+
+    def __init__(self, storage_options: dict | None = None, keep_problems: int = KEEP_PROBLEMS) -> None:
+        self.storage_options = storage_options
+        self.keep_problems = keep_problems
+        self.stats = SidecarStats()
+
+    def write(self, rows: list[ResultRow]) -> None:
+        for row in rows:
+            if row.status is not Status.TAGGED:
+                continue
+            tag = SidecarTag(
+                row.landmarks[0], row.estimated_latitude, row.estimated_longitude, row.estimated_country
+            )
+            try:
+                changed = write_sidecar(row.path, tag, self.storage_options)
+            except SidecarError as exc:
+                self.stats.failed += 1
+                logger.warning("sidecar for %s: %s", row.path, exc)
+                if len(self.stats.problems) < self.keep_problems:
+                    self.stats.problems.append(f"{row.path}: {exc}")
+                continue
+            if changed:
+                self.stats.written += 1
+            else:
+                self.stats.unchanged += 1

@@ -1,0 +1,83 @@
+"""The plan: list the photos, compare them with what earlier runs did, and cut the rest into shards.
+
+Called under the output's lock (`lock`). Nothing here changes the output; an interrupted run's
+parts are kept as work already done (or dropped, when made with another --k, or with --full).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from landmark_tag.pipeline.commit.journal import PartJournal
+from landmark_tag.pipeline.plan.discover import DiscoveryStats, discover_photos
+from landmark_tag.pipeline.plan.incremental import (
+    WorkPlan,
+    check_k,
+    check_prune,
+    other_models,
+    plan_work,
+    read_done,
+)
+from landmark_tag.pipeline.resolve import ResolvedScan
+from landmark_tag.pipeline.shards import Shard, cut_shards
+from landmark_tag.storage import remove_stale_staging_files
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ScanPlan:
+    """What `plan_scan` found: the photos, the earlier output to extend, and the work left."""
+
+    photos: int  # found in the tree
+    discovery: DiscoveryStats
+    previous: bool  # whether this run extends an earlier output
+    journal: PartJournal
+    work: WorkPlan
+    shards: list[Shard]  # work.to_process, cut into shards of --commit-every photos
+
+
+def plan_scan(scan: ResolvedScan) -> ScanPlan:
+    """List the photos and decide which to process: everything not already done in the earlier
+    output or in parts an interrupted run committed. Earlier rows of other models are reported."""
+    output = scan.output
+    remove_stale_staging_files(output.path)  # left by a merge that was killed
+    stats = DiscoveryStats()
+    # The file list is the only thing held for the whole tree; images and rows stream.
+    photos = list(
+        discover_photos(
+            list(scan.inputs),
+            recursive=scan.recursive,
+            include_hidden=scan.include_hidden,
+            stats=stats,
+            storage_options=scan.storage_options,
+        )
+    )
+    journal = PartJournal(output, scan.k)
+    previous = not scan.full and output.exists()
+    if scan.full:
+        journal.clear()
+    elif discarded := journal.discard_other_k():
+        logger.warning(
+            "discarded %d part files that an interrupted run with another --k left in %s",
+            discarded,
+            journal.folder,
+        )
+    if previous:
+        check_k(output, scan.k)
+    done = read_done(([output.path] if previous else []) + journal.existing(), output)
+    work = plan_work(photos, done, scan.include_gps)
+    if others := other_models(done, scan.model_name):
+        logger.warning(
+            "%s rows of %s were made by another model (%s) and are kept as they are; only new and "
+            "changed photos get this model's tags. To tag every photo with this model, run again with "
+            "--full (or write to another --out)",
+            f"{sum(others.values()):,}",
+            output.path,
+            ", ".join(sorted(others)),
+        )
+    if scan.prune and not scan.force_prune:
+        check_prune(len(photos), len(work.removed), len(done), list(scan.inputs))
+    shards = cut_shards(work.to_process, scan.commit_rows)
+    return ScanPlan(len(photos), stats, previous, journal, work, shards)

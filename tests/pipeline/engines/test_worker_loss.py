@@ -1,0 +1,98 @@
+"""Decode workers that die (the OOM killer, kill -9): the scan goes on, and the photo that kills
+its worker becomes a `failed` row. Workers inherit the patched `Examiner.__call__` by fork."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from landmark_tag.pipeline.engines.worker_loss import WORKER_DIED, DecodeWorkersDyingError, InProgress
+from landmark_tag.pipeline.execute.examine import Examiner
+from landmark_tag.pipeline.scan import ScanConfig, scan
+from landmark_tag.results import read_results
+from tests.helpers import save_photo, scene
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers inherit the patch by fork")
+
+
+@pytest.fixture
+def tree(tmp_path):
+    for i in range(24):
+        save_photo(tmp_path / "photos" / f"img_{i:02d}.jpg", scene((160, 120), seed=i))
+    return tmp_path / "photos"
+
+
+def killing_worker(name: str, once_marker=None):
+    examine = Examiner.__call__
+
+    def examine_or_die(self, photo):
+        if photo.path.endswith(name) and not (once_marker and once_marker.exists()):
+            if once_marker:
+                once_marker.touch()
+            os.kill(os.getpid(), signal.SIGKILL)  # as the OOM killer does
+        return examine(self, photo)
+
+    return examine_or_die
+
+
+def run(tree, out, model, **options):
+    return scan(ScanConfig([str(tree)], str(out), model=str(model), workers=2, commit_rows=4, **options))
+
+
+def test_the_photo_that_kills_its_worker_fails_and_the_scan_goes_on(tmp_path, tree, tiny_model, monkeypatch):
+    monkeypatch.setattr(Examiner, "__call__", killing_worker("img_13.jpg"))
+    out = tmp_path / "tags.parquet"
+    summary = run(tree, out, tiny_model)
+    frame = read_results(out).set_index("path")
+    assert len(frame) == 24 and summary.counts["failed"] == 1
+    assert frame.loc[str(tree / "img_13.jpg"), "error"] == WORKER_DIED
+    assert (frame.drop(str(tree / "img_13.jpg"))["status"] == "tagged").all()
+    again = run(tree, out, tiny_model)  # failed photos are tried again, and fail again
+    assert (again.retried, again.counts["failed"], again.output_rows) == (1, 1, 24)
+
+
+def test_a_worker_killed_from_outside_costs_nothing(tmp_path, tree, tiny_model, monkeypatch):
+    monkeypatch.setattr(Examiner, "__call__", killing_worker("img_05.jpg", tmp_path / "killed-once"))
+    summary = run(tree, tmp_path / "tags.parquet", tiny_model)
+    assert (tmp_path / "killed-once").exists()  # a worker did die
+    assert summary.counts["tagged"] == 24 and summary.output_rows == 24
+
+
+def test_workers_that_keep_dying_reading_no_photo_end_the_scan_with_rows_kept(
+    tmp_path, tree, tiny_model, monkeypatch
+):
+    monkeypatch.setattr(Examiner, "__call__", killing_worker("img_00.jpg"))
+    monkeypatch.setattr(InProgress, "reading", lambda self, index: None)  # deaths no photo explains
+    with pytest.raises(DecodeWorkersDyingError, match="died 5 times"):
+        run(tree, tmp_path / "tags.parquet", tiny_model)
+
+
+SCAN_WITH_A_KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    from landmark_tag.cli import main
+    from landmark_tag.pipeline.execute.examine import Examiner
+    examine = Examiner.__call__
+    def examine_or_die(self, photo):
+        if photo.path.endswith("img_07.jpg"):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return examine(self, photo)
+    Examiner.__call__ = examine_or_die
+    sys.argv = ["landmark-tag", "scan", *sys.argv[1:]]
+    main()
+    """
+)
+
+
+def test_the_command_exits_after_a_worker_dies(tmp_path, tree, tiny_model):
+    # Before: the DataLoader's error left the other worker waiting, and the process never exited.
+    args = [str(tree), "-m", str(tiny_model), "-o", str(tmp_path / "t.parquet"), "--workers", "2"]
+    result = subprocess.run(
+        [sys.executable, "-c", SCAN_WITH_A_KILLER, *args], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "a decode process died" in result.stderr and "Traceback" not in result.stderr
+    assert len(read_results(tmp_path / "t.parquet")) == 24

@@ -1,0 +1,113 @@
+import io
+import math
+
+import pytest
+from PIL import ExifTags, Image, TiffImagePlugin
+
+from landmark_tag.pipeline.execute.exif import GpsFix, gps_fix, read_gps, read_gps_pillow
+from tests.helpers import gps_exif, jpeg_bytes, scene
+
+CASES = [
+    (48.8584, 2.2945),  # N, E
+    (-33.8568, 151.2153),  # S, E
+    (40.6892, -74.0445),  # N, W
+    (-13.1631, -72.5450),  # S, W
+]
+
+
+@pytest.mark.parametrize(("lat", "lon"), CASES)
+def test_read_gps_signs_from_refs(lat, lon):
+    data = jpeg_bytes(scene(), exif=gps_exif(lat, lon))
+    fix = read_gps(io.BytesIO(data))
+    assert fix is not None
+    assert fix.latitude == pytest.approx(lat, abs=1e-5)
+    assert fix.longitude == pytest.approx(lon, abs=1e-5)
+
+
+def test_no_exif_is_not_located():
+    assert read_gps(io.BytesIO(jpeg_bytes(scene()))) is None
+
+
+def test_gps_ifd_without_coordinates_is_not_located():
+    exif = Image.Exif()
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSAltitude] = TiffImagePlugin.IFDRational(120, 1)
+    assert read_gps(io.BytesIO(jpeg_bytes(scene(), exif=exif))) is None
+
+
+def test_nan_coordinates_are_not_located():
+    exif = gps_exif(10.0, 20.0)
+    exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSLatitude] = (
+        TiffImagePlugin.IFDRational(0, 0),
+        TiffImagePlugin.IFDRational(0, 1),
+        TiffImagePlugin.IFDRational(0, 1),
+    )
+    assert read_gps(io.BytesIO(jpeg_bytes(scene(), exif=exif))) is None
+
+
+def test_broken_gps_pointer_is_not_located():
+    # A GPSInfo tag whose offset points far past the end of the EXIF block.
+    data = jpeg_bytes(scene(), exif=gps_exif(10.0, 20.0))
+    # Pillow writes big-endian EXIF; the GPSInfo entry is tag 0x8825, LONG, count 1, then the offset.
+    entry = bytes.fromhex("8825 0004 00000001")
+    at = data.index(entry) + len(entry)
+    broken = data[:at] + bytes.fromhex("7ffffff0") + data[at + 4 :]
+    assert read_gps(io.BytesIO(data)) is not None
+    assert read_gps(io.BytesIO(broken)) is None
+
+
+@pytest.mark.parametrize(
+    ("lat", "lat_ref", "lon", "lon_ref"),
+    [
+        ((91, 0, 0), "N", (10, 0, 0), "E"),  # out of range
+        ((10, 0, 0), "N", (181, 0, 0), "W"),
+        ((10, 0, 0), "X", (10, 0, 0), "E"),  # unknown ref
+        ((), "N", (10, 0, 0), "E"),  # zero-length value
+        ((10, math.nan, 0), "N", (10, 0, 0), "E"),
+        ((10, math.inf, 0), "N", (10, 0, 0), "E"),
+        ((0, 0, 0), "N", (0, 0, 0), "E"),  # the no-fix placeholder
+        ("garbage", "N", (10, 0, 0), "E"),
+    ],
+)
+def test_invalid_values_are_rejected(lat, lat_ref, lon, lon_ref):
+    assert gps_fix(lat, lat_ref, lon, lon_ref) is None
+
+
+def test_decimal_degrees_and_bytes_refs():
+    assert gps_fix((12.5,), b"S\x00", [1, 30, 0], "w") == GpsFix(-12.5, -1.5)
+
+
+def test_corrupt_file_is_not_located():
+    assert read_gps(io.BytesIO(b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00garbage")) is None
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
+def test_exifread_reads_png_and_tiff(fmt):
+    buffer = io.BytesIO()
+    scene().save(buffer, fmt, exif=gps_exif(-22.9519, -43.2105).tobytes())
+    buffer.seek(0)
+    assert read_gps(buffer).latitude == pytest.approx(-22.9519, abs=1e-5)
+
+
+def test_pillow_fallback_reads_webp_exif():
+    buffer = io.BytesIO()
+    scene().save(buffer, "WEBP", exif=gps_exif(-22.9519, -43.2105).tobytes())
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        fix = read_gps_pillow(image)
+    assert fix is not None
+    assert fix.latitude == pytest.approx(-22.9519, abs=1e-5)
+    assert fix.longitude == pytest.approx(-43.2105, abs=1e-5)
+
+
+def test_a_photo_without_exif_prints_nothing_where_logging_is_not_set_up(tmp_path):
+    # Decode workers and Ray tasks have no logging set up: exifread's warning reached the terminal.
+    import subprocess
+    import sys
+
+    from tests.helpers import save_photo, scene
+
+    photo = save_photo(tmp_path / "plain.png", scene())
+    script = "from landmark_tag.pipeline.execute.exif import read_gps\n"
+    script += f"print(read_gps(open({str(photo)!r}, 'rb')))"
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "None" and result.stderr == ""

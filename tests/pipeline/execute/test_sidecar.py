@@ -1,0 +1,250 @@
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+from lxml import etree
+
+from landmark_tag.pipeline.execute.sidecar import (
+    SidecarError,
+    SidecarTag,
+    SidecarWriter,
+    merge_sidecar,
+    sidecar_path,
+    write_sidecar,
+)
+from landmark_tag.pipeline.execute.xmp import PREFIXES, xmp_coordinate
+from landmark_tag.results import ResultRow, Status
+
+EIFFEL = SidecarTag("Eiffel Tower", 48.8584, 2.2945)
+TAJ = SidecarTag("Taj Mahal", 27.1751, 78.0421)
+
+# A sidecar as photo software writes it: a rating, a title, keywords, properties as attributes.
+EXISTING = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Some Editor 1.0">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:darktable="http://darktable.sf.net/"
+   xmp:Rating="4" darktable:history_end="3">
+   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">Holiday</rdf:li></rdf:Alt></dc:title>
+   <dc:subject><rdf:Bag><rdf:li>holiday</rdf:li><rdf:li>family</rdf:li></rdf:Bag></dc:subject>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>""".encode()
+
+
+def current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def read(content: bytes) -> dict:
+    """Keywords, GPS and other fields, read with XPath over the namespaces (not by string matching)."""
+    root = etree.fromstring(content)
+    ns = {**PREFIXES, "xmp": "http://ns.adobe.com/xap/1.0/"}
+
+    def simple(name):
+        values = root.xpath(f"//rdf:Description/@{name} | //rdf:Description/{name}/text()", namespaces=ns)
+        return values[0] if values else None
+
+    return {
+        "keywords": root.xpath("//dc:subject/rdf:Bag/rdf:li/text()", namespaces=ns),
+        "latitude": simple("exif:GPSLatitude"),
+        "longitude": simple("exif:GPSLongitude"),
+        "rating": simple("xmp:Rating"),
+        "title": root.xpath("//dc:title//rdf:li/text()", namespaces=ns),
+    }
+
+
+def test_xmp_coordinates():
+    assert xmp_coordinate(48.8584, "N", "S") == "48,51.504000N"
+    assert xmp_coordinate(-33.8568, "N", "S") == "33,51.408000S"
+    assert xmp_coordinate(-122.4783, "E", "W") == "122,28.698000W"
+    assert xmp_coordinate(10.99999999999, "N", "S") == "11,0.000000N"
+
+
+def test_new_sidecar_has_keyword_and_location():
+    content = merge_sidecar(None, EIFFEL)
+    assert content.startswith(b"<?xpacket begin=")
+    assert read(content) == {
+        "keywords": ["Eiffel Tower"],
+        "latitude": "48,51.504000N",
+        "longitude": "2,17.670000E",
+        "rating": None,
+        "title": [],
+    }
+
+
+def test_merge_keeps_other_fields_and_keywords():
+    merged = read(merge_sidecar(EXISTING, EIFFEL))
+    assert merged["keywords"] == ["holiday", "family", "Eiffel Tower"]
+    assert merged["rating"] == "4" and merged["title"] == ["Holiday"]
+    assert merged["latitude"] == "48,51.504000N"
+    assert b'darktable:history_end="3"' in merge_sidecar(EXISTING, EIFFEL)
+
+
+def test_rerun_is_idempotent_and_a_new_answer_replaces_only_ours():
+    once = merge_sidecar(EXISTING, EIFFEL)
+    assert merge_sidecar(once, EIFFEL) == once
+    changed = read(merge_sidecar(once, TAJ))
+    assert changed["keywords"] == ["holiday", "family", "Taj Mahal"]
+    assert changed["latitude"] == "27,10.506000N"
+
+
+def test_coordinates_set_by_someone_else_are_kept():
+    own_gps = merge_sidecar(None, EIFFEL).replace(b"landmarktag:Location", b"landmarktag:Elsewhere")
+    kept = read(merge_sidecar(own_gps, TAJ))
+    assert kept["latitude"] == "48,51.504000N"  # not ours any more, so not overwritten
+    assert "Taj Mahal" in kept["keywords"]
+
+
+def test_a_keyword_the_user_had_is_not_removed_later():
+    user = EXISTING.replace(b"<rdf:li>family</rdf:li>", b"<rdf:li>Eiffel Tower</rdf:li>")
+    once = merge_sidecar(user, EIFFEL)
+    assert read(once)["keywords"] == ["holiday", "Eiffel Tower"]
+    assert read(merge_sidecar(once, TAJ))["keywords"] == ["holiday", "Eiffel Tower", "Taj Mahal"]
+
+
+def test_keyword_only_when_the_landmark_has_no_place():
+    merged = read(merge_sidecar(EXISTING, SidecarTag("Grey Tower")))
+    assert merged["keywords"][-1] == "Grey Tower" and merged["latitude"] is None
+
+
+def test_broken_sidecar_is_refused_not_overwritten(tmp_path):
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"jpeg")
+    broken = tmp_path / "a.jpg.xmp"
+    broken.write_bytes(b"<x:xmpmeta><unclosed>")
+    with pytest.raises(SidecarError, match="not well-formed"):
+        write_sidecar(str(photo), EIFFEL)
+    assert broken.read_bytes() == b"<x:xmpmeta><unclosed>"
+
+
+@pytest.mark.parametrize("entity", ['SYSTEM "file://{secret}"', '"&#169; someone"'])
+def test_a_sidecar_with_a_dtd_is_left_alone_and_never_expanded(tmp_path, entity):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("do not copy me")
+    declaration = entity.format(secret=secret)
+    hostile = f"""<?xml version="1.0"?><!DOCTYPE x [<!ENTITY e {declaration}>]>
+<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{PREFIXES["rdf"]}"><rdf:Description rdf:about=""
+ xmlns:dc="{PREFIXES["dc"]}"><dc:description>&e;</dc:description></rdf:Description></rdf:RDF></x:xmpmeta>"""
+    photo = tmp_path / "a.jpg"
+    photo.write_bytes(b"jpeg")
+    (tmp_path / "a.jpg.xmp").write_text(hostile)
+    with pytest.raises(SidecarError, match="declares a DTD"):
+        write_sidecar(str(photo), EIFFEL)
+    assert (tmp_path / "a.jpg.xmp").read_text() == hostile  # not rewritten into an invalid file
+
+
+@pytest.mark.timeout(30)
+def test_only_regular_writable_sidecars_are_read_and_merged(tmp_path):
+    """A FIFO would block the scan forever, a link to /dev/zero would fill memory; a link or a
+    read-only file is someone's arrangement. All are left alone with a reason, quickly."""
+    photos = {}
+    for name in ("fifo", "zero", "link", "readonly", "huge"):
+        photos[name] = tmp_path / f"{name}.jpg"
+        photos[name].write_bytes(b"jpeg")
+    os.mkfifo(tmp_path / "fifo.jpg.xmp")
+    os.symlink("/dev/zero", tmp_path / "zero.jpg.xmp")
+    (tmp_path / "elsewhere.xmp").write_bytes(EXISTING)
+    os.symlink(tmp_path / "elsewhere.xmp", tmp_path / "link.jpg.xmp")
+    (tmp_path / "readonly.jpg.xmp").write_bytes(EXISTING)
+    os.chmod(tmp_path / "readonly.jpg.xmp", 0o444)
+    (tmp_path / "huge.jpg.xmp").write_bytes(b" " * (2 << 20))
+    reasons = {
+        "fifo": "not a regular file",
+        "zero": "symbolic link",
+        "link": "symbolic link",
+        "readonly": "read-only",
+        "huge": "too large",
+    }
+    for name, reason in reasons.items():
+        with pytest.raises(SidecarError, match=reason):
+            write_sidecar(str(photos[name]), EIFFEL)
+    assert (tmp_path / "elsewhere.xmp").read_bytes() == EXISTING
+    assert (tmp_path / "readonly.jpg.xmp").read_bytes() == EXISTING
+    assert os.path.islink(tmp_path / "link.jpg.xmp")
+
+
+def test_sidecar_naming(tmp_path):
+    photo = tmp_path / "IMG_1.jpg"
+    assert sidecar_path(str(photo)) == f"{photo}.xmp"
+    (tmp_path / "IMG_1.xmp").write_bytes(EXISTING)
+    assert sidecar_path(str(photo)) == str(tmp_path / "IMG_1.xmp")  # adopt the existing one
+    (tmp_path / "IMG_1.jpg.xmp").write_bytes(EXISTING)
+    assert sidecar_path(str(photo)) == f"{photo}.xmp"
+
+
+def test_write_sidecar_changes_only_the_sidecar(tmp_path):
+    photo = tmp_path / "IMG_1.jpg"
+    photo.write_bytes(b"original bytes")
+    assert write_sidecar(str(photo), EIFFEL) is True
+    sidecar = tmp_path / "IMG_1.jpg.xmp"
+    first = sidecar.stat()
+    assert write_sidecar(str(photo), EIFFEL) is False  # unchanged: not rewritten
+    assert sidecar.stat().st_mtime_ns == first.st_mtime_ns
+    assert oct(first.st_mode & 0o777) == oct(0o666 & ~current_umask())
+    assert photo.read_bytes() == b"original bytes"
+    assert sorted(os.listdir(tmp_path)) == ["IMG_1.jpg", "IMG_1.jpg.xmp"]
+
+
+def test_writer_counts_failures_and_goes_on(tmp_path):
+    (tmp_path / "a.jpg.xmp").mkdir()  # a sidecar that cannot be written: a folder is in the way
+    common = {
+        "size_bytes": 1,
+        "modified_at": 0.0,
+        "scanned_at": 0.0,
+        "model": "m",
+        "landmarks": ["Eiffel Tower"],
+    }
+    rows = [
+        ResultRow(
+            str(tmp_path / "a.jpg"), Status.TAGGED, estimated_latitude=1.0, estimated_longitude=2.0, **common
+        ),
+        ResultRow(str(tmp_path / "b.jpg"), Status.TAGGED, **common),
+        ResultRow(str(tmp_path / "c.jpg"), Status.UNCERTAIN, **common),
+        ResultRow(str(tmp_path / "d.jpg"), Status.FAILED, **common),
+    ]
+    writer = SidecarWriter()
+    writer.write(rows)
+    assert (writer.stats.written, writer.stats.failed) == (1, 1)
+    assert writer.stats.problems[0].startswith(str(tmp_path / "a.jpg"))
+    assert sorted(os.listdir(tmp_path)) == ["a.jpg.xmp", "b.jpg.xmp"]
+
+
+def test_a_country_set_by_hand_is_kept_and_our_own_is_replaced():
+    own = merge_sidecar(None, SidecarTag("Taj Mahal", 27.1751, 78.0421, "IN"))
+    assert b"<photoshop:Country>India</photoshop:Country>" in own
+    assert b"<Iptc4xmpCore:CountryCode>IN</Iptc4xmpCore:CountryCode>" in own
+    moved = merge_sidecar(own, SidecarTag("Eiffel Tower", 48.8584, 2.2945, "FR"))
+    assert b">France<" in moved and b">FR<" in moved and b"India" not in moved
+    by_hand = moved.replace(b">France<", b">Frankreich<")
+    kept = merge_sidecar(by_hand, SidecarTag("Taj Mahal", 27.1751, 78.0421, "IN"))
+    assert b">Frankreich<" in kept and b"India" not in kept
+
+
+@pytest.mark.skipif(
+    shutil.which("exiftool") is None, reason="exiftool (libimage-exiftool-perl) is not installed"
+)
+def test_exiftool_reads_back_keyword_and_coordinates(tmp_path):
+    photo = tmp_path / "IMG_2.jpg"
+    photo.write_bytes(b"not read")
+    (tmp_path / "IMG_2.jpg.xmp").write_bytes(EXISTING)
+    write_sidecar(str(photo), SidecarTag("Sydney Opera House", -33.8568, 151.2153, "AU"))
+    write_sidecar(str(photo), SidecarTag("Sydney Opera House", -33.8568, 151.2153, "AU"))
+    output = subprocess.run(
+        ["exiftool", "-json", "-n", "-XMP:Subject", "-XMP:GPSLatitude", "-XMP:GPSLongitude", "-XMP:Rating",
+         "-XMP-photoshop:Country", "-XMP-iptcCore:CountryCode", str(tmp_path / "IMG_2.jpg.xmp")],
+        capture_output=True, check=True, text=True,
+    ).stdout  # fmt: skip
+    (tags,) = json.loads(output)
+    assert tags["Subject"] == ["holiday", "family", "Sydney Opera House"]
+    assert tags["GPSLatitude"] == pytest.approx(-33.8568, abs=1e-6)
+    assert tags["GPSLongitude"] == pytest.approx(151.2153, abs=1e-6)
+    assert tags["Rating"] == 4
+    assert (tags["Country"], tags["CountryCode"]) == ("Australia", "AU")  # as photo managers read them
