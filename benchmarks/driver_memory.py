@@ -17,10 +17,9 @@ import pickle
 import resource
 import uuid
 
-from landmark_tag.pipeline.commit.journal import DEFAULT_COMMIT_ROWS
 from landmark_tag.pipeline.plan.discover import PhotoFile
 from landmark_tag.pipeline.plan.incremental import DoneEntry, plan_work
-from landmark_tag.pipeline.shards import cut_shards
+from landmark_tag.pipeline.shards import DEFAULT_COMMIT_ROWS, cut_shards
 
 
 def rss_mb() -> float:

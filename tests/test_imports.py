@@ -74,3 +74,37 @@ def test_imports_run_one_way():
                 continue  # `predict --show` draws the pipeline's ImagePrediction
             wrong.append(f"{module} ({source}) imports {target} ({destination})")
     assert not wrong, "\n".join(sorted(wrong))
+
+
+# The scan's layers, lowest first: a module imports only from its own layer or lower ones. The
+# vocabulary every step speaks comes first (the photo found, the shard, the output, the options).
+PIPELINE_LAYERS = [
+    ("plan.discover", "config", "target", "shards"),
+    ("execute",),
+    ("commit",),
+    ("resolve",),
+    ("plan",),
+    ("engines",),
+    ("scan",),
+]
+
+
+def pipeline_layer(module: str) -> int | None:
+    inside = module.removeprefix("landmark_tag.pipeline.")
+    if inside == module or inside == "landmark_tag.pipeline":
+        return None
+    for number, prefixes in enumerate(PIPELINE_LAYERS):
+        if any(inside == prefix or inside.startswith(prefix + ".") for prefix in prefixes):
+            return number
+    raise AssertionError(f"{module} is in no layer of PIPELINE_LAYERS: add it")
+
+
+def test_the_scans_steps_import_downwards_only():
+    upward = []
+    for module, targets in import_graph().items():
+        source = pipeline_layer(module)
+        for target in targets:
+            destination = pipeline_layer(target)
+            if source is not None and destination is not None and destination > source:
+                upward.append(f"{module} imports {target}")
+    assert not upward, "\n".join(sorted(upward))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from landmark_tag.errors import ConfigError
 from landmark_tag.images import DEFAULT_MAX_PIXELS
-from landmark_tag.pipeline.commit.journal import DEFAULT_COMMIT_ROWS
+from landmark_tag.pipeline.shards import DEFAULT_COMMIT_ROWS
 from landmark_tag.results import output_format
 from landmark_tag.storage import is_url, local_path
 
@@ -40,7 +40,7 @@ class ScanConfig:
     min_landmark_score: float | None = None  # None: the threshold stored in the checkpoint
     precision: str = "auto"  # auto, fp32, bf16 or int8 (with runtime; see runtime.runners)
     runtime: str = "auto"  # auto (openvino on a CPU, torch on a GPU), torch or openvino
-    commit_rows: int = DEFAULT_COMMIT_ROWS  # rows per crash-safe part file (a Ray shard)
+    commit_rows: int = DEFAULT_COMMIT_ROWS  # photos per shard: the unit of work and of commit
     write_xmp: bool = False  # write an XMP sidecar beside each tagged photo
     gpu_decode: bool = False  # decode large JPEGs on the GPU (nvJPEG); needs a CUDA device
     max_pixels: int = DEFAULT_MAX_PIXELS  # most pixels a photo may decode to; larger ones fail

@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 from landmark_tag.pipeline.plan.discover import PhotoFile
 
+# Photos per shard (--commit-every): a crash redoes at most one shard per model actor, and a scan
+# of N photos leaves about N / 64 part files until the merge.
+DEFAULT_COMMIT_ROWS = 64
+
 
 @dataclass(frozen=True)
 class Shard:

@@ -32,9 +32,6 @@ from landmark_tag.storage import (
     staging_file,
 )
 
-DEFAULT_COMMIT_ROWS = 64
-
-
 class PartJournal:
     """The `<out>.parts/` folder of committed rows, local or in a bucket: one part per shard, so a
     scan of N photos leaves about N / --commit-every files (objects, in a bucket) until the merge."""

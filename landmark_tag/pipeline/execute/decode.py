@@ -1,4 +1,4 @@
-"""Stage 3: turn a photo file into the model's input tensor (and, with --gpu-decode, tell which large
+"""Turn a photo file into the model's input tensor (and, with --gpu-decode, tell which large
 JPEGs a decode worker leaves to the GPU: `wants_device_decode`).
 
 The cheap path comes first: JPEG draft mode lets libjpeg decode at 1/2, 1/4 or 1/8 scale, which is

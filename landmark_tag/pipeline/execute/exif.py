@@ -1,4 +1,4 @@
-"""Stage 2: is the photo already located? Read GPS coordinates from EXIF without decoding pixels.
+"""Is the photo already located? Read GPS coordinates from EXIF without decoding pixels.
 
 exifread reads the EXIF block from the start of the file, so this costs a fraction of a millisecond.
 Pillow's EXIF reader is the fallback for WebP, where exifread misses the EXIF chunk.

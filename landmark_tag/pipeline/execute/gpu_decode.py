@@ -1,4 +1,4 @@
-"""Stage 3 on the GPU (opt-in, `scan --gpu-decode`): large JPEGs decoded by nvJPEG.
+"""Decoding on the GPU (opt-in, `scan --gpu-decode`): large JPEGs decoded by nvJPEG.
 
 A decode worker that meets a large JPEG sends its bytes and EXIF orientation instead of pixels
 (`decode.wants_device_decode`); the main process decodes them as one batch on the device, turns them

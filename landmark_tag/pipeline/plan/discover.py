@@ -1,4 +1,4 @@
-"""Stage 1: find the photos to scan, in a stable order, without following a symlink loop forever."""
+"""Plan: find the photos to scan, in a stable order, without following a symlink loop forever."""
 
 from __future__ import annotations
 
