@@ -66,6 +66,24 @@ class ResolvedScan:
         return self.batch_size or default_batch_size(device)
 
 
+# Options that `ScanConfig.check` has checked and that need nothing else worked out.
+_AS_GIVEN = (
+    "commit_rows",
+    "storage_options",
+    "recursive",
+    "include_hidden",
+    "include_gps",
+    "full",
+    "prune",
+    "force_prune",
+    "write_xmp",
+    "gpu_decode",
+    "max_pixels",
+    "ray_address",
+    "actors",
+)
+
+
 def resolve_scan(config: ScanConfig, model: LoadedModel) -> ResolvedScan:
     """`config` checked and completed for `model`; raises ConfigError for what cannot work."""
     config.check()
@@ -99,17 +117,5 @@ def resolve_scan(config: ScanConfig, model: LoadedModel) -> ResolvedScan:
         batch_size=config.batch_size or (default_batch_size(device) if device is not None else None),
         threads=config.threads or (default_threads(device) if device is not None else None),
         workers=(default_workers() if config.workers is None else config.workers) if local else 0,
-        commit_rows=config.commit_rows,
-        storage_options=config.storage_options,
-        recursive=config.recursive,
-        include_hidden=config.include_hidden,
-        include_gps=config.include_gps,
-        full=config.full,
-        prune=config.prune,
-        force_prune=config.force_prune,
-        write_xmp=config.write_xmp,
-        gpu_decode=config.gpu_decode,
-        max_pixels=config.max_pixels,
-        ray_address=config.ray_address,
-        actors=config.actors,
+        **{name: getattr(config, name) for name in _AS_GIVEN},
     )
