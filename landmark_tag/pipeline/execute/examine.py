@@ -11,7 +11,7 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -36,7 +36,7 @@ class PhotoItem:
     photo: PhotoFile
     gps: GpsFix | None = None
     error: str | None = None
-    taken: CaptureTime = CaptureTime()  # from EXIF, located or not (see `exif`)
+    taken: CaptureTime = field(default_factory=CaptureTime)  # from EXIF, located or not (see `exif`)
     camera: str | None = None
     pixels: torch.Tensor | None = None
     decoded: bool = False

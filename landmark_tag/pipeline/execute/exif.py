@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, BinaryIO
 
@@ -57,7 +57,7 @@ class PhotoExif:
     """What a scan keeps of a photo's EXIF. Anything malformed is left out, never raised."""
 
     gps: GpsFix | None = None
-    taken: CaptureTime = CaptureTime()
+    taken: CaptureTime = field(default_factory=CaptureTime)
     camera: str | None = None  # make and model, and the body's serial number where present
 
 
