@@ -10,6 +10,7 @@ import os
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from pathlib import Path
 
@@ -50,6 +51,13 @@ class ResultRow:
     probabilities: list[float] = field(default_factory=list)  # same order as landmarks
     # How much the photo looks like any landmark the model knows (see `openset`); None without one.
     landmark_score: float | None = None
+    # When it was taken (EXIF; see `pipeline.execute.exif`): in UTC where the EXIF ties the camera's
+    # clock to UTC; the camera's clock as it read (ISO 8601, no zone); its offset; the GPS fix's UTC.
+    taken_at: float | None = None  # POSIX seconds
+    taken_local: str | None = None
+    taken_offset: str | None = None  # "+02:00"
+    gps_time: float | None = None  # POSIX seconds
+    camera: str | None = None  # make, model and body serial: one camera, one clock
 
 
 def output_path(path: str) -> str:
@@ -106,6 +114,11 @@ def result_schema(k: int) -> pa.Schema:
     fields += [pa.field(f"probability_{i}", pa.float64()) for i in range(1, k + 1)]
     fields += [
         pa.field("landmark_score", pa.float64()),
+        pa.field("taken_at", _TIMESTAMP),
+        pa.field("taken_local", pa.timestamp("us")),
+        pa.field("taken_offset", pa.string()),
+        pa.field("gps_time", _TIMESTAMP),
+        pa.field("camera", pa.string()),
         pa.field("model", pa.string()),
         pa.field("size_bytes", pa.int64()),
         pa.field("modified_at", _TIMESTAMP),
@@ -146,6 +159,10 @@ def to_micros(posix_seconds: float) -> int:
     return round(posix_seconds * 1_000_000)
 
 
+def _micros_or_none(posix_seconds: float | None) -> int | None:
+    return None if posix_seconds is None else to_micros(posix_seconds)
+
+
 def conform(table: pa.Table, k: int) -> pa.Table:
     """`table` in the current output schema. Outputs written before a column existed lack it; their
     rows get it empty (they keep what the scan that made them found), so upgrading never forces a
@@ -177,6 +194,11 @@ def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
     for i in range(k):
         columns[f"probability_{i + 1}"] = [ranked(r.probabilities, i) for r in rows]
     columns["landmark_score"] = [r.landmark_score for r in rows]
+    columns["taken_at"] = [_micros_or_none(r.taken_at) for r in rows]
+    columns["taken_local"] = [datetime.fromisoformat(r.taken_local) if r.taken_local else None for r in rows]
+    columns["taken_offset"] = [r.taken_offset for r in rows]
+    columns["gps_time"] = [_micros_or_none(r.gps_time) for r in rows]
+    columns["camera"] = [r.camera for r in rows]
     columns["model"] = [r.model for r in rows]
     columns["size_bytes"] = [r.size_bytes for r in rows]
     columns["modified_at"] = [to_micros(r.modified_at) for r in rows]

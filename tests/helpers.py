@@ -68,6 +68,45 @@ def gps_exif(lat: float, lon: float, lat_ref: str | None = None, lon_ref: str | 
     return exif
 
 
+def capture_exif(
+    exif: Image.Exif | None = None,
+    *,
+    taken: str | None = None,
+    subseconds: str | None = None,
+    offset: str | None = None,
+    gps_date: str | None = None,
+    gps_time: tuple[int, int, float] | None = None,
+    make: str | None = None,
+    model: str | None = None,
+    serial: str | None = None,
+) -> Image.Exif:
+    """`exif` (or a new one) with capture time tags as a camera writes them: `taken` as EXIF's
+    "YYYY:MM:DD HH:MM:SS", `gps_time` as (hours, minutes, seconds) UTC."""
+    exif = exif if exif is not None else Image.Exif()
+    ifd = exif.get_ifd(ExifTags.IFD.Exif)
+    for tag, value in (
+        (ExifTags.Base.DateTimeOriginal, taken),
+        (ExifTags.Base.SubsecTimeOriginal, subseconds),
+        (ExifTags.Base.OffsetTimeOriginal, offset),
+        (ExifTags.Base.BodySerialNumber, serial),
+    ):
+        if value is not None:
+            ifd[tag] = value
+    if make is not None:
+        exif[ExifTags.Base.Make] = make
+    if model is not None:
+        exif[ExifTags.Base.Model] = model
+    if gps_date is not None or gps_time is not None:
+        gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
+        if gps_date is not None:
+            gps[ExifTags.GPS.GPSDateStamp] = gps_date
+        if gps_time is not None:
+            gps[ExifTags.GPS.GPSTimeStamp] = tuple(
+                TiffImagePlugin.IFDRational(round(part * 100), 100) for part in gps_time
+            )
+    return exif
+
+
 def save_photo(
     path: Path, image: Image.Image | None = None, exif: Image.Exif | None = None, **kwargs
 ) -> Path:

@@ -338,3 +338,34 @@ def test_the_ray_engine_without_ray_says_how_to_install_it(tmp_path, photo_tree,
     message = result.output.strip()
     assert "Traceback" not in message and len(message.splitlines()) == 1
     assert "pip install 'ray[data,client]>=2.50,<3'" in message  # works however landmark-tag was installed
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_capture_time_and_camera_are_columns_for_located_and_tagged_photos(tmp_path, tiny_model, suffix):
+    from datetime import datetime, timezone
+
+    from tests.helpers import capture_exif, gps_exif, save_photo, scene
+
+    phone = capture_exif(
+        gps_exif(50.87, 4.33), taken="2017:04:17 14:34:18", offset="+02:00", gps_date="2017:04:17",
+        gps_time=(12, 34, 20), make="Google", model="Pixel 4",
+    )  # fmt: skip
+    camera = capture_exif(taken="2017:04:17 13:40:00", subseconds="5", make="SONY", model="DSC-HX400V")
+    save_photo(tmp_path / "photos" / "phone.jpg", scene(seed=1), exif=phone)
+    save_photo(tmp_path / "photos" / "camera.jpg", scene(seed=2), exif=camera)
+    out = tmp_path / f"tags{suffix}"
+    scan(ScanConfig([str(tmp_path / "photos")], str(out), model=str(tiny_model), workers=0))
+    frame = read_results(out).set_index("path")
+    located, other = (
+        frame.loc[str(tmp_path / "photos" / "phone.jpg")],
+        frame.loc[str(tmp_path / "photos" / "camera.jpg")],
+    )
+    assert located["status"] == "skipped_gps" and located["camera"] == "Google Pixel 4"
+    assert located["taken_at"] == pd.Timestamp(datetime(2017, 4, 17, 12, 34, 18, tzinfo=timezone.utc))
+    assert located["gps_time"] == pd.Timestamp(datetime(2017, 4, 17, 12, 34, 20, tzinfo=timezone.utc))
+    assert located["taken_offset"] == "+02:00"
+    # No offset: the camera's clock is kept as it read, and no UTC time is made up from it.
+    assert other["taken_local"] == pd.Timestamp("2017-04-17 13:40:00.5") and pd.isna(other["taken_at"])
+    assert (
+        pd.isna(other["taken_offset"]) and pd.isna(other["gps_time"]) and other["camera"] == "SONY DSC-HX400V"
+    )

@@ -32,6 +32,7 @@ from landmark_tag.storage import (
     staging_file,
 )
 
+
 class PartJournal:
     """The `<out>.parts/` folder of committed rows, local or in a bucket: one part per shard, so a
     scan of N photos leaves about N / --commit-every files (objects, in a bucket) until the merge."""

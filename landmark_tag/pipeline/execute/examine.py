@@ -11,14 +11,14 @@ import contextlib
 import logging
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
 from landmark_tag.images import EMPTY_FILE, DecodeError, describe_os_error
 from landmark_tag.pipeline.execute.decode import PhotoDecoder, exif_orientation, wants_device_decode
-from landmark_tag.pipeline.execute.exif import GpsFix, read_gps, read_gps_pillow
+from landmark_tag.pipeline.execute.exif import CaptureTime, GpsFix, PhotoExif, read_exif, read_exif_pillow
 from landmark_tag.pipeline.plan.discover import PhotoFile
 from landmark_tag.storage import open_binary
 
@@ -36,6 +36,8 @@ class PhotoItem:
     photo: PhotoFile
     gps: GpsFix | None = None
     error: str | None = None
+    taken: CaptureTime = field(default_factory=CaptureTime)  # from EXIF, located or not (see `exif`)
+    camera: str | None = None
     pixels: torch.Tensor | None = None
     decoded: bool = False
     jpeg: torch.Tensor | None = None
@@ -93,30 +95,34 @@ class Examiner:
         device_jpeg_min_bytes = self.device_jpeg_min_bytes
         if photo.size_bytes == 0:
             return PhotoItem(photo, error=EMPTY_FILE)
-        gps = None
+        exif = PhotoExif()
         try:
             with open_binary(photo.path, self.storage_options) as handle:
-                gps = read_gps(handle)
-                if gps is not None and not include_gps:
-                    return PhotoItem(photo, gps=gps)
+                exif = read_exif(handle)
+                if exif.gps is not None and not include_gps:
+                    return self._item(photo, exif)
                 handle.seek(0)
                 with decoder.open(handle) as image:
-                    if gps is None and image.format in _PILLOW_EXIF_FORMATS:
-                        gps = read_gps_pillow(image)
-                        if gps is not None and not include_gps:
-                            return PhotoItem(photo, gps=gps)
+                    if image.format in _PILLOW_EXIF_FORMATS and exif == PhotoExif():
+                        exif = read_exif_pillow(image)
+                        if exif.gps is not None and not include_gps:
+                            return self._item(photo, exif)
                     if device_jpeg_min_bytes is not None and wants_device_decode(
                         image, photo.size_bytes, device_jpeg_min_bytes
                     ):
                         orientation = exif_orientation(image)
                         handle.seek(0)
                         jpeg = torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8)
-                        return PhotoItem(photo, gps=gps, jpeg=jpeg, orientation=orientation)
+                        return self._item(photo, exif, jpeg=jpeg, orientation=orientation)
                     pixels = decoder.pixels(image)
         except DecodeError as exc:
-            return PhotoItem(photo, gps=gps, error=str(exc))
+            return self._item(photo, exif, error=str(exc))
         except OSError as exc:
-            return PhotoItem(photo, gps=gps, error=describe_os_error(exc))
+            return self._item(photo, exif, error=describe_os_error(exc))
         except Exception as exc:  # a decoder bug must cost one photo, not the scan
-            return PhotoItem(photo, gps=gps, error=f"unexpected error: {type(exc).__name__}: {exc}")
-        return PhotoItem(photo, gps=gps, pixels=pixels, decoded=True)
+            return self._item(photo, exif, error=f"unexpected error: {type(exc).__name__}: {exc}")
+        return self._item(photo, exif, pixels=pixels, decoded=True)
+
+    @staticmethod
+    def _item(photo: PhotoFile, exif: PhotoExif, **fields: Any) -> PhotoItem:
+        return PhotoItem(photo, gps=exif.gps, taken=exif.taken, camera=exif.camera, **fields)

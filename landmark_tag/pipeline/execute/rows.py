@@ -60,6 +60,11 @@ def batch_rows(
             error=item.error,
             gps_latitude=item.gps.latitude if item.gps else None,
             gps_longitude=item.gps.longitude if item.gps else None,
+            taken_at=item.taken.utc,
+            taken_local=item.taken.local,
+            taken_offset=item.taken.offset,
+            gps_time=item.taken.gps_utc,
+            camera=item.camera,
         )
         if item.decoded and top is not None and predictor is not None:
             indices, probabilities = top.indices[decoded_index], top.probabilities[decoded_index]

@@ -1,11 +1,21 @@
 import io
 import math
+from datetime import datetime, timezone
 
 import pytest
 from PIL import ExifTags, Image, TiffImagePlugin
 
-from landmark_tag.pipeline.execute.exif import GpsFix, gps_fix, read_gps, read_gps_pillow
-from tests.helpers import gps_exif, jpeg_bytes, scene
+from landmark_tag.pipeline.execute.exif import (
+    CaptureTime,
+    GpsFix,
+    camera_name,
+    gps_fix,
+    read_exif,
+    read_exif_pillow,
+    read_gps,
+    read_gps_pillow,
+)
+from tests.helpers import capture_exif, gps_exif, jpeg_bytes, save_photo, scene
 
 CASES = [
     (48.8584, 2.2945),  # N, E
@@ -111,3 +121,63 @@ def test_a_photo_without_exif_prints_nothing_where_logging_is_not_set_up(tmp_pat
     script += f"print(read_gps(open({str(photo)!r}, 'rb')))"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "None" and result.stderr == ""
+
+
+# ---------------------------------------------------------------- capture time and camera
+
+UTC = timezone.utc
+
+
+def exif_of(path):
+    with open(path, "rb") as handle:
+        return read_exif(handle)
+
+
+def test_the_camera_clock_with_its_offset_gives_utc(tmp_path):
+    exif = capture_exif(
+        taken="2017:04:17 13:34:18", subseconds="25", offset="+02:00", make="SONY", model="DSC-HX400V",
+        serial="4021737",
+    )  # fmt: skip
+    found = exif_of(save_photo(tmp_path / "a.jpg", exif=exif))
+    assert found.taken.local == "2017-04-17T13:34:18.25" and found.taken.offset == "+02:00"
+    assert found.taken.utc == datetime(2017, 4, 17, 11, 34, 18, 250000, tzinfo=UTC).timestamp()
+    assert found.camera == "SONY DSC-HX400V #4021737"
+
+
+def test_a_clock_without_an_offset_is_never_read_as_utc_and_gps_time_is_kept_apart(tmp_path):
+    exif = capture_exif(
+        gps_exif(50.87, 4.33), taken="2017:04:17 13:34:18", gps_date="2017:04:17", gps_time=(12, 34, 20)
+    )
+    found = exif_of(save_photo(tmp_path / "a.jpg", exif=exif))
+    assert found.taken.local == "2017-04-17T13:34:18" and found.taken.utc is None
+    assert found.taken.gps_utc == datetime(2017, 4, 17, 12, 34, 20, tzinfo=UTC).timestamp()
+    assert found.gps is not None
+
+
+@pytest.mark.parametrize(
+    ("tags", "expected"),
+    [
+        ({"taken": "0000:00:00 00:00:00"}, CaptureTime()),  # what cameras write for "unset"
+        ({"taken": "    :  :     :  :  "}, CaptureTime()),
+        ({"taken": "2017:04:17 13:34:18", "offset": "+25:00"}, CaptureTime("2017-04-17T13:34:18")),
+        ({"gps_date": "2017:04:17", "gps_time": (25, 0, 0)}, CaptureTime()),
+        ({"gps_date": "garbage", "gps_time": (12, 0, 0)}, CaptureTime()),
+    ],
+)
+def test_times_that_are_not_times_are_left_out(tmp_path, tags, expected):
+    assert exif_of(save_photo(tmp_path / "a.jpg", exif=capture_exif(**tags))).taken == expected
+
+
+def test_a_model_that_names_its_make_is_not_doubled():
+    assert camera_name("Canon", "Canon EOS R5", None) == "Canon EOS R5"
+    assert camera_name(b"DJI\x00", "FC300S", "") == "DJI FC300S"
+    assert camera_name(None, None, "123") is None
+
+
+def test_webp_capture_time_is_read_through_pillow(tmp_path):
+    exif = capture_exif(taken="2020:01:02 03:04:05", offset="-05:30", make="Google", model="Pixel 4")
+    path = save_photo(tmp_path / "a.webp", exif=exif)
+    with Image.open(path) as image:
+        found = read_exif_pillow(image)
+    assert found.taken.utc == datetime(2020, 1, 2, 8, 34, 5, tzinfo=UTC).timestamp()
+    assert found.camera == "Google Pixel 4"
