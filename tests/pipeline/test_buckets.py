@@ -76,6 +76,7 @@ def test_bucket_lock_refuses_a_second_scan_and_expires(bucket, tiny_model):
     assert scan(config).processed == 2
 
 
+@pytest.mark.slow  # a whole scan in a process killed mid-run, then its rerun
 def test_kill_9_over_a_bucket(bucket, tiny_model):
     client, name = bucket
     upload(client, name, 40, size=(1600, 1200))

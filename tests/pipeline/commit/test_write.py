@@ -12,6 +12,7 @@ COLUMNS = [
     "path", "status", "error", "gps_latitude", "gps_longitude",
     "estimated_latitude", "estimated_longitude", "estimated_country",
     "landmark_1", "landmark_2", "probability_1", "probability_2", "landmark_score",
+    "taken_at", "taken_local", "taken_offset", "gps_time", "camera",
     "model", "size_bytes", "modified_at", "scanned_at",
 ]  # fmt: skip
 

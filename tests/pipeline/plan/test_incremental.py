@@ -199,6 +199,7 @@ def test_lock_of_a_killed_scan_is_stale(tmp_path):
         pass
 
 
+@pytest.mark.slow  # a whole scan in a process killed mid-run, then its rerun
 def test_kill_9_mid_run_loses_nothing_and_repeats_nothing(tmp_path, tiny_model):
     root, out = make_tree(tmp_path / "photos", 10, size=(1600, 1200)), tmp_path / "tags.parquet"
     run(root, out, tiny_model)
@@ -228,6 +229,7 @@ def test_kill_9_mid_run_loses_nothing_and_repeats_nothing(tmp_path, tiny_model):
         )  # rows written before the kill survive as they were
 
 
+@pytest.mark.slow  # a whole scan in a process killed mid-run, then its rerun
 def test_sigterm_to_the_process_group_commits_releases_the_lock_and_exits_143(tmp_path, tiny_model):
     """As systemd, Kubernetes and Ray stop a job: SIGTERM to the scan and its decode workers."""
     root, out = make_tree(tmp_path / "photos", 40, size=(1600, 1200)), tmp_path / "tags.parquet"
