@@ -1,6 +1,6 @@
 """A scan's results: the row written for every photo, whatever happened to it; the columns of the
 output file (Parquet or CSV, the same either way); and reading an output back. Shared by the scan,
-which writes it (`pipeline.write`), the report and the Python API (`read_results`).
+which writes it (`pipeline.commit.write`), the report and the Python API (`read_results`).
 """
 
 from __future__ import annotations
