@@ -82,6 +82,13 @@ def status_counts() -> Counter[str]:
 FORMATS = ("parquet", "csv")
 _SUFFIXES = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv"}
 _TIMESTAMP = pa.timestamp("us", tz="UTC")
+LOCATION_COLUMN_NAMES = (
+    "location_latitude",
+    "location_longitude",
+    "location_source",
+    "location_radius_m",
+    "location_note",
+)
 
 
 def output_format(path: str | os.PathLike, requested: str | None = None) -> str:
@@ -106,6 +113,12 @@ def result_schema(k: int) -> pa.Schema:
         pa.field("error", pa.string()),
         pa.field("gps_latitude", pa.float64()),
         pa.field("gps_longitude", pa.float64()),
+        # One location per photo, from its best source (set at commit: pipeline.commit.locate).
+        pa.field("location_latitude", pa.float64()),
+        pa.field("location_longitude", pa.float64()),
+        pa.field("location_source", pa.string()),  # gps, time or landmark
+        pa.field("location_radius_m", pa.float64()),
+        pa.field("location_note", pa.string()),  # why there is none, where that is worth saying
         pa.field("estimated_latitude", pa.float64()),
         pa.field("estimated_longitude", pa.float64()),
         pa.field("estimated_country", pa.string()),
@@ -185,6 +198,8 @@ def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
         "error": [r.error for r in rows],
         "gps_latitude": [r.gps_latitude for r in rows],
         "gps_longitude": [r.gps_longitude for r in rows],
+        # Locations need every row: the commit sets them (pipeline.commit.locate).
+        **{name: [None] * len(rows) for name in LOCATION_COLUMN_NAMES},
         "estimated_latitude": [r.estimated_latitude for r in rows],
         "estimated_longitude": [r.estimated_longitude for r in rows],
         "estimated_country": [r.estimated_country for r in rows],

@@ -369,3 +369,25 @@ def test_capture_time_and_camera_are_columns_for_located_and_tagged_photos(tmp_p
     assert (
         pd.isna(other["taken_offset"]) and pd.isna(other["gps_time"]) and other["camera"] == "SONY DSC-HX400V"
     )
+
+
+def test_a_new_gps_photo_locates_photos_written_by_earlier_runs(tmp_path, tiny_model):
+    from tests.helpers import capture_exif, gps_exif, save_photo, scene
+
+    def phone(lat: float, minute: int):
+        return capture_exif(gps_exif(lat, 4.32), taken=f"2017:04:17 14:{minute:02d}:00", offset="+02:00")
+
+    photos = tmp_path / "photos"
+    save_photo(photos / "a-phone.jpg", scene(seed=1), exif=phone(50.88, 20))
+    camera = capture_exif(taken="2017:04:17 14:30:00", offset="+02:00", make="SONY", model="DSC-HX400V")
+    save_photo(photos / "b-camera.jpg", scene(seed=2), exif=camera)
+    out = tmp_path / "tags.parquet"
+    config = ScanConfig([str(photos)], str(out), model=str(tiny_model), workers=0, min_confidence=1.0)
+    scan(config)
+    first = read_results(out).set_index("path").loc[str(photos / "b-camera.jpg")]
+    assert first["location_source"] == "time" and first["location_latitude"] == pytest.approx(50.88)
+    save_photo(photos / "c-phone.jpg", scene(seed=3), exif=phone(50.89, 40))
+    summary = scan(config)
+    assert summary.processed == 1  # only the new photo: the camera's row is located again at commit
+    again = read_results(out).set_index("path").loc[str(photos / "b-camera.jpg")]
+    assert again["location_latitude"] == pytest.approx(50.885)  # between the two fixes now

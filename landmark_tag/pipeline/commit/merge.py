@@ -1,20 +1,25 @@
 """The commit's merge: the earlier output and the committed parts -> the new output, published
 in one rename or upload. Rows the current model made earlier are judged again on the way, so new
-thresholds apply to the whole output without running the model.
+thresholds apply to the whole output without running the model; then every row is located again
+(`locate`), since a new photo with GPS can locate photos written on earlier runs.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from landmark_tag.pipeline.commit.journal import PartJournal
+from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, LocateSettings, locate
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.execute.judge import Judge
 from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import conform, iter_result_batches
+from landmark_tag.results import LOCATION_COLUMN_NAMES, conform, iter_result_batches
 
 
 def count_rejudged(previous: OutputTarget, judge: Judge) -> int:
@@ -35,11 +40,48 @@ class MergeResult:
 
 
 def merge_output(
-    journal: PartJournal, *, previous: bool, drop: set[str], judge: Judge | None = None
+    journal: PartJournal,
+    *,
+    previous: bool,
+    drop: set[str],
+    judge: Judge | None = None,
+    locating: LocateSettings | None = None,
 ) -> MergeResult:
     """Write the journal's target anew from its earlier output (with `previous`) and the committed
     parts: one row per path, the newest, less the paths in `drop`. With a `judge`, that model's
-    carried-over rows are judged again at its thresholds."""
+    carried-over rows are judged again at its thresholds; then every row gets its location
+    (`locate`, with `locating` or the default limits)."""
+    target, k = journal.target, journal.k
+    staged = _merged(journal, previous, drop, judge)
+    try:
+        return MergeResult(_located(staged.path, target, k, locating or LocateSettings()), staged.rejudged)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(staged.path)
+
+
+@dataclass
+class _Staged:
+    path: str  # the merged rows, Parquet, in a temporary file beside the output
+    rejudged: int
+
+
+def _located(staged: str, target: OutputTarget, k: int, settings: LocateSettings) -> int:
+    """Publish the staged rows as the output, with every row's location set; returns the rows."""
+    locations = locate(pq.read_table(staged, columns=INPUT_COLUMNS), settings)
+    done = 0
+    with ResultWriter(target, k) as writer:
+        for batch in iter_result_batches(staged, "parquet"):
+            table = pa.Table.from_batches([batch])
+            for name in LOCATION_COLUMN_NAMES:
+                column = locations.column(name).slice(done, table.num_rows)
+                table = table.set_column(table.schema.get_field_index(name), name, column)
+            writer.write_table(table)
+            done += table.num_rows
+        return writer.rows_written
+
+
+def _merged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge | None) -> _Staged:
     target, k, parts = journal.target, journal.k, journal.existing()
     storage_options = target.storage_options
     # Where each path's newest row is: among parts, the latest `scanned_at` (part names order the
@@ -64,7 +106,9 @@ def merge_output(
         rejudged += changed
         return table
 
-    with ResultWriter(target, k) as writer:
+    # Staged as Parquet whatever the output's format: the location pass reads it back.
+    writer = ResultWriter(OutputTarget(target.path, "parquet", storage_options), k, stage_only=True)
+    with writer:
         if previous:
             for batch in target.batches():
                 keep = pc.invert(pc.is_in(batch.column("path"), value_set=replaced))
@@ -76,7 +120,7 @@ def merge_output(
             table = conform(pa.Table.from_batches(batches), k)
             keep = [newest[p][1] == index and p not in drop for p in table.column("path").to_pylist()]
             writer.write_table(judged(table.filter(pa.array(keep, pa.bool_()))))
-        return MergeResult(writer.rows_written, rejudged)
+    return _Staged(writer.staged, rejudged)
 
 
 def commit_scan(

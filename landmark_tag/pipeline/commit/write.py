@@ -29,7 +29,12 @@ from landmark_tag.storage import publish, staging_file
 class ResultWriter:
     """Streams rows to a temporary file; `close()` publishes it atomically, `abort()` discards it."""
 
-    def __init__(self, target: OutputTarget, k: int, rows_per_group: int = 4096) -> None:
+    def __init__(
+        self, target: OutputTarget, k: int, rows_per_group: int = 4096, stage_only: bool = False
+    ) -> None:
+        # With `stage_only`, close() leaves the finished file where it was written (`staged`), for
+        # a later pass to read, instead of publishing it.
+        self.stage_only = stage_only
         self.path = target.path
         self.format = target.format
         self.k = k
@@ -39,6 +44,7 @@ class ResultWriter:
         self._pending: list[ResultRow] = []
         tmp_name = staging_file(self.path)
         self._tmp_path = Path(tmp_name)
+        self.staged = tmp_name
         schema = result_schema(k)
         if self.format == "parquet":
             self._writer = pq.ParquetWriter(tmp_name, schema, compression="zstd")
@@ -72,6 +78,8 @@ class ResultWriter:
         """Flush, close and move the finished file over the output path."""
         self._flush()
         self._writer.close()
+        if self.stage_only:
+            return self.staged
         publish(str(self._tmp_path), self.path, self.storage_options)
         return self.path
 

@@ -29,6 +29,7 @@ from landmark_tag.results import read_results
 from tests.helpers import (
     TINY_PLACES,
     add_landmark_scorer,
+    capture_exif,
     gps_exif,
     jpeg_bytes,
     save_photo,
@@ -44,6 +45,13 @@ COMPARED = [
     "error",
     "gps_latitude",
     "gps_longitude",
+    "location_latitude",
+    "location_longitude",
+    "location_source",
+    "location_radius_m",
+    "location_note",
+    "taken_at",
+    "camera",
     "estimated_latitude",
     "estimated_longitude",
     "estimated_country",
@@ -64,9 +72,12 @@ def local_ray():
 
 
 def make_tree(root: Path, count: int = 24, size=(160, 120)) -> Path:
-    for i in range(count):
-        save_photo(root / "trip" / f"{i:03d}.jpg", scene(size, seed=i))
-    save_photo(root / "located.jpg", scene(seed=99), exif=gps_exif(48.8584, 2.2945))
+    for i in range(count):  # a minute apart, around the located photo: located by time
+        minute = f"2020:06:01 14:{i % 60:02d}:00"
+        taken = capture_exif(taken=minute, offset="+02:00", make="Canon", model="EOS")
+        save_photo(root / "trip" / f"{i:03d}.jpg", scene(size, seed=i), exif=taken)
+    located = capture_exif(gps_exif(48.8584, 2.2945), taken="2020:06:01 14:10:00", offset="+02:00")
+    save_photo(root / "located.jpg", scene(seed=99), exif=located)
     (root / "broken.jpg").write_bytes(b"not a jpeg")
     (root / "empty.jpg").write_bytes(b"")
     return root

@@ -1,0 +1,134 @@
+"""How well photos are located by time: hide the GPS of some photos, scan, and compare.
+
+    python benchmarks/locate_by_time.py FOLDER... --model MODEL [--seeds 0,1,2] [--hide 0.5]
+
+Each FOLDER holds one sequence of photos with GPS (a trip, a flight). For each seed, a copy of it has
+the GPS of a seeded random share of its photos removed (`--hide`; the whole GPS block, its time
+included, as `exiftool -gps:all=` does; the pixels are re-encoded, which changes nothing here), and
+`landmark-tag scan` runs over the copy. For the photos whose GPS was hidden it reports the share
+located, the median, 90th-percentile and largest error against their real GPS, and the share within
+the radius the scan stated. Beside it, the naive clock that exiftool-style tools use: every photo's
+DateTimeOriginal taken as one clock, interpolated between the nearest photos with GPS at most 1800 s
+apart (exiftool's GeoMaxIntSecs), else the nearest within 1800 s (GeoMaxExtSecs), with no radius.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import random
+import shutil
+import statistics
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from PIL import ExifTags, Image
+
+from landmark_tag.pipeline.commit.locate import distance_m
+from landmark_tag.pipeline.execute.exif import read_exif
+from landmark_tag.pipeline.plan.discover import IMAGE_EXTENSIONS
+from landmark_tag.pipeline.scan import ScanConfig, scan
+from landmark_tag.results import read_results
+
+NAIVE_MAX_SECONDS = 1800.0
+
+
+def hide_gps(path: Path) -> None:
+    with Image.open(path) as image:
+        exif = image.getexif()
+        exif.get_ifd(ExifTags.IFD.GPSInfo)  # loaded, so that deleting it drops it
+        del exif[ExifTags.IFD.GPSInfo]
+        image.load()
+        image.save(path, quality=95, exif=exif.tobytes())
+
+
+def naive(truth: dict[str, tuple], hidden: list[str], clocks: dict[str, float]) -> dict[str, tuple]:
+    """exiftool-style: one clock for every photo, fixed gaps, no radius."""
+    fixes = sorted((clocks[name], truth[name]) for name in truth if name not in hidden and name in clocks)
+    times = np.array([t for t, _ in fixes])
+    found = {}
+    for name in hidden:
+        if name not in clocks or not len(fixes):
+            continue
+        t = clocks[name]
+        after = int(np.searchsorted(times, t))
+        if 0 < after < len(fixes) and times[after] - times[after - 1] <= NAIVE_MAX_SECONDS:
+            (t0, p0), (t1, p1) = fixes[after - 1], fixes[after]
+            share = (t - t0) / (t1 - t0) if t1 > t0 else 0.0
+            found[name] = (p0[0] + share * (p1[0] - p0[0]), p0[1] + share * (p1[1] - p0[1]))
+            continue
+        nearest = min((i for i in (after - 1, after) if 0 <= i < len(fixes)), key=lambda i: abs(times[i] - t))
+        if abs(times[nearest] - t) <= NAIVE_MAX_SECONDS:
+            found[name] = fixes[nearest][1]
+    return found
+
+
+def meters(a: tuple[float, float], b: tuple[float, float]) -> float:
+    return float(distance_m(np.array(a[0]), np.array(a[1]), np.array(b[0]), np.array(b[1])))
+
+
+def summary(errors: list[float], hidden: int, within: list[bool] | None) -> str:
+    if not errors:
+        return f"0% | - | - | - | {'-' if within is not None else 'no radius'}"
+    located = f"{len(errors) / hidden:.0%}"
+    spread = f"{statistics.median(errors):.0f} | {np.percentile(errors, 90):.0f} | {max(errors):.0f}"
+    inside = f"{sum(within) / len(within):.0%}" if within is not None else "no radius"
+    return f"{located} | {spread} | {inside}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("folders", nargs="+", type=Path)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--hide", type=float, default=0.5)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    print("| sequence | seed | method | hidden | located | median m | p90 m | max m | within radius |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for folder in args.folders:
+        names = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        truth, clocks = {}, {}
+        for name in names:
+            with open(folder / name, "rb") as handle:
+                exif = read_exif(handle)
+            if exif.gps is not None:
+                truth[name] = (exif.gps.latitude, exif.gps.longitude)
+            if exif.taken.local is not None:
+                moment = datetime.fromisoformat(exif.taken.local).replace(tzinfo=timezone.utc)
+                clocks[name] = moment.timestamp()
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            hidden = sorted(random.Random(seed).sample(sorted(truth), round(len(truth) * args.hide)))
+            with tempfile.TemporaryDirectory() as temp:
+                copy = Path(temp) / folder.name
+                shutil.copytree(folder, copy)
+                for name in hidden:
+                    hide_gps(copy / name)
+                out = Path(temp) / "tags.parquet"
+                scan(ScanConfig([str(copy)], str(out), model=args.model))
+                rows = read_results(out)
+            rows["name"] = rows["path"].map(lambda p: Path(p).name)
+            rows = rows.set_index("name")
+            errors, within = [], []
+            for name in hidden:
+                row = rows.loc[name]
+                if not isinstance(row["location_source"], str):  # None, or NaN from pandas
+                    continue
+                error = meters(truth[name], (row["location_latitude"], row["location_longitude"]))
+                errors.append(error)
+                within.append(error <= row["location_radius_m"])
+            found = naive(truth, hidden, clocks)
+            naive_errors = [meters(truth[name], found[name]) for name in found]
+            for method, result in (
+                ("landmark-tag", summary(errors, len(hidden), within)),
+                ("naive clock", summary(naive_errors, len(hidden), None)),
+            ):
+                print(f"| {folder.name} | {seed} | {method} | {len(hidden)} | {result} |")
+
+
+if __name__ == "__main__":
+    main()
