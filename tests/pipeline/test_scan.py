@@ -391,3 +391,18 @@ def test_a_new_gps_photo_locates_photos_written_by_earlier_runs(tmp_path, tiny_m
     assert summary.processed == 1  # only the new photo: the camera's row is located again at commit
     again = read_results(out).set_index("path").loc[str(photos / "b-camera.jpg")]
     assert again["location_latitude"] == pytest.approx(50.885)  # between the two fixes now
+
+
+def test_an_output_written_before_locations_gets_them_on_the_next_run(tmp_path, photo_tree, tiny_model):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "tags.parquet"
+    config = ScanConfig([str(photo_tree)], str(out), model=str(tiny_model), workers=0)
+    scan(config)
+    table = pq.read_table(out)
+    old = table.drop_columns([name for name in table.column_names if name.startswith("location_")])
+    pq.write_table(old, out)
+    again = scan(config)
+    assert (again.new, again.changed, again.processed) == (0, 0, again.retried)  # failed ones only
+    frame = read_results(out).set_index("path")
+    assert frame.loc[str(photo_tree / "located.jpg"), "location_source"] == "gps"

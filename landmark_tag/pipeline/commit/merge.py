@@ -128,11 +128,13 @@ def commit_scan(
 ) -> MergeResult:
     """The commit: merge the earlier output (with `previous`) and the journal's parts into the new
     output, less the paths in `drop`, then remove the parts. When there are no parts, nothing to
-    drop and no earlier row that `judge` changes, the earlier output (of `kept_rows` rows) stays
-    exactly as it is."""
+    drop, no earlier row that `judge` changes and the earlier output has its locations, it (of
+    `kept_rows` rows) stays exactly as it is."""
     target = journal.target
     result = MergeResult(kept_rows, 0)
-    if journal.existing() or drop or not previous or count_rejudged(target, judge):
+    # An output written before locations existed gets them now, with nothing else new.
+    located = previous and "location_source" in target.columns()
+    if journal.existing() or drop or not located or count_rejudged(target, judge):
         result = merge_output(journal, previous=previous, drop=drop, judge=judge)
     journal.clear()
     return result
