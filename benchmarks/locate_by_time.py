@@ -5,11 +5,13 @@
 Each FOLDER holds one sequence of photos with GPS (a trip, a flight). For each seed, a copy of it has
 the GPS of a seeded random share of its photos removed (`--hide`; the whole GPS block, its time
 included, as `exiftool -gps:all=` does; the pixels are re-encoded, which changes nothing here), and
-`landmark-tag scan` runs over the copy. For the photos whose GPS was hidden it reports the share
-located, the median, 90th-percentile and largest error against their real GPS, and the share within
-the radius the scan stated. Beside it, the naive clock that exiftool-style tools use: every photo's
+`landmark-tag scan` runs over the copy, then again with `--gpx` for the folder's GPX tracks, if it
+has any. For the photos whose GPS was hidden it reports the share located, the median,
+90th-percentile and largest error against their real GPS, and the share within the radius the scan
+stated. Beside it, the naive clock that exiftool-style tools use: every photo's
 DateTimeOriginal taken as one clock, interpolated between the nearest photos with GPS at most 1800 s
-apart (exiftool's GeoMaxIntSecs), else the nearest within 1800 s (GeoMaxExtSecs), with no radius.
+apart (exiftool's GeoMaxIntSecs), else the nearest within 1800 s (GeoMaxExtSecs), with no radius;
+and for tracks, `exiftool -geotag` without `-geosync`: the camera's clock read as UTC.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from PIL import ExifTags, Image
 from landmark_tag.pipeline.commit.locate import distance_m
 from landmark_tag.pipeline.execute.exif import read_exif
 from landmark_tag.pipeline.plan.discover import IMAGE_EXTENSIONS
+from landmark_tag.pipeline.plan.tracks import read_tracks
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.results import read_results
 
@@ -101,33 +104,69 @@ def main() -> None:
             if exif.taken.local is not None:
                 moment = datetime.fromisoformat(exif.taken.local).replace(tzinfo=timezone.utc)
                 clocks[name] = moment.timestamp()
+        tracks = sorted(str(p) for p in folder.iterdir() if p.suffix.lower() == ".gpx")
+        track = read_tracks(tracks) if tracks else None
         for seed in [int(s) for s in args.seeds.split(",")]:
             hidden = sorted(random.Random(seed).sample(sorted(truth), round(len(truth) * args.hide)))
-            with tempfile.TemporaryDirectory() as temp:
-                copy = Path(temp) / folder.name
-                shutil.copytree(folder, copy)
+            runs = {"landmark-tag": ()} | ({"landmark-tag --gpx": tuple(tracks)} if tracks else {})
+            results = []
+            for method, gpx in runs.items():
+                rows = scanned(folder, hidden, args.model, gpx)
+                errors, within = [], []
                 for name in hidden:
-                    hide_gps(copy / name)
-                out = Path(temp) / "tags.parquet"
-                scan(ScanConfig([str(copy)], str(out), model=args.model))
-                rows = read_results(out)
-            rows["name"] = rows["path"].map(lambda p: Path(p).name)
-            rows = rows.set_index("name")
-            errors, within = [], []
-            for name in hidden:
-                row = rows.loc[name]
-                if not isinstance(row["location_source"], str):  # None, or NaN from pandas
-                    continue
-                error = meters(truth[name], (row["location_latitude"], row["location_longitude"]))
-                errors.append(error)
-                within.append(error <= row["location_radius_m"])
+                    row = rows.loc[name]
+                    if not isinstance(row["location_source"], str):  # None, or NaN from pandas
+                        continue
+                    error = meters(truth[name], (row["location_latitude"], row["location_longitude"]))
+                    errors.append(error)
+                    within.append(error <= row["location_radius_m"])
+                results.append((method, summary(errors, len(hidden), within)))
             found = naive(truth, hidden, clocks)
-            naive_errors = [meters(truth[name], found[name]) for name in found]
-            for method, result in (
-                ("landmark-tag", summary(errors, len(hidden), within)),
-                ("naive clock", summary(naive_errors, len(hidden), None)),
-            ):
+            results.append(
+                ("naive clock", summary([meters(truth[n], found[n]) for n in found], len(hidden), None))
+            )
+            if track is not None:
+                on_track = naive_track(track, hidden, clocks)
+                errors = [meters(truth[n], on_track[n]) for n in on_track]
+                results.append(("naive clock --gpx", summary(errors, len(hidden), None)))
+            for method, result in results:
                 print(f"| {folder.name} | {seed} | {method} | {len(hidden)} | {result} |")
+
+
+def scanned(folder: Path, hidden: list[str], model: str, gpx: tuple[str, ...]):
+    """The scan's rows, by file name, of a copy of `folder` with the GPS of `hidden` removed."""
+    with tempfile.TemporaryDirectory() as temp:
+        copy = Path(temp) / folder.name
+        shutil.copytree(folder, copy)
+        for name in hidden:
+            hide_gps(copy / name)
+        out = Path(temp) / "tags.parquet"
+        scan(ScanConfig([str(copy)], str(out), model=model, gpx=gpx))
+        rows = read_results(out)
+    rows["name"] = rows["path"].map(lambda p: Path(p).name)
+    return rows.set_index("name")
+
+
+def naive_track(track, hidden: list[str], clocks: dict[str, float]) -> dict[str, tuple]:
+    """exiftool -geotag without -geosync: the camera's clock read as UTC, 1800 s limits."""
+    found = {}
+    for name in hidden:
+        if name not in clocks:
+            continue
+        t = clocks[name]
+        after = int(np.searchsorted(track.times, t))
+        if 0 < after < len(track) and track.times[after] - track.times[after - 1] <= NAIVE_MAX_SECONDS:
+            t0, t1 = track.times[after - 1], track.times[after]
+            share = (t - t0) / (t1 - t0) if t1 > t0 else 0.0
+            lat = track.lat[after - 1] + share * (track.lat[after] - track.lat[after - 1])
+            lon = track.lon[after - 1] + share * (track.lon[after] - track.lon[after - 1])
+            found[name] = (lat, lon)
+            continue
+        near = [i for i in (after - 1, after) if 0 <= i < len(track)]
+        nearest = min(near, key=lambda i: abs(track.times[i] - t)) if near else None
+        if nearest is not None and abs(track.times[nearest] - t) <= NAIVE_MAX_SECONDS:
+            found[name] = (track.lat[nearest], track.lon[nearest])
+    return found
 
 
 if __name__ == "__main__":

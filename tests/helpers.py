@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import io
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import gpxpy.gpx
 import numpy as np
 import torch
 from PIL import ExifTags, Image, TiffImagePlugin
@@ -272,3 +274,23 @@ def make_predictor(loaded, device: torch.device, **options):
     from landmark_tag.pipeline.execute.predict import Predictor, resolve_inference
 
     return Predictor(loaded, device, resolve_inference(loaded, device=device, **options))
+
+
+NOON = datetime(2017, 4, 17, 12, 0, tzinfo=timezone.utc)  # write_gpx's times count from it
+
+
+def write_gpx(path, points, naive: bool = False):
+    """`points`: (latitude, longitude, seconds after NOON), written in that order."""
+    gpx = gpxpy.gpx.GPX()
+    track = gpxpy.gpx.GPXTrack()
+    segment = gpxpy.gpx.GPXTrackSegment()
+    for lat, lon, seconds in points:
+        moment = NOON + timedelta(seconds=seconds)
+        segment.points.append(
+            gpxpy.gpx.GPXTrackPoint(lat, lon, time=moment.replace(tzinfo=None) if naive else moment)
+        )
+    track.segments.append(segment)
+    gpx.tracks.append(track)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(gpx.to_xml())
+    return path

@@ -75,6 +75,8 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     table.add_row("throughput", f"{summary.photos_per_second:,.1f} photos/s")
     if summary.processed:  # the same photos over the time spent on them, as the progress bar counts
         table.add_row("  while tagging", f"{summary.tagging_photos_per_second:,.1f} photos/s")
+    for clock in summary.clocks:
+        table.add_row("clock", clock)
     table.add_row("device", summary.device)
     if summary.engine != "local":
         table.add_row("engine", f"{summary.engine} ({summary.ray_address or 'not started'})")
@@ -130,6 +132,19 @@ def scan_command(
         max=1.0,
         help="Photos whose landmark score is below this show no landmark the model knows: they are "
         "marked no_landmark and get no location. Default: the threshold stored in the model.",
+    ),
+    gpx: list[str] = typer.Option(
+        [],
+        "--gpx",
+        help="A GPS track (.gpx) or a folder of them, to locate photos by; repeat for more. Its clock "
+        "is aligned with each camera's on that camera's photos with GPS.",
+        show_default=False,
+    ),
+    gpx_offset: str | None = typer.Option(
+        None,
+        "--gpx-offset",
+        help="Add this to every camera clock to get the tracks' time, instead of aligning them: "
+        "+HH:MM[:SS] or seconds (as exiftool's -geosync).",
     ),
     write_xmp: bool = typer.Option(
         DEFAULT["write_xmp"],
@@ -268,6 +283,8 @@ def scan_command(
         engine=engine,
         ray_address=ray_address,
         actors=actors,
+        gpx=tuple(gpx),
+        gpx_offset=gpx_offset,
     )
     with (
         fatal_errors(model_given=model is not None, output=out, verbose=verbose, commits_rows=True),

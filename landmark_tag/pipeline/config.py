@@ -47,6 +47,8 @@ class ScanConfig:
     engine: str = "local"  # local, or ray (pip install 'landmark-tag[ray]')
     ray_address: str | None = None  # None: start a local Ray; "auto" or "ray://HOST:10001": join one
     actors: int | None = None  # Ray model actors; None: one per GPU, or one per node without GPUs
+    gpx: tuple[str, ...] = ()  # GPS tracks (.gpx files, or folders of them) to locate photos by
+    gpx_offset: str | None = None  # added to camera clocks to get the tracks' ("+01:00", "-3600")
 
     def check(self) -> None:
         """Refuse options that cannot work, or that would be silently ignored, before anything
@@ -59,6 +61,10 @@ class ScanConfig:
         if self.k < 1:
             raise ConfigError("k (--k) must be at least 1")
         output_format(self.out, self.output_format)  # an unknown format is refused here
+        if self.gpx_offset is not None:
+            if not self.gpx:
+                raise ConfigError("gpx_offset (--gpx-offset) only applies with GPS tracks (--gpx)")
+            offset_seconds(self.gpx_offset)
         if not is_url(self.out) and os.path.isdir(local_path(self.out)):
             raise ConfigError(
                 f"the output (--out) {self.out} is a folder: give a file name, such as "
@@ -87,3 +93,24 @@ class ScanConfig:
             )
         if self.actors is not None and self.actors < 1:
             raise ConfigError("actors (--actors) must be at least 1")
+
+
+def offset_seconds(text: str) -> float:
+    """A clock offset as `--gpx-offset` takes it: seconds ("-3600", "90.5") or [+-]HH:MM[:SS]."""
+    value = text.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    sign = -1.0 if value.startswith("-") else 1.0
+    parts = value.lstrip("+-").split(":")
+    try:
+        numbers = [int(part) for part in parts]
+    except ValueError:
+        numbers = []
+    if not 2 <= len(numbers) <= 3 or any(n < 0 for n in numbers) or any(n >= 60 for n in numbers[1:]):
+        raise ConfigError(
+            f"gpx_offset (--gpx-offset) {text!r} is not an offset: give seconds (-3600) or +HH:MM[:SS]"
+        )
+    hours, minutes, seconds = (*numbers, 0)[:3]
+    return sign * (hours * 3600 + minutes * 60 + seconds)

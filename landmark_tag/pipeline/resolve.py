@@ -16,7 +16,8 @@ import torch
 from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.device import check_device_name, resolve_device
 from landmark_tag.errors import ConfigError
-from landmark_tag.pipeline.config import ScanConfig
+from landmark_tag.pipeline.commit.locate import LocateSettings
+from landmark_tag.pipeline.config import ScanConfig, offset_seconds
 from landmark_tag.pipeline.execute.judge import Judge
 from landmark_tag.pipeline.execute.predict import InferenceSettings, resolve_inference
 from landmark_tag.pipeline.target import OutputTarget
@@ -51,6 +52,8 @@ class ResolvedScan:
     max_pixels: int = 0
     ray_address: str | None = None
     actors: int | None = None
+    gpx: tuple[str, ...] = ()  # GPS tracks, read by the plan
+    locating: LocateSettings = field(default_factory=LocateSettings)  # the location pass's limits
 
     @property
     def k(self) -> int:
@@ -117,5 +120,9 @@ def resolve_scan(config: ScanConfig, model: LoadedModel) -> ResolvedScan:
         batch_size=config.batch_size or (default_batch_size(device) if device is not None else None),
         threads=config.threads or (default_threads(device) if device is not None else None),
         workers=(default_workers() if config.workers is None else config.workers) if local else 0,
+        gpx=tuple(config.gpx),
+        locating=LocateSettings(
+            gpx_offset_s=offset_seconds(config.gpx_offset) if config.gpx_offset is not None else None
+        ),
         **{name: getattr(config, name) for name in _AS_GIVEN},
     )

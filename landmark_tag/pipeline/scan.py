@@ -53,6 +53,7 @@ class ScanSummary:
     min_confidence: float = 0.0  # the threshold this run used
     min_landmark_score: float | None = None  # the one this run used; None: the model has no score
     rejudged: int = 0  # rows kept from earlier runs whose status these thresholds changed
+    clocks: list[str] = field(default_factory=list)  # camera and track clock offsets found
     sidecars: SidecarStats | None = None  # with --write-xmp
     unreadable: list[str] = field(default_factory=list)
     timing: StageTiming = field(default_factory=lambda: StageTiming())
@@ -106,6 +107,8 @@ def scan(
             drop=work.removed if resolved.prune else set(),
             judge=resolved.judge,
             kept_rows=work.unchanged + len(work.removed),
+            locating=resolved.locating,
+            track=plan.track,
         )
         result.timing.setup, result.timing.merging = setup, time.monotonic() - mark
     logger.debug("stage seconds: %s", result.timing)
@@ -129,6 +132,7 @@ def scan(
         min_confidence=judge.min_confidence,
         min_landmark_score=judge.min_landmark_score,
         rejudged=merged.rejudged,
+        clocks=merged.clocks,
         sidecars=result.sidecars,
         unreadable=plan.discovery.unreadable,
         timing=result.timing,

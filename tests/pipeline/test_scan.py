@@ -406,3 +406,31 @@ def test_an_output_written_before_locations_gets_them_on_the_next_run(tmp_path, 
     assert (again.new, again.changed, again.processed) == (0, 0, again.retried)  # failed ones only
     frame = read_results(out).set_index("path")
     assert frame.loc[str(photo_tree / "located.jpg"), "location_source"] == "gps"
+
+
+def test_a_gps_track_locates_a_cameras_photos_once_aligned_with_its_clock(tmp_path, tiny_model):
+    from datetime import timedelta
+
+    from tests.helpers import NOON, capture_exif, gps_exif, save_photo, scene, write_gpx
+
+    walk = [(50.0 + i * 0.001, 4.0, 60.0 * i) for i in range(120)]  # north, a point a minute
+    write_gpx(tmp_path / "walk.gpx", walk)
+
+    def clock(minute: float) -> str:  # the camera reads an hour ahead of UTC, and says nothing of it
+        return (NOON + timedelta(minutes=minute, hours=1)).strftime("%Y:%m:%d %H:%M:%S")
+
+    photos = tmp_path / "photos"
+    for minute in (10, 40, 70):
+        exif = capture_exif(gps_exif(50.0 + minute * 0.001, 4.0), taken=clock(minute), make="SONY", model="A")
+        save_photo(photos / f"gps-{minute}.jpg", scene(seed=minute), exif=exif)
+    save_photo(
+        photos / "target.jpg", scene(seed=1), exif=capture_exif(taken=clock(55), make="SONY", model="A")
+    )
+    out = tmp_path / "tags.parquet"
+    config = ScanConfig(
+        [str(photos)], str(out), model=str(tiny_model), workers=0, gpx=(str(tmp_path / "walk.gpx"),)
+    )
+    summary = scan(config)
+    row = read_results(out).set_index("path").loc[str(photos / "target.jpg")]
+    assert row["location_source"] == "track" and row["location_latitude"] == pytest.approx(50.055, abs=1e-6)
+    assert any("-01:00:00 from SONY A on its clock" in clock for clock in summary.clocks)

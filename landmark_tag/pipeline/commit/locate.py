@@ -1,45 +1,42 @@
-"""One location per photo, from the best source: its own GPS, then photos taken close in time, then
-its landmark. A table operation on the whole output at commit, with no model, on both engines.
+"""One location per photo, from the best source: its own GPS, then a GPS track (`--gpx`), then
+photos taken close in time, then its landmark. A table operation on the whole output at commit,
+with no model, on both engines.
 
-**Clocks.** A photo's capture time is the camera's clock (`taken_local`), in whatever zone it was
-set to. It is tied to UTC by the photo's own offset tag (`taken_at`), or by the camera's offset
-learned from its photos that carry both the clock and a GPS time (the median difference, trusted
-when they agree within `CLOCK_SPREAD_S`). A camera's own photos need no UTC at all: they are
-compared on its own clock. Nothing is located by a clock that cannot be trusted.
+**Clocks** (`clocks`). A photo's capture time is the camera's clock (`taken_local`), in whatever
+zone it was set to. It is tied to UTC by the photo's own offset tag (`taken_at`), or by the camera's
+offset learned from its photos that carry both the clock and a GPS time. A camera's own photos need
+no UTC at all: they are compared on its own clock. A track is tied to a camera's clock by aligning
+the camera's photos with GPS to it (its clock may be hours off too), or by `--gpx-offset`. Nothing
+is located by a clock that cannot be trusted.
 
-**Time neighbours.** A photo without GPS taken between two fixes (photos with GPS) gets the point
-between them in proportion to the time, from the same camera on its own clock, or from any device
-in UTC; with a fix on one side only, that fix. Its radius grows with the time to the nearer fix and
-with how far the fixes are apart (`LocateSettings.radius_m`, fitted on real sequences: see
-docs/quality.md). Beyond `max_radius_m`, or between fixes too far apart in time or implying a speed
-no photographer travels at, it gets none.
+**Neighbours** (`fixes`). A photo without GPS between two fixes gets the point between them in
+proportion to the time, or, with a fix on one side only, that fix; its radius grows with the time
+to the nearer fix and the distance between the fixes. Beyond `max_radius_m`, between fixes too far
+apart in time, or ones implying a speed no photographer travels at, it gets none.
 
-**One source.** Own GPS wins; then time; then the landmark of a `tagged` row. When time and landmark
-disagree beyond their radii, the photo gets no location and `location_note` says why.
+**One source.** The first source in SOURCES that has a location for the photo gives it; when another
+source's location lies further from it than both radii, the photo gets none, and `location_note`
+says which two disagree. Limits measured on real sequences: docs/quality.md.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from landmark_tag.pipeline.commit.clocks import align, camera_offsets, groups
+from landmark_tag.pipeline.commit.fixes import Candidates, Fixes, distance_m, offer_neighbours
 from landmark_tag.results import Status
 
-# A camera's clock offsets, learned from its photos with GPS time, must agree this closely (s):
-# clocks drift by seconds, and a photo's GPS time is its last fix, seconds old at most.
-CLOCK_SPREAD_S = 120.0
-
-SOURCES = ("gps", "time", "landmark")
+SOURCES = ("gps", "track", "time", "landmark")
 # What `locate` reads of the output.
 INPUT_COLUMNS = [
     "status", "gps_latitude", "gps_longitude", "estimated_latitude", "estimated_longitude",
     "taken_at", "taken_local", "gps_time", "camera",
 ]  # fmt: skip
-
-NOTE_DISAGREE = "time and landmark disagree"
 NOTE_FIXES_DISAGREE = "the fixes around it disagree"
 
 
@@ -54,169 +51,156 @@ class LocateSettings:
     max_gap_s: float = 4 * 3600.0  # fixes further apart in time are not interpolated between
     max_speed_m_per_s: float = 100.0  # fixes that imply a faster trip disagree (two devices apart)
     landmark_radius_m: float = 2000.0  # a landmark is often photographed from afar
+    gpx_offset_s: float | None = None  # --gpx-offset: add to every camera clock to get the track's
 
     def radius_m(self, to_nearer_s: np.ndarray, between_m: np.ndarray) -> np.ndarray:
         return self.fix_radius_m + self.stray_m_per_s * to_nearer_s + self.spread_share * between_m
 
 
-def distance_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    return 2 * 6_371_000.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+@dataclass
+class Located:
+    table: pa.Table  # the location columns (results.LOCATION_COLUMN_NAMES), row for row
+    clocks: list[str] = field(default_factory=list)  # what was learned of the clocks, to report
 
 
 def _seconds(column: pa.ChunkedArray) -> np.ndarray:
     """A timestamp column as float seconds, NaN where empty (naive ones as their wall clock)."""
-    micros = pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False)
-    return np.asarray(micros, dtype=float) / 1e6
+    return np.asarray(pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False), dtype=float) / 1e6
 
 
 def _floats(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
 
 
-@dataclass
-class _Candidates:
-    """The best time-based location found so far for every row (NaN: none)."""
-
-    lat: np.ndarray
-    lon: np.ndarray
-    radius: np.ndarray
-    fixes_disagree: np.ndarray
-
-    @classmethod
-    def empty(cls, n: int) -> _Candidates:
-        nan = np.full(n, np.nan)
-        return cls(nan.copy(), nan.copy(), nan.copy(), np.zeros(n, dtype=bool))
-
-    def offer(self, rows: np.ndarray, lat, lon, radius, disagree) -> None:
-        better = ~np.isnan(radius) & ~(radius >= self.radius[rows])
-        chosen = rows[better]
-        self.lat[chosen], self.lon[chosen], self.radius[chosen] = lat[better], lon[better], radius[better]
-        self.fixes_disagree[rows[disagree]] = True
+def _offset(seconds: float) -> str:
+    sign, seconds = ("-" if seconds < 0 else "+"), abs(round(seconds))
+    return f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
-def camera_offsets(local: np.ndarray, gps_time: np.ndarray, cameras: np.ndarray) -> dict[int, float]:
-    """Per camera code, its clock minus UTC in seconds, learned from its photos with both times,
-    where they agree within CLOCK_SPREAD_S."""
-    both = np.flatnonzero(~np.isnan(local) & ~np.isnan(gps_time) & (cameras >= 0))
-    offsets: dict[int, float] = {}
-    for camera, rows in _groups(cameras[both], both):
-        differences = local[rows] - gps_time[rows]
-        median = float(np.median(differences))
-        if np.max(np.abs(differences - median)) <= CLOCK_SPREAD_S:
-            offsets[camera] = median
-    return offsets
+class _Photos:
+    """The columns `locate` reads, as arrays, and each photo's clocks."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.n = table.num_rows
+        self.lat, self.lon = _floats(table.column("gps_latitude")), _floats(table.column("gps_longitude"))
+        self.own = ~np.isnan(self.lat) & ~np.isnan(self.lon)
+        self.local = _seconds(table.column("taken_local"))
+        self.gps_time = _seconds(table.column("gps_time"))
+        encoded = pc.dictionary_encode(table.column("camera")).combine_chunks()
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=float)
+        self.cameras = np.where(np.isnan(codes), -1, codes).astype(np.int64)
+        self.camera_names = encoded.dictionary.to_pylist()
+        self.tagged = np.asarray(
+            pc.equal(table.column("status"), Status.TAGGED.value).to_numpy(zero_copy_only=False), dtype=bool
+        )
+        self.landmark_lat = _floats(table.column("estimated_latitude"))
+        self.landmark_lon = _floats(table.column("estimated_longitude"))
+        # UTC where the photo says it, else through its camera's learned offset, else its GPS time.
+        self.utc = _seconds(table.column("taken_at"))
+        self.clocks: list[str] = []
+        for camera, offset in camera_offsets(self.local, self.gps_time, self.cameras).items():
+            mine = (self.cameras == camera) & np.isnan(self.utc)
+            self.utc[mine] = self.local[mine] - offset
+            self.clocks.append(
+                f"{self.camera_names[camera]}: clock {_offset(offset)} from UTC (from its GPS times)"
+            )
+        self.utc = np.where(np.isnan(self.utc), self.gps_time, self.utc)
+
+    def name(self, camera: int) -> str:
+        return self.camera_names[camera] if camera >= 0 else "photos without a camera name"
 
 
-def _groups(keys: np.ndarray, rows: np.ndarray) -> list[tuple[int, np.ndarray]]:
-    """`rows` grouped by their `keys` (one sort, not a scan of every row per key)."""
-    if not len(keys):
-        return []
-    order = np.argsort(keys, kind="stable")
-    keys, rows = keys[order], rows[order]
-    starts = np.flatnonzero(np.r_[True, keys[1:] != keys[:-1]])
-    ends = np.r_[starts[1:], len(keys)]
-    return [(int(keys[a]), rows[a:b]) for a, b in zip(starts, ends, strict=True)]
+def _by_time(photos: _Photos, settings: LocateSettings) -> Candidates:
+    found = Candidates.empty(photos.n)
+    targets, fixes = np.flatnonzero(~photos.own), np.flatnonzero(photos.own)
+    utc_fixes = Fixes.of(photos.utc[fixes], photos.lat[fixes], photos.lon[fixes])
+    offer_neighbours(utc_fixes, targets, photos.utc[targets], settings, found)
+    known = np.flatnonzero((photos.cameras >= 0) & ~np.isnan(photos.local))
+    for _, rows in groups(photos.cameras[known], known):  # a camera's own photos, on its own clock
+        mine = rows[photos.own[rows]]
+        fixes_here = Fixes.of(photos.local[mine], photos.lat[mine], photos.lon[mine])
+        others = rows[~photos.own[rows]]
+        offer_neighbours(fixes_here, others, photos.local[others], settings, found)
+    return found
 
 
-def _neighbours(
-    times: np.ndarray,
-    fixes: np.ndarray,
-    targets: np.ndarray,
-    lat: np.ndarray,
-    lon: np.ndarray,
-    settings: LocateSettings,
-    found: _Candidates,
-) -> None:
-    """Offer every target row a location from the fix rows around it on the clock `times`."""
-    fixes = fixes[np.argsort(times[fixes], kind="stable")]
-    targets = targets[~np.isnan(times[targets])]
-    if not len(fixes) or not len(targets):
-        return
-    fix_times = times[fixes]
-    after = np.searchsorted(fix_times, times[targets], side="left")
-    before = after - 1
-    has_before, has_after = before >= 0, after < len(fixes)
-    b, a = fixes[np.clip(before, 0, len(fixes) - 1)], fixes[np.clip(after, 0, len(fixes) - 1)]
-    t = times[targets]
-    to_before = np.where(has_before, t - times[b], np.inf)
-    to_after = np.where(has_after, times[a] - t, np.inf)
-    both = has_before & has_after
-    gap = np.where(both, to_before + to_after, np.inf)
-    between = np.where(both, distance_m(lat[b], lon[b], lat[a], lon[a]), 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(both & (gap > 0), to_before / gap, 0.0)
-    speed = np.where(both & (gap > 0), between / np.where(gap > 0, gap, 1.0), 0.0)
-    disagree = both & (speed > settings.max_speed_m_per_s)
-    interpolate = both & (gap <= settings.max_gap_s) & ~disagree
-    nearer_is_before = to_before <= to_after
-    nearest = np.where(nearer_is_before, b, a)
-    est_lat = np.where(interpolate, lat[b] + share * (lat[a] - lat[b]), lat[nearest])
-    est_lon = np.where(interpolate, lon[b] + share * (lon[a] - lon[b]), lon[nearest])
-    to_nearer = np.minimum(to_before, to_after)
-    radius = settings.radius_m(to_nearer, np.where(interpolate, between, 0.0))
-    radius[disagree | (radius > settings.max_radius_m)] = np.nan
-    found.offer(targets, est_lat, est_lon, radius, disagree)
+def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> Candidates:
+    """Each photo's time on the track's clock, then its place on the track."""
+    found = Candidates.empty(photos.n)
+    if settings.gpx_offset_s is not None:
+        on_track = photos.local + settings.gpx_offset_s
+        photos.clocks.append(
+            f"tracks: {_offset(settings.gpx_offset_s)} from every camera's clock (--gpx-offset)"
+        )
+    else:
+        on_track = np.full(photos.n, np.nan)
+        in_utc = ~np.isnan(photos.utc)
+        clock = np.where(in_utc, photos.utc, photos.local)
+        keys = photos.cameras * 2 + in_utc  # a camera's photos in UTC, and those on its own clock
+        unaligned_utc = []
+        utc_offsets = []
+        everyone = np.flatnonzero(~np.isnan(clock))
+        for key, rows in groups(keys[everyone], everyone):
+            camera, utc_frame = key // 2, bool(key % 2)
+            fixes = rows[photos.own[rows]]
+            offset = align(track, clock[fixes], photos.lat[fixes], photos.lon[fixes]) if len(fixes) else None
+            if offset is not None:
+                on_track[rows] = clock[rows] + offset
+                frame = "in UTC" if utc_frame else "on its clock"
+                who = f"{photos.name(camera)} {frame}"
+                photos.clocks.append(f"tracks: {_offset(offset)} from {who}, aligned on its GPS photos")
+                if utc_frame:
+                    utc_offsets.append(offset)
+            elif utc_frame:
+                unaligned_utc.append(rows)
+        # Photos in UTC that no alignment covers: the tracks' own offset from UTC where photos showed
+        # it, else none (GPX times are UTC).
+        track_utc = float(np.median(utc_offsets)) if utc_offsets else 0.0
+        for rows in unaligned_utc:
+            on_track[rows] = clock[rows] + track_utc
+    targets = np.flatnonzero(~photos.own)
+    offer_neighbours(track, targets, on_track[targets], settings, found)
+    return found
 
 
-def locate(table: pa.Table, settings: LocateSettings) -> pa.Table:
-    """The location columns (`results.LOCATION_COLUMN_NAMES`) for every row of `table` (which holds
-    at least INPUT_COLUMNS), as a table in the same order."""
-    n = table.num_rows
-    gps_lat, gps_lon = _floats(table.column("gps_latitude")), _floats(table.column("gps_longitude"))
-    own = ~np.isnan(gps_lat) & ~np.isnan(gps_lon)
-    local = _seconds(table.column("taken_local"))
-    gps_time = _seconds(table.column("gps_time"))
-    utc = _seconds(table.column("taken_at"))
-    cameras = np.asarray(
-        pc.dictionary_encode(table.column("camera")).combine_chunks().indices.to_numpy(zero_copy_only=False),
-        dtype=float,
-    )
-    cameras = np.where(np.isnan(cameras), -1, cameras).astype(np.int64)
-    # UTC where the photo says it, else through its camera's learned offset, else its GPS time.
-    for camera, offset in camera_offsets(local, gps_time, cameras).items():
-        mine = (cameras == camera) & np.isnan(utc)
-        utc[mine] = local[mine] - offset
-    utc = np.where(np.isnan(utc), gps_time, utc)
-
-    found = _Candidates.empty(n)
-    targets = np.flatnonzero(~own)
-    fixes = np.flatnonzero(own)
-    _neighbours(utc, fixes[~np.isnan(utc[fixes])], targets, gps_lat, gps_lon, settings, found)
-    known = np.flatnonzero((cameras >= 0) & ~np.isnan(local))
-    for _, rows in _groups(cameras[known], known):  # a camera's own photos, on its own clock
-        _neighbours(local, rows[own[rows]], rows[~own[rows]], gps_lat, gps_lon, settings, found)
-
-    tagged = pc.equal(table.column("status"), Status.TAGGED.value).to_numpy(zero_copy_only=False)
-    lm_lat = _floats(table.column("estimated_latitude"))
-    lm_lon = _floats(table.column("estimated_longitude"))
-    landmark = np.asarray(tagged, dtype=bool) & ~np.isnan(lm_lat) & ~own
-    by_time = ~np.isnan(found.radius)
-    apart = np.where(landmark & by_time, distance_m(found.lat, found.lon, lm_lat, lm_lon), 0.0)
-    disagree = landmark & by_time & (apart > found.radius + settings.landmark_radius_m)
+def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None) -> Located:
+    """Every row's location (`table` holds at least INPUT_COLUMNS), with `track` the points of
+    the GPS tracks given, if any."""
+    photos = _Photos(table)
+    n = photos.n
+    fixed = np.full(n, settings.fix_radius_m)
+    gps = Candidates(photos.lat, photos.lon, np.where(photos.own, fixed, np.nan), np.zeros(n, bool))
+    by_track = _by_track(photos, track, settings) if track is not None and len(track) else Candidates.empty(n)
+    by_time = _by_time(photos, settings)
+    landmark = photos.tagged & ~np.isnan(photos.landmark_lat) & ~photos.own
+    radius = np.where(landmark, settings.landmark_radius_m, np.nan)
+    by_landmark = Candidates(photos.landmark_lat, photos.landmark_lon, radius, np.zeros(n, bool))
+    sources = {"gps": gps, "track": by_track, "time": by_time, "landmark": by_landmark}
 
     source = np.full(n, None, dtype=object)
-    lat, lon, radius = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
     note = np.full(n, None, dtype=object)
-    use_landmark = landmark & ~by_time
-    use_time = by_time & ~disagree
-    for mask, name, la, lo, r in (
-        (own, "gps", gps_lat, gps_lon, np.full(n, settings.fix_radius_m)),
-        (use_time, "time", found.lat, found.lon, found.radius),
-        (use_landmark, "landmark", lm_lat, lm_lon, np.full(n, settings.landmark_radius_m)),
-    ):
-        source[mask], lat[mask], lon[mask], radius[mask] = name, la[mask], lo[mask], r[mask]
-    note[disagree] = NOTE_DISAGREE
-    note[~own & ~by_time & ~use_landmark & found.fixes_disagree] = NOTE_FIXES_DISAGREE
+    lat, lon, radius = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
+    open_rows = np.ones(n, dtype=bool)
+    for name in SOURCES:
+        here = sources[name]
+        use = open_rows & here.found
+        source[use], lat[use], lon[use], radius[use] = name, here.lat[use], here.lon[use], here.radius[use]
+        open_rows &= ~use
+    for name in SOURCES[1:]:  # a second source that puts the photo elsewhere: no location
+        other = sources[name]
+        check = (source != None) & (source != name) & other.found  # noqa: E711 (elementwise)
+        apart = distance_m(lat[check], lon[check], other.lat[check], other.lon[check])
+        rows = np.flatnonzero(check)[apart > radius[check] + other.radius[check]]
+        note[rows] = [f"{first} and {name} disagree" for first in source[rows]]
+        source[rows], lat[rows], lon[rows], radius[rows] = None, np.nan, np.nan, np.nan
+    stuck = (source == None) & (note == None) & (by_time.fixes_disagree | by_track.fixes_disagree)  # noqa: E711
+    note[stuck] = NOTE_FIXES_DISAGREE
     located = ~np.isnan(lat)
-    return pa.table(
-        {
-            "location_latitude": pa.array(lat, pa.float64(), mask=~located),
-            "location_longitude": pa.array(lon, pa.float64(), mask=~located),
-            "location_source": pa.array(source, pa.string()),
-            "location_radius_m": pa.array(np.round(radius, 1), pa.float64(), mask=~located),
-            "location_note": pa.array(note, pa.string()),
-        }
-    )
+    columns = {
+        "location_latitude": pa.array(lat, pa.float64(), mask=~located),
+        "location_longitude": pa.array(lon, pa.float64(), mask=~located),
+        "location_source": pa.array(source, pa.string()),
+        "location_radius_m": pa.array(np.round(radius, 1), pa.float64(), mask=~located),
+        "location_note": pa.array(note, pa.string()),
+    }
+    return Located(pa.table(columns), photos.clocks)

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from landmark_tag.pipeline.commit.fixes import Fixes
 from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, LocateSettings, locate
 from landmark_tag.pipeline.commit.write import ResultWriter
@@ -37,6 +38,7 @@ def count_rejudged(previous: OutputTarget, judge: Judge) -> int:
 class MergeResult:
     rows: int  # in the new output
     rejudged: int  # carried-over rows whose status the current thresholds changed
+    clocks: list[str] = field(default_factory=list)  # what the location pass learned of the clocks
 
 
 def merge_output(
@@ -46,15 +48,17 @@ def merge_output(
     drop: set[str],
     judge: Judge | None = None,
     locating: LocateSettings | None = None,
+    track: Fixes | None = None,
 ) -> MergeResult:
     """Write the journal's target anew from its earlier output (with `previous`) and the committed
     parts: one row per path, the newest, less the paths in `drop`. With a `judge`, that model's
     carried-over rows are judged again at its thresholds; then every row gets its location
-    (`locate`, with `locating` or the default limits)."""
+    (`locate`, with `locating` or the default limits, and the points of the GPS tracks given)."""
     target, k = journal.target, journal.k
     staged = _merged(journal, previous, drop, judge)
     try:
-        return MergeResult(_located(staged.path, target, k, locating or LocateSettings()), staged.rejudged)
+        rows, clocks = _located(staged.path, target, k, locating or LocateSettings(), track)
+        return MergeResult(rows, staged.rejudged, clocks)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(staged.path)
@@ -66,9 +70,13 @@ class _Staged:
     rejudged: int
 
 
-def _located(staged: str, target: OutputTarget, k: int, settings: LocateSettings) -> int:
-    """Publish the staged rows as the output, with every row's location set; returns the rows."""
-    locations = locate(pq.read_table(staged, columns=INPUT_COLUMNS), settings)
+def _located(
+    staged: str, target: OutputTarget, k: int, settings: LocateSettings, track: Fixes | None
+) -> tuple[int, list[str]]:
+    """Publish the staged rows as the output, with every row's location set; returns the rows and
+    what was learned of the clocks."""
+    located = locate(pq.read_table(staged, columns=INPUT_COLUMNS), settings, track)
+    locations = located.table
     done = 0
     with ResultWriter(target, k) as writer:
         for batch in iter_result_batches(staged, "parquet"):
@@ -78,7 +86,7 @@ def _located(staged: str, target: OutputTarget, k: int, settings: LocateSettings
                 table = table.set_column(table.schema.get_field_index(name), name, column)
             writer.write_table(table)
             done += table.num_rows
-        return writer.rows_written
+        return writer.rows_written, located.clocks
 
 
 def _merged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge | None) -> _Staged:
@@ -124,7 +132,14 @@ def _merged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge |
 
 
 def commit_scan(
-    journal: PartJournal, *, previous: bool, drop: set[str], judge: Judge, kept_rows: int
+    journal: PartJournal,
+    *,
+    previous: bool,
+    drop: set[str],
+    judge: Judge,
+    kept_rows: int,
+    locating: LocateSettings | None = None,
+    track: Fixes | None = None,
 ) -> MergeResult:
     """The commit: merge the earlier output (with `previous`) and the journal's parts into the new
     output, less the paths in `drop`, then remove the parts. When there are no parts, nothing to
@@ -134,7 +149,10 @@ def commit_scan(
     result = MergeResult(kept_rows, 0)
     # An output written before locations existed gets them now, with nothing else new.
     located = previous and "location_source" in target.columns()
-    if journal.existing() or drop or not located or count_rejudged(target, judge):
-        result = merge_output(journal, previous=previous, drop=drop, judge=judge)
+    tracks = track is not None and len(track) > 0  # may be new: they can locate any row
+    if journal.existing() or drop or not located or tracks or count_rejudged(target, judge):
+        result = merge_output(
+            journal, previous=previous, drop=drop, judge=judge, locating=locating, track=track
+        )
     journal.clear()
     return result

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from landmark_tag.pipeline.commit.fixes import Fixes
 from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.plan.discover import DiscoveryStats, discover_photos
 from landmark_tag.pipeline.plan.incremental import (
@@ -19,6 +20,7 @@ from landmark_tag.pipeline.plan.incremental import (
     plan_work,
     read_done,
 )
+from landmark_tag.pipeline.plan.tracks import read_tracks
 from landmark_tag.pipeline.resolve import ResolvedScan
 from landmark_tag.pipeline.shards import Shard, cut_shards
 from landmark_tag.storage import remove_stale_staging_files
@@ -36,6 +38,7 @@ class ScanPlan:
     journal: PartJournal
     work: WorkPlan
     shards: list[Shard]  # work.to_process, cut into shards of --commit-every photos
+    track: Fixes | None = None  # the points of the GPS tracks given (--gpx), for the commit
 
 
 def plan_scan(scan: ResolvedScan) -> ScanPlan:
@@ -80,4 +83,5 @@ def plan_scan(scan: ResolvedScan) -> ScanPlan:
     if scan.prune and not scan.force_prune:
         check_prune(len(photos), len(work.removed), len(done), list(scan.inputs))
     shards = cut_shards(work.to_process, scan.commit_rows)
-    return ScanPlan(len(photos), stats, previous, journal, work, shards)
+    track = read_tracks(scan.gpx, scan.storage_options) if scan.gpx else None
+    return ScanPlan(len(photos), stats, previous, journal, work, shards, track)

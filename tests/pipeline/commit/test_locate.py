@@ -4,13 +4,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from landmark_tag.pipeline.commit.locate import (
-    NOTE_DISAGREE,
-    NOTE_FIXES_DISAGREE,
-    LocateSettings,
-    distance_m,
-    locate,
-)
+from landmark_tag.pipeline.commit.fixes import Fixes, distance_m
+from landmark_tag.pipeline.commit.locate import NOTE_FIXES_DISAGREE, LocateSettings, locate
+
+NOTE_DISAGREE = "time and landmark disagree"
 
 SETTINGS = LocateSettings()
 T0 = datetime(2017, 4, 17, 12, 0, tzinfo=timezone.utc).timestamp()  # noon UTC
@@ -58,7 +55,7 @@ def table(rows: list[dict]) -> pa.Table:
 
 
 def located(rows: list[dict], settings: LocateSettings = SETTINGS) -> list[dict]:
-    return locate(table(rows), settings).to_pylist()
+    return locate(table(rows), settings).table.to_pylist()
 
 
 A, B = (50.8800, 4.3200), (50.8900, 4.3200)  # 1.1 km apart, north-south
@@ -155,3 +152,48 @@ def test_a_tagged_landmark_without_time_neighbours_gives_its_place():
         SETTINGS.landmark_radius_m,
     )
     assert located([row(status="uncertain", landmark=B)])[0]["location_source"] is None
+
+
+# ---------------------------------------------------------------- tracks
+
+
+def track(points) -> Fixes:
+    """(latitude, longitude, seconds after T0 in UTC)."""
+    lats, lons, times = (np.array(values, dtype=float) for values in zip(*points, strict=True))
+    return Fixes.of(T0 + times, lats, lons)
+
+
+# A walk north along a track, a point a minute, from noon UTC.
+WALK = [(50.0 + i * 0.001, 4.0, 60.0 * i) for i in range(120)]
+
+
+def test_a_track_is_aligned_with_a_cameras_clock_hours_off_on_its_photos_with_gps():
+    # The camera's clock reads two hours ahead of UTC, and nothing in its EXIF says so.
+    fixes = [row(gps=WALK[i][:2], local=WALK[i][2] + 7200, camera="camera") for i in (10, 40, 70, 100)]
+    target = row(local=WALK[55][2] + 30 + 7200, camera="camera")
+    result = locate(table([*fixes, target]), SETTINGS, track(WALK))
+    found = result.table.to_pylist()[-1]
+    assert found["location_source"] == "track"
+    assert found["location_latitude"] == pytest.approx(50.0555, abs=1e-6)
+    assert found["location_radius_m"] < 70  # points a minute and 111 m apart
+    assert any("-02:00:00 from camera on its clock" in clock for clock in result.clocks)
+
+
+def test_a_hand_offset_replaces_the_alignment():
+    target = row(local=WALK[55][2] + 7200, camera="camera")  # no photo with GPS to align on
+    assert locate(table([target]), SETTINGS, track(WALK)).table.to_pylist()[0]["location_source"] is None
+    by_hand = LocateSettings(gpx_offset_s=-7200.0)
+    found = locate(table([target]), by_hand, track(WALK)).table.to_pylist()[0]
+    assert found["location_source"] == "track" and found["location_latitude"] == pytest.approx(50.055)
+
+
+def test_a_photo_in_utc_falls_on_the_track_without_alignment_and_the_track_wins_over_time():
+    rows = [row(gps=(50.03, 4.0), utc=0), row(gps=(50.08, 4.0), utc=7000), row(utc=WALK[50][2])]
+    found = locate(table(rows), SETTINGS, track(WALK)).table.to_pylist()[2]
+    assert found["location_source"] == "track" and found["location_latitude"] == pytest.approx(50.05)
+
+
+def test_a_track_and_photos_that_disagree_give_no_location():
+    rows = [row(gps=(10.0, 10.0), utc=2990), row(gps=(10.0, 10.0), utc=3010), row(utc=3000)]
+    found = locate(table(rows), SETTINGS, track(WALK)).table.to_pylist()[2]
+    assert found["location_source"] is None and found["location_note"] == "track and time disagree"

@@ -1,0 +1,102 @@
+"""Places known at known times (fixes: photos with GPS, track points), and the location they give a
+photo taken between them: the point between the two around it in proportion to the time, or the
+nearer one's, with a radius that grows with the time to the nearer fix and the distance between
+them (`LocateSettings.radius_m`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from landmark_tag.pipeline.commit.locate import LocateSettings
+
+
+def distance_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
+    """Great-circle distance in metres (haversine)."""
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6_371_000.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
+
+
+@dataclass(frozen=True)
+class Fixes:
+    """Fixes sorted by time (seconds on one clock)."""
+
+    times: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
+
+    @classmethod
+    def of(cls, times: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> Fixes:
+        keep = ~np.isnan(times) & ~np.isnan(lat) & ~np.isnan(lon)
+        order = np.argsort(times[keep], kind="stable")
+        return cls(times[keep][order], lat[keep][order], lon[keep][order])
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def position_at(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Linear positions at `times` (NaN outside the fixes' span)."""
+        inside = (times >= self.times[0]) & (times <= self.times[-1])
+        lat = np.where(inside, np.interp(times, self.times, self.lat), np.nan)
+        lon = np.where(inside, np.interp(times, self.times, self.lon), np.nan)
+        return lat, lon
+
+
+@dataclass
+class Candidates:
+    """The best location found so far from one kind of source, for every row (NaN: none)."""
+
+    lat: np.ndarray
+    lon: np.ndarray
+    radius: np.ndarray
+    fixes_disagree: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> Candidates:
+        nan = np.full(n, np.nan)
+        return cls(nan.copy(), nan.copy(), nan.copy(), np.zeros(n, dtype=bool))
+
+    @property
+    def found(self) -> np.ndarray:
+        return ~np.isnan(self.radius)
+
+    def offer(self, rows, lat, lon, radius, disagree) -> None:
+        """Keep, per row, the location with the smaller radius."""
+        better = ~np.isnan(radius) & ~(radius >= self.radius[rows])
+        chosen = rows[better]
+        self.lat[chosen], self.lon[chosen], self.radius[chosen] = lat[better], lon[better], radius[better]
+        self.fixes_disagree[rows[disagree]] = True
+
+
+def offer_neighbours(
+    fixes: Fixes, rows: np.ndarray, times: np.ndarray, settings: LocateSettings, found: Candidates
+) -> None:
+    """Offer the photos `rows`, taken at `times` (on the fixes' clock), the location the fixes
+    around them give."""
+    known = ~np.isnan(times)
+    rows, t = rows[known], times[known]
+    if not len(fixes) or not len(rows):
+        return
+    last = len(fixes) - 1
+    after = np.searchsorted(fixes.times, t, side="left")
+    has_before, has_after = after > 0, after <= last
+    b, a = np.clip(after - 1, 0, last), np.clip(after, 0, last)
+    to_before = np.where(has_before, t - fixes.times[b], np.inf)
+    to_after = np.where(has_after, fixes.times[a] - t, np.inf)
+    both = has_before & has_after
+    gap = np.where(both, to_before + to_after, np.inf)
+    between = np.where(both, distance_m(fixes.lat[b], fixes.lon[b], fixes.lat[a], fixes.lon[a]), 0.0)
+    moving = both & (gap > 0)
+    share = np.where(moving, to_before / np.where(moving, gap, 1.0), 0.0)
+    disagree = moving & (between / np.where(moving, gap, 1.0) > settings.max_speed_m_per_s)
+    interpolate = both & (gap <= settings.max_gap_s) & ~disagree
+    nearest = np.where(to_before <= to_after, b, a)
+    lat = np.where(interpolate, fixes.lat[b] + share * (fixes.lat[a] - fixes.lat[b]), fixes.lat[nearest])
+    lon = np.where(interpolate, fixes.lon[b] + share * (fixes.lon[a] - fixes.lon[b]), fixes.lon[nearest])
+    radius = settings.radius_m(np.minimum(to_before, to_after), np.where(interpolate, between, 0.0))
+    radius[disagree | (radius > settings.max_radius_m)] = np.nan
+    found.offer(rows, lat, lon, radius, disagree)
