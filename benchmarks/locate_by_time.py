@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image
 
-from landmark_tag.pipeline.commit.locate import distance_m
+from landmark_tag.pipeline.commit.fixes import distance_m
 from landmark_tag.pipeline.execute.exif import read_exif
 from landmark_tag.pipeline.plan.discover import IMAGE_EXTENSIONS
 from landmark_tag.pipeline.plan.tracks import read_tracks

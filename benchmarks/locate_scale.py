@@ -56,7 +56,8 @@ def rss_mb() -> float:
 
 
 def one_size(rows: int, cameras: int, gps_share: float) -> dict:
-    from landmark_tag.pipeline.commit.locate import LocateSettings, locate
+    from landmark_tag.pipeline.commit.fixes import LocateSettings
+    from landmark_tag.pipeline.commit.locate import locate
 
     table = synthetic(rows, cameras, gps_share)
     before = rss_mb()

@@ -6,12 +6,25 @@ them (`LocateSettings.radius_m`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from landmark_tag.pipeline.commit.locate import LocateSettings
+
+@dataclass(frozen=True)
+class LocateSettings:
+    """The limits of locating by time (defaults measured on real sequences: docs/quality.md)."""
+
+    fix_radius_m: float = 20.0  # a GPS fix's own uncertainty
+    stray_m_per_s: float = 0.5  # how far the photo may be from the line, per second to the nearer fix
+    spread_share: float = 0.25  # and per metre between the two fixes (a path is seldom straight)
+    max_radius_m: float = 3000.0  # larger radii are no location
+    max_gap_s: float = 4 * 3600.0  # fixes further apart in time are not interpolated between
+    max_speed_m_per_s: float = 100.0  # fixes that imply a faster trip disagree (two devices apart)
+    landmark_radius_m: float = 2000.0  # a landmark is often photographed from afar
+    gpx_offset_s: float | None = None  # --gpx-offset: add to every camera clock to get the track's
+
+    def radius_m(self, to_nearer_s: np.ndarray, between_m: np.ndarray) -> np.ndarray:
+        return self.fix_radius_m + self.stray_m_per_s * to_nearer_s + self.spread_share * between_m
 
 
 def distance_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from landmark_tag.pipeline.commit.clocks import align, camera_offsets, groups
-from landmark_tag.pipeline.commit.fixes import Candidates, Fixes, distance_m, offer_neighbours
+from landmark_tag.pipeline.commit.fixes import Candidates, Fixes, LocateSettings, distance_m, offer_neighbours
 from landmark_tag.results import Status
 
 SOURCES = ("gps", "track", "time", "landmark")
@@ -38,23 +38,6 @@ INPUT_COLUMNS = [
     "taken_at", "taken_local", "gps_time", "camera",
 ]  # fmt: skip
 NOTE_FIXES_DISAGREE = "the fixes around it disagree"
-
-
-@dataclass(frozen=True)
-class LocateSettings:
-    """The limits of locating by time (defaults measured on real sequences: docs/quality.md)."""
-
-    fix_radius_m: float = 20.0  # a GPS fix's own uncertainty
-    stray_m_per_s: float = 0.5  # how far the photo may be from the line, per second to the nearer fix
-    spread_share: float = 0.25  # and per metre between the two fixes (a path is seldom straight)
-    max_radius_m: float = 3000.0  # larger radii are no location
-    max_gap_s: float = 4 * 3600.0  # fixes further apart in time are not interpolated between
-    max_speed_m_per_s: float = 100.0  # fixes that imply a faster trip disagree (two devices apart)
-    landmark_radius_m: float = 2000.0  # a landmark is often photographed from afar
-    gpx_offset_s: float | None = None  # --gpx-offset: add to every camera clock to get the track's
-
-    def radius_m(self, to_nearer_s: np.ndarray, between_m: np.ndarray) -> np.ndarray:
-        return self.fix_radius_m + self.stray_m_per_s * to_nearer_s + self.spread_share * between_m
 
 
 @dataclass

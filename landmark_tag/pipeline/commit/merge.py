@@ -14,9 +14,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from landmark_tag.pipeline.commit.fixes import Fixes
+from landmark_tag.pipeline.commit.fixes import Fixes, LocateSettings
 from landmark_tag.pipeline.commit.journal import PartJournal
-from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, LocateSettings, locate
+from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, locate
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.execute.judge import Judge
 from landmark_tag.pipeline.target import OutputTarget
