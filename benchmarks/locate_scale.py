@@ -62,7 +62,7 @@ def one_size(rows: int, cameras: int, gps_share: float) -> dict:
     table = synthetic(rows, cameras, gps_share)
     before = rss_mb()
     started = time.perf_counter()
-    located = locate(table, LocateSettings())
+    located = locate(table, LocateSettings()).table
     seconds = time.perf_counter() - started
     sources = located.column("location_source").value_counts().to_pylist()
     return {
