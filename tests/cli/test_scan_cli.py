@@ -251,3 +251,20 @@ def test_the_command_line_defaults_are_scan_configs_own(tmp_path, monkeypatch):
     expected = asdict(ScanConfig([str(tmp_path)], out))
     expected["storage_options"] = captured[0].storage_options  # from the environment, not a default
     assert asdict(captured[0]) == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--gpx-offset", "+01:00"], "only applies with GPS tracks (--gpx)"),
+        (["--gpx", "walk.gpx", "--gpx-offset", "one hour"], "is not an offset"),
+        (["--gpx", "nowhere.gpx"], "the GPS track (--gpx) nowhere.gpx does not exist"),
+    ],
+)
+def test_gps_track_options_that_cannot_work_are_one_line_each(
+    tmp_path, photos, tiny_model, monkeypatch, args, said
+):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["scan", str(photos), "-m", str(tiny_model), "-o", "t.parquet", *args])
+    assert result.exit_code == 1 and said in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "t.parquet").exists()
