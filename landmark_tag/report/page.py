@@ -163,6 +163,7 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
         caption.append(
             f'<div class="where">EXIF GPS: {_coordinates(row["gps_latitude"], row["gps_longitude"])}</div>'
         )
+    caption += _location(row)
     caption.append(f'<div class="path" title="{esc(path)}">{esc(file_name(path))}</div>')
     image = _image(src, problem, path, bool(hidden))
     if (link := photo_link(path)) is not None:
@@ -171,6 +172,20 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
         f'<figure class="card" {attributes}{hidden}>{image}'
         f"<figcaption>{''.join(caption)}</figcaption></figure>\n"
     )
+
+
+def _location(row: dict[str, Any]) -> list[str]:
+    """The photo's location, where its own GPS does not already say it: its source and radius, or
+    why it has none."""
+    source = row.get("location_source")
+    if source is not None and source != "gps" and row.get("location_latitude") is not None:
+        where = _coordinates(row["location_latitude"], row["location_longitude"])
+        radius = row.get("location_radius_m")
+        within = f", within {radius:,.0f} m" if radius is not None else ""
+        return [f'<div class="where">location ({esc(source)}{within}): {where}</div>']
+    if row.get("location_note"):
+        return [f'<div class="where none">no location: {esc(row["location_note"])}</div>']
+    return []
 
 
 def photo_link(path: str) -> str | None:

@@ -3,6 +3,7 @@ import re
 from pathlib import Path
 
 import lxml.html
+import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
@@ -132,6 +133,33 @@ def test_a_tagged_photo_without_coordinates_says_why_it_has_no_location(tmp_path
     card = section_items(lxml.html.parse(str(tmp_path / "r.html")).getroot(), "tagged")[0]
     assert "no location: the model has no coordinates for this landmark" in card.text_content()
     assert "--gazetteer" in card.text_content()
+
+
+def test_each_card_says_where_its_location_came_from_and_how_sure(tmp_path):
+    photo = save_photo(tmp_path / "a.jpg", scene())
+    guess = {"landmarks": ["Petra"], "probabilities": [0.2]}
+    rows = [
+        ResultRow(str(photo), Status.NO_LANDMARK, 1, 0.0, 0.0, "m@1", **guess),
+        ResultRow(str(tmp_path / "b.jpg"), Status.NO_LANDMARK, 1, 0.0, 0.0, "m@1", **guess),
+    ]
+    table = rows_to_table(rows, 1)
+    for name, values in {
+        "location_latitude": [50.8812, None],
+        "location_longitude": [4.3285, None],
+        "location_source": ["time", None],
+        "location_radius_m": [350.0, None],
+        "location_note": [None, "track and time disagree"],
+    }.items():
+        table = table.set_column(
+            table.schema.get_field_index(name), name, pa.array(values, table.schema.field(name).type)
+        )
+    out = tmp_path / "tags.parquet"
+    pq.write_table(table, out)
+    build_report(ReportConfig(str(out), str(tmp_path / "r.html"), workers=0))
+    cards = section_items(lxml.html.parse(str(tmp_path / "r.html")).getroot(), "no_landmark")
+    texts = sorted(card.text_content() for card in cards)
+    assert "location (time, within 350 m): 50.8812, 4.3285" in texts[0]
+    assert "no location: track and time disagree" in texts[1]
 
 
 def test_unreadable_photos_get_a_placeholder(scanned, tmp_path):
