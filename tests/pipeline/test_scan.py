@@ -434,3 +434,25 @@ def test_a_gps_track_locates_a_cameras_photos_once_aligned_with_its_clock(tmp_pa
     row = read_results(out).set_index("path").loc[str(photos / "target.jpg")]
     assert row["location_source"] == "track" and row["location_latitude"] == pytest.approx(50.055, abs=1e-6)
     assert any("-01:00:00 from SONY A on its clock" in clock for clock in summary.clocks)
+
+
+def test_a_location_found_by_time_goes_into_the_sidecar_saying_how_it_was_found(tmp_path, tiny_model):
+    from tests.helpers import capture_exif, gps_exif, save_photo, scene
+
+    photos = tmp_path / "photos"
+    phone = capture_exif(gps_exif(50.88, 4.32), taken="2017:04:17 14:20:00", offset="+02:00")
+    save_photo(photos / "phone.jpg", scene(seed=1), exif=phone)
+    camera = capture_exif(taken="2017:04:17 14:25:00", offset="+02:00")
+    save_photo(photos / "camera.jpg", scene(seed=2), exif=camera)
+    config = ScanConfig(
+        [str(photos)], str(tmp_path / "t.parquet"), model=str(tiny_model), workers=0, min_confidence=1.0,
+        write_xmp=True,
+    )  # fmt: skip
+    first = scan(config)
+    sidecar = (photos / "camera.jpg.xmp").read_text()
+    assert "<exif:GPSProcessingMethod>landmark-tag: time, within 170 m</exif:GPSProcessingMethod>" in sidecar
+    assert "<exif:GPSLatitude>50,52.800000N</exif:GPSLatitude>" in sidecar
+    assert not (photos / "phone.jpg.xmp").exists()  # its own GPS is in the photo already
+    assert first.sidecars.written == 1
+    again = scan(config)  # the same location: the sidecar is not written again
+    assert again.sidecars.written == 0 and (photos / "camera.jpg.xmp").read_text() == sidecar

@@ -10,6 +10,7 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -19,8 +20,10 @@ from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, locate
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.execute.judge import Judge
+from landmark_tag.pipeline.execute.sidecar import SidecarTag, SidecarWriter
 from landmark_tag.pipeline.target import OutputTarget
 from landmark_tag.results import LOCATION_COLUMN_NAMES, conform, iter_result_batches
+from landmark_tag.storage import exists
 
 
 def count_rejudged(previous: OutputTarget, judge: Judge) -> int:
@@ -49,15 +52,17 @@ def merge_output(
     judge: Judge | None = None,
     locating: LocateSettings | None = None,
     track: Fixes | None = None,
+    sidecars: SidecarWriter | None = None,
 ) -> MergeResult:
     """Write the journal's target anew from its earlier output (with `previous`) and the committed
     parts: one row per path, the newest, less the paths in `drop`. With a `judge`, that model's
     carried-over rows are judged again at its thresholds; then every row gets its location
-    (`locate`, with `locating` or the default limits, and the points of the GPS tracks given)."""
+    (`locate`, with `locating` or the default limits, and the points of the GPS tracks given); with
+    `sidecars`, the photos whose location by time or track is new get it in their sidecar."""
     target, k = journal.target, journal.k
     staged = _merged(journal, previous, drop, judge)
     try:
-        rows, clocks = _located(staged.path, target, k, locating or LocateSettings(), track)
+        rows, clocks = _located(staged.path, target, k, locating or LocateSettings(), track, sidecars)
         return MergeResult(rows, staged.rejudged, clocks)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -71,12 +76,19 @@ class _Staged:
 
 
 def _located(
-    staged: str, target: OutputTarget, k: int, settings: LocateSettings, track: Fixes | None
+    staged: str,
+    target: OutputTarget,
+    k: int,
+    settings: LocateSettings,
+    track: Fixes | None,
+    sidecars: SidecarWriter | None,
 ) -> tuple[int, list[str]]:
     """Publish the staged rows as the output, with every row's location set; returns the rows and
     what was learned of the clocks."""
     located = locate(pq.read_table(staged, columns=INPUT_COLUMNS), settings, track)
     locations = located.table
+    if sidecars is not None:  # before the publish: a crash in between writes them again
+        _write_sidecars(pq.read_table(staged, columns=_SIDECAR_COLUMNS), locations, sidecars)
     done = 0
     with ResultWriter(target, k) as writer:
         for batch in iter_result_batches(staged, "parquet"):
@@ -87,6 +99,30 @@ def _located(
             writer.write_table(table)
             done += table.num_rows
         return writer.rows_written, located.clocks
+
+
+_SIDECAR_COLUMNS = ["path", "location_latitude", "location_longitude", "location_source"]
+
+
+def _write_sidecars(before: pa.Table, after: pa.Table, sidecars: SidecarWriter) -> None:
+    """Sidecars for the rows located by a track or by time whose location is new: not in the
+    earlier output (a new row's staged location is empty). A landmark's location went into the
+    sidecar when its photo was tagged."""
+    source = np.asarray(after.column("location_source").to_pylist(), dtype=object)
+    by_time = np.isin(source, ["track", "time"])
+    changed = by_time & (source != np.asarray(before.column("location_source").to_pylist(), dtype=object))
+    for name in ("location_latitude", "location_longitude"):
+        old = np.asarray(before.column(name).to_numpy(zero_copy_only=False), dtype=float)
+        new = np.asarray(after.column(name).to_numpy(zero_copy_only=False), dtype=float)
+        changed |= by_time & ~np.isclose(old, new, rtol=0.0, atol=1e-7)
+    rows = pa.array(np.flatnonzero(changed))
+    paths = before.column("path").take(rows).to_pylist()
+    for path, row in zip(paths, after.take(rows).to_pylist(), strict=True):
+        if not exists(path, sidecars.storage_options):  # a row kept for a photo gone from the tree
+            continue
+        method = f"landmark-tag: {row['location_source']}, within {row['location_radius_m']:,.0f} m"
+        tag = SidecarTag(None, row["location_latitude"], row["location_longitude"], method=method)
+        sidecars.write_tag(path, tag)
 
 
 def _merged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge | None) -> _Staged:
@@ -140,6 +176,7 @@ def commit_scan(
     kept_rows: int,
     locating: LocateSettings | None = None,
     track: Fixes | None = None,
+    sidecars: SidecarWriter | None = None,
 ) -> MergeResult:
     """The commit: merge the earlier output (with `previous`) and the journal's parts into the new
     output, less the paths in `drop`, then remove the parts. When there are no parts, nothing to
@@ -152,7 +189,13 @@ def commit_scan(
     tracks = track is not None and len(track) > 0  # may be new: they can locate any row
     if journal.existing() or drop or not located or tracks or count_rejudged(target, judge):
         result = merge_output(
-            journal, previous=previous, drop=drop, judge=judge, locating=locating, track=track
+            journal,
+            previous=previous,
+            drop=drop,
+            judge=judge,
+            locating=locating,
+            track=track,
+            sidecars=sidecars,
         )
     journal.clear()
     return result

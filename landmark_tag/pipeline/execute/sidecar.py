@@ -59,10 +59,13 @@ class SidecarError(LandmarkTagError):
 
 @dataclass(frozen=True)
 class SidecarTag:
-    keyword: str  # the landmark's name
+    keyword: str | None  # the landmark's name; None: a location found by time, no landmark
     latitude: float | None = None  # None: a landmark without a known place gets only the keyword
     longitude: float | None = None
     country_code: str | None = None  # ISO 3166-1 alpha-2, as the gazetteer has it
+    # How the location was found (exif:GPSProcessingMethod, which exiftool and photo managers show),
+    # so that an estimate is never taken for a fix.
+    method: str = "landmark-tag: landmark"
 
 
 def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
@@ -81,25 +84,13 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
         raise SidecarError("existing sidecar has no rdf:RDF element; left unchanged")
 
     # What landmark-tag wrote last time, so a new answer replaces it and nothing else.
-    previous_keyword = read_simple(rdf, qname("landmarktag", "Landmark"))
-    keywords = keyword_list(rdf)
-    items = keywords.findall(qname("rdf", "li"))
-    if previous_keyword and previous_keyword != tag.keyword:
-        for item in items:
-            if (item.text or "") == previous_keyword:
-                keywords.remove(item)
-    already_there = any((item.text or "") == tag.keyword for item in items)
-    if not already_there:
-        etree.SubElement(keywords, qname("rdf", "li")).text = tag.keyword
-    if previous_keyword == tag.keyword or not already_there:
-        set_simple(rdf, qname("landmarktag", "Landmark"), tag.keyword)
-    elif previous_keyword:  # our old keyword is gone; the new one was the user's already
-        remove_simple(rdf, qname("landmarktag", "Landmark"))
-
+    if tag.keyword is not None:
+        _merge_keyword(rdf, tag.keyword)
     if tag.latitude is not None and tag.longitude is not None:
         coordinates = (xmp_coordinate(tag.latitude, "N", "S"), xmp_coordinate(tag.longitude, "E", "W"))
         props = (qname("exif", "GPSLatitude"), qname("exif", "GPSLongitude"))
-        _merge_unless_set_by_hand(rdf, props, coordinates, qname("landmarktag", "Location"))
+        if _merge_unless_set_by_hand(rdf, props, coordinates, qname("landmarktag", "Location")):
+            set_simple(rdf, qname("exif", "GPSProcessingMethod"), tag.method)
     if tag.country_code:
         code = tag.country_code.upper()
         country = pycountry.countries.get(alpha_2=code)
@@ -107,7 +98,6 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
         props = (qname("Iptc4xmpCore", "CountryCode"), qname("photoshop", "Country"))
         values = (code, country.name if country is not None else code)
         _merge_unless_set_by_hand(rdf, props, values, qname("landmarktag", "Country"))
-
     etree.cleanup_namespaces(root, top_nsmap=None, keep_ns_prefixes=None)
     if new:  # readable for people; an existing file keeps its own layout
         etree.indent(root, space=" ")
@@ -115,17 +105,38 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
     return etree.tostring(root.getroottree(), encoding="utf-8", xml_declaration=False) + b"\n"
 
 
+def _merge_keyword(rdf: etree._Element, keyword: str) -> None:
+    """`keyword` in the keyword bag, replacing the one landmark-tag wrote before, if another."""
+    previous_keyword = read_simple(rdf, qname("landmarktag", "Landmark"))
+    keywords = keyword_list(rdf)
+    items = keywords.findall(qname("rdf", "li"))
+    if previous_keyword and previous_keyword != keyword:
+        for item in items:
+            if (item.text or "") == previous_keyword:
+                keywords.remove(item)
+    already_there = any((item.text or "") == keyword for item in items)
+    if not already_there:
+        etree.SubElement(keywords, qname("rdf", "li")).text = keyword
+    if previous_keyword == keyword or not already_there:
+        set_simple(rdf, qname("landmarktag", "Landmark"), keyword)
+    elif previous_keyword:  # our old keyword is gone; the new one was the user's already
+        remove_simple(rdf, qname("landmarktag", "Landmark"))
+
+
 def _merge_unless_set_by_hand(
     rdf: etree._Element, props: tuple[str, ...], values: tuple[str, ...], record: str
-) -> None:
+) -> bool:
     """Set `props` to `values` where the sidecar has none of them, or has what landmark-tag wrote
-    there itself (noted under `record`): a location or country set by hand is never overwritten."""
+    there itself (noted under `record`): a location or country set by hand is never overwritten.
+    Returns whether they are landmark-tag's (set now)."""
     current = tuple(read_simple(rdf, prop) for prop in props)
     ours = read_simple(rdf, record)
     if all(value is None for value in current) or (ours is not None and " ".join(map(str, current)) == ours):
         for prop, value in zip(props, values, strict=True):
             set_simple(rdf, prop, value)
         set_simple(rdf, record, " ".join(values))
+        return True
+    return False
 
 
 def sidecar_path(photo_path: str, storage_options: dict | None = None) -> str:
@@ -218,20 +229,23 @@ class SidecarWriter:
 
     def write(self, rows: list[ResultRow]) -> None:
         for row in rows:
-            if row.status is not Status.TAGGED:
-                continue
-            tag = SidecarTag(
-                row.landmarks[0], row.estimated_latitude, row.estimated_longitude, row.estimated_country
-            )
-            try:
-                changed = write_sidecar(row.path, tag, self.storage_options)
-            except SidecarError as exc:
-                self.stats.failed += 1
-                logger.warning("sidecar for %s: %s", row.path, exc)
-                if len(self.stats.problems) < self.keep_problems:
-                    self.stats.problems.append(f"{row.path}: {exc}")
-                continue
-            if changed:
-                self.stats.written += 1
-            else:
-                self.stats.unchanged += 1
+            if row.status is Status.TAGGED:
+                tag = SidecarTag(
+                    row.landmarks[0], row.estimated_latitude, row.estimated_longitude, row.estimated_country
+                )
+                self.write_tag(row.path, tag)
+
+    def write_tag(self, path: str, tag: SidecarTag) -> None:
+        """Merge `tag` into the sidecar of the photo at `path`, counting what happened."""
+        try:
+            changed = write_sidecar(path, tag, self.storage_options)
+        except SidecarError as exc:
+            self.stats.failed += 1
+            logger.warning("sidecar for %s: %s", path, exc)
+            if len(self.stats.problems) < self.keep_problems:
+                self.stats.problems.append(f"{path}: {exc}")
+            return
+        if changed:
+            self.stats.written += 1
+        else:
+            self.stats.unchanged += 1

@@ -248,3 +248,18 @@ def test_exiftool_reads_back_keyword_and_coordinates(tmp_path):
     assert tags["GPSLongitude"] == pytest.approx(151.2153, abs=1e-6)
     assert tags["Rating"] == 4
     assert (tags["Country"], tags["CountryCode"]) == ("Australia", "AU")  # as photo managers read them
+
+
+def test_a_location_says_how_it_was_found_and_a_location_by_time_adds_no_keyword():
+    landmark = merge_sidecar(None, SidecarTag("Petra", 30.3285, 35.4444, "JO"))
+    assert b"<exif:GPSProcessingMethod>landmark-tag: landmark</exif:GPSProcessingMethod>" in landmark
+    by_time = merge_sidecar(
+        landmark, SidecarTag(None, 30.33, 35.45, method="landmark-tag: time, within 80 m")
+    )
+    assert b"<exif:GPSProcessingMethod>landmark-tag: time, within 80 m</exif:GPSProcessingMethod>" in by_time
+    assert by_time.count(b"<rdf:li>Petra</rdf:li>") == 1  # the keyword stays as it was
+    assert b"30,19.800000N" in by_time
+    # Coordinates set by hand are kept, and so is the method they came with.
+    by_hand = landmark.replace(b"<exif:GPSLatitude>30,19.710000N", b"<exif:GPSLatitude>30,19.000000N")
+    kept = merge_sidecar(by_hand, SidecarTag(None, 30.33, 35.45, method="landmark-tag: time, within 80 m"))
+    assert b"30,19.000000N" in kept and b"landmark-tag: time" not in kept
