@@ -239,7 +239,8 @@ def test_exiftool_reads_back_keyword_and_coordinates(tmp_path):
     write_sidecar(str(photo), SidecarTag("Sydney Opera House", -33.8568, 151.2153, "AU"))
     output = subprocess.run(
         ["exiftool", "-json", "-n", "-XMP:Subject", "-XMP:GPSLatitude", "-XMP:GPSLongitude", "-XMP:Rating",
-         "-XMP-photoshop:Country", "-XMP-iptcCore:CountryCode", str(tmp_path / "IMG_2.jpg.xmp")],
+         "-XMP-photoshop:Country", "-XMP-iptcCore:CountryCode", "-XMP-exif:GPSProcessingMethod",
+         str(tmp_path / "IMG_2.jpg.xmp")],
         capture_output=True, check=True, text=True,
     ).stdout  # fmt: skip
     (tags,) = json.loads(output)
@@ -248,6 +249,7 @@ def test_exiftool_reads_back_keyword_and_coordinates(tmp_path):
     assert tags["GPSLongitude"] == pytest.approx(151.2153, abs=1e-6)
     assert tags["Rating"] == 4
     assert (tags["Country"], tags["CountryCode"]) == ("Australia", "AU")  # as photo managers read them
+    assert tags["GPSProcessingMethod"] == "landmark-tag: landmark"  # an estimate, not a fix
 
 
 def test_a_location_says_how_it_was_found_and_a_location_by_time_adds_no_keyword():
