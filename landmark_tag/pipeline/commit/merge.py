@@ -85,10 +85,12 @@ def _located(
 ) -> tuple[int, list[str]]:
     """Publish the staged rows as the output, with every row's location set; returns the rows and
     what was learned of the clocks."""
-    located = locate(pq.read_table(staged, columns=INPUT_COLUMNS), settings, track)
+    columns = INPUT_COLUMNS + (_SIDECAR_COLUMNS if sidecars is not None else [])
+    staged_columns = pq.read_table(staged, columns=columns)  # one read, for both
+    located = locate(staged_columns, settings, track)
     locations = located.table
     if sidecars is not None:  # before the publish: a crash in between writes them again
-        _write_sidecars(pq.read_table(staged, columns=_SIDECAR_COLUMNS), locations, sidecars)
+        _write_sidecars(staged_columns, locations, sidecars)
     done = 0
     with ResultWriter(target, k) as writer:
         for batch in iter_result_batches(staged, "parquet"):
