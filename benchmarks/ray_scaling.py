@@ -97,7 +97,7 @@ def one_scan(folder: str, warmup: str, model: str, out: str, engine_args: list[s
 
         # As the scan starts its own instance: a decode slot per core, beside the actors' threads.
         cpus = (os.cpu_count() or 1) + actors * threads
-        ray.init(num_cpus=cpus, include_dashboard=False, logging_level="ERROR")
+        ray.init(address="local", num_cpus=cpus, include_dashboard=False, logging_level="ERROR")
         ray_start = time.monotonic() - started
     scan(config(warmup))
     startup = time.monotonic() - started

@@ -99,7 +99,13 @@ def ray_session(ray, config: ResolvedScan) -> Iterator[tuple[str, bool]]:
                 f"CPU cores: ask for at most {cores}"
             )
         threads = config.threads or default_threads(torch.device("cpu"))
-        options: dict[str, Any] = {"num_cpus": cores + actors * threads, "include_dashboard": False}
+        # "local": always an instance of its own, even where RAY_ADDRESS is set or a crashed Ray left
+        # /tmp/ray/ray_current_cluster behind (Ray would otherwise try to join that).
+        options: dict[str, Any] = {
+            "address": "local",
+            "num_cpus": cores + actors * threads,
+            "include_dashboard": False,
+        }
     else:
         check_reachable(config.ray_address)
         options = {"address": config.ray_address}

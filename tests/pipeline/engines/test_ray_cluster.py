@@ -86,3 +86,13 @@ def test_the_command_says_so_in_one_line(tmp_path, tiny_model):
     result = CliRunner().invoke(app, [*args, "--engine", "ray", "--ray-address", address])
     assert result.exit_code == 1 and "cannot reach the Ray cluster" in result.output
     assert "Traceback" not in result.output
+
+
+@pytest.mark.ray
+def test_the_scans_own_instance_joins_no_cluster_named_elsewhere(monkeypatch):
+    # What a crashed Ray (its /tmp/ray/ray_current_cluster) or a stale shell (RAY_ADDRESS) names.
+    monkeypatch.setenv("RAY_ADDRESS", f"127.0.0.1:{closed_port()}")
+    config = ScanConfig(["x"], "o.parquet", engine="ray", actors=1)
+    with ray_session(ray, config) as (_, own_instance):
+        assert own_instance and ray.is_initialized()
+    assert not ray.is_initialized()

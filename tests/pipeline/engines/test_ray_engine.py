@@ -66,7 +66,7 @@ def local_ray():
     1-thread model actor, as `--engine ray` starts on a 2-core machine."""
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=3, include_dashboard=False, logging_level=logging.ERROR)
+    ray.init(address="local", num_cpus=3, include_dashboard=False, logging_level=logging.ERROR)
     yield
     ray.shutdown()
 
