@@ -40,10 +40,6 @@ class ScanWork:
     journal: PartJournal
     heartbeat: Callable[[], None]  # call after each commit: keeps the output's lock alive
 
-    @property
-    def photos(self) -> int:
-        return sum(len(shard.photos) for shard in self.shards)
-
 
 @dataclass
 class ExecutionResult:

@@ -200,11 +200,6 @@ def read_exif(handle: BinaryIO) -> PhotoExif:
     return PhotoExif(gps, taken, camera)
 
 
-def read_gps(handle: BinaryIO) -> GpsFix | None:
-    """GPS coordinates from the EXIF at the start of an open file, or None."""
-    return read_exif(handle).gps
-
-
 def read_exif_pillow(image: Image.Image) -> PhotoExif:
     """GPS, capture time and camera from Pillow's view of an opened image's EXIF."""
     try:
@@ -231,8 +226,3 @@ def read_exif_pillow(image: Image.Image) -> PhotoExif:
         exif.get(ExifTags.Base.Make), exif.get(ExifTags.Base.Model), ifd.get(ExifTags.Base.BodySerialNumber)
     )
     return PhotoExif(fix, taken, camera)
-
-
-def read_gps_pillow(image: Image.Image) -> GpsFix | None:
-    """GPS coordinates from Pillow's view of an opened image's EXIF, or None."""
-    return read_exif_pillow(image).gps

@@ -117,7 +117,6 @@ class Predictor:
     def __init__(self, loaded: LoadedModel, device: torch.device, settings: InferenceSettings) -> None:
         self.loaded = loaded
         self.device = device
-        self.settings = settings
         self.k = settings.k
         self.labels = settings.labels
         self.judge_settings = settings.judge

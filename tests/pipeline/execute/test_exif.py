@@ -12,8 +12,6 @@ from landmark_tag.pipeline.execute.exif import (
     gps_fix,
     read_exif,
     read_exif_pillow,
-    read_gps,
-    read_gps_pillow,
 )
 from tests.helpers import capture_exif, gps_exif, jpeg_bytes, save_photo, scene
 
@@ -28,20 +26,20 @@ CASES = [
 @pytest.mark.parametrize(("lat", "lon"), CASES)
 def test_read_gps_signs_from_refs(lat, lon):
     data = jpeg_bytes(scene(), exif=gps_exif(lat, lon))
-    fix = read_gps(io.BytesIO(data))
+    fix = read_exif(io.BytesIO(data)).gps
     assert fix is not None
     assert fix.latitude == pytest.approx(lat, abs=1e-5)
     assert fix.longitude == pytest.approx(lon, abs=1e-5)
 
 
 def test_no_exif_is_not_located():
-    assert read_gps(io.BytesIO(jpeg_bytes(scene()))) is None
+    assert read_exif(io.BytesIO(jpeg_bytes(scene()))).gps is None
 
 
 def test_gps_ifd_without_coordinates_is_not_located():
     exif = Image.Exif()
     exif.get_ifd(ExifTags.IFD.GPSInfo)[ExifTags.GPS.GPSAltitude] = TiffImagePlugin.IFDRational(120, 1)
-    assert read_gps(io.BytesIO(jpeg_bytes(scene(), exif=exif))) is None
+    assert read_exif(io.BytesIO(jpeg_bytes(scene(), exif=exif))).gps is None
 
 
 def test_nan_coordinates_are_not_located():
@@ -51,7 +49,7 @@ def test_nan_coordinates_are_not_located():
         TiffImagePlugin.IFDRational(0, 1),
         TiffImagePlugin.IFDRational(0, 1),
     )
-    assert read_gps(io.BytesIO(jpeg_bytes(scene(), exif=exif))) is None
+    assert read_exif(io.BytesIO(jpeg_bytes(scene(), exif=exif))).gps is None
 
 
 def test_broken_gps_pointer_is_not_located():
@@ -61,8 +59,8 @@ def test_broken_gps_pointer_is_not_located():
     entry = bytes.fromhex("8825 0004 00000001")
     at = data.index(entry) + len(entry)
     broken = data[:at] + bytes.fromhex("7ffffff0") + data[at + 4 :]
-    assert read_gps(io.BytesIO(data)) is not None
-    assert read_gps(io.BytesIO(broken)) is None
+    assert read_exif(io.BytesIO(data)).gps is not None
+    assert read_exif(io.BytesIO(broken)).gps is None
 
 
 @pytest.mark.parametrize(
@@ -87,7 +85,7 @@ def test_decimal_degrees_and_bytes_refs():
 
 
 def test_corrupt_file_is_not_located():
-    assert read_gps(io.BytesIO(b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00garbage")) is None
+    assert read_exif(io.BytesIO(b"\xff\xd8\xff\xe1\x00\x10Exif\x00\x00garbage")).gps is None
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF"])
@@ -95,7 +93,7 @@ def test_exifread_reads_png_and_tiff(fmt):
     buffer = io.BytesIO()
     scene().save(buffer, fmt, exif=gps_exif(-22.9519, -43.2105).tobytes())
     buffer.seek(0)
-    assert read_gps(buffer).latitude == pytest.approx(-22.9519, abs=1e-5)
+    assert read_exif(buffer).gps.latitude == pytest.approx(-22.9519, abs=1e-5)
 
 
 def test_pillow_fallback_reads_webp_exif():
@@ -103,7 +101,7 @@ def test_pillow_fallback_reads_webp_exif():
     scene().save(buffer, "WEBP", exif=gps_exif(-22.9519, -43.2105).tobytes())
     buffer.seek(0)
     with Image.open(buffer) as image:
-        fix = read_gps_pillow(image)
+        fix = read_exif_pillow(image).gps
     assert fix is not None
     assert fix.latitude == pytest.approx(-22.9519, abs=1e-5)
     assert fix.longitude == pytest.approx(-43.2105, abs=1e-5)
@@ -117,8 +115,8 @@ def test_a_photo_without_exif_prints_nothing_where_logging_is_not_set_up(tmp_pat
     from tests.helpers import save_photo, scene
 
     photo = save_photo(tmp_path / "plain.png", scene())
-    script = "from landmark_tag.pipeline.execute.exif import read_gps\n"
-    script += f"print(read_gps(open({str(photo)!r}, 'rb')))"
+    script = "from landmark_tag.pipeline.execute.exif import read_exif\n"
+    script += f"print(read_exif(open({str(photo)!r}, 'rb')).gps)"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "None" and result.stderr == ""
 
