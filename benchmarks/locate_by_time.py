@@ -72,7 +72,20 @@ def meters(a: tuple[float, float], b: tuple[float, float]) -> float:
     return float(distance_m(np.array(a[0]), np.array(a[1]), np.array(b[0]), np.array(b[1])))
 
 
-def summary(errors: list[float], hidden: int, within: list[bool] | None) -> str:
+def measured(rows, truth: dict[str, tuple], hidden: list[str]) -> tuple[list[float], list[bool]]:
+    """Each located hidden photo's error (m), and whether it is within the radius stated."""
+    errors, within = [], []
+    for name in hidden:
+        row = rows.loc[name]
+        if not isinstance(row["location_source"], str):  # None, or NaN from pandas
+            continue
+        error = meters(truth[name], (row["location_latitude"], row["location_longitude"]))
+        errors.append(error)
+        within.append(error <= row["location_radius_m"])
+    return errors, within
+
+
+def summary(errors: list[float], within: list[bool] | None, hidden: int) -> str:
     if not errors:
         return f"0% | - | - | - | {'-' if within is not None else 'no radius'}"
     located = f"{len(errors) / hidden:.0%}"
@@ -106,29 +119,32 @@ def main() -> None:
                 clocks[name] = moment.timestamp()
         tracks = sorted(str(p) for p in folder.iterdir() if p.suffix.lower() == ".gpx")
         track = read_tracks(tracks) if tracks else None
+        if track is not None:  # every photo's GPS hidden: the track alone, seeds make no difference
+            everything = sorted(truth)
+            rows = scanned(folder, everything, args.model, tuple(tracks))
+            result = summary(*measured(rows, truth, everything), len(everything))
+            print(f"| {folder.name} | - | landmark-tag --gpx, all hidden | {len(everything)} | {result} |")
+            on_track = naive_track(track, everything, clocks)
+            errors = [meters(truth[n], on_track[n]) for n in on_track]
+            naive_result = summary(errors, None, len(everything))
+            print(
+                f"| {folder.name} | - | naive clock --gpx, all hidden | {len(everything)} | {naive_result} |"
+            )
         for seed in [int(s) for s in args.seeds.split(",")]:
             hidden = sorted(random.Random(seed).sample(sorted(truth), round(len(truth) * args.hide)))
             runs = {"landmark-tag": ()} | ({"landmark-tag --gpx": tuple(tracks)} if tracks else {})
             results = []
             for method, gpx in runs.items():
-                rows = scanned(folder, hidden, args.model, gpx)
-                errors, within = [], []
-                for name in hidden:
-                    row = rows.loc[name]
-                    if not isinstance(row["location_source"], str):  # None, or NaN from pandas
-                        continue
-                    error = meters(truth[name], (row["location_latitude"], row["location_longitude"]))
-                    errors.append(error)
-                    within.append(error <= row["location_radius_m"])
-                results.append((method, summary(errors, len(hidden), within)))
+                errors, within = measured(scanned(folder, hidden, args.model, gpx), truth, hidden)
+                results.append((method, summary(errors, within, len(hidden))))
             found = naive(truth, hidden, clocks)
             results.append(
-                ("naive clock", summary([meters(truth[n], found[n]) for n in found], len(hidden), None))
+                ("naive clock", summary([meters(truth[n], found[n]) for n in found], None, len(hidden)))
             )
             if track is not None:
                 on_track = naive_track(track, hidden, clocks)
                 errors = [meters(truth[n], on_track[n]) for n in on_track]
-                results.append(("naive clock --gpx", summary(errors, len(hidden), None)))
+                results.append(("naive clock --gpx", summary(errors, None, len(hidden))))
             for method, result in results:
                 print(f"| {folder.name} | {seed} | {method} | {len(hidden)} | {result} |")
 

@@ -67,3 +67,51 @@ def align(track: Fixes, times: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> 
             return None
         centre, width, step = best[1], 60.0, 1.0
     return best[1] if best is not None and best[0] <= ALIGN_MAX_M else None
+
+
+# A camera with no photo that has GPS, beside a track: its clock is taken to be set to a time zone
+# (whole or half hours from UTC, within SPAN_SOLAR_S of the sun's time where the track is), and the
+# one such offset that puts nearly all of its photos of the trip inside the track's recorded stretches
+# is its offset. Ambiguity (a track recording all day) finds none.
+SPAN_STEP_S = 1800.0
+SPAN_SOLAR_S = 3.5 * 3600.0
+SPAN_MIN_PHOTOS = 3
+SPAN_MIN_SHARE = 0.9  # of the photos that some offset could put on the trip
+SPAN_MARGIN = 2  # the next best offset must leave at least this many more of them off the track
+SPAN_TRACK_STEP_S = 600.0  # track points further apart are a gap in the recording
+SPAN_TRIP_GAP_S = 6 * 3600.0  # a longer gap starts another trip, aligned on its own
+# Such a clock is still off its zone by seconds to minutes: the photo's radius grows by how far the
+# track goes within this much time of it.
+SPAN_CLOCK_S = 300.0
+
+
+def align_by_span(track: Fixes, times: np.ndarray) -> tuple[np.ndarray, list[float]]:
+    """For photos on one clock that have no GPS to align on: the seconds to add to each to get the
+    track's clock (NaN where none is found), and the offsets found, one per trip they matched."""
+    offsets = np.full(len(times), np.nan)
+    found: list[float] = []
+    for trip in track.trips(SPAN_TRIP_GAP_S):
+        if len(trip) < 2:
+            continue
+        solar = float(np.median(trip.lon)) / 15.0 * 3600.0  # the sun's time minus UTC, there
+        low = np.ceil((-solar - SPAN_SOLAR_S) / SPAN_STEP_S) * SPAN_STEP_S
+        candidates = np.arange(low, -solar + SPAN_SOLAR_S, SPAN_STEP_S)
+        near = np.flatnonzero(
+            np.isnan(offsets)
+            & (times + candidates[-1] >= trip.times[0])
+            & (times + candidates[0] <= trip.times[-1])
+        )
+        if len(near) < SPAN_MIN_PHOTOS:
+            continue
+        counts = np.array([trip.covers(times[near] + c, SPAN_TRACK_STEP_S).sum() for c in candidates])
+        best = int(np.argmax(counts))
+        runner_up = int(np.max(np.delete(counts, best), initial=0))
+        if (
+            counts[best] < max(SPAN_MIN_PHOTOS, SPAN_MIN_SHARE * len(near))
+            or runner_up > counts[best] - SPAN_MARGIN
+        ):
+            continue
+        on_trip = near[trip.covers(times[near] + candidates[best], SPAN_TRACK_STEP_S)]
+        offsets[on_trip] = candidates[best]
+        found.append(float(candidates[best]))
+    return offsets, found

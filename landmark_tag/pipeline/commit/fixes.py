@@ -6,6 +6,7 @@ them (`LocateSettings.radius_m`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import pairwise
 
 import numpy as np
 
@@ -57,6 +58,28 @@ class Fixes:
         lat = np.where(inside, np.interp(times, self.times, self.lat), np.nan)
         lon = np.where(inside, np.interp(times, self.times, self.lon), np.nan)
         return lat, lon
+
+    def covers(self, times: np.ndarray, max_step_s: float) -> np.ndarray:
+        """Whether each time falls between two fixes at most `max_step_s` apart (a recorded stretch,
+        not a gap in the recording)."""
+        if len(self) < 2:
+            return np.zeros(len(times), dtype=bool)
+        after = np.clip(np.searchsorted(self.times, times, side="right"), 1, len(self) - 1)
+        start, end = self.times[after - 1], self.times[after]
+        return (times >= start) & (times <= end) & (end - start <= max_step_s)
+
+    def extent_m(self, times: np.ndarray, lat: np.ndarray, lon: np.ndarray, within_s: float) -> np.ndarray:
+        """How far from (lat, lon) the fixes go within `within_s` of each time (0 where never)."""
+        moments = times[:, None] + np.linspace(-within_s, within_s, 21)[None, :]
+        track_lat, track_lon = self.position_at(moments)
+        apart = distance_m(track_lat, track_lon, lat[:, None], lon[:, None])
+        return np.max(np.where(np.isnan(apart), 0.0, apart), axis=1, initial=0.0)
+
+    def trips(self, gap_s: float) -> list[Fixes]:
+        """The fixes cut where they stop for longer than `gap_s`."""
+        cuts = np.flatnonzero(np.diff(self.times) > gap_s) + 1
+        bounds = np.r_[0, cuts, len(self)]
+        return [Fixes(self.times[a:b], self.lat[a:b], self.lon[a:b]) for a, b in pairwise(bounds)]
 
 
 @dataclass

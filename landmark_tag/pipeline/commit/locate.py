@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from landmark_tag.pipeline.commit.clocks import align, camera_offsets, groups
+from landmark_tag.pipeline.commit.clocks import SPAN_CLOCK_S, align, align_by_span, camera_offsets, groups
 from landmark_tag.pipeline.commit.fixes import Candidates, Fixes, LocateSettings, distance_m, offer_neighbours
 from landmark_tag.results import Status
 
@@ -122,6 +122,7 @@ def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> Candid
         keys = photos.cameras * 2 + in_utc  # a camera's photos in UTC, and those on its own clock
         unaligned_utc = []
         utc_offsets = []
+        by_span = np.zeros(0, dtype=np.int64)  # rows whose clock is known to the zone only
         everyone = np.flatnonzero(~np.isnan(clock))
         for key, rows in groups(keys[everyone], everyone):
             camera, utc_frame = key // 2, bool(key % 2)
@@ -136,6 +137,9 @@ def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> Candid
                     utc_offsets.append(offset)
             elif utc_frame:
                 unaligned_utc.append(rows)
+            elif not len(fixes):
+                span_rows = _align_by_span(photos, track, rows, clock[rows], on_track)
+                by_span = np.r_[by_span, span_rows]
         # Photos in UTC that no alignment covers: the tracks' own offset from UTC where photos showed
         # it, else none (GPX times are UTC).
         track_utc = float(np.median(utc_offsets)) if utc_offsets else 0.0
@@ -143,7 +147,28 @@ def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> Candid
             on_track[rows] = clock[rows] + track_utc
     targets = np.flatnonzero(~photos.own)
     offer_neighbours(track, targets, on_track[targets], settings, found)
+    if settings.gpx_offset_s is None and len(by_span):
+        rows = by_span[found.found[by_span]]
+        found.radius[rows] += track.extent_m(on_track[rows], found.lat[rows], found.lon[rows], SPAN_CLOCK_S)
+        found.radius[rows[found.radius[rows] > settings.max_radius_m]] = np.nan
     return found
+
+
+def _align_by_span(
+    photos: _Photos, track: Fixes, rows: np.ndarray, clock: np.ndarray, on_track: np.ndarray
+) -> np.ndarray:
+    """A camera's photos, with no GPS among them, placed on the track by the time zone that puts
+    them inside it (`clocks.align_by_span`); the rows so placed."""
+    offsets, found = align_by_span(track, clock)
+    placed = ~np.isnan(offsets)
+    on_track[rows[placed]] = clock[placed] + offsets[placed]
+    camera = photos.name(int(photos.cameras[rows[0]]))
+    for offset in found:
+        photos.clocks.append(
+            f"tracks: {_offset(offset)} from {camera} on its clock, the time zone that puts its photos"
+            " inside the track (no photo with GPS to align on)"
+        )
+    return rows[placed]
 
 
 def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None) -> Located:

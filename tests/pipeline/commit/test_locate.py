@@ -197,3 +197,29 @@ def test_a_track_and_photos_that_disagree_give_no_location():
     rows = [row(gps=(10.0, 10.0), utc=2990), row(gps=(10.0, 10.0), utc=3010), row(utc=3000)]
     found = locate(table(rows), SETTINGS, track(WALK)).table.to_pylist()[2]
     assert found["location_source"] is None and found["location_note"] == "track and time disagree"
+
+
+def test_a_camera_with_no_gps_photo_is_placed_on_the_track_by_the_time_zone_that_fits():
+    # The walk's camera runs an hour ahead of UTC (a time zone), nothing says so, none of its photos
+    # has GPS. Of the whole and half hours near the sun's time there, only +01:00 puts them all on it.
+    photos = [row(local=WALK[i][2] + 3600, camera="camera") for i in range(10, 111, 10)]
+    result = locate(table(photos), SETTINGS, track(WALK))
+    found = result.table.to_pylist()
+    assert [f["location_source"] for f in found] == ["track"] * len(photos)
+    assert [f["location_latitude"] for f in found] == pytest.approx([WALK[i][0] for i in range(10, 111, 10)])
+    # The clock is known to its zone only: the radius holds the track within five minutes of it.
+    assert all(500 < f["location_radius_m"] < 700 for f in found)
+    assert any("-01:00:00 from camera on its clock, the time zone" in clock for clock in result.clocks)
+
+
+def test_no_time_zone_is_guessed_when_several_fit_or_none_is_near_the_track():
+    all_day = [(50.0 + i * 0.0001, 4.0, 60.0 * i) for i in range(-600, 600)]  # twenty hours
+    photos = [row(local=WALK[i][2] + 3600, camera="camera") for i in range(10, 111, 10)]
+    assert {
+        f["location_source"] for f in locate(table(photos), SETTINGS, track(all_day)).table.to_pylist()
+    } == {None}
+    # A clock ten hours from the sun's time at the track: no zone there, so no offset.
+    far = [row(local=WALK[i][2] + 10 * 3600, camera="camera") for i in range(10, 111, 10)]
+    assert {f["location_source"] for f in locate(table(far), SETTINGS, track(WALK)).table.to_pylist()} == {
+        None
+    }
