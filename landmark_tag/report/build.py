@@ -24,6 +24,7 @@ import pyarrow.compute as pc
 from landmark_tag.errors import LandmarkTagError
 from landmark_tag.progress import NoProgress, PhotoProgress
 from landmark_tag.report import page
+from landmark_tag.report.location_map import LOCATION_INPUT, LocatedPhotos, map_section
 from landmark_tag.report.thumbnails import Thumbnail, ThumbnailRequest, iter_thumbnails
 from landmark_tag.results import (
     Status,
@@ -81,6 +82,7 @@ class _Overview:
     first_scan: dt.datetime | None = None
     last_scan: dt.datetime | None = None
     landmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
+    located: LocatedPhotos = field(default_factory=LocatedPhotos)
 
 
 def _overview(config: ReportConfig) -> _Overview:
@@ -88,8 +90,12 @@ def _overview(config: ReportConfig) -> _Overview:
     overview = _Overview(k=result_k(config.results, config.results_format, config.storage_options))
     present = result_columns(config.results, config.results_format, config.storage_options)
     wanted = ["status", "landmark_1", "probability_1", "estimated_country", "model", "scanned_at"]
+    if "location_latitude" in present:  # outputs of older versions have no locations to map
+        wanted += [c for c in LOCATION_INPUT if c not in wanted]
     columns = [c for c in wanted if c in present]  # outputs of older versions lack estimated_country
     for batch in iter_result_batches(config.results, config.results_format, config.storage_options, columns):
+        if "location_latitude" in present:
+            overview.located.add(batch)
         data = batch.to_pydict()
         data.setdefault("estimated_country", [None] * batch.num_rows)
         overview.rows += batch.num_rows
@@ -247,6 +253,7 @@ def build_report(config: ReportConfig, progress: PhotoProgress | None = None) ->
             html.write(page.header(title, _facts(config, overview), counts))
             landmarks = sorted(overview.landmarks)
             html.write(page.controls(landmarks, [s for s in counts if counts[s]]))
+            html.write(map_section(overview.located))
             if not overview.rows:
                 html.write("<section><p>This output has no photos.</p></section>\n")
             for status in sections:

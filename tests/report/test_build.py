@@ -160,6 +160,10 @@ def test_each_card_says_where_its_location_came_from_and_how_sure(tmp_path):
     texts = sorted(card.text_content() for card in cards)
     assert "location (time, within 350 m): 50.8812, 4.3285" in texts[0]
     assert "no location: track and time disagree" in texts[1]
+    (located,) = (
+        lxml.html.parse(str(tmp_path / "r.html")).getroot().xpath('//section[@id="map"]//circle/title')
+    )
+    assert located.text_content() == "a.jpg: time, within 350 m"
 
 
 def test_unreadable_photos_get_a_placeholder(scanned, tmp_path):
@@ -259,6 +263,7 @@ def test_output_of_an_earlier_version_without_estimated_columns(tmp_path, suffix
     summary = build_report(ReportConfig(str(out), str(report), workers=0))
     assert summary.counts == {"tagged": 3}
     assert len(section_items(lxml.html.parse(str(report)).getroot(), "tagged")) == 3
+    assert 'id="map"' not in report.read_text()  # no location columns: nothing to map
 
 
 def test_missing_or_unreadable_output(tmp_path):

@@ -1,0 +1,152 @@
+"""The report's map of located photos: inline SVG over Natural Earth's 1:110m country outlines
+(public domain, "Made with Natural Earth"; `world-110m.txt`, rebuilt by `scripts/world_outline.py`).
+No tiles and nothing fetched: the page stays one file that opens offline.
+
+The view is the located photos' extent, whatever it is (a walk, a country, the world); each photo
+is a dot in its source's colour inside a faint circle of its stated radius. Large outputs draw a
+seeded uniform sample of their located photos (`MAP_POINTS`), and say so.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from html import escape
+from importlib import resources
+from pathlib import PurePath
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+MAP_POINTS = 3000
+SOURCE_COLOURS = {"gps": "#2b6cb0", "track": "#2f855a", "time": "#dd6b20", "landmark": "#805ad5"}
+LOCATION_INPUT = ["path", "location_latitude", "location_longitude", "location_source", "location_radius_m"]
+METRES_PER_DEGREE = 111_320.0
+MIN_SPAN_DEGREES = 0.005  # about 500 m: a view no smaller, even for one photo
+VIEW_ASPECT = 2.0  # width : height
+
+
+@dataclass
+class _Point:
+    lat: float
+    lon: float
+    source: str
+    radius_m: float | None
+    name: str
+
+
+@dataclass
+class LocatedPhotos:
+    """What the map draws, gathered batch by batch: the counts per source, the extent, and a seeded
+    uniform sample of at most `limit` photos (reservoir sampling, so memory stays bounded)."""
+
+    limit: int = MAP_POINTS
+    counts: Counter = field(default_factory=Counter)
+    sample: list[_Point] = field(default_factory=list)
+    bounds: list[float] = field(default_factory=lambda: [90.0, -90.0, 180.0, -180.0])  # lat, lon min/max
+    _random: random.Random = field(default_factory=lambda: random.Random(0))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        located = batch.filter(pc.is_valid(batch.column("location_latitude")))
+        if not located.num_rows:
+            return
+        rows = located.select(LOCATION_INPUT).to_pydict()
+        lats, lons = rows["location_latitude"], rows["location_longitude"]
+        self.bounds = [
+            min(self.bounds[0], *lats), max(self.bounds[1], *lats),
+            min(self.bounds[2], *lons), max(self.bounds[3], *lons),
+        ]  # fmt: skip
+        columns = zip(
+            lats, lons, rows["location_source"], rows["location_radius_m"], rows["path"], strict=True
+        )
+        for lat, lon, source, radius, path in columns:
+            seen = self.total
+            self.counts[source] += 1
+            point = _Point(lat, lon, source or "", radius, PurePath(path).name or path)
+            if seen < self.limit:
+                self.sample.append(point)
+            elif (slot := self._random.randrange(seen + 1)) < self.limit:
+                self.sample[slot] = point
+
+
+def _nice_length_m(most_m: float) -> float:
+    """The longest 1, 2 or 5 x 10^n metres that is at most `most_m`."""
+    power = 10 ** math.floor(math.log10(most_m))
+    return max(step * power for step in (1, 2, 5) if step * power <= most_m)
+
+
+def _length(metres: float) -> str:
+    return f"{metres / 1000:g} km" if metres >= 1000 else f"{metres:g} m"
+
+
+def map_section(located: LocatedPhotos) -> str:
+    """The map's <section>, or nothing when no photo is located."""
+    if not located.total:
+        return ""
+    lat_min, lat_max, lon_min, lon_max = located.bounds
+    squeeze = math.cos(math.radians((lat_min + lat_max) / 2))  # x = longitude x squeeze, y = -latitude
+    x0, x1 = lon_min * squeeze, lon_max * squeeze
+    y0, y1 = -lat_max, -lat_min
+    width = max(x1 - x0, MIN_SPAN_DEGREES) * 1.1
+    height = max(y1 - y0, MIN_SPAN_DEGREES) * 1.1
+    width, height = max(width, height * VIEW_ASPECT), max(height, width / VIEW_ASPECT)
+    left, top = (x0 + x1 - width) / 2, (y0 + y1 - height) / 2
+    dot = width / 250
+    outline = resources.files("landmark_tag.report").joinpath("world-110m.txt").read_text("ascii").strip()
+    shapes = []
+    for point in located.sample:
+        x, y = point.lon * squeeze, -point.lat
+        colour = SOURCE_COLOURS.get(point.source, "#444")
+        within = f", within {point.radius_m:,.0f} m" if point.radius_m is not None else ""
+        title = escape(f"{point.name}: {point.source}{within}", quote=True)
+        if point.radius_m is not None and point.radius_m / METRES_PER_DEGREE > dot:
+            shapes.append(
+                f'<circle cx="{x:.6f}" cy="{y:.6f}" r="{point.radius_m / METRES_PER_DEGREE:.6f}" '
+                f'fill="{colour}" fill-opacity="0.08" stroke="none"/>'
+            )
+        shapes.append(
+            f'<circle cx="{x:.6f}" cy="{y:.6f}" r="{dot:.6f}" fill="{colour}"><title>{title}</title></circle>'
+        )
+    bar_m = _nice_length_m(width / 4 * METRES_PER_DEGREE)
+    bar = bar_m / METRES_PER_DEGREE
+    bar_x, bar_y = left + width * 0.03, top + height * 0.95
+    scale = (
+        f'<line x1="{bar_x:.6f}" y1="{bar_y:.6f}" x2="{bar_x + bar:.6f}" y2="{bar_y:.6f}" stroke="#222" '
+        f'stroke-width="2" vector-effect="non-scaling-stroke"/>'
+        f'<text x="{bar_x:.6f}" y="{bar_y - height * 0.015:.6f}" font-size="{height * 0.03:.6f}">'
+        f"{_length(bar_m)}</text>"
+    )
+    svg = (
+        f'<svg class="map" viewBox="{left:.6f} {top:.6f} {width:.6f} {height:.6f}" role="img" '
+        f'aria-label="map of the located photos" preserveAspectRatio="xMidYMid meet">'
+        f'<rect x="{left:.6f}" y="{top:.6f}" width="{width:.6f}" height="{height:.6f}" fill="#dde9f1"/>'
+        f'<path d="{outline}" transform="scale({squeeze / 10:.8f} 0.1)" fill="#efece2" stroke="#a9a596" '
+        f'stroke-width="0.6" vector-effect="non-scaling-stroke"/>'
+        f"{''.join(shapes)}{scale}</svg>"
+    )
+    legend = " ".join(
+        f'<span class="source"><span class="dot" style="background:{SOURCE_COLOURS.get(source, "#444")}">'
+        f"</span>{escape(source)} {count:,}</span>"
+        for source, count in sorted(located.counts.items(), key=lambda item: _order(item[0]))
+    )
+    sampled = (
+        f" A uniform sample of {len(located.sample):,} of the {located.total:,} located photos is drawn."
+        if located.total > len(located.sample)
+        else ""
+    )
+    return (
+        f'<section id="map"><h2>Where the located photos are ({located.total:,})</h2>{svg}'
+        f'<p class="legend">{legend}</p><p class="note">Each dot is a photo, in the colour of its location'
+        f"'s source, inside a faint circle of its stated radius.{sampled} Outlines: Made with Natural Earth"
+        " (public domain), drawn offline.</p></section>\n"
+    )
+
+
+def _order(source: str) -> int:
+    return list(SOURCE_COLOURS).index(source) if source in SOURCE_COLOURS else len(SOURCE_COLOURS)
