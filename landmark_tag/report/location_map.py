@@ -10,13 +10,13 @@ seeded uniform sample of their located photos (`MAP_POINTS`), and say so.
 from __future__ import annotations
 
 import math
-import random
 from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
 from pathlib import PurePath
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -46,7 +46,7 @@ class LocatedPhotos:
     counts: Counter = field(default_factory=Counter)
     sample: list[_Point] = field(default_factory=list)
     bounds: list[float] = field(default_factory=lambda: [90.0, -90.0, 180.0, -180.0])  # lat, lon min/max
-    _random: random.Random = field(default_factory=lambda: random.Random(0))
+    _random: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     @property
     def total(self) -> int:
@@ -56,23 +56,33 @@ class LocatedPhotos:
         located = batch.filter(pc.is_valid(batch.column("location_latitude")))
         if not located.num_rows:
             return
-        rows = located.select(LOCATION_INPUT).to_pydict()
-        lats, lons = rows["location_latitude"], rows["location_longitude"]
+        lats = located.column("location_latitude").to_numpy(zero_copy_only=False)
+        lons = located.column("location_longitude").to_numpy(zero_copy_only=False)
         self.bounds = [
-            min(self.bounds[0], *lats), max(self.bounds[1], *lats),
-            min(self.bounds[2], *lons), max(self.bounds[3], *lons),
+            min(self.bounds[0], float(lats.min())), max(self.bounds[1], float(lats.max())),
+            min(self.bounds[2], float(lons.min())), max(self.bounds[3], float(lons.max())),
         ]  # fmt: skip
-        columns = zip(
-            lats, lons, rows["location_source"], rows["location_radius_m"], rows["path"], strict=True
-        )
-        for lat, lon, source, radius, path in columns:
-            seen = self.total
-            self.counts[source] += 1
-            point = _Point(lat, lon, source or "", radius, PurePath(path).name or path)
-            if seen < self.limit:
+        sources = located.column("location_source")
+        self.counts.update(dict(zip(*_value_counts(sources), strict=True)))
+        # Reservoir sampling, vectorised: row i of all seen is kept in a random slot with
+        # probability limit / (i + 1); only the few rows kept become Python objects.
+        seen = self.total - located.num_rows + np.arange(located.num_rows)
+        slots = np.where(seen < self.limit, seen, np.floor(self._random.random(len(seen)) * (seen + 1)))
+        kept = np.flatnonzero(slots < self.limit)
+        rows = located.take(pa.array(kept)).select(LOCATION_INPUT).to_pylist()
+        for slot, row in zip(slots[kept].astype(int), rows, strict=True):
+            name = PurePath(row["path"]).name or row["path"]
+            lat, lon = row["location_latitude"], row["location_longitude"]
+            point = _Point(lat, lon, row["location_source"] or "", row["location_radius_m"], name)
+            if slot == len(self.sample):
                 self.sample.append(point)
-            elif (slot := self._random.randrange(seen + 1)) < self.limit:
+            else:
                 self.sample[slot] = point
+
+
+def _value_counts(column: pa.Array) -> tuple[list[str], list[int]]:
+    counted = pc.value_counts(column)
+    return counted.field("values").to_pylist(), counted.field("counts").to_pylist()
 
 
 def _nice_length_m(most_m: float) -> float:
