@@ -456,3 +456,11 @@ def test_a_location_found_by_time_goes_into_the_sidecar_saying_how_it_was_found(
     assert first.sidecars.written == 1
     again = scan(config)  # the same location: the sidecar is not written again
     assert again.sidecars.written == 0 and (photos / "camera.jpg.xmp").read_text() == sidecar
+    # A phone photo in Paris five minutes later: the fixes around the camera's photo now disagree,
+    # so the location written before no longer holds, and leaves the sidecar.
+    paris = capture_exif(gps_exif(48.8584, 2.2945), taken="2017:04:17 14:30:00", offset="+02:00")
+    save_photo(photos / "paris.jpg", scene(seed=3), exif=paris)
+    third = scan(config)
+    assert third.sidecars.written == 1
+    sidecar = (photos / "camera.jpg.xmp").read_text()
+    assert "GPSLatitude" not in sidecar and "GPSProcessingMethod" not in sidecar

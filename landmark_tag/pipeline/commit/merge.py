@@ -20,7 +20,7 @@ from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, locate
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.execute.judge import Judge
-from landmark_tag.pipeline.execute.sidecar import SidecarTag, SidecarWriter
+from landmark_tag.pipeline.execute.sidecar import REMOVE_LOCATION, SidecarTag, SidecarWriter
 from landmark_tag.pipeline.target import OutputTarget
 from landmark_tag.results import LOCATION_COLUMN_NAMES, conform, iter_result_batches
 from landmark_tag.storage import exists
@@ -107,24 +107,49 @@ _SIDECAR_COLUMNS = ["path", "location_latitude", "location_longitude", "location
 
 
 def _write_sidecars(before: pa.Table, after: pa.Table, sidecars: SidecarWriter) -> None:
-    """Sidecars for the rows located by a track or by time whose location is new: not in the
-    earlier output (a new row's staged location is empty). A landmark's location went into the
-    sidecar when its photo was tagged."""
+    """Bring the sidecars whose location changed up to date: what a sidecar may hold of ours is the
+    row's earlier location, or for a row without one, the landmark's place its tagging wrote; what
+    it should hold is the new location, unless that is the photo's own GPS. A location now found is
+    written, one that no longer holds is taken out (`REMOVE_LOCATION`)."""
+    held_source, held_lat, held_lon = _held(before)
     source = np.asarray(after.column("location_source").to_pylist(), dtype=object)
-    by_time = np.isin(source, ["track", "time"])
-    changed = by_time & (source != np.asarray(before.column("location_source").to_pylist(), dtype=object))
-    for name in ("location_latitude", "location_longitude"):
-        old = np.asarray(before.column(name).to_numpy(zero_copy_only=False), dtype=float)
-        new = np.asarray(after.column(name).to_numpy(zero_copy_only=False), dtype=float)
-        changed |= by_time & ~np.isclose(old, new, rtol=0.0, atol=1e-7)
+    source[source == "gps"] = None  # the photo says it itself: nothing of ours belongs in the sidecar
+    lat, lon = _floats(after, "location_latitude"), _floats(after, "location_longitude")
+    ours, held = source != None, held_source != None  # noqa: E711 (elementwise)
+    moved = ~np.isclose(lat, held_lat, rtol=0.0, atol=1e-7) | ~np.isclose(lon, held_lon, rtol=0.0, atol=1e-7)
+    changed = (ours != held) | (ours & held & ((source != held_source) | moved))
     rows = pa.array(np.flatnonzero(changed))
     paths = before.column("path").take(rows).to_pylist()
     for path, row in zip(paths, after.take(rows).to_pylist(), strict=True):
         if not exists(path, sidecars.storage_options):  # a row kept for a photo gone from the tree
             continue
-        method = f"landmark-tag: {row['location_source']}, within {row['location_radius_m']:,.0f} m"
-        tag = SidecarTag(None, row["location_latitude"], row["location_longitude"], method=method)
-        sidecars.write_tag(path, tag)
+        if row["location_source"] in (None, "gps"):
+            sidecars.write_tag(path, REMOVE_LOCATION)
+            continue
+        method = f"landmark-tag: {row['location_source']}"
+        if row["location_source"] != "landmark":
+            method += f", within {row['location_radius_m']:,.0f} m"
+        sidecars.write_tag(
+            path, SidecarTag(None, row["location_latitude"], row["location_longitude"], method=method)
+        )
+
+
+def _floats(table: pa.Table, name: str) -> np.ndarray:
+    return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=float)
+
+
+def _held(before: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source, latitude, longitude) of the location landmark-tag may have put in each sidecar."""
+    source = np.asarray(before.column("location_source").to_pylist(), dtype=object)
+    source[source == "gps"] = None
+    lat, lon = _floats(before, "location_latitude"), _floats(before, "location_longitude")
+    tagged = np.asarray(
+        pc.equal(before.column("status"), "tagged").to_numpy(zero_copy_only=False), dtype=bool
+    )
+    landmark_lat, landmark_lon = _floats(before, "estimated_latitude"), _floats(before, "estimated_longitude")
+    by_tagging = (source == None) & tagged & ~np.isnan(landmark_lat)  # noqa: E711
+    source[by_tagging] = "landmark"
+    return source, np.where(by_tagging, landmark_lat, lat), np.where(by_tagging, landmark_lon, lon)
 
 
 def _merged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge | None) -> _Staged:

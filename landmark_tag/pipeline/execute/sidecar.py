@@ -66,6 +66,13 @@ class SidecarTag:
     # How the location was found (exif:GPSProcessingMethod, which exiftool and photo managers show),
     # so that an estimate is never taken for a fix.
     method: str = "landmark-tag: landmark"
+    # The location landmark-tag wrote before no longer holds (its sources now disagree, or the photo
+    # has its own GPS): take it out, unless it was changed by hand since.
+    remove_location: bool = False
+
+
+REMOVE_LOCATION = SidecarTag(None, remove_location=True)
+METHOD_PREFIX = "landmark-tag:"
 
 
 def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
@@ -86,7 +93,9 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
     # What landmark-tag wrote last time, so a new answer replaces it and nothing else.
     if tag.keyword is not None:
         _merge_keyword(rdf, tag.keyword)
-    if tag.latitude is not None and tag.longitude is not None:
+    if tag.remove_location:
+        _remove_own_location(rdf)
+    elif tag.latitude is not None and tag.longitude is not None:
         coordinates = (xmp_coordinate(tag.latitude, "N", "S"), xmp_coordinate(tag.longitude, "E", "W"))
         props = (qname("exif", "GPSLatitude"), qname("exif", "GPSLongitude"))
         if _merge_unless_set_by_hand(rdf, props, coordinates, qname("landmarktag", "Location")):
@@ -139,6 +148,22 @@ def _merge_unless_set_by_hand(
     return False
 
 
+def _remove_own_location(rdf: etree._Element) -> None:
+    """Remove the coordinates landmark-tag wrote (and how it found them), if they are still what it
+    wrote: coordinates changed by hand stay."""
+    props = (qname("exif", "GPSLatitude"), qname("exif", "GPSLongitude"))
+    record = qname("landmarktag", "Location")
+    ours = read_simple(rdf, record)
+    current = " ".join(str(read_simple(rdf, prop)) for prop in props)
+    if ours is None or current != ours:
+        return
+    for prop in (*props, record):
+        remove_simple(rdf, prop)
+    method = qname("exif", "GPSProcessingMethod")
+    if (read_simple(rdf, method) or "").startswith(METHOD_PREFIX):
+        remove_simple(rdf, method)
+
+
 def sidecar_path(photo_path: str, storage_options: dict | None = None) -> str:
     """`IMG_1234.jpg.xmp`, unless only an `IMG_1234.xmp` already exists."""
     stem, dot, _ = photo_path.rpartition(".")
@@ -185,6 +210,8 @@ def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None
     path = sidecar_path(photo_path, storage_options)
     try:
         existing = read_existing_sidecar(path, storage_options)
+        if existing is None and tag.remove_location:
+            return False  # nothing to take out: no sidecar is started for it
         content = merge_sidecar(existing, tag)
         if content == existing:  # idempotent: an unchanged sidecar is not rewritten
             return False

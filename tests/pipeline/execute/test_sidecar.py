@@ -7,6 +7,7 @@ import pytest
 from lxml import etree
 
 from landmark_tag.pipeline.execute.sidecar import (
+    REMOVE_LOCATION,
     SidecarError,
     SidecarTag,
     SidecarWriter,
@@ -265,3 +266,16 @@ def test_a_location_says_how_it_was_found_and_a_location_by_time_adds_no_keyword
     by_hand = landmark.replace(b"<exif:GPSLatitude>30,19.710000N", b"<exif:GPSLatitude>30,19.000000N")
     kept = merge_sidecar(by_hand, SidecarTag(None, 30.33, 35.45, method="landmark-tag: time, within 80 m"))
     assert b"30,19.000000N" in kept and b"landmark-tag: time" not in kept
+
+
+def test_a_location_that_no_longer_holds_is_taken_out_unless_changed_by_hand(tmp_path):
+    ours = merge_sidecar(EXISTING, SidecarTag(None, 30.33, 35.45, method="landmark-tag: time, within 80 m"))
+    removed = merge_sidecar(ours, REMOVE_LOCATION)
+    assert read(removed)["latitude"] is None and read(removed)["longitude"] is None
+    assert b"GPSProcessingMethod" not in removed and b"landmarktag:Location" not in removed
+    assert read(removed)["keywords"] == ["holiday", "family"] and read(removed)["rating"] == "4"
+    by_hand = ours.replace(b"<exif:GPSLatitude>30,19.800000N", b"<exif:GPSLatitude>30,19.000000N")
+    assert read(merge_sidecar(by_hand, REMOVE_LOCATION))["latitude"] == "30,19.000000N"
+    # No sidecar: none is started just to say there is nothing.
+    assert write_sidecar(str(tmp_path / "a.jpg"), REMOVE_LOCATION) is False
+    assert not (tmp_path / "a.jpg.xmp").exists()
