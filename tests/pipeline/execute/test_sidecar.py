@@ -279,3 +279,22 @@ def test_a_location_that_no_longer_holds_is_taken_out_unless_changed_by_hand(tmp
     # No sidecar: none is started just to say there is nothing.
     assert write_sidecar(str(tmp_path / "a.jpg"), REMOVE_LOCATION) is False
     assert not (tmp_path / "a.jpg.xmp").exists()
+
+
+@pytest.mark.skipif(
+    shutil.which("exiv2") is None, reason="exiv2 (the library digiKam reads metadata with) not installed"
+)
+def test_exiv2_reads_the_location_and_how_it_was_found(tmp_path):
+    # digiKam reads sidecars through Exiv2, which maps the XMP location onto the EXIF GPS fields.
+    photo = tmp_path / "IMG_3.jpg"
+    photo.write_bytes(b"not read")
+    write_sidecar(str(photo), SidecarTag(None, 50.8812, -4.3285, method="landmark-tag: track, within 33 m"))
+    output = subprocess.run(
+        ["exiv2", "-PEXkt", str(tmp_path / "IMG_3.jpg.xmp")], capture_output=True, check=True, text=True
+    ).stdout
+    tags = dict(line.split(None, 1) for line in output.splitlines() if " " in line.strip())
+    assert tags["Exif.GPSInfo.GPSProcessingMethod"].strip() == "landmark-tag: track, within 33 m"
+    assert tags["Xmp.exif.GPSProcessingMethod"].strip() == "landmark-tag: track, within 33 m"
+    assert tags["Exif.GPSInfo.GPSLatitudeRef"].strip() == "North"
+    assert tags["Exif.GPSInfo.GPSLongitudeRef"].strip() == "West"
+    assert tags["Exif.GPSInfo.GPSLatitude"].startswith("50deg 52'")
