@@ -408,6 +408,23 @@ def test_an_output_written_before_locations_gets_them_on_the_next_run(tmp_path, 
     assert frame.loc[str(photo_tree / "located.jpg"), "location_source"] == "gps"
 
 
+def test_an_output_written_before_capture_times_says_its_rows_need_one_full_scan(
+    tmp_path, photo_tree, tiny_model, caplog
+):
+    import pyarrow.parquet as pq
+
+    out = tmp_path / "tags.parquet"
+    config = ScanConfig([str(photo_tree)], str(out), model=str(tiny_model), workers=0)
+    scan(config)
+    table = pq.read_table(out)
+    pq.write_table(table.drop_columns(["taken_at", "taken_local", "taken_offset", "gps_time", "camera"]), out)
+    scan(config)
+    assert "written before capture times were read" in caplog.text and "--full, once" in caplog.text
+    caplog.clear()
+    scan(config)  # the output has the columns now: said once
+    assert "capture times" not in caplog.text
+
+
 def test_a_gps_track_locates_a_cameras_photos_once_aligned_with_its_clock(tmp_path, tiny_model):
     from datetime import timedelta
 

@@ -80,6 +80,14 @@ def plan_scan(scan: ResolvedScan) -> ScanPlan:
             output.path,
             ", ".join(sorted(others)),
         )
+    if previous and work.unchanged and "taken_local" not in output.columns():
+        logger.warning(
+            "%s was written before capture times were read: its %s unchanged photos keep no capture "
+            "time, so they neither locate nor get located by time until they are scanned again "
+            "(--full, once)",
+            output.path,
+            f"{work.unchanged:,}",
+        )
     if scan.prune and not scan.force_prune:
         check_prune(len(photos), len(work.removed), len(done), list(scan.inputs))
     shards = cut_shards(work.to_process, scan.commit_rows)
