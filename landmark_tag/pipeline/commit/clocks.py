@@ -43,25 +43,38 @@ def camera_offsets(local: np.ndarray, gps_time: np.ndarray, cameras: np.ndarray)
     return offsets
 
 
-def align(track: Fixes, times: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> float | None:
+def _median_distance(track: Fixes, times: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> float | None:
+    """How far the photos are from the track at their times, in the median; None when fewer than
+    ALIGN_MIN_PHOTOS fall on it."""
+    track_lat, track_lon = track.position_at(times)
+    on_track = ~np.isnan(track_lat)
+    if on_track.sum() < ALIGN_MIN_PHOTOS:
+        return None
+    return float(
+        np.median(distance_m(track_lat[on_track], track_lon[on_track], lat[on_track], lon[on_track]))
+    )
+
+
+def align(
+    track: Fixes, times: np.ndarray, lat: np.ndarray, lon: np.ndarray, expected: float | None = None
+) -> float | None:
     """The seconds to add to `times` (photos with GPS, on one clock) for the track to be where
     their GPS says, or None when no offset brings ALIGN_MIN_PHOTOS of them within ALIGN_MAX_M (in
-    the median) of it."""
+    the median) of it. An `expected` offset (0 for photos in UTC: GPX times are UTC) is kept when
+    the photos agree with the track there: a search would only fit their GPS noise."""
     if len(times) > ALIGN_MAX_PHOTOS:
         pick = np.linspace(0, len(times) - 1, ALIGN_MAX_PHOTOS).astype(int)
         times, lat, lon = times[pick], lat[pick], lon[pick]
+    if expected is not None:
+        distance = _median_distance(track, times + expected, lat, lon)
+        if distance is not None and distance <= ALIGN_MAX_M:
+            return expected
     best: tuple[float, float] | None = None  # (median distance, offset)
     centre, width, step = 0.0, ALIGN_SEARCH_S, 60.0
     for _ in range(2):  # minutes over a day each way, then seconds around the best minute
         for offset in np.arange(centre - width, centre + width + step / 2, step):
-            track_lat, track_lon = track.position_at(times + offset)
-            on_track = ~np.isnan(track_lat)
-            if on_track.sum() < ALIGN_MIN_PHOTOS:
-                continue
-            distance = float(
-                np.median(distance_m(track_lat[on_track], track_lon[on_track], lat[on_track], lon[on_track]))
-            )
-            if best is None or distance < best[0]:
+            distance = _median_distance(track, times + offset, lat, lon)
+            if distance is not None and (best is None or distance < best[0]):
                 best = (distance, float(offset))
         if best is None:
             return None

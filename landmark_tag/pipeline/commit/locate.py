@@ -127,12 +127,18 @@ def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> Candid
         for key, rows in groups(keys[everyone], everyone):
             camera, utc_frame = key // 2, bool(key % 2)
             fixes = rows[photos.own[rows]]
-            offset = align(track, clock[fixes], photos.lat[fixes], photos.lon[fixes]) if len(fixes) else None
+            expected = 0.0 if utc_frame else None
+            offset = (
+                align(track, clock[fixes], photos.lat[fixes], photos.lon[fixes], expected)
+                if len(fixes)
+                else None
+            )
             if offset is not None:
                 on_track[rows] = clock[rows] + offset
                 frame = "in UTC" if utc_frame else "on its clock"
                 who = f"{photos.name(camera)} {frame}"
-                photos.clocks.append(f"tracks: {_offset(offset)} from {who}, aligned on its GPS photos")
+                how = "its GPS photos agree" if offset == expected else "aligned on its GPS photos"
+                photos.clocks.append(f"tracks: {_offset(offset)} from {who}, {how}")
                 if utc_frame:
                     utc_offsets.append(offset)
             elif utc_frame:

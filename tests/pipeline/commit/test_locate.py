@@ -223,3 +223,14 @@ def test_no_time_zone_is_guessed_when_several_fit_or_none_is_near_the_track():
     assert {f["location_source"] for f in locate(table(far), SETTINGS, track(WALK)).table.to_pylist()} == {
         None
     }
+
+
+def test_photos_in_utc_that_agree_with_the_track_keep_its_utc_clock():
+    # Their GPS reads 11 m north of the track: searching would shift the track's clock by seconds to
+    # fit that noise, and move every photo located on it.
+    fixes = [row(gps=(WALK[i][0] + 0.0001, 4.0), utc=WALK[i][2]) for i in (10, 40, 70, 100)]
+    result = locate(table([*fixes, row(utc=WALK[55][2])]), SETTINGS, track(WALK))
+    assert result.table.to_pylist()[-1]["location_latitude"] == pytest.approx(50.055, abs=1e-7)
+    assert any(
+        "+00:00:00 from photos without a camera name in UTC, its GPS photos agree" in c for c in result.clocks
+    )
