@@ -1,0 +1,303 @@
+"""Training recipes for the open set, side by side: which one makes famous landmarks the model does
+not know `no_landmark`, while it keeps tagging the ones it knows?
+
+    python benchmarks/open_set_recipes.py --data ../shared/data/wonders7-train \\
+        --other ../shared/data/otherlm-dev --ordinary ../shared/data/negatives-dev [--seeds 0,1,2]
+
+Splits, seeded: the labelled photos into training, validation (which sets the thresholds) and test
+(held-out photos of the known landmarks, stratified); the other landmarks **by landmark**, a half of
+the folders as training negatives and the rest held out (the places users meet are ones the model
+never saw); the ordinary photos by photo, half and half.
+
+The backbone runs once per photo and view up to its last stage; what follows (last stage, head
+convolution, classifier) is either kept frozen or trained, so every recipe starts from the same
+features. For each recipe and seed: the share of held-out known-landmark photos tagged and the top-1
+of those tagged, the share of held-out other landmarks and ordinary photos tagged (a tag needs the
+landmark score at its threshold and the calibrated top-1 at its confidence threshold, as in a scan),
+the AUROC of the landmark score between held-out known and other landmarks, and training seconds.
+
+Recipes: `frozen` (today's default: a linear head, the threshold from validation photos),
+`frozen+negatives` (today's `--negatives`: the threshold also keeps at most 1% of the training
+negatives), `last-stage` (the last stage trained with the head, no negatives), `last-stage+oe`
+(and outlier exposure: the negatives' outputs pushed towards uniform, Hendrycks et al., 2019).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import random
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from landmark_tag.openset import DEFAULT_NEIGHBOUR, LandmarkScorer, auroc, build_bank, choose_threshold
+from landmark_tag.pipeline.plan.discover import discover_photos
+from landmark_tag.training.calibration import calibrate
+from landmark_tag.training.data import (
+    ImageFolderIndex,
+    PhotoFolderDataset,
+    index_image_folder,
+    stratified_split,
+)
+from landmark_tag.training.models import transfer_model
+
+VIEWS = 2  # augmented views per training photo, besides the plain one (as `train`)
+
+
+def photos_of(paths: list[str]) -> ImageFolderIndex:
+    return ImageFolderIndex(Path("."), [], paths, [-1] * len(paths))
+
+
+@dataclass
+class Sets:
+    train: ImageFolderIndex
+    valid: ImageFolderIndex
+    test: ImageFolderIndex
+    negatives: ImageFolderIndex  # training negatives: other landmarks (some folders) and ordinary photos
+    other: ImageFolderIndex  # held-out other landmarks (the other folders)
+    ordinary: ImageFolderIndex  # held-out ordinary photos
+
+
+def split(data: Path, other: Path, ordinary: Path, seed: int) -> Sets:
+    index = index_image_folder(data)
+    rest, test = stratified_split(index.targets, 0.2, seed)
+    rest_index = index.subset(rest)
+    train, valid = stratified_split(rest_index.targets, 0.25, seed)
+    landmarks = sorted(p for p in other.iterdir() if p.is_dir())
+    random.Random(seed).shuffle(landmarks)
+    half = len(landmarks) // 2
+    other_train = [p.path for p in discover_photos([str(p) for p in landmarks[:half]])]
+    other_test = [p.path for p in discover_photos([str(p) for p in landmarks[half:]])]
+    plain = sorted(p.path for p in discover_photos([str(ordinary)]))
+    random.Random(seed).shuffle(plain)
+    return Sets(
+        rest_index.subset(train),
+        rest_index.subset(valid),
+        index.subset(test),
+        photos_of(other_train + plain[: len(plain) // 2]),
+        photos_of(other_test),
+        photos_of(plain[len(plain) // 2 :]),
+    )
+
+
+class Trunk(nn.Module):
+    """The backbone up to (not including) its last stage: frozen, run once per photo and view."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(model.conv_stem, model.bn1, *model.blocks[:-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.stem(x)
+
+
+class Tail(nn.Module):
+    """The rest: last stage, head convolution, pooling (the features), classifier (the logits)."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.last, self.conv_head, self.bn2 = model.blocks[-1], model.conv_head, model.bn2
+        self.classifier = model.classifier
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bn2(self.conv_head(self.last(x))).mean((2, 3))
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        features = self.features(x)
+        return features, self.classifier(features)
+
+
+@torch.inference_mode()
+def run_trunk(trunk: Trunk, data: Dataset) -> torch.Tensor:
+    return torch.cat([trunk(inputs) for inputs, _ in DataLoader(data, batch_size=32, num_workers=2)])
+
+
+@dataclass
+class Cached:
+    train: torch.Tensor  # plain views, then VIEWS augmented views
+    train_targets: torch.Tensor
+    valid: torch.Tensor
+    test: torch.Tensor
+    negatives: torch.Tensor  # plain, then augmented views
+    negatives_plain: int
+    other: torch.Tensor
+    ordinary: torch.Tensor
+
+
+def cache(trunk: Trunk, sets: Sets, prep) -> Cached:
+    torch.manual_seed(0)
+
+    def views(index: ImageFolderIndex) -> torch.Tensor:
+        plain = PhotoFolderDataset(index, prep, train=False)
+        augmented = PhotoFolderDataset(index, prep, train=True)
+        return torch.cat([run_trunk(trunk, plain)] + [run_trunk(trunk, augmented) for _ in range(VIEWS)])
+
+    def plain(index: ImageFolderIndex) -> torch.Tensor:
+        return run_trunk(trunk, PhotoFolderDataset(index, prep, train=False))
+
+    targets = torch.tensor(sets.train.targets).repeat(VIEWS + 1)
+    return Cached(
+        views(sets.train), targets, plain(sets.valid), plain(sets.test), views(sets.negatives),
+        len(sets.negatives.paths), plain(sets.other), plain(sets.ordinary),
+    )  # fmt: skip
+
+
+def train_tail(
+    tail: Tail, cached: Cached, train_last: bool, oe_weight: float, epochs: int, seed: int
+) -> Tail:
+    torch.manual_seed(seed)
+    tail = copy.deepcopy(tail)
+    tail.eval()  # batch norm keeps its ImageNet statistics; its scale and shift may learn
+    for parameter in tail.parameters():
+        parameter.requires_grad_(train_last)
+    for parameter in tail.classifier.parameters():
+        parameter.requires_grad_(True)
+    head_params = list(tail.classifier.parameters())
+    body_params = [
+        p for name, p in tail.named_parameters() if not name.startswith("classifier") and p.requires_grad
+    ]
+    optimizer = torch.optim.AdamW(
+        [{"params": head_params, "lr": 2e-3}, {"params": body_params, "lr": 2e-4}], weight_decay=0.05
+    )
+    n, batch = len(cached.train), 32
+    negatives = cached.negatives
+    smoothing = nn.CrossEntropyLoss(label_smoothing=0.1)
+    frozen_features = None
+    if not train_last:  # the body does not learn: its features once
+        with torch.no_grad():
+            frozen_features = torch.cat([tail.features(x) for x in cached.train.split(256)])
+            frozen_negatives = torch.cat([tail.features(x) for x in negatives.split(256)])
+    for _ in range(epochs):
+        order = torch.randperm(n)
+        for start in range(0, n, batch):
+            rows = order[start : start + batch]
+            if frozen_features is not None:
+                logits = tail.classifier(frozen_features[rows])
+            else:
+                logits = tail(cached.train[rows])[1]
+            loss = smoothing(logits, cached.train_targets[rows])
+            if oe_weight:
+                picked = torch.randint(len(negatives), (batch,))
+                if frozen_features is not None:
+                    negative_logits = tail.classifier(frozen_negatives[picked])
+                else:
+                    negative_logits = tail(negatives[picked])[1]
+                loss = loss + oe_weight * -negative_logits.log_softmax(1).mean()
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return tail
+
+
+@dataclass
+class Result:
+    known_tagged: float
+    known_top1: float
+    other_tagged: float
+    ordinary_tagged: float
+    auroc: float
+    seconds: float
+
+
+@torch.inference_mode()
+def judge(tail: Tail, cached: Cached, sets: Sets, use_negatives: bool, seconds: float) -> Result:
+    def outputs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        parts = [tail(chunk) for chunk in x.split(256)]
+        return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+
+    plain_train = cached.train[: len(sets.train.paths)]
+    train_features, _ = outputs(plain_train)
+    scorer = LandmarkScorer(build_bank(train_features, torch.tensor(sets.train.targets)), DEFAULT_NEIGHBOUR)
+    valid_features, valid_logits = outputs(cached.valid)
+    negative_scores = None
+    if use_negatives:
+        negative_scores = scorer.score(outputs(cached.negatives[: cached.negatives_plain])[0])
+    threshold, _ = choose_threshold(scorer.score(valid_features), negative_scores)
+    calibration = calibrate(valid_logits, torch.tensor(sets.valid.targets))
+
+    def tagged(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        features, logits = outputs(x)
+        probabilities = (logits / calibration.temperature).softmax(1)
+        top1, predicted = probabilities.max(1)
+        scores = scorer.score(features)
+        return (scores >= threshold) & (top1 >= calibration.min_confidence), predicted, scores
+
+    known, predicted, known_scores = tagged(cached.test)
+    right = predicted == torch.tensor(sets.test.targets)
+    other, _, other_scores = tagged(cached.other)
+    ordinary, _, _ = tagged(cached.ordinary)
+    return Result(
+        float(known.double().mean()),
+        float(right[known].double().mean()) if known.any() else float("nan"),
+        float(other.double().mean()),
+        float(ordinary.double().mean()),
+        auroc(known_scores, other_scores),
+        seconds,
+    )
+
+
+RECIPES = {  # name: (train the last stage, outlier-exposure weight, threshold with negatives)
+    "frozen": (False, 0.0, False),
+    "frozen+negatives": (False, 0.0, True),
+    "frozen+oe": (False, 0.5, True),
+    "last-stage": (True, 0.0, False),
+    "last-stage+oe": (True, 0.5, True),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--data", type=Path, required=True)
+    parser.add_argument("--other", type=Path, required=True)
+    parser.add_argument("--ordinary", type=Path, required=True)
+    parser.add_argument("--backbone", default="efficientnet_lite0")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--epochs", type=int, default=15)
+    parser.add_argument("--recipes", default=",".join(RECIPES))
+    args = parser.parse_args()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    rows: dict[str, list[Result]] = {}
+    for seed in [int(s) for s in args.seeds.split(",")]:
+        sets = split(args.data, args.other, args.ordinary, seed)
+        trainable = transfer_model(args.backbone, len(sets.train.class_names))
+        model = trainable.model.eval()
+        started = time.perf_counter()
+        cached = cache(Trunk(model), sets, trainable.preprocessing)
+        cache_seconds = time.perf_counter() - started
+        print(f"seed {seed}: trunk features in {cache_seconds:.0f} s", flush=True)
+        for name in args.recipes.split(","):
+            train_last, oe_weight, use_negatives = RECIPES[name]
+            started = time.perf_counter()
+            tail = train_tail(Tail(model), cached, train_last, oe_weight, args.epochs, seed)
+            result = judge(tail, cached, sets, use_negatives, time.perf_counter() - started)
+            rows.setdefault(name, []).append(result)
+            print(f"  {name}: {result}", flush=True)
+    header = ["recipe", "known tagged", "top-1 of tagged", "other landmarks tagged", "ordinary tagged"]
+    header += ["AUROC known/other", "training s"]
+    print("\n| " + " | ".join(header) + " |\n" + "| --- " * len(header) + "|")
+    fields = ("known_tagged", "known_top1", "other_tagged", "ordinary_tagged", "auroc", "seconds")
+    for name, results in rows.items():
+        known, top1, other, ordinary, area, seconds = (
+            statistics.mean(getattr(r, field) for r in results) for field in fields
+        )
+        cells = [
+            f"{known:.1%}",
+            f"{top1:.3f}",
+            f"{other:.1%}",
+            f"{ordinary:.1%}",
+            f"{area:.3f}",
+            f"{seconds:.0f}",
+        ]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
