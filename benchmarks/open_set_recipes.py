@@ -16,10 +16,14 @@ of those tagged, the share of held-out other landmarks and ordinary photos tagge
 landmark score at its threshold and the calibrated top-1 at its confidence threshold, as in a scan),
 the AUROC of the landmark score between held-out known and other landmarks, and training seconds.
 
-Recipes: `frozen` (today's default: a linear head, the threshold from validation photos),
-`frozen+negatives` (today's `--negatives`: the threshold also keeps at most 1% of the training
-negatives), `last-stage` (the last stage trained with the head, no negatives), `last-stage+oe`
-(and outlier exposure: the negatives' outputs pushed towards uniform, Hendrycks et al., 2019).
+Recipes (`RECIPES`; `--recipes a,b`): `frozen` (today's default: a linear head, the threshold from
+the validation photos); `frozen+negatives` (today's `--negatives`: the threshold also lets at most
+1% of the training negatives pass; `@2%`, `@3%` other rates); `+view-bank` (the augmented views join
+the landmark score's bank); `frozen-gem` (GeM pooling instead of the mean); `+oe` (outlier
+exposure: the negatives' outputs pushed towards uniform, Hendrycks et al., 2019); `last-stage` (the
+backbone's last stage and head convolution learn with the head); `last-stage+margin` (and each
+negative's cosine similarity to the landmark photos in its batch is pushed below 0.4). Each recipe is
+also judged with other scores as the gate (msp, energy, knn x msp) on the line printed per seed.
 """
 
 from __future__ import annotations
@@ -105,8 +109,13 @@ class Tail(nn.Module):
         self.last, self.conv_head, self.bn2 = model.blocks[-1], model.conv_head, model.bn2
         self.classifier = model.classifier
 
+    gem: float | None = None  # generalised-mean pooling's power instead of the mean (Radenovic et al.)
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
-        return self.bn2(self.conv_head(self.last(x))).mean((2, 3))
+        maps = self.bn2(self.conv_head(self.last(x)))
+        if self.gem is None:
+            return maps.mean((2, 3))
+        return maps.clamp(min=1e-6).pow(self.gem).mean((2, 3)).pow(1.0 / self.gem)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         features = self.features(x)
@@ -148,9 +157,21 @@ def cache(trunk: Trunk, sets: Sets, prep) -> Cached:
     )  # fmt: skip
 
 
-def train_tail(
-    tail: Tail, cached: Cached, train_last: bool, oe_weight: float, epochs: int, seed: int
-) -> Tail:
+@dataclass(frozen=True)
+class Recipe:
+    train_last: bool = False  # the last stage and head convolution learn too (else only the head)
+    outlier_exposure: float = 0.0  # weight of the negatives' cross-entropy to uniform outputs
+    margin: float = 0.0  # weight of the negatives' similarity to landmark photos above MARGIN
+    negatives_threshold: float | None = None  # false-tag rate on the training negatives, if used
+    gem: float | None = None  # GeM pooling's power instead of the mean
+    view_bank: bool = False  # the augmented views of training photos join the landmark score's bank
+
+
+MARGIN = 0.4  # last-stage+margin: a negative's cosine similarity to any landmark photo above this costs
+
+
+def train_tail(tail: Tail, cached: Cached, recipe: Recipe, epochs: int, seed: int) -> Tail:
+    train_last, oe_weight, margin = recipe.train_last, recipe.outlier_exposure, recipe.margin
     torch.manual_seed(seed)
     tail = copy.deepcopy(tail)
     tail.eval()  # batch norm keeps its ImageNet statistics; its scale and shift may learn
@@ -178,17 +199,23 @@ def train_tail(
         for start in range(0, n, batch):
             rows = order[start : start + batch]
             if frozen_features is not None:
-                logits = tail.classifier(frozen_features[rows])
+                features = frozen_features[rows]
+                logits = tail.classifier(features)
             else:
-                logits = tail(cached.train[rows])[1]
+                features, logits = tail(cached.train[rows])
             loss = smoothing(logits, cached.train_targets[rows])
-            if oe_weight:
+            if oe_weight or margin:
                 picked = torch.randint(len(negatives), (batch,))
                 if frozen_features is not None:
-                    negative_logits = tail.classifier(frozen_negatives[picked])
+                    negative_features = frozen_negatives[picked]
+                    negative_logits = tail.classifier(negative_features)
                 else:
-                    negative_logits = tail(negatives[picked])[1]
+                    negative_features, negative_logits = tail(negatives[picked])
                 loss = loss + oe_weight * -negative_logits.log_softmax(1).mean()
+                if margin:  # push each negative away from the landmark photos it is nearest to
+                    unit = nn.functional.normalize
+                    nearest = (unit(negative_features, dim=1) @ unit(features, dim=1).T).max(1).values
+                    loss = loss + margin * (nearest - MARGIN).clamp(min=0).mean()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -203,35 +230,56 @@ class Result:
     ordinary_tagged: float
     auroc: float
     seconds: float
+    by_score: dict[str, tuple[float, float, float]]  # other scores as the gate: known, other, ordinary tagged
 
 
-@torch.inference_mode()
-def judge(tail: Tail, cached: Cached, sets: Sets, use_negatives: bool, seconds: float) -> Result:
+@torch.no_grad()
+def judge(tail: Tail, cached: Cached, sets: Sets, recipe: Recipe, seconds: float) -> Result:
     def outputs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         parts = [tail(chunk) for chunk in x.split(256)]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
-    plain_train = cached.train[: len(sets.train.paths)]
-    train_features, _ = outputs(plain_train)
-    scorer = LandmarkScorer(build_bank(train_features, torch.tensor(sets.train.targets)), DEFAULT_NEIGHBOUR)
-    valid_features, valid_logits = outputs(cached.valid)
-    negative_scores = None
-    if use_negatives:
-        negative_scores = scorer.score(outputs(cached.negatives[: cached.negatives_plain])[0])
-    threshold, _ = choose_threshold(scorer.score(valid_features), negative_scores)
-    calibration = calibrate(valid_logits, torch.tensor(sets.valid.targets))
+    bank_rows = cached.train if recipe.view_bank else cached.train[: len(sets.train.paths)]
+    train_features, _ = outputs(bank_rows)
+    bank_targets = cached.train_targets[: len(bank_rows)]
+    scorer = LandmarkScorer(build_bank(train_features, bank_targets), DEFAULT_NEIGHBOUR)
+    _, valid_logits = outputs(cached.valid)
+    with torch.enable_grad():  # the temperature is fitted by gradient
+        calibration = calibrate(valid_logits, torch.tensor(sets.valid.targets))
 
-    def tagged(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def scores(x: torch.Tensor) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         features, logits = outputs(x)
-        probabilities = (logits / calibration.temperature).softmax(1)
-        top1, predicted = probabilities.max(1)
-        scores = scorer.score(features)
-        return (scores >= threshold) & (top1 >= calibration.min_confidence), predicted, scores
+        scaled = logits / calibration.temperature
+        top1, predicted = scaled.softmax(1).max(1)
+        knn = scorer.score(features)
+        named = {"knn": knn, "msp": top1, "energy": scaled.logsumexp(1), "knn*msp": knn.clamp(min=0) * top1}
+        return named, top1, predicted
+
+    valid_scores, _, _ = scores(cached.valid)
+    rate = recipe.negatives_threshold
+    negative_scores = scores(cached.negatives[: cached.negatives_plain])[0] if rate is not None else None
+    thresholds = {
+        name: choose_threshold(
+            valid_scores[name], negative_scores[name] if negative_scores else None, false_tag_rate=rate or 0.0
+        )[0]
+        for name in valid_scores
+    }
+
+    def tagged(x: torch.Tensor, name: str = "knn") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        named, top1, predicted = scores(x)
+        passed = (named[name] >= thresholds[name]) & (top1 >= calibration.min_confidence)
+        return passed, predicted, named["knn"]
 
     known, predicted, known_scores = tagged(cached.test)
     right = predicted == torch.tensor(sets.test.targets)
     other, _, other_scores = tagged(cached.other)
     ordinary, _, _ = tagged(cached.ordinary)
+    by_score = {
+        name: tuple(
+            float(tagged(x, name)[0].double().mean()) for x in (cached.test, cached.other, cached.ordinary)
+        )
+        for name in thresholds
+    }
     return Result(
         float(known.double().mean()),
         float(right[known].double().mean()) if known.any() else float("nan"),
@@ -239,15 +287,22 @@ def judge(tail: Tail, cached: Cached, sets: Sets, use_negatives: bool, seconds: 
         float(ordinary.double().mean()),
         auroc(known_scores, other_scores),
         seconds,
+        by_score,  # type: ignore[arg-type]
     )
 
 
-RECIPES = {  # name: (train the last stage, outlier-exposure weight, threshold with negatives)
-    "frozen": (False, 0.0, False),
-    "frozen+negatives": (False, 0.0, True),
-    "frozen+oe": (False, 0.5, True),
-    "last-stage": (True, 0.0, False),
-    "last-stage+oe": (True, 0.5, True),
+RECIPES = {
+    "frozen": Recipe(),
+    "frozen+negatives": Recipe(negatives_threshold=0.01),
+    "frozen+negatives@2%": Recipe(negatives_threshold=0.02),
+    "frozen+negatives@3%": Recipe(negatives_threshold=0.03),
+    "frozen+oe": Recipe(outlier_exposure=0.5, negatives_threshold=0.01),
+    "frozen+negatives+view-bank": Recipe(negatives_threshold=0.01, view_bank=True),
+    "frozen-gem": Recipe(gem=3.0),
+    "frozen-gem+negatives": Recipe(gem=3.0, negatives_threshold=0.01),
+    "last-stage": Recipe(train_last=True),
+    "last-stage+oe": Recipe(train_last=True, outlier_exposure=0.5, negatives_threshold=0.01),
+    "last-stage+margin": Recipe(train_last=True, margin=1.0, negatives_threshold=0.01),
 }
 
 
@@ -262,6 +317,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--recipes", default=",".join(RECIPES))
+    parser.add_argument("--cache", type=Path, help="keep the trunk's features here between runs")
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
     rows: dict[str, list[Result]] = {}
@@ -270,16 +326,26 @@ def main() -> None:
         trainable = transfer_model(args.backbone, len(sets.train.class_names))
         model = trainable.model.eval()
         started = time.perf_counter()
-        cached = cache(Trunk(model), sets, trainable.preprocessing)
+        stored = args.cache / f"{args.backbone}-{seed}.pt" if args.cache else None
+        if stored is not None and stored.exists():
+            cached = Cached(**torch.load(stored))
+        else:
+            cached = cache(Trunk(model), sets, trainable.preprocessing)
+            if stored is not None:
+                stored.parent.mkdir(parents=True, exist_ok=True)
+                torch.save(vars(cached), stored)
         cache_seconds = time.perf_counter() - started
         print(f"seed {seed}: trunk features in {cache_seconds:.0f} s", flush=True)
         for name in args.recipes.split(","):
-            train_last, oe_weight, use_negatives = RECIPES[name]
+            recipe = RECIPES[name]
             started = time.perf_counter()
-            tail = train_tail(Tail(model), cached, train_last, oe_weight, args.epochs, seed)
-            result = judge(tail, cached, sets, use_negatives, time.perf_counter() - started)
+            start = Tail(model)
+            start.gem = recipe.gem
+            tail = train_tail(start, cached, recipe, args.epochs, seed)
+            result = judge(tail, cached, sets, recipe, time.perf_counter() - started)
             rows.setdefault(name, []).append(result)
-            print(f"  {name}: {result}", flush=True)
+            gates = ", ".join(f"{k} {a:.0%}/{b:.0%}/{c:.0%}" for k, (a, b, c) in result.by_score.items())
+            print(f"  {name}: known/other/ordinary tagged by gate: {gates}", flush=True)
     header = ["recipe", "known tagged", "top-1 of tagged", "other landmarks tagged", "ordinary tagged"]
     header += ["AUROC known/other", "training s"]
     print("\n| " + " | ".join(header) + " |\n" + "| --- " * len(header) + "|")
