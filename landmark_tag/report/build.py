@@ -90,11 +90,12 @@ def _overview(config: ReportConfig) -> _Overview:
     overview = _Overview(k=result_k(config.results, config.results_format, config.storage_options))
     present = result_columns(config.results, config.results_format, config.storage_options)
     wanted = ["status", "landmark_1", "probability_1", "estimated_country", "model", "scanned_at"]
-    if "location_latitude" in present:  # outputs of older versions have no locations to map
+    mapped = "location_latitude" in present  # outputs of older versions have no locations to map
+    if mapped:
         wanted += [c for c in LOCATION_INPUT if c not in wanted]
     columns = [c for c in wanted if c in present]  # outputs of older versions lack estimated_country
     for batch in iter_result_batches(config.results, config.results_format, config.storage_options, columns):
-        if "location_latitude" in present:
+        if mapped:
             overview.located.add(batch)
         data = batch.to_pydict()
         data.setdefault("estimated_country", [None] * batch.num_rows)

@@ -14,11 +14,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
-from pathlib import PurePath
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+from landmark_tag.report.page import file_name
 
 MAP_POINTS = 3000
 SOURCE_COLOURS = {"gps": "#2b6cb0", "track": "#2f855a", "time": "#dd6b20", "landmark": "#805ad5"}
@@ -71,9 +72,10 @@ class LocatedPhotos:
         kept = np.flatnonzero(slots < self.limit)
         rows = located.take(pa.array(kept)).select(LOCATION_INPUT).to_pylist()
         for slot, row in zip(slots[kept].astype(int), rows, strict=True):
-            name = PurePath(row["path"]).name or row["path"]
             lat, lon = row["location_latitude"], row["location_longitude"]
-            point = _Point(lat, lon, row["location_source"] or "", row["location_radius_m"], name)
+            point = _Point(
+                lat, lon, row["location_source"] or "", row["location_radius_m"], file_name(row["path"])
+            )
             if slot == len(self.sample):
                 self.sample.append(point)
             else:

@@ -51,7 +51,8 @@ def _seconds(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False), dtype=float) / 1e6
 
 
-def _floats(column: pa.ChunkedArray) -> np.ndarray:
+def floats(column: pa.ChunkedArray) -> np.ndarray:
+    """A float column as an array, NaN where empty."""
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
 
 
@@ -65,7 +66,7 @@ class _Photos:
 
     def __init__(self, table: pa.Table) -> None:
         self.n = table.num_rows
-        self.lat, self.lon = _floats(table.column("gps_latitude")), _floats(table.column("gps_longitude"))
+        self.lat, self.lon = floats(table.column("gps_latitude")), floats(table.column("gps_longitude"))
         self.own = ~np.isnan(self.lat) & ~np.isnan(self.lon)
         self.local = _seconds(table.column("taken_local"))
         self.gps_time = _seconds(table.column("gps_time"))
@@ -76,8 +77,8 @@ class _Photos:
         self.tagged = np.asarray(
             pc.equal(table.column("status"), Status.TAGGED.value).to_numpy(zero_copy_only=False), dtype=bool
         )
-        self.landmark_lat = _floats(table.column("estimated_latitude"))
-        self.landmark_lon = _floats(table.column("estimated_longitude"))
+        self.landmark_lat = floats(table.column("estimated_latitude"))
+        self.landmark_lon = floats(table.column("estimated_longitude"))
         # UTC where the photo says it, else through its camera's learned offset, else its GPS time.
         self.utc = _seconds(table.column("taken_at"))
         self.clocks: list[str] = []
@@ -110,6 +111,7 @@ def _by_time(photos: _Photos, settings: LocateSettings) -> Candidates:
 def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> Candidates:
     """Each photo's time on the track's clock, then its place on the track."""
     found = Candidates.empty(photos.n)
+    by_span = np.zeros(0, dtype=np.int64)  # rows whose clock is known to its time zone only
     if settings.gpx_offset_s is not None:
         on_track = photos.local + settings.gpx_offset_s
         photos.clocks.append(
@@ -122,7 +124,6 @@ def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> Candid
         keys = photos.cameras * 2 + in_utc  # a camera's photos in UTC, and those on its own clock
         unaligned_utc = []
         utc_offsets = []
-        by_span = np.zeros(0, dtype=np.int64)  # rows whose clock is known to the zone only
         everyone = np.flatnonzero(~np.isnan(clock))
         for key, rows in groups(keys[everyone], everyone):
             camera, utc_frame = key // 2, bool(key % 2)
@@ -153,7 +154,7 @@ def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> Candid
             on_track[rows] = clock[rows] + track_utc
     targets = np.flatnonzero(~photos.own)
     offer_neighbours(track, targets, on_track[targets], settings, found)
-    if settings.gpx_offset_s is None and len(by_span):
+    if len(by_span):
         rows = by_span[found.found[by_span]]
         found.radius[rows] += track.extent_m(on_track[rows], found.lat[rows], found.lon[rows], SPAN_CLOCK_S)
         found.radius[rows[found.radius[rows] > settings.max_radius_m]] = np.nan

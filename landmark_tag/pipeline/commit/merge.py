@@ -17,12 +17,12 @@ import pyarrow.parquet as pq
 
 from landmark_tag.pipeline.commit.fixes import Fixes, LocateSettings
 from landmark_tag.pipeline.commit.journal import PartJournal
-from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, locate
+from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, floats, locate
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.execute.judge import Judge
 from landmark_tag.pipeline.execute.sidecar import REMOVE_LOCATION, SidecarTag, SidecarWriter
 from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import LOCATION_COLUMN_NAMES, conform, iter_result_batches
+from landmark_tag.results import LOCATION_COLUMN_NAMES, Status, conform, iter_result_batches
 from landmark_tag.storage import exists
 
 
@@ -114,7 +114,7 @@ def _write_sidecars(before: pa.Table, after: pa.Table, sidecars: SidecarWriter) 
     held_source, held_lat, held_lon = _held(before)
     source = np.asarray(after.column("location_source").to_pylist(), dtype=object)
     source[source == "gps"] = None  # the photo says it itself: nothing of ours belongs in the sidecar
-    lat, lon = _floats(after, "location_latitude"), _floats(after, "location_longitude")
+    lat, lon = floats(after.column("location_latitude")), floats(after.column("location_longitude"))
     ours, held = source != None, held_source != None  # noqa: E711 (elementwise)
     moved = ~np.isclose(lat, held_lat, rtol=0.0, atol=1e-7) | ~np.isclose(lon, held_lon, rtol=0.0, atol=1e-7)
     changed = (ours != held) | (ours & held & ((source != held_source) | moved))
@@ -134,19 +134,18 @@ def _write_sidecars(before: pa.Table, after: pa.Table, sidecars: SidecarWriter) 
         )
 
 
-def _floats(table: pa.Table, name: str) -> np.ndarray:
-    return np.asarray(table.column(name).to_numpy(zero_copy_only=False), dtype=float)
-
-
 def _held(before: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(source, latitude, longitude) of the location landmark-tag may have put in each sidecar."""
     source = np.asarray(before.column("location_source").to_pylist(), dtype=object)
     source[source == "gps"] = None
-    lat, lon = _floats(before, "location_latitude"), _floats(before, "location_longitude")
+    lat, lon = floats(before.column("location_latitude")), floats(before.column("location_longitude"))
     tagged = np.asarray(
-        pc.equal(before.column("status"), "tagged").to_numpy(zero_copy_only=False), dtype=bool
+        pc.equal(before.column("status"), Status.TAGGED.value).to_numpy(zero_copy_only=False), dtype=bool
     )
-    landmark_lat, landmark_lon = _floats(before, "estimated_latitude"), _floats(before, "estimated_longitude")
+    landmark_lat, landmark_lon = (
+        floats(before.column("estimated_latitude")),
+        floats(before.column("estimated_longitude")),
+    )
     by_tagging = (source == None) & tagged & ~np.isnan(landmark_lat)  # noqa: E711
     source[by_tagging] = "landmark"
     return source, np.where(by_tagging, landmark_lat, lat), np.where(by_tagging, landmark_lon, lon)
