@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.pipeline.commit.merge import commit_scan
+from landmark_tag.pipeline.commit.sidecar import SidecarStats, SidecarWriter
 from landmark_tag.pipeline.config import ScanConfig
 from landmark_tag.pipeline.engines.base import ScanWork, StageTiming
 from landmark_tag.pipeline.engines.registry import engine_named
 from landmark_tag.pipeline.execute.predict import warn_without_landmark_score
-from landmark_tag.pipeline.execute.sidecar import SidecarStats, SidecarWriter
 from landmark_tag.pipeline.plan.lock import OutputLock
 from landmark_tag.pipeline.plan.scan_plan import ScanPlan, plan_scan
 from landmark_tag.pipeline.resolve import ResolvedScan, resolve_scan
@@ -101,7 +101,7 @@ def scan(
         result = engine.run(ScanWork(plan.shards, plan.journal, lock.heartbeat), progress)
         mark = time.monotonic()
         work = plan.work
-        # Locations found by time or track reach sidecars at commit, counted with the others.
+        # Sidecars follow the published output: the commit writes them, each at most once.
         sidecars = SidecarWriter(resolved.storage_options) if resolved.write_xmp else None
         merged = commit_scan(
             plan.journal,
@@ -136,20 +136,9 @@ def scan(
         min_landmark_score=judge.min_landmark_score,
         rejudged=merged.rejudged,
         clocks=merged.clocks,
-        sidecars=_all_sidecars(result.sidecars, sidecars),
+        sidecars=sidecars.stats if sidecars is not None else None,
         unreadable=plan.discovery.unreadable,
         timing=result.timing,
         engine=resolved.engine,
         ray_address=result.ray_address,
     )
-
-
-def _all_sidecars(executed: SidecarStats | None, committed: SidecarWriter | None) -> SidecarStats | None:
-    """The sidecars the engine wrote and those the commit wrote, counted together."""
-    if committed is None:
-        return executed
-    total = SidecarStats()
-    if executed is not None:
-        total.add(executed)
-    total.add(committed.stats)
-    return total

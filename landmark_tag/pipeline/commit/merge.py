@@ -18,12 +18,11 @@ import pyarrow.parquet as pq
 from landmark_tag.pipeline.commit.fixes import Fixes, LocateSettings
 from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, floats, locate
+from landmark_tag.pipeline.commit.sidecar import SidecarTag, SidecarWriter
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.execute.judge import Judge
-from landmark_tag.pipeline.execute.sidecar import REMOVE_LOCATION, SidecarTag, SidecarWriter
 from landmark_tag.pipeline.target import OutputTarget
 from landmark_tag.results import LOCATION_COLUMN_NAMES, Status, conform, iter_result_batches
-from landmark_tag.storage import exists
 
 
 def count_rejudged(previous: OutputTarget, judge: Judge) -> int:
@@ -58,11 +57,12 @@ def merge_output(
     parts: one row per path, the newest, less the paths in `drop`. With a `judge`, that model's
     carried-over rows are judged again at its thresholds; then every row gets its location
     (`locate`, with `locating` or the default limits, and the points of the GPS tracks given); with
-    `sidecars`, the photos whose location by time or track is new get it in their sidecar."""
+    `sidecars`, the sidecars follow: the photos tagged now get theirs, and any photo whose location
+    changed has it brought up to date."""
     target, k = journal.target, journal.k
     staged = _merged(journal, previous, drop, judge)
     try:
-        rows, clocks = _located(staged.path, target, k, locating or LocateSettings(), track, sidecars)
+        rows, clocks = _located(staged, target, k, locating or LocateSettings(), track, sidecars)
         return MergeResult(rows, staged.rejudged, clocks)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -73,10 +73,11 @@ def merge_output(
 class _Staged:
     path: str  # the merged rows, Parquet, in a temporary file beside the output
     rejudged: int
+    fresh_from: int  # the rows from here on are the parts' (tagged in this run); those before, earlier runs'
 
 
 def _located(
-    staged: str,
+    staged: _Staged,
     target: OutputTarget,
     k: int,
     settings: LocateSettings,
@@ -86,14 +87,14 @@ def _located(
     """Publish the staged rows as the output, with every row's location set; returns the rows and
     what was learned of the clocks."""
     columns = INPUT_COLUMNS + (_SIDECAR_COLUMNS if sidecars is not None else [])
-    staged_columns = pq.read_table(staged, columns=columns)  # one read, for both
+    staged_columns = pq.read_table(staged.path, columns=columns)  # one read, for both
     located = locate(staged_columns, settings, track)
     locations = located.table
     if sidecars is not None:  # before the publish: a crash in between writes them again
-        _write_sidecars(staged_columns, locations, sidecars)
+        _write_sidecars(staged_columns, locations, staged.fresh_from, sidecars)
     done = 0
     with ResultWriter(target, k) as writer:
-        for batch in iter_result_batches(staged, "parquet"):
+        for batch in iter_result_batches(staged.path, "parquet"):
             table = pa.Table.from_batches([batch])
             for name in LOCATION_COLUMN_NAMES:
                 column = locations.column(name).slice(done, table.num_rows)
@@ -103,14 +104,18 @@ def _located(
         return writer.rows_written, located.clocks
 
 
-_SIDECAR_COLUMNS = ["path", "location_latitude", "location_longitude", "location_source"]
+_SIDECAR_COLUMNS = [
+    "path", "landmark_1", "estimated_country", "location_latitude", "location_longitude", "location_source",
+]  # fmt: skip
 
 
-def _write_sidecars(before: pa.Table, after: pa.Table, sidecars: SidecarWriter) -> None:
-    """Bring the sidecars whose location changed up to date: what a sidecar may hold of ours is the
-    row's earlier location, or for a row without one, the landmark's place its tagging wrote; what
-    it should hold is the new location, unless that is the photo's own GPS. A location now found is
-    written, one that no longer holds is taken out (`REMOVE_LOCATION`)."""
+def _write_sidecars(before: pa.Table, after: pa.Table, fresh_from: int, sidecars: SidecarWriter) -> None:
+    """Bring the sidecars up to the published output, each written at most once. The rows from
+    `fresh_from` on were tagged in this run: a tagged one gets its landmark, country and location.
+    Any other row's sidecar changes only when its location did: what it may hold of ours is the
+    row's earlier location, or for a tagged row without one, its landmark's place; what it should
+    hold is the new location, unless that is the photo's own GPS. A location now found is written,
+    one that no longer holds is taken out (`remove_location`)."""
     held_source, held_lat, held_lon = _held(before)
     source = np.asarray(after.column("location_source").to_pylist(), dtype=object)
     source[source == "gps"] = None  # the photo says it itself: nothing of ours belongs in the sidecar
@@ -118,20 +123,28 @@ def _write_sidecars(before: pa.Table, after: pa.Table, sidecars: SidecarWriter) 
     ours, held = source != None, held_source != None  # noqa: E711 (elementwise)
     moved = ~np.isclose(lat, held_lat, rtol=0.0, atol=1e-7) | ~np.isclose(lon, held_lon, rtol=0.0, atol=1e-7)
     changed = (ours != held) | (ours & held & ((source != held_source) | moved))
-    rows = pa.array(np.flatnonzero(changed))
-    paths = before.column("path").take(rows).to_pylist()
-    for path, row in zip(paths, after.take(rows).to_pylist(), strict=True):
-        if not exists(path, sidecars.storage_options):  # a row kept for a photo gone from the tree
-            continue
-        if row["location_source"] in (None, "gps"):
-            sidecars.write_tag(path, REMOVE_LOCATION)
-            continue
-        method = f"landmark-tag: {row['location_source']}"
-        if row["location_source"] != "landmark":
-            method += f", within {row['location_radius_m']:,.0f} m"
-        sidecars.write_tag(
-            path, SidecarTag(None, row["location_latitude"], row["location_longitude"], method=method)
-        )
+    tagged_now = _tagged(before) & (np.arange(before.num_rows) >= fresh_from)
+    rows = np.flatnonzero(changed | tagged_now)
+    picked = before.select(["path", "landmark_1", "estimated_country"]).take(pa.array(rows)).to_pylist()
+    radius = floats(after.column("location_radius_m"))
+    tags = []
+    for index, row in zip(rows, picked, strict=True):
+        keyword, code = (row["landmark_1"], row["estimated_country"]) if tagged_now[index] else (None, None)
+        if source[index] is None:
+            tag = SidecarTag(keyword, country_code=code, remove_location=True)
+        else:
+            method = f"landmark-tag: {source[index]}"
+            if source[index] != "landmark":
+                method += f", within {radius[index]:,.0f} m"
+            tag = SidecarTag(keyword, float(lat[index]), float(lon[index]), code, method=method)
+        tags.append((row["path"], tag))
+    sidecars.write_tags(tags)
+
+
+def _tagged(table: pa.Table) -> np.ndarray:
+    return np.asarray(
+        pc.equal(table.column("status"), Status.TAGGED.value).to_numpy(zero_copy_only=False), dtype=bool
+    )
 
 
 def _held(before: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -139,9 +152,7 @@ def _held(before: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     source = np.asarray(before.column("location_source").to_pylist(), dtype=object)
     source[source == "gps"] = None
     lat, lon = floats(before.column("location_latitude")), floats(before.column("location_longitude"))
-    tagged = np.asarray(
-        pc.equal(before.column("status"), Status.TAGGED.value).to_numpy(zero_copy_only=False), dtype=bool
-    )
+    tagged = _tagged(before)
     landmark_lat, landmark_lon = (
         floats(before.column("estimated_latitude")),
         floats(before.column("estimated_longitude")),
@@ -183,6 +194,7 @@ def _merged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge |
             for batch in target.batches():
                 keep = pc.invert(pc.is_in(batch.column("path"), value_set=replaced))
                 writer.write_table(judged(pa.Table.from_batches([batch]).filter(keep)))
+        fresh_from = writer.rows_written
         for index, part in enumerate(parts):
             batches = list(iter_result_batches(part, "parquet", storage_options))
             if not batches:
@@ -190,7 +202,7 @@ def _merged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge |
             table = conform(pa.Table.from_batches(batches), k)
             keep = [newest[p][1] == index and p not in drop for p in table.column("path").to_pylist()]
             writer.write_table(judged(table.filter(pa.array(keep, pa.bool_()))))
-    return _Staged(writer.staged, rejudged)
+    return _Staged(writer.staged, rejudged, fresh_from)
 
 
 def commit_scan(

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from landmark_tag.pipeline.commit.journal import PartJournal
-from landmark_tag.pipeline.execute.sidecar import SidecarStats
 from landmark_tag.pipeline.shards import Shard
 from landmark_tag.progress import PhotoProgress
 
@@ -28,8 +27,8 @@ class StageTiming:
     engine_start: float = 0.0  # starting or joining Ray; 0 for the local engine
     waiting_for_photos: float = 0.0  # model idle: decoding is the bottleneck (local engine)
     model: float = 0.0  # inference and building rows
-    writing: float = 0.0  # committing part files (and writing sidecars)
-    merging: float = 0.0  # writing the final output
+    writing: float = 0.0  # committing part files
+    merging: float = 0.0  # writing the final output (and the sidecars)
 
 
 @dataclass
@@ -45,7 +44,6 @@ class ScanWork:
 class ExecutionResult:
     counts: Counter[str]  # statuses of the processed photos
     device: str  # where the model ran, e.g. "cpu (openvino int8)"
-    sidecars: SidecarStats | None = None
     ray_address: str | None = None  # the Ray cluster that ran it, for the Ray engine
     timing: StageTiming = field(default_factory=StageTiming)
 

@@ -32,7 +32,6 @@ from landmark_tag.pipeline.execute.examine import Examiner, PhotoItem
 from landmark_tag.pipeline.execute.gpu_decode import DeviceJpegDecoder, decode_on_device
 from landmark_tag.pipeline.execute.predict import Predictor
 from landmark_tag.pipeline.execute.rows import batch_rows
-from landmark_tag.pipeline.execute.sidecar import SidecarWriter
 from landmark_tag.pipeline.plan.discover import PhotoFile
 from landmark_tag.pipeline.resolve import ResolvedScan
 from landmark_tag.pipeline.shards import Shard, cut_shards
@@ -73,8 +72,7 @@ class LocalEngine:
 
     def run(self, work: ScanWork, progress: PhotoProgress) -> ExecutionResult:
         scan = self.scan
-        sidecars = SidecarWriter(scan.storage_options) if scan.write_xmp else None
-        self.tagger = ShardTagger(self.predictor, work.journal, sidecars)
+        self.tagger = ShardTagger(self.predictor, work.journal)
         self.counts = status_counts()
         self.timing = StageTiming()
         self.next_shard = max((shard.index for shard in work.shards), default=-1) + 1
@@ -92,7 +90,6 @@ class LocalEngine:
         return ExecutionResult(
             counts=self.counts,
             device=self.predictor.runs_on,
-            sidecars=sidecars.stats if sidecars is not None else None,
             timing=self.timing,
         )
 

@@ -7,7 +7,7 @@ the plan's shards through two stages:
   task;
 - tag (`ray_stages.TaggingActor`): a pool of actors, one model each (`num_gpus=1` where the cluster
   has GPUs, else a set number of CPU threads), tags each shard as the local engine does
-  (`tag_shard.ShardTagger`): rows, sidecars, and the shard committed as one part file.
+  (`tag_shard.ShardTagger`): rows, and the shard committed as one part file.
 
 The shard is the unit of work and of commit. Its part file is named after it and written whole or
 not at all, so when Ray retries a task or restarts an actor (a worker or node lost), the retry
@@ -32,7 +32,6 @@ from landmark_tag.pipeline.engines.ray_cluster import ClusterShape, cluster_shap
 from landmark_tag.pipeline.engines.ray_stages import ActorSettings, ExamineShard, TaggingActor
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.pipeline.execute.examine import Examiner
-from landmark_tag.pipeline.execute.sidecar import SidecarStats
 from landmark_tag.pipeline.resolve import ResolvedScan
 from landmark_tag.progress import PhotoProgress
 from landmark_tag.results import status_counts
@@ -107,7 +106,7 @@ class RayEngine:
                 f"{shape.threads} thread(s) each" if shape.threads else "one GPU each",
             )
             dataset = self._dataset(ray, work, shape)
-            device, sidecars = "", SidecarStats() if config.write_xmp else None
+            device = ""
             for result in dataset.iter_rows():
                 if not device and not exists(result["part"], config.output.storage_options):
                     raise ConfigError(
@@ -118,14 +117,11 @@ class RayEngine:
                 device = result["device"]
                 statuses = pickle.loads(result["statuses"])
                 counts.update(statuses)
-                shard_sidecars = pickle.loads(result["sidecars"])
-                if sidecars is not None and shard_sidecars is not None:
-                    sidecars.add(shard_sidecars)
                 timing.model += result["model_seconds"]
                 timing.writing += result["writing_seconds"]
                 work.heartbeat()
                 progress.advance(sum(statuses.values()))
-        return ExecutionResult(counts, device, sidecars, address, timing)
+        return ExecutionResult(counts, device, address, timing)
 
     def _read_ahead_bytes(self, work: ScanWork, shape: ClusterShape) -> int:
         """Room for SHARDS_AHEAD decoded shards per actor (fp32 pixels), and at least 256 MB."""

@@ -2,7 +2,7 @@
 
 - `ExamineShard`, a CPU task: a shard's photos -> examined items, stacked into one batch;
 - `TaggingActor`, an actor with one model: a decoded shard -> `ShardTagger.tag_shard` (rows,
-  sidecars, and the part named after the shard, so a retried shard replaces its part).
+  and the part named after the shard, so a retried shard replaces its part).
 
 Both only call the stage code the local engine uses (`Examiner`, `Predictor`, `ShardTagger`).
 """
@@ -22,7 +22,6 @@ from landmark_tag.pipeline.engines.tag_shard import ShardTagger
 from landmark_tag.pipeline.execute.batch import collate_photos, split_batch
 from landmark_tag.pipeline.execute.examine import Examiner
 from landmark_tag.pipeline.execute.predict import Predictor
-from landmark_tag.pipeline.execute.sidecar import SidecarWriter
 from landmark_tag.pipeline.resolve import ResolvedScan
 from landmark_tag.process import prepare_inference_process
 
@@ -53,7 +52,7 @@ class ActorSettings:
 
 
 class TaggingActor:
-    """Ray Data actor: one model; tags a shard, writes its sidecars and commits it as a part file."""
+    """Ray Data actor: one model; tags a shard and commits it as a part file."""
 
     def __init__(self, settings: ActorSettings) -> None:
         import ray  # present wherever this actor runs
@@ -69,12 +68,10 @@ class TaggingActor:
     def __call__(self, row: dict) -> dict:
         started = time.monotonic()
         batches = split_batch(pickle.loads(row["batch"]), self.scan.batch_for(self.device))
-        sidecars = SidecarWriter(self.scan.storage_options) if self.scan.write_xmp else None
-        result = ShardTagger(self.predictor, self.journal, sidecars).tag_shard(batches)
+        result = ShardTagger(self.predictor, self.journal).tag_shard(batches)
         return {
             "part": result.part,
             "statuses": pickle.dumps(result.statuses),
-            "sidecars": pickle.dumps(sidecars.stats if sidecars is not None else None),
             "device": self.predictor.runs_on,
             "model_seconds": time.monotonic() - started - result.writing_seconds,
             "writing_seconds": result.writing_seconds,

@@ -1,9 +1,9 @@
-"""Tagging shards: examined photos' batches -> the model -> rows -> sidecars -> one part per shard.
+"""Tagging shards: examined photos' batches -> the model -> rows -> one part per shard.
 
 Both engines end the execute step here: the local engine streams every shard of its work through
 one `ShardTagger` (the model never waits at a shard's end), and each Ray actor tags the shards Ray
-Data hands it, one at a time (`tag_shard`). Either way a shard's rows are committed as one part,
-sidecars first: a crash in between only means they are written again, which changes nothing.
+Data hands it, one at a time (`tag_shard`). Either way a shard's rows are committed as one part.
+Sidecars are the commit's: they follow the published output (`commit.merge`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.execute.batch import PhotoBatch
 from landmark_tag.pipeline.execute.predict import Predictor
 from landmark_tag.pipeline.execute.rows import predicted_rows
-from landmark_tag.pipeline.execute.sidecar import SidecarWriter
 from landmark_tag.results import ResultRow
 
 
@@ -27,16 +26,13 @@ class ShardResult:
     shard: int
     part: str  # the committed part file
     statuses: Counter[str]
-    writing_seconds: float  # sidecars and the part
+    writing_seconds: float  # committing the part
 
 
 class ShardTagger:
-    def __init__(
-        self, predictor: Predictor, journal: PartJournal, sidecars: SidecarWriter | None = None
-    ) -> None:
+    def __init__(self, predictor: Predictor, journal: PartJournal) -> None:
         self.predictor = predictor
         self.journal = journal
-        self.sidecars = sidecars
         self.model_name = predictor.loaded.name
 
     def tag_shards(
@@ -75,10 +71,8 @@ class ShardTagger:
         return result
 
     def commit(self, shard: int, rows: list[ResultRow]) -> ShardResult:
-        """Write the rows' sidecars, then commit the rows as the shard's part."""
+        """Commit the rows as the shard's part."""
         started = time.monotonic()
-        if self.sidecars is not None:
-            self.sidecars.write(rows)
         part = self.journal.commit(rows, shard)  # once committed, a crash cannot lose these rows
         statuses = Counter(row.status.value for row in rows)
         return ShardResult(shard, part, statuses, time.monotonic() - started)

@@ -1,8 +1,8 @@
 import pyarrow as pa
 
 from landmark_tag.pipeline.commit.merge import _write_sidecars
-from landmark_tag.pipeline.execute.sidecar import SidecarTag, SidecarWriter, merge_sidecar
-from landmark_tag.pipeline.execute.xmp import xmp_coordinate
+from landmark_tag.pipeline.commit.sidecar import SidecarTag, SidecarWriter, merge_sidecar
+from landmark_tag.pipeline.commit.xmp import xmp_coordinate
 
 PETRA = (30.3285, 35.4444)
 
@@ -14,6 +14,8 @@ def before(rows: list[dict]) -> pa.Table:
             {
                 "path": row["path"],
                 "status": row.get("status", "no_landmark"),
+                "landmark_1": row.get("name"),
+                "estimated_country": row.get("country"),
                 "estimated_latitude": row.get("landmark", (None, None))[0],
                 "estimated_longitude": row.get("landmark", (None, None))[1],
                 "location_source": row.get("source"),
@@ -48,38 +50,51 @@ def after(rows: list[dict]) -> pa.Table:
 
 
 def test_each_sidecar_is_brought_to_the_location_that_now_holds(tmp_path):
-    paths = {name: tmp_path / f"{name}.jpg" for name in ("disagree", "to_landmark", "own_gps", "same")}
+    names = ("to_landmark", "own_gps", "same", "disagree", "tagged_by_time", "tagged")
+    paths = {name: tmp_path / f"{name}.jpg" for name in names}
     for path in paths.values():
         path.write_bytes(b"")
-    landmark_tag = merge_sidecar(None, SidecarTag("Petra", *PETRA))
+    earlier_landmark = merge_sidecar(None, SidecarTag("Petra", *PETRA))
     by_time = merge_sidecar(None, SidecarTag(None, 30.33, 35.45, method="landmark-tag: time, within 80 m"))
-    (tmp_path / "disagree.jpg.xmp").write_bytes(landmark_tag)  # its tagging wrote the landmark's place
+    (tmp_path / "disagree.jpg.xmp").write_bytes(earlier_landmark)  # from an earlier run
     (tmp_path / "to_landmark.jpg.xmp").write_bytes(by_time)
     (tmp_path / "same.jpg.xmp").write_bytes(by_time)
+    petra = {"status": "tagged", "landmark": PETRA, "name": "Petra", "country": "JO"}
     old = before(
         [
-            {"path": str(paths["disagree"]), "status": "tagged", "landmark": PETRA},  # a new row
-            {"path": str(paths["to_landmark"]), "status": "tagged", "landmark": PETRA, "source": "time",
-             "at": (30.33, 35.45)},
+            {"path": str(paths["to_landmark"]), **petra, "source": "time", "at": (30.33, 35.45)},
             {"path": str(paths["own_gps"])},
             {"path": str(paths["same"]), "source": "time", "at": (30.33, 35.45)},
+            # tagged in this run (the parts' rows come last):
+            {"path": str(paths["disagree"]), **petra},
+            {"path": str(paths["tagged_by_time"]), **petra},
+            {"path": str(paths["tagged"]), **petra},
         ]
-    )  # fmt: skip
+    )
     new = after(
         [
-            {},  # the landmark and time disagree: no location
             {"source": "landmark", "at": PETRA, "radius": 2000.0},  # the fixes around it are gone
             {"source": "gps", "at": (1.0, 2.0), "radius": 20.0},
             {"source": "time", "at": (30.33, 35.45), "radius": 80.0},
+            {},  # the landmark and time disagree: no location
+            {"source": "time", "at": (30.34, 35.46), "radius": 90.0},
+            {"source": "landmark", "at": PETRA, "radius": 2000.0},
         ]
     )
     writer = SidecarWriter()
-    _write_sidecars(old, new, writer)
-    assert (writer.stats.written, writer.stats.unchanged, writer.stats.failed) == (2, 0, 0)
-    disagree = (tmp_path / "disagree.jpg.xmp").read_text()
-    assert "GPSLatitude" not in disagree and "<rdf:li>Petra</rdf:li>" in disagree
+    _write_sidecars(old, new, 3, writer)
+    assert (writer.stats.written, writer.stats.unchanged, writer.stats.failed) == (4, 0, 0)
     to_landmark = (tmp_path / "to_landmark.jpg.xmp").read_text()
     assert xmp_coordinate(PETRA[0], "N", "S") in to_landmark
     assert "<exif:GPSProcessingMethod>landmark-tag: landmark</exif:GPSProcessingMethod>" in to_landmark
     assert not (tmp_path / "own_gps.jpg.xmp").exists()
     assert (tmp_path / "same.jpg.xmp").read_bytes() == by_time
+    disagree = (tmp_path / "disagree.jpg.xmp").read_text()
+    assert "GPSLatitude" not in disagree and "<rdf:li>Petra</rdf:li>" in disagree and ">JO<" in disagree
+    by_time_now = (tmp_path / "tagged_by_time.jpg.xmp").read_text()
+    assert "<rdf:li>Petra</rdf:li>" in by_time_now and xmp_coordinate(30.34, "N", "S") in by_time_now
+    assert "landmark-tag: time, within 90 m" in by_time_now
+    tagged = (tmp_path / "tagged.jpg.xmp").read_text()
+    assert "<rdf:li>Petra</rdf:li>" in tagged and xmp_coordinate(PETRA[0], "N", "S") in tagged
+    _write_sidecars(old, new, 3, again := SidecarWriter())  # a crash before the publish: written again
+    assert (again.stats.written, again.stats.unchanged) == (0, 4)

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 from lxml import etree
 
-from landmark_tag.pipeline.execute.sidecar import (
+from landmark_tag.pipeline.commit.sidecar import (
     REMOVE_LOCATION,
     SidecarError,
     SidecarTag,
@@ -15,8 +15,7 @@ from landmark_tag.pipeline.execute.sidecar import (
     sidecar_path,
     write_sidecar,
 )
-from landmark_tag.pipeline.execute.xmp import PREFIXES, xmp_coordinate
-from landmark_tag.results import ResultRow, Status
+from landmark_tag.pipeline.commit.xmp import PREFIXES, xmp_coordinate
 
 EIFFEL = SidecarTag("Eiffel Tower", 48.8584, 2.2945)
 TAJ = SidecarTag("Taj Mahal", 27.1751, 78.0421)
@@ -196,26 +195,16 @@ def test_write_sidecar_changes_only_the_sidecar(tmp_path):
 
 def test_writer_counts_failures_and_goes_on(tmp_path):
     (tmp_path / "a.jpg.xmp").mkdir()  # a sidecar that cannot be written: a folder is in the way
-    common = {
-        "size_bytes": 1,
-        "modified_at": 0.0,
-        "scanned_at": 0.0,
-        "model": "m",
-        "landmarks": ["Eiffel Tower"],
-    }
-    rows = [
-        ResultRow(
-            str(tmp_path / "a.jpg"), Status.TAGGED, estimated_latitude=1.0, estimated_longitude=2.0, **common
-        ),
-        ResultRow(str(tmp_path / "b.jpg"), Status.TAGGED, **common),
-        ResultRow(str(tmp_path / "c.jpg"), Status.UNCERTAIN, **common),
-        ResultRow(str(tmp_path / "d.jpg"), Status.FAILED, **common),
-    ]
+    for name in ("a", "b", "c"):
+        (tmp_path / f"{name}.jpg").write_bytes(b"")
+    (tmp_path / "c.jpg.xmp").write_bytes(merge_sidecar(None, EIFFEL))
+    tags = [(str(tmp_path / f"{name}.jpg"), EIFFEL) for name in ("a", "b", "c", "gone")]
     writer = SidecarWriter()
-    writer.write(rows)
-    assert (writer.stats.written, writer.stats.failed) == (1, 1)
-    assert writer.stats.problems[0].startswith(str(tmp_path / "a.jpg"))
-    assert sorted(os.listdir(tmp_path)) == ["a.jpg.xmp", "b.jpg.xmp"]
+    writer.write_tags(tags, threads=2)
+    stats = writer.stats
+    assert (stats.written, stats.unchanged, stats.failed) == (1, 1, 1)  # "gone" is passed over
+    assert stats.problems[0].startswith(str(tmp_path / "a.jpg"))
+    assert sorted(p.name for p in tmp_path.glob("*.xmp")) == ["a.jpg.xmp", "b.jpg.xmp", "c.jpg.xmp"]
 
 
 def test_a_country_set_by_hand_is_kept_and_our_own_is_replaced():

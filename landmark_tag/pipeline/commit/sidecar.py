@@ -1,4 +1,5 @@
-"""Optional stage: XMP sidecars that carry the landmark and its location to photo software.
+"""XMP sidecars (`--write-xmp`, written by the commit): the landmark and the location, for photo
+software.
 
 For a tagged photo `IMG_1234.jpg` the sidecar is `IMG_1234.jpg.xmp` (the darktable and digiKam
 convention, which keeps `IMG_1234.jpg` and `IMG_1234.heic` apart). When only `IMG_1234.xmp` exists
@@ -23,13 +24,15 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pycountry
 from lxml import etree
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.pipeline.execute.xmp import (
+from landmark_tag.pipeline.commit.xmp import (
     NS_RDF,
     NS_X,
     keyword_list,
@@ -39,7 +42,6 @@ from landmark_tag.pipeline.execute.xmp import (
     set_simple,
     xmp_coordinate,
 )
-from landmark_tag.results import ResultRow, Status
 from landmark_tag.storage import exists, is_url, local_path, open_binary, publish, staging_file
 
 logger = logging.getLogger(__name__)
@@ -210,7 +212,7 @@ def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None
     path = sidecar_path(photo_path, storage_options)
     try:
         existing = read_existing_sidecar(path, storage_options)
-        if existing is None and tag.remove_location:
+        if existing is None and tag.remove_location and tag.keyword is None and tag.country_code is None:
             return False  # nothing to take out: no sidecar is started for it
         content = merge_sidecar(existing, tag)
         if content == existing:  # idempotent: an unchanged sidecar is not rewritten
@@ -229,6 +231,8 @@ def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None
 
 
 KEEP_PROBLEMS = 20  # sidecar problems kept for the summary; the log has them all
+# Sidecars are small reads and writes: threads keep a bucket's round trips from adding up.
+WRITE_THREADS = 8
 
 
 @dataclass
@@ -238,41 +242,45 @@ class SidecarStats:
     failed: int = 0
     problems: list[str] = field(default_factory=list)  # the first few, for the summary
 
-    def add(self, other: SidecarStats, keep_problems: int = KEEP_PROBLEMS) -> None:
-        """Count another writer's sidecars too (a Ray shard's), keeping the first problems."""
-        self.written += other.written
-        self.unchanged += other.unchanged
-        self.failed += other.failed
-        self.problems.extend(other.problems[: max(0, keep_problems - len(self.problems))])
-
 
 class SidecarWriter:
-    """Writes the sidecars of a batch's accepted rows; a failure costs that sidecar, not the scan."""
+    """Writes sidecars, counting what happened; a failure costs that sidecar, not the scan."""
 
     def __init__(self, storage_options: dict | None = None, keep_problems: int = KEEP_PROBLEMS) -> None:
         self.storage_options = storage_options
         self.keep_problems = keep_problems
         self.stats = SidecarStats()
 
-    def write(self, rows: list[ResultRow]) -> None:
-        for row in rows:
-            if row.status is Status.TAGGED:
-                tag = SidecarTag(
-                    row.landmarks[0], row.estimated_latitude, row.estimated_longitude, row.estimated_country
-                )
-                self.write_tag(row.path, tag)
+    def write_tags(self, tags: Iterable[tuple[str, SidecarTag]], threads: int = WRITE_THREADS) -> None:
+        """Merge each `(photo path, tag)` into that photo's sidecar (each photo at most once), in
+        `threads` threads; a photo no longer there is passed over."""
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            for path, outcome in pool.map(self._write_if_there, tags):
+                self._count(path, outcome)
 
     def write_tag(self, path: str, tag: SidecarTag) -> None:
         """Merge `tag` into the sidecar of the photo at `path`, counting what happened."""
+        self._count(path, self._write(path, tag))
+
+    def _write_if_there(self, item: tuple[str, SidecarTag]) -> tuple[str, bool | SidecarError | None]:
+        path, tag = item
+        if not exists(path, self.storage_options):  # a row kept for a photo gone from the tree
+            return path, None
+        return path, self._write(path, tag)
+
+    def _write(self, path: str, tag: SidecarTag) -> bool | SidecarError:
         try:
-            changed = write_sidecar(path, tag, self.storage_options)
+            return write_sidecar(path, tag, self.storage_options)
         except SidecarError as exc:
+            return exc
+
+    def _count(self, path: str, outcome: bool | SidecarError | None) -> None:
+        if isinstance(outcome, SidecarError):
             self.stats.failed += 1
-            logger.warning("sidecar for %s: %s", path, exc)
+            logger.warning("sidecar for %s: %s", path, outcome)
             if len(self.stats.problems) < self.keep_problems:
-                self.stats.problems.append(f"{path}: {exc}")
-            return
-        if changed:
+                self.stats.problems.append(f"{path}: {outcome}")
+        elif outcome:
             self.stats.written += 1
-        else:
+        elif outcome is not None:
             self.stats.unchanged += 1
