@@ -32,6 +32,11 @@ MAX_BANK_BYTES = 20_000_000
 DEFAULT_NEIGHBOUR = 1  # k: the nearest training photo (k = 5 and 10 measured the same: docs/quality.md)
 DEFAULT_LANDMARK_RECALL = 0.95
 DEFAULT_FALSE_TAG_RATE = 0.01
+# A negative that scores at least as high as this share of the validation landmark photos is taken
+# for a photo of a known landmark (a user's own library holds some) and left out of the false-tag
+# rate: 12 landmark photos among 250 negatives then cost 1 point of recall instead of 52
+# (docs/quality.md). So negatives never cost more than this share of recall.
+LANDMARK_LIKE_SHARE = 0.75
 
 
 @dataclass
@@ -58,6 +63,26 @@ class LandmarkScorer:
 
     def on(self, device: torch.device | str, search_dtype: torch.dtype = torch.float32) -> DeviceScorer:
         return DeviceScorer(self, torch.device(device), search_dtype)
+
+    def leave_one_out(self) -> torch.Tensor:
+        """(n,) each bank row's score against the rest of the bank: for photos in the bank, the
+        score a new photo like them would get."""
+        if len(self.bank) <= self.neighbour:
+            raise ValueError("leave-one-out scores need more bank rows than the neighbour's rank")
+        rows = nn.functional.normalize(self.bank.float(), dim=1)
+        scores = []
+        for start in range(0, len(rows), 1024):  # bounded memory for large banks
+            chunk = rows[start : start + 1024]
+            similarity = chunk @ rows.T
+            similarity[torch.arange(len(chunk)), torch.arange(start, start + len(chunk))] = -math.inf
+            nearest = similarity.topk(self.neighbour, dim=1).indices[:, -1]
+            scores.append((chunk * rows[nearest]).sum(dim=1).clamp_(-1.0, 1.0))
+        return torch.cat(scores)
+
+    def without_rows(self, start: int, stop: int) -> LandmarkScorer:
+        """The same scorer without bank rows `start:stop` (photos to evaluate on that it holds)."""
+        bank = torch.cat([self.bank[:start], self.bank[stop:]])
+        return LandmarkScorer(bank, self.neighbour, self.threshold, self.method, dict(self.fit))
 
 
 class DeviceScorer:
@@ -150,20 +175,34 @@ def choose_threshold(
     It keeps `recall` of the validation landmark photos. With negative photos it is raised, if
     needed, until at most `false_tag_rate` of them pass, but never lowered below the recall
     threshold: negatives show one kind of photo, and a looser threshold would admit the kinds they
-    do not show. Precision comes first, so when the two conflict, recall gives way.
+    do not show. Precision comes first, so when the two conflict, recall gives way. Negatives that
+    score like most landmark photos (`landmark_like_negatives`) are left out: they are taken for
+    photos of the landmarks, and their indices are in `fit["landmark_like"]`.
     """
     threshold = recall_threshold(landmark_scores, recall)
-    fit = {"landmark_recall_target": recall, "validation_photos": len(landmark_scores)}
+    fit: dict = {"landmark_recall_target": recall, "validation_photos": len(landmark_scores)}
     if negative_scores is not None and len(negative_scores):
-        threshold = max(threshold, false_tag_threshold(negative_scores, false_tag_rate))
+        landmark_like = landmark_like_negatives(landmark_scores, negative_scores)
+        kept = negative_scores[~landmark_like]
+        if len(kept):
+            threshold = max(threshold, false_tag_threshold(kept, false_tag_rate))
         fit["false_tag_rate_target"] = false_tag_rate
-        fit["negative_photos"] = len(negative_scores)
-        fit["false_tag_rate"] = float((negative_scores >= threshold).double().mean())
+        fit["negative_photos"] = len(kept)
+        fit["false_tag_rate"] = float((kept >= threshold).double().mean()) if len(kept) else 0.0
+        fit["landmark_like"] = torch.nonzero(landmark_like).flatten().tolist()
     # A score is a cosine similarity: a threshold beyond 1 (just above a negative that scored 1)
     # would be refused by every scan. At 1 only exact copies of bank photos pass.
     threshold = min(threshold, 1.0)
     fit["landmark_recall"] = float((landmark_scores >= threshold).double().mean())
     return threshold, fit
+
+
+def landmark_like_negatives(landmark_scores: torch.Tensor, negative_scores: torch.Tensor) -> torch.Tensor:
+    """(n,) bool: the negatives scoring at least as high as `LANDMARK_LIKE_SHARE` of the landmark
+    photos, which are more likely photos of a known landmark among the negatives than negatives."""
+    ranked = landmark_scores.float().sort(descending=True).values
+    keep = min(len(ranked), max(1, math.ceil(LANDMARK_LIKE_SHARE * len(ranked) - 1e-9)))
+    return negative_scores.float() >= ranked[keep - 1]
 
 
 def auroc(positive: torch.Tensor, negative: torch.Tensor) -> float:

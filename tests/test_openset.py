@@ -9,6 +9,7 @@ from landmark_tag.openset import (
     capture_features,
     choose_threshold,
     false_tag_threshold,
+    landmark_like_negatives,
     recall_threshold,
 )
 from landmark_tag.training.features import HeadSwap
@@ -44,7 +45,7 @@ def test_a_photo_that_is_in_the_fp16_bank_scores_at_most_one():
     scores = LandmarkScorer(bank).score(features)
     assert scores.max() == 1.0 and (scores >= -1).all()
     threshold, _ = choose_threshold(scores, negative_scores=scores, false_tag_rate=0.0)
-    assert threshold == 1.0  # just above the best negative, 1, is still a usable threshold
+    assert threshold <= 1.0  # a usable threshold, whatever the negatives scored
 
 
 def test_bank_keeps_every_photo_normalised_while_it_fits():
@@ -87,12 +88,39 @@ def test_negatives_raise_the_threshold_but_never_lower_it():
     landmarks = torch.linspace(0.5, 1.0, 20)
     recall_only, fit = choose_threshold(landmarks, recall=0.95)
     assert fit["landmark_recall"] >= 0.95 and "negative_photos" not in fit
-    hard = torch.tensor([0.9, 0.8, 0.1])  # two negatives look like landmarks
+    hard = torch.tensor([0.62, 0.6, 0.1])  # two negatives look like the least typical landmarks
     raised, fit = choose_threshold(landmarks, hard, recall=0.95, false_tag_rate=0.0)
-    assert raised > 0.9 and fit["false_tag_rate"] == 0.0 and fit["landmark_recall"] < 0.95
+    assert raised > 0.62 and fit["false_tag_rate"] == 0.0 and fit["landmark_recall"] < 0.95
     easy = torch.tensor([0.0, -0.2])
     kept, fit = choose_threshold(landmarks, easy, recall=0.95, false_tag_rate=0.0)
     assert kept == recall_only and fit["negative_photos"] == 2
+
+
+def test_negatives_that_score_like_most_landmark_photos_are_taken_for_them():
+    # A user's library, given as negatives, holds some photos of the landmarks themselves: counted
+    # as false tags, 5 of them would raise the threshold over most landmark photos.
+    landmarks = torch.linspace(0.5, 1.0, 20)
+    negatives = torch.cat([torch.linspace(-0.2, 0.55, 100), torch.tensor([0.95, 0.9, 0.85, 0.8, 0.7])])
+    clean, _ = choose_threshold(landmarks, negatives[:100], recall=0.95, false_tag_rate=0.01)
+    threshold, fit = choose_threshold(landmarks, negatives, recall=0.95, false_tag_rate=0.01)
+    assert threshold == clean and fit["landmark_like"] == [100, 101, 102, 103, 104]
+    assert fit["negative_photos"] == 100 and fit["landmark_recall"] >= 0.9
+    like = landmark_like_negatives(landmarks, negatives)
+    assert like.sum() == 5  # at or above the score that 75% of the landmark photos reach
+    assert landmark_like_negatives(landmarks, torch.tensor([landmarks.sort().values[5].item()])).all()
+    assert not landmark_like_negatives(landmarks, torch.tensor([landmarks.sort().values[4].item()])).any()
+
+
+def test_leave_one_out_scores_each_bank_photo_against_the_others():
+    rows = torch.tensor([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.0, 1.0]])
+    scorer = LandmarkScorer(build_bank(rows, torch.tensor([0, 0, 1, 1])))
+    assert scorer.score(rows).tolist() == pytest.approx([1.0, 1.0, 1.0, 1.0], abs=1e-3)  # themselves
+    assert scorer.leave_one_out().tolist() == pytest.approx([0.8, 0.8, 1.0, 1.0], abs=1e-3)
+    second = LandmarkScorer(scorer.bank, neighbour=2).leave_one_out()
+    assert second.tolist() == pytest.approx([0.0, 0.6, 0.6, 0.6], abs=1e-3)
+    kept = scorer.without_rows(1, 3)
+    assert kept.bank.shape == (2, 2) and kept.threshold == scorer.threshold
+    assert kept.score(rows[1:2]).item() == pytest.approx(0.8, abs=1e-3)
 
 
 def test_captured_features_are_what_the_head_sees():

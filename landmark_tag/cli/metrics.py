@@ -96,14 +96,25 @@ def print_open_set(evaluation: OpenSetEvaluation, console: Console) -> None:
 
 
 def landmark_score_line(threshold: float, fit: dict) -> str:
+    photos = (
+        "training and validation photos, each scored against the others"
+        if fit.get("scored") == "leave-one-out"
+        else "validation landmark photos"
+    )
     line = (
         f"default min landmark score {threshold:.3f}: it keeps {fit['landmark_recall']:.1%} of "
-        f"{fit['validation_photos']} validation landmark photos (target {fit['landmark_recall_target']:.0%})"
+        f"{fit['validation_photos']} {photos} (target {fit['landmark_recall_target']:.0%})"
     )
     if "negative_photos" in fit:
         line += (
             f" and lets {fit['false_tag_rate']:.1%} of {fit['negative_photos']} negative photos through "
             f"(at most {fit['false_tag_rate_target']:.1%})"
+        )
+    if fit.get("landmark_like_negatives"):
+        examples = fit.get("landmark_like_examples", [])
+        line += (
+            f"; {fit['landmark_like_negatives']} more negative photos score like the landmarks and are "
+            "taken for photos of them" + (f" ({', '.join(examples[:5])}, ...)" if examples else "")
         )
     return line
 

@@ -221,11 +221,12 @@ def train_command(
         help="Pick the default --min-landmark-score so that this share of validation landmark photos "
         "keeps a landmark (the rest become no_landmark).",
     ),
-    negatives: str | None = typer.Option(
+    negatives: list[str] | None = typer.Option(
         None,
         "--negatives",
-        help="Folder of photos that show none of the classes (any kind, any depth): the landmark-score "
-        "threshold is raised until at most --false-tag-rate of them pass.",
+        help="Folder of photos that show none of the classes (any kind, any depth; your own library "
+        "will do; repeatable): the landmark-score threshold is raised until at most --false-tag-rate of "
+        "them pass. Those that score like most landmark photos are taken for photos of them.",
     ),
     false_tag_rate: float = typer.Option(
         0.01, "--false-tag-rate", help="With --negatives: the largest share of them allowed to pass."
@@ -267,7 +268,7 @@ def train_command(
             "gazetteer": gazetteer,
             "target_precision": target_precision,
             "landmark_recall": landmark_recall,
-            "negatives": negatives,
+            "negatives": negatives or [],
             "false_tag_rate": false_tag_rate,
             "download": download,
             "int8": int8,
@@ -290,11 +291,11 @@ def evaluate_command(
     confusion_png: str | None = typer.Option(
         None, "--confusion-png", help="Also save a confusion matrix image here."
     ),
-    negatives: str | None = typer.Option(
+    negatives: list[str] | None = typer.Option(
         None,
         "--negatives",
-        help="Folder of photos that show none of the model's landmarks: also report false tags, "
-        "precision, GAP and the landmark score's AUROC.",
+        help="Folder of photos that show none of the model's landmarks (repeatable): also report false "
+        "tags, precision, GAP and the landmark score's AUROC.",
     ),
     batch_size: int = typer.Option(64, "--batch-size", min=1),
     device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.", callback=check_device),
@@ -316,7 +317,7 @@ def evaluate_command(
                 device=device,
                 batch_size=batch_size,
                 workers=workers,
-                negatives=negatives,
+                negatives=negatives or None,
                 reporter=reporter,
                 runtime=runtime,
                 precision=precision,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,7 +45,9 @@ class TrainConfig:
     gazetteer: str | None = None  # CSV of places for classes the built-in gazetteer does not know
     target_precision: float = DEFAULT_TARGET_PRECISION  # of accepted tags, for the default threshold
     landmark_recall: float = DEFAULT_LANDMARK_RECALL  # of validation landmark photos the score keeps
-    negatives: str | None = None  # photos of no landmark: the score's threshold keeps their false tags
+    # Folders of photos of no landmark (a user's own library will do): the landmark score's
+    # threshold keeps their false tags at or below `false_tag_rate`.
+    negatives: list[str] = field(default_factory=list)
     false_tag_rate: float = DEFAULT_FALSE_TAG_RATE  # at or below this (with `negatives`)
     download: bool = True
     download_url: str = DEFAULT_URL
@@ -53,6 +56,9 @@ class TrainConfig:
     int8: bool | None = None
 
     def __post_init__(self) -> None:
+        if isinstance(self.negatives, str | os.PathLike):  # one folder, as earlier versions took it
+            self.negatives = [str(self.negatives)]
+        self.negatives = [str(folder) for folder in self.negatives or []]
         if self.kind not in ("scratch", "transfer"):
             raise ConfigError(f"unknown training kind {self.kind!r}: use scratch or transfer")
         if self.kind == "scratch" and (self.weights or self.finetune or self.backbone != DEFAULT_BACKBONE):

@@ -77,15 +77,21 @@ def index_image_folder(root: str | os.PathLike, class_names: Sequence[str] | Non
     return ImageFolderIndex(root, names, paths, targets)
 
 
-def index_negatives(root: str | os.PathLike) -> ImageFolderIndex:
-    """Every photo under `root`, at any depth, as photos of no class (target -1): negatives."""
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(_not_a_folder(root, "a folder of photos"))
-    paths = [photo.path for photo in discover_photos([root])]
-    if not paths:
-        raise DatasetError(f"{root} has no photos")
-    return ImageFolderIndex(root, [], paths, [-1] * len(paths))
+def index_negatives(roots: str | os.PathLike | Sequence[str | os.PathLike]) -> ImageFolderIndex:
+    """Every photo under each of `roots`, at any depth, as photos of no class (target -1):
+    negatives."""
+    folders = [Path(roots)] if isinstance(roots, str | os.PathLike) else [Path(root) for root in roots]
+    if not folders:
+        raise DatasetError("no folder of negative photos given")
+    paths: list[str] = []
+    for root in folders:
+        if not root.is_dir():
+            raise DatasetError(_not_a_folder(root, "a folder of photos"))
+        found = [photo.path for photo in discover_photos([root])]
+        if not found:
+            raise DatasetError(f"{root} has no photos")
+        paths.extend(found)
+    return ImageFolderIndex(folders[0], [], paths, [-1] * len(paths))
 
 
 def limit_per_class(index: ImageFolderIndex, limit: int | None) -> ImageFolderIndex:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -222,7 +223,7 @@ def evaluate_checkpoint(
     device: torch.device | str = "auto",
     batch_size: int = 64,
     workers: int | None = None,
-    negatives: str | os.PathLike | None = None,
+    negatives: str | os.PathLike | Sequence[str | os.PathLike] | None = None,
     reporter: TrainReporter | None = None,
     runtime: str = "auto",
     precision: str = "auto",
@@ -232,8 +233,8 @@ def evaluate_checkpoint(
     The folder's classes may be any subset of the model's; photos use the scan's eval transform.
     `split="valid"` (or `"train"`) evaluates only that part of the split the model was trained with,
     rebuilt from the seed, fraction and limit stored in the checkpoint; `data` must be its training folder.
-    `negatives` is a folder of photos that show none of the model's landmarks: with it, the result
-    also says how the landmark photos and these fare at the model's thresholds and others.
+    `negatives` is a folder (or folders) of photos that show none of the model's landmarks: with
+    it, the result also says how the landmark photos and these fare at the model's thresholds and others.
     `runtime` and `precision` run the model as the scan would (`runtime.runners`): `auto` on a CPU
     is OpenVINO; precision `auto` there means int8 where it passed its check.
     """
@@ -254,6 +255,11 @@ def evaluate_checkpoint(
         negative_outputs = photo_outputs(
             loaded, negative_index, device, batch_size, workers, reporter, runner
         )
-        result.open_set = evaluate_open_set(loaded.spec, outputs, negative_outputs)
+        scorer = loaded.spec.landmark_scorer
+        rows = scorer.fit.get("validation_rows") if scorer is not None else None
+        if scorer is not None and rows and split == "valid":
+            # The bank holds these photos (a frozen backbone's): judged without them, as new photos.
+            scorer = scorer.without_rows(*rows)
+        result.open_set = evaluate_open_set(loaded.spec, outputs, negative_outputs, scorer)
     runner.close()
     return result

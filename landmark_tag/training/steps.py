@@ -172,6 +172,7 @@ class BestModelOutputs:
     valid_features: torch.Tensor
     train_features: torch.Tensor  # one row per training photo (its plain view)
     negative_features: torch.Tensor | None  # of --negatives, when given
+    negative_paths: list[str] | None = None  # their photos, in the same order
 
 
 def best_model_outputs(
@@ -199,10 +200,11 @@ def best_model_outputs(
         valid_outputs = outputs_of(split.valid)
         valid_logits, valid_features = valid_outputs.logits, valid_outputs.features
         train_features = outputs_of(split.train).features
-    negative_features = None
+    negative_features, negative_paths = None, None
     if config.negatives:
         negatives = index_negatives(config.negatives)
         negative_features = photo_outputs(
             loaded, negatives, device, workers=workers, reporter=reporter
         ).features
-    return BestModelOutputs(valid_logits, valid_features, train_features, negative_features)
+        negative_paths = negatives.paths
+    return BestModelOutputs(valid_logits, valid_features, train_features, negative_features, negative_paths)

@@ -224,6 +224,9 @@ def _calibrate_and_score(
         recall=config.landmark_recall,
         false_tag_rate=config.false_tag_rate,
         seed=config.seed,
+        negative_paths=outputs.negative_paths,
+        # A frozen backbone's features of the validation photos are as unseen as a new photo's.
+        valid_targets=valid_targets if config.mode == "frozen" else None,
     )
     calibration = calibrate(outputs.valid_logits, valid_targets, config.target_precision)
     loaded.spec.temperature = calibration.temperature

@@ -88,6 +88,13 @@ def test_evaluate_valid_split_writes_png_and_json(tmp_path, folder, monkeypatch)
     assert (
         f"AUROC {open_set['auroc']:.3f}" in result.output and "landmark photos + negatives" in result.output
     )
+    # A frozen backbone: the validation photos are in the bank, scored leave-one-out by `train`, and
+    # left out again by `evaluate --split valid`, so none of them scores as its own copy (1.0).
+    scorer = load_model(out).spec.landmark_scorer
+    assert len(scorer.bank) == 18 and scorer.fit["validation_rows"] == [9, 18]
+    assert scorer.fit["scored"] == "leave-one-out" and "each scored against the others" in trained.output
+    landmark_scores = [point["landmark_tagged"] for point in open_set["sweep"]]
+    assert open_set["lowest_landmark_score"] < 0.999 and min(landmark_scores) < 1.0
 
 
 def test_train_errors_are_one_line(tmp_path):
@@ -137,4 +144,4 @@ def test_every_train_option_reaches_the_training_config(monkeypatch):
     assert runner.invoke(app, ["train", "transfer", "--negatives", "n", "--seed", "3"]).exit_code == 0
     assert set(captured) == set(inspect.signature(training_cli.train_command).parameters)
     config = TrainConfig(**captured)
-    assert (config.kind, config.negatives, config.seed) == ("transfer", "n", 3)
+    assert (config.kind, config.negatives, config.seed) == ("transfer", ["n"], 3)

@@ -8,9 +8,10 @@ from landmark_tag.training.data import (
     DatasetError,
     PhotoFolderDataset,
     index_image_folder,
+    index_negatives,
     stratified_split,
 )
-from tests.helpers import make_image_folder
+from tests.helpers import make_image_folder, make_negatives_folder
 
 
 def test_stratified_split_is_seeded_and_balanced():
@@ -58,3 +59,17 @@ def test_empty_or_missing_folders(tmp_path):
         index_image_folder(tmp_path / "missing")
     with pytest.raises(DatasetError, match="no class folders"):
         index_image_folder(tmp_path)
+
+
+def test_negatives_come_from_every_folder_given(tmp_path):
+    library = make_negatives_folder(tmp_path / "library", per_kind=1)
+    others = make_negatives_folder(tmp_path / "other landmarks" / "deep", per_kind=2).parent
+    both = index_negatives([library, str(others)])
+    assert len(both.paths) == len(index_negatives(library).paths) * 3 and set(both.targets) == {-1}
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DatasetError, match="empty has no photos"):
+        index_negatives([library, tmp_path / "empty"])
+    with pytest.raises(DatasetError, match="no such folder"):
+        index_negatives([tmp_path / "missing"])
+    with pytest.raises(DatasetError, match="no folder"):
+        index_negatives([])

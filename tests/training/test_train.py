@@ -186,9 +186,10 @@ def test_frozen_transfer_learns_easy_classes_and_the_scan_uses_it(tmp_path):
     # The landmark score: a bank of the 18 training photos' features, a threshold keeping 95% of the
     # validation photos.
     scorer = spec.landmark_scorer
-    assert scorer is not None and scorer.bank.shape == (18, 1280) and scorer.bank.dtype == torch.float16
+    # Frozen: the 18 training and 6 validation photos are the bank, each scored against the others.
+    assert scorer is not None and scorer.bank.shape == (24, 1280) and scorer.bank.dtype == torch.float16
     assert scorer.threshold == result.landmark_scorer.threshold
-    assert scorer.fit["landmark_recall"] >= 0.95 and scorer.fit["validation_photos"] == 6
+    assert scorer.fit["landmark_recall"] >= 0.95 and scorer.fit["validation_photos"] == 24
     out = tmp_path / "tags.csv"
     scan(
         ScanConfig([str(root / "test")], str(out), model=str(result.checkpoint), workers=0, min_confidence=0)
@@ -208,13 +209,19 @@ def test_frozen_transfer_learns_easy_classes_and_the_scan_uses_it(tmp_path):
 
 def test_negatives_raise_the_landmark_threshold_of_a_scratch_model(tmp_path, folder):
     negatives = make_negatives_folder(tmp_path / "negatives", per_kind=2)
+    # Two landmark photos among the negatives, as in a user's own library: taken for what they are.
+    landmark_photos = sorted(p for p in Path(folder).rglob("*.jpg"))[:2]
+    for index, photo in enumerate(landmark_photos):
+        (negatives / f"mine-{index}.jpg").write_bytes(photo.read_bytes())
     plain = train(scratch_config(folder, tmp_path / "a.pt", epochs=1))
     with_negatives = train(
         scratch_config(folder, tmp_path / "b.pt", epochs=1, negatives=str(negatives), false_tag_rate=0.0)
     )
     scorer = load_model(with_negatives.checkpoint).spec.landmark_scorer
     assert scorer.bank.shape == (15, 128)  # the seed network's 128 penultimate features
-    assert scorer.fit["negative_photos"] == 12 and scorer.fit["false_tag_rate"] == 0.0
+    fit = scorer.fit
+    assert fit["negative_photos"] == 12 and fit["false_tag_rate"] == 0.0
+    assert sorted(Path(name).name for name in fit["landmark_like_examples"]) == ["mine-0.jpg", "mine-1.jpg"]
     assert scorer.threshold >= plain.landmark_scorer.threshold  # the same run, plus negatives
     (tmp_path / "empty").mkdir()
     with pytest.raises(DatasetError, match="no photos"):
