@@ -16,20 +16,28 @@ of those tagged, the share of held-out other landmarks and ordinary photos tagge
 landmark score at its threshold and the calibrated top-1 at its confidence threshold, as in a scan),
 the AUROC of the landmark score between held-out known and other landmarks, and training seconds.
 
-Recipes (`RECIPES`; `--recipes a,b`): `frozen` (today's default: a linear head, the threshold from
-the validation photos); `frozen+negatives` (today's `--negatives`: the threshold also lets at most
-1% of the training negatives pass; `@2%`, `@3%` other rates); `+view-bank` (the augmented views join
-the landmark score's bank); `frozen-gem` (GeM pooling instead of the mean); `+oe` (outlier
-exposure: the negatives' outputs pushed towards uniform, Hendrycks et al., 2019); `last-stage` (the
-backbone's last stage and head convolution learn with the head); `last-stage+margin` (and each
-negative's cosine similarity to the landmark photos in its batch is pushed below 0.4). Each recipe is
-also judged with other scores as the gate (msp, energy, knn x msp) on the line printed per seed.
+Recipes (`RECIPES`; `--recipes a,b`): `frozen` (a linear head, the threshold from the validation
+photos); `frozen+negatives` (`--negatives`: the threshold also lets at most 1% of the training
+negatives pass; `@2%`, `@3%` other rates); `+pooled-bank` (`train`'s default for a frozen backbone:
+the validation photos join the bank, every photo scored against the others); `+12-known-among-them`
+(12 held-out known photos go among the training negatives, as in a library used as negatives;
+`-counted`: without setting aside the negatives that score like most landmark photos);
+`+view-bank` (the augmented views of training photos join the bank); `frozen-gem` (GeM pooling
+instead of the mean); `+oe` (outlier exposure: the negatives' outputs pushed towards uniform,
+Hendrycks et al., 2019); `last-stage` (the backbone's last stage and head convolution learn with
+the head); `last-stage+margin` (and each negative's cosine similarity to the landmark photos in
+its batch is pushed below 0.4). The landmark score's threshold is fitted by `train`'s own
+`fit_landmark_scorer`. Each recipe is also judged with other scores as the gate (msp, energy, knn x
+msp) on the line printed per seed; with a pooled bank those lines mean little (the validation
+photos that set their thresholds are in the bank). `--backbone` and `--input-size` change the
+features.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import random
 import statistics
 import time
@@ -40,7 +48,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from landmark_tag.openset import DEFAULT_NEIGHBOUR, LandmarkScorer, auroc, build_bank, choose_threshold
+from landmark_tag.openset import LANDMARK_LIKE_SHARE, auroc, choose_threshold
 from landmark_tag.pipeline.plan.discover import discover_photos
 from landmark_tag.training.calibration import calibrate
 from landmark_tag.training.data import (
@@ -49,6 +57,7 @@ from landmark_tag.training.data import (
     index_image_folder,
     stratified_split,
 )
+from landmark_tag.training.landmark_score import fit_landmark_scorer
 from landmark_tag.training.models import transfer_model
 
 VIEWS = 2  # augmented views per training photo, besides the plain one (as `train`)
@@ -165,6 +174,13 @@ class Recipe:
     negatives_threshold: float | None = None  # false-tag rate on the training negatives, if used
     gem: float | None = None  # GeM pooling's power instead of the mean
     view_bank: bool = False  # the augmented views of training photos join the landmark score's bank
+    # The validation photos join the bank, every photo scored against the others (`train`'s default
+    # for a frozen backbone since it was measured here).
+    pooled_bank: bool = False
+    # This many held-out known photos are put among the training negatives (a user's library holds
+    # some), with or without setting aside the negatives that score like most landmark photos.
+    landmark_photos_among_negatives: int = 0
+    set_aside_landmark_like: bool = True
 
 
 MARGIN = 0.4  # last-stage+margin: a negative's cosine similarity to any landmark photo above this costs
@@ -234,7 +250,7 @@ class Result:
 
 
 @torch.no_grad()
-def judge(tail: Tail, cached: Cached, sets: Sets, recipe: Recipe, seconds: float) -> Result:
+def judge(tail: Tail, cached: Cached, sets: Sets, recipe: Recipe, seconds: float, seed: int) -> Result:
     def outputs(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         parts = [tail(chunk) for chunk in x.split(256)]
         return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
@@ -242,8 +258,27 @@ def judge(tail: Tail, cached: Cached, sets: Sets, recipe: Recipe, seconds: float
     bank_rows = cached.train if recipe.view_bank else cached.train[: len(sets.train.paths)]
     train_features, _ = outputs(bank_rows)
     bank_targets = cached.train_targets[: len(bank_rows)]
-    scorer = LandmarkScorer(build_bank(train_features, bank_targets), DEFAULT_NEIGHBOUR)
-    _, valid_logits = outputs(cached.valid)
+    valid_features, valid_logits = outputs(cached.valid)
+    test, test_targets = cached.test, torch.tensor(sets.test.targets)
+    negatives = cached.negatives[: cached.negatives_plain]
+    if recipe.landmark_photos_among_negatives:  # taken from the known test photos
+        mixed_in = torch.randperm(len(test), generator=torch.Generator().manual_seed(seed))
+        mixed_in, kept = (
+            mixed_in[: recipe.landmark_photos_among_negatives],
+            mixed_in[recipe.landmark_photos_among_negatives :],
+        )
+        negatives = torch.cat([negatives, test[mixed_in]])
+        test, test_targets = test[kept], test_targets[kept]
+    rate = recipe.negatives_threshold
+    scorer = fit_landmark_scorer(
+        train_features,
+        bank_targets,
+        valid_features,
+        outputs(negatives)[0] if rate is not None else None,
+        false_tag_rate=rate or 0.0,
+        valid_targets=torch.tensor(sets.valid.targets) if recipe.pooled_bank else None,
+        landmark_like_share=LANDMARK_LIKE_SHARE if recipe.set_aside_landmark_like else None,
+    )
     with torch.enable_grad():  # the temperature is fitted by gradient
         calibration = calibrate(valid_logits, torch.tensor(sets.valid.targets))
 
@@ -256,28 +291,26 @@ def judge(tail: Tail, cached: Cached, sets: Sets, recipe: Recipe, seconds: float
         return named, top1, predicted
 
     valid_scores, _, _ = scores(cached.valid)
-    rate = recipe.negatives_threshold
-    negative_scores = scores(cached.negatives[: cached.negatives_plain])[0] if rate is not None else None
+    negative_scores = scores(negatives)[0] if rate is not None else None
     thresholds = {
         name: choose_threshold(
             valid_scores[name], negative_scores[name] if negative_scores else None, false_tag_rate=rate or 0.0
         )[0]
         for name in valid_scores
     }
+    thresholds["knn"] = scorer.threshold  # as `train` fits it
 
     def tagged(x: torch.Tensor, name: str = "knn") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         named, top1, predicted = scores(x)
         passed = (named[name] >= thresholds[name]) & (top1 >= calibration.min_confidence)
         return passed, predicted, named["knn"]
 
-    known, predicted, known_scores = tagged(cached.test)
-    right = predicted == torch.tensor(sets.test.targets)
+    known, predicted, known_scores = tagged(test)
+    right = predicted == test_targets
     other, _, other_scores = tagged(cached.other)
     ordinary, _, _ = tagged(cached.ordinary)
     by_score = {
-        name: tuple(
-            float(tagged(x, name)[0].double().mean()) for x in (cached.test, cached.other, cached.ordinary)
-        )
+        name: tuple(float(tagged(x, name)[0].double().mean()) for x in (test, cached.other, cached.ordinary))
         for name in thresholds
     }
     return Result(
@@ -298,6 +331,15 @@ RECIPES = {
     "frozen+negatives@3%": Recipe(negatives_threshold=0.03),
     "frozen+oe": Recipe(outlier_exposure=0.5, negatives_threshold=0.01),
     "frozen+negatives+view-bank": Recipe(negatives_threshold=0.01, view_bank=True),
+    "frozen+pooled-bank": Recipe(pooled_bank=True),
+    "frozen+negatives+pooled-bank": Recipe(negatives_threshold=0.01, pooled_bank=True),
+    "frozen+negatives@2%+pooled-bank": Recipe(negatives_threshold=0.02, pooled_bank=True),
+    "frozen+negatives+12-known-among-them": Recipe(
+        negatives_threshold=0.01, landmark_photos_among_negatives=12
+    ),
+    "frozen+negatives+12-known-among-them-counted": Recipe(
+        negatives_threshold=0.01, landmark_photos_among_negatives=12, set_aside_landmark_like=False
+    ),
     "frozen-gem": Recipe(gem=3.0),
     "frozen-gem+negatives": Recipe(gem=3.0, negatives_threshold=0.01),
     "last-stage": Recipe(train_last=True),
@@ -314,6 +356,7 @@ def main() -> None:
     parser.add_argument("--other", type=Path, required=True)
     parser.add_argument("--ordinary", type=Path, required=True)
     parser.add_argument("--backbone", default="efficientnet_lite0")
+    parser.add_argument("--input-size", type=int, help="the backbone's input size instead of its own")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--epochs", type=int, default=15)
     parser.add_argument("--recipes", default=",".join(RECIPES))
@@ -324,13 +367,18 @@ def main() -> None:
     for seed in [int(s) for s in args.seeds.split(",")]:
         sets = split(args.data, args.other, args.ordinary, seed)
         trainable = transfer_model(args.backbone, len(sets.train.class_names))
+        prep = trainable.preprocessing
+        if args.input_size:  # the resize keeps the backbone's own crop ratio
+            resize = round(args.input_size * prep.resize_size / prep.input_size)
+            prep = dataclasses.replace(prep, input_size=args.input_size, resize_size=resize)
         model = trainable.model.eval()
         started = time.perf_counter()
-        stored = args.cache / f"{args.backbone}-{seed}.pt" if args.cache else None
+        name = f"{args.backbone}-{prep.input_size}"
+        stored = args.cache / f"{name}-{seed}.pt" if args.cache else None
         if stored is not None and stored.exists():
             cached = Cached(**torch.load(stored))
         else:
-            cached = cache(Trunk(model), sets, trainable.preprocessing)
+            cached = cache(Trunk(model), sets, prep)
             if stored is not None:
                 stored.parent.mkdir(parents=True, exist_ok=True)
                 torch.save(vars(cached), stored)
@@ -342,7 +390,7 @@ def main() -> None:
             start = Tail(model)
             start.gem = recipe.gem
             tail = train_tail(start, cached, recipe, args.epochs, seed)
-            result = judge(tail, cached, sets, recipe, time.perf_counter() - started)
+            result = judge(tail, cached, sets, recipe, time.perf_counter() - started, seed)
             rows.setdefault(name, []).append(result)
             gates = ", ".join(f"{k} {a:.0%}/{b:.0%}/{c:.0%}" for k, (a, b, c) in result.by_score.items())
             print(f"  {name}: known/other/ordinary tagged by gate: {gates}", flush=True)

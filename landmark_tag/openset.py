@@ -32,10 +32,10 @@ MAX_BANK_BYTES = 20_000_000
 DEFAULT_NEIGHBOUR = 1  # k: the nearest training photo (k = 5 and 10 measured the same: docs/quality.md)
 DEFAULT_LANDMARK_RECALL = 0.95
 DEFAULT_FALSE_TAG_RATE = 0.01
-# A negative that scores at least as high as this share of the validation landmark photos is taken
+# A negative that scores at least as high as this share of the labelled landmark photos is taken
 # for a photo of a known landmark (a user's own library holds some) and left out of the false-tag
-# rate: 12 landmark photos among 250 negatives then cost 1 point of recall instead of 52
-# (docs/quality.md). So negatives never cost more than this share of recall.
+# rate: 12 landmark photos among 240 negatives then cost 2 points of recall instead of 65
+# (docs/quality.md). So negatives never cost more than the rest (a quarter) of the recall.
 LANDMARK_LIKE_SHARE = 0.75
 
 
@@ -169,6 +169,7 @@ def choose_threshold(
     negative_scores: torch.Tensor | None = None,
     recall: float = DEFAULT_LANDMARK_RECALL,
     false_tag_rate: float = DEFAULT_FALSE_TAG_RATE,
+    landmark_like_share: float | None = LANDMARK_LIKE_SHARE,
 ) -> tuple[float, dict]:
     """The default min landmark score, and how it was chosen.
 
@@ -176,13 +177,17 @@ def choose_threshold(
     needed, until at most `false_tag_rate` of them pass, but never lowered below the recall
     threshold: negatives show one kind of photo, and a looser threshold would admit the kinds they
     do not show. Precision comes first, so when the two conflict, recall gives way. Negatives that
-    score like most landmark photos (`landmark_like_negatives`) are left out: they are taken for
-    photos of the landmarks, and their indices are in `fit["landmark_like"]`.
+    score like most landmark photos (`landmark_like_negatives`; None: none) are left out: they are
+    taken for photos of the landmarks, and their indices are in `fit["landmark_like"]`.
     """
     threshold = recall_threshold(landmark_scores, recall)
     fit: dict = {"landmark_recall_target": recall, "validation_photos": len(landmark_scores)}
     if negative_scores is not None and len(negative_scores):
-        landmark_like = landmark_like_negatives(landmark_scores, negative_scores)
+        landmark_like = (
+            landmark_like_negatives(landmark_scores, negative_scores, landmark_like_share)
+            if landmark_like_share is not None
+            else torch.zeros(len(negative_scores), dtype=torch.bool)
+        )
         kept = negative_scores[~landmark_like]
         if len(kept):
             threshold = max(threshold, false_tag_threshold(kept, false_tag_rate))
@@ -197,11 +202,13 @@ def choose_threshold(
     return threshold, fit
 
 
-def landmark_like_negatives(landmark_scores: torch.Tensor, negative_scores: torch.Tensor) -> torch.Tensor:
-    """(n,) bool: the negatives scoring at least as high as `LANDMARK_LIKE_SHARE` of the landmark
-    photos, which are more likely photos of a known landmark among the negatives than negatives."""
+def landmark_like_negatives(
+    landmark_scores: torch.Tensor, negative_scores: torch.Tensor, share: float = LANDMARK_LIKE_SHARE
+) -> torch.Tensor:
+    """(n,) bool: the negatives scoring at least as high as `share` of the landmark photos, which
+    are more likely photos of a known landmark among the negatives than negatives."""
     ranked = landmark_scores.float().sort(descending=True).values
-    keep = min(len(ranked), max(1, math.ceil(LANDMARK_LIKE_SHARE * len(ranked) - 1e-9)))
+    keep = min(len(ranked), max(1, math.ceil(share * len(ranked) - 1e-9)))
     return negative_scores.float() >= ranked[keep - 1]
 
 

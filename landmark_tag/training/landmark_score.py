@@ -26,6 +26,7 @@ from landmark_tag.openset import (
     DEFAULT_FALSE_TAG_RATE,
     DEFAULT_LANDMARK_RECALL,
     DEFAULT_NEIGHBOUR,
+    LANDMARK_LIKE_SHARE,
     LandmarkScorer,
     auroc,
     build_bank,
@@ -44,6 +45,7 @@ def fit_landmark_scorer(
     seed: int = 0,
     negative_paths: list[str] | None = None,
     valid_targets: torch.Tensor | None = None,
+    landmark_like_share: float | None = LANDMARK_LIKE_SHARE,
 ) -> LandmarkScorer:
     """The landmark score's bank from the training photos' features, and its threshold from the
     held-out validation photos' (and negatives', when given): see `openset.choose_threshold`. The
@@ -65,7 +67,9 @@ def fit_landmark_scorer(
         scorer = LandmarkScorer(build_bank(train_features, train_targets, seed=seed), DEFAULT_NEIGHBOUR)
         landmark_scores = scorer.score(valid_features)
     negative_scores = scorer.score(negative_features) if negative_features is not None else None
-    scorer.threshold, scorer.fit = choose_threshold(landmark_scores, negative_scores, recall, false_tag_rate)
+    scorer.threshold, scorer.fit = choose_threshold(
+        landmark_scores, negative_scores, recall, false_tag_rate, landmark_like_share
+    )
     if validation_rows is not None:
         scorer.fit.update(validation_rows=validation_rows, scored="leave-one-out")
     if "landmark_like" in scorer.fit:
