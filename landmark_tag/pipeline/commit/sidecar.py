@@ -253,20 +253,31 @@ class SidecarWriter:
 
     def write_tags(self, tags: Iterable[tuple[str, SidecarTag]], threads: int = WRITE_THREADS) -> None:
         """Merge each `(photo path, tag)` into that photo's sidecar (each photo at most once), in
-        `threads` threads; a photo no longer there is passed over."""
+        `threads` threads; a photo no longer there is passed over. Photos that may share a sidecar
+        (`IMG_1.jpg` and `IMG_1.cr2` with only an `IMG_1.xmp`) are written one after the other, by
+        one thread, so neither write loses the other's."""
+        by_stem: dict[str, list[tuple[str, SidecarTag]]] = {}
+        for path, tag in tags:
+            by_stem.setdefault(path.rpartition(".")[0] or path, []).append((path, tag))
         with ThreadPoolExecutor(max_workers=threads) as pool:
-            for path, outcome in pool.map(self._write_if_there, tags):
-                self._count(path, outcome)
+            for outcomes in pool.map(self._write_in_turn, by_stem.values()):
+                for path, outcome in outcomes:
+                    self._count(path, outcome)
 
     def write_tag(self, path: str, tag: SidecarTag) -> None:
         """Merge `tag` into the sidecar of the photo at `path`, counting what happened."""
         self._count(path, self._write(path, tag))
 
-    def _write_if_there(self, item: tuple[str, SidecarTag]) -> tuple[str, bool | SidecarError | None]:
-        path, tag = item
-        if not exists(path, self.storage_options):  # a row kept for a photo gone from the tree
-            return path, None
-        return path, self._write(path, tag)
+    def _write_in_turn(
+        self, tags: list[tuple[str, SidecarTag]]
+    ) -> list[tuple[str, bool | SidecarError | None]]:
+        outcomes: list[tuple[str, bool | SidecarError | None]] = []
+        for path, tag in tags:
+            if not exists(path, self.storage_options):  # a row kept for a photo gone from the tree
+                outcomes.append((path, None))
+            else:
+                outcomes.append((path, self._write(path, tag)))
+        return outcomes
 
     def _write(self, path: str, tag: SidecarTag) -> bool | SidecarError:
         try:

@@ -2,6 +2,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 from lxml import etree
@@ -205,6 +206,37 @@ def test_writer_counts_failures_and_goes_on(tmp_path):
     assert (stats.written, stats.unchanged, stats.failed) == (1, 1, 1)  # "gone" is passed over
     assert stats.problems[0].startswith(str(tmp_path / "a.jpg"))
     assert sorted(p.name for p in tmp_path.glob("*.xmp")) == ["a.jpg.xmp", "b.jpg.xmp", "c.jpg.xmp"]
+
+
+def test_photos_that_share_a_sidecar_are_written_in_turn(tmp_path, monkeypatch):
+    # IMG_n.jpg and IMG_n.cr2 with only IMG_n.xmp (Lightroom's naming) share it: written at once,
+    # from two threads, the second write would drop the first's keyword or location.
+    from landmark_tag.pipeline.commit import sidecar as module
+
+    read = module.read_existing_sidecar
+
+    def slow_read(path, storage_options=None):
+        content = read(path, storage_options)
+        time.sleep(0.02)  # the moment another thread would read the same file
+        return content
+
+    monkeypatch.setattr(module, "read_existing_sidecar", slow_read)
+    tags = []
+    for n in range(4):
+        for suffix in ("jpg", "cr2"):
+            (tmp_path / f"IMG_{n}.{suffix}").write_bytes(b"")
+        (tmp_path / f"IMG_{n}.xmp").write_bytes(EXISTING)
+        by_time = SidecarTag(None, 48.8584, 2.2945, method="landmark-tag: time, within 80 m")
+        tags += [
+            (str(tmp_path / f"IMG_{n}.jpg"), by_time),
+            (str(tmp_path / f"IMG_{n}.cr2"), SidecarTag("Louvre")),
+        ]
+    writer = SidecarWriter()
+    writer.write_tags(tags, threads=8)
+    assert writer.stats.written == 8
+    for n in range(4):
+        content = (tmp_path / f"IMG_{n}.xmp").read_text()
+        assert "within 80 m" in content and "<rdf:li>Louvre</rdf:li>" in content
 
 
 def test_a_country_set_by_hand_is_kept_and_our_own_is_replaced():
