@@ -150,6 +150,26 @@ def test_scorer_round_trips_through_the_checkpoint(tmp_path):
     assert scorer.score(bank[:1].float()).item() == pytest.approx(second_nearest.item(), abs=1e-3)
 
 
+def test_a_checkpoint_fitted_before_the_pooled_bank_reads_and_reports_as_before(tmp_path):
+    from landmark_tag.cli.metrics import landmark_score_line
+
+    spec = tiny_spec()
+    model = spec.build()
+    width = model.get_submodule(last_linear_name(model)).in_features
+    bank = torch.nn.functional.normalize(torch.randn(5, width), dim=1).half()
+    earlier_fit = {
+        "landmark_recall_target": 0.95, "validation_photos": 70, "false_tag_rate_target": 0.01,
+        "negative_photos": 244, "false_tag_rate": 0.0, "landmark_recall": 0.957,
+    }  # fmt: skip
+    spec.landmark_scorer = LandmarkScorer(bank, 1, 0.611, fit=dict(earlier_fit))
+    save_checkpoint(tmp_path / "m.pt", spec, model.state_dict())
+    scorer = load_model(tmp_path / "m.pt").spec.landmark_scorer
+    assert scorer is not None and scorer.fit == earlier_fit and torch.equal(scorer.bank, bank)
+    line = landmark_score_line(scorer.threshold, scorer.fit)
+    assert "95.7% of 70 validation landmark photos" in line and "0.0% of 244 negative photos" in line
+    assert "taken for photos of them" not in line and "scored against the others" not in line
+
+
 def test_bad_banks_are_refused():
     with pytest.raises(ValueError):
         LandmarkScorer(torch.empty(0, 4))
