@@ -56,28 +56,42 @@ def fit_landmark_scorer(
     every labelled photo separates other landmarks better (AUROC 0.977 against 0.967 over 5 seeds,
     docs/quality.md), and a threshold fitted on all of them is steadier. Their rows are noted in
     the fit (`validation_rows`), so `evaluate --split valid` can leave them out."""
-    scorer, landmark_scores, validation_rows = None, None, None
-    if valid_targets is not None:
-        features = torch.cat([train_features, valid_features])
-        bank = build_bank(features, torch.cat([train_targets, valid_targets]), seed=seed)
-        if len(bank) == len(features) and len(bank) > DEFAULT_NEIGHBOUR:  # rows are photos, not prototypes
-            scorer = LandmarkScorer(bank, DEFAULT_NEIGHBOUR)
-            landmark_scores, validation_rows = scorer.leave_one_out(), [len(train_features), len(features)]
-    if scorer is None or landmark_scores is None:
+    pooled = _pooled(train_features, train_targets, valid_features, valid_targets, seed)
+    if pooled is not None:
+        scorer, landmark_scores = pooled, pooled.leave_one_out()
+    else:
         scorer = LandmarkScorer(build_bank(train_features, train_targets, seed=seed), DEFAULT_NEIGHBOUR)
         landmark_scores = scorer.score(valid_features)
     negative_scores = scorer.score(negative_features) if negative_features is not None else None
     scorer.threshold, scorer.fit = choose_threshold(
         landmark_scores, negative_scores, recall, false_tag_rate, landmark_like_share
     )
-    if validation_rows is not None:
-        scorer.fit.update(validation_rows=validation_rows, scored="leave-one-out")
+    if pooled is not None:
+        scorer.fit.update(validation_rows=[len(train_features), len(scorer.bank)], scored="leave-one-out")
     if "landmark_like" in scorer.fit:
         like = scorer.fit.pop("landmark_like")
         scorer.fit["landmark_like_negatives"] = len(like)
         if negative_paths is not None:
             scorer.fit["landmark_like_examples"] = [negative_paths[i] for i in like[:LANDMARK_LIKE_EXAMPLES]]
     return scorer
+
+
+def _pooled(
+    train_features: torch.Tensor,
+    train_targets: torch.Tensor,
+    valid_features: torch.Tensor,
+    valid_targets: torch.Tensor | None,
+    seed: int,
+) -> LandmarkScorer | None:
+    """A scorer whose bank is every training and validation photo (training's first), or None
+    without `valid_targets` or where the bank would be prototypes rather than photos."""
+    if valid_targets is None:
+        return None
+    features = torch.cat([train_features, valid_features])
+    bank = build_bank(features, torch.cat([train_targets, valid_targets]), seed=seed)
+    if len(bank) != len(features) or len(bank) <= DEFAULT_NEIGHBOUR:
+        return None
+    return LandmarkScorer(bank, DEFAULT_NEIGHBOUR)
 
 
 LANDMARK_LIKE_EXAMPLES = 20  # negatives taken for landmark photos, named in the checkpoint

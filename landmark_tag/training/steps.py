@@ -22,7 +22,6 @@ from landmark_tag.training.data import (
     ImageFolderIndex,
     PhotoFolderDataset,
     index_image_folder,
-    index_negatives,
     limit_per_class,
     stratified_split,
 )
@@ -177,7 +176,7 @@ class BestModelOutputs:
 
 def best_model_outputs(
     loaded: LoadedModel,
-    config: TrainConfig,
+    negatives: ImageFolderIndex | None,
     split: DataSplit,
     inputs: FitInputs,
     device: torch.device,
@@ -185,7 +184,8 @@ def best_model_outputs(
     reporter: TrainReporter,
 ) -> BestModelOutputs:
     """For a frozen backbone, from the features already computed (the head alone gives the logits);
-    otherwise by running the best model over the photos again."""
+    otherwise by running the best model over the photos again. The `negatives` (--negatives) always
+    run through the best model."""
     if inputs.train_features is not None and inputs.valid_features is not None:
         head = loaded.model.get_submodule(last_linear_name(loaded.model))
         with torch.inference_mode():
@@ -201,8 +201,7 @@ def best_model_outputs(
         valid_logits, valid_features = valid_outputs.logits, valid_outputs.features
         train_features = outputs_of(split.train).features
     negative_features, negative_paths = None, None
-    if config.negatives:
-        negatives = index_negatives(config.negatives)
+    if negatives is not None:
         negative_features = photo_outputs(
             loaded, negatives, device, workers=workers, reporter=reporter
         ).features

@@ -77,14 +77,14 @@ def train(
     workers = default_workers() if config.workers is None else config.workers
 
     split = split_data(config, download_progress)
-    if config.negatives:
-        index_negatives(config.negatives)  # a bad folder fails now, not after training
+    # Listed once, now: a bad folder fails before training, and a library is walked only once.
+    negatives = index_negatives(config.negatives) if config.negatives else None
     places = class_places(split.class_names, config.gazetteer)
     state, inputs = _fit_best_model(config, split, places, out, device, workers, reporter)
 
     # Final numbers come from the best checkpoint as saved, read back the way the scan reads it.
     loaded = load_model(out, device)
-    outputs = best_model_outputs(loaded, config, split, inputs, device, workers, reporter)
+    outputs = best_model_outputs(loaded, negatives, split, inputs, device, workers, reporter)
     calibration, scorer, valid_result = _calibrate_and_score(loaded, config, split, outputs)
     test_result = None
     if split.test_root is not None:
@@ -101,7 +101,7 @@ def train(
     photos = calibration_photos_for(
         split.train,
         split.valid,
-        index_negatives(config.negatives) if config.negatives else None,
+        negatives,
         loaded.spec.preprocessing,
         config.seed,
     )

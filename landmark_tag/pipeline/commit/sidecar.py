@@ -264,10 +264,6 @@ class SidecarWriter:
                 for path, outcome in outcomes:
                     self._count(path, outcome)
 
-    def write_tag(self, path: str, tag: SidecarTag) -> None:
-        """Merge `tag` into the sidecar of the photo at `path`, counting what happened."""
-        self._count(path, self._write(path, tag))
-
     def _write_in_turn(
         self, tags: list[tuple[str, SidecarTag]]
     ) -> list[tuple[str, bool | SidecarError | None]]:
