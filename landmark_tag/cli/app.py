@@ -14,7 +14,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from landmark_tag.errors import ConfigError, LandmarkTagError, ModelNotFoundError
+from landmark_tag.errors import ConfigError, LandmarkTagError, ModelNotFoundError, message_of
 from landmark_tag.paths import default_model_path
 from landmark_tag.storage import unreachable_storage
 
@@ -200,7 +200,7 @@ def fatal_errors(
         )
         raise fail(f"{exc}{hint}") from None
     except LandmarkTagError as exc:
-        raise fail(str(exc)) from None
+        raise fail(message_of(exc)) from None
     except OSError as exc:
         raise fail(unreachable_storage(exc) or describe_os_failure(exc, output)) from None
     except Exception as exc:

@@ -154,4 +154,6 @@ class PhotoFolderDataset(Dataset):
                 return self.transform(self.load(j)), self.index.targets[j]
             except DecodeError as exc:
                 logger.warning("skipping %s: %s", self.index.paths[j], exc)
-        raise DatasetError("no photo in the dataset could be decoded")
+        raise DatasetError(
+            f"none of the {len(self)} photos could be decoded (the first: {self.index.paths[0]})"
+        )

@@ -15,7 +15,7 @@ from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
 from landmark_tag.checkpoint import LoadedModel, read_checkpoint
-from landmark_tag.errors import ConfigError
+from landmark_tag.errors import ConfigError, message_of
 from landmark_tag.models import last_linear_name
 from landmark_tag.training.data import (
     DatasetError,
@@ -202,8 +202,14 @@ def best_model_outputs(
         train_features = outputs_of(split.train).features
     negative_features, negative_paths = None, None
     if negatives is not None:
-        negative_features = photo_outputs(
-            loaded, negatives, device, workers=workers, reporter=reporter
-        ).features
+        try:
+            negative_features = photo_outputs(
+                loaded, negatives, device, workers=workers, reporter=reporter
+            ).features
+        except DatasetError as exc:  # after the training: say how to keep it
+            raise DatasetError(
+                f"--negatives: {message_of(exc)}. The trained model is kept: give readable negatives "
+                "and run the same command again with --resume"
+            ) from None
         negative_paths = negatives.paths
     return BestModelOutputs(valid_logits, valid_features, train_features, negative_features, negative_paths)

@@ -228,6 +228,19 @@ def test_negatives_raise_the_landmark_threshold_of_a_scratch_model(tmp_path, fol
         train(scratch_config(folder, tmp_path / "c.pt", epochs=1, negatives=str(tmp_path / "empty")))
 
 
+def test_unreadable_negatives_keep_the_trained_model_for_resume(tmp_path, folder):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "a.jpg").write_bytes(b"not a photo")
+    out = tmp_path / "m.pt"
+    with pytest.raises(DatasetError, match=r"^--negatives: none of the 1 photos could be decoded.*--resume$"):
+        # A worker process, as in a real run: its error arrives wrapped in its traceback.
+        train(scratch_config(folder, out, epochs=2, negatives=str(broken), workers=1))
+    negatives = make_negatives_folder(tmp_path / "negatives", per_kind=1)
+    resumed = train(scratch_config(folder, out, epochs=2, negatives=str(negatives), resume=True))
+    assert resumed.epochs_run == 2 and load_model(out).spec.landmark_scorer.fit["negative_photos"] == 6
+
+
 def test_no_data_and_no_download(tmp_path):
     with pytest.raises(DatasetError, match="no-download"):
         train(TrainConfig(kind="scratch", out=str(tmp_path / "m.pt"), download=False))
