@@ -106,6 +106,7 @@ def _located(
 
 _SIDECAR_COLUMNS = [
     "path", "landmark_1", "estimated_country", "location_latitude", "location_longitude", "location_source",
+    "location_note",
 ]  # fmt: skip
 
 
@@ -148,8 +149,12 @@ def _tagged(table: pa.Table) -> np.ndarray:
 
 
 def _held(before: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(source, latitude, longitude) of the location landmark-tag may have put in each sidecar."""
+    """(source, latitude, longitude) of the location landmark-tag may have put in each sidecar: the
+    row's location, or for a tagged row without one or a note why (an output older than the
+    location columns, whose sidecars were written at tagging), its landmark's place. A row whose
+    location was withheld (its note says why) had it taken out of the sidecar by that commit."""
     source = np.asarray(before.column("location_source").to_pylist(), dtype=object)
+    noted = np.asarray(before.column("location_note").to_pylist(), dtype=object) != None  # noqa: E711
     source[source == "gps"] = None
     lat, lon = floats(before.column("location_latitude")), floats(before.column("location_longitude"))
     tagged = _tagged(before)
@@ -157,7 +162,7 @@ def _held(before: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         floats(before.column("estimated_latitude")),
         floats(before.column("estimated_longitude")),
     )
-    by_tagging = (source == None) & tagged & ~np.isnan(landmark_lat)  # noqa: E711
+    by_tagging = (source == None) & ~noted & tagged & ~np.isnan(landmark_lat)  # noqa: E711
     source[by_tagging] = "landmark"
     return source, np.where(by_tagging, landmark_lat, lat), np.where(by_tagging, landmark_lon, lon)
 

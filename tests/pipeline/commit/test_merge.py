@@ -21,9 +21,17 @@ def before(rows: list[dict]) -> pa.Table:
                 "location_source": row.get("source"),
                 "location_latitude": row.get("at", (None, None))[0],
                 "location_longitude": row.get("at", (None, None))[1],
+                "location_note": row.get("note"),
             }
             for row in rows
-        ]
+        ],
+        schema=pa.schema(
+            [(name, pa.string()) for name in ("path", "status", "landmark_1", "estimated_country")]
+            + [(name, pa.float64()) for name in ("estimated_latitude", "estimated_longitude")]
+            + [("location_source", pa.string())]
+            + [(name, pa.float64()) for name in ("location_latitude", "location_longitude")]
+            + [("location_note", pa.string())]
+        ),
     )
 
 
@@ -98,3 +106,23 @@ def test_each_sidecar_is_brought_to_the_location_that_now_holds(tmp_path):
     assert "<rdf:li>Petra</rdf:li>" in tagged and xmp_coordinate(PETRA[0], "N", "S") in tagged
     _write_sidecars(old, new, 3, again := SidecarWriter())  # a crash before the publish: written again
     assert (again.stats.written, again.stats.unchanged) == (0, 4)
+
+
+def test_a_withheld_location_is_taken_out_once_and_then_left_alone(tmp_path):
+    petra = {"status": "tagged", "landmark": PETRA, "name": "Petra", "country": "JO"}
+    withheld = tmp_path / "withheld.jpg"
+    legacy = tmp_path / "legacy.jpg"  # from an output older than the location columns
+    for photo in (withheld, legacy):
+        photo.write_bytes(b"")
+        photo.with_name(photo.name + ".xmp").write_bytes(merge_sidecar(None, SidecarTag("Petra", *PETRA)))
+    # Tagged in this run, the landmark and time disagree: the landmark's place comes out.
+    _write_sidecars(before([{"path": str(withheld), **petra}]), after([{}]), 0, writer := SidecarWriter())
+    assert (
+        writer.stats.written == 1 and "GPSLatitude" not in withheld.with_name("withheld.jpg.xmp").read_text()
+    )
+    # The next commits: nothing changed, so no sidecar is read or written again.
+    note = "landmark and time disagree"
+    published = before([{"path": str(withheld), **petra, "note": note}, {"path": str(legacy), **petra}])
+    _write_sidecars(published, after([{}, {}]), 2, again := SidecarWriter())
+    assert (again.stats.written, again.stats.unchanged) == (1, 0)  # the legacy photo's, taken out
+    assert "GPSLatitude" not in legacy.with_name("legacy.jpg.xmp").read_text()
