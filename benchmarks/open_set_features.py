@@ -28,14 +28,13 @@ to Lite0.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import statistics
 from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from open_set_recipes import Sets, photos_of, split
+from open_set_recipes import Sets, photos_of, split, split_parser
 from torch.nn.functional import normalize
 from torch.utils.data import DataLoader
 
@@ -164,12 +163,7 @@ def class_conditional(descriptors: torch.Tensor, bank: torch.Tensor, targets: to
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--other", type=Path, required=True)
-    parser.add_argument("--ordinary", type=Path, required=True)
+    parser = split_parser(__doc__)
     parser.add_argument("--seeds", default="0,1,2,3,4")
     parser.add_argument("--false-tag-rate", type=float, default=0.01)
     parser.add_argument(

@@ -348,13 +348,19 @@ RECIPES = {
 }
 
 
-def main() -> None:
+def split_parser(description: str | None) -> argparse.ArgumentParser:
+    """The arguments `split` needs: the labelled, other-landmark and ordinary photos' folders."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--data", type=Path, required=True)
-    parser.add_argument("--other", type=Path, required=True)
-    parser.add_argument("--ordinary", type=Path, required=True)
+    parser.add_argument("--data", type=Path, required=True, help="labelled photos, one folder per class")
+    parser.add_argument("--other", type=Path, required=True, help="other landmarks, one folder each")
+    parser.add_argument("--ordinary", type=Path, required=True, help="photos of no landmark")
+    return parser
+
+
+def main() -> None:
+    parser = split_parser(__doc__)
     parser.add_argument("--backbone", default="efficientnet_lite0")
     parser.add_argument("--input-size", type=int, help="the backbone's input size instead of its own")
     parser.add_argument("--seeds", default="0,1,2")
