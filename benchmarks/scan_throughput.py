@@ -163,10 +163,11 @@ def model_ceiling(
     what ran ("openvino int8", say)."""
     loaded = load_model(checkpoint)
     runner = open_runner(loaded, torch.device("cpu"), runtime, precision)
+    size = loaded.spec.preprocessing.input_size
     rates: dict[int, list[float]] = {8: [], 16: [], 32: [], 64: []}
     for _ in range(repeats):
         for batch_size, measured in rates.items():
-            pixels = torch.randn(batch_size, 3, 224, 224).to(runner.input_dtype)
+            pixels = torch.randn(batch_size, 3, size, size).to(runner.input_dtype)
             batches = max(2, photos // batch_size)
             runner(pixels)  # warm up
             started = time.perf_counter()
@@ -268,10 +269,11 @@ def median_run(runs: list[dict]) -> dict:
 
 
 def compare_runtimes(
-    args: argparse.Namespace, sets: dict[str, list[Path]], checkpoint: Path, tmp: Path
+    args: argparse.Namespace, sets: dict[str, list[Path]], checkpoints: list[Path], tmp: Path
 ) -> None:
-    """For each runtime:precision[:threads], the model ceiling and the scan of the web and 12 MP
-    sets, with what each actually ran (int8 falls back to fp32 when it fails its check). The scans
+    """For each checkpoint and runtime:precision[:threads], the model ceiling and the scan of the
+    web and 12 MP sets, with what each actually ran (int8 falls back to fp32 when it fails its
+    check). The scans
     are interleaved, round by round, so that a noisy moment hits every variant alike, and each round
     measures the decode ceilings first: a shared machine's speed drifts over the minutes of a run,
     and a ceiling measured only at its start would rate the later scans against another machine.
@@ -282,21 +284,25 @@ def compare_runtimes(
     rows = []
     with beside_cpu_bound_work(args.busy):
         extras = []
-        for runtime, precision, *threads in variants:
-            rate, batch, ran = model_ceiling(checkpoint, args.model_photos, args.repeats, runtime, precision)
-            variant = ":".join([runtime, precision, *threads])
-            rows.append({"variant": variant, "ran": ran, "model_ceiling": rate, "batch": batch})
-            extra = [*args.scan_args.split(), "--runtime", runtime, "--precision", precision]
-            extras.append(extra + (["--threads", threads[0]] if threads else []))
+        for checkpoint in checkpoints:
+            for runtime, precision, *threads in variants:
+                photos, repeats = args.model_photos, args.repeats
+                rate, batch, ran = model_ceiling(checkpoint, photos, repeats, runtime, precision)
+                variant = ":".join([runtime, precision, *threads])
+                if len(checkpoints) > 1:
+                    variant = f"{checkpoint.name} {variant}"
+                rows.append({"variant": variant, "ran": ran, "model_ceiling": rate, "batch": batch})
+                extra = [*args.scan_args.split(), "--runtime", runtime, "--precision", precision]
+                extras.append((checkpoint, extra + (["--threads", threads[0]] if threads else [])))
         runs: dict[tuple[int, str], list[dict]] = {}
         for name in ("web", "12mp"):
-            for i, extra in enumerate(extras):
+            for i, (checkpoint, extra) in enumerate(extras):
                 cli_scan(sets[name][0].parent, checkpoint, tmp, extra)  # builds the runtime's model, once
                 runs[i, name] = []
         for _ in range(args.repeats):
             for name in ("web", "12mp"):
                 decode_rates[name].append(decode_ceiling(sets[name], cores, 1))
-                for i, extra in enumerate(extras):
+                for i, (checkpoint, extra) in enumerate(extras):
                     runs[i, name].append(cli_scan(sets[name][0].parent, checkpoint, tmp, extra))
         decode = {name: statistics.median(rates) for name, rates in decode_rates.items()}
         for i, row in enumerate(rows):
@@ -339,7 +345,10 @@ def main() -> None:
         help="compare runtimes instead, e.g. torch:fp32,openvino:fp32,openvino:int8 (runtime:precision), "
         "or openvino:int8:2 (the scan with --threads 2)",
     )
-    parser.add_argument("--model", type=Path, help="--runtimes: a trained checkpoint (int8 needs one)")
+    parser.add_argument(
+        "--model",
+        help="--runtimes: a trained checkpoint (int8 needs one), or several, comma-separated, to compare",
+    )
     parser.add_argument("--busy", action="store_true", help="--runtimes: a CPU-bound process per core beside")
     parser.add_argument(
         "--bank-photos", type=int, default=5000, help="training photos in the landmark score's bank"
@@ -371,7 +380,8 @@ def main() -> None:
 
         os.environ["LANDMARK_TAG_CACHE"] = str(tmp / "cache")  # each run builds its own, once
         if args.runtimes:
-            compare_runtimes(args, sets, args.model or checkpoint, tmp)
+            models = [Path(p) for p in args.model.split(",")] if args.model else [checkpoint]
+            compare_runtimes(args, sets, models, tmp)
             return
         model_rate, best_batch, precision = model_ceiling(checkpoint, args.model_photos, args.repeats)
         results["model_ceiling_batch_size"], results["precision"] = best_batch, precision
