@@ -168,6 +168,11 @@ def test_a_checkpoint_fitted_before_the_pooled_bank_reads_and_reports_as_before(
     line = landmark_score_line(scorer.threshold, scorer.fit)
     assert "95.7% of 70 validation landmark photos" in line and "0.0% of 244 negative photos" in line
     assert "taken for photos of them" not in line and "scored against the others" not in line
+    assert "without --negatives" not in line
+    without = landmark_score_line(
+        0.6, {"landmark_recall_target": 0.95, "validation_photos": 70, "landmark_recall": 0.957}
+    )
+    assert "without --negatives, photos of famous places the model does not know" in without
 
 
 def test_bad_banks_are_refused():
