@@ -38,7 +38,7 @@ from open_set_recipes import Sets, photos_of, split, split_parser
 from torch.nn.functional import normalize
 from torch.utils.data import DataLoader
 
-from landmark_tag.openset import LandmarkScorer, auroc, build_bank, choose_threshold
+from landmark_tag.openset import LandmarkScorer, auroc, build_bank, choose_threshold, false_tag_threshold
 from landmark_tag.pipeline.plan.discover import discover_photos
 from landmark_tag.training.data import PhotoFolderDataset
 from landmark_tag.training.models import transfer_model
@@ -111,15 +111,14 @@ class Outcome:
 def judge(scores: dict[str, torch.Tensor], loo: torch.Tensor, rate: float, other_rate: float) -> Outcome:
     threshold, _ = choose_threshold(loo, scores["negatives"], false_tag_rate=rate)
     known, other = scores["test"], scores["other"]
-    ranked = other.sort(descending=True).values
-    ceiling = ranked[min(len(ranked) - 1, int(other_rate * len(ranked)))]
+    ceiling = false_tag_threshold(other, other_rate)  # the lowest that lets `other_rate` of them pass
 
     def share(x: torch.Tensor, at: float) -> float:
         return float((x >= at).double().mean())
 
     return Outcome(
         share(known, threshold), share(other, threshold), share(scores["ordinary"], threshold),
-        auroc(known, other), float((known > ceiling).double().mean()),
+        auroc(known, other), share(known, ceiling),
     )  # fmt: skip
 
 
