@@ -1,12 +1,14 @@
 """How long the commit's location pass takes, and how much memory, as the output grows.
 
     python benchmarks/locate_scale.py [--rows 1000000,10000000] [--cameras 200] [--gps-share 0.3]
+                                      [--track-days 30]
 
 Makes an output table of ROWS photos from CAMERAS devices taking photos over a year (a share of them
 with GPS, the rest without; half the cameras with offset tags, the others tied to UTC by their GPS
 time), then times `locate()` on it (the pass the commit runs over the whole output) and reports the
 resident memory it added. Each size runs in a fresh process, so one size's memory does not hide
-another's.
+another's. With `--track-days`, a GPS track (a point every 10 s along the photos' walk, over the
+first days of the year) is given too, as `--gpx` does: every camera's clock is then aligned on it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,10 @@ import time
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+
+from landmark_tag.pipeline.commit.fixes import Fixes, LocateSettings
+from landmark_tag.pipeline.commit.locate import locate
 
 
 def synthetic(rows: int, cameras: int, gps_share: float, seed: int = 0) -> pa.Table:
@@ -55,14 +61,23 @@ def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def one_size(rows: int, cameras: int, gps_share: float) -> dict:
-    from landmark_tag.pipeline.commit.fixes import LocateSettings
-    from landmark_tag.pipeline.commit.locate import locate
+def track_along(table: pa.Table, days: float) -> Fixes:
+    """A logger's track over the first `days`: the photos' own places, a point every 10 s."""
+    with_gps = table.filter(pc.is_valid(table.column("gps_latitude")))
+    times = pc.cast(with_gps.column("gps_time"), pa.int64()).to_numpy() / 1e6
+    path = Fixes.of(
+        times, with_gps.column("gps_latitude").to_numpy(), with_gps.column("gps_longitude").to_numpy()
+    )
+    points = np.arange(path.times[0], path.times[0] + days * 86400, 10.0)
+    return Fixes.of(points, *path.position_at(points))
 
+
+def one_size(rows: int, cameras: int, gps_share: float, track_days: float) -> dict:
     table = synthetic(rows, cameras, gps_share)
+    track = track_along(table, track_days) if track_days else None
     before = rss_mb()
     started = time.perf_counter()
-    located = locate(table, LocateSettings()).table
+    located = locate(table, LocateSettings(), track).table
     seconds = time.perf_counter() - started
     sources = located.column("location_source").value_counts().to_pylist()
     return {
@@ -81,21 +96,23 @@ def main() -> None:
     parser.add_argument("--rows", default="1000000,10000000")
     parser.add_argument("--cameras", type=int, default=200)
     parser.add_argument("--gps-share", type=float, default=0.3)
+    parser.add_argument("--track-days", type=float, default=0.0)
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.one, args.cameras, args.gps_share)))
+        print(json.dumps(one_size(args.one, args.cameras, args.gps_share, args.track_days)))
         return
-    print("| rows | seconds | rows/s | input columns MB | memory added MB | located by time |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| rows | seconds | rows/s | input columns MB | memory added MB | located by time | by track |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for rows in [int(r) for r in args.rows.split(",")]:
         command = [sys.executable, __file__, "--one", str(rows), "--cameras", str(args.cameras),
-                   "--gps-share", str(args.gps_share)]  # fmt: skip
+                   "--gps-share", str(args.gps_share), "--track-days", str(args.track_days)]  # fmt: skip
         result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
         by_time = result["sources"].get("time", 0) / rows
+        by_track = result["sources"].get("track", 0) / rows
         print(
             f"| {rows:,} | {result['seconds']:.1f} | {rows / result['seconds']:,.0f} | "
-            f"{result['table_mb']:,.0f} | {result['peak_added_mb']:,.0f} | {by_time:.0%} |"
+            f"{result['table_mb']:,.0f} | {result['peak_added_mb']:,.0f} | {by_time:.0%} | {by_track:.0%} |"
         )
 
 

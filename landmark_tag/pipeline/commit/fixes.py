@@ -6,9 +6,14 @@ them (`LocateSettings.radius_m`)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import pairwise
 
 import numpy as np
+
+# Track points further apart in time are a gap in the recording: a photo taken then, or before the
+# first point or after the last, is not on the track (the logger was off; the photographer anywhere).
+TRACK_GAP_S = 600.0
 
 
 @dataclass(frozen=True)
@@ -21,11 +26,40 @@ class LocateSettings:
     max_radius_m: float = 3000.0  # larger radii are no location
     max_gap_s: float = 4 * 3600.0  # fixes further apart in time are not interpolated between
     max_speed_m_per_s: float = 100.0  # fixes that imply a faster trip disagree (two devices apart)
+    # Fixes within a minute of each other and this much further apart than that speed allows
+    # contradict each other, also at the same instant (two devices a country apart on one clock): two
+    # GPS receivers side by side differ by less. Further apart in time, a pair may be a real trip (a
+    # flight), and the speed check between them is enough.
+    conflict_m: float = 250.0
+    conflict_window_s: float = 60.0
+    # A track point's, as a place for a photo taken then: the logger's and the camera's receivers each
+    # err, and drift apart by tens of metres in towns, forests and on water. 50 m holds >= 90% on
+    # tracks whose error drifts 20 m a side (benchmarks/track_radius.py, docs/quality.md).
+    track_fix_radius_m: float = 50.0
+    track_gap_s: float = TRACK_GAP_S
     landmark_radius_m: float = 2000.0  # a landmark is often photographed from afar
     gpx_offset_s: float | None = None  # --gpx-offset: add to every camera clock to get the track's
 
-    def radius_m(self, to_nearer_s: np.ndarray, between_m: np.ndarray) -> np.ndarray:
-        return self.fix_radius_m + self.stray_m_per_s * to_nearer_s + self.spread_share * between_m
+    def radius_m(self, to_nearer_s: np.ndarray, between_m: np.ndarray, fix_radius_m: float) -> np.ndarray:
+        return fix_radius_m + self.stray_m_per_s * to_nearer_s + self.spread_share * between_m
+
+
+def wrap_longitude(lon: np.ndarray) -> np.ndarray:
+    """Longitudes in [-180, 180)."""
+    return (np.asarray(lon) + 180.0) % 360.0 - 180.0
+
+
+def between_longitudes(lon1: np.ndarray, lon2: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """The longitude `share` of the way from lon1 to lon2, the short way round (across the
+    antimeridian where that is shorter)."""
+    return wrap_longitude(lon1 + share * wrap_longitude(np.asarray(lon2) - lon1))
+
+
+def valid_coordinates(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+    """Where (lat, lon) is a place: finite, in range, and not 0,0 (what receivers write before a fix)."""
+    with np.errstate(invalid="ignore"):
+        in_range = (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)
+    return np.isfinite(lat) & np.isfinite(lon) & in_range & ~((lat == 0.0) & (lon == 0.0))
 
 
 def distance_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
@@ -45,7 +79,7 @@ class Fixes:
 
     @classmethod
     def of(cls, times: np.ndarray, lat: np.ndarray, lon: np.ndarray) -> Fixes:
-        keep = ~np.isnan(times) & ~np.isnan(lat) & ~np.isnan(lon)
+        keep = np.isfinite(times) & valid_coordinates(lat, lon)
         order = np.argsort(times[keep], kind="stable")
         return cls(times[keep][order], lat[keep][order], lon[keep][order])
 
@@ -53,15 +87,35 @@ class Fixes:
         return len(self.times)
 
     def position_at(self, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Linear positions at `times` (NaN outside the fixes' span)."""
+        """Linear positions at `times` (NaN outside the fixes' span), across the antimeridian too."""
         inside = (times >= self.times[0]) & (times <= self.times[-1])
         lat = np.where(inside, np.interp(times, self.times, self.lat), np.nan)
-        lon = np.where(inside, np.interp(times, self.times, self.lon), np.nan)
+        lon = np.where(inside, wrap_longitude(np.interp(times, self.times, self._unwrapped_lon)), np.nan)
         return lat, lon
+
+    @cached_property
+    def _unwrapped_lon(self) -> np.ndarray:
+        """Longitudes without the jump at the antimeridian, so that they interpolate the short way."""
+        return np.unwrap(self.lon, period=360.0)
+
+    def contradicted(self, settings: LocateSettings) -> np.ndarray:
+        """Per fix, whether a fix next to it, within `conflict_window_s`, is further away than any
+        trip between them allows (`conflict_m` beyond `max_speed_m_per_s`); fixes at one instant
+        share the verdict. Two devices far apart on one clock must place a photo in neither place."""
+        if len(self) < 2:
+            return np.zeros(len(self), dtype=bool)
+        apart = distance_m(self.lat[:-1], self.lon[:-1], self.lat[1:], self.lon[1:])
+        step = np.diff(self.times)
+        pair = (step <= settings.conflict_window_s) & (
+            apart > settings.conflict_m + settings.max_speed_m_per_s * step
+        )
+        flagged = np.r_[pair, False] | np.r_[False, pair]
+        _, instant = np.unique(self.times, return_inverse=True)
+        return np.bincount(instant, weights=flagged)[instant] > 0
 
     def covers(self, times: np.ndarray, max_step_s: float) -> np.ndarray:
         """Whether each time falls between two fixes at most `max_step_s` apart (a recorded stretch,
-        not a gap in the recording)."""
+        not a gap in the recording, and not before or after it)."""
         if len(self) < 2:
             return np.zeros(len(times), dtype=bool)
         after = np.clip(np.searchsorted(self.times, times, side="right"), 1, len(self) - 1)
@@ -109,11 +163,20 @@ class Candidates:
 
 
 def offer_neighbours(
-    fixes: Fixes, rows: np.ndarray, times: np.ndarray, settings: LocateSettings, found: Candidates
+    fixes: Fixes,
+    rows: np.ndarray,
+    times: np.ndarray,
+    settings: LocateSettings,
+    found: Candidates,
+    *,
+    track: bool = False,
 ) -> None:
     """Offer the photos `rows`, taken at `times` (on the fixes' clock), the location the fixes
-    around them give."""
+    around them give. On a track, only photos inside its recording get one: between two points at
+    most `track_gap_s` apart, never before its start, after its end or across a gap."""
     known = ~np.isnan(times)
+    if track:
+        known &= fixes.covers(np.where(known, times, 0.0), settings.track_gap_s)
     rows, t = rows[known], times[known]
     if not len(fixes) or not len(rows):
         return
@@ -128,11 +191,15 @@ def offer_neighbours(
     between = np.where(both, distance_m(fixes.lat[b], fixes.lon[b], fixes.lat[a], fixes.lon[a]), 0.0)
     moving = both & (gap > 0)
     share = np.where(moving, to_before / np.where(moving, gap, 1.0), 0.0)
+    contradicted = fixes.contradicted(settings)
     disagree = moving & (between / np.where(moving, gap, 1.0) > settings.max_speed_m_per_s)
+    disagree |= (has_before & contradicted[b]) | (has_after & contradicted[a])
     interpolate = both & (gap <= settings.max_gap_s) & ~disagree
     nearest = np.where(to_before <= to_after, b, a)
     lat = np.where(interpolate, fixes.lat[b] + share * (fixes.lat[a] - fixes.lat[b]), fixes.lat[nearest])
-    lon = np.where(interpolate, fixes.lon[b] + share * (fixes.lon[a] - fixes.lon[b]), fixes.lon[nearest])
-    radius = settings.radius_m(np.minimum(to_before, to_after), np.where(interpolate, between, 0.0))
+    lon = np.where(interpolate, between_longitudes(fixes.lon[b], fixes.lon[a], share), fixes.lon[nearest])
+    fix_radius = settings.track_fix_radius_m if track else settings.fix_radius_m
+    spread = np.where(interpolate, between, 0.0)
+    radius = settings.radius_m(np.minimum(to_before, to_after), spread, fix_radius)
     radius[disagree | (radius > settings.max_radius_m)] = np.nan
     found.offer(rows, lat, lon, radius, disagree)

@@ -38,6 +38,8 @@ INPUT_COLUMNS = [
     "taken_at", "taken_local", "gps_time", "camera",
 ]  # fmt: skip
 NOTE_FIXES_DISAGREE = "the fixes around it disagree"
+NOTE_OFF_TRACK = "gps and track disagree"  # the photo keeps its own GPS
+NOTE_TRACK_KEPT = "track and time disagree; the track is kept"
 
 
 @dataclass
@@ -81,6 +83,9 @@ class _Photos:
         self.landmark_lon = floats(table.column("estimated_longitude"))
         # UTC where the photo says it, else through its camera's learned offset, else its GPS time.
         self.utc = _seconds(table.column("taken_at"))
+        # The photo's own offset tag: a phone's clock follows the zone it is in, and two bodies of one
+        # model (phones write no serial number) are two clocks when their offsets differ.
+        self.own_offset = self.local - self.utc
         self.clocks: list[str] = []
         for camera, offset in camera_offsets(self.local, self.gps_time, self.cameras).items():
             mine = (self.cameras == camera) & np.isnan(self.utc)
@@ -94,13 +99,22 @@ class _Photos:
         return self.camera_names[camera] if camera >= 0 else "photos without a camera name"
 
 
+def _clock_groups(photos: _Photos) -> np.ndarray:
+    """Per photo, a key for the clock its `local` time is on: its camera and its own offset tag (no
+    tag is a clock of its own); -1 where unknown."""
+    _, offset_codes = np.unique(np.nan_to_num(photos.own_offset, nan=np.inf), return_inverse=True)
+    keys = photos.cameras * (int(offset_codes.max(initial=0)) + 1) + offset_codes.reshape(-1)
+    return np.where((photos.cameras >= 0) & ~np.isnan(photos.local), keys, -1)
+
+
 def _by_time(photos: _Photos, settings: LocateSettings) -> Candidates:
     found = Candidates.empty(photos.n)
     targets, fixes = np.flatnonzero(~photos.own), np.flatnonzero(photos.own)
     utc_fixes = Fixes.of(photos.utc[fixes], photos.lat[fixes], photos.lon[fixes])
     offer_neighbours(utc_fixes, targets, photos.utc[targets], settings, found)
-    known = np.flatnonzero((photos.cameras >= 0) & ~np.isnan(photos.local))
-    for _, rows in groups(photos.cameras[known], known):  # a camera's own photos, on its own clock
+    clocks = _clock_groups(photos)
+    known = np.flatnonzero(clocks >= 0)
+    for _, rows in groups(clocks[known], known):  # a camera's own photos, on its own clock
         mine = rows[photos.own[rows]]
         fixes_here = Fixes.of(photos.local[mine], photos.lat[mine], photos.lon[mine])
         others = rows[~photos.own[rows]]
@@ -108,10 +122,17 @@ def _by_time(photos: _Photos, settings: LocateSettings) -> Candidates:
     return found
 
 
-def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> Candidates:
-    """Each photo's time on the track's clock, then its place on the track."""
-    found = Candidates.empty(photos.n)
+_GIVE_OFFSET = "give --gpx-offset to place them on the track"
+TRACK_SPREAD_PER_MEDIAN = 2.0
+
+
+def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> tuple[Candidates, Candidates]:
+    """Each photo's time on the track's clock, then its place on the track: for the photos without
+    GPS, and (to check them against it) for those with."""
+    found, checked = Candidates.empty(photos.n), Candidates.empty(photos.n)
     by_span = np.zeros(0, dtype=np.int64)  # rows whose clock is known to its time zone only
+    # How far the camera's own GPS photos lay from the track (median), where they were aligned on it.
+    disagreement = np.zeros(photos.n)
     if settings.gpx_offset_s is not None:
         on_track = photos.local + settings.gpx_offset_s
         photos.clocks.append(
@@ -129,22 +150,34 @@ def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> Candid
             camera, utc_frame = key // 2, bool(key % 2)
             fixes = rows[photos.own[rows]]
             expected = 0.0 if utc_frame else None
-            offset = (
+            alignment = (
                 align(track, clock[fixes], photos.lat[fixes], photos.lon[fixes], expected)
                 if len(fixes)
                 else None
             )
-            if offset is not None:
+            frame = "in UTC" if utc_frame else "on its clock"
+            who = f"{photos.name(camera)} {frame}"
+            if alignment is not None:
+                offset = alignment.offset
                 on_track[rows] = clock[rows] + offset
-                frame = "in UTC" if utc_frame else "on its clock"
-                who = f"{photos.name(camera)} {frame}"
+                disagreement[rows] = alignment.median_m
                 how = "its GPS photos agree" if offset == expected else "aligned on its GPS photos"
-                photos.clocks.append(f"tracks: {_offset(offset)} from {who}, {how}")
+                photos.clocks.append(
+                    f"tracks: {_offset(offset)} from {who}, {how}"
+                    f" (median {alignment.median_m:.0f} m from the track)"
+                )
                 if utc_frame:
                     utc_offsets.append(offset)
             elif utc_frame:
                 unaligned_utc.append(rows)
-            elif not len(fixes):
+            elif len(fixes):
+                others = len(rows) - len(fixes)
+                if others:
+                    photos.clocks.append(
+                        f"tracks: no offset from {who}: its {len(fixes)} GPS photos do not fall on the"
+                        f" track at any offset within a day; {_GIVE_OFFSET} ({others} photos)"
+                    )
+            else:
                 span_rows = _align_by_span(photos, track, rows, clock[rows], on_track)
                 by_span = np.r_[by_span, span_rows]
         # Photos in UTC that no alignment covers: the tracks' own offset from UTC where photos showed
@@ -153,12 +186,18 @@ def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> Candid
         for rows in unaligned_utc:
             on_track[rows] = clock[rows] + track_utc
     targets = np.flatnonzero(~photos.own)
-    offer_neighbours(track, targets, on_track[targets], settings, found)
+    offer_neighbours(track, targets, on_track[targets], settings, found, track=True)
+    # Where a camera's receiver and the track disagree by more than a track point's own radius
+    # allows, the radius holds that too: a 2-D normal error's 90th percentile is 1.8x its median.
+    here = found.found
+    found.radius[here] = np.maximum(found.radius[here], TRACK_SPREAD_PER_MEDIAN * disagreement[here])
+    own = np.flatnonzero(photos.own)
+    offer_neighbours(track, own, on_track[own], settings, checked, track=True)
     if len(by_span):
         rows = by_span[found.found[by_span]]
         found.radius[rows] += track.extent_m(on_track[rows], found.lat[rows], found.lon[rows], SPAN_CLOCK_S)
         found.radius[rows[found.radius[rows] > settings.max_radius_m]] = np.nan
-    return found
+    return found, checked
 
 
 def _align_by_span(
@@ -166,15 +205,17 @@ def _align_by_span(
 ) -> np.ndarray:
     """A camera's photos, with no GPS among them, placed on the track by the time zone that puts
     them inside it (`clocks.align_by_span`); the rows so placed."""
-    offsets, found = align_by_span(track, clock)
-    placed = ~np.isnan(offsets)
-    on_track[rows[placed]] = clock[placed] + offsets[placed]
+    alignment = align_by_span(track, clock)
+    placed = ~np.isnan(alignment.offsets)
+    on_track[rows[placed]] = clock[placed] + alignment.offsets[placed]
     camera = photos.name(int(photos.cameras[rows[0]]))
-    for offset in found:
+    for offset in alignment.found:
         photos.clocks.append(
             f"tracks: {_offset(offset)} from {camera} on its clock, the time zone that puts its photos"
             " inside the track (no photo with GPS to align on)"
         )
+    for trip in alignment.abstained:
+        photos.clocks.append(f"tracks: no offset from {camera} on its clock for {trip}; {_GIVE_OFFSET}")
     return rows[placed]
 
 
@@ -185,7 +226,11 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
     n = photos.n
     fixed = np.full(n, settings.fix_radius_m)
     gps = Candidates(photos.lat, photos.lon, np.where(photos.own, fixed, np.nan), np.zeros(n, bool))
-    by_track = _by_track(photos, track, settings) if track is not None and len(track) else Candidates.empty(n)
+    by_track, gps_on_track = (
+        _by_track(photos, track, settings)
+        if track is not None and len(track)
+        else (Candidates.empty(n), Candidates.empty(n))
+    )
     by_time = _by_time(photos, settings)
     landmark = photos.tagged & ~np.isnan(photos.landmark_lat) & ~photos.own
     radius = np.where(landmark, settings.landmark_radius_m, np.nan)
@@ -207,7 +252,17 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
         apart = distance_m(lat[check], lon[check], other.lat[check], other.lon[check])
         rows = np.flatnonzero(check)[apart > radius[check] + other.radius[check]]
         note[rows] = [f"{first} and {name} disagree" for first in source[rows]]
+        # A track inside its recording outweighs other photos taken near in time (they may be
+        # someone else's, or the walk faster than their radius allows): adding a track never loses a
+        # location that time alone gave.
+        kept = source[rows] == "track" if name == "time" else np.zeros(len(rows), dtype=bool)
+        note[rows[kept]] = NOTE_TRACK_KEPT
+        rows = rows[~kept]
         source[rows], lat[rows], lon[rows], radius[rows] = None, np.nan, np.nan, np.nan
+    # A photo's own GPS stays its location, but one the track puts elsewhere is worth a word.
+    apart = distance_m(lat, lon, gps_on_track.lat, gps_on_track.lon)
+    off_track = (source == "gps") & gps_on_track.found & (apart > radius + gps_on_track.radius)
+    note[off_track] = NOTE_OFF_TRACK
     stuck = (source == None) & (note == None) & (by_time.fixes_disagree | by_track.fixes_disagree)  # noqa: E711
     note[stuck] = NOTE_FIXES_DISAGREE
     located = ~np.isnan(lat)

@@ -132,12 +132,15 @@ def _write_sidecars(before: pa.Table, after: pa.Table, fresh_from: int, sidecars
     for index, row in zip(rows, picked, strict=True):
         keyword, code = (row["landmark_1"], row["estimated_country"]) if tagged_now[index] else (None, None)
         if source[index] is None:
+            # Withheld (its sources disagree): the landmark's country is as doubtful as its place.
+            code = code if not np.isnan(lat[index]) else None  # (own GPS: the landmark agrees with it)
             tag = SidecarTag(keyword, country_code=code, remove_location=True)
         else:
             method = f"landmark-tag: {source[index]}"
             if source[index] != "landmark":
                 method += f", within {radius[index]:,.0f} m"
-            tag = SidecarTag(keyword, float(lat[index]), float(lon[index]), code, method=method)
+            at = (float(lat[index]), float(lon[index]))
+            tag = SidecarTag(keyword, *at, code, method=method, radius_m=float(radius[index]))
         tags.append((row["path"], tag))
     sidecars.write_tags(tags)
 

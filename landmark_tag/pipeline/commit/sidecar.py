@@ -68,6 +68,8 @@ class SidecarTag:
     # How the location was found (exif:GPSProcessingMethod, which exiftool and photo managers show),
     # so that an estimate is never taken for a fix.
     method: str = "landmark-tag: landmark"
+    # The location's radius as a number (exif:GPSHPositioningError, metres), beside the method's text.
+    radius_m: float | None = None
     # The location landmark-tag wrote before no longer holds (its sources now disagree, or the photo
     # has its own GPS): take it out, unless it was changed by hand since.
     remove_location: bool = False
@@ -102,6 +104,11 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
         props = (qname("exif", "GPSLatitude"), qname("exif", "GPSLongitude"))
         if _merge_unless_set_by_hand(rdf, props, coordinates, qname("landmarktag", "Location")):
             set_simple(rdf, qname("exif", "GPSProcessingMethod"), tag.method)
+            error = qname("exif", "GPSHPositioningError")
+            if tag.radius_m is not None:  # a rational, as EXIF stores it
+                set_simple(rdf, error, f"{round(tag.radius_m)}/1")
+            else:
+                remove_simple(rdf, error)
     if tag.country_code:
         code = tag.country_code.upper()
         country = pycountry.countries.get(alpha_2=code)
@@ -150,20 +157,29 @@ def _merge_unless_set_by_hand(
     return False
 
 
-def _remove_own_location(rdf: etree._Element) -> None:
-    """Remove the coordinates landmark-tag wrote (and how it found them), if they are still what it
-    wrote: coordinates changed by hand stay."""
-    props = (qname("exif", "GPSLatitude"), qname("exif", "GPSLongitude"))
-    record = qname("landmarktag", "Location")
+def _remove_own(rdf: etree._Element, props: tuple[str, ...], record: str) -> bool:
+    """Remove `props` if they still hold what landmark-tag wrote (noted under `record`): values
+    changed by hand stay. Returns whether they were removed."""
     ours = read_simple(rdf, record)
     current = " ".join(str(read_simple(rdf, prop)) for prop in props)
     if ours is None or current != ours:
-        return
+        return False
     for prop in (*props, record):
         remove_simple(rdf, prop)
-    method = qname("exif", "GPSProcessingMethod")
-    if (read_simple(rdf, method) or "").startswith(METHOD_PREFIX):
-        remove_simple(rdf, method)
+    return True
+
+
+def _remove_own_location(rdf: etree._Element) -> None:
+    """Remove the coordinates landmark-tag wrote (how it found them, their radius) and the country
+    that came with them, where they are still what it wrote."""
+    location = (qname("exif", "GPSLatitude"), qname("exif", "GPSLongitude"))
+    if _remove_own(rdf, location, qname("landmarktag", "Location")):
+        method = qname("exif", "GPSProcessingMethod")
+        if (read_simple(rdf, method) or "").startswith(METHOD_PREFIX):
+            remove_simple(rdf, method)
+            remove_simple(rdf, qname("exif", "GPSHPositioningError"))
+    country = (qname("Iptc4xmpCore", "CountryCode"), qname("photoshop", "Country"))
+    _remove_own(rdf, country, qname("landmarktag", "Country"))
 
 
 def sidecar_path(photo_path: str, storage_options: dict | None = None) -> str:

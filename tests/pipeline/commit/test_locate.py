@@ -90,20 +90,73 @@ def test_a_cameras_own_photos_need_no_utc():
 
 
 def test_a_cameras_offset_is_learned_from_its_photos_with_gps_time():
-    # The camera's clock runs an hour ahead of UTC; its one GPS photo says so. Its photo without GPS
+    # The camera's clock runs an hour ahead of UTC; its two GPS photos say so. Its photo without GPS
     # then falls between a phone's fixes in UTC.
     camera = [
         row(gps=(10.0, 10.0), local=-7200 + 3600, gps_time=-7200, camera="camera"),
+        row(gps=(10.0, 10.0), local=-7100 + 3600, gps_time=-7100, camera="camera"),
         row(local=300 + 3600, camera="camera"),
     ]
     phone = [row(gps=A, utc=0, camera="phone"), row(gps=B, utc=600, camera="phone")]
-    target = located(camera + phone)[1]
+    target = located(camera + phone)[2]
     assert target["location_source"] == "time"
     assert target["location_latitude"] == pytest.approx((A[0] + B[0]) / 2)
-    # Without the GPS time, nothing ties that clock to UTC: the camera's own fix, two hours away on
-    # its own clock, is too far to say anything.
-    camera[0]["gps_time"] = None
-    assert located(camera + phone)[1]["location_source"] is None
+    # Without the GPS times, nothing ties that clock to UTC: the camera's own fixes, two hours away
+    # on its own clock, are too far to say anything.
+    camera[0]["gps_time"] = camera[1]["gps_time"] = None
+    assert located(camera + phone)[2]["location_source"] is None
+
+
+def test_one_stale_gps_time_does_not_set_a_cameras_clock():
+    # The Canon's one GPS photo carries a GPS time three hours stale: taken as its clock's offset, the
+    # next photo would fall among a phone's fixes 22 km away. One photo cannot be cross-checked: the
+    # next photo is placed by the camera's own fix, on its own clock.
+    canon = [
+        row(gps=A, local=0, gps_time=-3 * 3600, camera="Canon"),
+        row(local=60, camera="Canon"),
+    ]
+    far = (A[0] + 0.2, A[1])  # 22 km north
+    # Where the stale time would put the next photo (60 s - 3 h in UTC), a phone was 22 km away.
+    phone = [row(gps=far, utc=-3 * 3600, camera="phone"), row(gps=far, utc=-3 * 3600 + 120, camera="phone")]
+    target = located(canon + phone)[1]
+    assert target["location_source"] == "time"
+    assert target["location_latitude"] == pytest.approx(A[0])
+
+
+def test_a_photos_own_offset_wins_over_another_body_of_its_model():
+    # Phones write no serial number: a London and a Tokyo iPhone 12 are one "camera". The third photo
+    # says +01:00: it was taken ten seconds after the London one, not beside the Tokyo one.
+    london, tokyo = (51.5007, -0.1246), (35.6586, 139.7454)
+    rows = [
+        row(gps=london, local=0, utc=-3600, camera="Apple iPhone 12"),
+        row(gps=tokyo, local=5, utc=5 - 9 * 3600, camera="Apple iPhone 12"),
+        row(local=10, utc=10 - 3600, camera="Apple iPhone 12"),
+    ]
+    target = located(rows)[2]
+    assert target["location_source"] == "time"
+    assert target["location_latitude"] == pytest.approx(london[0])
+
+
+def test_fixes_at_one_instant_that_contradict_each_other_give_no_location():
+    # 300 photos in London and 300 in Paris at 09:00:00 UTC, and 300 without GPS then: a zero time gap
+    # must not skip the check that the fixes agree.
+    london, paris = (51.5007, -0.1246), (48.8584, 2.2945)
+    rows = [row(gps=london, utc=0) for _ in range(300)] + [row(gps=paris, utc=0) for _ in range(300)]
+    rows += [row(utc=0) for _ in range(300)]
+    found = located(rows)[600:]
+    assert {f["location_source"] for f in found} == {None}
+    assert {f["location_note"] for f in found} == {NOTE_FIXES_DISAGREE}
+    # Two receivers side by side do agree.
+    beside = [row(gps=london, utc=0), row(gps=(london[0] + 0.0005, london[1]), utc=0), row(utc=0)]
+    assert located(beside)[2]["location_source"] == "time"
+
+
+def test_longitudes_are_interpolated_across_the_antimeridian():
+    rows = [row(gps=(-17.0, 179.995), utc=0), row(gps=(-17.0, -179.995), utc=600), row(utc=300)]
+    target = located(rows)[2]
+    assert target["location_source"] == "time"
+    assert abs(target["location_longitude"]) == pytest.approx(180.0, abs=1e-6)
+    assert target["location_radius_m"] < 500
 
 
 def test_a_fix_with_only_gps_time_is_a_utc_fix():
@@ -175,7 +228,7 @@ def test_a_track_is_aligned_with_a_cameras_clock_hours_off_on_its_photos_with_gp
     found = result.table.to_pylist()[-1]
     assert found["location_source"] == "track"
     assert found["location_latitude"] == pytest.approx(50.0555, abs=1e-6)
-    assert found["location_radius_m"] < 70  # points a minute and 111 m apart
+    assert found["location_radius_m"] < 100  # a track point's 50 m, points a minute and 111 m apart
     assert any("-02:00:00 from camera on its clock" in clock for clock in result.clocks)
 
 
@@ -193,10 +246,16 @@ def test_a_photo_in_utc_falls_on_the_track_without_alignment_and_the_track_wins_
     assert found["location_source"] == "track" and found["location_latitude"] == pytest.approx(50.05)
 
 
-def test_a_track_and_photos_that_disagree_give_no_location():
+def test_a_track_outweighs_photos_near_in_time_that_put_it_elsewhere_and_says_so():
+    # Someone else's photos, far from the track: the track, recording then, is kept.
     rows = [row(gps=(10.0, 10.0), utc=2990), row(gps=(10.0, 10.0), utc=3010), row(utc=3000)]
     found = locate(table(rows), SETTINGS, track(WALK)).table.to_pylist()[2]
-    assert found["location_source"] is None and found["location_note"] == "track and time disagree"
+    assert found["location_source"] == "track" and found["location_latitude"] == pytest.approx(50.05)
+    assert found["location_note"] == "track and time disagree; the track is kept"
+    # A landmark elsewhere still withholds it.
+    rows[2].update(status="tagged", estimated_latitude=10.0, estimated_longitude=10.0)
+    found = locate(table(rows), SETTINGS, track(WALK)).table.to_pylist()[2]
+    assert found["location_source"] is None and found["location_note"] == "track and landmark disagree"
 
 
 def test_a_camera_with_no_gps_photo_is_placed_on_the_track_by_the_time_zone_that_fits():
@@ -234,3 +293,115 @@ def test_photos_in_utc_that_agree_with_the_track_keep_its_utc_clock():
     assert any(
         "+00:00:00 from photos without a camera name in UTC, its GPS photos agree" in c for c in result.clocks
     )
+
+
+# A drive east then a walk north: photos every two minutes in UTC, every other one with GPS.
+def _route(i: int) -> tuple[float, float]:
+    return (50.0, 4.0 + 0.01 * i) if i < 30 else (50.0 + 0.001 * (i - 30), 4.29)
+
+
+def _photos() -> tuple[list[dict], list[int]]:
+    rows = [row(gps=_route(i) if i % 2 == 0 else None, utc=120.0 * i, camera="camera") for i in range(60)]
+    return rows, [i for i in range(60) if i % 2]
+
+
+def _errors(rows: list[dict], hidden: list[int], track_points=None) -> list[float | None]:
+    fixes = track(track_points) if track_points is not None else None
+    found = locate(table(rows), SETTINGS, fixes).table.to_pylist()
+    errors: list[float | None] = []
+    for i in hidden:
+        if found[i]["location_source"] is None:
+            errors.append(None)
+            continue
+        lat, lon = _route(i)
+        at = (found[i]["location_latitude"], found[i]["location_longitude"])
+        errors.append(float(distance_m(np.array(lat), np.array(lon), np.array(at[0]), np.array(at[1]))))
+    return errors
+
+
+def _walk_track(minutes) -> list[tuple[float, float, float]]:
+    """Track points every 20 s at the route's place, for the minutes given."""
+    points = []
+    for second in np.arange(minutes[0] * 60, minutes[-1] * 60 + 1, 20.0):
+        i = second / 120.0
+        lo, hi = _route(int(np.floor(i))), _route(min(int(np.floor(i)) + 1, 59))
+        share = i - np.floor(i)
+        points.append((lo[0] + share * (hi[0] - lo[0]), lo[1] + share * (hi[1] - lo[1]), second))
+    return points
+
+
+@pytest.mark.parametrize(
+    "recorded",
+    [
+        [range(60, 119)],  # starts late: at the trailhead, after the drive
+        [range(0, 50), range(80, 119)],  # a gap of half an hour
+        [range(0, 40)],  # ends early
+    ],
+    ids=["starts-late", "gap", "ends-early"],
+)
+def test_adding_a_track_never_loses_a_location_or_adds_error(recorded):
+    rows, hidden = _photos()
+    alone = _errors(rows, hidden)
+    points = [p for minutes in recorded for p in _walk_track(minutes)]
+    with_track = _errors(rows, hidden, points)
+    assert all(e is not None for e in alone)
+    assert [e is not None for e in with_track] == [True] * len(hidden)
+    assert all(w <= a + 1.0 for w, a in zip(with_track, alone, strict=True))  # type: ignore[operator]
+
+
+def test_a_photo_outside_the_recording_is_not_placed_on_the_track():
+    points = _walk_track(range(60, 90))
+    before, gap, after = row(utc=30 * 60), row(utc=75 * 60), row(utc=100 * 60)
+    found = locate(table([before, gap, after]), SETTINGS, track(points)).table.to_pylist()
+    assert [f["location_source"] for f in found] == [None, "track", None]
+    hole = [p for p in points if not 68 * 60 < p[2] < 83 * 60]  # the logger off for 15 minutes
+    found = locate(table([gap]), SETTINGS, track(hole)).table.to_pylist()
+    assert found[0]["location_source"] is None
+
+
+def test_invalid_track_points_are_never_used():
+    points = [(50.0, 4.0, 0.0), (200.0, 400.0, 60.0), (0.0, 0.0, 90.0), (50.001, 4.0, 120.0)]
+    fixes = track(points)
+    assert list(fixes.lat) == [50.0, 50.001]
+    found = locate(table([row(utc=60)]), SETTINGS, fixes).table.to_pylist()[0]
+    assert found["location_latitude"] == pytest.approx(50.0005)
+
+
+def test_a_track_across_the_antimeridian():
+    points = [(-17.0, 179.999, 0.0), (-17.0, -179.999, 60.0)]
+    found = locate(table([row(utc=30)]), SETTINGS, track(points)).table.to_pylist()[0]
+    assert found["location_source"] == "track"
+    assert abs(found["location_longitude"]) == pytest.approx(180.0, abs=1e-6)
+
+
+def test_a_gps_photo_the_track_puts_elsewhere_keeps_its_gps_and_says_so():
+    rows = [row(gps=(50.0, 4.0), utc=WALK[50][2])]  # the track is 5.5 km north then
+    found = locate(table(rows), SETTINGS, track(WALK)).table.to_pylist()[0]
+    assert (found["location_source"], found["location_latitude"]) == ("gps", 50.0)
+    assert found["location_note"] == "gps and track disagree"
+
+
+def test_time_zone_alignment_judges_only_the_photos_the_track_can_cover_and_says_when_it_abstains():
+    # A drive to the trailhead (photos from 90 to 70 minutes before the track starts), then the walk:
+    # the camera runs an hour ahead of UTC, with no GPS photo. The drive's photos, outside the
+    # recording, say nothing against the offset.
+    drive = [row(local=-5400 + 300.0 * i + 3600, camera="camera") for i in range(5)]
+    walk = [row(local=WALK[i][2] + 3600, camera="camera") for i in range(10, 111, 10)]
+    result = locate(table(drive + walk), SETTINGS, track(WALK))
+    found = result.table.to_pylist()
+    assert [f["location_source"] for f in found[len(drive) :]] == ["track"] * len(walk)
+    assert {f["location_source"] for f in found[: len(drive)]} == {None}
+    # A track recording all day: several zones fit, and the summary says so and what to do.
+    all_day = [(50.0 + i * 0.0001, 4.0, 60.0 * i) for i in range(-600, 600)]
+    result = locate(table(walk), SETTINGS, track(all_day))
+    assert any("no offset from camera on its clock" in c and "--gpx-offset" in c for c in result.clocks)
+
+
+def test_a_camera_whose_gps_disagrees_with_the_track_gets_a_radius_that_holds_that():
+    # The phone's fixes read 40 m east of the tracker's, as on water or in a town: the radius of its
+    # photos placed on the track says so (twice the median disagreement).
+    east = 40.0 / (111_320.0 * np.cos(np.radians(50.05)))
+    fixes = [row(gps=(WALK[i][0], 4.0 + east), utc=WALK[i][2], camera="phone") for i in (10, 40, 70, 100)]
+    result = locate(table([*fixes, row(utc=WALK[55][2], camera="phone")]), SETTINGS, track(WALK))
+    assert result.table.to_pylist()[-1]["location_radius_m"] == pytest.approx(80.0, abs=1.0)
+    assert any("(median 40 m from the track)" in clock for clock in result.clocks)

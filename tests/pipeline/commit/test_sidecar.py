@@ -274,6 +274,28 @@ def test_exiftool_reads_back_keyword_and_coordinates(tmp_path):
     assert tags["GPSProcessingMethod"] == "landmark-tag: landmark"  # an estimate, not a fix
 
 
+@pytest.mark.skipif(
+    shutil.which("exiftool") is None, reason="exiftool (libimage-exiftool-perl) is not installed"
+)
+def test_exiftool_reads_the_radius_as_a_number_and_it_leaves_with_the_location(tmp_path):
+    photo = tmp_path / "IMG_4.jpg"
+    photo.write_bytes(b"not read")
+    by_time = SidecarTag(None, 50.88, 4.32, method="landmark-tag: time, within 31 m", radius_m=31.2)
+    write_sidecar(str(photo), by_time)
+
+    def read_back() -> dict:
+        output = subprocess.run(
+            ["exiftool", "-json", "-n", "-XMP-exif:GPSHPositioningError", "-XMP:GPSLatitude",
+             str(tmp_path / "IMG_4.jpg.xmp")],
+            capture_output=True, check=True, text=True,
+        ).stdout  # fmt: skip
+        return json.loads(output)[0]
+
+    assert read_back()["GPSHPositioningError"] == 31
+    write_sidecar(str(photo), REMOVE_LOCATION)
+    assert "GPSHPositioningError" not in read_back() and "GPSLatitude" not in read_back()
+
+
 def test_a_location_says_how_it_was_found_and_a_location_by_time_adds_no_keyword():
     landmark = merge_sidecar(None, SidecarTag("Petra", 30.3285, 35.4444, "JO"))
     assert b"<exif:GPSProcessingMethod>landmark-tag: landmark</exif:GPSProcessingMethod>" in landmark
@@ -291,8 +313,10 @@ def test_a_location_says_how_it_was_found_and_a_location_by_time_adds_no_keyword
 
 def test_a_location_that_no_longer_holds_is_taken_out_unless_changed_by_hand(tmp_path):
     ours = merge_sidecar(EXISTING, SidecarTag(None, 30.33, 35.45, method="landmark-tag: time, within 80 m"))
+    ours = merge_sidecar(ours, SidecarTag(None, country_code="FR"))
     removed = merge_sidecar(ours, REMOVE_LOCATION)
     assert read(removed)["latitude"] is None and read(removed)["longitude"] is None
+    assert b"CountryCode" not in removed and b"photoshop:Country" not in removed  # ours went with it
     assert b"GPSProcessingMethod" not in removed and b"landmarktag:Location" not in removed
     assert read(removed)["keywords"] == ["holiday", "family"] and read(removed)["rating"] == "4"
     by_hand = ours.replace(b"<exif:GPSLatitude>30,19.800000N", b"<exif:GPSLatitude>30,19.000000N")
@@ -309,11 +333,16 @@ def test_exiv2_reads_the_location_and_how_it_was_found(tmp_path):
     # digiKam reads sidecars through Exiv2, which maps the XMP location onto the EXIF GPS fields.
     photo = tmp_path / "IMG_3.jpg"
     photo.write_bytes(b"not read")
-    write_sidecar(str(photo), SidecarTag(None, 50.8812, -4.3285, method="landmark-tag: track, within 33 m"))
+    write_sidecar(
+        str(photo),
+        SidecarTag(None, 50.8812, -4.3285, method="landmark-tag: track, within 33 m", radius_m=33.4),
+    )
     output = subprocess.run(
         ["exiv2", "-PEXkt", str(tmp_path / "IMG_3.jpg.xmp")], capture_output=True, check=True, text=True
     ).stdout
     tags = dict(line.split(None, 1) for line in output.splitlines() if " " in line.strip())
+    # The radius as a number too, in the property EXIF 2.3 keeps a position's error in (metres).
+    assert tags["Xmp.exif.GPSHPositioningError"].strip() == "33/1"
     assert tags["Exif.GPSInfo.GPSProcessingMethod"].strip() == "landmark-tag: track, within 33 m"
     assert tags["Xmp.exif.GPSProcessingMethod"].strip() == "landmark-tag: track, within 33 m"
     assert tags["Exif.GPSInfo.GPSLatitudeRef"].strip() == "North"
