@@ -20,16 +20,20 @@ from landmark_tag.cli.app import (
     check_device,
     check_engine,
     check_format,
+    check_gpx_offset,
     fatal_errors,
     parse_storage_options,
+    plain,
     precision_option,
     runtime_option,
     setup_logging,
     stderr_console,
+    stdout_console,
     stop_cleanly_on_sigterm,
 )
 from landmark_tag.cli.progress import photo_progress
 from landmark_tag.cli.report import print_report_summary, run_report
+from landmark_tag.pipeline.commit.locate import SOURCES
 from landmark_tag.pipeline.config import ScanConfig
 from landmark_tag.report.build import ReportConfig
 from landmark_tag.results import Status
@@ -44,7 +48,7 @@ if TYPE_CHECKING:
 def print_summary(summary: ScanSummary, console: Console) -> None:
     table = Table(title="scan summary", show_header=False, title_justify="left")
     table.add_column(style="bold")
-    table.add_column(justify="right")
+    table.add_column()
     table.add_row("photos found", f"{summary.photos:,}")
     table.add_row("  new", f"{summary.new:,}")
     table.add_row("  changed", f"{summary.changed:,}")
@@ -75,18 +79,29 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     table.add_row("throughput", f"{summary.photos_per_second:,.1f} photos/s")
     if summary.processed:  # the same photos over the time spent on them, as the progress bar counts
         table.add_row("  while tagging", f"{summary.tagging_photos_per_second:,.1f} photos/s")
+    located = sum(summary.locations.values())
+    table.add_row("rows located", f"{located:,}")
+    for source in SOURCES:
+        if summary.locations.get(source) or (source == "track" and summary.gpx_given):
+            table.add_row(f"  by {source}", f"{summary.locations.get(source, 0):,}")
     for clock in summary.clocks:
-        table.add_row("clock", clock)
+        table.add_row("clock", plain(clock))
     table.add_row("device", summary.device)
     if summary.engine != "local":
         table.add_row("engine", f"{summary.engine} ({summary.ray_address or 'not started'})")
-    table.add_row("model", summary.model)
-    table.add_row("output", summary.output)
+    table.add_row("model", plain(summary.model))
+    table.add_row("output", plain(summary.output))
     console.print(table)
     for problem in summary.unreadable[:20]:
-        console.print(f"[yellow]warning:[/] could not list {problem}", highlight=False)
+        console.print(f"[yellow]warning:[/] could not list {plain(problem)}", highlight=False)
     for problem in summary.sidecars.problems if summary.sidecars else []:
-        console.print(f"[yellow]warning:[/] sidecar not written: {problem}", highlight=False)
+        console.print(f"[yellow]warning:[/] sidecar not written: {plain(problem)}", highlight=False)
+    if summary.gpx_given and not summary.locations.get("track"):
+        console.print(
+            "[yellow]warning:[/] no photo was placed on the GPS tracks (--gpx): the clock lines say"
+            " why; --gpx-offset sets the cameras' offset from the tracks by hand",
+            highlight=False,
+        )
 
 
 def write_summary_json(summary: ScanSummary, path: str) -> None:
@@ -145,6 +160,7 @@ def scan_command(
         "--gpx-offset",
         help="Add this to every camera clock to get the tracks' time, instead of aligning them: "
         "+HH:MM[:SS] or seconds (as exiftool's -geosync).",
+        callback=check_gpx_offset,
     ),
     write_xmp: bool = typer.Option(
         DEFAULT["write_xmp"],
@@ -297,7 +313,7 @@ def scan_command(
             progress.stop()
         if summary_json:
             write_summary_json(summary, summary_json)
-    print_summary(summary, Console())
+    print_summary(summary, stdout_console())
     if report:
         with fatal_errors(model_given=True):
             report_config = ReportConfig(
@@ -307,7 +323,7 @@ def scan_command(
                 storage_options=config.storage_options,
                 throughput=summary.photos_per_second,
             )
-            print_report_summary(run_report(report_config), Console())
+            print_report_summary(run_report(report_config), stdout_console())
     logging.getLogger("scan").info(
         "done: %d photos, %d processed (%s), %d rows in %s",
         summary.photos,

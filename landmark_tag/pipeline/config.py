@@ -6,6 +6,7 @@ every setting out once, with the model, into the frozen `ResolvedScan` that the 
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 
@@ -95,8 +96,22 @@ class ScanConfig:
             raise ConfigError("actors (--actors) must be at least 1")
 
 
+# A camera clock can be years off (reset to its maker's date), never centuries.
+MAX_CLOCK_OFFSET_S = 50 * 365.25 * 86400
+
+
 def offset_seconds(text: str) -> float:
-    """A clock offset as `--gpx-offset` takes it: seconds ("-3600", "90.5") or [+-]HH:MM[:SS]."""
+    """A clock offset as `--gpx-offset` takes it: seconds ("-3600", "90.5") or [+-]HH:MM[:SS],
+    finite and within MAX_CLOCK_OFFSET_S."""
+    seconds = _offset_seconds(text)
+    if not math.isfinite(seconds) or abs(seconds) > MAX_CLOCK_OFFSET_S:
+        raise ConfigError(
+            f"gpx_offset (--gpx-offset) {text!r} is not a clock offset: give one within 50 years"
+        )
+    return seconds
+
+
+def _offset_seconds(text: str) -> float:
     value = text.strip()
     try:
         return float(value)

@@ -54,6 +54,8 @@ class ScanSummary:
     min_landmark_score: float | None = None  # the one this run used; None: the model has no score
     rejudged: int = 0  # rows kept from earlier runs whose status these thresholds changed
     clocks: list[str] = field(default_factory=list)  # camera and track clock offsets found
+    locations: dict[str, int] = field(default_factory=dict)  # rows of the output located, by source
+    gpx_given: bool = False  # whether GPS tracks were given (--gpx)
     sidecars: SidecarStats | None = None  # with --write-xmp
     unreadable: list[str] = field(default_factory=list)
     timing: StageTiming = field(default_factory=lambda: StageTiming())
@@ -136,6 +138,8 @@ def scan(
         min_landmark_score=judge.min_landmark_score,
         rejudged=merged.rejudged,
         clocks=merged.clocks,
+        locations=merged.locations,
+        gpx_given=bool(resolved.gpx),
         sidecars=sidecars.stats if sidecars is not None else None,
         unreadable=plan.discovery.unreadable,
         timing=result.timing,

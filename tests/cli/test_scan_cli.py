@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from landmark_tag.cli import app
 from landmark_tag.results import read_results
-from tests.helpers import add_landmark_scorer, gps_exif, save_photo, scene, write_tiny_checkpoint
+from tests.helpers import add_landmark_scorer, gps_exif, save_photo, scene, write_gpx, write_tiny_checkpoint
 
 runner = CliRunner()
 
@@ -257,7 +257,6 @@ def test_the_command_line_defaults_are_scan_configs_own(tmp_path, monkeypatch):
     ("args", "said"),
     [
         (["--gpx-offset", "+01:00"], "only applies with GPS tracks (--gpx)"),
-        (["--gpx", "walk.gpx", "--gpx-offset", "one hour"], "is not an offset"),
         (["--gpx", "nowhere.gpx"], "the GPS track (--gpx) nowhere.gpx does not exist"),
     ],
 )
@@ -268,3 +267,55 @@ def test_gps_track_options_that_cannot_work_are_one_line_each(
     result = runner.invoke(app, ["scan", str(photos), "-m", str(tiny_model), "-o", "t.parquet", *args])
     assert result.exit_code == 1 and said in result.output
     assert "Traceback" not in result.output and not (tmp_path / "t.parquet").exists()
+
+
+@pytest.mark.parametrize("offset", ["one hour", "nan", "inf", "-inf", "99999999999", "+27777777:46:39"])
+def test_a_gpx_offset_that_is_not_a_clock_offset_is_a_usage_error(tmp_path, photos, tiny_model, offset):
+    args = ["scan", str(photos), "-m", str(tiny_model), "-o", str(tmp_path / "t.parquet"), "--gpx", "w.gpx"]
+    result = runner.invoke(app, [*args, f"--gpx-offset={offset}"])
+    assert result.exit_code == 2 and "--gpx-offset" in result.output
+    assert not (tmp_path / "t.parquet").exists()
+
+
+def test_the_summary_counts_locations_by_source_and_says_when_a_track_placed_nothing(
+    tmp_path, photos, tiny_model
+):
+    out, summary = tmp_path / "t.parquet", tmp_path / "summary.json"
+    far_away = tmp_path / "elsewhere.gpx"
+    write_gpx(far_away, [(10.0, 10.0, 0.0), (10.001, 10.0, 60.0)])
+    args = ["scan", str(photos), "-m", str(tiny_model), "-o", str(out), "--workers", "0"]
+    result = runner.invoke(app, [*args, "--gpx", str(far_away), "--summary-json", str(summary)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(summary.read_text())["locations"] == {"gps": 1}
+    assert "rows located" in result.output and "by gps" in result.output and "by track" in result.output
+    assert "no photo was placed on the GPS tracks" in result.output
+
+
+def test_what_photos_say_is_printed_as_text_and_a_log_is_not_wrapped(tmp_path):
+    from rich.console import Console
+
+    from landmark_tag.cli.scan import print_summary
+    from landmark_tag.pipeline.scan import ScanSummary
+
+    summary = ScanSummary(
+        output=str(tmp_path / "[bold]t.parquet"), model="m", device="cpu", photos=1, processed=1,
+        counts={}, new=1, changed=0, retried=0, unchanged=0, removed=0, pruned=False, output_rows=1,
+        ignored_files=0, elapsed_seconds=1.0,
+        clocks=["[/]Cam \x1b]0;owned\x07\x1b[2J: clock +03:00:00 from UTC (from its GPS times), a long line "
+                + "that a log must keep on one row " * 3],
+        unreadable=["/photos/[red]x"],
+    )  # fmt: skip
+    log = Console(file=(path := tmp_path / "log.txt").open("w"), width=1000)
+    print_summary(summary, log)  # a camera named "[/]Cam" raised MarkupError
+    log.file.close()
+    text = path.read_text()
+    assert "\x1b" not in text and "\x07" not in text
+    assert "[/]Cam ?]0;owned??[2J: clock +03:00:00" in text and "[bold]t.parquet" in text
+    assert "a log must keep on one row that a log must keep on one row" in text
+    assert "/photos/[red]x" in text
+
+
+def test_summaries_printed_to_a_log_are_not_wrapped_at_80_columns(capsys):
+    from landmark_tag.cli.app import stdout_console
+
+    assert stdout_console().width >= 200  # pytest's captured stdout is no terminal, as a cron log

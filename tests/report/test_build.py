@@ -273,3 +273,18 @@ def test_missing_or_unreadable_output(tmp_path):
     with pytest.raises(ReportError, match="cannot read"):
         build_report(ReportConfig(str(tmp_path / "junk.parquet"), str(tmp_path / "r.html")))
     assert not (tmp_path / "r.html").exists()
+
+
+def test_capture_times_at_the_ends_of_the_calendar_do_not_stop_the_report(tmp_path):
+    # An output that holds 9999-12-31 23:59:59 at -14:00 (year 10000 in UTC), as earlier versions wrote.
+    photo = save_photo(tmp_path / "a.jpg", scene())
+    guess = {"landmarks": ["Petra"], "probabilities": [0.2]}
+    row = ResultRow(str(photo), Status.NO_LANDMARK, 1, 0.0, 0.0, "m@1", **guess)
+    table = rows_to_table([row], 1)
+    beyond = (253402300799 + 14 * 3600) * 1_000_000
+    index = table.schema.get_field_index("taken_at")
+    table = table.set_column(index, "taken_at", pa.array([beyond], table.schema.field("taken_at").type))
+    out = tmp_path / "tags.parquet"
+    pq.write_table(table, out)
+    build_report(ReportConfig(str(out), str(tmp_path / "r.html"), workers=0))
+    assert len(section_items(lxml.html.parse(str(tmp_path / "r.html")).getroot(), "no_landmark")) == 1

@@ -46,6 +46,7 @@ NOTE_TRACK_KEPT = "track and time disagree; the track is kept"
 class Located:
     table: pa.Table  # the location columns (results.LOCATION_COLUMN_NAMES), row for row
     clocks: list[str] = field(default_factory=list)  # what was learned of the clocks, to report
+    sources: dict[str, int] = field(default_factory=dict)  # rows located by each source
 
 
 def _seconds(column: pa.ChunkedArray) -> np.ndarray:
@@ -273,4 +274,5 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
         "location_radius_m": pa.array(np.round(radius, 1), pa.float64(), mask=~located),
         "location_note": pa.array(note, pa.string()),
     }
-    return Located(pa.table(columns), photos.clocks)
+    counted = {name: int(np.count_nonzero(source == name)) for name in SOURCES}
+    return Located(pa.table(columns), photos.clocks, {name: n for name, n in counted.items() if n})

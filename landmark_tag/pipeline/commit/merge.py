@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from landmark_tag.pipeline.commit.fixes import Fixes, LocateSettings
 from landmark_tag.pipeline.commit.journal import PartJournal
-from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, floats, locate
+from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, SOURCES, Located, floats, locate
 from landmark_tag.pipeline.commit.sidecar import SidecarTag, SidecarWriter
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.execute.judge import Judge
@@ -41,6 +41,7 @@ class MergeResult:
     rows: int  # in the new output
     rejudged: int  # carried-over rows whose status the current thresholds changed
     clocks: list[str] = field(default_factory=list)  # what the location pass learned of the clocks
+    locations: dict[str, int] = field(default_factory=dict)  # rows of the output located, by source
 
 
 def merge_output(
@@ -62,8 +63,8 @@ def merge_output(
     target, k = journal.target, journal.k
     staged = _merged(journal, previous, drop, judge)
     try:
-        rows, clocks = _located(staged, target, k, locating or LocateSettings(), track, sidecars)
-        return MergeResult(rows, staged.rejudged, clocks)
+        rows, located = _located(staged, target, k, locating or LocateSettings(), track, sidecars)
+        return MergeResult(rows, staged.rejudged, located.clocks, located.sources)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(staged.path)
@@ -83,9 +84,9 @@ def _located(
     settings: LocateSettings,
     track: Fixes | None,
     sidecars: SidecarWriter | None,
-) -> tuple[int, list[str]]:
+) -> tuple[int, Located]:
     """Publish the staged rows as the output, with every row's location set; returns the rows and
-    what was learned of the clocks."""
+    what the location pass found."""
     columns = INPUT_COLUMNS + (_SIDECAR_COLUMNS if sidecars is not None else [])
     staged_columns = pq.read_table(staged.path, columns=columns)  # one read, for both
     located = locate(staged_columns, settings, track)
@@ -101,7 +102,7 @@ def _located(
                 table = table.set_column(table.schema.get_field_index(name), name, column)
             writer.write_table(table)
             done += table.num_rows
-        return writer.rows_written, located.clocks
+        return writer.rows_written, located
 
 
 _SIDECAR_COLUMNS = [
@@ -243,5 +244,18 @@ def commit_scan(
             track=track,
             sidecars=sidecars,
         )
+    else:  # the output stays as it is: its locations, counted
+        result.locations = _count_sources(target)
     journal.clear()
     return result
+
+
+def _count_sources(target: OutputTarget) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    if "location_source" not in target.columns():
+        return counts
+    for batch in target.batches(columns=["location_source"]):
+        for item in pc.value_counts(batch.column("location_source")).to_pylist():
+            if item["values"] in SOURCES:
+                counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+    return counts

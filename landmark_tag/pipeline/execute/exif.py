@@ -70,6 +70,11 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
+# No photo was taken before photography, or in the far future: such a date is a broken clock or a
+# placeholder (9999:12:31), and at either end of the calendar it cannot even be carried to UTC.
+EARLIEST_YEAR, LATEST_YEAR = 1826, 2999
+
+
 def local_time(date_time: Any, subseconds: Any = None) -> str | None:
     """EXIF's "YYYY:MM:DD HH:MM:SS" (+ sub-second digits) as ISO 8601, or None when not a time."""
     text = _text(date_time)
@@ -78,6 +83,8 @@ def local_time(date_time: Any, subseconds: Any = None) -> str | None:
     try:
         moment = datetime.strptime(text[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
+        return None
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
         return None
     digits = "".join(ch for ch in (_text(subseconds) or "") if ch.isdigit())
     iso = moment.isoformat()
@@ -105,6 +112,8 @@ def gps_time(date_stamp: Any, time_stamp: Any) -> float | None:
         day = datetime.strptime(text[:10].replace("-", ":"), "%Y:%m:%d").replace(tzinfo=timezone.utc)
         hours, minutes, seconds = (_as_float(part) for part in time_stamp)
     except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
         return None
     if not all(math.isfinite(part) and part >= 0 for part in (hours, minutes, seconds)):
         return None

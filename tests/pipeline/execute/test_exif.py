@@ -160,6 +160,10 @@ def test_a_clock_without_an_offset_is_never_read_as_utc_and_gps_time_is_kept_apa
         ({"taken": "2017:04:17 13:34:18", "offset": "+25:00"}, CaptureTime("2017-04-17T13:34:18")),
         ({"gps_date": "2017:04:17", "gps_time": (25, 0, 0)}, CaptureTime()),
         ({"gps_date": "garbage", "gps_time": (12, 0, 0)}, CaptureTime()),
+        # Placeholders at the ends of the calendar: in UTC they would leave it (year 10000, year 0).
+        ({"taken": "9999:12:31 23:59:59", "offset": "-14:00"}, CaptureTime(offset="-14:00")),
+        ({"taken": "0001:01:01 00:00:00", "offset": "+14:00"}, CaptureTime(offset="+14:00")),
+        ({"gps_date": "9999:12:31", "gps_time": (23, 59, 59)}, CaptureTime()),
     ],
 )
 def test_times_that_are_not_times_are_left_out(tmp_path, tags, expected):
