@@ -1,7 +1,12 @@
 """One scan per output at a time.
 
-Locally, `<out>.lock` is held with flock: the kernel releases it when the process dies, however it
-dies, so a lock left by a crash is never mistaken for a running scan. A bucket has no flock, so
+Locally, `<out>.lock` is held with a POSIX record lock (fcntl F_SETLK): the kernel releases it when
+the process dies, however it dies, so a lock left by a crash is never mistaken for a running scan.
+Unlike flock, the lock belongs to the scan's process alone: the decode workers it forks do not share
+it, so a worker that outlives a killed scan (stuck on a read) cannot keep the next scan out. A POSIX
+lock does not keep out the process that holds it, and closing any handle to the file drops it, so
+the process also keeps the set of lock files it holds (`_HELD_HERE`) and refuses a second scan of the
+same output before it opens the file. A bucket has no flock, so
 there the lock is an object holding its owner, a random token and a heartbeat that the scan
 refreshes while it runs. Every write of it is conditional, so that two scans can never both hold
 it: taking it creates the object only if there is none (`If-None-Match: *`), and a heartbeat or a
@@ -24,6 +29,7 @@ import math
 import os
 import secrets
 import socket
+import threading
 import time
 from typing import Any
 
@@ -36,6 +42,11 @@ logger = logging.getLogger(__name__)
 
 class ScanLockedError(LandmarkTagError):
     """Another scan is writing the same output."""
+
+
+# The local lock files this process holds (their real paths): a per-process fact, as POSIX locks are.
+_HELD_HERE: set[str] = set()
+_HELD_HERE_GUARD = threading.Lock()
 
 
 def _owner() -> dict[str, Any]:
@@ -60,8 +71,11 @@ def _parse_owner(content: bytes) -> dict[str, Any] | None:
 
 
 def _describe(owner: dict[str, Any]) -> str:
+    who = f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}"
+    if owner.get("started") is None and "pid" in owner:
+        return f"{who}: this process"
     started = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(owner.get("started", 0)))
-    return f"pid {owner.get('pid', '?')} on {owner.get('host', '?')}, since {started}"
+    return f"{who}, since {started}"
 
 
 def _dead_here(owner: dict[str, Any]) -> bool:
@@ -84,6 +98,7 @@ class OutputLock:
         self.storage_options = target.storage_options
         self.stale_after = stale_after
         self._fd: int | None = None
+        self._held = ""  # the lock file's real path, while this process holds it
         self._last_beat = 0.0
 
     def __enter__(self) -> OutputLock:
@@ -97,6 +112,11 @@ class OutputLock:
         self.release()
 
     def _refused(self, owner: dict[str, Any]) -> ScanLockedError:
+        if owner and _dead_here(owner):  # a process it left behind holds it, not the scan named
+            return ScanLockedError(
+                f"{self.path} is held by a process that the scan of {self.out} ({_describe(owner)}, no"
+                " longer running) left behind; wait for it to end, or end it, and run again"
+            )
         return ScanLockedError(
             f"another scan is writing {self.out} ({_describe(owner)}); it holds {self.path}. "
             "Wait for it to finish, or use another --out."
@@ -105,11 +125,25 @@ class OutputLock:
     def _acquire_local(self) -> None:
         path = local_path(self.path)
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        held = os.path.realpath(path)
+        with _HELD_HERE_GUARD:
+            if held in _HELD_HERE:
+                raise self._refused({"pid": os.getpid(), "host": socket.gethostname(), "started": None})
+            _HELD_HERE.add(held)
+        try:
+            self._lock_file(path)
+        except BaseException:
+            with _HELD_HERE_GUARD:
+                _HELD_HERE.discard(held)
+            raise
+        self._held = held
+
+    def _lock_file(self, path: str) -> None:
         while True:
             fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:  # EACCES or EAGAIN: held by a live process
                 try:
                     owner = json.loads(os.read(fd, 4096) or b"{}")
                 except ValueError:
@@ -201,8 +235,10 @@ class OutputLock:
     def release(self) -> None:
         if self._fd is not None:
             os.unlink(local_path(self.path))
-            os.close(self._fd)  # closing drops the flock
+            os.close(self._fd)  # closing drops the lock
             self._fd = None
+            with _HELD_HERE_GUARD:
+                _HELD_HERE.discard(self._held)
         elif is_url(self.path) and self._last_beat:
             self._last_beat = 0.0
             fs, inner = filesystem(self.path, self.storage_options)

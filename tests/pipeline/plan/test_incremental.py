@@ -295,3 +295,23 @@ def test_the_merge_keeps_each_photos_newest_row_by_scan_time_not_part_name(tmp_p
     journal.commit([older], shard=1)
     assert merge_output(journal, previous=False, drop=set()).rows == 1
     assert read_results(out)["status"].tolist() == ["tagged"]
+
+
+LOCK_FORK_AND_HANG = "import os, sys, time; from landmark_tag.pipeline.plan.lock import OutputLock; from landmark_tag.pipeline.target import OutputTarget; l = OutputLock(OutputTarget.at(sys.argv[1])).__enter__(); child = os.fork(); child or (time.sleep(60), os._exit(0)); print(child, flush=True); time.sleep(60)"  # noqa: E501
+
+
+def test_a_killed_scans_forked_workers_do_not_keep_its_lock(tmp_path):
+    # As the OOM killer does: the scan dies, a decode worker it forked (stuck on a read) lives on.
+    out = str(tmp_path / "tags.parquet")
+    scan = subprocess.Popen(
+        [sys.executable, "-c", LOCK_FORK_AND_HANG, out], stdout=subprocess.PIPE, text=True
+    )
+    worker = int(scan.stdout.readline())
+    try:
+        scan.send_signal(signal.SIGKILL)
+        scan.wait()
+        os.kill(worker, 0)  # the worker, holding the lock file open, is still alive
+        with OutputLock(OutputTarget.at(out)):  # the next scan is not refused
+            pass
+    finally:
+        os.kill(worker, signal.SIGKILL)
