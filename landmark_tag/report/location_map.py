@@ -3,8 +3,11 @@
 No tiles and nothing fetched: the page stays one file that opens offline.
 
 The view is the located photos' extent, whatever it is (a walk, a country, the world); each photo
-is a dot in its source's colour inside a faint circle of its stated radius. Large outputs draw a
-seeded uniform sample of their located photos (`MAP_POINTS`), and say so.
+is a dot in its source's colour inside a faint circle of its stated radius, and photos that fall on
+one dot (a landmark's photos share its place) are one dot with their count. Large outputs draw a
+seeded uniform sample of their located photos (`MAP_POINTS`), and say so. At a trip's scale the
+1:110m outlines would be kilometres off (an estuary drawn as land): below OUTLINE_MIN_SPAN_DEGREES
+none is drawn, and the map says so.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ LOCATION_INPUT = ["path", "location_latitude", "location_longitude", "location_s
 METRES_PER_DEGREE = 111_320.0
 MIN_SPAN_DEGREES = 0.005  # about 500 m: a view no smaller, even for one photo
 VIEW_ASPECT = 2.0  # width : height
+# 1:110m outlines are generalised to tens of kilometres: drawn only in views at least this wide.
+OUTLINE_MIN_SPAN_DEGREES = 5.0
 
 
 @dataclass
@@ -110,13 +115,13 @@ def map_section(located: LocatedPhotos) -> str:
     width, height = max(width, height * VIEW_ASPECT), max(height, width / VIEW_ASPECT)
     left, top = (x0 + x1 - width) / 2, (y0 + y1 - height) / 2
     dot = width / 250
-    outline = resources.files("landmark_tag.report").joinpath("world-110m.txt").read_text("ascii").strip()
     shapes = []
-    for point in located.sample:
-        x, y = point.lon * squeeze, -point.lat
+    for spot in _spots(located.sample, squeeze, dot):
+        x, y, point, count = spot
         colour = SOURCE_COLOURS.get(point.source, "#444")
         within = f", within {point.radius_m:,.0f} m" if point.radius_m is not None else ""
-        title = escape(f"{point.name}: {point.source}{within}", quote=True)
+        who = point.name if count == 1 else f"{count:,} photos, as {point.name}"
+        title = escape(f"{who}: {point.source}{within}", quote=True)
         if point.radius_m is not None and point.radius_m / METRES_PER_DEGREE > dot:
             shapes.append(
                 f'<circle cx="{x:.6f}" cy="{y:.6f}" r="{point.radius_m / METRES_PER_DEGREE:.6f}" '
@@ -124,6 +129,19 @@ def map_section(located: LocatedPhotos) -> str:
             )
         shapes.append(
             f'<circle cx="{x:.6f}" cy="{y:.6f}" r="{dot:.6f}" fill="{colour}"><title>{title}</title></circle>'
+        )
+        if count > 1:
+            shapes.append(
+                f'<text class="count" x="{x + dot * 1.3:.6f}" y="{y + dot:.6f}" font-size="{dot * 3:.6f}">'
+                f"{count:,}</text>"
+            )
+    outlined = width >= OUTLINE_MIN_SPAN_DEGREES
+    outline_path = ""
+    if outlined:
+        outline = resources.files("landmark_tag.report").joinpath("world-110m.txt").read_text("ascii").strip()
+        outline_path = (
+            f'<path d="{outline}" transform="scale({squeeze / 10:.8f} 0.1)" fill="#efece2" stroke="#a9a596" '
+            f'stroke-width="0.6" vector-effect="non-scaling-stroke"/>'
         )
     bar_m = _nice_length_m(width / 4 * METRES_PER_DEGREE)
     bar = bar_m / METRES_PER_DEGREE
@@ -137,10 +155,9 @@ def map_section(located: LocatedPhotos) -> str:
     svg = (
         f'<svg class="map" viewBox="{left:.6f} {top:.6f} {width:.6f} {height:.6f}" role="img" '
         f'aria-label="map of the located photos" preserveAspectRatio="xMidYMid meet">'
-        f'<rect x="{left:.6f}" y="{top:.6f}" width="{width:.6f}" height="{height:.6f}" fill="#dde9f1"/>'
-        f'<path d="{outline}" transform="scale({squeeze / 10:.8f} 0.1)" fill="#efece2" stroke="#a9a596" '
-        f'stroke-width="0.6" vector-effect="non-scaling-stroke"/>'
-        f"{''.join(shapes)}{scale}</svg>"
+        f'<rect x="{left:.6f}" y="{top:.6f}" width="{width:.6f}" height="{height:.6f}" '
+        f'fill="{"#dde9f1" if outlined else "#f4f4f0"}"/>'
+        f"{outline_path}{''.join(shapes)}{scale}</svg>"
     )
     legend = " ".join(
         f'<span class="source"><span class="dot" style="background:{SOURCE_COLOURS.get(source, "#444")}">'
@@ -152,12 +169,30 @@ def map_section(located: LocatedPhotos) -> str:
         if located.total > len(located.sample)
         else ""
     )
+    outlines = (
+        " Outlines: Made with Natural Earth (public domain), drawn offline."
+        if outlined
+        else " No outlines at this scale: the world outlines at hand would be kilometres off."
+    )
     return (
         f'<section id="map"><h2>Where the located photos are ({located.total:,})</h2>{svg}'
         f'<p class="legend">{legend}</p><p class="note">Each dot is a photo, in the colour of its location'
-        f"'s source, inside a faint circle of its stated radius.{sampled} Outlines: Made with Natural Earth"
-        " (public domain), drawn offline.</p></section>\n"
+        f"'s source, inside a faint circle of its stated radius; a number beside a dot counts the photos"
+        f" on it.{sampled}{outlines}</p></section>\n"
     )
+
+
+def _spots(points: list[_Point], squeeze: float, dot: float) -> list[tuple[float, float, _Point, int]]:
+    """The points that fall on one dot of one source, merged: (x, y, the first, how many)."""
+    merged: dict[tuple[int, int, str], list] = {}
+    for point in points:
+        x, y = point.lon * squeeze, -point.lat
+        key = (round(x / dot), round(y / dot), point.source)
+        if key in merged:
+            merged[key][3] += 1
+        else:
+            merged[key] = [x, y, point, 1]
+    return [(x, y, point, count) for x, y, point, count in merged.values()]
 
 
 def _order(source: str) -> int:

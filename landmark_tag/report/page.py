@@ -22,7 +22,7 @@ PAGE_SIZE = 120  # cards shown per section before "Show more"
 STATUS_TITLES = {
     "tagged": "Tagged photos",
     "uncertain": "Uncertain: below the confidence threshold",
-    "no_landmark": "No landmark: unlike every landmark the model knows (no location)",
+    "no_landmark": "No landmark: unlike every landmark the model knows",
     "skipped_gps": "Located by EXIF GPS (not sent to the model)",
     "failed": "Failed",
 }
@@ -153,7 +153,7 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
             caption.append(f'<ol start="2">{"".join(others)}</ol>')
     if row.get("landmark_score") is not None:
         caption.append(f'<div class="score">landmark score {row["landmark_score"]:.3f}</div>')
-    if row.get("estimated_latitude") is not None:
+    if row.get("estimated_latitude") is not None and row.get("location_source") != "landmark":
         country = f" ({esc(row['estimated_country'])})" if row.get("estimated_country") else ""
         where = _coordinates(row["estimated_latitude"], row["estimated_longitude"])
         caption.append(f'<div class="where">estimated: {where}{country}</div>')
@@ -177,14 +177,21 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
 def _location(row: dict[str, Any]) -> list[str]:
     """The photo's location, where its own GPS does not already say it: its source and radius, or
     why it has none."""
-    source = row.get("location_source")
-    if source is not None and source != "gps" and row.get("location_latitude") is not None:
-        where = _coordinates(row["location_latitude"], row["location_longitude"])
-        radius = row.get("location_radius_m")
-        within = f", within {radius:,.0f} m" if radius is not None else ""
-        return [f'<div class="where">location ({esc(source)}{within}): {where}</div>']
-    if row.get("location_note"):
-        return [f'<div class="where none">no location: {esc(row["location_note"])}</div>']
+    source, note = row.get("location_source"), row.get("location_note")
+    if source is not None and row.get("location_latitude") is not None:
+        lines = []
+        if source != "gps":
+            where = _coordinates(row["location_latitude"], row["location_longitude"])
+            radius = row.get("location_radius_m")
+            within = f", within {radius:,.0f} m" if radius is not None else ""
+            country = row.get("estimated_country") if source == "landmark" else None
+            country_text = f" ({esc(country)})" if country else ""
+            lines.append(f'<div class="where">location ({esc(source)}{within}): {where}{country_text}</div>')
+        if note:  # located, with a word on a source that disagreed
+            lines.append(f'<div class="where note">{esc(note)}</div>')
+        return lines
+    if note:
+        return [f'<div class="where none">no location: {esc(note)}</div>']
     return []
 
 

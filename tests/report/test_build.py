@@ -288,3 +288,35 @@ def test_capture_times_at_the_ends_of_the_calendar_do_not_stop_the_report(tmp_pa
     pq.write_table(table, out)
     build_report(ReportConfig(str(out), str(tmp_path / "r.html"), workers=0))
     assert len(section_items(lxml.html.parse(str(tmp_path / "r.html")).getroot(), "no_landmark")) == 1
+
+
+def test_a_tagged_card_gives_its_place_once_and_a_located_card_its_note(tmp_path):
+    photo = save_photo(tmp_path / "a.jpg", scene())
+    rows = [
+        ResultRow(str(photo), Status.TAGGED, 1, 0.0, 0.0, "m@1", landmarks=["Petra"], probabilities=[0.9],
+                  estimated_latitude=30.3285, estimated_longitude=35.4444, estimated_country="JO"),
+        ResultRow(str(tmp_path / "b.jpg"), Status.NO_LANDMARK, 1, 0.0, 0.0, "m@1"),
+    ]  # fmt: skip
+    table = rows_to_table(rows, 1)
+    for name, values in {
+        "location_latitude": [30.3285, 50.05],
+        "location_longitude": [35.4444, 4.0],
+        "location_source": ["landmark", "track"],
+        "location_radius_m": [2000.0, 60.0],
+        "location_note": [None, "track and time disagree; the track is kept"],
+    }.items():
+        table = table.set_column(
+            table.schema.get_field_index(name), name, pa.array(values, table.schema.field(name).type)
+        )
+    out = tmp_path / "tags.parquet"
+    pq.write_table(table, out)
+    build_report(ReportConfig(str(out), str(tmp_path / "r.html"), workers=0))
+    document = lxml.html.parse(str(tmp_path / "r.html")).getroot()
+    (tagged,) = section_items(document, "tagged")
+    assert tagged.text_content().count("30.3285, 35.4444") == 1
+    assert "location (landmark, within 2,000 m): 30.3285, 35.4444 (JO)" in tagged.text_content()
+    (other,) = section_items(document, "no_landmark")
+    assert "location (track, within 60 m)" in other.text_content()
+    assert "track and time disagree; the track is kept" in other.text_content()
+    title = document.xpath('//section[@id="section-no_landmark"]/h2')[0].text_content()
+    assert "no location" not in title

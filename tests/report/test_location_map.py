@@ -51,7 +51,8 @@ def test_the_view_holds_every_photo_from_a_walk_to_the_world():
         drawn = dots(html)
         assert len(drawn) == len(points)
         assert all(left < x < left + width and top < y < top + height for x, y in drawn)
-    assert "Made with Natural Earth" in html and "https://" not in html and "http://" not in html
+    assert "Made with Natural Earth" in html  # the world: outlines
+    assert "https://" not in html and "http://" not in html
 
 
 def test_large_outputs_draw_a_seeded_uniform_sample_and_say_so():
@@ -68,7 +69,36 @@ def test_large_outputs_draw_a_seeded_uniform_sample_and_say_so():
     assert 10 <= late <= 40  # about half come from the second half of the rows
     html = map_section(located)
     assert "A uniform sample of 50 of the 1,000 located photos is drawn." in html
-    assert len(dots(html)) == 50
+    assert photos_drawn(html) == 50
+
+
+def photos_drawn(html: str) -> int:
+    """Dots, each with the count beside it where several photos share it."""
+    svg = lxml.html.fromstring(html).xpath("//svg")[0]
+    counts = [int(t.text.replace(",", "")) for t in svg.xpath('.//text[@class="count"]')]
+    return len(dots(html)) + sum(count - 1 for count in counts)
+
+
+def test_photos_on_one_spot_are_one_dot_with_their_count():
+    # 160 photos tagged with 7 landmarks share 7 places: 7 dots that say how many are on each.
+    places = [(20.68, -88.57), (-22.95, -43.21), (-13.16, -72.55), (30.33, 35.44), (27.18, 78.04),
+              (40.36, 116.02), (41.89, 12.49)]  # fmt: skip
+    located = LocatedPhotos()
+    located.add(batch([places[i % 7] for i in range(160)], source="landmark", radius=2000.0))
+    html = map_section(located)
+    assert len(dots(html)) == 7 and photos_drawn(html) == 160
+    assert "23 photos, as /photos/" not in html  # names, not paths
+    assert "photos, as 0.jpg: landmark, within 2,000 m" in html
+
+
+def test_at_a_trips_scale_no_world_outline_is_drawn():
+    walk = LocatedPhotos()
+    walk.add(batch([(50.881, 4.319), (50.95, 4.40)]))
+    html = map_section(walk)
+    assert "<path" not in html and "No outlines at this scale" in html
+    world = LocatedPhotos()
+    world.add(batch([(48.85, 2.35), (-22.95, -43.21)]))
+    assert "<path" in map_section(world) and "Made with Natural Earth" in map_section(world)
 
 
 def test_each_source_has_its_colour_count_and_radius():
