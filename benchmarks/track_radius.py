@@ -11,6 +11,8 @@ clock given, as --gpx-offset does), and a seeded half (the clock aligned on the 
 each track radius tried (`--fix-radius`, the track point's own term of the radius) it reports the
 share of located photos whose GPS lies within the stated radius, and the median and 90th-percentile
 error. No scan runs: the photos' EXIF is read once and the location pass (`locate`) runs on it.
+A second table pools the simulated tracks per drift and radius: the mean share within the radius
+over the samplings and seeds, and the worst one.
 """
 
 from __future__ import annotations
@@ -157,6 +159,7 @@ def main() -> None:
     args = parser.parse_args()
     seeds = [int(s) for s in args.seeds.split(",")]
     radii = [float(r) for r in args.fix_radius.split(",")]
+    pooled: dict[tuple[str, str, float, str], list[int]] = {}
     print("| sequence | track | fix radius m | all hidden: within (median, p90; located) | half hidden |")
     print("| --- | --- | --- | --- | --- |")
     for folder in args.folders:
@@ -179,6 +182,17 @@ def main() -> None:
             for radius in radii:
                 all_hidden, half = measure(shots, track, offset, radius, seeds)
                 print(f"| {folder.name} | {name} | {radius:.0f} | {all_hidden} | {half} |")
+                if name.startswith("simulated"):
+                    drift = name.split(", ")[1]
+                    for case, text in (("all hidden", all_hidden), ("half hidden", half)):
+                        if text[0].isdigit():
+                            pooled.setdefault((folder.name, drift, radius, case), []).append(
+                                int(text.split("%")[0])
+                            )
+    print("\n| sequence | simulated drift | fix radius m | hidden | within radius: mean | worst |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for (sequence, drift, radius, case), values in pooled.items():
+        print(f"| {sequence} | {drift} | {radius:.0f} | {case} | {np.mean(values):.0f}% | {min(values)}% |")
 
 
 if __name__ == "__main__":
