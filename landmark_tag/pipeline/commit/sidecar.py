@@ -35,6 +35,7 @@ from landmark_tag.errors import LandmarkTagError
 from landmark_tag.pipeline.commit.xmp import (
     NS_RDF,
     NS_X,
+    descriptions,
     keyword_list,
     qname,
     read_simple,
@@ -42,7 +43,15 @@ from landmark_tag.pipeline.commit.xmp import (
     set_simple,
     xmp_coordinate,
 )
-from landmark_tag.storage import exists, is_url, local_path, open_binary, publish, staging_file
+from landmark_tag.storage import (
+    exists,
+    is_url,
+    local_path,
+    open_binary,
+    publish,
+    remove_file,
+    staging_file,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -117,10 +126,35 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
         values = (code, country.name if country is not None else code)
         _merge_unless_set_by_hand(rdf, props, values, qname("landmarktag", "Country"))
     etree.cleanup_namespaces(root, top_nsmap=None, keep_ns_prefixes=None)
+    if (
+        existing is not None
+        and not new
+        and _canonical(root) == _canonical(etree.fromstring(existing, _PARSER))
+    ):
+        return existing  # nothing of ours changed: the file stays byte for byte (attributes unsorted)
     if new:  # readable for people; an existing file keeps its own layout
         etree.indent(root, space=" ")
     # The whole document, so the file's own xpacket wrapper (or lack of one) stays as it was.
     return etree.tostring(root.getroottree(), encoding="utf-8", xml_declaration=False) + b"\n"
+
+
+def _canonical(root: etree._Element) -> bytes:
+    """The document in canonical XML: attribute order and namespace placement do not count."""
+    return etree.tostring(root, method="c14n")
+
+
+def holds_nothing(content: bytes) -> bool:
+    """Whether a sidecar says nothing at all: descriptions without a property (what is left when
+    everything landmark-tag wrote is taken out of a sidecar it started)."""
+    try:
+        root = etree.fromstring(content, _PARSER)
+    except etree.XMLSyntaxError:
+        return False
+    rdf = root if root.tag == qname("rdf", "RDF") else root.find(qname("rdf", "RDF"))
+    if rdf is None or len(rdf) != len(descriptions(rdf)):
+        return False
+    about = qname("rdf", "about")
+    return all(len(d) == 0 and set(d.attrib) <= {about} for d in descriptions(rdf))
 
 
 def _merge_keyword(rdf: etree._Element, keyword: str) -> None:
@@ -233,6 +267,9 @@ def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None
         content = merge_sidecar(existing, tag)
         if content == existing:  # idempotent: an unchanged sidecar is not rewritten
             return False
+        if holds_nothing(content):  # no empty shell is left behind
+            remove_file(path, storage_options)
+            return True
         tmp = staging_file(path)
         try:
             with open(tmp, "wb") as handle:

@@ -280,6 +280,7 @@ def test_exiftool_reads_back_keyword_and_coordinates(tmp_path):
 def test_exiftool_reads_the_radius_as_a_number_and_it_leaves_with_the_location(tmp_path):
     photo = tmp_path / "IMG_4.jpg"
     photo.write_bytes(b"not read")
+    (tmp_path / "IMG_4.jpg.xmp").write_bytes(EXISTING)  # with a rating: the file stays
     by_time = SidecarTag(None, 50.88, 4.32, method="landmark-tag: time, within 31 m", radius_m=31.2)
     write_sidecar(str(photo), by_time)
 
@@ -348,3 +349,30 @@ def test_exiv2_reads_the_location_and_how_it_was_found(tmp_path):
     assert tags["Exif.GPSInfo.GPSLatitudeRef"].strip() == "North"
     assert tags["Exif.GPSInfo.GPSLongitudeRef"].strip() == "West"
     assert tags["Exif.GPSInfo.GPSLatitude"].startswith("50deg 52'")
+
+
+def test_a_sidecar_with_nothing_of_ours_to_change_stays_byte_for_byte(tmp_path):
+    # As exiftool writes XML (single quotes, a namespace on each description): the same values.
+    photo = tmp_path / "IMG_5.jpg"
+    photo.write_bytes(b"")
+    tag = SidecarTag("Petra", 30.3285, 35.4444, "JO")
+    styled = merge_sidecar(None, tag).replace(b'"', b"'").replace(b"<rdf:Description", b"<rdf:Description\n ")
+    (tmp_path / "IMG_5.jpg.xmp").write_bytes(styled)
+    assert write_sidecar(str(photo), tag) is False
+    assert (tmp_path / "IMG_5.jpg.xmp").read_bytes() == styled
+
+
+def test_a_sidecar_left_with_nothing_in_it_is_removed_not_left_as_a_shell(tmp_path):
+    photo = tmp_path / "IMG_6.jpg"
+    photo.write_bytes(b"")
+    write_sidecar(
+        str(photo), SidecarTag(None, 50.88, 4.32, method="landmark-tag: time, within 31 m", radius_m=31)
+    )
+    assert (tmp_path / "IMG_6.jpg.xmp").exists()
+    assert write_sidecar(str(photo), REMOVE_LOCATION) is True
+    assert not (tmp_path / "IMG_6.jpg.xmp").exists()
+    # One that holds anything else stays.
+    (tmp_path / "IMG_6.jpg.xmp").write_bytes(EXISTING)
+    write_sidecar(str(photo), SidecarTag(None, 50.88, 4.32, method="landmark-tag: time, within 31 m"))
+    write_sidecar(str(photo), REMOVE_LOCATION)
+    assert read((tmp_path / "IMG_6.jpg.xmp").read_bytes())["rating"] == "4"
