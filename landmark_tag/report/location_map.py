@@ -52,6 +52,8 @@ class LocatedPhotos:
     counts: Counter = field(default_factory=Counter)
     sample: list[_Point] = field(default_factory=list)
     bounds: list[float] = field(default_factory=lambda: [90.0, -90.0, 180.0, -180.0])  # lat, lon min/max
+    # The longitudes' min/max counted from 0 to 360: the shorter extent across the antimeridian.
+    bounds_east: list[float] = field(default_factory=lambda: [360.0, 0.0])
     _random: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
 
     @property
@@ -68,6 +70,11 @@ class LocatedPhotos:
             min(self.bounds[0], float(lats.min())), max(self.bounds[1], float(lats.max())),
             min(self.bounds[2], float(lons.min())), max(self.bounds[3], float(lons.max())),
         ]  # fmt: skip
+        east = lons % 360.0
+        self.bounds_east = [
+            min(self.bounds_east[0], float(east.min())),
+            max(self.bounds_east[1], float(east.max())),
+        ]
         sources = located.column("location_source")
         self.counts.update(dict(zip(*_value_counts(sources), strict=True)))
         # Reservoir sampling, vectorised: row i of all seen is kept in a random slot with
@@ -107,6 +114,11 @@ def map_section(located: LocatedPhotos) -> str:
     if not located.total:
         return ""
     lat_min, lat_max, lon_min, lon_max = located.bounds
+    # Photos on both sides of the antimeridian (Fiji, a Pacific crossing): longitudes from 0 to 360
+    # keep them together, rather than a view of the whole world between them.
+    across = located.bounds_east[1] - located.bounds_east[0] < lon_max - lon_min
+    if across:
+        lon_min, lon_max = located.bounds_east
     squeeze = math.cos(math.radians((lat_min + lat_max) / 2))  # x = longitude x squeeze, y = -latitude
     x0, x1 = lon_min * squeeze, lon_max * squeeze
     y0, y1 = -lat_max, -lat_min
@@ -116,7 +128,7 @@ def map_section(located: LocatedPhotos) -> str:
     left, top = (x0 + x1 - width) / 2, (y0 + y1 - height) / 2
     dot = width / 250
     shapes = []
-    for spot in _spots(located.sample, squeeze, dot):
+    for spot in _spots(located.sample, squeeze, dot, across):
         x, y, point, count = spot
         colour = SOURCE_COLOURS.get(point.source, "#444")
         within = f", within {point.radius_m:,.0f} m" if point.radius_m is not None else ""
@@ -139,9 +151,11 @@ def map_section(located: LocatedPhotos) -> str:
     outline_path = ""
     if outlined:
         outline = resources.files("landmark_tag.report").joinpath("world-110m.txt").read_text("ascii").strip()
-        outline_path = (
-            f'<path d="{outline}" transform="scale({squeeze / 10:.8f} 0.1)" fill="#efece2" stroke="#a9a596" '
-            f'stroke-width="0.6" vector-effect="non-scaling-stroke"/>'
+        outline_path = "".join(
+            f'<path d="{outline}" transform="translate({shift * squeeze:.6f} 0) '
+            f'scale({squeeze / 10:.8f} 0.1)" fill="#efece2" stroke="#a9a596" stroke-width="0.6" '
+            f'vector-effect="non-scaling-stroke"/>'
+            for shift in ((0.0, 360.0) if across else (0.0,))
         )
     bar_m = _nice_length_m(width / 4 * METRES_PER_DEGREE)
     bar = bar_m / METRES_PER_DEGREE
@@ -182,11 +196,14 @@ def map_section(located: LocatedPhotos) -> str:
     )
 
 
-def _spots(points: list[_Point], squeeze: float, dot: float) -> list[tuple[float, float, _Point, int]]:
-    """The points that fall on one dot of one source, merged: (x, y, the first, how many)."""
+def _spots(
+    points: list[_Point], squeeze: float, dot: float, across: bool
+) -> list[tuple[float, float, _Point, int]]:
+    """The points that fall on one dot of one source, merged: (x, y, the first, how many); with
+    `across`, longitudes counted from 0 to 360."""
     merged: dict[tuple[int, int, str], list] = {}
     for point in points:
-        x, y = point.lon * squeeze, -point.lat
+        x, y = (point.lon % 360.0 if across else point.lon) * squeeze, -point.lat
         key = (round(x / dot), round(y / dot), point.source)
         if key in merged:
             merged[key][3] += 1

@@ -111,3 +111,12 @@ def test_each_source_has_its_colour_count_and_radius():
     assert "0.jpg: track, within 400 m" in html
     radius_circles = [c for c in lxml.html.fromstring(html).xpath("//circle[not(title)]")]
     assert sorted(round(float(c.get("r")) * 111_320) for c in radius_circles)[-2:] == [400, 400]
+
+
+def test_photos_either_side_of_the_antimeridian_are_one_small_view():
+    located = LocatedPhotos()
+    located.add(batch([(-17.0, 179.995), (-17.0, -179.995), (-17.0, 180.0)]))
+    html = map_section(located)
+    left, _, width, _ = view(html)
+    assert width < 1.0  # metres apart, not the whole world
+    assert all(left < x < left + width for x, _ in dots(html))
