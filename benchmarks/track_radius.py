@@ -27,24 +27,14 @@ import numpy as np
 import pyarrow as pa
 
 from landmark_tag.pipeline.commit.fixes import Fixes, LocateSettings, distance_m
-from landmark_tag.pipeline.commit.locate import locate
+from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, locate
 from landmark_tag.pipeline.execute.exif import read_exif
 from landmark_tag.pipeline.plan.discover import IMAGE_EXTENSIONS
 from landmark_tag.pipeline.plan.tracks import read_tracks
+from landmark_tag.results import result_schema
 
-SCHEMA = pa.schema(
-    [
-        ("status", pa.string()),
-        ("gps_latitude", pa.float64()),
-        ("gps_longitude", pa.float64()),
-        ("estimated_latitude", pa.float64()),
-        ("estimated_longitude", pa.float64()),
-        ("taken_at", pa.timestamp("us", tz="UTC")),
-        ("taken_local", pa.timestamp("us")),
-        ("gps_time", pa.timestamp("us", tz="UTC")),
-        ("camera", pa.string()),
-    ]
-)
+# What the location pass reads, typed as the output has it.
+SCHEMA = pa.schema([result_schema(1).field(name) for name in INPUT_COLUMNS])
 
 
 def photos(folder: Path) -> list[dict]:

@@ -28,6 +28,14 @@ class CountingProgress:
         self.done += photos
 
 
+def with_columns(table: pa.Table, **columns: list) -> pa.Table:
+    """`table` with these columns' values replaced, typed as the output has them."""
+    for name, values in columns.items():
+        index = table.schema.get_field_index(name)
+        table = table.set_column(index, name, pa.array(values, table.schema.field(name).type))
+    return table
+
+
 def section_items(document, status):
     return document.xpath(f'//*[@id="list-{status}"]/*')
 
@@ -142,17 +150,14 @@ def test_each_card_says_where_its_location_came_from_and_how_sure(tmp_path):
         ResultRow(str(photo), Status.NO_LANDMARK, 1, 0.0, 0.0, "m@1", **guess),
         ResultRow(str(tmp_path / "b.jpg"), Status.NO_LANDMARK, 1, 0.0, 0.0, "m@1", **guess),
     ]
-    table = rows_to_table(rows, 1)
-    for name, values in {
-        "location_latitude": [50.8812, None],
-        "location_longitude": [4.3285, None],
-        "location_source": ["time", None],
-        "location_radius_m": [350.0, None],
-        "location_note": [None, "track and time disagree"],
-    }.items():
-        table = table.set_column(
-            table.schema.get_field_index(name), name, pa.array(values, table.schema.field(name).type)
-        )
+    table = with_columns(
+        rows_to_table(rows, 1),
+        location_latitude=[50.8812, None],
+        location_longitude=[4.3285, None],
+        location_source=["time", None],
+        location_radius_m=[350.0, None],
+        location_note=[None, "track and time disagree"],
+    )
     out = tmp_path / "tags.parquet"
     pq.write_table(table, out)
     build_report(ReportConfig(str(out), str(tmp_path / "r.html"), workers=0))
@@ -280,10 +285,8 @@ def test_capture_times_at_the_ends_of_the_calendar_do_not_stop_the_report(tmp_pa
     photo = save_photo(tmp_path / "a.jpg", scene())
     guess = {"landmarks": ["Petra"], "probabilities": [0.2]}
     row = ResultRow(str(photo), Status.NO_LANDMARK, 1, 0.0, 0.0, "m@1", **guess)
-    table = rows_to_table([row], 1)
     beyond = (253402300799 + 14 * 3600) * 1_000_000
-    index = table.schema.get_field_index("taken_at")
-    table = table.set_column(index, "taken_at", pa.array([beyond], table.schema.field("taken_at").type))
+    table = with_columns(rows_to_table([row], 1), taken_at=[beyond])
     out = tmp_path / "tags.parquet"
     pq.write_table(table, out)
     build_report(ReportConfig(str(out), str(tmp_path / "r.html"), workers=0))
@@ -297,17 +300,14 @@ def test_a_tagged_card_gives_its_place_once_and_a_located_card_its_note(tmp_path
                   estimated_latitude=30.3285, estimated_longitude=35.4444, estimated_country="JO"),
         ResultRow(str(tmp_path / "b.jpg"), Status.NO_LANDMARK, 1, 0.0, 0.0, "m@1"),
     ]  # fmt: skip
-    table = rows_to_table(rows, 1)
-    for name, values in {
-        "location_latitude": [30.3285, 50.05],
-        "location_longitude": [35.4444, 4.0],
-        "location_source": ["landmark", "track"],
-        "location_radius_m": [2000.0, 60.0],
-        "location_note": [None, "track and time disagree; the track is kept"],
-    }.items():
-        table = table.set_column(
-            table.schema.get_field_index(name), name, pa.array(values, table.schema.field(name).type)
-        )
+    table = with_columns(
+        rows_to_table(rows, 1),
+        location_latitude=[30.3285, 50.05],
+        location_longitude=[35.4444, 4.0],
+        location_source=["landmark", "track"],
+        location_radius_m=[2000.0, 60.0],
+        location_note=[None, "track and time disagree; the track is kept"],
+    )
     out = tmp_path / "tags.parquet"
     pq.write_table(table, out)
     build_report(ReportConfig(str(out), str(tmp_path / "r.html"), workers=0))
