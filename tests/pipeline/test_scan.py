@@ -479,5 +479,32 @@ def test_a_location_found_by_time_goes_into_the_sidecar_saying_how_it_was_found(
     save_photo(photos / "paris.jpg", scene(seed=3), exif=paris)
     third = scan(config)
     assert third.sidecars.written == 1
-    sidecar = (photos / "camera.jpg.xmp").read_text()
-    assert "GPSLatitude" not in sidecar and "GPSProcessingMethod" not in sidecar
+    assert not (photos / "camera.jpg.xmp").exists()  # nothing else was in it: no empty shell is left
+
+
+def test_sidecars_catch_up_with_locations_that_moved_in_a_run_without_write_xmp(tmp_path, tiny_model):
+    from tests.helpers import capture_exif, gps_exif, save_photo, scene
+
+    photos = tmp_path / "photos"
+    phone = capture_exif(gps_exif(50.88, 4.32), taken="2017:04:17 14:20:00", offset="+02:00")
+    save_photo(photos / "phone.jpg", scene(seed=1), exif=phone)
+    camera = capture_exif(taken="2017:04:17 14:25:00", offset="+02:00")
+    save_photo(photos / "camera.jpg", scene(seed=2), exif=camera)
+    config = ScanConfig(
+        [str(photos)], str(tmp_path / "t.parquet"), model=str(tiny_model), workers=0, min_confidence=1.0,
+        write_xmp=True,
+    )  # fmt: skip
+    scan(config)
+    assert "within 170 m" in (photos / "camera.jpg.xmp").read_text()
+    # A photo with GPS a minute after the camera's: its location moves closer, in a run without sidecars.
+    near = capture_exif(gps_exif(50.89, 4.32), taken="2017:04:17 14:26:00", offset="+02:00")
+    save_photo(photos / "near.jpg", scene(seed=3), exif=near)
+    config.write_xmp = False
+    scan(config)
+    assert "within 170 m" in (photos / "camera.jpg.xmp").read_text()  # behind the output now
+    config.write_xmp = True
+    caught_up = scan(config)
+    row = read_results(tmp_path / "t.parquet").set_index("path").loc[str(photos / "camera.jpg")]
+    assert caught_up.sidecars.written == 1
+    assert f"within {row['location_radius_m']:,.0f} m" in (photos / "camera.jpg.xmp").read_text()
+    assert scan(config).sidecars.written == 0  # caught up once, then left alone

@@ -23,6 +23,7 @@ from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.execute.judge import Judge
 from landmark_tag.pipeline.target import OutputTarget
 from landmark_tag.results import LOCATION_COLUMN_NAMES, Status, conform, iter_result_batches
+from landmark_tag.storage import exists, publish, remove_file, staging_file
 
 
 def count_rejudged(previous: OutputTarget, judge: Judge) -> int:
@@ -87,12 +88,17 @@ def _located(
 ) -> tuple[int, Located]:
     """Publish the staged rows as the output, with every row's location set; returns the rows and
     what the location pass found."""
-    columns = INPUT_COLUMNS + (_SIDECAR_COLUMNS if sidecars is not None else [])
-    staged_columns = pq.read_table(staged.path, columns=columns)  # one read, for both
+    staged_columns = pq.read_table(staged.path, columns=INPUT_COLUMNS + _SIDECAR_COLUMNS)  # one read
     located = locate(staged_columns, settings, track)
     locations = located.table
+    pending = SidecarsPending(target)
     if sidecars is not None:  # before the publish: a crash in between writes them again
-        _write_sidecars(staged_columns, locations, staged.fresh_from, sidecars)
+        every_row = pending.exists()  # a run without --write-xmp moved locations: bring all up
+        _write_sidecars(staged_columns, locations, staged.fresh_from, sidecars, every_row)
+        if every_row and not sidecars.stats.failed:
+            pending.clear()
+    elif _changed(staged_columns, locations).any():
+        pending.mark()  # sidecars written by earlier runs may now lag behind the output
     done = 0
     with ResultWriter(target, k) as writer:
         for batch in iter_result_batches(staged.path, "parquet"):
@@ -111,20 +117,62 @@ _SIDECAR_COLUMNS = [
 ]  # fmt: skip
 
 
-def _write_sidecars(before: pa.Table, after: pa.Table, fresh_from: int, sidecars: SidecarWriter) -> None:
-    """Bring the sidecars up to the published output, each written at most once. The rows from
-    `fresh_from` on were tagged in this run: a tagged one gets its landmark, country and location.
-    Any other row's sidecar changes only when its location did: what it may hold of ours is the
-    row's earlier location, or for a tagged row without one, its landmark's place; what it should
-    hold is the new location, unless that is the photo's own GPS. A location now found is written,
-    one that no longer holds is taken out (`remove_location`)."""
-    held_source, held_lat, held_lon = _held(before)
+class SidecarsPending:
+    """`<out>.sidecars-pending`: a run without --write-xmp changed locations, so sidecars written by
+    earlier runs may lag behind the output; the next run with --write-xmp brings every one up to
+    date (a sidecar already right is read, not written) and removes the mark."""
+
+    def __init__(self, target: OutputTarget) -> None:
+        self.path, self.storage_options = f"{target.path}.sidecars-pending", target.storage_options
+
+    def exists(self) -> bool:
+        return exists(self.path, self.storage_options)
+
+    def mark(self) -> None:
+        if self.exists():
+            return
+        tmp = staging_file(self.path)
+        try:
+            with open(tmp, "w") as handle:
+                handle.write("locations changed without --write-xmp: the next run with it updates sidecars\n")
+            publish(tmp, self.path, self.storage_options)
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+
+    def clear(self) -> None:
+        remove_file(self.path, self.storage_options)
+
+
+def _ours(after: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(source, latitude, longitude) of the location that belongs in each sidecar: the row's, unless
+    it is the photo's own GPS (the photo says it itself)."""
     source = np.asarray(after.column("location_source").to_pylist(), dtype=object)
-    source[source == "gps"] = None  # the photo says it itself: nothing of ours belongs in the sidecar
-    lat, lon = floats(after.column("location_latitude")), floats(after.column("location_longitude"))
+    source[source == "gps"] = None
+    return source, floats(after.column("location_latitude")), floats(after.column("location_longitude"))
+
+
+def _changed(before: pa.Table, after: pa.Table) -> np.ndarray:
+    """Per row, whether what belongs in its sidecar differs from what earlier runs may have put there."""
+    held_source, held_lat, held_lon = _held(before)
+    source, lat, lon = _ours(after)
     ours, held = source != None, held_source != None  # noqa: E711 (elementwise)
     moved = ~np.isclose(lat, held_lat, rtol=0.0, atol=1e-7) | ~np.isclose(lon, held_lon, rtol=0.0, atol=1e-7)
-    changed = (ours != held) | (ours & held & ((source != held_source) | moved))
+    return (ours != held) | (ours & held & ((source != held_source) | moved))
+
+
+def _write_sidecars(
+    before: pa.Table, after: pa.Table, fresh_from: int, sidecars: SidecarWriter, every_row: bool = False
+) -> None:
+    """Bring the sidecars up to the published output, each written at most once. The rows from
+    `fresh_from` on were tagged in this run: a tagged one gets its landmark, country and location.
+    Any other row's sidecar changes only when its location did (with `every_row`, every row's is
+    brought up to date): what it may hold of ours is the row's earlier location, or for a tagged row
+    without one, its landmark's place; what it should hold is the new location, unless that is the
+    photo's own GPS. A location now found is written, one that no longer holds is taken out
+    (`remove_location`)."""
+    source, lat, lon = _ours(after)
+    changed = np.ones(before.num_rows, dtype=bool) if every_row else _changed(before, after)
     tagged_now = _tagged(before) & (np.arange(before.num_rows) >= fresh_from)
     rows = np.flatnonzero(changed | tagged_now)
     picked = before.select(["path", "landmark_1", "estimated_country"]).take(pa.array(rows)).to_pylist()
@@ -234,7 +282,8 @@ def commit_scan(
     # An output written before locations existed gets them now, with nothing else new.
     located = previous and "location_source" in target.columns()
     tracks = track is not None and len(track) > 0  # may be new: they can locate any row
-    if journal.existing() or drop or not located or tracks or count_rejudged(target, judge):
+    catch_up = sidecars is not None and SidecarsPending(target).exists()
+    if journal.existing() or drop or not located or tracks or catch_up or count_rejudged(target, judge):
         result = merge_output(
             journal,
             previous=previous,
