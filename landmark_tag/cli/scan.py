@@ -96,10 +96,12 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
         console.print(f"[yellow]warning:[/] could not list {plain(problem)}", highlight=False)
     for problem in summary.sidecars.problems if summary.sidecars else []:
         console.print(f"[yellow]warning:[/] sidecar not written: {plain(problem)}", highlight=False)
-    if summary.gpx_given and not summary.locations.get("track"):
+    without_gps = summary.output_rows - summary.locations.get("gps", 0)
+    if summary.gpx_given and without_gps and not summary.locations.get("track"):
         console.print(
-            "[yellow]warning:[/] no photo was placed on the GPS tracks (--gpx): the clock lines say"
-            " why; --gpx-offset sets the cameras' offset from the tracks by hand",
+            f"[yellow]warning:[/] none of the {without_gps:,} photos without GPS of their own was placed"
+            " on the GPS tracks (--gpx): the clock lines say why; --gpx-offset sets the cameras' offset"
+            " from the tracks by hand",
             highlight=False,
         )
 

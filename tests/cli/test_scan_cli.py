@@ -288,7 +288,7 @@ def test_the_summary_counts_locations_by_source_and_says_when_a_track_placed_not
     assert result.exit_code == 0, result.output
     assert json.loads(summary.read_text())["locations"] == {"gps": 1}
     assert "rows located" in result.output and "by gps" in result.output and "by track" in result.output
-    assert "no photo was placed on the GPS tracks" in result.output
+    assert "none of the 3 photos without GPS of their own was placed on the GPS tracks" in result.output
 
 
 def test_what_photos_say_is_printed_as_text_and_a_log_is_not_wrapped(tmp_path):
