@@ -26,7 +26,9 @@ the validation photos join the bank, every photo scored against the others); `+1
 instead of the mean); `+oe` (outlier exposure: the negatives' outputs pushed towards uniform,
 Hendrycks et al., 2019); `last-stage` (the backbone's last stage and head convolution learn with
 the head); `last-stage+margin` (and each negative's cosine similarity to the landmark photos in
-its batch is pushed below 0.4). The landmark score's threshold is fitted by `train`'s own
+its batch is pushed below 0.4); `+leave-class-out@R` (the threshold also lets at most R of the
+labelled photos through when each is scored with its own landmark left out of the bank: `train`'s
+default, at 10%, since it was measured here). The landmark score's threshold is fitted by `train`'s own
 `fit_landmark_scorer`. Each recipe is also judged with other scores as the gate (msp, energy, knn x
 msp) on the line printed per seed; with a pooled bank those lines mean little (the validation
 photos that set their thresholds are in the bank). `--backbone` and `--input-size` change the
@@ -181,6 +183,9 @@ class Recipe:
     # some), with or without setting aside the negatives that score like most landmark photos.
     landmark_photos_among_negatives: int = 0
     set_aside_landmark_like: bool = True
+    # The share of labelled photos, each scored with its own landmark left out, let through; None:
+    # that rule is not used.
+    unknown_rate: float | None = None
 
 
 MARGIN = 0.4  # last-stage+margin: a negative's cosine similarity to any landmark photo above this costs
@@ -278,6 +283,7 @@ def judge(tail: Tail, cached: Cached, sets: Sets, recipe: Recipe, seconds: float
         false_tag_rate=rate or 0.0,
         valid_targets=torch.tensor(sets.valid.targets) if recipe.pooled_bank else None,
         landmark_like_share=LANDMARK_LIKE_SHARE if recipe.set_aside_landmark_like else None,
+        unknown_rate=recipe.unknown_rate,
     )
     with torch.enable_grad():  # the temperature is fitted by gradient
         calibration = calibrate(valid_logits, torch.tensor(sets.valid.targets))
@@ -340,6 +346,16 @@ RECIPES = {
     "frozen+negatives+12-known-among-them-counted": Recipe(
         negatives_threshold=0.01, landmark_photos_among_negatives=12, set_aside_landmark_like=False
     ),
+    **{
+        f"frozen+pooled-bank+leave-class-out@{rate:.0%}": Recipe(pooled_bank=True, unknown_rate=rate)
+        for rate in (0.02, 0.05, 0.1, 0.2)
+    },
+    **{
+        f"frozen+negatives+pooled-bank+leave-class-out@{rate:.0%}": Recipe(
+            negatives_threshold=0.01, pooled_bank=True, unknown_rate=rate
+        )
+        for rate in (0.05, 0.1)
+    },
     "frozen-gem": Recipe(gem=3.0),
     "frozen-gem+negatives": Recipe(gem=3.0, negatives_threshold=0.01),
     "last-stage": Recipe(train_last=True),

@@ -32,6 +32,9 @@ MAX_BANK_BYTES = 20_000_000
 DEFAULT_NEIGHBOUR = 1  # k: the nearest training photo (k = 5 and 10 measured the same: docs/quality.md)
 DEFAULT_LANDMARK_RECALL = 0.95
 DEFAULT_FALSE_TAG_RATE = 0.01
+# The share of the labelled photos, each scored with its own landmark left out, that the default
+# threshold lets through (stand-ins for famous places the model does not know; docs/quality.md).
+DEFAULT_UNKNOWN_RATE = 0.10
 # A negative that scores at least as high as this share of the labelled landmark photos is taken
 # for a photo of a known landmark (a user's own library holds some) and left out of the false-tag
 # rate: 12 landmark photos among 240 negatives then cost 2 points of recall instead of 65
@@ -143,6 +146,27 @@ def build_bank(
     return torch.cat(prototypes)[:max_rows].half()
 
 
+def leave_class_out(
+    features: torch.Tensor, targets: torch.Tensor, neighbour: int = DEFAULT_NEIGHBOUR
+) -> torch.Tensor:
+    """(n,) each labelled photo's score against the photos of every *other* class: how a photo of a
+    famous place the model does not know scores, with the landmarks it does know standing in for
+    such places (each one left out in turn). NaN where only one class exists."""
+    rows = nn.functional.normalize(features.float(), dim=1)
+    scores = torch.full((len(rows),), float("nan"))
+    for start in range(0, len(rows), 1024):  # bounded memory for large sets
+        chunk = rows[start : start + 1024]
+        similarity = chunk @ rows.T
+        same = targets[start : start + 1024, None] == targets[None, :]
+        similarity[same] = -math.inf
+        others = (~same).sum(dim=1)
+        rank = torch.clamp(others, max=neighbour).clamp(min=1)
+        kth = similarity.topk(min(neighbour, len(rows)), dim=1).values
+        picked = kth.gather(1, (rank - 1)[:, None]).squeeze(1)
+        scores[start : start + len(chunk)] = torch.where(others > 0, picked.clamp(-1.0, 1.0), math.nan)
+    return scores
+
+
 def recall_threshold(landmark_scores: torch.Tensor, recall: float) -> float:
     """The highest threshold that still keeps at least `recall` of these landmark photos."""
     if not 0.0 < recall <= 1.0:
@@ -170,18 +194,29 @@ def choose_threshold(
     recall: float = DEFAULT_LANDMARK_RECALL,
     false_tag_rate: float = DEFAULT_FALSE_TAG_RATE,
     landmark_like_share: float | None = LANDMARK_LIKE_SHARE,
+    unknown_scores: torch.Tensor | None = None,
+    unknown_rate: float = DEFAULT_UNKNOWN_RATE,
 ) -> tuple[float, dict]:
     """The default min landmark score, and how it was chosen.
 
-    It keeps `recall` of the validation landmark photos. With negative photos it is raised, if
-    needed, until at most `false_tag_rate` of them pass, but never lowered below the recall
-    threshold: negatives show one kind of photo, and a looser threshold would admit the kinds they
-    do not show. Precision comes first, so when the two conflict, recall gives way. Negatives that
-    score like most landmark photos (`landmark_like_negatives`; None: none) are left out: they are
-    taken for photos of the landmarks, and their indices are in `fit["landmark_like"]`.
+    It keeps `recall` of the validation landmark photos. With `unknown_scores` (the labelled photos
+    scored with their own class left out: `leave_class_out`) it is raised, if needed, until at most
+    `unknown_rate` of them pass: stand-ins for famous places the model does not know, which most
+    users have no negatives for. With negative photos it is raised, if needed, until at most
+    `false_tag_rate` of them pass. It is never lowered below the recall threshold: negatives show
+    one kind of photo, and a looser threshold would admit the kinds they do not show. Precision
+    comes first, so when the rules conflict, recall gives way. Negatives that score like most
+    landmark photos (`landmark_like_negatives`; None: none) are left out: they are taken for photos
+    of the landmarks, and their indices are in `fit["landmark_like"]`.
     """
     threshold = recall_threshold(landmark_scores, recall)
     fit: dict = {"landmark_recall_target": recall, "validation_photos": len(landmark_scores)}
+    if unknown_scores is not None:
+        known = unknown_scores[~torch.isnan(unknown_scores)]
+        if len(known):
+            threshold = max(threshold, false_tag_threshold(known, unknown_rate))
+            fit["unknown_rate_target"] = unknown_rate
+            fit["unknown_rate"] = float((known >= threshold).double().mean())
     if negative_scores is not None and len(negative_scores):
         landmark_like = (
             landmark_like_negatives(landmark_scores, negative_scores, landmark_like_share)

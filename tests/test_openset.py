@@ -10,6 +10,7 @@ from landmark_tag.openset import (
     choose_threshold,
     false_tag_threshold,
     landmark_like_negatives,
+    leave_class_out,
     recall_threshold,
 )
 from landmark_tag.training.features import HeadSwap
@@ -196,3 +197,25 @@ def test_every_kind_of_architecture_gives_features_to_score(arch):
     assert logits.shape == (2, 5) and captured[0].shape == (2, head.in_features)
     scorer = LandmarkScorer(build_bank(captured[0], torch.zeros(2, dtype=torch.long)))
     assert scorer.score(captured[0]).tolist() == pytest.approx([1.0, 1.0], abs=2e-3)
+
+
+def test_each_photo_is_scored_against_the_other_classes_only():
+    # Two photos of class 0 side by side, one of class 1 at right angles, one of class 2 opposite.
+    features = torch.tensor([[1.0, 0.0], [0.99, 0.141], [0.0, 1.0], [-1.0, 0.0]])
+    targets = torch.tensor([0, 0, 1, 2])
+    scores = leave_class_out(features, targets)
+    # Class 0's photos score against class 1 and 2 only (not each other): a place the model does not know.
+    assert scores.tolist() == pytest.approx([0.0, 0.141, 0.141, 0.0], abs=1e-3)
+    assert torch.isnan(leave_class_out(features[:2], targets[:2])).all()  # one class: no stand-in
+
+
+def test_photos_of_landmarks_left_out_raise_the_threshold_without_negatives():
+    landmarks = torch.linspace(0.5, 1.0, 20)
+    recall_only, _ = choose_threshold(landmarks, recall=0.95)
+    unknown = torch.linspace(0.3, 0.8, 100)  # some places it does not know look like ones it does
+    raised, fit = choose_threshold(landmarks, recall=0.95, unknown_scores=unknown, unknown_rate=0.1)
+    assert raised > recall_only and fit["unknown_rate"] <= 0.1
+    assert (unknown >= raised).double().mean() <= 0.1
+    # Where they score low, the recall threshold stands.
+    kept, _ = choose_threshold(landmarks, recall=0.95, unknown_scores=unknown - 1.0, unknown_rate=0.1)
+    assert kept == recall_only

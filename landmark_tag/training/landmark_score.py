@@ -26,11 +26,13 @@ from landmark_tag.openset import (
     DEFAULT_FALSE_TAG_RATE,
     DEFAULT_LANDMARK_RECALL,
     DEFAULT_NEIGHBOUR,
+    DEFAULT_UNKNOWN_RATE,
     LANDMARK_LIKE_SHARE,
     LandmarkScorer,
     auroc,
     build_bank,
     choose_threshold,
+    leave_class_out,
     recall_threshold,
 )
 
@@ -46,6 +48,7 @@ def fit_landmark_scorer(
     negative_paths: list[str] | None = None,
     valid_targets: torch.Tensor | None = None,
     landmark_like_share: float | None = LANDMARK_LIKE_SHARE,
+    unknown_rate: float | None = DEFAULT_UNKNOWN_RATE,
 ) -> LandmarkScorer:
     """The landmark score's bank from the training photos' features, and its threshold from the
     held-out validation photos' (and negatives', when given): see `openset.choose_threshold`. The
@@ -55,7 +58,10 @@ def fit_landmark_scorer(
     photos join the bank and every photo in it is scored against the others instead: a bank of
     every labelled photo separates other landmarks better (AUROC 0.977 against 0.967 over 5 seeds,
     docs/quality.md), and a threshold fitted on all of them is steadier. Their rows are noted in
-    the fit (`validation_rows`), so `evaluate --split valid` can leave them out."""
+    the fit (`validation_rows`), so `evaluate --split valid` can leave them out.
+
+    With `unknown_rate` (None: not used), the labelled photos scored with their own landmark left
+    out stand in for famous places the model does not know (`openset.leave_class_out`)."""
     pooled = _pooled(train_features, train_targets, valid_features, valid_targets, seed)
     if pooled is not None:
         scorer, landmark_scores = pooled, pooled.leave_one_out()
@@ -63,8 +69,23 @@ def fit_landmark_scorer(
         scorer = LandmarkScorer(build_bank(train_features, train_targets, seed=seed), DEFAULT_NEIGHBOUR)
         landmark_scores = scorer.score(valid_features)
     negative_scores = scorer.score(negative_features) if negative_features is not None else None
+    unknown_scores = None
+    if unknown_rate is not None:
+        labelled = train_features if pooled is None else torch.cat([train_features, valid_features])
+        targets = (
+            train_targets
+            if pooled is None or valid_targets is None
+            else torch.cat([train_targets, valid_targets])
+        )
+        unknown_scores = leave_class_out(labelled, targets, DEFAULT_NEIGHBOUR)
     scorer.threshold, scorer.fit = choose_threshold(
-        landmark_scores, negative_scores, recall, false_tag_rate, landmark_like_share
+        landmark_scores,
+        negative_scores,
+        recall,
+        false_tag_rate,
+        landmark_like_share,
+        unknown_scores,
+        unknown_rate if unknown_rate is not None else DEFAULT_UNKNOWN_RATE,
     )
     if pooled is not None:
         scorer.fit.update(validation_rows=[len(train_features), len(scorer.bank)], scored="leave-one-out")
