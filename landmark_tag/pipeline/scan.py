@@ -114,6 +114,7 @@ def scan(
             locating=resolved.locating,
             track=plan.track,
             sidecars=sidecars,
+            every_sidecar=resolved.full,  # --full: a deleted or restored sidecar is repaired too
         )
         result.timing.setup, result.timing.merging = setup, time.monotonic() - mark
     logger.debug("stage seconds: %s", result.timing)

@@ -508,3 +508,8 @@ def test_sidecars_catch_up_with_locations_that_moved_in_a_run_without_write_xmp(
     assert caught_up.sidecars.written == 1
     assert f"within {row['location_radius_m']:,.0f} m" in (photos / "camera.jpg.xmp").read_text()
     assert scan(config).sidecars.written == 0  # caught up once, then left alone
+    # A sidecar deleted (or restored from an old backup): --full repairs it.
+    (photos / "camera.jpg.xmp").unlink()
+    config.full = True
+    assert scan(config).sidecars.written == 1
+    assert f"within {row['location_radius_m']:,.0f} m" in (photos / "camera.jpg.xmp").read_text()

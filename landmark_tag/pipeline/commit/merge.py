@@ -54,17 +54,19 @@ def merge_output(
     locating: LocateSettings | None = None,
     track: Fixes | None = None,
     sidecars: SidecarWriter | None = None,
+    every_sidecar: bool = False,
 ) -> MergeResult:
     """Write the journal's target anew from its earlier output (with `previous`) and the committed
     parts: one row per path, the newest, less the paths in `drop`. With a `judge`, that model's
     carried-over rows are judged again at its thresholds; then every row gets its location
     (`locate`, with `locating` or the default limits, and the points of the GPS tracks given); with
     `sidecars`, the sidecars follow: the photos tagged now get theirs, and any photo whose location
-    changed has it brought up to date."""
+    changed (with `every_sidecar`, every photo) has it brought up to date."""
     target, k = journal.target, journal.k
     staged = _merged(journal, previous, drop, judge)
     try:
-        rows, located = _located(staged, target, k, locating or LocateSettings(), track, sidecars)
+        settings = locating or LocateSettings()
+        rows, located = _located(staged, target, k, settings, track, sidecars, every_sidecar)
         return MergeResult(rows, staged.rejudged, located.clocks, located.sources)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -85,6 +87,7 @@ def _located(
     settings: LocateSettings,
     track: Fixes | None,
     sidecars: SidecarWriter | None,
+    every_sidecar: bool = False,
 ) -> tuple[int, Located]:
     """Publish the staged rows as the output, with every row's location set; returns the rows and
     what the location pass found."""
@@ -93,9 +96,10 @@ def _located(
     locations = located.table
     pending = SidecarsPending(target)
     if sidecars is not None:  # before the publish: a crash in between writes them again
-        every_row = pending.exists()  # a run without --write-xmp moved locations: bring all up
+        # --full, or a run without --write-xmp moved locations: every sidecar is brought up to date.
+        every_row = every_sidecar or pending.exists()
         _write_sidecars(staged_columns, locations, staged.fresh_from, sidecars, every_row)
-        if every_row and not sidecars.stats.failed:
+        if every_row and not sidecars.stats.failed and pending.exists():
             pending.clear()
     elif _changed(staged_columns, locations).any():
         pending.mark()  # sidecars written by earlier runs may now lag behind the output
@@ -272,6 +276,7 @@ def commit_scan(
     locating: LocateSettings | None = None,
     track: Fixes | None = None,
     sidecars: SidecarWriter | None = None,
+    every_sidecar: bool = False,
 ) -> MergeResult:
     """The commit: merge the earlier output (with `previous`) and the journal's parts into the new
     output, less the paths in `drop`, then remove the parts. When there are no parts, nothing to
@@ -282,7 +287,7 @@ def commit_scan(
     # An output written before locations existed gets them now, with nothing else new.
     located = previous and "location_source" in target.columns()
     tracks = track is not None and len(track) > 0  # may be new: they can locate any row
-    catch_up = sidecars is not None and SidecarsPending(target).exists()
+    catch_up = sidecars is not None and (every_sidecar or SidecarsPending(target).exists())
     if journal.existing() or drop or not located or tracks or catch_up or count_rejudged(target, judge):
         result = merge_output(
             journal,
@@ -292,6 +297,7 @@ def commit_scan(
             locating=locating,
             track=track,
             sidecars=sidecars,
+            every_sidecar=every_sidecar,
         )
     else:  # the output stays as it is: its locations, counted
         result.locations = _count_sources(target)

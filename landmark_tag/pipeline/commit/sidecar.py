@@ -257,13 +257,14 @@ def read_existing_sidecar(path: str, storage_options: dict | None = None) -> byt
     return content
 
 
-def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None = None) -> bool:
-    """Merge `tag` into the photo's sidecar; return whether the file changed. Raises SidecarError."""
+def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None = None) -> bool | None:
+    """Merge `tag` into the photo's sidecar; return whether the file changed, or None where there is
+    no sidecar and nothing to put in one. Raises SidecarError."""
     path = sidecar_path(photo_path, storage_options)
     try:
         existing = read_existing_sidecar(path, storage_options)
         if existing is None and tag.remove_location and tag.keyword is None and tag.country_code is None:
-            return False  # nothing to take out: no sidecar is started for it
+            return None  # nothing to take out: no sidecar is started for it
         content = merge_sidecar(existing, tag)
         if content == existing:  # idempotent: an unchanged sidecar is not rewritten
             return False
@@ -328,7 +329,7 @@ class SidecarWriter:
                 outcomes.append((path, self._write(path, tag)))
         return outcomes
 
-    def _write(self, path: str, tag: SidecarTag) -> bool | SidecarError:
+    def _write(self, path: str, tag: SidecarTag) -> bool | SidecarError | None:
         try:
             return write_sidecar(path, tag, self.storage_options)
         except SidecarError as exc:

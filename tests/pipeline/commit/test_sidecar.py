@@ -323,7 +323,7 @@ def test_a_location_that_no_longer_holds_is_taken_out_unless_changed_by_hand(tmp
     by_hand = ours.replace(b"<exif:GPSLatitude>30,19.800000N", b"<exif:GPSLatitude>30,19.000000N")
     assert read(merge_sidecar(by_hand, REMOVE_LOCATION))["latitude"] == "30,19.000000N"
     # No sidecar: none is started just to say there is nothing.
-    assert write_sidecar(str(tmp_path / "a.jpg"), REMOVE_LOCATION) is False
+    assert write_sidecar(str(tmp_path / "a.jpg"), REMOVE_LOCATION) is None
     assert not (tmp_path / "a.jpg.xmp").exists()
 
 
