@@ -84,6 +84,12 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     for source in SOURCES:
         if summary.locations.get(source) or (source == "track" and summary.gpx_given):
             table.add_row(f"  by {source}", f"{summary.locations.get(source, 0):,}")
+    if summary.locations_withdrawn:
+        table.add_row(
+            "  withdrawn",
+            f"{summary.locations_withdrawn:,} (earlier rows: their sources now disagree, or the photos"
+            " that placed them are gone)",
+        )
     for clock in summary.clocks:
         table.add_row("clock", plain(clock))
     table.add_row("device", summary.device)

@@ -55,6 +55,7 @@ class ScanSummary:
     rejudged: int = 0  # rows kept from earlier runs whose status these thresholds changed
     clocks: list[str] = field(default_factory=list)  # camera and track clock offsets found
     locations: dict[str, int] = field(default_factory=dict)  # rows of the output located, by source
+    locations_withdrawn: int = 0  # earlier rows that had a location and have none now
     gpx_given: bool = False  # whether GPS tracks were given (--gpx)
     sidecars: SidecarStats | None = None  # with --write-xmp
     unreadable: list[str] = field(default_factory=list)
@@ -140,6 +141,7 @@ def scan(
         rejudged=merged.rejudged,
         clocks=merged.clocks,
         locations=merged.locations,
+        locations_withdrawn=merged.withdrawn,
         gpx_given=bool(resolved.gpx),
         sidecars=sidecars.stats if sidecars is not None else None,
         unreadable=plan.discovery.unreadable,

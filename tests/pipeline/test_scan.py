@@ -513,3 +513,27 @@ def test_sidecars_catch_up_with_locations_that_moved_in_a_run_without_write_xmp(
     config.full = True
     assert scan(config).sidecars.written == 1
     assert f"within {row['location_radius_m']:,.0f} m" in (photos / "camera.jpg.xmp").read_text()
+
+
+def test_pruning_the_photos_that_placed_others_says_how_many_locations_went_with_them(tmp_path, tiny_model):
+    from tests.helpers import capture_exif, gps_exif, save_photo, scene
+
+    photos = tmp_path / "photos"
+    for i, minute in enumerate((20, 30)):
+        phone = capture_exif(gps_exif(50.88, 4.32), taken=f"2017:04:17 14:{minute}:00", offset="+02:00")
+        save_photo(photos / f"phone{i}.jpg", scene(seed=i), exif=phone)
+    for i in range(3):
+        save_photo(
+            photos / f"camera{i}.jpg",
+            scene(seed=5 + i),
+            exif=capture_exif(taken=f"2017:04:17 14:2{i + 4}:00", offset="+02:00"),
+        )
+    config = ScanConfig(
+        [str(photos)], str(tmp_path / "t.parquet"), model=str(tiny_model), workers=0, min_confidence=1.0
+    )
+    assert scan(config).locations == {"gps": 2, "time": 3}
+    for i in range(2):
+        (photos / f"phone{i}.jpg").unlink()
+    config.prune = True
+    pruned = scan(config)
+    assert pruned.locations == {} and pruned.locations_withdrawn == 3

@@ -43,6 +43,9 @@ class MergeResult:
     rejudged: int  # carried-over rows whose status the current thresholds changed
     clocks: list[str] = field(default_factory=list)  # what the location pass learned of the clocks
     locations: dict[str, int] = field(default_factory=dict)  # rows of the output located, by source
+    # Rows kept from earlier runs that had a location and have none now: their sources disagree now,
+    # or the photos that placed them are gone (--prune).
+    withdrawn: int = 0
 
 
 def merge_output(
@@ -66,8 +69,8 @@ def merge_output(
     staged = _merged(journal, previous, drop, judge)
     try:
         settings = locating or LocateSettings()
-        rows, located = _located(staged, target, k, settings, track, sidecars, every_sidecar)
-        return MergeResult(rows, staged.rejudged, located.clocks, located.sources)
+        rows, located, withdrawn = _located(staged, target, k, settings, track, sidecars, every_sidecar)
+        return MergeResult(rows, staged.rejudged, located.clocks, located.sources, withdrawn)
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(staged.path)
@@ -88,9 +91,9 @@ def _located(
     track: Fixes | None,
     sidecars: SidecarWriter | None,
     every_sidecar: bool = False,
-) -> tuple[int, Located]:
-    """Publish the staged rows as the output, with every row's location set; returns the rows and
-    what the location pass found."""
+) -> tuple[int, Located, int]:
+    """Publish the staged rows as the output, with every row's location set; returns the rows, what
+    the location pass found, and how many earlier rows lost their location."""
     staged_columns = pq.read_table(staged.path, columns=INPUT_COLUMNS + _SIDECAR_COLUMNS)  # one read
     located = locate(staged_columns, settings, track)
     locations = located.table
@@ -112,7 +115,7 @@ def _located(
                 table = table.set_column(table.schema.get_field_index(name), name, column)
             writer.write_table(table)
             done += table.num_rows
-        return writer.rows_written, located
+        return writer.rows_written, located, _withdrawn(staged_columns, locations, staged.fresh_from)
 
 
 _SIDECAR_COLUMNS = [
@@ -146,6 +149,13 @@ class SidecarsPending:
 
     def clear(self) -> None:
         remove_file(self.path, self.storage_options)
+
+
+def _withdrawn(before: pa.Table, after: pa.Table, fresh_from: int) -> int:
+    """Rows of earlier runs (before `fresh_from`) that had a location and have none now."""
+    had = before.column("location_source").slice(0, fresh_from).is_valid()
+    now = after.column("location_source").slice(0, fresh_from).is_valid()
+    return int(pc.sum(pc.and_(had, pc.invert(now))).as_py() or 0)
 
 
 def _ours(after: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
