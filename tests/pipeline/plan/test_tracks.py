@@ -43,6 +43,11 @@ def test_only_regular_files_are_read_and_a_large_one_is_refused_with_a_word(tmp_
     assert len(track) == 2
     assert "pipe.gpx: not read as a GPS track (not a regular file)" in caplog.text
     assert "zero.gpx: not read as a GPS track (not a regular file)" in caplog.text
+    monkeypatch.setattr(tracks, "ANNOUNCE_TRACK_BYTES", 100)  # a large one is announced before it is read
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert len(read_tracks([str(folder / "walk.gpx")])) == 2
+    assert "walk.gpx: reading a 0 MB GPS track" in caplog.text
     monkeypatch.setattr(tracks, "MAX_TRACK_BYTES", 100)
     caplog.clear()
     with caplog.at_level(logging.WARNING):
