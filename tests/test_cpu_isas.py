@@ -22,6 +22,7 @@ EMULATED = [
         "avx512",
         {"avx512f", "avx512bw", "avx512vl", "avx512_bf16"},
         id="AVX512_CORE_BF16",
+        marks=pytest.mark.slow,  # 17 s: the default suite keeps AVX2, the most common; --all runs all
     ),
     pytest.param(
         "AVX512_CORE_VNNI",
