@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image
 
-from landmark_tag.pipeline.commit.fixes import distance_m
+from landmark_tag.locating.fixes import distance_m
+from landmark_tag.locating.tracks import read_tracks
 from landmark_tag.pipeline.execute.exif import read_exif
 from landmark_tag.pipeline.plan.discover import IMAGE_EXTENSIONS
-from landmark_tag.pipeline.plan.tracks import read_tracks
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.results import read_results
 

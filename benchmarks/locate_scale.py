@@ -24,8 +24,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from landmark_tag.pipeline.commit.fixes import Fixes, LocateSettings
-from landmark_tag.pipeline.commit.locate import locate
+from landmark_tag.locating.fixes import Fixes, LocateSettings
+from landmark_tag.locating.locate import locate
 
 
 def synthetic(rows: int, cameras: int, gps_share: float, seed: int = 0) -> pa.Table:

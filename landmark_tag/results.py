@@ -113,7 +113,7 @@ def result_schema(k: int) -> pa.Schema:
         pa.field("error", pa.string()),
         pa.field("gps_latitude", pa.float64()),
         pa.field("gps_longitude", pa.float64()),
-        # One location per photo, from its best source (set at commit: pipeline.commit.locate).
+        # One location per photo, from its best source (set at commit: locating.locate).
         pa.field("location_latitude", pa.float64()),
         pa.field("location_longitude", pa.float64()),
         pa.field("location_source", pa.string()),  # gps, time or landmark
@@ -198,7 +198,7 @@ def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
         "error": [r.error for r in rows],
         "gps_latitude": [r.gps_latitude for r in rows],
         "gps_longitude": [r.gps_longitude for r in rows],
-        # Locations need every row: the commit sets them (pipeline.commit.locate).
+        # Locations need every row: the commit sets them (locating.locate).
         **{name: [None] * len(rows) for name in LOCATION_COLUMN_NAMES},
         "estimated_latitude": [r.estimated_latitude for r in rows],
         "estimated_longitude": [r.estimated_longitude for r in rows],

@@ -108,3 +108,15 @@ def test_the_scans_steps_import_downwards_only():
             if source is not None and destination is not None and destination > source:
                 upward.append(f"{module} imports {target}")
     assert not upward, "\n".join(sorted(upward))
+
+
+def test_locating_knows_nothing_of_the_pipeline():
+    """Locating (`landmark_tag.locating`) is pure: the pipeline calls it, never the other way."""
+    wrong = [
+        f"{module} imports {target}"
+        for module, targets in import_graph().items()
+        if module.startswith("landmark_tag.locating")
+        for target in targets
+        if area(target) != "shared" or target.startswith(("landmark_tag.runtime", "landmark_tag.checkpoint"))
+    ]
+    assert not wrong, "\n".join(sorted(wrong))

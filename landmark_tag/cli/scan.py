@@ -33,7 +33,7 @@ from landmark_tag.cli.app import (
 )
 from landmark_tag.cli.progress import photo_progress
 from landmark_tag.cli.report import print_report_summary, run_report
-from landmark_tag.pipeline.commit.locate import SOURCES
+from landmark_tag.locating.locate import SOURCES
 from landmark_tag.pipeline.config import ScanConfig
 from landmark_tag.report.build import ReportConfig
 from landmark_tag.results import Status

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from landmark_tag.pipeline.commit.fixes import Fixes, LocateSettings
+from landmark_tag.locating.fixes import Fixes, LocateSettings
+from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, Located, floats, locate
 from landmark_tag.pipeline.commit.journal import PartJournal
-from landmark_tag.pipeline.commit.locate import INPUT_COLUMNS, SOURCES, Located, floats, locate
 from landmark_tag.pipeline.commit.sidecar import SidecarTag, SidecarWriter
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.execute.judge import Judge

@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from landmark_tag.pipeline.commit.fixes import Fixes
+from landmark_tag.locating.fixes import Fixes
+from landmark_tag.locating.tracks import read_tracks
 from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.plan.discover import DiscoveryStats, discover_photos
 from landmark_tag.pipeline.plan.incremental import (
@@ -20,7 +21,6 @@ from landmark_tag.pipeline.plan.incremental import (
     plan_work,
     read_done,
 )
-from landmark_tag.pipeline.plan.tracks import read_tracks
 from landmark_tag.pipeline.resolve import ResolvedScan
 from landmark_tag.pipeline.shards import Shard, cut_shards
 from landmark_tag.storage import remove_stale_staging_files

@@ -2,7 +2,7 @@ import logging
 
 import pytest
 
-from landmark_tag.pipeline.plan.tracks import TrackNotFoundError, read_tracks
+from landmark_tag.locating.tracks import TrackNotFoundError, read_tracks
 from tests.helpers import NOON, write_gpx
 
 
@@ -32,7 +32,7 @@ def test_a_missing_track_is_refused(tmp_path):
 def test_only_regular_files_are_read_and_a_large_one_is_refused_with_a_word(tmp_path, caplog, monkeypatch):
     import os
 
-    from landmark_tag.pipeline.plan import tracks
+    from landmark_tag.locating import tracks
 
     folder = tmp_path / "tracks"
     write_gpx(folder / "walk.gpx", [(50.0, 4.0, 0), (50.1, 4.1, 60)])

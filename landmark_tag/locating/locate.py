@@ -27,8 +27,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from landmark_tag.pipeline.commit.clocks import SPAN_CLOCK_S, align, align_by_span, camera_offsets, groups
-from landmark_tag.pipeline.commit.fixes import Candidates, Fixes, LocateSettings, distance_m, offer_neighbours
+from landmark_tag.locating.clocks import SPAN_CLOCK_S, align, align_by_span, camera_offsets, groups
+from landmark_tag.locating.fixes import Candidates, Fixes, LocateSettings, distance_m, offer_neighbours
 from landmark_tag.results import Status
 
 SOURCES = ("gps", "track", "time", "landmark")

@@ -4,8 +4,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from landmark_tag.pipeline.commit.fixes import Fixes, LocateSettings, distance_m
-from landmark_tag.pipeline.commit.locate import NOTE_FIXES_DISAGREE, locate
+from landmark_tag.locating.fixes import Fixes, LocateSettings, distance_m
+from landmark_tag.locating.locate import NOTE_FIXES_DISAGREE, locate
 
 NOTE_DISAGREE = "time and landmark disagree"
 
