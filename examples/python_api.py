@@ -2,9 +2,7 @@
 
 import sys
 
-from landmark_tag.pipeline.execute.predict import predict_landmarks
-from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.results import read_results
+from landmark_tag import ScanConfig, predict_landmarks, read_results, scan
 
 photo_dir, model = sys.argv[1], sys.argv[2]
 

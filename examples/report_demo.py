@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image, ImageDraw, TiffImagePlugin
 
-from landmark_tag.pipeline.scan import ScanConfig, scan
+from landmark_tag import ScanConfig, scan
 from landmark_tag.report.build import ReportConfig, build_report
 
 

@@ -35,7 +35,7 @@ def import_graph() -> dict[str, set[str]]:
 def area(module: str) -> str:
     """'cli', a stage ('pipeline', 'training', 'report'), or 'shared' (the rest, runtime/ included)."""
     parts = module.split(".")
-    if module == "landmark_tag.__main__":  # `python -m landmark_tag`: the command line's entry
+    if module in ("landmark_tag.__main__", "landmark_tag"):  # the command line's entry; the API's front door
         return "cli"
     return parts[1] if len(parts) > 1 and parts[1] in ("cli", *STAGES) else "shared"
 
@@ -120,3 +120,18 @@ def test_locating_knows_nothing_of_the_pipeline():
         if area(target) != "shared" or target.startswith(("landmark_tag.runtime", "landmark_tag.checkpoint"))
     ]
     assert not wrong, "\n".join(sorted(wrong))
+
+
+def test_the_python_api_is_importable_from_the_package_and_loads_on_first_use():
+    import subprocess
+    import sys
+
+    script = (
+        "import sys, landmark_tag\n"
+        "assert 'torch' not in sys.modules and 'pyarrow' not in sys.modules\n"
+        "from landmark_tag import ScanConfig, ScanSummary, predict_landmarks, read_results, scan\n"
+        "from landmark_tag.pipeline.scan import scan as inner\n"
+        "assert scan is inner and ScanConfig.__name__ == 'ScanConfig'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
