@@ -10,20 +10,24 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from landmark_tag.locating.fixes import Fixes, LocateSettings
-from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, Located, floats, locate
+from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, Located, locate
 from landmark_tag.pipeline.commit.journal import PartJournal
-from landmark_tag.pipeline.commit.sidecar import SidecarTag, SidecarWriter
+from landmark_tag.pipeline.commit.sidecar import SidecarWriter
+from landmark_tag.pipeline.commit.sidecar_sync import (
+    SIDECAR_COLUMNS,
+    SidecarsPending,
+    changed_rows,
+    sync_sidecars,
+)
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.execute.judge import Judge
 from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import LOCATION_COLUMN_NAMES, Status, conform, iter_result_batches
-from landmark_tag.storage import exists, publish, remove_file, staging_file
+from landmark_tag.results import LOCATION_COLUMN_NAMES, conform, iter_result_batches
 
 
 def count_rejudged(previous: OutputTarget, judge: Judge) -> int:
@@ -94,17 +98,17 @@ def _located(
 ) -> tuple[int, Located, int]:
     """Publish the staged rows as the output, with every row's location set; returns the rows, what
     the location pass found, and how many earlier rows lost their location."""
-    staged_columns = pq.read_table(staged.path, columns=INPUT_COLUMNS + _SIDECAR_COLUMNS)  # one read
+    staged_columns = pq.read_table(staged.path, columns=INPUT_COLUMNS + SIDECAR_COLUMNS)  # one read
     located = locate(staged_columns, settings, track)
     locations = located.table
     pending = SidecarsPending(target)
     if sidecars is not None:  # before the publish: a crash in between writes them again
         # --full, or a run without --write-xmp moved locations: every sidecar is brought up to date.
         every_row = every_sidecar or pending.exists()
-        _write_sidecars(staged_columns, locations, staged.fresh_from, sidecars, every_row)
+        sync_sidecars(staged_columns, locations, staged.fresh_from, sidecars, every_row)
         if every_row and not sidecars.stats.failed and pending.exists():
             pending.clear()
-    elif _changed(staged_columns, locations).any():
+    elif changed_rows(staged_columns, locations).any():
         pending.mark()  # sidecars written by earlier runs may now lag behind the output
     done = 0
     with ResultWriter(target, k) as writer:
@@ -118,119 +122,11 @@ def _located(
         return writer.rows_written, located, _withdrawn(staged_columns, locations, staged.fresh_from)
 
 
-_SIDECAR_COLUMNS = [
-    "path", "landmark_1", "estimated_country", "location_latitude", "location_longitude", "location_source",
-    "location_note",
-]  # fmt: skip
-
-
-class SidecarsPending:
-    """`<out>.sidecars-pending`: a run without --write-xmp changed locations, so sidecars written by
-    earlier runs may lag behind the output; the next run with --write-xmp brings every one up to
-    date (a sidecar already right is read, not written) and removes the mark."""
-
-    def __init__(self, target: OutputTarget) -> None:
-        self.path, self.storage_options = f"{target.path}.sidecars-pending", target.storage_options
-
-    def exists(self) -> bool:
-        return exists(self.path, self.storage_options)
-
-    def mark(self) -> None:
-        if self.exists():
-            return
-        tmp = staging_file(self.path)
-        try:
-            with open(tmp, "w") as handle:
-                handle.write("locations changed without --write-xmp: the next run with it updates sidecars\n")
-            publish(tmp, self.path, self.storage_options)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(tmp)
-
-    def clear(self) -> None:
-        remove_file(self.path, self.storage_options)
-
-
 def _withdrawn(before: pa.Table, after: pa.Table, fresh_from: int) -> int:
     """Rows of earlier runs (before `fresh_from`) that had a location and have none now."""
     had = before.column("location_source").slice(0, fresh_from).is_valid()
     now = after.column("location_source").slice(0, fresh_from).is_valid()
     return int(pc.sum(pc.and_(had, pc.invert(now))).as_py() or 0)
-
-
-def _ours(after: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(source, latitude, longitude) of the location that belongs in each sidecar: the row's, unless
-    it is the photo's own GPS (the photo says it itself)."""
-    source = np.asarray(after.column("location_source").to_pylist(), dtype=object)
-    source[source == "gps"] = None
-    return source, floats(after.column("location_latitude")), floats(after.column("location_longitude"))
-
-
-def _changed(before: pa.Table, after: pa.Table) -> np.ndarray:
-    """Per row, whether what belongs in its sidecar differs from what earlier runs may have put there."""
-    held_source, held_lat, held_lon = _held(before)
-    source, lat, lon = _ours(after)
-    ours, held = source != None, held_source != None  # noqa: E711 (elementwise)
-    moved = ~np.isclose(lat, held_lat, rtol=0.0, atol=1e-7) | ~np.isclose(lon, held_lon, rtol=0.0, atol=1e-7)
-    return (ours != held) | (ours & held & ((source != held_source) | moved))
-
-
-def _write_sidecars(
-    before: pa.Table, after: pa.Table, fresh_from: int, sidecars: SidecarWriter, every_row: bool = False
-) -> None:
-    """Bring the sidecars up to the published output, each written at most once. The rows from
-    `fresh_from` on were tagged in this run: a tagged one gets its landmark, country and location.
-    Any other row's sidecar changes only when its location did (with `every_row`, every row's is
-    brought up to date): what it may hold of ours is the row's earlier location, or for a tagged row
-    without one, its landmark's place; what it should hold is the new location, unless that is the
-    photo's own GPS. A location now found is written, one that no longer holds is taken out
-    (`remove_location`)."""
-    source, lat, lon = _ours(after)
-    changed = np.ones(before.num_rows, dtype=bool) if every_row else _changed(before, after)
-    tagged_now = _tagged(before) & (np.arange(before.num_rows) >= fresh_from)
-    rows = np.flatnonzero(changed | tagged_now)
-    picked = before.select(["path", "landmark_1", "estimated_country"]).take(pa.array(rows)).to_pylist()
-    radius = floats(after.column("location_radius_m"))
-    tags = []
-    for index, row in zip(rows, picked, strict=True):
-        keyword, code = (row["landmark_1"], row["estimated_country"]) if tagged_now[index] else (None, None)
-        if source[index] is None:
-            # Withheld (its sources disagree): the landmark's country is as doubtful as its place.
-            code = code if not np.isnan(lat[index]) else None  # (own GPS: the landmark agrees with it)
-            tag = SidecarTag(keyword, country_code=code, remove_location=True)
-        else:
-            method = f"landmark-tag: {source[index]}"
-            if source[index] != "landmark":
-                method += f", within {radius[index]:,.0f} m"
-            at = (float(lat[index]), float(lon[index]))
-            tag = SidecarTag(keyword, *at, code, method=method, radius_m=float(radius[index]))
-        tags.append((row["path"], tag))
-    sidecars.write_tags(tags)
-
-
-def _tagged(table: pa.Table) -> np.ndarray:
-    return np.asarray(
-        pc.equal(table.column("status"), Status.TAGGED.value).to_numpy(zero_copy_only=False), dtype=bool
-    )
-
-
-def _held(before: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(source, latitude, longitude) of the location landmark-tag may have put in each sidecar: the
-    row's location, or for a tagged row without one or a note why (an output older than the
-    location columns, whose sidecars were written at tagging), its landmark's place. A row whose
-    location was withheld (its note says why) had it taken out of the sidecar by that commit."""
-    source = np.asarray(before.column("location_source").to_pylist(), dtype=object)
-    noted = np.asarray(before.column("location_note").to_pylist(), dtype=object) != None  # noqa: E711
-    source[source == "gps"] = None
-    lat, lon = floats(before.column("location_latitude")), floats(before.column("location_longitude"))
-    tagged = _tagged(before)
-    landmark_lat, landmark_lon = (
-        floats(before.column("estimated_latitude")),
-        floats(before.column("estimated_longitude")),
-    )
-    by_tagging = (source == None) & ~noted & tagged & ~np.isnan(landmark_lat)  # noqa: E711
-    source[by_tagging] = "landmark"
-    return source, np.where(by_tagging, landmark_lat, lat), np.where(by_tagging, landmark_lon, lon)
 
 
 def _merged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge | None) -> _Staged:

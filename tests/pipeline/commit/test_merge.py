@@ -1,7 +1,7 @@
 import pyarrow as pa
 
-from landmark_tag.pipeline.commit.merge import _write_sidecars
 from landmark_tag.pipeline.commit.sidecar import SidecarTag, SidecarWriter, merge_sidecar
+from landmark_tag.pipeline.commit.sidecar_sync import sync_sidecars
 from landmark_tag.pipeline.commit.xmp import xmp_coordinate
 
 PETRA = (30.3285, 35.4444)
@@ -90,7 +90,7 @@ def test_each_sidecar_is_brought_to_the_location_that_now_holds(tmp_path):
         ]
     )
     writer = SidecarWriter()
-    _write_sidecars(old, new, 3, writer)
+    sync_sidecars(old, new, 3, writer)
     assert (writer.stats.written, writer.stats.unchanged, writer.stats.failed) == (4, 0, 0)
     to_landmark = (tmp_path / "to_landmark.jpg.xmp").read_text()
     assert xmp_coordinate(PETRA[0], "N", "S") in to_landmark
@@ -106,7 +106,7 @@ def test_each_sidecar_is_brought_to_the_location_that_now_holds(tmp_path):
     assert "<exif:GPSHPositioningError>90/1<" in by_time_now
     tagged = (tmp_path / "tagged.jpg.xmp").read_text()
     assert "<rdf:li>Petra</rdf:li>" in tagged and xmp_coordinate(PETRA[0], "N", "S") in tagged
-    _write_sidecars(old, new, 3, again := SidecarWriter())  # a crash before the publish: written again
+    sync_sidecars(old, new, 3, again := SidecarWriter())  # a crash before the publish: written again
     assert (again.stats.written, again.stats.unchanged) == (0, 4)
 
 
@@ -118,13 +118,13 @@ def test_a_withheld_location_is_taken_out_once_and_then_left_alone(tmp_path):
         photo.write_bytes(b"")
         photo.with_name(photo.name + ".xmp").write_bytes(merge_sidecar(None, SidecarTag("Petra", *PETRA)))
     # Tagged in this run, the landmark and time disagree: the landmark's place comes out.
-    _write_sidecars(before([{"path": str(withheld), **petra}]), after([{}]), 0, writer := SidecarWriter())
+    sync_sidecars(before([{"path": str(withheld), **petra}]), after([{}]), 0, writer := SidecarWriter())
     assert (
         writer.stats.written == 1 and "GPSLatitude" not in withheld.with_name("withheld.jpg.xmp").read_text()
     )
     # The next commits: nothing changed, so no sidecar is read or written again.
     note = "landmark and time disagree"
     published = before([{"path": str(withheld), **petra, "note": note}, {"path": str(legacy), **petra}])
-    _write_sidecars(published, after([{}, {}]), 2, again := SidecarWriter())
+    sync_sidecars(published, after([{}, {}]), 2, again := SidecarWriter())
     assert (again.stats.written, again.stats.unchanged) == (1, 0)  # the legacy photo's, taken out
     assert "GPSLatitude" not in legacy.with_name("legacy.jpg.xmp").read_text()
