@@ -51,7 +51,8 @@ def stop_cleanly_on_sigterm() -> Iterator[None]:
 
 app = typer.Typer(
     name="landmark-tag",
-    help="Find where photos without GPS were taken by recognising the landmark in them.",
+    help="Find where photos without GPS were taken: from GPS tracks, photos taken close in time, and the "
+    "landmarks in them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -149,7 +150,8 @@ def _options(
         False, "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
     ),
 ) -> None:
-    """Find where photos without GPS were taken by recognising the landmark in them."""
+    """Find where photos without GPS were taken: from GPS tracks, photos taken close in time, and the
+    landmarks in them."""
 
 
 def stderr_console() -> Console:
