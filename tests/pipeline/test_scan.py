@@ -496,18 +496,21 @@ def test_sidecars_catch_up_with_locations_that_moved_in_a_run_without_write_xmp(
     )  # fmt: skip
     scan(config)
     assert "within 170 m" in (photos / "camera.jpg.xmp").read_text()
+    synced = tmp_path / "t.parquet.sidecars-synced"
+    assert synced.exists()  # the sidecars follow the output
     # A photo with GPS a minute after the camera's: its location moves closer, in a run without sidecars.
     near = capture_exif(gps_exif(50.89, 4.32), taken="2017:04:17 14:26:00", offset="+02:00")
     save_photo(photos / "near.jpg", scene(seed=3), exif=near)
     config.write_xmp = False
     scan(config)
     assert "within 170 m" in (photos / "camera.jpg.xmp").read_text()  # behind the output now
+    assert not synced.exists()
     config.write_xmp = True
     caught_up = scan(config)
     row = read_results(tmp_path / "t.parquet").set_index("path").loc[str(photos / "camera.jpg")]
     assert caught_up.sidecars.written == 1
     assert f"within {row['location_radius_m']:,.0f} m" in (photos / "camera.jpg.xmp").read_text()
-    assert scan(config).sidecars.written == 0  # caught up once, then left alone
+    assert scan(config).sidecars.written == 0 and synced.exists()  # caught up once, then left alone
     # A sidecar deleted (or restored from an old backup): --full repairs it.
     (photos / "camera.jpg.xmp").unlink()
     config.full = True

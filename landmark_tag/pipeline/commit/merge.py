@@ -20,7 +20,7 @@ from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.commit.sidecar import SidecarWriter
 from landmark_tag.pipeline.commit.sidecar_sync import (
     SIDECAR_COLUMNS,
-    SidecarsPending,
+    SidecarsInStep,
     changed_rows,
     sync_sidecars,
 )
@@ -73,7 +73,8 @@ def merge_output(
     staged = _merged(journal, previous, drop, judge)
     try:
         settings = locating or LocateSettings()
-        rows, located, withdrawn = _located(staged, target, k, settings, track, sidecars, every_sidecar)
+        every = every_sidecar or (previous and sidecars is not None and not SidecarsInStep(target).exists())
+        rows, located, withdrawn = _located(staged, target, k, settings, track, sidecars, every)
         return MergeResult(rows, staged.rejudged, located.clocks, located.sources, withdrawn)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -94,22 +95,19 @@ def _located(
     settings: LocateSettings,
     track: Fixes | None,
     sidecars: SidecarWriter | None,
-    every_sidecar: bool = False,
+    every_sidecar: bool = False,  # --full, or the sidecars are not known to be in step
 ) -> tuple[int, Located, int]:
     """Publish the staged rows as the output, with every row's location set; returns the rows, what
     the location pass found, and how many earlier rows lost their location."""
     staged_columns = pq.read_table(staged.path, columns=INPUT_COLUMNS + SIDECAR_COLUMNS)  # one read
     located = locate(staged_columns, settings, track)
     locations = located.table
-    pending = SidecarsPending(target)
+    in_step = SidecarsInStep(target)
     if sidecars is not None:  # before the publish: a crash in between writes them again
-        # --full, or a run without --write-xmp moved locations: every sidecar is brought up to date.
-        every_row = every_sidecar or pending.exists()
-        sync_sidecars(staged_columns, locations, staged.fresh_from, sidecars, every_row)
-        if every_row and not sidecars.stats.failed and pending.exists():
-            pending.clear()
+        sync_sidecars(staged_columns, locations, staged.fresh_from, sidecars, every_sidecar)
+        in_step.mark()  # a sidecar that failed is reported (a protected file would fail every run)
     elif changed_rows(staged_columns, locations).any():
-        pending.mark()  # sidecars written by earlier runs may now lag behind the output
+        in_step.clear()  # sidecars written by earlier runs now lag behind the output
     done = 0
     with ResultWriter(target, k) as writer:
         for batch in iter_result_batches(staged.path, "parquet"):
@@ -193,7 +191,7 @@ def commit_scan(
     # An output written before locations existed gets them now, with nothing else new.
     located = previous and "location_source" in target.columns()
     tracks = track is not None and len(track) > 0  # may be new: they can locate any row
-    catch_up = sidecars is not None and (every_sidecar or SidecarsPending(target).exists())
+    catch_up = sidecars is not None and (every_sidecar or not SidecarsInStep(target).exists())
     if journal.existing() or drop or not located or tracks or catch_up or count_rejudged(target, judge):
         result = merge_output(
             journal,

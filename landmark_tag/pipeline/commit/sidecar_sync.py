@@ -1,7 +1,7 @@
 """Sidecars brought along with the published output (`--write-xmp`): which photos' sidecars must
 change (the rows tagged in this run, and any whose location changed since earlier runs put one
-there), the tags to merge into them, and `<out>.sidecars-pending`, which remembers that a run
-without --write-xmp moved locations, so that the next run with it brings every sidecar up to date.
+there), the tags to merge into them, and `<out>.sidecars-synced`, which says the sidecars are in
+step with the output, so that a run after one without --write-xmp brings every sidecar up to date.
 """
 
 from __future__ import annotations
@@ -25,13 +25,16 @@ SIDECAR_COLUMNS = [
 ]  # fmt: skip
 
 
-class SidecarsPending:
-    """`<out>.sidecars-pending`: a run without --write-xmp changed locations, so sidecars written by
-    earlier runs may lag behind the output; the next run with --write-xmp brings every one up to
-    date (a sidecar already right is read, not written) and removes the mark."""
+class SidecarsInStep:
+    """`<out>.sidecars-synced`: the photos' sidecars were brought up to this output by a run with
+    --write-xmp. A run without it that moves locations removes the mark, and a run with it that finds
+    no mark beside an earlier output (sidecars written before, by a run without it, or by a version
+    without the mark) brings every sidecar up to date (one already right is read, not written)."""
+
+    NOTE = "the sidecars follow this output; a run without --write-xmp that moves locations removes this\n"
 
     def __init__(self, target: OutputTarget) -> None:
-        self.path, self.storage_options = f"{target.path}.sidecars-pending", target.storage_options
+        self.path, self.storage_options = f"{target.path}.sidecars-synced", target.storage_options
 
     def exists(self) -> bool:
         return exists(self.path, self.storage_options)
@@ -42,14 +45,15 @@ class SidecarsPending:
         tmp = staging_file(self.path)
         try:
             with open(tmp, "w") as handle:
-                handle.write("locations changed without --write-xmp: the next run with it updates sidecars\n")
+                handle.write(self.NOTE)
             publish(tmp, self.path, self.storage_options)
         finally:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
 
     def clear(self) -> None:
-        remove_file(self.path, self.storage_options)
+        if self.exists():
+            remove_file(self.path, self.storage_options)
 
 
 def _ours(after: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
