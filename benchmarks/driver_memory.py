@@ -17,7 +17,7 @@ import pickle
 import resource
 import uuid
 
-from landmark_tag.pipeline.plan.discover import PhotoFile
+from landmark_tag.files.discover import PhotoFile
 from landmark_tag.pipeline.plan.incremental import DoneEntry, plan_work
 from landmark_tag.pipeline.shards import DEFAULT_COMMIT_ROWS, cut_shards
 

@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 from PIL import ExifTags, Image
 
+from landmark_tag.files.discover import IMAGE_EXTENSIONS
+from landmark_tag.files.results import read_results
 from landmark_tag.locating.fixes import distance_m
 from landmark_tag.locating.tracks import read_tracks
 from landmark_tag.pipeline.execute.exif import read_exif
-from landmark_tag.pipeline.plan.discover import IMAGE_EXTENSIONS
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.results import read_results
 
 NAIVE_MAX_SECONDS = 1800.0
 

@@ -7,7 +7,7 @@ in memory, in a fresh process per measurement, each the median of --repeats runs
 that a noisy moment on a shared machine hits every configuration alike:
 
 - PyTorch eager, fp32 and bf16, with glibc's malloc defaults and with the scan's settings
-  (landmark_tag.allocator), on one thread and on all cores;
+  (landmark_tag.host.allocator), on one thread and on all cores;
 - OpenVINO (the scan's default runtime on a CPU), fp32, bf16 and int8, on all cores;
 - ONNX Runtime, fp32 and int8, on all cores, where it is installed (`pip install onnxruntime onnx`).
 
@@ -31,12 +31,12 @@ from pathlib import Path
 
 from scan_throughput import beside_cpu_bound_work
 
-from landmark_tag.device import cpu_has_fast_bf16, onednn_isa_cap
+from landmark_tag.host.device import cpu_has_fast_bf16, onednn_isa_cap
 
 MEASURE = """
 import json, resource, sys, time
 config = json.loads(sys.argv[1])
-from landmark_tag.allocator import keep_freed_memory
+from landmark_tag.host.allocator import keep_freed_memory
 tuned = keep_freed_memory() if config["settings"] == "scan" else False
 import numpy as np, torch
 torch.set_num_threads(config["threads"])
@@ -44,7 +44,7 @@ batch_size, passes, runtime = config["batch_size"], config["passes"], config["ru
 pixels = torch.randn(batch_size, 3, 224, 224)
 if runtime == "torch":
     import timm
-    from landmark_tag.device import resolve_precision
+    from landmark_tag.host.device import resolve_precision
     torch.manual_seed(0)
     model = timm.create_model("tf_efficientnet_lite0", num_classes=50).eval()
     model = model.to(memory_format=torch.channels_last)

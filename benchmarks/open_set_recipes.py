@@ -50,8 +50,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
+from landmark_tag.files.discover import discover_photos
 from landmark_tag.openset import LANDMARK_LIKE_SHARE, auroc, choose_threshold
-from landmark_tag.pipeline.plan.discover import discover_photos
 from landmark_tag.training.calibration import calibrate
 from landmark_tag.training.data import (
     ImageFolderIndex,

@@ -69,8 +69,8 @@ def one_scan(folder: str, warmup: str, model: str, out: str, engine_args: list[s
     through the Python API, with the memory of this process and everything under it watched. For
     Ray, this process starts the local instance itself, as the scan would, and both scans use it:
     the warm-up pays Ray's start-up (its workers import torch, the actors load the model) once."""
+    from landmark_tag.host.process import default_threads
     from landmark_tag.pipeline.scan import ScanConfig, scan
-    from landmark_tag.process import default_threads
 
     threads = default_threads(torch.device("cpu"))
     actors = int(engine_args[1]) if engine_args else 0

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from landmark_tag.files.results import ResultRow, Status
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import ResultRow, Status
 
 MEASURE = """
 import json, resource, sys, time

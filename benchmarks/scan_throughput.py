@@ -45,8 +45,8 @@ import torch
 from PIL import ExifTags, Image, TiffImagePlugin
 from torchvision import transforms
 
-from landmark_tag.allocator import keep_freed_memory
 from landmark_tag.checkpoint import ModelSpec, load_model, save_checkpoint
+from landmark_tag.host.allocator import keep_freed_memory
 from landmark_tag.openset import LandmarkScorer, build_bank
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.preprocessing import Preprocessing
@@ -357,7 +357,7 @@ def main() -> None:
     cores = os.cpu_count() or 1
     gpu = torch.cuda.is_available()
     results: dict = {"cores": cores, "gpu": torch.cuda.get_device_name() if gpu else None, "sets": {}}
-    # The scan tunes malloc for inference (see landmark_tag.allocator); the ceilings, and
+    # The scan tunes malloc for inference (see landmark_tag.host.allocator); the ceilings, and
     # the naive loop, get the same tuning, so that each is measured at its best.
     results["malloc_tuned"] = keep_freed_memory()
 

@@ -4,7 +4,7 @@
 
 Runs the model alone on one batch of 8 in memory, in a fresh process per measurement, three ways:
 
-- PyTorch eager, with the scan's settings (landmark_tag.process);
+- PyTorch eager, with the scan's settings (landmark_tag.host.process);
 - OpenVINO with its own defaults for latency: one stream, its threads pinned to cores (how the
   scan compiled it before);
 - OpenVINO as the scan compiles it (landmark_tag.runtime.openvino_runner.compile_model);
@@ -34,7 +34,7 @@ import json, sys, time
 config = json.loads(sys.argv[1])
 import torch
 from landmark_tag.checkpoint import load_model
-from landmark_tag.process import prepare_inference_process
+from landmark_tag.host.process import prepare_inference_process
 from landmark_tag.runtime.runners import open_runner
 cpu = torch.device("cpu")
 prepare_inference_process(cpu, config["threads"])

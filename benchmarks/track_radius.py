@@ -26,12 +26,12 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from landmark_tag.files.discover import IMAGE_EXTENSIONS
+from landmark_tag.files.results import result_schema
 from landmark_tag.locating.fixes import Fixes, LocateSettings, distance_m
 from landmark_tag.locating.locate import INPUT_COLUMNS, locate
 from landmark_tag.locating.tracks import read_tracks
 from landmark_tag.pipeline.execute.exif import read_exif
-from landmark_tag.pipeline.plan.discover import IMAGE_EXTENSIONS
-from landmark_tag.results import result_schema
 
 # What the location pass reads, typed as the output has it.
 SCHEMA = pa.schema([result_schema(1).field(name) for name in INPUT_COLUMNS])

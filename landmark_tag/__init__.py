@@ -19,15 +19,15 @@ _API = {
     "ScanConfig": "landmark_tag.pipeline.config",
     "ScanSummary": "landmark_tag.pipeline.scan",
     "predict_landmarks": "landmark_tag.pipeline.execute.predict",
-    "read_results": "landmark_tag.results",
+    "read_results": "landmark_tag.files.results",
 }
 __all__ = ["ScanConfig", "ScanSummary", "__version__", "predict_landmarks", "read_results", "scan"]
 
 if TYPE_CHECKING:
+    from landmark_tag.files.results import read_results
     from landmark_tag.pipeline.config import ScanConfig
     from landmark_tag.pipeline.execute.predict import predict_landmarks
     from landmark_tag.pipeline.scan import ScanSummary, scan
-    from landmark_tag.results import read_results
 
 
 def __getattr__(name: str) -> Any:

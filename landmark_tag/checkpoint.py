@@ -33,10 +33,10 @@ from torch import nn
 from landmark_tag.calibration_photos import CalibrationPhotos
 from landmark_tag.checkpoint_checks import spec_problems
 from landmark_tag.errors import CheckpointError, ModelNotFoundError
+from landmark_tag.files.paths import default_model_path  # noqa: F401
 from landmark_tag.gazetteer import Place, builtin_gazetteer, display_name, places_for
 from landmark_tag.models import build_model
 from landmark_tag.openset import LandmarkScorer
-from landmark_tag.paths import default_model_path  # noqa: F401
 from landmark_tag.preprocessing import Preprocessing
 
 FORMAT = "landmark-tag/checkpoint"

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
-from landmark_tag.images import DecodeError, load_rgb, register_heif
+from landmark_tag.files.images import DecodeError, load_rgb, register_heif
 from landmark_tag.pipeline.execute.predict import ImagePrediction
 
 _PHOTO_HEIGHT = 320

@@ -12,9 +12,9 @@ import torch
 from PIL import ExifTags, Image, TiffImagePlugin
 
 from landmark_tag.checkpoint import ModelSpec, save_checkpoint
+from landmark_tag.files.results import ResultRow, Status
 from landmark_tag.gazetteer import Place
 from landmark_tag.preprocessing import Preprocessing
-from landmark_tag.results import ResultRow, Status
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLASS_NAMES = ["00.Red_Fort", "01.Blue_Lagoon", "02.Green_Park", "03.Grey_Tower"]

@@ -15,8 +15,8 @@ from rich.console import Console
 from rich.markup import escape
 
 from landmark_tag.errors import ConfigError, LandmarkTagError, ModelNotFoundError, message_of
-from landmark_tag.paths import default_model_path
-from landmark_tag.storage import unreachable_storage
+from landmark_tag.files.paths import default_model_path
+from landmark_tag.files.storage import unreachable_storage
 
 # Exit codes, documented in the README.
 EXIT_OK = 0

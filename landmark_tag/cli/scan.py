@@ -33,10 +33,10 @@ from landmark_tag.cli.app import (
 )
 from landmark_tag.cli.progress import photo_progress
 from landmark_tag.cli.report import print_report_summary, run_report
+from landmark_tag.files.results import Status
 from landmark_tag.locating.locate import SOURCES
 from landmark_tag.pipeline.config import ScanConfig
 from landmark_tag.report.build import ReportConfig
-from landmark_tag.results import Status
 
 # The defaults live in ScanConfig, for Python callers and the command line alike.
 DEFAULT = {field.name: field.default for field in fields(ScanConfig)}

@@ -27,9 +27,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from landmark_tag.files.results import Status
 from landmark_tag.locating.clocks import SPAN_CLOCK_S, align, align_by_span, camera_offsets, groups
 from landmark_tag.locating.fixes import Candidates, Fixes, LocateSettings, distance_m, offer_neighbours
-from landmark_tag.results import Status
 
 SOURCES = ("gps", "track", "time", "landmark")
 # What `locate` reads of the output.

@@ -24,8 +24,8 @@ import gpxpy
 import numpy as np
 
 from landmark_tag.errors import LandmarkTagError
+from landmark_tag.files.storage import exists, filesystem, is_url, local_path, open_binary
 from landmark_tag.locating.fixes import Fixes, valid_coordinates
-from landmark_tag.storage import exists, filesystem, is_url, local_path, open_binary
 
 logger = logging.getLogger(__name__)
 

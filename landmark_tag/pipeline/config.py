@@ -11,10 +11,10 @@ import os
 from dataclasses import dataclass
 
 from landmark_tag.errors import ConfigError
-from landmark_tag.images import DEFAULT_MAX_PIXELS
+from landmark_tag.files.images import DEFAULT_MAX_PIXELS
+from landmark_tag.files.results import output_format
+from landmark_tag.files.storage import is_url, local_path
 from landmark_tag.pipeline.shards import DEFAULT_COMMIT_ROWS
-from landmark_tag.results import output_format
-from landmark_tag.storage import is_url, local_path
 
 ENGINES = ("local", "ray")
 

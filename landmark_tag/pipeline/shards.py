@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from landmark_tag.pipeline.plan.discover import PhotoFile
+from landmark_tag.files.discover import PhotoFile
 
 # Photos per shard (--commit-every): a crash redoes at most one shard per model actor, and a scan
 # of N photos leaves about N / 64 part files until the merge.

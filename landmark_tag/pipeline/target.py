@@ -13,8 +13,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from landmark_tag.results import iter_result_batches, output_format, result_columns, top_k_of
-from landmark_tag.storage import exists
+from landmark_tag.files.results import iter_result_batches, output_format, result_columns, top_k_of
+from landmark_tag.files.storage import exists
 
 
 @dataclass(frozen=True)

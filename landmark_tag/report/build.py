@@ -22,11 +22,7 @@ from typing import Any, TextIO
 import pyarrow.compute as pc
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.progress import NoProgress, PhotoProgress
-from landmark_tag.report import page
-from landmark_tag.report.location_map import LOCATION_INPUT, LocatedPhotos, map_section
-from landmark_tag.report.thumbnails import Thumbnail, ThumbnailRequest, iter_thumbnails
-from landmark_tag.results import (
+from landmark_tag.files.results import (
     Status,
     iter_result_batches,
     output_format,
@@ -34,7 +30,11 @@ from landmark_tag.results import (
     result_k,
     to_micros,
 )
-from landmark_tag.storage import is_url, publish, staging_file
+from landmark_tag.files.storage import is_url, publish, staging_file
+from landmark_tag.progress import NoProgress, PhotoProgress
+from landmark_tag.report import page
+from landmark_tag.report.location_map import LOCATION_INPUT, LocatedPhotos, map_section
+from landmark_tag.report.thumbnails import Thumbnail, ThumbnailRequest, iter_thumbnails
 
 PHOTO_SECTIONS = (
     Status.TAGGED.value,

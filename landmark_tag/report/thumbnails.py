@@ -19,8 +19,8 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from landmark_tag.images import DecodeError, describe_os_error, load_rgb, register_heif
-from landmark_tag.storage import open_binary
+from landmark_tag.files.images import DecodeError, describe_os_error, load_rgb, register_heif
+from landmark_tag.files.storage import open_binary
 
 JPEG_QUALITY = 75
 IN_FLIGHT_PER_WORKER = 8  # thumbnails queued per worker: enough to keep it busy, little memory

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from landmark_tag.device import cpu_flags, onednn_isa_cap
+from landmark_tag.host.device import cpu_flags, onednn_isa_cap
 
 logger = logging.getLogger(__name__)
 

@@ -80,7 +80,7 @@ def build_portable_int8(checkpoint: Path, searches: Sequence[Search]) -> Portabl
 
 def _build_here(checkpoint: str, out: Path, searches: list[Search]) -> None:
     from landmark_tag.checkpoint import load_model
-    from landmark_tag.device import onednn_isa_cap
+    from landmark_tag.host.device import onednn_isa_cap
     from landmark_tag.runtime.int8_models import int8_model
     from landmark_tag.runtime.openvino_model import import_openvino
 

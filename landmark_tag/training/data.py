@@ -19,8 +19,8 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from landmark_tag.errors import ConfigError, LandmarkTagError
-from landmark_tag.images import DecodeError, load_rgb, register_heif
-from landmark_tag.pipeline.plan.discover import discover_photos
+from landmark_tag.files.discover import discover_photos
+from landmark_tag.files.images import DecodeError, load_rgb, register_heif
 from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.transforms import eval_transform, train_transform
 

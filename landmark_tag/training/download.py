@@ -18,7 +18,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.paths import default_data_dir
+from landmark_tag.files.paths import default_data_dir
 
 DEFAULT_URL = "https://udacity-dlnfd.s3-us-west-1.amazonaws.com/datasets/landmark_images.zip"
 _MARKER = ".landmark-tag-complete"

@@ -17,9 +17,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from landmark_tag.checkpoint import LoadedModel, display_name, load_model
-from landmark_tag.device import resolve_device
 from landmark_tag.errors import ConfigError
-from landmark_tag.process import default_workers
+from landmark_tag.host.device import resolve_device
+from landmark_tag.host.process import default_workers
 from landmark_tag.runtime.runners import ModelRunner, TorchRunner, open_runner
 from landmark_tag.training.calibration import (
     CoveragePoint,

@@ -18,8 +18,8 @@ from landmark_tag.calibration_photos import (
     pick,
 )
 from landmark_tag.checkpoint import attach_portable_int8
-from landmark_tag.device import cpu_has_fast_bf16
-from landmark_tag.images import DecodeError, load_rgb, register_heif
+from landmark_tag.files.images import DecodeError, load_rgb, register_heif
+from landmark_tag.host.device import cpu_has_fast_bf16
 from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.runtime.int8_check import Int8Check
 from landmark_tag.runtime.portable_int8 import build_portable_int8

@@ -21,10 +21,10 @@ from landmark_tag.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from landmark_tag.device import resolve_device
 from landmark_tag.gazetteer import Place, class_places
+from landmark_tag.host.device import resolve_device
+from landmark_tag.host.process import default_workers
 from landmark_tag.openset import LandmarkScorer
-from landmark_tag.process import default_workers
 from landmark_tag.training.calibration import Calibration, calibrate
 from landmark_tag.training.config import DEFAULT_EPOCHS_AND_LR, TrainConfig, TrainResult
 from landmark_tag.training.data import (

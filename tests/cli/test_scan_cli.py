@@ -6,7 +6,7 @@ import pytest
 from typer.testing import CliRunner
 
 from landmark_tag.cli import app
-from landmark_tag.results import read_results
+from landmark_tag.files.results import read_results
 from tests.helpers import add_landmark_scorer, gps_exif, save_photo, scene, write_gpx, write_tiny_checkpoint
 
 runner = CliRunner()

@@ -10,12 +10,12 @@ import time
 
 import pytest
 
+from landmark_tag.files.results import read_results
 from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.plan.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.target import OutputTarget
 from landmark_tag.report.build import ReportConfig, build_report
-from landmark_tag.results import read_results
 from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, scene, write_tiny_checkpoint
 
 pytest.importorskip("moto.server", reason="moto[server] is a test dependency")
@@ -229,7 +229,7 @@ def test_an_unreachable_store_ends_in_one_line(tmp_path, tiny_model):
 
 
 def test_a_missing_bucket_and_refused_credentials_are_told_apart(bucket, tiny_model):
-    from landmark_tag.storage import StorageError, check_url_exists
+    from landmark_tag.files.storage import StorageError, check_url_exists
 
     _, name = bucket
     with pytest.raises(StorageError, match="no such file, folder or bucket: s3://no-such-bucket"):
@@ -248,7 +248,7 @@ def test_a_missing_bucket_and_refused_credentials_are_told_apart(bucket, tiny_mo
 )
 def test_what_the_store_says_of_credentials_is_said_apart(monkeypatch, error, said):
     # moto accepts any key, so the store's own answers stand in: these are s3fs's translations.
-    from landmark_tag import storage
+    from landmark_tag.files import storage
 
     class Refusing:
         def info(self, path):

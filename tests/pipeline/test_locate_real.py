@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
+from landmark_tag.files.results import read_results
 from landmark_tag.locating.fixes import distance_m
 from landmark_tag.pipeline.execute.exif import read_exif
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.results import read_results
 from tests.helpers import SHARED_DATA
 
 SEQUENCES = SHARED_DATA / "geoseq-dev"

@@ -5,9 +5,9 @@ import torch
 
 from landmark_tag.checkpoint import load_model
 from landmark_tag.errors import ConfigError
+from landmark_tag.host.process import default_batch_size, default_threads
 from landmark_tag.pipeline.config import ScanConfig
 from landmark_tag.pipeline.resolve import resolve_scan
-from landmark_tag.process import default_batch_size, default_threads
 from landmark_tag.runtime import runners
 
 

@@ -6,11 +6,11 @@ import torch
 
 from landmark_tag.checkpoint import ModelNotFoundError, load_model
 from landmark_tag.errors import ConfigError
+from landmark_tag.files.discover import InputNotFoundError
+from landmark_tag.files.results import read_results
+from landmark_tag.host.process import default_threads
 from landmark_tag.pipeline.execute.predict import Predictor, predict_landmarks
-from landmark_tag.pipeline.plan.discover import InputNotFoundError
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.process import default_threads
-from landmark_tag.results import read_results
 from tests.helpers import (
     TINY_PLACES,
     gps_exif,
@@ -292,7 +292,7 @@ def test_photos_that_would_decode_to_too_many_pixels_fail_with_the_limit_named(t
 def test_building_a_predictor_leaves_the_process_alone_and_the_scan_sets_it_up(
     tmp_path, photo_tree, tiny_model, monkeypatch
 ):
-    import landmark_tag.process as process
+    import landmark_tag.host.process as process
 
     calls = []
     monkeypatch.setattr(process, "keep_freed_memory", lambda: calls.append("mallopt") or True)

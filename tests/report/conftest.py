@@ -1,7 +1,7 @@
 import pytest
 
+from landmark_tag.files.results import read_results
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.results import read_results
 from tests.helpers import (
     TINY_PLACES,
     add_landmark_scorer,

@@ -8,8 +8,8 @@ import lxml.html
 import pytest
 from PIL import Image
 
+from landmark_tag.files.results import read_results
 from landmark_tag.report.build import ReportConfig, build_report
-from landmark_tag.results import read_results
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(

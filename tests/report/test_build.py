@@ -8,11 +8,11 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pytest
 
+from landmark_tag.files.results import ResultRow, Status, read_results, rows_to_table
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.target import OutputTarget
 from landmark_tag.report.build import ReportConfig, ReportError, build_report
 from landmark_tag.report.page import PAGE_SIZE
-from landmark_tag.results import ResultRow, Status, read_results, rows_to_table
 from tests.helpers import save_photo, scene
 from tests.report.conftest import BAD_FAILED, IMG_NAME, SCRIPT_PATH
 

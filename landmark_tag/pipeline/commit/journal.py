@@ -20,9 +20,8 @@ import time
 
 import pyarrow.parquet as pq
 
-from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import ResultRow, result_k, rows_to_table
-from landmark_tag.storage import (
+from landmark_tag.files.results import ResultRow, result_k, rows_to_table
+from landmark_tag.files.storage import (
     filesystem,
     is_url,
     local_path,
@@ -31,6 +30,7 @@ from landmark_tag.storage import (
     remove_tree,
     staging_file,
 )
+from landmark_tag.pipeline.target import OutputTarget
 
 
 class PartJournal:

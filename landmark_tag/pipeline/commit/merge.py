@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from landmark_tag.files.results import LOCATION_COLUMN_NAMES, conform, iter_result_batches
 from landmark_tag.locating.fixes import Fixes, LocateSettings
 from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, Located, locate
 from landmark_tag.pipeline.commit.journal import PartJournal
@@ -27,7 +28,6 @@ from landmark_tag.pipeline.commit.sidecar_sync import (
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.execute.judge import Judge
 from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import LOCATION_COLUMN_NAMES, conform, iter_result_batches
 
 
 def count_rejudged(previous: OutputTarget, judge: Judge) -> int:

@@ -32,6 +32,15 @@ import pycountry
 from lxml import etree
 
 from landmark_tag.errors import LandmarkTagError
+from landmark_tag.files.storage import (
+    exists,
+    is_url,
+    local_path,
+    open_binary,
+    publish,
+    remove_file,
+    staging_file,
+)
 from landmark_tag.pipeline.commit.xmp import (
     NS_RDF,
     NS_X,
@@ -42,15 +51,6 @@ from landmark_tag.pipeline.commit.xmp import (
     remove_simple,
     set_simple,
     xmp_coordinate,
-)
-from landmark_tag.storage import (
-    exists,
-    is_url,
-    local_path,
-    open_binary,
-    publish,
-    remove_file,
-    staging_file,
 )
 
 logger = logging.getLogger(__name__)

@@ -13,11 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from landmark_tag.files.results import Status
+from landmark_tag.files.storage import exists, publish, remove_file, staging_file
 from landmark_tag.locating.locate import floats
 from landmark_tag.pipeline.commit.sidecar import SidecarTag, SidecarWriter
 from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import Status
-from landmark_tag.storage import exists, publish, remove_file, staging_file
 
 SIDECAR_COLUMNS = [
     "path", "landmark_1", "estimated_country", "location_latitude", "location_longitude", "location_source",

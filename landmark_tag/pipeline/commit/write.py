@@ -15,15 +15,15 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
-from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import (
+from landmark_tag.files.results import (
     ResultRow,
     conform,
     result_schema,
     rows_to_table,
     spreadsheet_safe,
 )
-from landmark_tag.storage import publish, staging_file
+from landmark_tag.files.storage import publish, staging_file
+from landmark_tag.pipeline.target import OutputTarget
 
 
 class ResultWriter:

@@ -10,10 +10,10 @@ from collections.abc import Iterator, Sequence
 
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from landmark_tag.files.discover import PhotoFile
 from landmark_tag.pipeline.engines.worker_loss import InProgress
 from landmark_tag.pipeline.execute.batch import collate_photos
 from landmark_tag.pipeline.execute.examine import Examiner, PhotoItem
-from landmark_tag.pipeline.plan.discover import PhotoFile
 from landmark_tag.pipeline.shards import Shard
 
 

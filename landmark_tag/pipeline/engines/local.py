@@ -15,6 +15,9 @@ from collections.abc import Iterator, Sequence
 import torch
 
 from landmark_tag.checkpoint import LoadedModel
+from landmark_tag.files.discover import PhotoFile
+from landmark_tag.files.results import status_counts
+from landmark_tag.host.process import prepare_inference_process
 from landmark_tag.pipeline.engines.base import ExecutionResult, ScanWork, StageTiming
 from landmark_tag.pipeline.engines.loader import make_loader
 from landmark_tag.pipeline.engines.tag_shard import ShardResult, ShardTagger
@@ -32,12 +35,9 @@ from landmark_tag.pipeline.execute.examine import Examiner, PhotoItem
 from landmark_tag.pipeline.execute.gpu_decode import DeviceJpegDecoder, decode_on_device
 from landmark_tag.pipeline.execute.predict import Predictor
 from landmark_tag.pipeline.execute.rows import batch_rows
-from landmark_tag.pipeline.plan.discover import PhotoFile
 from landmark_tag.pipeline.resolve import ResolvedScan
 from landmark_tag.pipeline.shards import Shard, cut_shards
-from landmark_tag.process import prepare_inference_process
 from landmark_tag.progress import PhotoProgress
-from landmark_tag.results import status_counts
 
 logger = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any
 import torch
 
 from landmark_tag.errors import ConfigError, LandmarkTagError
+from landmark_tag.host.process import default_threads
 from landmark_tag.pipeline.resolve import ResolvedScan
-from landmark_tag.process import default_threads
 
 # The same as `pip install '.[ray]'` in landmark-tag's source folder.
 RAY_INSTALL = "pip install 'ray[data,client]>=2.50,<3'"

@@ -27,6 +27,8 @@ import torch
 
 from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.errors import ConfigError
+from landmark_tag.files.results import status_counts
+from landmark_tag.files.storage import exists
 from landmark_tag.pipeline.engines.base import ExecutionResult, ScanWork, StageTiming
 from landmark_tag.pipeline.engines.ray_cluster import ClusterShape, cluster_shape, import_ray, ray_session
 from landmark_tag.pipeline.engines.ray_stages import ActorSettings, ExamineShard, TaggingActor
@@ -34,9 +36,7 @@ from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.pipeline.execute.examine import Examiner
 from landmark_tag.pipeline.resolve import ResolvedScan
 from landmark_tag.progress import PhotoProgress
-from landmark_tag.results import status_counts
 from landmark_tag.runtime.runners import build_models
-from landmark_tag.storage import exists
 
 logger = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from typing import BinaryIO
 import torch
 from PIL import Image
 
-from landmark_tag.images import DEFAULT_MAX_PIXELS, open_image, oriented, register_heif, to_rgb
+from landmark_tag.files.images import DEFAULT_MAX_PIXELS, open_image, oriented, register_heif, to_rgb
 from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.transforms import eval_transform
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import torch
 
-from landmark_tag.images import EMPTY_FILE, DecodeError, describe_os_error
+from landmark_tag.files.discover import PhotoFile
+from landmark_tag.files.images import EMPTY_FILE, DecodeError, describe_os_error
+from landmark_tag.files.storage import open_binary
 from landmark_tag.pipeline.execute.decode import PhotoDecoder, exif_orientation, wants_device_decode
 from landmark_tag.pipeline.execute.exif import CaptureTime, GpsFix, PhotoExif, read_exif, read_exif_pillow
-from landmark_tag.pipeline.plan.discover import PhotoFile
-from landmark_tag.storage import open_binary
 
 logger = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 import torch
 from torchvision.io import ImageReadMode, decode_jpeg
 
-from landmark_tag.images import DecodeError
+from landmark_tag.files.images import DecodeError
 from landmark_tag.pipeline.execute.batch import PhotoBatch
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.preprocessing import Preprocessing

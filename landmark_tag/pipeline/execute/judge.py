@@ -17,8 +17,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from landmark_tag.files.results import Status
 from landmark_tag.gazetteer import Place
-from landmark_tag.results import Status
 
 JUDGED = (Status.TAGGED.value, Status.UNCERTAIN.value, Status.NO_LANDMARK.value)
 

@@ -10,9 +10,9 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 
+from landmark_tag.files.results import ResultRow, Status
 from landmark_tag.pipeline.execute.batch import PhotoBatch
 from landmark_tag.pipeline.execute.predict import Predictor, TopK
-from landmark_tag.results import ResultRow, Status
 
 
 def predicted_rows(

@@ -15,9 +15,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.pipeline.plan.discover import PhotoFile
+from landmark_tag.files.discover import PhotoFile
+from landmark_tag.files.results import Status, iter_result_batches, output_path, to_micros
 from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import Status, iter_result_batches, output_path, to_micros
 
 _KEY_COLUMNS = ["path", "status", "size_bytes", "modified_at", "model"]
 

@@ -34,8 +34,8 @@ import time
 from typing import Any
 
 from landmark_tag.errors import LandmarkTagError
+from landmark_tag.files.storage import filesystem, is_url, local_path
 from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.storage import filesystem, is_url, local_path
 
 logger = logging.getLogger(__name__)
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from landmark_tag.files.discover import DiscoveryStats, discover_photos
+from landmark_tag.files.storage import remove_stale_staging_files
 from landmark_tag.locating.fixes import Fixes
 from landmark_tag.locating.tracks import read_tracks
 from landmark_tag.pipeline.commit.journal import PartJournal
-from landmark_tag.pipeline.plan.discover import DiscoveryStats, discover_photos
 from landmark_tag.pipeline.plan.incremental import (
     WorkPlan,
     check_k,
@@ -23,7 +24,6 @@ from landmark_tag.pipeline.plan.incremental import (
 )
 from landmark_tag.pipeline.resolve import ResolvedScan
 from landmark_tag.pipeline.shards import Shard, cut_shards
-from landmark_tag.storage import remove_stale_staging_files
 
 logger = logging.getLogger(__name__)
 

@@ -3,9 +3,9 @@ import os
 
 import pytest
 
+from landmark_tag.files.results import ResultRow, Status, output_format, read_results, rows_to_table
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import ResultRow, Status, output_format, read_results, rows_to_table
 from tests.helpers import result_rows as rows
 
 COLUMNS = [

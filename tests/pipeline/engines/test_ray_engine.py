@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 
 from landmark_tag.checkpoint import load_model, save_checkpoint
 from landmark_tag.cli import app
+from landmark_tag.files.results import read_results
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.results import read_results
 from tests.helpers import (
     TINY_PLACES,
     add_landmark_scorer,
@@ -193,12 +193,12 @@ def test_a_retried_shard_replaces_its_part_instead_of_adding_rows(tmp_path, tree
     import pickle
 
     from landmark_tag.checkpoint import load_model
+    from landmark_tag.files.discover import discover_photos
     from landmark_tag.pipeline.commit.journal import PartJournal
     from landmark_tag.pipeline.commit.merge import merge_output
     from landmark_tag.pipeline.engines.ray_stages import ActorSettings, ExamineShard, TaggingActor
     from landmark_tag.pipeline.execute.decode import PhotoDecoder
     from landmark_tag.pipeline.execute.examine import Examiner
-    from landmark_tag.pipeline.plan.discover import discover_photos
     from landmark_tag.pipeline.resolve import resolve_scan
 
     loaded = load_model(tiny_model)

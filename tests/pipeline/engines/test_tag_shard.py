@@ -2,13 +2,13 @@ import pytest
 import torch
 
 from landmark_tag.checkpoint import load_model
+from landmark_tag.files.discover import PhotoFile
+from landmark_tag.files.results import read_results
 from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.engines.tag_shard import ShardTagger
 from landmark_tag.pipeline.execute.batch import PhotoBatch
 from landmark_tag.pipeline.execute.examine import PhotoItem
-from landmark_tag.pipeline.plan.discover import PhotoFile
 from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import read_results
 from tests.helpers import make_predictor
 
 

@@ -9,10 +9,10 @@ import textwrap
 
 import pytest
 
+from landmark_tag.files.results import read_results
 from landmark_tag.pipeline.engines.worker_loss import WORKER_DIED, DecodeWorkersDyingError, InProgress
 from landmark_tag.pipeline.execute.examine import Examiner
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from landmark_tag.results import read_results
 from tests.helpers import save_photo, scene
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="workers inherit the patch by fork")

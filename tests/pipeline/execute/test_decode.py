@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import ExifTags, Image
 
-from landmark_tag.images import DecodeError, to_rgb
+from landmark_tag.files.images import DecodeError, to_rgb
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.preprocessing import Preprocessing
 from tests.helpers import jpeg_bytes, quadrants, scene

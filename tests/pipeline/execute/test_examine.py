@@ -4,11 +4,11 @@ import warnings
 
 import pytest
 
-from landmark_tag.images import describe_os_error
+from landmark_tag.files.discover import PhotoFile, discover_photos
+from landmark_tag.files.images import describe_os_error
 from landmark_tag.pipeline.execute.batch import collate_photos
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.pipeline.execute.examine import Examiner
-from landmark_tag.pipeline.plan.discover import PhotoFile, discover_photos
 from landmark_tag.preprocessing import Preprocessing
 from tests.helpers import gps_exif, jpeg_bytes, save_photo, scene
 

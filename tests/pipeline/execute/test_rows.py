@@ -2,13 +2,13 @@ import numpy as np
 import pytest
 import torch
 
+from landmark_tag.files.discover import PhotoFile
+from landmark_tag.files.results import Status
 from landmark_tag.pipeline.execute.batch import PhotoBatch
 from landmark_tag.pipeline.execute.examine import PhotoItem
 from landmark_tag.pipeline.execute.exif import GpsFix
 from landmark_tag.pipeline.execute.predict import TopK
 from landmark_tag.pipeline.execute.rows import predicted_rows
-from landmark_tag.pipeline.plan.discover import PhotoFile
-from landmark_tag.results import Status
 
 
 class RecordingRunner:

@@ -7,12 +7,12 @@ import time
 import pytest
 
 from landmark_tag.errors import ConfigError
+from landmark_tag.files.results import read_results
 from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.plan.incremental import IncompatibleOutputError, PruneRefusedError
 from landmark_tag.pipeline.plan.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.target import OutputTarget
-from landmark_tag.results import read_results
 from tests.helpers import result_rows, save_photo, scene
 
 
@@ -283,8 +283,8 @@ def test_temporary_files_of_a_killed_merge_are_cleaned_up(tmp_path, tiny_model):
 
 
 def test_the_merge_keeps_each_photos_newest_row_by_scan_time_not_part_name(tmp_path):
+    from landmark_tag.files.results import Status
     from landmark_tag.pipeline.commit.merge import merge_output
-    from landmark_tag.results import Status
 
     out = str(tmp_path / "tags.parquet")
     journal = PartJournal(OutputTarget.at(out), 2)

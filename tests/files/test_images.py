@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import ExifTags, Image
 
-from landmark_tag.images import DecodeError, load_rgb
+from landmark_tag.files.images import DecodeError, load_rgb
 from tests.helpers import jpeg_bytes, quadrants
 
 

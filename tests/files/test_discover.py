@@ -3,7 +3,7 @@ import os
 
 import pytest
 
-from landmark_tag.pipeline.plan.discover import DiscoveryStats, InputNotFoundError, discover_photos
+from landmark_tag.files.discover import DiscoveryStats, InputNotFoundError, discover_photos
 
 
 def touch(path, data=b"x"):
@@ -105,7 +105,7 @@ def test_missing_input_raises_before_yielding(tmp_path):
 
 
 def test_a_folder_that_can_be_listed_but_not_entered_is_reported(tmp_path, monkeypatch):
-    from landmark_tag.pipeline.plan import discover
+    from landmark_tag.files import discover
 
     touch(tmp_path / "open" / "a.jpg")
     locked = tmp_path / "locked"

@@ -12,7 +12,7 @@ import os
 
 import torch
 
-from landmark_tag.allocator import keep_freed_memory
+from landmark_tag.host.allocator import keep_freed_memory
 
 
 def default_workers() -> int:

@@ -21,7 +21,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from landmark_tag.errors import ConfigError
-from landmark_tag.storage import open_binary
+from landmark_tag.files.storage import open_binary
 
 
 class Status(str, Enum):

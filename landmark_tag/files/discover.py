@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.storage import check_url_exists, filesystem, is_url, local_path
+from landmark_tag.files.storage import check_url_exists, filesystem, is_url, local_path
 
 # Matched case-insensitively. HEIC/HEIF decode through pillow-heif.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"})

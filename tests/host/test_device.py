@@ -1,6 +1,6 @@
 import pytest
 
-from landmark_tag import device
+from landmark_tag.host import device
 from landmark_tag.runtime.cache import cpu_features
 
 

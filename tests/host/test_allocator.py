@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from landmark_tag.allocator import keep_freed_memory
+from landmark_tag.host.allocator import keep_freed_memory
 
 glibc_only = pytest.mark.skipif(
     platform.libc_ver()[0] != "glibc", reason="the tuning is for glibc's malloc (Linux)"
@@ -18,7 +18,7 @@ glibc_only = pytest.mark.skipif(
 FAULTS_PER_PASS = """
 import resource, statistics, sys
 import timm, torch
-from landmark_tag.allocator import keep_freed_memory
+from landmark_tag.host.allocator import keep_freed_memory
 if sys.argv[1] == "tuned":
     assert keep_freed_memory()
 model = timm.create_model("tf_efficientnet_lite0", num_classes=5).eval()
