@@ -3,11 +3,12 @@ photos taken close in time, then its landmark. A table operation on the whole ou
 with no model, on both engines.
 
 **Clocks** (`clocks`). A photo's capture time is the camera's clock (`taken_local`), in whatever
-zone it was set to. It is tied to UTC by the photo's own offset tag (`taken_at`), or by the camera's
-offset learned from its photos that carry both the clock and a GPS time. A camera's own photos need
-no UTC at all: they are compared on its own clock. A track is tied to a camera's clock by aligning
-the camera's photos with GPS to it (its clock may be hours off too), or by `--gpx-offset`. Nothing
-is located by a clock that cannot be trusted.
+zone it was set to. It is tied to UTC by the photo's own offset tag (`taken_at`), which always wins,
+or by the camera's offset learned from at least two of its photos that carry both the clock and a
+GPS time. A camera's own photos need no UTC at all: they are compared on its own clock (one clock per
+camera and offset tag: two bodies of one model are two clocks). A track is tied to a camera's clock
+by aligning the camera's photos with GPS to it (its clock may be hours off too), or by `--gpx-offset`.
+Nothing is located by a clock that cannot be trusted.
 
 **Neighbours** (`fixes`). A photo without GPS between two fixes gets the point between them in
 proportion to the time, or, with a fix on one side only, that fix; its radius grows with the time
@@ -16,7 +17,8 @@ apart in time, or ones implying a speed no photographer travels at, it gets none
 
 **One source.** The first source in SOURCES that has a location for the photo gives it; when another
 source's location lies further from it than both radii, the photo gets none, and `location_note`
-says which two disagree. Limits measured on real sequences: docs/quality.md.
+says which two disagree; only a track, inside its recording, outweighs time (and says so). Limits
+measured on real sequences: docs/quality.md.
 """
 
 from __future__ import annotations
