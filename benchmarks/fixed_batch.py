@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from scan_throughput import benchmark_checkpoints
 
-from landmark_tag.checkpoint import load_model
+from landmark_tag.model.checkpoint import load_model
 from landmark_tag.runtime.openvino_model import off_the_main_thread
 from landmark_tag.runtime.openvino_runner import compile_model
 from landmark_tag.runtime.runners import open_runner

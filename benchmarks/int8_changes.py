@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import sys
 
-from landmark_tag.checkpoint import load_model
+from landmark_tag.model.checkpoint import load_model
 from landmark_tag.runtime.int8_models import int8_model
 from landmark_tag.runtime.openvino_model import fp32_model
 from landmark_tag.runtime.openvino_runner import run_outputs

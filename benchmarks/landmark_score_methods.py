@@ -27,9 +27,9 @@ from pathlib import Path
 
 import torch
 
-from landmark_tag.checkpoint import load_model
 from landmark_tag.files.discover import discover_photos
-from landmark_tag.openset import auroc, recall_threshold
+from landmark_tag.model.checkpoint import load_model
+from landmark_tag.model.openset import auroc, recall_threshold
 from landmark_tag.training.data import ImageFolderIndex, index_image_folder
 from landmark_tag.training.evaluate import PhotoOutputs, photo_outputs, training_split
 

@@ -90,7 +90,7 @@ def build_models(folder: Path, model_checkpoint: Path | None) -> dict[str, str]:
     import timm
     import torch
 
-    from landmark_tag.checkpoint import load_model
+    from landmark_tag.model.checkpoint import load_model
     from landmark_tag.runtime.int8_models import int8_model
     from landmark_tag.runtime.openvino_model import LogitsAndFeatures
     from landmark_tag.runtime.quantize import QUICK, THOROUGH

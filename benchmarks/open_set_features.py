@@ -39,7 +39,13 @@ from torch.nn.functional import normalize
 from torch.utils.data import DataLoader
 
 from landmark_tag.files.discover import discover_photos
-from landmark_tag.openset import LandmarkScorer, auroc, build_bank, choose_threshold, false_tag_threshold
+from landmark_tag.model.openset import (
+    LandmarkScorer,
+    auroc,
+    build_bank,
+    choose_threshold,
+    false_tag_threshold,
+)
 from landmark_tag.training.data import PhotoFolderDataset
 from landmark_tag.training.models import transfer_model
 

@@ -51,7 +51,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from landmark_tag.files.discover import discover_photos
-from landmark_tag.openset import LANDMARK_LIKE_SHARE, auroc, choose_threshold
+from landmark_tag.model.openset import LANDMARK_LIKE_SHARE, auroc, choose_threshold
 from landmark_tag.training.calibration import calibrate
 from landmark_tag.training.data import (
     ImageFolderIndex,

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from landmark_tag.checkpoint import ModelSpec, save_checkpoint
-from landmark_tag.preprocessing import Preprocessing
+from landmark_tag.model.checkpoint import ModelSpec, save_checkpoint
+from landmark_tag.model.preprocessing import Preprocessing
 
 MEASURE = """
 import json, resource, sys, time

@@ -45,11 +45,11 @@ import torch
 from PIL import ExifTags, Image, TiffImagePlugin
 from torchvision import transforms
 
-from landmark_tag.checkpoint import ModelSpec, load_model, save_checkpoint
 from landmark_tag.host.allocator import keep_freed_memory
-from landmark_tag.openset import LandmarkScorer, build_bank
+from landmark_tag.model.checkpoint import ModelSpec, load_model, save_checkpoint
+from landmark_tag.model.openset import LandmarkScorer, build_bank
+from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
-from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.runtime.runners import open_runner
 from landmark_tag.training.backbones import LITE_MEAN, LITE_STD
 

@@ -33,7 +33,7 @@ MEASURE = """
 import json, sys, time
 config = json.loads(sys.argv[1])
 import torch
-from landmark_tag.checkpoint import load_model
+from landmark_tag.model.checkpoint import load_model
 from landmark_tag.host.process import prepare_inference_process
 from landmark_tag.runtime.runners import open_runner
 cpu = torch.device("cpu")

@@ -11,8 +11,8 @@ import math
 import os
 import sys
 
-from landmark_tag.checkpoint import load_model
 from landmark_tag.files.results import read_results
+from landmark_tag.model.checkpoint import load_model
 from landmark_tag.training.data import index_image_folder
 from landmark_tag.training.evaluate import training_split
 

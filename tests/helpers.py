@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from PIL import ExifTags, Image, TiffImagePlugin
 
-from landmark_tag.checkpoint import ModelSpec, save_checkpoint
 from landmark_tag.files.results import ResultRow, Status
-from landmark_tag.gazetteer import Place
-from landmark_tag.preprocessing import Preprocessing
+from landmark_tag.model.checkpoint import ModelSpec, save_checkpoint
+from landmark_tag.model.gazetteer import Place
+from landmark_tag.model.preprocessing import Preprocessing
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 CLASS_NAMES = ["00.Red_Fort", "01.Blue_Lagoon", "02.Green_Park", "03.Grey_Tower"]
@@ -236,8 +236,8 @@ def make_negatives_folder(root: Path, per_kind: int = 2, size=(320, 240)) -> Pat
 def add_landmark_scorer(checkpoint: Path, landmark_photos: list[Path], threshold: float = 0.999) -> Path:
     """Give a checkpoint a landmark score whose bank holds the features of `landmark_photos`: they
     score 1 (in fp32), and photos unlike them less."""
-    from landmark_tag.checkpoint import load_model
-    from landmark_tag.openset import LandmarkScorer, build_bank, capture_features
+    from landmark_tag.model.checkpoint import load_model
+    from landmark_tag.model.openset import LandmarkScorer, build_bank, capture_features
     from landmark_tag.pipeline.execute.decode import PhotoDecoder
 
     loaded = load_model(checkpoint)

@@ -110,14 +110,29 @@ def test_the_scans_steps_import_downwards_only():
     assert not upward, "\n".join(sorted(upward))
 
 
-def test_locating_knows_nothing_of_the_pipeline():
-    """Locating (`landmark_tag.locating`) is pure: the pipeline calls it, never the other way."""
+# What each shared part may not import: the model contract no runtime, pipeline or training; files no
+# model (and nothing above them); locating no pipeline (the pipeline calls it, never the other way).
+STAGE_PACKAGES = tuple(f"landmark_tag.{stage}" for stage in (*STAGES, "cli"))
+FORBIDDEN = {
+    "landmark_tag.model": ("landmark_tag.runtime", *STAGE_PACKAGES),
+    "landmark_tag.files": (
+        "landmark_tag.model",
+        "landmark_tag.runtime",
+        "landmark_tag.host",
+        *STAGE_PACKAGES,
+    ),
+    "landmark_tag.locating": ("landmark_tag.runtime", "landmark_tag.model.checkpoint", *STAGE_PACKAGES),
+}
+
+
+def test_the_shared_parts_import_only_what_lies_below_them():
     wrong = [
         f"{module} imports {target}"
         for module, targets in import_graph().items()
-        if module.startswith("landmark_tag.locating")
+        for part, forbidden in FORBIDDEN.items()
+        if module == part or module.startswith(part + ".")
         for target in targets
-        if area(target) != "shared" or target.startswith(("landmark_tag.runtime", "landmark_tag.checkpoint"))
+        if target.startswith(forbidden)
     ]
     assert not wrong, "\n".join(sorted(wrong))
 

@@ -18,7 +18,7 @@ from landmark_tag.cli.app import (
 )
 from landmark_tag.files.paths import default_model_path
 from landmark_tag.files.results import Status
-from landmark_tag.gazetteer import NO_COORDINATES
+from landmark_tag.model.gazetteer import NO_COORDINATES
 
 
 # Long by declaration only: one parameter per option (typer's way).
@@ -54,10 +54,10 @@ def predict_command(
 ) -> None:
     """Print the most likely landmarks for each image, and where the best one is."""
     # The model stack loads only when a command needs it: `--help` and `report` stay quick.
-    from landmark_tag.checkpoint import load_model
     from landmark_tag.figure import render_predictions
     from landmark_tag.host.device import resolve_device
     from landmark_tag.host.process import prepare_inference_process
+    from landmark_tag.model.checkpoint import load_model
     from landmark_tag.pipeline.execute.predict import predict_landmarks
 
     setup_logging(False)

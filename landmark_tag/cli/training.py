@@ -22,7 +22,7 @@ from landmark_tag.cli.app import (
 )
 from landmark_tag.cli.metrics import int8_line, landmark_score_line, print_evaluation, print_open_set
 from landmark_tag.files.paths import default_data_dir, default_model_path
-from landmark_tag.gazetteer import display_name
+from landmark_tag.model.gazetteer import display_name
 from landmark_tag.training.download import DEFAULT_URL, download_dataset
 
 if TYPE_CHECKING:

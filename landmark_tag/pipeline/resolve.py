@@ -13,11 +13,11 @@ from typing import Any
 
 import torch
 
-from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.errors import ConfigError
 from landmark_tag.host.device import check_device_name, resolve_device
 from landmark_tag.host.process import default_batch_size, default_threads, default_workers
 from landmark_tag.locating.fixes import LocateSettings
+from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.pipeline.config import ScanConfig, offset_seconds
 from landmark_tag.pipeline.execute.judge import Judge
 from landmark_tag.pipeline.execute.predict import InferenceSettings, resolve_inference

@@ -16,7 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
+from landmark_tag.model.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.pipeline.commit.merge import commit_scan
 from landmark_tag.pipeline.commit.sidecar import SidecarStats, SidecarWriter
 from landmark_tag.pipeline.config import ScanConfig

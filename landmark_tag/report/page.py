@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path, PurePath
 from typing import Any
 
-from landmark_tag.gazetteer import NO_COORDINATES
+from landmark_tag.model.gazetteer import NO_COORDINATES
 
 PAGE_SIZE = 120  # cards shown per section before "Show more"
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass
 
 import torch
 
-from landmark_tag.openset import auroc
+from landmark_tag.model.openset import auroc
 
 MEAN_LIMIT = 0.01
 MAX_LIMIT = 0.05

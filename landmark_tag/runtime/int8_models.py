@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from landmark_tag.checkpoint import LoadedModel
+from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.runtime.cache import MODEL_FILE, WEIGHTS_FILE, CacheEntry, cached_build, cached_entry
 from landmark_tag.runtime.int8_check import Int8Check, RunOutputs, check_int8
 from landmark_tag.runtime.openvino_model import (

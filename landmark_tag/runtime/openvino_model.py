@@ -19,8 +19,8 @@ from typing import Any, TypeVar
 import torch
 from torch import nn
 
-from landmark_tag.checkpoint import LoadedModel
-from landmark_tag.openset import capture_features
+from landmark_tag.model.checkpoint import LoadedModel
+from landmark_tag.model.openset import capture_features
 from landmark_tag.runtime.cache import (
     MODEL_FILE,
     CacheEntry,

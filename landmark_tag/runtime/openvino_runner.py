@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 import torch
 
-from landmark_tag.checkpoint import LoadedModel
+from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.runtime.int8_check import RunOutputs
 from landmark_tag.runtime.openvino_model import import_openvino
 

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from landmark_tag.checkpoint import PortableInt8
+from landmark_tag.model.checkpoint import PortableInt8
 from landmark_tag.runtime.cache import MODEL_FILE, WEIGHTS_FILE
 from landmark_tag.runtime.quantize import Search
 
@@ -79,8 +79,8 @@ def build_portable_int8(checkpoint: Path, searches: Sequence[Search]) -> Portabl
 
 
 def _build_here(checkpoint: str, out: Path, searches: list[Search]) -> None:
-    from landmark_tag.checkpoint import load_model
     from landmark_tag.host.device import onednn_isa_cap
+    from landmark_tag.model.checkpoint import load_model
     from landmark_tag.runtime.int8_models import int8_model
     from landmark_tag.runtime.openvino_model import import_openvino
 

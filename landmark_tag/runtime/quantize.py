@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.host.device import cpu_has_fast_int8
+from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.runtime.int8_check import MAX_LIMIT, RunOutputs
 
 

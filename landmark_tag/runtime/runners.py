@@ -33,10 +33,10 @@ from typing import TYPE_CHECKING, Protocol
 import torch
 from torch import nn
 
-from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.errors import ConfigError
 from landmark_tag.host.device import PRECISIONS, cpu_has_fast_bf16, cpu_has_fast_int8, resolve_precision
-from landmark_tag.openset import capture_features
+from landmark_tag.model.checkpoint import LoadedModel
+from landmark_tag.model.openset import capture_features
 
 if TYPE_CHECKING:
     from landmark_tag.runtime.quantize import Search

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from landmark_tag.errors import ConfigError
-from landmark_tag.openset import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL, LandmarkScorer
+from landmark_tag.model.openset import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL, LandmarkScorer
 from landmark_tag.runtime.int8_check import Int8Check
 from landmark_tag.training.calibration import DEFAULT_TARGET_PRECISION, Calibration
 from landmark_tag.training.download import DEFAULT_URL

@@ -21,8 +21,8 @@ from torch.utils.data import Dataset
 from landmark_tag.errors import ConfigError, LandmarkTagError
 from landmark_tag.files.discover import discover_photos
 from landmark_tag.files.images import DecodeError, load_rgb, register_heif
-from landmark_tag.preprocessing import Preprocessing
-from landmark_tag.transforms import eval_transform, train_transform
+from landmark_tag.model.preprocessing import Preprocessing
+from landmark_tag.model.transforms import eval_transform, train_transform
 
 logger = logging.getLogger(__name__)
 

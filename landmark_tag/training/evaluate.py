@@ -16,10 +16,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from landmark_tag.checkpoint import LoadedModel, display_name, load_model
 from landmark_tag.errors import ConfigError
 from landmark_tag.host.device import resolve_device
 from landmark_tag.host.process import default_workers
+from landmark_tag.model.checkpoint import LoadedModel, display_name, load_model
 from landmark_tag.runtime.runners import ModelRunner, TorchRunner, open_runner
 from landmark_tag.training.calibration import (
     CoveragePoint,

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from landmark_tag.models import last_linear_name
+from landmark_tag.model.architectures import last_linear_name
 from landmark_tag.training.loop import TrainReporter
 
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from landmark_tag.calibration_photos import (
+from landmark_tag.files.images import DecodeError, load_rgb, register_heif
+from landmark_tag.host.device import cpu_has_fast_bf16
+from landmark_tag.model.calibration_photos import (
     MAX_CALIBRATION,
     MAX_NEGATIVES,
     MAX_VALIDATION,
@@ -17,14 +19,12 @@ from landmark_tag.calibration_photos import (
     crops_of,
     pick,
 )
-from landmark_tag.checkpoint import attach_portable_int8
-from landmark_tag.files.images import DecodeError, load_rgb, register_heif
-from landmark_tag.host.device import cpu_has_fast_bf16
-from landmark_tag.preprocessing import Preprocessing
+from landmark_tag.model.checkpoint import attach_portable_int8
+from landmark_tag.model.preprocessing import Preprocessing
+from landmark_tag.model.transforms import ResizeAndCrop
 from landmark_tag.runtime.int8_check import Int8Check
 from landmark_tag.runtime.portable_int8 import build_portable_int8
 from landmark_tag.training.data import ImageFolderIndex
-from landmark_tag.transforms import ResizeAndCrop
 
 logger = logging.getLogger(__name__)
 

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 
 import torch
 
-from landmark_tag.checkpoint import ModelSpec
-from landmark_tag.openset import (
+from landmark_tag.model.checkpoint import ModelSpec
+from landmark_tag.model.openset import (
     DEFAULT_FALSE_TAG_RATE,
     DEFAULT_LANDMARK_RECALL,
     DEFAULT_NEIGHBOUR,

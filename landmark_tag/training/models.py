@@ -1,6 +1,6 @@
 """Models for training: the scratch CNNs, and ImageNet backbones with a new head for transfer.
 
-Every model built here has exactly the structure `landmark_tag.models.build_model` rebuilds from
+Every model built here has exactly the structure `landmark_tag.model.architectures.build_model` rebuilds from
 the checkpoint's architecture name, so the scan can load what training saves.
 """
 
@@ -14,8 +14,13 @@ import torch
 from torch import nn
 
 from landmark_tag.errors import ConfigError, LandmarkTagError
-from landmark_tag.models import SCRATCH_ARCHITECTURES, build_model, last_linear_name, replace_last_linear
-from landmark_tag.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
+from landmark_tag.model.architectures import (
+    SCRATCH_ARCHITECTURES,
+    build_model,
+    last_linear_name,
+    replace_last_linear,
+)
+from landmark_tag.model.preprocessing import IMAGENET_MEAN, IMAGENET_STD, Preprocessing
 from landmark_tag.training.backbones import (
     LITE_MEAN,
     LITE_STD,

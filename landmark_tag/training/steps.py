@@ -14,9 +14,9 @@ import torch
 from torch import nn
 from torch.utils.data import Dataset, TensorDataset
 
-from landmark_tag.checkpoint import LoadedModel, read_checkpoint
 from landmark_tag.errors import ConfigError, message_of
-from landmark_tag.models import last_linear_name
+from landmark_tag.model.architectures import last_linear_name
+from landmark_tag.model.checkpoint import LoadedModel, read_checkpoint
 from landmark_tag.training.data import (
     DatasetError,
     ImageFolderIndex,

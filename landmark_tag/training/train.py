@@ -12,8 +12,10 @@ import torch
 from torch import nn
 
 import landmark_tag
-from landmark_tag.calibration_photos import CalibrationPhotos
-from landmark_tag.checkpoint import (
+from landmark_tag.host.device import resolve_device
+from landmark_tag.host.process import default_workers
+from landmark_tag.model.calibration_photos import CalibrationPhotos
+from landmark_tag.model.checkpoint import (
     LoadedModel,
     ModelSpec,
     default_model_path,
@@ -21,10 +23,8 @@ from landmark_tag.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from landmark_tag.gazetteer import Place, class_places
-from landmark_tag.host.device import resolve_device
-from landmark_tag.host.process import default_workers
-from landmark_tag.openset import LandmarkScorer
+from landmark_tag.model.gazetteer import Place, class_places
+from landmark_tag.model.openset import LandmarkScorer
 from landmark_tag.training.calibration import Calibration, calibrate
 from landmark_tag.training.config import DEFAULT_EPOCHS_AND_LR, TrainConfig, TrainResult
 from landmark_tag.training.data import (

@@ -86,7 +86,7 @@ def test_a_refused_prune_exits_1_and_changes_nothing(tmp_path, photos, tiny_mode
 def test_a_damaged_checkpoint_is_one_line_and_exit_1(tmp_path, photos):
     import torch
 
-    from landmark_tag.checkpoint import read_checkpoint
+    from landmark_tag.model.checkpoint import read_checkpoint
 
     model = write_tiny_checkpoint(tmp_path / "m.pt")
     payload, _ = read_checkpoint(model)

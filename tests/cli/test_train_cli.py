@@ -3,9 +3,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from landmark_tag.checkpoint import default_model_path, load_model
 from landmark_tag.cli import app
 from landmark_tag.files.results import read_results
+from landmark_tag.model.checkpoint import default_model_path, load_model
 from landmark_tag.runtime.portable_int8 import build_portable_int8
 from landmark_tag.training import int8 as int8_module
 from tests.helpers import make_image_folder, make_negatives_folder

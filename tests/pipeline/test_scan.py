@@ -4,11 +4,11 @@ import pandas as pd
 import pytest
 import torch
 
-from landmark_tag.checkpoint import ModelNotFoundError, load_model
 from landmark_tag.errors import ConfigError
 from landmark_tag.files.discover import InputNotFoundError
 from landmark_tag.files.results import read_results
 from landmark_tag.host.process import default_threads
+from landmark_tag.model.checkpoint import ModelNotFoundError, load_model
 from landmark_tag.pipeline.execute.predict import Predictor, predict_landmarks
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from tests.helpers import (

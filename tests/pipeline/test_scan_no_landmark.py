@@ -7,8 +7,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from landmark_tag.checkpoint import load_model
 from landmark_tag.files.results import read_results
+from landmark_tag.model.checkpoint import load_model
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from tests.helpers import (
     TINY_PLACES,

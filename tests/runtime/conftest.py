@@ -3,9 +3,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from landmark_tag.calibration_photos import CalibrationPhotos, encode_crop
-from landmark_tag.checkpoint import PortableInt8, attach_portable_int8, load_model, save_checkpoint
-from landmark_tag.openset import LandmarkScorer, build_bank, capture_features
+from landmark_tag.model.calibration_photos import CalibrationPhotos, encode_crop
+from landmark_tag.model.checkpoint import PortableInt8, attach_portable_int8, load_model, save_checkpoint
+from landmark_tag.model.openset import LandmarkScorer, build_bank, capture_features
 from landmark_tag.runtime import int8_models
 from tests.helpers import scene, write_tiny_checkpoint
 

@@ -100,7 +100,7 @@ def test_a_read_only_cache_with_no_entry_builds_in_a_temporary_folder(tmp_path, 
 def test_with_no_writable_folder_at_all_the_scan_runs_pytorch(tiny_model, cache, monkeypatch, caplog):
     import torch
 
-    from landmark_tag.checkpoint import load_model
+    from landmark_tag.model.checkpoint import load_model
     from landmark_tag.runtime.runners import open_runner
 
     def nowhere(*args, **kwargs):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from landmark_tag.checkpoint import load_model, read_checkpoint, save_checkpoint
+from landmark_tag.model.checkpoint import load_model, read_checkpoint, save_checkpoint
 from landmark_tag.runtime import int8_check, int8_models, openvino_model, openvino_runner, quantize, runners
 from landmark_tag.runtime.cache import WEIGHTS_FILE
 from landmark_tag.runtime.int8_models import int8_model

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import torch
 
-from landmark_tag.checkpoint import PortableInt8, attach_portable_int8, load_model, save_checkpoint
+from landmark_tag.model.checkpoint import PortableInt8, attach_portable_int8, load_model, save_checkpoint
 from landmark_tag.runtime import int8_check, int8_models, quantize, runners
 from landmark_tag.runtime.int8_models import int8_model
 from landmark_tag.runtime.openvino_model import fp32_model

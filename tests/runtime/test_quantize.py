@@ -4,7 +4,7 @@ import nncf
 import pytest
 from nncf.quantization.advanced_parameters import OverflowFix
 
-from landmark_tag.checkpoint import load_model
+from landmark_tag.model.checkpoint import load_model
 from landmark_tag.runtime import quantize
 from landmark_tag.runtime.int8_check import RunOutputs
 from landmark_tag.runtime.openvino_model import fp32_model

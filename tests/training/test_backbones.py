@@ -2,9 +2,9 @@ import pytest
 import timm
 import torch
 
-from landmark_tag.checkpoint import ModelSpec, save_checkpoint
+from landmark_tag.model.checkpoint import ModelSpec, save_checkpoint
+from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.execute.predict import predict_landmarks
-from landmark_tag.preprocessing import Preprocessing
 from landmark_tag.training.backbones import (
     LITE_MEAN,
     LITE_STD,

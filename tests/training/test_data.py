@@ -3,7 +3,7 @@ from collections import Counter
 import pytest
 import torch
 
-from landmark_tag.preprocessing import Preprocessing
+from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.training.data import (
     DatasetError,
     PhotoFolderDataset,

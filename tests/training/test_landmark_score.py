@@ -3,8 +3,8 @@ import math
 import pytest
 import torch
 
-from landmark_tag.checkpoint import ModelSpec
-from landmark_tag.openset import LandmarkScorer
+from landmark_tag.model.checkpoint import ModelSpec
+from landmark_tag.model.openset import LandmarkScorer
 from landmark_tag.training.evaluate import PhotoOutputs
 from landmark_tag.training.landmark_score import (
     auroc,

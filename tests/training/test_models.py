@@ -4,8 +4,8 @@ import pytest
 import torch
 import torchvision
 
-from landmark_tag.checkpoint import ModelSpec, load_model, save_checkpoint
-from landmark_tag.preprocessing import Preprocessing
+from landmark_tag.model.checkpoint import ModelSpec, load_model, save_checkpoint
+from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.training.models import (
     PACKAGED_BACKBONES,
     TORCHVISION_BACKBONES,

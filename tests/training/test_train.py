@@ -3,10 +3,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from landmark_tag.checkpoint import PortableInt8, load_model, read_checkpoint
 from landmark_tag.errors import ConfigError
 from landmark_tag.files.results import read_results
-from landmark_tag.gazetteer import load_gazetteer
+from landmark_tag.model.checkpoint import PortableInt8, load_model, read_checkpoint
+from landmark_tag.model.gazetteer import load_gazetteer
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.runtime.portable_int8 import build_portable_int8
 from landmark_tag.training import int8 as int8_module

@@ -14,10 +14,10 @@ from collections.abc import Iterator, Sequence
 
 import torch
 
-from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.files.discover import PhotoFile
 from landmark_tag.files.results import status_counts
 from landmark_tag.host.process import prepare_inference_process
+from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.pipeline.engines.base import ExecutionResult, ScanWork, StageTiming
 from landmark_tag.pipeline.engines.loader import make_loader
 from landmark_tag.pipeline.engines.tag_shard import ShardResult, ShardTagger

@@ -25,10 +25,10 @@ from collections.abc import Iterator
 
 import torch
 
-from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.errors import ConfigError
 from landmark_tag.files.results import status_counts
 from landmark_tag.files.storage import exists
+from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.pipeline.engines.base import ExecutionResult, ScanWork, StageTiming
 from landmark_tag.pipeline.engines.ray_cluster import ClusterShape, cluster_shape, import_ray, ray_session
 from landmark_tag.pipeline.engines.ray_stages import ActorSettings, ExamineShard, TaggingActor

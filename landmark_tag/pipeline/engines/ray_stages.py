@@ -16,8 +16,8 @@ from typing import Any
 
 import torch
 
-from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.host.process import prepare_inference_process
+from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.engines.tag_shard import ShardTagger
 from landmark_tag.pipeline.execute.batch import collate_photos, split_batch

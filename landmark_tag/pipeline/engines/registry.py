@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from landmark_tag.checkpoint import LoadedModel
 from landmark_tag.errors import ConfigError
+from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.pipeline.config import ENGINES
 from landmark_tag.pipeline.engines.base import Engine
 from landmark_tag.pipeline.resolve import ResolvedScan

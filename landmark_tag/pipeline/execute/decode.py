@@ -16,8 +16,8 @@ import torch
 from PIL import Image
 
 from landmark_tag.files.images import DEFAULT_MAX_PIXELS, open_image, oriented, register_heif, to_rgb
-from landmark_tag.preprocessing import Preprocessing
-from landmark_tag.transforms import eval_transform
+from landmark_tag.model.preprocessing import Preprocessing
+from landmark_tag.model.transforms import eval_transform
 
 
 @dataclass

@@ -21,10 +21,10 @@ import torch
 from torchvision.io import ImageReadMode, decode_jpeg
 
 from landmark_tag.files.images import DecodeError
+from landmark_tag.model.preprocessing import Preprocessing
+from landmark_tag.model.transforms import tensor_eval_transform
 from landmark_tag.pipeline.execute.batch import PhotoBatch
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
-from landmark_tag.preprocessing import Preprocessing
-from landmark_tag.transforms import tensor_eval_transform
 
 
 def upright(image: torch.Tensor, orientation: int) -> torch.Tensor:

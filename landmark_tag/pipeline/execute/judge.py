@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from landmark_tag.files.results import Status
-from landmark_tag.gazetteer import Place
+from landmark_tag.model.gazetteer import Place
 
 JUDGED = (Status.TAGGED.value, Status.UNCERTAIN.value, Status.NO_LANDMARK.value)
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from landmark_tag.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.errors import ConfigError
 from landmark_tag.files.images import DecodeError
 from landmark_tag.files.results import Status
-from landmark_tag.gazetteer import Place
 from landmark_tag.host.device import resolve_device
+from landmark_tag.model.checkpoint import LoadedModel, default_model_path, load_model
+from landmark_tag.model.gazetteer import Place
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.pipeline.execute.judge import Judge
 from landmark_tag.runtime.runners import check_runtime, open_runner

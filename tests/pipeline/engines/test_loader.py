@@ -4,11 +4,11 @@ import pytest
 import torch
 
 from landmark_tag.files.discover import PhotoFile, discover_photos
+from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.engines.loader import make_loader
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.pipeline.execute.examine import Examiner
 from landmark_tag.pipeline.shards import cut_shards
-from landmark_tag.preprocessing import Preprocessing
 from tests.helpers import save_photo, scene
 
 EXAMINER = Examiner(PhotoDecoder(Preprocessing(input_size=64, resize_size=72)))

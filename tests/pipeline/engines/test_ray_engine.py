@@ -22,9 +22,9 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from landmark_tag.checkpoint import load_model, save_checkpoint
 from landmark_tag.cli import app
 from landmark_tag.files.results import read_results
+from landmark_tag.model.checkpoint import load_model, save_checkpoint
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from tests.helpers import (
     TINY_PLACES,
@@ -192,8 +192,8 @@ def test_sidecars_summary_json_and_report_through_the_cli(tmp_path, tree, mixed_
 def test_a_retried_shard_replaces_its_part_instead_of_adding_rows(tmp_path, tree, tiny_model):
     import pickle
 
-    from landmark_tag.checkpoint import load_model
     from landmark_tag.files.discover import discover_photos
+    from landmark_tag.model.checkpoint import load_model
     from landmark_tag.pipeline.commit.journal import PartJournal
     from landmark_tag.pipeline.commit.merge import merge_output
     from landmark_tag.pipeline.engines.ray_stages import ActorSettings, ExamineShard, TaggingActor

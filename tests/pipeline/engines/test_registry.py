@@ -1,7 +1,7 @@
 import pytest
 
-from landmark_tag.checkpoint import load_model
 from landmark_tag.errors import ConfigError
+from landmark_tag.model.checkpoint import load_model
 from landmark_tag.pipeline.config import ScanConfig
 from landmark_tag.pipeline.engines.local import LocalEngine
 from landmark_tag.pipeline.engines.registry import engine_named

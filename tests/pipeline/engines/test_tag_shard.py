@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from landmark_tag.checkpoint import load_model
 from landmark_tag.files.discover import PhotoFile
 from landmark_tag.files.results import read_results
+from landmark_tag.model.checkpoint import load_model
 from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.engines.tag_shard import ShardTagger
 from landmark_tag.pipeline.execute.batch import PhotoBatch

@@ -8,8 +8,8 @@ import torch
 from PIL import ExifTags, Image
 
 from landmark_tag.files.images import DecodeError, to_rgb
+from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
-from landmark_tag.preprocessing import Preprocessing
 from tests.helpers import jpeg_bytes, quadrants, scene
 
 PREP = Preprocessing(input_size=64, resize_size=72, mean=(0, 0, 0), std=(1, 1, 1))

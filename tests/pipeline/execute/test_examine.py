@@ -6,10 +6,10 @@ import pytest
 
 from landmark_tag.files.discover import PhotoFile, discover_photos
 from landmark_tag.files.images import describe_os_error
+from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.execute.batch import collate_photos
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.pipeline.execute.examine import Examiner
-from landmark_tag.preprocessing import Preprocessing
 from tests.helpers import gps_exif, jpeg_bytes, save_photo, scene
 
 DECODER = PhotoDecoder(Preprocessing(input_size=64, resize_size=72))

@@ -10,11 +10,11 @@ import torch
 from PIL import ExifTags, Image, ImageOps
 
 from landmark_tag.files.discover import PhotoFile
+from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.execute.batch import collate_photos
 from landmark_tag.pipeline.execute.decode import PhotoDecoder, exif_orientation, wants_device_decode
 from landmark_tag.pipeline.execute.examine import Examiner, PhotoItem
 from landmark_tag.pipeline.execute.gpu_decode import DeviceJpegDecoder, decode_on_device, upright
-from landmark_tag.preprocessing import Preprocessing
 from tests.helpers import jpeg_bytes, quadrants, scene
 
 PREP = Preprocessing(224, 256, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5), "bicubic")

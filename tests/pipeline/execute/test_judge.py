@@ -2,7 +2,7 @@ import pyarrow as pa
 import pytest
 
 from landmark_tag.files.results import ResultRow, Status, rows_to_table
-from landmark_tag.gazetteer import Place
+from landmark_tag.model.gazetteer import Place
 from landmark_tag.pipeline.execute.judge import Judge
 
 PLACES = {"Eiffel Tower": Place("16.Eiffel_Tower", "Eiffel Tower", 48.8584, 2.2945, "FR")}

@@ -2,9 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from landmark_tag.checkpoint import load_model
 from landmark_tag.host import device as device_module
 from landmark_tag.host.device import resolve_device, resolve_precision
+from landmark_tag.model.checkpoint import load_model
 from landmark_tag.pipeline.execute.predict import predict_landmarks
 from tests.helpers import CLASS_NAMES, make_predictor, save_photo, scene
 

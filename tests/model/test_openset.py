@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from landmark_tag.checkpoint import load_model, save_checkpoint
-from landmark_tag.models import last_linear_name
-from landmark_tag.openset import (
+from landmark_tag.model.architectures import last_linear_name
+from landmark_tag.model.checkpoint import load_model, save_checkpoint
+from landmark_tag.model.openset import (
     LandmarkScorer,
     build_bank,
     capture_features,
@@ -193,7 +193,7 @@ def test_bad_banks_are_refused():
     ["timm/tf_efficientnet_lite0", "torchvision/resnet18", "torchvision/mobilenet_v3_small", "seed_cnn"],
 )
 def test_every_kind_of_architecture_gives_features_to_score(arch):
-    from landmark_tag.models import build_model, last_linear_name
+    from landmark_tag.model.architectures import build_model, last_linear_name
 
     model = build_model(arch, 5).eval()
     head = model.get_submodule(last_linear_name(model))

@@ -14,7 +14,7 @@ from PIL import Image
 from torchvision.transforms import v2 as transforms
 from torchvision.transforms.functional import pil_modes_mapping
 
-from landmark_tag.preprocessing import Preprocessing
+from landmark_tag.model.preprocessing import Preprocessing
 
 _INTERPOLATION = {
     "bicubic": transforms.InterpolationMode.BICUBIC,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from landmark_tag.models import SeedCNN, build_model
+from landmark_tag.model.architectures import SeedCNN, build_model
 
 
 def test_seed_cnn_shapes():

@@ -10,10 +10,10 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from landmark_tag.gazetteer import Place
-from landmark_tag.models import last_linear_name
-from landmark_tag.openset import LandmarkScorer
-from landmark_tag.preprocessing import Preprocessing
+from landmark_tag.model.architectures import last_linear_name
+from landmark_tag.model.gazetteer import Place
+from landmark_tag.model.openset import LandmarkScorer
+from landmark_tag.model.preprocessing import Preprocessing
 
 
 class StoredNumbers(Protocol):

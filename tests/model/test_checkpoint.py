@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from landmark_tag.checkpoint import (
+from landmark_tag.model.checkpoint import (
     CheckpointError,
     ModelNotFoundError,
     ModelSpec,
@@ -119,8 +119,8 @@ def test_default_model_path(monkeypatch, tmp_path):
 @pytest.fixture
 def scored_checkpoint(tmp_path):
     """A tiny checkpoint with a landmark scorer whose bank holds 5 unit vectors of the model's width."""
-    from landmark_tag.models import last_linear_name
-    from landmark_tag.openset import LandmarkScorer
+    from landmark_tag.model.architectures import last_linear_name
+    from landmark_tag.model.openset import LandmarkScorer
 
     path = write_tiny_checkpoint(tmp_path / "m.pt")
     loaded = load_model(path)

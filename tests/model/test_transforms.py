@@ -7,9 +7,9 @@ import pytest
 import torch
 from torchvision.transforms import v2 as transforms
 
+from landmark_tag.model.preprocessing import Preprocessing
+from landmark_tag.model.transforms import eval_transform, interpolation_mode
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
-from landmark_tag.preprocessing import Preprocessing
-from landmark_tag.transforms import eval_transform, interpolation_mode
 from tests.helpers import scene
 
 
@@ -72,7 +72,7 @@ def test_an_image_of_extreme_shape_is_cropped_before_it_is_enlarged(tmp_path):
         scene(size, seed=1).save(paths[-1])
     script = f"""
 import resource
-from landmark_tag.preprocessing import Preprocessing
+from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
 decoder = PhotoDecoder(Preprocessing(input_size=224, resize_size=256))
 with open("/proc/self/statm") as statm:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from PIL import Image
 
-from landmark_tag.preprocessing import Preprocessing
+from landmark_tag.model.preprocessing import Preprocessing
 
 MAX_CALIBRATION = 200
 MAX_VALIDATION = 300
@@ -52,7 +52,7 @@ class CalibrationPhotos:
 
     def pixels(self, part: str, preprocessing: Preprocessing) -> torch.Tensor:
         """(n, 3, size, size) normalised model inputs for `part`: calibration, validation or negatives."""
-        from landmark_tag.transforms import Normalise  # torchvision: only where pixels are made
+        from landmark_tag.model.transforms import Normalise  # torchvision: only where pixels are made
 
         normalise = Normalise(preprocessing)
         crops = getattr(self, part)

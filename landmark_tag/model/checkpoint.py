@@ -29,15 +29,16 @@ from typing import Any
 import torch
 from torch import nn
 
-# The errors and the default path live in torch-free modules, and remain part of this module's API.
-from landmark_tag.calibration_photos import CalibrationPhotos
-from landmark_tag.checkpoint_checks import spec_problems
 from landmark_tag.errors import CheckpointError, ModelNotFoundError
 from landmark_tag.files.paths import default_model_path  # noqa: F401
-from landmark_tag.gazetteer import Place, builtin_gazetteer, display_name, places_for
-from landmark_tag.models import build_model
-from landmark_tag.openset import LandmarkScorer
-from landmark_tag.preprocessing import Preprocessing
+from landmark_tag.model.architectures import build_model
+
+# The errors and the default path live in torch-free modules, and remain part of this module's API.
+from landmark_tag.model.calibration_photos import CalibrationPhotos
+from landmark_tag.model.checks import spec_problems
+from landmark_tag.model.gazetteer import Place, builtin_gazetteer, display_name, places_for
+from landmark_tag.model.openset import LandmarkScorer
+from landmark_tag.model.preprocessing import Preprocessing
 
 FORMAT = "landmark-tag/checkpoint"
 FORMAT_VERSION = 3

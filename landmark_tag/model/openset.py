@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from landmark_tag.errors import ConfigError
-from landmark_tag.models import last_linear_name
+from landmark_tag.model.architectures import last_linear_name
 
 # About 12.8 MB for 5,000 photos of 1280 features; larger sets become prototypes.
 MAX_BANK_BYTES = 20_000_000

@@ -2,7 +2,13 @@ import math
 
 import pytest
 
-from landmark_tag.gazetteer import GazetteerError, builtin_gazetteer, load_gazetteer, match_key, places_for
+from landmark_tag.model.gazetteer import (
+    GazetteerError,
+    builtin_gazetteer,
+    load_gazetteer,
+    match_key,
+    places_for,
+)
 
 DATASET_CLASSES = [
     "00.Haleakala_National_Park",
