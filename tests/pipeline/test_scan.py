@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,6 +14,7 @@ from landmark_tag.pipeline.execute.predict import Predictor, predict_landmarks
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from tests.helpers import (
     TINY_PLACES,
+    capture_exif,
     gps_exif,
     jpeg_bytes,
     make_predictor,
@@ -453,9 +455,9 @@ def test_a_gps_track_locates_a_cameras_photos_once_aligned_with_its_clock(tmp_pa
     assert any("-01:00:00 from SONY A on its clock" in clock for clock in summary.clocks)
 
 
-def test_a_location_found_by_time_goes_into_the_sidecar_saying_how_it_was_found(tmp_path, tiny_model):
-    from tests.helpers import capture_exif, gps_exif, save_photo, scene
-
+def phone_and_camera(tmp_path, tiny_model) -> tuple[Path, ScanConfig]:
+    """A phone photo with GPS and, five minutes later, a camera photo without; a scan of them that
+    writes sidecars."""
     photos = tmp_path / "photos"
     phone = capture_exif(gps_exif(50.88, 4.32), taken="2017:04:17 14:20:00", offset="+02:00")
     save_photo(photos / "phone.jpg", scene(seed=1), exif=phone)
@@ -465,6 +467,11 @@ def test_a_location_found_by_time_goes_into_the_sidecar_saying_how_it_was_found(
         [str(photos)], str(tmp_path / "t.parquet"), model=str(tiny_model), workers=0, min_confidence=1.0,
         write_xmp=True,
     )  # fmt: skip
+    return photos, config
+
+
+def test_a_location_found_by_time_goes_into_the_sidecar_saying_how_it_was_found(tmp_path, tiny_model):
+    photos, config = phone_and_camera(tmp_path, tiny_model)
     first = scan(config)
     sidecar = (photos / "camera.jpg.xmp").read_text()
     assert "<exif:GPSProcessingMethod>landmark-tag: time, within 170 m</exif:GPSProcessingMethod>" in sidecar
@@ -483,17 +490,7 @@ def test_a_location_found_by_time_goes_into_the_sidecar_saying_how_it_was_found(
 
 
 def test_sidecars_catch_up_with_locations_that_moved_in_a_run_without_write_xmp(tmp_path, tiny_model):
-    from tests.helpers import capture_exif, gps_exif, save_photo, scene
-
-    photos = tmp_path / "photos"
-    phone = capture_exif(gps_exif(50.88, 4.32), taken="2017:04:17 14:20:00", offset="+02:00")
-    save_photo(photos / "phone.jpg", scene(seed=1), exif=phone)
-    camera = capture_exif(taken="2017:04:17 14:25:00", offset="+02:00")
-    save_photo(photos / "camera.jpg", scene(seed=2), exif=camera)
-    config = ScanConfig(
-        [str(photos)], str(tmp_path / "t.parquet"), model=str(tiny_model), workers=0, min_confidence=1.0,
-        write_xmp=True,
-    )  # fmt: skip
+    photos, config = phone_and_camera(tmp_path, tiny_model)
     scan(config)
     assert "within 170 m" in (photos / "camera.jpg.xmp").read_text()
     synced = tmp_path / "t.parquet.sidecars-synced"
@@ -519,8 +516,6 @@ def test_sidecars_catch_up_with_locations_that_moved_in_a_run_without_write_xmp(
 
 
 def test_pruning_the_photos_that_placed_others_says_how_many_locations_went_with_them(tmp_path, tiny_model):
-    from tests.helpers import capture_exif, gps_exif, save_photo, scene
-
     photos = tmp_path / "photos"
     for i, minute in enumerate((20, 30)):
         phone = capture_exif(gps_exif(50.88, 4.32), taken=f"2017:04:17 14:{minute}:00", offset="+02:00")

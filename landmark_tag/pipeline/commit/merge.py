@@ -73,8 +73,7 @@ def merge_output(
     staged = _merged(journal, previous, drop, judge)
     try:
         settings = locating or LocateSettings()
-        every = every_sidecar or (previous and sidecars is not None and not SidecarsInStep(target).exists())
-        rows, located, withdrawn = _located(staged, target, k, settings, track, sidecars, every)
+        rows, located, withdrawn = _located(staged, target, k, settings, track, sidecars, every_sidecar)
         return MergeResult(rows, staged.rejudged, located.clocks, located.sources, withdrawn)
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -191,8 +190,12 @@ def commit_scan(
     # An output written before locations existed gets them now, with nothing else new.
     located = previous and "location_source" in target.columns()
     tracks = track is not None and len(track) > 0  # may be new: they can locate any row
-    catch_up = sidecars is not None and (every_sidecar or not SidecarsInStep(target).exists())
-    if journal.existing() or drop or not located or tracks or catch_up or count_rejudged(target, judge):
+    # Every sidecar is brought up to the output with --full, and where the sidecars are not known to
+    # follow an earlier output (a run without --write-xmp moved locations, or one from before the mark).
+    every_sidecar = sidecars is not None and (
+        every_sidecar or (previous and not SidecarsInStep(target).exists())
+    )
+    if journal.existing() or drop or not located or tracks or every_sidecar or count_rejudged(target, judge):
         result = merge_output(
             journal,
             previous=previous,
