@@ -28,10 +28,10 @@ import pyarrow as pa
 
 from landmark_tag.files.discover import IMAGE_EXTENSIONS
 from landmark_tag.files.results import result_schema
+from landmark_tag.locating.exif import read_exif
 from landmark_tag.locating.fixes import Fixes, LocateSettings, distance_m
 from landmark_tag.locating.locate import INPUT_COLUMNS, locate
 from landmark_tag.locating.tracks import read_tracks
-from landmark_tag.pipeline.execute.exif import read_exif
 
 # What the location pass reads, typed as the output has it.
 SCHEMA = pa.schema([result_schema(1).field(name) for name in INPUT_COLUMNS])

@@ -271,7 +271,8 @@ def result_rows() -> list:
 
 def make_predictor(loaded, device: torch.device, **options):
     """A Predictor for `loaded` on `device`, with resolve_inference's options (k, runtime, ...)."""
-    from landmark_tag.pipeline.execute.predict import Predictor, resolve_inference
+    from landmark_tag.pipeline.execute.predict import Predictor
+    from landmark_tag.pipeline.inference import resolve_inference
 
     return Predictor(loaded, device, resolve_inference(loaded, device=device, **options))
 

@@ -76,15 +76,16 @@ def test_imports_run_one_way():
     assert not wrong, "\n".join(sorted(wrong))
 
 
-# The scan's layers, lowest first: a module imports only from its own layer or lower ones. The
-# vocabulary every step speaks comes first (the photo found, the shard, the output, the options).
+# The scan's layers in the order a scan runs them: a module imports only from its own layer or
+# earlier ones. The vocabulary every step speaks comes first (the options, the output, the shard, the
+# journal of committed parts, the rule that judges a prediction).
 PIPELINE_LAYERS = [
-    ("config", "target", "shards"),
-    ("execute",),
-    ("commit",),
-    ("resolve",),
+    ("config", "target", "shards", "journal", "judge"),
+    ("resolve", "inference"),
     ("plan",),
+    ("execute",),
     ("engines",),
+    ("commit",),
     ("scan",),
 ]
 

@@ -51,7 +51,7 @@ class ResultRow:
     probabilities: list[float] = field(default_factory=list)  # same order as landmarks
     # How much the photo looks like any landmark the model knows (see `openset`); None without one.
     landmark_score: float | None = None
-    # When it was taken (EXIF; see `pipeline.execute.exif`): in UTC where the EXIF ties the camera's
+    # When it was taken (EXIF; see `locating.exif`): in UTC where the EXIF ties the camera's
     # clock to UTC; the camera's clock as it read (ISO 8601, no zone); its offset; the GPS fix's UTC.
     taken_at: float | None = None  # POSIX seconds
     taken_local: str | None = None

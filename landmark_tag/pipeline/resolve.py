@@ -19,8 +19,8 @@ from landmark_tag.host.process import default_batch_size, default_threads, defau
 from landmark_tag.locating.fixes import LocateSettings
 from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.pipeline.config import ScanConfig, offset_seconds
-from landmark_tag.pipeline.execute.judge import Judge
-from landmark_tag.pipeline.execute.predict import InferenceSettings, resolve_inference
+from landmark_tag.pipeline.inference import InferenceSettings, resolve_inference
+from landmark_tag.pipeline.judge import Judge
 from landmark_tag.pipeline.target import OutputTarget
 
 

@@ -22,7 +22,7 @@ from landmark_tag.pipeline.commit.sidecar import SidecarStats, SidecarWriter
 from landmark_tag.pipeline.config import ScanConfig
 from landmark_tag.pipeline.engines.base import ScanWork, StageTiming
 from landmark_tag.pipeline.engines.registry import engine_named
-from landmark_tag.pipeline.execute.predict import warn_without_landmark_score
+from landmark_tag.pipeline.inference import warn_without_landmark_score
 from landmark_tag.pipeline.plan.lock import OutputLock
 from landmark_tag.pipeline.plan.scan_plan import ScanPlan, plan_scan
 from landmark_tag.pipeline.resolve import ResolvedScan, resolve_scan
@@ -103,23 +103,12 @@ def scan(
         progress.start(len(plan.work.to_process))
         result = engine.run(ScanWork(plan.shards, plan.journal, lock.heartbeat), progress)
         mark = time.monotonic()
-        work = plan.work
         # Sidecars follow the published output: the commit writes them, each at most once.
         sidecars = SidecarWriter(resolved.storage_options) if resolved.write_xmp else None
-        merged = commit_scan(
-            plan.journal,
-            previous=plan.previous,
-            drop=work.removed if resolved.prune else set(),
-            judge=resolved.judge,
-            kept_rows=work.unchanged + len(work.removed),
-            locating=resolved.locating,
-            track=plan.track,
-            sidecars=sidecars,
-            every_sidecar=resolved.full,  # --full: a deleted or restored sidecar is repaired too
-        )
+        merged = commit_scan(plan, resolved, sidecars)
         result.timing.setup, result.timing.merging = setup, time.monotonic() - mark
     logger.debug("stage seconds: %s", result.timing)
-    judge = resolved.judge
+    judge, work = resolved.judge, plan.work
     return ScanSummary(
         output=resolved.output.path,
         model=loaded.name,

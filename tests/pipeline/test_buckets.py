@@ -11,7 +11,7 @@ import time
 import pytest
 
 from landmark_tag.files.results import read_results
-from landmark_tag.pipeline.commit.journal import PartJournal
+from landmark_tag.pipeline.journal import PartJournal
 from landmark_tag.pipeline.plan.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.target import OutputTarget

@@ -11,8 +11,8 @@ import pytest
 from PIL import ExifTags, Image
 
 from landmark_tag.files.results import read_results
+from landmark_tag.locating.exif import read_exif
 from landmark_tag.locating.fixes import distance_m
-from landmark_tag.pipeline.execute.exif import read_exif
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from tests.helpers import SHARED_DATA
 

@@ -1,7 +1,7 @@
-"""The commit's merge: the earlier output and the committed parts -> the new output, published
-in one rename or upload. Rows the current model made earlier are judged again on the way, so new
-thresholds apply to the whole output without running the model; then every row is located again
-(`locate`), since a new photo with GPS can locate photos written on earlier runs.
+"""The commit: the earlier output and the committed parts -> the new output, published in one
+rename or upload. Each file is read once; the jobs on the way have their own modules: the newest row
+of each path (`newest`), judging earlier rows again (`rejudge`), every row's location (`relocate`)
+and the sidecars that follow (`sidecar_sync`).
 """
 
 from __future__ import annotations
@@ -10,14 +10,16 @@ import contextlib
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
-from landmark_tag.files.results import LOCATION_COLUMN_NAMES, conform, iter_result_batches
+from landmark_tag.files.results import iter_result_batches
 from landmark_tag.locating.fixes import Fixes, LocateSettings
-from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, Located, locate
-from landmark_tag.pipeline.commit.journal import PartJournal
+from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, locate
+from landmark_tag.pipeline.commit.newest import NewestRows
+from landmark_tag.pipeline.commit.rejudge import Rejudge, count_rejudged
+from landmark_tag.pipeline.commit.relocate import count_withdrawn, located_batches
 from landmark_tag.pipeline.commit.sidecar import SidecarWriter
 from landmark_tag.pipeline.commit.sidecar_sync import (
     SIDECAR_COLUMNS,
@@ -26,19 +28,11 @@ from landmark_tag.pipeline.commit.sidecar_sync import (
     sync_sidecars,
 )
 from landmark_tag.pipeline.commit.write import ResultWriter
-from landmark_tag.pipeline.execute.judge import Judge
+from landmark_tag.pipeline.journal import PartJournal
+from landmark_tag.pipeline.judge import Judge
+from landmark_tag.pipeline.plan.scan_plan import ScanPlan
+from landmark_tag.pipeline.resolve import ResolvedScan
 from landmark_tag.pipeline.target import OutputTarget
-
-
-def count_rejudged(previous: OutputTarget, judge: Judge) -> int:
-    """How many rows of an existing output `judge` would give another status (another threshold
-    than the run that wrote them); reads only the columns that judging needs."""
-    columns = set(previous.columns())
-    wanted: list[str] = [c for c in ("status", "model", "probability_1", "landmark_score") if c in columns]
-    changes = 0
-    for batch in previous.batches(columns=wanted):
-        changes += judge.count_changes(pa.Table.from_batches([batch]))
-    return changes
 
 
 @dataclass
@@ -70,139 +64,105 @@ def merge_output(
     `sidecars`, the sidecars follow: the photos tagged now get theirs, and any photo whose location
     changed (with `every_sidecar`, every photo) has it brought up to date."""
     target, k = journal.target, journal.k
-    staged = _merged(journal, previous, drop, judge)
+    staged = _staged(journal, previous, drop, judge)
     try:
-        settings = locating or LocateSettings()
-        rows, located, withdrawn = _located(staged, target, k, settings, track, sidecars, every_sidecar)
-        return MergeResult(rows, staged.rejudged, located.clocks, located.sources, withdrawn)
+        located = locate(staged.columns, locating or LocateSettings(), track)
+        in_step = SidecarsInStep(target)
+        if sidecars is not None:  # before the publish: a crash in between writes them again
+            sync_sidecars(staged.columns, located.table, staged.fresh_from, sidecars, every_sidecar)
+            in_step.mark()  # a sidecar that failed is reported (a protected file would fail every run)
+        elif changed_rows(staged.columns, located.table).any():
+            in_step.clear()  # sidecars written by earlier runs now lag behind the output
+        with ResultWriter(target, k) as writer:
+            files = [(staged.earlier, None), (staged.fresh, staged.fresh_keep)]
+            for table in located_batches(files, located.table):
+                writer.write_table(table)
+        withdrawn = count_withdrawn(staged.columns, located.table, staged.fresh_from)
+        return MergeResult(writer.rows_written, staged.rejudged, located.clocks, located.sources, withdrawn)
     finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(staged.path)
+        staged.remove()
 
 
 @dataclass
 class _Staged:
-    path: str  # the merged rows, Parquet, in a temporary file beside the output
+    """The merged rows before they are located: the earlier output's kept rows and then the parts'
+    (tagged in this run), each in a temporary Parquet file beside the output, read once more to
+    publish; and the columns the location pass needs, of every row kept, in memory."""
+
+    earlier: str
+    fresh: str
+    fresh_keep: np.ndarray  # which of the parts' rows are kept (the newest of each path, not dropped)
+    columns: pa.Table  # INPUT_COLUMNS and SIDECAR_COLUMNS of the rows kept, earlier ones first
+    fresh_from: int  # rows kept from earlier runs; the parts' follow
     rejudged: int
-    fresh_from: int  # the rows from here on are the parts' (tagged in this run); those before, earlier runs'
+
+    def remove(self) -> None:
+        for path in (self.earlier, self.fresh):
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
 
-def _located(
-    staged: _Staged,
-    target: OutputTarget,
-    k: int,
-    settings: LocateSettings,
-    track: Fixes | None,
-    sidecars: SidecarWriter | None,
-    every_sidecar: bool = False,  # --full, or the sidecars are not known to be in step
-) -> tuple[int, Located, int]:
-    """Publish the staged rows as the output, with every row's location set; returns the rows, what
-    the location pass found, and how many earlier rows lost their location."""
-    staged_columns = pq.read_table(staged.path, columns=INPUT_COLUMNS + SIDECAR_COLUMNS)  # one read
-    located = locate(staged_columns, settings, track)
-    locations = located.table
-    in_step = SidecarsInStep(target)
-    if sidecars is not None:  # before the publish: a crash in between writes them again
-        sync_sidecars(staged_columns, locations, staged.fresh_from, sidecars, every_sidecar)
-        in_step.mark()  # a sidecar that failed is reported (a protected file would fail every run)
-    elif changed_rows(staged_columns, locations).any():
-        in_step.clear()  # sidecars written by earlier runs now lag behind the output
-    done = 0
-    with ResultWriter(target, k) as writer:
-        for batch in iter_result_batches(staged.path, "parquet"):
-            table = pa.Table.from_batches([batch])
-            for name in LOCATION_COLUMN_NAMES:
-                column = locations.column(name).slice(done, table.num_rows)
-                table = table.set_column(table.schema.get_field_index(name), name, column)
-            writer.write_table(table)
-            done += table.num_rows
-        return writer.rows_written, located, _withdrawn(staged_columns, locations, staged.fresh_from)
-
-
-def _withdrawn(before: pa.Table, after: pa.Table, fresh_from: int) -> int:
-    """Rows of earlier runs (before `fresh_from`) that had a location and have none now."""
-    had = before.column("location_source").slice(0, fresh_from).is_valid()
-    now = after.column("location_source").slice(0, fresh_from).is_valid()
-    return int(pc.sum(pc.and_(had, pc.invert(now))).as_py() or 0)
-
-
-def _merged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge | None) -> _Staged:
-    target, k, parts = journal.target, journal.k, journal.existing()
-    storage_options = target.storage_options
-    # Where each path's newest row is: among parts, the latest `scanned_at` (part names order the
-    # runs of one machine, but not the shards of a Ray run); any part beats `previous`, which
-    # holds only rows of earlier, completed runs.
-    newest: dict[str, tuple[int, int]] = {}
-    for index, part in enumerate(parts):
-        for batch in iter_result_batches(part, "parquet", storage_options, columns=["path", "scanned_at"]):
-            scanned = pc.cast(batch.column("scanned_at"), pa.int64()).to_pylist()
-            for path, when in zip(batch.column("path").to_pylist(), scanned, strict=True):
-                if path not in newest or (when, index) >= newest[path]:
-                    newest[path] = (when, index)
-    replaced = pa.array(sorted(set(newest) | drop), pa.string())
-    rejudged = 0
-
-    def judged(table: pa.Table) -> pa.Table:
-        nonlocal rejudged
-        table = conform(table, k)
-        if judge is None:
-            return table
-        table, changed = judge.rejudge_table(table)
-        rejudged += changed
-        return table
-
-    # Staged as Parquet whatever the output's format: the location pass reads it back.
-    writer = ResultWriter(OutputTarget(target.path, "parquet", storage_options), k, stage_only=True)
-    with writer:
-        if previous:
-            for batch in target.batches():
+def _staged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge | None) -> _Staged:
+    """Read each part, and the earlier output (with `previous`), once: stage their rows, learn
+    which part rows are newest, and keep the columns that locating needs."""
+    target, k = journal.target, journal.k
+    rejudge, newest = Rejudge(k, judge), NewestRows()
+    wanted = INPUT_COLUMNS + [c for c in SIDECAR_COLUMNS if c not in INPUT_COLUMNS]
+    fresh_columns: list[pa.Table] = []
+    earlier_columns: list[pa.Table] = []
+    # Staged as Parquet whatever the output's format, and local for a bucket's output.
+    stage = OutputTarget(target.path, "parquet", target.storage_options)
+    with ResultWriter(stage, k, stage_only=True) as fresh:
+        for index, part in enumerate(journal.existing()):
+            batches = list(iter_result_batches(part, "parquet", target.storage_options))
+            if batches:
+                table = rejudge(pa.Table.from_batches(batches))
+                newest.add(table, index)
+                fresh.write_table(table)
+                fresh_columns.append(table.select(wanted))
+    try:
+        replaced = pa.array(sorted(newest.paths() | drop), pa.string())
+        with ResultWriter(stage, k, stage_only=True) as earlier:
+            for batch in target.batches() if previous else ():
                 keep = pc.invert(pc.is_in(batch.column("path"), value_set=replaced))
-                writer.write_table(judged(pa.Table.from_batches([batch]).filter(keep)))
-        fresh_from = writer.rows_written
-        for index, part in enumerate(parts):
-            batches = list(iter_result_batches(part, "parquet", storage_options))
-            if not batches:
-                continue
-            table = conform(pa.Table.from_batches(batches), k)
-            keep = [newest[p][1] == index and p not in drop for p in table.column("path").to_pylist()]
-            writer.write_table(judged(table.filter(pa.array(keep, pa.bool_()))))
-    return _Staged(writer.staged, rejudged, fresh_from)
+                table = rejudge(pa.Table.from_batches([batch]).filter(keep))
+                earlier.write_table(table)
+                earlier_columns.append(table.select(wanted))
+    except BaseException:
+        os.unlink(fresh.staged)
+        raise
+    keep = newest.keep(drop)
+    none = rejudge.schema.empty_table().select(wanted)
+    kept_fresh = pa.concat_tables(fresh_columns or [none]).filter(pa.array(keep))
+    columns = pa.concat_tables([none, *earlier_columns, kept_fresh])
+    return _Staged(earlier.staged, fresh.staged, keep, columns, earlier.rows_written, rejudge.changed)
 
 
-def commit_scan(
-    journal: PartJournal,
-    *,
-    previous: bool,
-    drop: set[str],
-    judge: Judge,
-    kept_rows: int,
-    locating: LocateSettings | None = None,
-    track: Fixes | None = None,
-    sidecars: SidecarWriter | None = None,
-    every_sidecar: bool = False,
-) -> MergeResult:
-    """The commit: merge the earlier output (with `previous`) and the journal's parts into the new
-    output, less the paths in `drop`, then remove the parts. When there are no parts, nothing to
-    drop, no earlier row that `judge` changes and the earlier output has its locations, it (of
-    `kept_rows` rows) stays exactly as it is."""
+def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | None = None) -> MergeResult:
+    """The commit: merge the earlier output and the parts the engine committed into the new output
+    (less the removed photos with --prune), then remove the parts. When there are no parts, nothing
+    to drop, no earlier row that the thresholds change and the earlier output has its locations, it
+    stays exactly as it is. With `sidecars`, the sidecars follow (`merge_output`)."""
+    journal, work, previous = plan.journal, plan.work, plan.previous
     target = journal.target
-    result = MergeResult(kept_rows, 0)
+    drop = work.removed if scan.prune else set()
+    result = MergeResult(work.unchanged + len(work.removed), 0)
     # An output written before locations existed gets them now, with nothing else new.
     located = previous and "location_source" in target.columns()
-    tracks = track is not None and len(track) > 0  # may be new: they can locate any row
-    # Every sidecar is brought up to the output with --full, and where the sidecars are not known to
-    # follow an earlier output (a run without --write-xmp moved locations, or one from before the mark).
-    every_sidecar = sidecars is not None and (
-        every_sidecar or (previous and not SidecarsInStep(target).exists())
-    )
-    if journal.existing() or drop or not located or tracks or every_sidecar or count_rejudged(target, judge):
+    tracks = plan.track is not None and len(plan.track) > 0  # may be new: they can locate any row
+    # Every sidecar is brought up to the output with --full (a deleted or restored sidecar is
+    # repaired too), and where the sidecars are not known to follow an earlier output (a run without
+    # --write-xmp moved locations, or one from before the mark).
+    every_sidecar = sidecars is not None and (scan.full or (previous and not SidecarsInStep(target).exists()))
+    new = journal.existing() or drop or not located or tracks or every_sidecar
+    if new or count_rejudged(target, scan.judge):
         result = merge_output(
             journal,
             previous=previous,
             drop=drop,
-            judge=judge,
-            locating=locating,
-            track=track,
+            judge=scan.judge,
+            locating=scan.locating,
+            track=plan.track,
             sidecars=sidecars,
             every_sidecar=every_sidecar,
         )

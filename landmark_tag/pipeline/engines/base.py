@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from landmark_tag.pipeline.commit.journal import PartJournal
+from landmark_tag.pipeline.journal import PartJournal
 from landmark_tag.pipeline.shards import Shard
 from landmark_tag.progress import PhotoProgress
 

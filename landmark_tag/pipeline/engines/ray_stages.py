@@ -18,11 +18,11 @@ import torch
 
 from landmark_tag.host.process import prepare_inference_process
 from landmark_tag.model.checkpoint import LoadedModel
-from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.engines.tag_shard import ShardTagger
 from landmark_tag.pipeline.execute.batch import collate_photos, split_batch
 from landmark_tag.pipeline.execute.examine import Examiner
 from landmark_tag.pipeline.execute.predict import Predictor
+from landmark_tag.pipeline.journal import PartJournal
 from landmark_tag.pipeline.resolve import ResolvedScan
 
 

@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from landmark_tag.files.results import ResultRow
-from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.execute.batch import PhotoBatch
 from landmark_tag.pipeline.execute.predict import Predictor
 from landmark_tag.pipeline.execute.rows import predicted_rows
+from landmark_tag.pipeline.journal import PartJournal
 
 
 @dataclass

@@ -19,8 +19,8 @@ import torch
 from landmark_tag.files.discover import PhotoFile
 from landmark_tag.files.images import EMPTY_FILE, DecodeError, describe_os_error
 from landmark_tag.files.storage import open_binary
+from landmark_tag.locating.exif import CaptureTime, GpsFix, PhotoExif, read_exif, read_exif_pillow
 from landmark_tag.pipeline.execute.decode import PhotoDecoder, exif_orientation, wants_device_decode
-from landmark_tag.pipeline.execute.exif import CaptureTime, GpsFix, PhotoExif, read_exif, read_exif_pillow
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from landmark_tag.files.discover import DiscoveryStats, discover_photos
 from landmark_tag.files.storage import remove_stale_staging_files
 from landmark_tag.locating.fixes import Fixes
 from landmark_tag.locating.tracks import read_tracks
-from landmark_tag.pipeline.commit.journal import PartJournal
+from landmark_tag.pipeline.journal import PartJournal
 from landmark_tag.pipeline.plan.incremental import (
     WorkPlan,
     check_k,

@@ -194,11 +194,11 @@ def test_a_retried_shard_replaces_its_part_instead_of_adding_rows(tmp_path, tree
 
     from landmark_tag.files.discover import discover_photos
     from landmark_tag.model.checkpoint import load_model
-    from landmark_tag.pipeline.commit.journal import PartJournal
     from landmark_tag.pipeline.commit.merge import merge_output
     from landmark_tag.pipeline.engines.ray_stages import ActorSettings, ExamineShard, TaggingActor
     from landmark_tag.pipeline.execute.decode import PhotoDecoder
     from landmark_tag.pipeline.execute.examine import Examiner
+    from landmark_tag.pipeline.journal import PartJournal
     from landmark_tag.pipeline.resolve import resolve_scan
 
     loaded = load_model(tiny_model)

@@ -4,10 +4,10 @@ import torch
 from landmark_tag.files.discover import PhotoFile
 from landmark_tag.files.results import read_results
 from landmark_tag.model.checkpoint import load_model
-from landmark_tag.pipeline.commit.journal import PartJournal
 from landmark_tag.pipeline.engines.tag_shard import ShardTagger
 from landmark_tag.pipeline.execute.batch import PhotoBatch
 from landmark_tag.pipeline.execute.examine import PhotoItem
+from landmark_tag.pipeline.journal import PartJournal
 from landmark_tag.pipeline.target import OutputTarget
 from tests.helpers import make_predictor
 

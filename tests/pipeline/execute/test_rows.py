@@ -4,9 +4,9 @@ import torch
 
 from landmark_tag.files.discover import PhotoFile
 from landmark_tag.files.results import Status
+from landmark_tag.locating.exif import GpsFix
 from landmark_tag.pipeline.execute.batch import PhotoBatch
 from landmark_tag.pipeline.execute.examine import PhotoItem
-from landmark_tag.pipeline.execute.exif import GpsFix
 from landmark_tag.pipeline.execute.predict import TopK
 from landmark_tag.pipeline.execute.rows import predicted_rows
 

@@ -8,7 +8,7 @@ import pytest
 
 from landmark_tag.errors import ConfigError
 from landmark_tag.files.results import read_results
-from landmark_tag.pipeline.commit.journal import PartJournal
+from landmark_tag.pipeline.journal import PartJournal
 from landmark_tag.pipeline.plan.incremental import IncompatibleOutputError, PruneRefusedError
 from landmark_tag.pipeline.plan.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan

@@ -5,7 +5,7 @@ from datetime import datetime, timezone
 import pytest
 from PIL import ExifTags, Image, TiffImagePlugin
 
-from landmark_tag.pipeline.execute.exif import (
+from landmark_tag.locating.exif import (
     CaptureTime,
     GpsFix,
     camera_name,
@@ -115,7 +115,7 @@ def test_a_photo_without_exif_prints_nothing_where_logging_is_not_set_up(tmp_pat
     from tests.helpers import save_photo, scene
 
     photo = save_photo(tmp_path / "plain.png", scene())
-    script = "from landmark_tag.pipeline.execute.exif import read_exif\n"
+    script = "from landmark_tag.locating.exif import read_exif\n"
     script += f"print(read_exif(open({str(photo)!r}, 'rb')).gps)"
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "None" and result.stderr == ""

@@ -3,7 +3,7 @@ import pytest
 
 from landmark_tag.files.results import ResultRow, Status, rows_to_table
 from landmark_tag.model.gazetteer import Place
-from landmark_tag.pipeline.execute.judge import Judge
+from landmark_tag.pipeline.judge import Judge
 
 PLACES = {"Eiffel Tower": Place("16.Eiffel_Tower", "Eiffel Tower", 48.8584, 2.2945, "FR")}
 JUDGE = Judge(model="m@1", min_confidence=0.5, min_landmark_score=0.6, places=PLACES)
