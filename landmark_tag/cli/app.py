@@ -16,7 +16,9 @@ from rich.markup import escape
 
 from landmark_tag.errors import ConfigError, LandmarkTagError, ModelNotFoundError, message_of
 from landmark_tag.files.paths import default_model_path
+from landmark_tag.files.results import FORMATS
 from landmark_tag.files.storage import unreachable_storage
+from landmark_tag.host.names import PRECISION_HELP, PRECISIONS, RUNTIME_HELP, RUNTIMES, check_device_name
 
 # Exit codes, documented in the README.
 EXIT_OK = 0
@@ -73,16 +75,9 @@ def one_of(*choices: str):
     return check
 
 
-check_format = one_of("parquet", "csv")
-check_precision = one_of("auto", "fp32", "bf16", "int8")
-check_runtime = one_of("auto", "torch", "openvino")
-
-RUNTIME_HELP = "Where the model runs: auto (OpenVINO on a CPU, PyTorch on a GPU), torch or openvino."
-PRECISION_HELP = (
-    "auto (OpenVINO: bf16 on CPUs with native bf16, else int8 where an int8 model of the checkpoint "
-    "passes its check on this CPU, else fp32; PyTorch: bf16 on CUDA and on CPUs with native bf16, else "
-    "fp32), fp32, bf16 or int8 (OpenVINO only)."
-)
+check_format = one_of(*FORMATS)
+check_precision = one_of(*PRECISIONS)
+check_runtime = one_of(*RUNTIMES)
 
 
 def runtime_option(default: Any = "auto") -> Any:
@@ -95,9 +90,11 @@ def precision_option(default: Any = "auto") -> Any:
 
 def check_device(value: str) -> str:
     """--device: auto, cpu, cuda or cuda:N."""
-    if value in ("auto", "cpu", "cuda") or re.fullmatch(r"cuda:\d+", value):
-        return value
-    raise typer.BadParameter(f"{value!r} is not a device: use auto, cpu, cuda or cuda:N")
+    try:
+        check_device_name(value)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc).replace(" (--device)", "")) from None
+    return value
 
 
 def check_gpx_offset(value: str | None) -> str | None:

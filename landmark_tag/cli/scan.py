@@ -1,13 +1,13 @@
-"""`landmark-tag scan`: parse options, run `pipeline.scan.scan`, print the summary."""
+"""`landmark-tag scan`: the options ScanConfig declares, run `pipeline.scan.scan`, print the summary."""
 
 from __future__ import annotations
 
 import json
 import logging
 import time
-from dataclasses import asdict, fields
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -17,29 +17,21 @@ from landmark_tag.cli.app import (
     EXIT_NO_PHOTOS,
     EXIT_PHOTOS_FAILED,
     app,
-    check_device,
-    check_engine,
-    check_format,
-    check_gpx_offset,
     fatal_errors,
     parse_storage_options,
     plain,
-    precision_option,
-    runtime_option,
     setup_logging,
     stderr_console,
     stdout_console,
     stop_cleanly_on_sigterm,
 )
+from landmark_tag.cli.options import with_options
 from landmark_tag.cli.progress import photo_progress
 from landmark_tag.cli.report import print_report_summary, run_report
 from landmark_tag.files.results import Status
 from landmark_tag.locating.locate import SOURCES
 from landmark_tag.pipeline.config import ScanConfig
 from landmark_tag.report.build import ReportConfig
-
-# The defaults live in ScanConfig, for Python callers and the command line alike.
-DEFAULT = {field.name: field.default for field in fields(ScanConfig)}
 
 if TYPE_CHECKING:
     from landmark_tag.pipeline.scan import ScanSummary
@@ -122,138 +114,10 @@ def write_summary_json(summary: ScanSummary, path: str) -> None:
     Path(path).write_text(json.dumps(data, indent=2) + "\n")
 
 
-# Long by declaration only: one parameter per option (typer's way), each passed on to its
-# ScanConfig field; what the command does is the last 30 lines.
 @app.command("scan")
+@with_options(ScanConfig)  # every option of ScanConfig, declared there
 def scan_command(
-    inputs: list[str] = typer.Argument(
-        ...,
-        help="Photo files or folders to scan (local, or fsspec URLs).",
-        show_default=False,
-        metavar="PATH",
-    ),
-    out: str = typer.Option("tags.parquet", "--out", "-o", help="Output file: .parquet or .csv."),
-    k: int = typer.Option(DEFAULT["k"], "--k", "-k", min=1, help="How many landmarks to keep per photo."),
-    model: str | None = typer.Option(
-        None, "--model", "-m", help="Checkpoint to use. Default: the model `landmark-tag train` writes."
-    ),
-    output_format: str | None = typer.Option(
-        None, "--format", help="parquet or csv. Default: from the --out suffix.", callback=check_format
-    ),
-    min_confidence: float | None = typer.Option(
-        None,
-        "--min-confidence",
-        min=0.0,
-        max=1.0,
-        help="Photos whose top-1 probability is below this are marked uncertain and get no location. "
-        "Default: the threshold stored in the model (0 accepts everything).",
-    ),
-    min_landmark_score: float | None = typer.Option(
-        None,
-        "--min-landmark-score",
-        min=-1.0,
-        max=1.0,
-        help="Photos whose landmark score is below this show no landmark the model knows: they are "
-        "marked no_landmark and get no location. Default: the threshold stored in the model.",
-    ),
-    gpx: list[str] = typer.Option(
-        [],
-        "--gpx",
-        help="A GPS track (.gpx) or a folder of them, to locate photos by; repeat for more. Its clock "
-        "is aligned with each camera's on that camera's photos with GPS.",
-        show_default=False,
-    ),
-    gpx_offset: str | None = typer.Option(
-        None,
-        "--gpx-offset",
-        help="Add this to every camera clock to get the tracks' time, instead of aligning them: "
-        "+HH:MM[:SS] or seconds (as exiftool's -geosync).",
-        callback=check_gpx_offset,
-    ),
-    write_xmp: bool = typer.Option(
-        DEFAULT["write_xmp"],
-        "--write-xmp",
-        help="Write an XMP sidecar (IMG.jpg.xmp) with the landmark keyword and location beside each "
-        "tagged photo. Photos are never modified; existing sidecars are merged.",
-    ),
-    include_gps: bool = typer.Option(
-        DEFAULT["include_gps"],
-        "--include-gps",
-        help="Also tag photos whose EXIF GPS already says where they were taken.",
-    ),
-    recursive: bool = typer.Option(
-        DEFAULT["recursive"], "--recursive/--no-recursive", help="Walk into sub-folders."
-    ),
-    include_hidden: bool = typer.Option(
-        DEFAULT["include_hidden"], "--include-hidden", help="Scan files and folders named '.*'."
-    ),
-    batch_size: int | None = typer.Option(
-        None, "--batch-size", min=1, help="Photos per model batch. Default: 8 on a CPU, 64 on a GPU."
-    ),
-    workers: int | None = typer.Option(
-        None, "--workers", min=0, help="Decode processes. Default: one per CPU core (at most 8)."
-    ),
-    threads: int | None = typer.Option(
-        None, "--threads", min=1, help="Inference threads. Default: half the CPU cores on a CPU."
-    ),
-    device: str = typer.Option(
-        DEFAULT["device"], "--device", help="auto, cpu or cuda.", callback=check_device
-    ),
-    gpu_decode: bool = typer.Option(
-        DEFAULT["gpu_decode"],
-        "--gpu-decode",
-        help="Decode JPEGs of 1 MB and more on the GPU (nvJPEG) instead of on the CPU cores. Needs CUDA.",
-    ),
-    precision: str = precision_option(DEFAULT["precision"]),
-    runtime: str = runtime_option(DEFAULT["runtime"]),
-    max_pixels: int = typer.Option(
-        DEFAULT["max_pixels"],
-        "--max-pixels",
-        min=1,
-        help="A photo that would decode to more pixels fails (JPEGs count after their reduced-scale "
-        "decode). Bounds each decode worker's memory.",
-    ),
-    engine: str = typer.Option(
-        DEFAULT["engine"],
-        "--engine",
-        callback=check_engine,
-        help="local: decode processes and the model on this machine. ray: the same scan on Ray Data, "
-        "on a local Ray instance or a cluster (pip install 'landmark-tag[ray]').",
-    ),
-    ray_address: str | None = typer.Option(
-        None,
-        "--ray-address",
-        help="With --engine ray: the cluster to join ('auto', or ray://HOST:10001). Default: start a "
-        "local Ray instance for this scan.",
-    ),
-    actors: int | None = typer.Option(
-        None,
-        "--actors",
-        min=1,
-        help="With --engine ray: model actors (one model each). Default: one per GPU, or one per node "
-        "on a cluster without GPUs. --threads and --batch-size apply per actor.",
-    ),
-    commit_every: int = typer.Option(
-        DEFAULT["commit_rows"],
-        "--commit-every",
-        min=1,
-        help="Photos per crash-safe commit: a crash redoes at most this many; more means fewer part "
-        "files (objects in a bucket) during the run. With --engine ray, the photos per Ray task.",
-    ),
-    full: bool = typer.Option(
-        DEFAULT["full"], "--full", help="Ignore the existing output and tag every photo again."
-    ),
-    prune: bool = typer.Option(
-        DEFAULT["prune"],
-        "--prune",
-        help="Drop rows of photos that are no longer in the tree. Refused when no photos are found, or "
-        "when more than half of the rows would go, unless --force-prune.",
-    ),
-    force_prune: bool = typer.Option(
-        DEFAULT["force_prune"],
-        "--force-prune",
-        help="With --prune: drop the rows even when the tree is empty or most of its photos are gone.",
-    ),
+    options: dict[str, Any],
     endpoint_url: str | None = typer.Option(
         None, "--endpoint-url", help="S3-compatible endpoint for s3:// URLs (or set AWS_ENDPOINT_URL)."
     ),
@@ -280,41 +144,14 @@ def scan_command(
     setup_logging(verbose, log_file)
     console = stderr_console()
     progress = photo_progress(console, "scanning", "scan", "scanned")
-    config = ScanConfig(
-        inputs=inputs,
-        out=out,
-        model=model,
-        k=k,
-        batch_size=batch_size,
-        workers=workers,
-        threads=threads,
-        device=device,
-        gpu_decode=gpu_decode,
-        precision=precision,
-        runtime=runtime,
-        commit_rows=commit_every,
-        max_pixels=max_pixels,
-        include_gps=include_gps,
-        recursive=recursive,
-        include_hidden=include_hidden,
-        output_format=output_format,
-        full=full,
-        prune=prune,
-        force_prune=force_prune,
-        min_confidence=min_confidence,
-        min_landmark_score=min_landmark_score,
-        write_xmp=write_xmp,
-        engine=engine,
-        ray_address=ray_address,
-        actors=actors,
-        gpx=tuple(gpx),
-        gpx_offset=gpx_offset,
-    )
+    out, inputs = options["out"], options["inputs"]
     with (
-        fatal_errors(model_given=model is not None, output=out, verbose=verbose, commits_rows=True),
+        fatal_errors(
+            model_given=options["model"] is not None, output=out, verbose=verbose, commits_rows=True
+        ),
         stop_cleanly_on_sigterm(),
     ):
-        config.storage_options = parse_storage_options(storage_option, endpoint_url)
+        config = ScanConfig(**options, storage_options=parse_storage_options(storage_option, endpoint_url))
         try:
             summary = scan(config, progress)
         finally:
@@ -327,7 +164,7 @@ def scan_command(
             report_config = ReportConfig(
                 results=out,
                 out=report,
-                results_format=output_format,
+                results_format=config.output_format,
                 storage_options=config.storage_options,
                 throughput=summary.photos_per_second,
             )

@@ -8,12 +8,7 @@ import os
 import torch
 
 from landmark_tag.errors import ConfigError
-
-
-def check_device_name(device: str) -> None:
-    """auto, cpu, cuda or cuda:N; anything else is refused."""
-    if device not in ("auto", "cpu") and not device.startswith("cuda"):
-        raise ConfigError(f"unknown device {device!r} (--device): use auto, cpu or cuda")
+from landmark_tag.host.names import PRECISIONS, check_device_name
 
 
 def resolve_device(device: str = "auto") -> torch.device:
@@ -24,9 +19,6 @@ def resolve_device(device: str = "auto") -> torch.device:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("the cuda device (--device cuda) was asked for, but no CUDA GPU is available")
     return torch.device(device)
-
-
-PRECISIONS = ("auto", "fp32", "bf16", "int8")  # int8: the openvino runtime only (runtime.runners)
 
 
 # oneDNN's instruction-set caps (ONEDNN_MAX_CPU_ISA) below the first with native bf16.

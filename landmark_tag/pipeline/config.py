@@ -8,48 +8,141 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 
 from landmark_tag.errors import ConfigError
 from landmark_tag.files.images import DEFAULT_MAX_PIXELS
-from landmark_tag.files.results import output_format
+from landmark_tag.files.results import FORMATS, output_format
 from landmark_tag.files.storage import is_url, local_path
+from landmark_tag.host.names import PRECISION_HELP, PRECISIONS, RUNTIME_HELP, RUNTIMES, check_device_name
+from landmark_tag.options import option
 from landmark_tag.pipeline.shards import DEFAULT_COMMIT_ROWS
 
 ENGINES = ("local", "ray")
 
 
+# Each option is declared here once, with how the command line offers it (`options.option`): the
+# field is the Python API's, `landmark-tag scan` builds its parameters from these, and `resolve_scan`
+# hands the stages a copy (`ResolvedScan.given`) beside the settings it works out.
 @dataclass
 class ScanConfig:
-    inputs: list[str]
-    out: str
-    model: str | None = None  # checkpoint path; None means the default location `train` writes to
-    k: int = 3
-    batch_size: int | None = None  # photos per model batch; None: default_batch_size() for the device
-    workers: int | None = None  # local engine's decode processes; None: default_workers(); 0: in-process
-    threads: int | None = None  # inference threads (per Ray actor); None: default_threads()
-    device: str = "auto"
-    include_gps: bool = False  # also tag photos that EXIF GPS already locates
-    recursive: bool = True
-    include_hidden: bool = False
-    output_format: str | None = None  # None: from the output's suffix
-    full: bool = False  # ignore the earlier output and tag everything again
-    prune: bool = False  # drop rows of photos no longer in the tree
-    force_prune: bool = False  # prune even an empty tree, or more than MAX_PRUNE_SHARE of the rows
-    storage_options: dict | None = None  # fsspec options for URLs, e.g. {"endpoint_url": ...}
-    min_confidence: float | None = None  # None: the threshold stored in the checkpoint
-    min_landmark_score: float | None = None  # None: the threshold stored in the checkpoint
-    precision: str = "auto"  # auto, fp32, bf16 or int8 (with runtime; see runtime.runners)
-    runtime: str = "auto"  # auto (openvino on a CPU, torch on a GPU), torch or openvino
-    commit_rows: int = DEFAULT_COMMIT_ROWS  # photos per shard: the unit of work and of commit
-    write_xmp: bool = False  # write an XMP sidecar beside each tagged photo
-    gpu_decode: bool = False  # decode large JPEGs on the GPU (nvJPEG); needs a CUDA device
-    max_pixels: int = DEFAULT_MAX_PIXELS  # most pixels a photo may decode to; larger ones fail
-    engine: str = "local"  # local, or ray (pip install 'landmark-tag[ray]')
-    ray_address: str | None = None  # None: start a local Ray; "auto" or "ray://HOST:10001": join one
-    actors: int | None = None  # Ray model actors; None: one per GPU, or one per node without GPUs
-    gpx: tuple[str, ...] = ()  # GPS tracks (.gpx files, or folders of them) to locate photos by
-    gpx_offset: str | None = None  # added to camera clocks to get the tracks' ("+01:00", "-3600")
+    inputs: list[str] = option(help="Photo files or folders to scan (local, or fsspec URLs).", metavar="PATH")
+    out: str = option(
+        MISSING, "--out", "-o", help="Output file: .parquet or .csv.", cli_default="tags.parquet"
+    )
+    k: int = option(3, "--k", "-k", minimum=1, help="How many landmarks to keep per photo.")
+    model: str | None = option(  # None: the default location `train` writes to
+        None, "--model", "-m", help="Checkpoint to use. Default: the model `landmark-tag train` writes."
+    )
+    output_format: str | None = option(
+        None, "--format", choices=FORMATS, help="parquet or csv. Default: from the --out suffix."
+    )
+    min_confidence: float | None = option(  # None: the threshold stored in the checkpoint
+        None,
+        "--min-confidence",
+        minimum=0.0,
+        maximum=1.0,
+        help="Photos whose top-1 probability is below this are marked uncertain and get no location. "
+        "Default: the threshold stored in the model (0 accepts everything).",
+    )
+    min_landmark_score: float | None = option(  # None: the threshold stored in the checkpoint
+        None,
+        "--min-landmark-score",
+        minimum=-1.0,
+        maximum=1.0,
+        help="Photos whose landmark score is below this show no landmark the model knows: they are "
+        "marked no_landmark and get no location. Default: the threshold stored in the model.",
+    )
+    gpx: tuple[str, ...] = option(
+        (),
+        "--gpx",
+        help="A GPS track (.gpx) or a folder of them, to locate photos by; repeat for more. Its clock "
+        "is aligned with each camera's on that camera's photos with GPS.",
+    )
+    gpx_offset: str | None = option(  # added to camera clocks to get the tracks' ("+01:00", "-3600")
+        None,
+        "--gpx-offset",
+        check=lambda text: offset_seconds(text),
+        help="Add this to every camera clock to get the tracks' time, instead of aligning them: "
+        "+HH:MM[:SS] or seconds (as exiftool's -geosync).",
+    )
+    write_xmp: bool = option(
+        False,
+        "--write-xmp",
+        help="Write an XMP sidecar (IMG.jpg.xmp) with the landmark keyword and location beside each "
+        "tagged photo. Photos are never modified; existing sidecars are merged.",
+    )
+    include_gps: bool = option(
+        False, "--include-gps", help="Also tag photos whose EXIF GPS already says where they were taken."
+    )
+    recursive: bool = option(True, "--recursive/--no-recursive", help="Walk into sub-folders.")
+    include_hidden: bool = option(False, "--include-hidden", help="Scan files and folders named '.*'.")
+    batch_size: int | None = option(  # None: default_batch_size() for the device
+        None, "--batch-size", minimum=1, help="Photos per model batch. Default: 8 on a CPU, 64 on a GPU."
+    )
+    workers: int | None = option(  # None: default_workers(); 0: decode in the scan's own process
+        None, "--workers", minimum=0, help="Decode processes. Default: one per CPU core (at most 8)."
+    )
+    threads: int | None = option(  # per Ray actor with the Ray engine; None: default_threads()
+        None, "--threads", minimum=1, help="Inference threads. Default: half the CPU cores on a CPU."
+    )
+    device: str = option("auto", "--device", check=check_device_name, help="auto, cpu or cuda.")
+    gpu_decode: bool = option(
+        False,
+        "--gpu-decode",
+        help="Decode JPEGs of 1 MB and more on the GPU (nvJPEG) instead of on the CPU cores. Needs CUDA.",
+    )
+    precision: str = option("auto", "--precision", choices=PRECISIONS, help=PRECISION_HELP)
+    runtime: str = option("auto", "--runtime", choices=RUNTIMES, help=RUNTIME_HELP)
+    max_pixels: int = option(
+        DEFAULT_MAX_PIXELS,
+        "--max-pixels",
+        minimum=1,
+        help="A photo that would decode to more pixels fails (JPEGs count after their reduced-scale "
+        "decode). Bounds each decode worker's memory.",
+    )
+    engine: str = option(
+        "local",
+        "--engine",
+        choices=ENGINES,
+        help="local: decode processes and the model on this machine. ray: the same scan on Ray Data, "
+        "on a local Ray instance or a cluster (pip install 'landmark-tag[ray]').",
+    )
+    ray_address: str | None = option(
+        None,
+        "--ray-address",
+        help="With --engine ray: the cluster to join ('auto', or ray://HOST:10001). Default: start a "
+        "local Ray instance for this scan.",
+    )
+    actors: int | None = option(
+        None,
+        "--actors",
+        minimum=1,
+        help="With --engine ray: model actors (one model each). Default: one per GPU, or one per node "
+        "on a cluster without GPUs. --threads and --batch-size apply per actor.",
+    )
+    commit_rows: int = option(  # photos per shard: the unit of work and of commit
+        DEFAULT_COMMIT_ROWS,
+        "--commit-every",
+        minimum=1,
+        help="Photos per crash-safe commit: a crash redoes at most this many; more means fewer part "
+        "files (objects in a bucket) during the run. With --engine ray, the photos per Ray task.",
+    )
+    full: bool = option(False, "--full", help="Ignore the existing output and tag every photo again.")
+    prune: bool = option(
+        False,
+        "--prune",
+        help="Drop rows of photos that are no longer in the tree. Refused when no photos are found, or "
+        "when more than half of the rows would go, unless --force-prune.",
+    )
+    force_prune: bool = option(
+        False,
+        "--force-prune",
+        help="With --prune: drop the rows even when the tree is empty or most of its photos are gone.",
+    )
+    # fsspec options for URLs, e.g. {"endpoint_url": ...}; the command line's --storage-option and
+    # --endpoint-url make it.
+    storage_options: dict | None = None
 
     def check(self) -> None:
         """Refuse options that cannot work, or that would be silently ignored, before anything

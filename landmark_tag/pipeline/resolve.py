@@ -8,13 +8,14 @@ Ray actor included) and the commit receive the frozen result and never work a se
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from landmark_tag.errors import ConfigError
-from landmark_tag.host.device import check_device_name, resolve_device
+from landmark_tag.host.device import resolve_device
+from landmark_tag.host.names import check_device_name
 from landmark_tag.host.process import default_batch_size, default_threads, default_workers
 from landmark_tag.locating.fixes import LocateSettings
 from landmark_tag.model.checkpoint import LoadedModel
@@ -26,11 +27,12 @@ from landmark_tag.pipeline.target import OutputTarget
 
 @dataclass(frozen=True)
 class ResolvedScan:
-    inputs: tuple[str, ...]
+    # The options as given, a copy: those that need nothing worked out are read from here, so a new
+    # option is declared once, in ScanConfig. Those worked out below are read from their own fields.
+    given: ScanConfig = field(hash=False)
     output: OutputTarget
     model_name: str
     inference: InferenceSettings  # k, thresholds (the judge), runtime and precision
-    engine: str  # local or ray
     # Local engine: the device the model runs on, resolved here. Ray: as asked (`auto`: each actor
     # runs on its own node's GPU where the cluster has GPUs, else on its CPU; see `ray_cluster`).
     device: str
@@ -39,20 +41,6 @@ class ResolvedScan:
     batch_size: int | None
     threads: int | None
     workers: int  # the local engine's decode processes (0: in the scan's own process)
-    commit_rows: int  # photos per shard, the unit of work and of commit
-    storage_options: dict[str, Any] | None = field(default=None, hash=False)  # the inputs' fsspec options
-    recursive: bool = True
-    include_hidden: bool = False
-    include_gps: bool = False
-    full: bool = False
-    prune: bool = False
-    force_prune: bool = False
-    write_xmp: bool = False
-    gpu_decode: bool = False
-    max_pixels: int = 0
-    ray_address: str | None = None
-    actors: int | None = None
-    gpx: tuple[str, ...] = ()  # GPS tracks, read by the plan
     locating: LocateSettings = field(default_factory=LocateSettings)  # the location pass's limits
 
     @property
@@ -67,24 +55,6 @@ class ResolvedScan:
     def batch_for(self, device: torch.device) -> int:
         """Photos per model batch where the model runs on `device`."""
         return self.batch_size or default_batch_size(device)
-
-
-# Options that `ScanConfig.check` has checked and that need nothing else worked out.
-_AS_GIVEN = (
-    "commit_rows",
-    "storage_options",
-    "recursive",
-    "include_hidden",
-    "include_gps",
-    "full",
-    "prune",
-    "force_prune",
-    "write_xmp",
-    "gpu_decode",
-    "max_pixels",
-    "ray_address",
-    "actors",
-)
 
 
 def resolve_scan(config: ScanConfig, model: LoadedModel) -> ResolvedScan:
@@ -111,18 +81,15 @@ def resolve_scan(config: ScanConfig, model: LoadedModel) -> ResolvedScan:
         device,
     )
     return ResolvedScan(
-        inputs=tuple(config.inputs),
+        given=copy.deepcopy(config),
         output=OutputTarget.at(config.out, config.output_format, config.storage_options),
         model_name=model.name,
         inference=inference,
-        engine=config.engine,
         device=device_name,
         batch_size=config.batch_size or (default_batch_size(device) if device is not None else None),
         threads=config.threads or (default_threads(device) if device is not None else None),
         workers=(default_workers() if config.workers is None else config.workers) if local else 0,
-        gpx=tuple(config.gpx),
         locating=LocateSettings(
             gpx_offset_s=offset_seconds(config.gpx_offset) if config.gpx_offset is not None else None
         ),
-        **{name: getattr(config, name) for name in _AS_GIVEN},
     )

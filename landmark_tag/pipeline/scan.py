@@ -104,7 +104,7 @@ def scan(
         result = engine.run(ScanWork(plan.shards, plan.journal, lock.heartbeat), progress)
         mark = time.monotonic()
         # Sidecars follow the published output: the commit writes them, each at most once.
-        sidecars = SidecarWriter(resolved.storage_options) if resolved.write_xmp else None
+        sidecars = SidecarWriter(resolved.given.storage_options) if resolved.given.write_xmp else None
         merged = commit_scan(plan, resolved, sidecars)
         result.timing.setup, result.timing.merging = setup, time.monotonic() - mark
     logger.debug("stage seconds: %s", result.timing)
@@ -121,7 +121,7 @@ def scan(
         retried=work.retried,
         unchanged=work.unchanged,
         removed=len(work.removed),
-        pruned=resolved.prune,
+        pruned=resolved.given.prune,
         output_rows=merged.rows,
         ignored_files=plan.discovery.ignored_files,
         elapsed_seconds=time.monotonic() - started,
@@ -131,10 +131,10 @@ def scan(
         clocks=merged.clocks,
         locations=merged.locations,
         locations_withdrawn=merged.withdrawn,
-        gpx_given=bool(resolved.gpx),
+        gpx_given=bool(resolved.given.gpx),
         sidecars=sidecars.stats if sidecars is not None else None,
         unreadable=plan.discovery.unreadable,
         timing=result.timing,
-        engine=resolved.engine,
+        engine=resolved.given.engine,
         ray_address=result.ray_address,
     )

@@ -34,7 +34,8 @@ import torch
 from torch import nn
 
 from landmark_tag.errors import ConfigError
-from landmark_tag.host.device import PRECISIONS, cpu_has_fast_bf16, cpu_has_fast_int8, resolve_precision
+from landmark_tag.host.device import cpu_has_fast_bf16, cpu_has_fast_int8, resolve_precision
+from landmark_tag.host.names import PRECISIONS, RUNTIMES
 from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.model.openset import capture_features
 
@@ -42,8 +43,6 @@ if TYPE_CHECKING:
     from landmark_tag.runtime.quantize import Search
 
 logger = logging.getLogger(__name__)
-
-RUNTIMES = ("auto", "torch", "openvino")
 
 
 class ModelRunner(Protocol):

@@ -253,6 +253,50 @@ def test_the_command_line_defaults_are_scan_configs_own(tmp_path, monkeypatch):
     assert asdict(captured[0]) == expected
 
 
+def test_every_option_scan_config_declares_reaches_it_from_the_command_line(tmp_path, monkeypatch):
+    """An option is declared once, in ScanConfig: the command line offers each, and passes each on."""
+    from dataclasses import fields
+
+    from landmark_tag.options import command_line_of
+    from landmark_tag.pipeline.config import ScanConfig
+
+    captured = []
+
+    def capture(config, progress=None, **_):
+        captured.append(config)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("landmark_tag.pipeline.scan.scan", capture)
+    args, expected = ["scan", "a", "b"], {"inputs": ["a", "b"]}
+    for field in fields(ScanConfig):
+        offered = command_line_of(field)
+        if offered is None or not offered.flags:
+            continue
+        flag, default = offered.flags[0], field.default
+        if isinstance(default, bool):
+            flag = flag.split("/")[-1] if "/" in flag else flag
+            args.append(flag)
+            expected[field.name] = not default
+            continue
+        value = (
+            next(c for c in offered.choices if c != default)
+            if offered.choices
+            else {
+                "device": "cpu",
+                "gpx_offset": "+01:00",
+                "out": "x.csv",
+                "min_confidence": "0.5",
+                "min_landmark_score": "0.25",
+            }.get(field.name, "7")
+        )
+        args += [flag, value]
+        expected[field.name] = (value,) if field.name == "gpx" else value
+    CliRunner().invoke(app, args)
+    given = captured[0]
+    for name, value in expected.items():
+        assert str(getattr(given, name)) == str(value), name
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [

@@ -30,7 +30,7 @@ def test_k_is_clamped_once_and_the_thresholds_come_from_the_checkpoint(tmp_path,
         default_threads(cpu),
     )
     with pytest.raises(dataclasses.FrozenInstanceError):
-        resolved.commit_rows = 1  # type: ignore[misc]
+        resolved.workers = 1  # type: ignore[misc]
 
 
 def test_resolving_opens_no_runner(tmp_path, loaded, monkeypatch):

@@ -145,7 +145,7 @@ def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | No
     stays exactly as it is. With `sidecars`, the sidecars follow (`merge_output`)."""
     journal, work, previous = plan.journal, plan.work, plan.previous
     target = journal.target
-    drop = work.removed if scan.prune else set()
+    drop = work.removed if scan.given.prune else set()
     result = MergeResult(work.unchanged + len(work.removed), 0)
     # An output written before locations existed gets them now, with nothing else new.
     located = previous and "location_source" in target.columns()
@@ -153,7 +153,9 @@ def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | No
     # Every sidecar is brought up to the output with --full (a deleted or restored sidecar is
     # repaired too), and where the sidecars are not known to follow an earlier output (a run without
     # --write-xmp moved locations, or one from before the mark).
-    every_sidecar = sidecars is not None and (scan.full or (previous and not SidecarsInStep(target).exists()))
+    every_sidecar = sidecars is not None and (
+        scan.given.full or (previous and not SidecarsInStep(target).exists())
+    )
     new = journal.existing() or drop or not located or tracks or every_sidecar
     if new or count_rejudged(target, scan.judge):
         result = merge_output(

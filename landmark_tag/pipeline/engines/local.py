@@ -59,15 +59,17 @@ class LocalEngine:
         # the first time, and a model that cannot run should fail before anything else.
         self.predictor = Predictor(loaded, self.device, scan.inference)
         dtype = self.predictor.input_dtype
-        decoder = PhotoDecoder(loaded.spec.preprocessing, max_pixels=scan.max_pixels, dtype=dtype)
+        decoder = PhotoDecoder(loaded.spec.preprocessing, max_pixels=scan.given.max_pixels, dtype=dtype)
         self.examiner = Examiner(
             decoder,
-            scan.include_gps,
-            scan.storage_options,
-            DEVICE_DECODE_MIN_BYTES if scan.gpu_decode else None,
+            scan.given.include_gps,
+            scan.given.storage_options,
+            DEVICE_DECODE_MIN_BYTES if scan.given.gpu_decode else None,
         )
         self.device_decoder = (
-            DeviceJpegDecoder(loaded.spec.preprocessing, self.device, dtype) if scan.gpu_decode else None
+            DeviceJpegDecoder(loaded.spec.preprocessing, self.device, dtype)
+            if scan.given.gpu_decode
+            else None
         )
 
     def run(self, work: ScanWork, progress: PhotoProgress) -> ExecutionResult:
@@ -122,7 +124,7 @@ class LocalEngine:
                     self._tag_alone(photo, work, progress)
                 rest = [p for i, p in enumerate(pending) if i >= died.done and i not in died.reading]
                 # New shard numbers: a shard cut short is committed already, under its own.
-                shards = cut_shards(rest, self.scan.commit_rows, self.next_shard)
+                shards = cut_shards(rest, self.scan.given.commit_rows, self.next_shard)
                 self.next_shard += len(shards)
 
     def _tag_alone(self, photo: PhotoFile, work: ScanWork, progress: PhotoProgress) -> None:

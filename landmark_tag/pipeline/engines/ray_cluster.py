@@ -62,7 +62,7 @@ def cluster_shape(ray, config: ResolvedScan, cores: int | None = None) -> Cluste
     if config.device.startswith("cuda") and gpus == 0:
         raise ConfigError("the cuda device (--device cuda) was asked for, but the Ray cluster has no GPU")
     if gpus and config.device != "cpu":
-        shape = ClusterShape(config.actors or gpus, "cuda", config.threads, 1, 1)
+        shape = ClusterShape(config.given.actors or gpus, "cuda", config.threads, 1, 1)
         if shape.actors > gpus:  # Ray would wait for ever for GPUs that are not there
             raise ConfigError(
                 f"{shape.actors} model actors (--actors) need a GPU each, but the Ray cluster has {gpus}"
@@ -71,7 +71,7 @@ def cluster_shape(ray, config: ResolvedScan, cores: int | None = None) -> Cluste
         nodes = [node for node in ray.nodes() if node.get("Alive")]
         cores = cores or min((int(node["Resources"].get("CPU", 1)) for node in nodes), default=1)
         threads = config.threads or default_threads(torch.device("cpu"), cores)
-        shape = ClusterShape(config.actors or max(1, len(nodes)), "cpu", threads, threads)
+        shape = ClusterShape(config.given.actors or max(1, len(nodes)), "cpu", threads, threads)
     cpus = resources.get("CPU", 0)
     if cpus - shape.actors * shape.cpus_per_actor < 1:
         raise ConfigError(
@@ -85,14 +85,14 @@ def cluster_shape(ray, config: ResolvedScan, cores: int | None = None) -> Cluste
 @contextlib.contextmanager
 def ray_session(ray, config: ResolvedScan) -> Iterator[tuple[str, bool]]:
     """Ray for the scan: the instance this process is already connected to, a cluster at
-    `config.ray_address`, or a local instance that lives as long as the scan. Yields its address,
+    `config.given.ray_address`, or a local instance that lives as long as the scan. Yields its address,
     and whether it is the scan's own local instance."""
     if ray.is_initialized():
         yield ray.get_runtime_context().gcs_address, False
         return
-    if config.ray_address is None:
+    if config.given.ray_address is None:
         # As the local engine: every core decodes, beside the model's threads.
-        cores, actors = os.cpu_count() or 1, config.actors or 1
+        cores, actors = os.cpu_count() or 1, config.given.actors or 1
         if actors > cores:  # each actor is a process with a model: more than cores only drain memory
             raise ConfigError(
                 f"{actors} model actors (--actors) on a local Ray instance, but this machine has {cores} "
@@ -107,8 +107,8 @@ def ray_session(ray, config: ResolvedScan) -> Iterator[tuple[str, bool]]:
             "include_dashboard": False,
         }
     else:
-        check_reachable(config.ray_address)
-        options = {"address": config.ray_address}
+        check_reachable(config.given.ray_address)
+        options = {"address": config.given.ray_address}
     # Ray's C++ core logs straight to the terminal ("core_worker.cc ... E ... has constructor
     # arguments in the object store"): this driver's own, and a local instance's processes'. The
     # scan reports what went wrong itself. A user's own setting wins.
@@ -116,16 +116,18 @@ def ray_session(ray, config: ResolvedScan) -> Iterator[tuple[str, bool]]:
     sigterm = signal.getsignal(signal.SIGTERM)
     try:
         # ERROR: a local instance's start-up notices (its auth token, say) mean nothing to a scan.
-        ray.init(logging_level=logging.ERROR if config.ray_address is None else logging.WARNING, **options)
+        ray.init(
+            logging_level=logging.ERROR if config.given.ray_address is None else logging.WARNING, **options
+        )
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = config.ray_address or "a local Ray instance"
+        where = config.given.ray_address or "a local Ray instance"
         raise RayClusterError(f"cannot start or join Ray at {where}: {exc}") from None
     # Ray's driver installs a handler that aborts the process on SIGTERM; the scan's own (commit what
     # is done, exit 143, as with the local engine) must stay in charge.
     if sigterm is not None and threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, sigterm)
     try:
-        yield ray.get_runtime_context().gcs_address, config.ray_address is None
+        yield ray.get_runtime_context().gcs_address, config.given.ray_address is None
     finally:
         ray.shutdown()
 

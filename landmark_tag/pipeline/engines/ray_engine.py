@@ -135,8 +135,8 @@ class RayEngine:
         # fp32 pixels unless bf16 is forced: `auto` resolves on each actor's own hardware, and a
         # bf16 actor rounds fp32 pixels exactly as a bf16 decode would.
         dtype = torch.bfloat16 if scan.inference.precision == "bf16" else torch.float32
-        decoder = PhotoDecoder(self.loaded.spec.preprocessing, max_pixels=scan.max_pixels, dtype=dtype)
-        examine = ExamineShard(Examiner(decoder, scan.include_gps, scan.storage_options))
+        decoder = PhotoDecoder(self.loaded.spec.preprocessing, max_pixels=scan.given.max_pixels, dtype=dtype)
+        examine = ExamineShard(Examiner(decoder, scan.given.include_gps, scan.given.storage_options))
         settings = ActorSettings(
             # Put once, by the driver, which owns it for the scan: a restarted actor (a lost node)
             # fetches it again, and the actor's own arguments stay small.

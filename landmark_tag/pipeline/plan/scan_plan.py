@@ -50,16 +50,16 @@ def plan_scan(scan: ResolvedScan) -> ScanPlan:
     # The file list is the only thing held for the whole tree; images and rows stream.
     photos = list(
         discover_photos(
-            list(scan.inputs),
-            recursive=scan.recursive,
-            include_hidden=scan.include_hidden,
+            list(scan.given.inputs),
+            recursive=scan.given.recursive,
+            include_hidden=scan.given.include_hidden,
             stats=stats,
-            storage_options=scan.storage_options,
+            storage_options=scan.given.storage_options,
         )
     )
     journal = PartJournal(output, scan.k)
-    previous = not scan.full and output.exists()
-    if scan.full:
+    previous = not scan.given.full and output.exists()
+    if scan.given.full:
         journal.clear()
     elif discarded := journal.discard_other_k():
         logger.warning(
@@ -70,7 +70,7 @@ def plan_scan(scan: ResolvedScan) -> ScanPlan:
     if previous:
         check_k(output, scan.k)
     done = read_done(([output.path] if previous else []) + journal.existing(), output)
-    work = plan_work(photos, done, scan.include_gps)
+    work = plan_work(photos, done, scan.given.include_gps)
     if others := other_models(done, scan.model_name):
         logger.warning(
             "%s rows of %s were made by another model (%s) and are kept as they are; only new and "
@@ -88,8 +88,8 @@ def plan_scan(scan: ResolvedScan) -> ScanPlan:
             output.path,
             f"{work.unchanged:,}",
         )
-    if scan.prune and not scan.force_prune:
-        check_prune(len(photos), len(work.removed), len(done), list(scan.inputs))
-    shards = cut_shards(work.to_process, scan.commit_rows)
-    track = read_tracks(scan.gpx, scan.storage_options) if scan.gpx else None
+    if scan.given.prune and not scan.given.force_prune:
+        check_prune(len(photos), len(work.removed), len(done), list(scan.given.inputs))
+    shards = cut_shards(work.to_process, scan.given.commit_rows)
+    track = read_tracks(scan.given.gpx, scan.given.storage_options) if scan.given.gpx else None
     return ScanPlan(len(photos), stats, previous, journal, work, shards, track)
