@@ -151,3 +151,22 @@ def test_the_python_api_is_importable_from_the_package_and_loads_on_first_use():
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_only_storage_tells_a_folder_from_a_bucket():
+    """Every local-versus-URL decision is made in files/storage.py: the others open, list, publish
+    and remove through it (and ask `on_disk` where their way of working differs)."""
+    deciding = []
+    for path in PACKAGE.rglob("*.py"):
+        if path.relative_to(PACKAGE).as_posix() == "files/storage.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fsspec"):
+                deciding.append(f"{path.name} imports fsspec")
+            if isinstance(node, ast.Import) and any(a.name.startswith("fsspec") for a in node.names):
+                deciding.append(f"{path.name} imports fsspec")
+            if isinstance(node, ast.ImportFrom) and node.module == "landmark_tag.files.storage":
+                deciding += [
+                    f"{path.name} uses {a.name}" for a in node.names if a.name in ("is_url", "local_path")
+                ]
+    assert not deciding, "\n".join(sorted(deciding))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.files.storage import check_url_exists, filesystem, is_url, local_path
+from landmark_tag.files.storage import check_url_exists, list_objects, on_disk
 
 # Matched case-insensitively. HEIC/HEIF decode through pillow-heif.
 IMAGE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".bmp", ".heic", ".heif"})
@@ -54,12 +54,7 @@ def _discover_remote(
     options,
 ) -> Iterator[PhotoFile]:
     """Photos under a bucket prefix (or one object), sorted by key. Objects have no symlinks to loop."""
-    fs, root = filesystem(url, options)
-    if fs.isfile(root):
-        infos = [fs.info(root)]
-    else:
-        infos = list(fs.find(root, maxdepth=None if recursive else 1, detail=True).values())
-    for info in sorted(infos, key=lambda i: i["name"]):
+    for info in sorted(list_objects(url, recursive, options), key=lambda i: i["name"]):
         name = os.path.basename(info["name"].rstrip("/"))
         if info.get("type") == "directory":
             continue
@@ -68,7 +63,7 @@ def _discover_remote(
             continue
         modified = info.get("LastModified", info.get("mtime", info.get("last_modified", 0)))
         stats.photos += 1
-        yield PhotoFile(fs.unstrip_protocol(info["name"]), int(info["size"]), _posix_time(modified))
+        yield PhotoFile(info["name"], int(info["size"]), _posix_time(modified))
 
 
 def is_photo_name(name: str, extensions: frozenset[str] = IMAGE_EXTENSIONS) -> bool:
@@ -104,7 +99,7 @@ def discover_photos(
     local = _LocalWalk(recursive, include_hidden, extensions, stats)
     seen_urls: set[str] = set()
     for item in paths:
-        if is_url(item):
+        if on_disk(item) is None:
             for found in _discover_remote(
                 item, recursive, include_hidden, extensions, stats, storage_options
             ):
@@ -117,9 +112,10 @@ def discover_photos(
 
 def _check_inputs_exist(paths: list[str], storage_options: dict[str, Any] | None) -> None:
     for item in paths:
-        if is_url(item):
+        local = on_disk(item)
+        if local is None:
             check_url_exists(item, storage_options)  # says which: missing, refused or unreachable
-        elif not Path(local_path(item)).expanduser().exists():
+        elif not Path(local).expanduser().exists():
             raise InputNotFoundError(f"no such file or folder: {item}")
 
 
@@ -139,7 +135,7 @@ class _LocalWalk:
         # Folders by their canonical names: a tree scanned through a symlink must give the same
         # paths, or an output would hold every photo twice. A file keeps its own name (a link's,
         # whose sidecar photo managers look for beside it).
-        given = Path(local_path(item)).expanduser().absolute()
+        given = Path(on_disk(item) or item).expanduser().absolute()
         path = given.resolve() if given.is_dir() else given.parent.resolve() / given.name
         st = path.stat()
         if path.is_dir():

@@ -1,4 +1,7 @@
-"""Local paths and fsspec URLs (s3://, gs://, file://...) behind one small interface.
+"""Local paths and fsspec URLs (s3://, gs://, file://...) behind one small interface: the one
+module that tells a folder from a bucket. Everything else opens, sizes, lists, publishes and removes
+through it; the two steps whose way of working differs on a disk (discovery's symlink-aware walk,
+the output lock's lockf) ask `on_disk` once.
 
 Local paths keep using the operating system directly (it is faster, and symlink-aware discovery
 needs it); anything with a protocol goes through fsspec, with optional storage options such as
@@ -38,6 +41,16 @@ def local_path(path: str) -> str:
     """A local path, with any `file://` prefix removed."""
     path = str(path)
     return path[len("file://") :] if path.startswith("file://") else path
+
+
+def on_disk(path: str) -> str | None:
+    """Where `path` is on this machine's disk (any `file://` removed); None for a bucket's object."""
+    return None if is_url(path) else local_path(path)
+
+
+def is_local_folder(path: str) -> bool:
+    """True for a folder on this machine's disk (an output must be a file)."""
+    return not is_url(path) and os.path.isdir(local_path(path))
 
 
 # S3 requests are retried with backoff (botocore's standard mode) for about a minute at most, then
@@ -202,3 +215,79 @@ def remove_tree(path: str, storage_options: dict[str, Any] | None = None) -> Non
     fs, inner = filesystem(path, storage_options)
     if fs.exists(inner):
         fs.rm(inner, recursive=True)
+
+
+class NotOurs(StorageError):
+    """A local file to leave alone: not a regular file, a symbolic link, or read-only. The message
+    says which."""
+
+
+def regular_file_size(path: str, storage_options: dict[str, Any] | None = None) -> int | None:
+    """The size of a file to read whole; NotOurs for a local path that is not a regular file
+    (through links: a link to a device is a device), which could block or never end."""
+    if is_url(path):
+        fs, inner = filesystem(path, storage_options)
+        return fs.size(inner)
+    info = os.stat(local_path(path))
+    if not stat.S_ISREG(info.st_mode):
+        raise NotOurs("not a regular file")
+    return info.st_size
+
+
+def read_own_file(path: str, limit: int, storage_options: dict[str, Any] | None = None) -> bytes | None:
+    """Up to `limit` + 1 bytes of a file the scan may rewrite; None if there is none. Locally only
+    a regular, writable file that is not a symbolic link is read (NotOurs says which it is not):
+    the others say someone arranged them so."""
+    if is_url(path):
+        if not exists(path, storage_options):
+            return None
+        with open_binary(path, storage_options) as handle:
+            return handle.read(limit + 1)
+    try:
+        info = os.lstat(local_path(path))
+    except FileNotFoundError:
+        return None
+    if stat.S_ISLNK(info.st_mode):
+        raise NotOurs("is a symbolic link")
+    if not stat.S_ISREG(info.st_mode):
+        raise NotOurs("is not a regular file")
+    if not info.st_mode & stat.S_IWUSR:
+        raise NotOurs("is read-only")
+    with open(local_path(path), "rb") as handle:
+        return handle.read(limit + 1)
+
+
+def find_files(path: str, suffix: str, storage_options: dict[str, Any] | None = None) -> list[str]:
+    """The files under folder `path` whose names end in `suffix` (any case), sorted within each
+    folder; `path` itself when it is a file."""
+    if is_url(path):
+        fs, inner = filesystem(path, storage_options)
+        if not fs.isdir(inner):
+            return [path]
+        return sorted(fs.unstrip_protocol(p) for p in fs.find(inner) if p.lower().endswith(suffix))
+    if not os.path.isdir(local_path(path)):
+        return [path]
+    files: list[str] = []
+    for folder, _, names in sorted(os.walk(local_path(path))):
+        files += [os.path.join(folder, n) for n in sorted(names) if n.lower().endswith(suffix)]
+    return files
+
+
+def list_folder(folder: str, storage_options: dict[str, Any] | None = None) -> list[str]:
+    """The full names of what a folder (or bucket prefix) holds; none where it does not exist."""
+    if is_url(folder):
+        fs, inner = filesystem(folder, storage_options)
+        return [fs.unstrip_protocol(p) for p in fs.ls(inner, detail=False)] if fs.exists(inner) else []
+    local = local_path(folder)
+    return [os.path.join(local, n) for n in os.listdir(local)] if os.path.isdir(local) else []
+
+
+def list_objects(url: str, recursive: bool, storage_options: dict[str, Any] | None = None) -> list[dict]:
+    """fsspec's details of the objects under a bucket prefix (or of the one object it names):
+    name, size, type and a modification time under one of the backends' names."""
+    fs, root = filesystem(url, storage_options)
+    if fs.isfile(root):
+        infos = [fs.info(root)]
+    else:
+        infos = list(fs.find(root, maxdepth=None if recursive else 1, detail=True).values())
+    return [{**info, "name": fs.unstrip_protocol(info["name"])} for info in infos]

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import codecs
 import logging
-import os
 import re
-import stat
 from collections.abc import Iterator, Sequence
 from datetime import timezone
 from typing import Any
@@ -24,7 +22,7 @@ import gpxpy
 import numpy as np
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.files.storage import exists, filesystem, is_url, local_path, open_binary
+from landmark_tag.files.storage import NotOurs, exists, find_files, open_binary, regular_file_size
 from landmark_tag.locating.fixes import Fixes, valid_coordinates
 
 logger = logging.getLogger(__name__)
@@ -46,14 +44,10 @@ class _NotATrack(Exception):
 
 
 def _read_bytes(path: str, storage_options: dict[str, Any] | None) -> bytes:
-    if is_url(path):
-        fs, inner = filesystem(path, storage_options)
-        size = fs.size(inner)
-    else:
-        info = os.stat(local_path(path))  # through links: a link to a device is a device
-        if not stat.S_ISREG(info.st_mode):
-            raise _NotATrack("not a regular file")
-        size = info.st_size
+    try:
+        size = regular_file_size(path, storage_options)
+    except NotOurs as exc:
+        raise _NotATrack(str(exc)) from None
     if size is not None and size > MAX_TRACK_BYTES:
         raise _NotATrack(
             f"{size / 2**20:,.0f} MB, over the {MAX_TRACK_BYTES >> 20} MB a track may have; split it"
@@ -96,18 +90,7 @@ def track_files(paths: Sequence[str], storage_options: dict[str, Any] | None = N
     for path in paths:
         if not exists(path, storage_options):
             raise TrackNotFoundError(f"the GPS track (--gpx) {path} does not exist")
-        if is_url(path):
-            fs, inner = filesystem(path, storage_options)
-            if fs.isdir(inner):
-                found = fs.find(inner)
-                files += sorted(fs.unstrip_protocol(p) for p in found if p.lower().endswith(".gpx"))
-            else:
-                files.append(path)
-        elif os.path.isdir(local_path(path)):
-            for folder, _, names in sorted(os.walk(local_path(path))):
-                files += [os.path.join(folder, n) for n in sorted(names) if n.lower().endswith(".gpx")]
-        else:
-            files.append(path)
+        files += find_files(path, ".gpx", storage_options)
     return files
 
 

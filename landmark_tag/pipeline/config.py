@@ -13,7 +13,7 @@ from dataclasses import MISSING, dataclass
 from landmark_tag.errors import ConfigError
 from landmark_tag.files.images import DEFAULT_MAX_PIXELS
 from landmark_tag.files.results import FORMATS, output_format
-from landmark_tag.files.storage import is_url, local_path
+from landmark_tag.files.storage import is_local_folder
 from landmark_tag.host.names import PRECISION_HELP, PRECISIONS, RUNTIME_HELP, RUNTIMES, check_device_name
 from landmark_tag.options import option
 from landmark_tag.pipeline.shards import DEFAULT_COMMIT_ROWS
@@ -159,7 +159,7 @@ class ScanConfig:
             if not self.gpx:
                 raise ConfigError("gpx_offset (--gpx-offset) only applies with GPS tracks (--gpx)")
             offset_seconds(self.gpx_offset)
-        if not is_url(self.out) and os.path.isdir(local_path(self.out)):
+        if is_local_folder(self.out):
             raise ConfigError(
                 f"the output (--out) {self.out} is a folder: give a file name, such as "
                 f"{os.path.join(self.out, 'tags.parquet')}"

@@ -22,9 +22,7 @@ import pyarrow.parquet as pq
 
 from landmark_tag.files.results import ResultRow, result_k, rows_to_table
 from landmark_tag.files.storage import (
-    filesystem,
-    is_url,
-    local_path,
+    list_folder,
     publish,
     remove_file,
     remove_tree,
@@ -48,14 +46,7 @@ class PartJournal:
 
     def existing(self) -> list[str]:
         """Committed part files, oldest first (names sort by run start time, then shard)."""
-        if is_url(self.folder):
-            fs, inner = filesystem(self.folder, self.storage_options)
-            if not fs.exists(inner):
-                return []
-            names = [fs.unstrip_protocol(p) for p in fs.ls(inner, detail=False)]
-        else:
-            folder = local_path(self.folder)
-            names = [os.path.join(folder, n) for n in os.listdir(folder)] if os.path.isdir(folder) else []
+        names = list_folder(self.folder, self.storage_options)
         return sorted(n for n in names if os.path.basename(n).startswith("part-") and n.endswith(".parquet"))
 
     def commit(self, rows: list[ResultRow], shard: int) -> str:

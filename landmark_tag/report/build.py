@@ -30,7 +30,7 @@ from landmark_tag.files.results import (
     result_k,
     to_micros,
 )
-from landmark_tag.files.storage import is_url, publish, staging_file
+from landmark_tag.files.storage import on_disk, publish, staging_file
 from landmark_tag.progress import NoProgress, PhotoProgress
 from landmark_tag.report import page
 from landmark_tag.report.location_map import LOCATION_INPUT, LocatedPhotos, map_section
@@ -235,7 +235,7 @@ def build_report(config: ReportConfig, progress: PhotoProgress | None = None) ->
     """Write the HTML report of the scan output `config.results` to `config.out`."""
     progress = progress or NoProgress()
     output_format(config.results, config.results_format)  # a clear error for an unknown suffix
-    if config.assets_dir and is_url(config.assets_dir):
+    if config.assets_dir and on_disk(config.assets_dir) is None:
         raise ReportError("--assets-dir must be a local folder")
     overview = _read_overview(config)
     limit = config.max_thumbnails

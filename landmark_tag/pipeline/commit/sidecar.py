@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import os
-import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -33,11 +32,10 @@ from lxml import etree
 
 from landmark_tag.errors import LandmarkTagError
 from landmark_tag.files.storage import (
+    NotOurs,
     exists,
-    is_url,
-    local_path,
-    open_binary,
     publish,
+    read_own_file,
     remove_file,
     staging_file,
 )
@@ -232,24 +230,12 @@ def read_existing_sidecar(path: str, storage_options: dict | None = None) -> byt
     to rewrite. Locally, only a regular, writable file is read: a FIFO would block the scan, a
     device or a link to one (/dev/zero) would never end, and a symbolic link or a read-only file
     says someone arranged it so; all are left alone."""
-    if is_url(path):
-        if not exists(path, storage_options):
-            return None
-        with open_binary(path, storage_options) as handle:
-            content = handle.read(MAX_SIDECAR_BYTES + 1)
-    else:
-        try:
-            info = os.lstat(local_path(path))
-        except FileNotFoundError:
-            return None
-        if stat.S_ISLNK(info.st_mode):
-            raise SidecarError(f"{path} is a symbolic link; left alone")
-        if not stat.S_ISREG(info.st_mode):
-            raise SidecarError(f"{path} is not a regular file; left alone")
-        if not info.st_mode & stat.S_IWUSR:
-            raise SidecarError(f"{path} is read-only; left alone")
-        with open(local_path(path), "rb") as handle:
-            content = handle.read(MAX_SIDECAR_BYTES + 1)
+    try:
+        content = read_own_file(path, MAX_SIDECAR_BYTES, storage_options)
+    except NotOurs as exc:
+        raise SidecarError(f"{path} {exc}; left alone") from None
+    if content is None:
+        return None
     if len(content) > MAX_SIDECAR_BYTES:
         raise SidecarError(
             f"{path} is over {MAX_SIDECAR_BYTES // 2**20} MiB, too large for a sidecar; left alone"

@@ -34,7 +34,7 @@ import time
 from typing import Any
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.files.storage import filesystem, is_url, local_path
+from landmark_tag.files.storage import filesystem, on_disk
 from landmark_tag.pipeline.target import OutputTarget
 
 logger = logging.getLogger(__name__)
@@ -97,15 +97,16 @@ class OutputLock:
         self.out = target.path
         self.storage_options = target.storage_options
         self.stale_after = stale_after
+        self._on_disk = on_disk(self.path)  # None: an object in a bucket, locked by conditional writes
         self._fd: int | None = None
         self._held = ""  # the lock file's real path, while this process holds it
         self._last_beat = 0.0
 
     def __enter__(self) -> OutputLock:
-        if is_url(self.path):
+        if self._on_disk is None:
             self._acquire_remote()
         else:
-            self._acquire_local()
+            self._acquire_local(self._on_disk)
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -122,8 +123,7 @@ class OutputLock:
             "Wait for it to finish, or use another --out."
         )
 
-    def _acquire_local(self) -> None:
-        path = local_path(self.path)
+    def _acquire_local(self, path: str) -> None:
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         held = os.path.realpath(path)
         with _HELD_HERE_GUARD:
@@ -217,7 +217,7 @@ class OutputLock:
     def heartbeat(self) -> None:
         """Refresh a bucket lock (at most once a minute); a no-op for local locks. Raises
         ScanLockedError if another scan has taken the lock over (this one was judged stale)."""
-        if self._fd is not None or not is_url(self.path) or time.monotonic() - self._last_beat <= 60:
+        if self._on_disk is not None or time.monotonic() - self._last_beat <= 60:
             return
         fs, inner = filesystem(self.path, self.storage_options)
         self._owner = {**self._owner, "heartbeat": time.time()}
@@ -233,13 +233,13 @@ class OutputLock:
         self._last_beat = time.monotonic()
 
     def release(self) -> None:
-        if self._fd is not None:
-            os.unlink(local_path(self.path))
+        if self._fd is not None and self._on_disk is not None:
+            os.unlink(self._on_disk)
             os.close(self._fd)  # closing drops the lock
             self._fd = None
             with _HELD_HERE_GUARD:
                 _HELD_HERE.discard(self._held)
-        elif is_url(self.path) and self._last_beat:
+        elif self._on_disk is None and self._last_beat:
             self._last_beat = 0.0
             fs, inner = filesystem(self.path, self.storage_options)
             try:  # delete only a lock that is still ours
