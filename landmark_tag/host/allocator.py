@@ -6,7 +6,7 @@ fresh mmap, and returns them with munmap; it also trims its heap as soon as 128 
 top. Either way every batch faults its activations back in, page by page, zeroed by the kernel.
 With the settings below those faults are gone and PyTorch runs the model 1.5 to 2.5 times as fast,
 at the same peak memory, since what is kept is what the next batch needs
-(`python benchmarks/model_speed.py` measures it).
+(`python -m benchmarks.perf.model_speed` measures it).
 """
 
 from __future__ import annotations

@@ -69,7 +69,7 @@ def cpu_has_fast_int8() -> bool:
 
 def cpu_has_fast_bf16() -> bool:
     """Whether this CPU multiplies bf16 natively (AVX512-BF16 or AMX), and oneDNN may use it. There,
-    bf16 inference runs 1.5 to 2.3 times as fast as fp32 (`benchmarks/model_speed.py`); elsewhere bf16 is
+    bf16 inference runs 1.5 to 2.3 times as fast as fp32 (`benchmarks/perf/model_speed.py`); elsewhere bf16 is
     emulated and slower, and OpenVINO's bf16 under a lower `ONEDNN_MAX_CPU_ISA` fails outright."""
     if onednn_isa_cap() in _ISA_CAPS_WITHOUT_BF16:
         return False

@@ -23,7 +23,7 @@ def default_workers() -> int:
 def default_threads(device: torch.device, cores: int | None = None) -> int:
     """Inference threads on a CPU: half the cores, leaving the rest to the decode workers. On 2
     cores one inference thread scans as fast as two, on camera and web photos alike
-    (`benchmarks/scan_throughput.py --scan-args '--threads 2'`), so the second core is better left
+    (`benchmarks/perf/scan_throughput.py --scan-args '--threads 2'`), so the second core is better left
     to decoding. On a GPU the CPU threads only feed it, and torch's default stays. `cores`: of the
     machine the model runs on (default: this one)."""
     cores = cores or os.cpu_count() or 1
@@ -31,7 +31,7 @@ def default_threads(device: torch.device, cores: int | None = None) -> int:
 
 
 def default_batch_size(device: torch.device) -> int:
-    """Photos per batch. On a CPU, 8: it scans as fast as 16 (`benchmarks/scan_throughput.py
+    """Photos per batch. On a CPU, 8: it scans as fast as 16 (`benchmarks/perf/scan_throughput.py
     --scan-args '--batch-size 16'`) with less memory, and each decode worker fills a whole batch
     alone, so a small batch starts the model sooner and feeds it more evenly. A GPU wants large
     batches to be efficient."""
@@ -41,7 +41,7 @@ def default_batch_size(device: torch.device) -> int:
 def prepare_inference_process(device: torch.device, threads: int | None = None) -> int:
     """Set up this process to run the model: its inference threads (None: torch's choice) and,
     on a CPU, malloc settings that keep the model's freed activations for the next batch
-    (`benchmarks/model_speed.py`). Both are process-wide. Returns the thread count before, to put
+    (`benchmarks/perf/model_speed.py`). Both are process-wide. Returns the thread count before, to put
     back."""
     if device.type == "cpu":
         keep_freed_memory()

@@ -34,7 +34,7 @@ class LocateSettings:
     conflict_window_s: float = 60.0
     # A track point's, as a place for a photo taken then: the logger's and the camera's receivers each
     # err, and drift apart by tens of metres in towns, forests and on water. 50 m holds >= 90% on
-    # tracks whose error drifts 20 m a side (benchmarks/track_radius.py, docs/quality.md).
+    # tracks whose error drifts 20 m a side (benchmarks/studies/track_radius.py, docs/quality.md).
     track_fix_radius_m: float = 50.0
     track_gap_s: float = TRACK_GAP_S
     landmark_radius_m: float = 2000.0  # a landmark is often photographed from afar

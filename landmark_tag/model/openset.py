@@ -2,11 +2,11 @@
 
 A classifier always names one of its classes, and its probabilities say little about "none of
 these": at a threshold that keeps 95% of a model's validation photos, the top-1 probability lets
-many photos of no landmark through (`benchmarks/landmark_score_methods.py`). The score used instead
+many photos of no landmark through (`benchmarks/studies/landmark_score_methods.py`). The score used instead
 is the deep nearest-neighbour score of Sun et al. (2022): the cosine similarity between the
 photo's penultimate features (the input of the final Linear layer) and those of its k-th nearest
 training photo. It needs no negative photos, works for every architecture a checkpoint can name,
-and separates them far better: `benchmarks/landmark_score_methods.py` compares it with the top-1
+and separates them far better: `benchmarks/studies/landmark_score_methods.py` compares it with the top-1
 probability, energy, max-logit, class prototypes and Mahalanobis distance.
 
 The training photos' features are stored in the checkpoint in fp16, L2-normalised. A large

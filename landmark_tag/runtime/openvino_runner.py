@@ -12,7 +12,7 @@ each running an inference request of its own. A batch runs in one of two ways:
 The model is compiled for a fixed number of photos per inference: the largest a runner has met
 (the scan's batch size, or its part of a split batch). Smaller batches are padded up to it. With
 every shape known when it compiles, OpenVINO runs the scan's batches of 8 on one thread about 15%
-faster than a model compiled for any batch size, int8 and bf16 alike (`benchmarks/fixed_batch.py`).
+faster than a model compiled for any batch size, int8 and bf16 alike (`benchmarks/perf/fixed_batch.py`).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def compile_model(model_file: Path, precision: str, threads: int, batch: int | N
         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
         # OpenVINO pins its threads to cores by default, always the same ones: two scans (or two Ray
         # actors) on one machine then share one core, and beside other work a pinned thread cannot
-        # move to a freer core. Measured (`benchmarks/shared_cpu.py`): unpinned, each of two
+        # move to a freer core. Measured (`benchmarks/perf/shared_cpu.py`): unpinned, each of two
         # 1-thread processes runs twice as fast, and one beside two CPU-bound processes 1.3 to 1.4
         # times.
         "ENABLE_CPU_PINNING": False,

@@ -6,7 +6,7 @@ the model is quantized with NNCF's accuracy control: it quantizes everything, ra
 operations by how much they change the answers, and returns the few that matter most to fp32 (four
 of 80 on wonders7; speed within a few percent of full int8). "How much" is this module's metric:
 per validation photo, the largest change of any probability, plus one if its top-1 changed.
-`benchmarks/model_speed.py` measures the speed.
+`benchmarks/perf/model_speed.py` measures the speed.
 
 The search has two budgets. QUICK, the first, is short enough for a first scan. THOROUGH ranks on
 every validation photo and reverts more operations. Without AMX, wonders7's int8 passed only this

@@ -10,7 +10,7 @@
     torch     any     bf16 on CUDA and bf16 CPUs, else fp32         fp32   bf16          refused
     openvino  CPU     as auto on the CPU                            fp32   bf16          int8
 
-OpenVINO won on every CPU measured, with and without native bf16 (`benchmarks/model_speed.py`). On
+OpenVINO won on every CPU measured, with and without native bf16 (`benchmarks/perf/model_speed.py`). On
 a CPU with native bf16 (AMX), OpenVINO's bf16 ran faster than the scan's int8, which keeps a few
 operations in fp32 to hold fp32's answers; without it, int8 is the fastest that does. Which int8
 (`int8_models`): the portable one the checkpoint carries (`train` builds it) when it passes its

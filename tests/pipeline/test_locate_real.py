@@ -1,5 +1,5 @@
 """Locating by time and track on real sequences (`../shared/data/geoseq-dev`), with GPS hidden: the
-issue's bar, checked on every run that has the photos (`benchmarks/locate_by_time.py` measures more)."""
+bar, checked on every run that has the photos (`benchmarks/studies/locate_by_time.py` measures more)."""
 
 import random
 import shutil

@@ -55,7 +55,7 @@ def test_a_build_is_cached_and_a_changed_checkpoint_is_built_again(calibrated_mo
 
 
 def test_the_compiled_model_uses_the_threads_given_and_leaves_them_unpinned(calibrated_model, cache):
-    # Pinned, two scans on one machine would compute on the same core (`benchmarks/shared_cpu.py`).
+    # Pinned, two scans on one machine would compute on the same core (`benchmarks/perf/shared_cpu.py`).
     entry = fp32_model(load_model(calibrated_model))
     compiled = openvino_runner.compile_model(entry.model_file, "fp32", threads=2)
     assert compiled.get_property("INFERENCE_NUM_THREADS") == 2
@@ -108,8 +108,8 @@ def test_batches_submitted_ahead_each_get_their_own_answers(calibrated_model, ca
 def test_the_model_is_compiled_for_the_largest_batch_and_smaller_ones_are_padded(
     calibrated_model, cache, monkeypatch
 ):
-    # Compiled for a fixed batch, OpenVINO runs faster (`benchmarks/fixed_batch.py`); a scan's last, smaller
-    # batch must neither compile again nor get the padding's answers.
+    # Compiled for a fixed batch, OpenVINO runs faster (`benchmarks/perf/fixed_batch.py`); a scan's
+    # last, smaller batch must neither compile again nor get the padding's answers.
     compiled_for = []
     compile_model = openvino_runner.compile_model
 

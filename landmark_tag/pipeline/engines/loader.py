@@ -83,7 +83,7 @@ def make_loader(
 
 def _setup_worker(worker_id: int) -> None:
     # Workers keep the scan's priority. Below it (nice 19 once), they filled the model's gaps no
-    # better on an idle machine, and beside other work they starved (`benchmarks/worker_priority.py`).
+    # better on an idle machine, and beside other work they starved (`benchmarks/perf/worker_priority.py`).
     # `nice landmark-tag scan` lowers the whole scan.
     # A SIGTERM sent to the whole process group (as systemd and Kubernetes do) is the main
     # process's to handle: it commits and shuts the workers down. A worker dying of it first would

@@ -1,6 +1,6 @@
 """The GPU decode stage, run on the CPU: torchvision's decode_jpeg takes the same path up to the
 decoder itself, so orientation, preprocessing, fallbacks and the merge into scan order are checked
-here; the CUDA decoder itself is measured by benchmarks/scan_throughput.py where a GPU is present."""
+here; the CUDA decoder itself is measured by benchmarks/perf/scan_throughput.py where a GPU is present."""
 
 import io
 

@@ -1,6 +1,6 @@
 """What running the scan on Ray costs on one machine, against the default engine.
 
-    python benchmarks/ray_scaling.py [--photos-web 3000] [--photos-12mp 1200] [--repeats 2] [--json F]
+    python -m benchmarks.perf.ray_scaling [--photos-web 3000] [--photos-12mp 1200] [--repeats 2] [--json F]
 
 Makes a web-sized set (864x576 JPEGs; 750 made, copied up to --photos-web) and a 12 MP camera
 set (200 made, copied up to --photos-12mp) in a temp folder, with the default
@@ -25,17 +25,23 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scan_throughput import benchmark_checkpoints, make_set, tree_memory_bytes
+from benchmarks.common import (
+    benchmark_checkpoints,
+    make_set,
+    median_run,
+    rate_from_first_batch,
+    run_fresh,
+    tree_memory_bytes,
+)
 
 ENGINES = {"local": [], "ray, 1 actor": ["--actors", "1"], "ray, 2 actors": ["--actors", "2"]}
 
@@ -58,10 +64,10 @@ class CommitTimes:
         """Photos per second over the commits after the first 40% of the photos: by then the
         engine has started everything it starts (Ray: a new actor pool per scan), and what it
         decoded ahead while starting (Ray: at most 4 shards per actor) has been used up, so the
-        rate is the pipeline's own."""
+        rate is the pipeline's own. NaN where fewer than two commits follow (a scan too small)."""
         start = next(i for i, (done, _) in enumerate(self.commits) if done >= 0.4 * self.total)
         (first, started), (last, ended) = self.commits[start], self.commits[-1]
-        return (last - first) / (ended - started)
+        return (last - first) / (ended - started) if ended > started else float("nan")
 
 
 def one_scan(folder: str, warmup: str, model: str, out: str, engine_args: list[str]) -> dict:
@@ -109,7 +115,7 @@ def one_scan(folder: str, warmup: str, model: str, out: str, engine_args: list[s
         "photos": summary.processed,
         "photos_per_s": commits.steady_rate(),
         # Like scan_throughput.py's scan rate: from the first batch to the output written.
-        "whole_scan_photos_per_s": summary.processed / (summary.elapsed_seconds - summary.timing.setup),
+        "whole_scan_photos_per_s": rate_from_first_batch(asdict(summary)),
         "elapsed_s": summary.elapsed_seconds,
         "ray_start_s": ray_start,
         "startup_s": startup,
@@ -119,12 +125,8 @@ def one_scan(folder: str, warmup: str, model: str, out: str, engine_args: list[s
 
 
 def run_child(folder: Path, model: Path, workdir: Path, engine_args: list[str]) -> dict:
-    command = [sys.executable, __file__, "--one-scan", str(folder), str(workdir / "warmup"), str(model),
-               str(workdir / "out.parquet"), *engine_args]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True)
-    if done.returncode != 0:
-        raise RuntimeError(f"scan failed: {done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    args = [str(folder), str(workdir / "warmup"), str(model), str(workdir / "out.parquet"), *engine_args]
+    return run_fresh(["-m", "benchmarks.perf.ray_scaling", "--one-scan"], *args)
 
 
 def copied_set(folder: Path, count: int, made: list[Path]) -> list[Path]:
@@ -136,10 +138,6 @@ def copied_set(folder: Path, count: int, made: list[Path]) -> list[Path]:
     for i, path in enumerate(paths):
         shutil.copyfile(made[i % len(made)], path)
     return paths
-
-
-def median_run(runs: list[dict]) -> dict:
-    return sorted(runs, key=lambda run: run["photos_per_s"])[len(runs) // 2]
 
 
 def main() -> None:
@@ -157,8 +155,8 @@ def main() -> None:
         tmp = Path(tmp)
         model, _, _ = benchmark_checkpoints(tmp, 5000)
         make_set(tmp / "warmup", 16, (864, 576))
-        web = make_set(tmp / "web-made", 750, (864, 576))
-        camera = make_set(tmp / "12mp-made", 200, (4000, 3000))
+        web = make_set(tmp / "web-made", min(750, args.photos_web), (864, 576))
+        camera = make_set(tmp / "12mp-made", min(200, args.photos_12mp), (4000, 3000))
         sets = {
             "web": copied_set(tmp / "web", args.photos_web, web),
             "12mp": copied_set(tmp / "12mp", args.photos_12mp, camera),

@@ -1,7 +1,7 @@
 """Do other features or other ways of scoring them tell famous landmarks the model does not know from
 the ones it knows better than the landmark score's default (the pooled head of a frozen Lite0)?
 
-    python benchmarks/open_set_features.py --data ../shared/data/wonders7-train \\
+    python -m benchmarks.studies.open_set_features --data ../shared/data/wonders7-train \\
         --other ../shared/data/otherlm-dev --ordinary ../shared/data/negatives-dev [--seeds 0,1,2,3,4]
 
 The splits are `open_set_recipes.py`'s (by landmark for the other landmarks). No head is trained:
@@ -34,10 +34,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from open_set_recipes import Sets, photos_of, split, split_parser
 from torch.nn.functional import normalize
 from torch.utils.data import DataLoader
 
+from benchmarks.studies.open_set_recipes import Sets, photos_of, split, split_parser
 from landmark_tag.files.discover import discover_photos
 from landmark_tag.model.openset import (
     LandmarkScorer,

@@ -1,6 +1,6 @@
 """How long the commit's location pass takes, and how much memory, as the output grows.
 
-    python benchmarks/locate_scale.py [--rows 1000000,10000000] [--cameras 200] [--gps-share 0.3]
+    python -m benchmarks.perf.locate_scale [--rows 1000000,10000000] [--cameras 200] [--gps-share 0.3]
                                       [--track-days 30]
 
 Makes an output table of ROWS photos from CAMERAS devices taking photos over a year (a share of them
@@ -15,15 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
-import sys
 import time
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from benchmarks.common import peak_memory_mb, run_fresh
 from landmark_tag.locating.fixes import Fixes, LocateSettings
 from landmark_tag.locating.locate import locate
 
@@ -57,10 +55,6 @@ def synthetic(rows: int, cameras: int, gps_share: float, seed: int = 0) -> pa.Ta
     )
 
 
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
 def track_along(table: pa.Table, days: float) -> Fixes:
     """A logger's track over the first `days`: the photos' own places, a point every 10 s."""
     with_gps = table.filter(pc.is_valid(table.column("gps_latitude")))
@@ -75,7 +69,7 @@ def track_along(table: pa.Table, days: float) -> Fixes:
 def one_size(rows: int, cameras: int, gps_share: float, track_days: float) -> dict:
     table = synthetic(rows, cameras, gps_share)
     track = track_along(table, track_days) if track_days else None
-    before = rss_mb()
+    before = peak_memory_mb()["main_peak_rss_mb"]
     started = time.perf_counter()
     located = locate(table, LocateSettings(), track).table
     seconds = time.perf_counter() - started
@@ -83,7 +77,7 @@ def one_size(rows: int, cameras: int, gps_share: float, track_days: float) -> di
     return {
         "rows": rows,
         "seconds": seconds,
-        "peak_added_mb": rss_mb() - before,
+        "peak_added_mb": peak_memory_mb()["main_peak_rss_mb"] - before,
         "table_mb": table.nbytes / 2**20,
         "sources": {str(item["values"]): item["counts"] for item in sources},
     }
@@ -105,9 +99,9 @@ def main() -> None:
     print("| rows | seconds | rows/s | input columns MB | memory added MB | located by time | by track |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for rows in [int(r) for r in args.rows.split(",")]:
-        command = [sys.executable, __file__, "--one", str(rows), "--cameras", str(args.cameras),
-                   "--gps-share", str(args.gps_share), "--track-days", str(args.track_days)]  # fmt: skip
-        result = json.loads(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+        options = ["--cameras", str(args.cameras), "--gps-share", str(args.gps_share),
+                   "--track-days", str(args.track_days)]  # fmt: skip
+        result = run_fresh(["-m", "benchmarks.perf.locate_scale", "--one", str(rows)], *options)
         by_time = result["sources"].get("time", 0) / rows
         by_track = result["sources"].get("track", 0) / rows
         print(

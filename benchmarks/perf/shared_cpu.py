@@ -1,6 +1,6 @@
 """The model on a CPU it shares: beside other work, and two scans' models at once.
 
-    python benchmarks/shared_cpu.py [--model model.pt] [--threads N] [--seconds 6] [--repeats 3]
+    python -m benchmarks.perf.shared_cpu [--model model.pt] [--threads N] [--seconds 6] [--repeats 3]
 
 Runs the model alone on one batch of 8 in memory, in a fresh process per measurement, three ways:
 
@@ -27,7 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scan_throughput import benchmark_checkpoints, beside_cpu_bound_work
+from benchmarks.common import benchmark_checkpoints, beside_cpu_bound_work
 
 MEASURE = """
 import json, sys, time

@@ -1,6 +1,6 @@
 """What the decode workers' priority does to a scan, idle and beside other work.
 
-    python benchmarks/worker_priority.py [--nice 0,5,10,19] [--photos-12mp 24] [--photos-web 120]
+    python -m benchmarks.perf.worker_priority [--nice 0,5,10,19] [--photos-12mp 24] [--photos-web 120]
                                          [--busy] [--model model.pt]
 
 The scan's decode workers run at the scan's own priority. This runs `landmark-tag scan` through
@@ -13,24 +13,28 @@ process, as other work on a shared machine would be. Without --model, a random E
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-from scan_throughput import benchmark_checkpoints, beside_cpu_bound_work, make_set
+from benchmarks.common import (
+    benchmark_checkpoints,
+    beside_cpu_bound_work,
+    make_set,
+    rate_from_first_batch,
+    scan_summary,
+)
 
 # The CLI, with each decode worker lowered to NICE before its usual set-up.
 SCAN_AT_NICE = """
 import os, sys
-import landmark_tag.pipeline.execute.batch as batch
-setup, nice = batch._setup_worker, int(os.environ["WORKER_NICE"])
+import landmark_tag.pipeline.engines.loader as loader
+setup, nice = loader._setup_worker, int(os.environ["WORKER_NICE"])
 def at_nice(worker_id):
     os.setpriority(os.PRIO_PROCESS, 0, max(nice, os.getpriority(os.PRIO_PROCESS, 0)))
     setup(worker_id)
-batch._setup_worker = at_nice
+loader._setup_worker = at_nice
 from landmark_tag.cli import main
 sys.argv = ["landmark-tag", *sys.argv[1:]]
 main()
@@ -41,9 +45,7 @@ def scan_rate(folder: Path, model: Path, workdir: Path, nice: int) -> float:
     out, summary = workdir / f"{folder.name}.parquet", workdir / f"{folder.name}.json"
     command = [sys.executable, "-c", SCAN_AT_NICE, "scan", str(folder), "--model", str(model),
                "--out", str(out), "--summary-json", str(summary), "--full"]  # fmt: skip
-    subprocess.run(command, check=True, capture_output=True, env={**os.environ, "WORKER_NICE": str(nice)})
-    data = json.loads(summary.read_text())
-    return data["processed"] / (data["elapsed_seconds"] - data["timing"]["setup"])
+    return rate_from_first_batch(scan_summary(command, summary, env={"WORKER_NICE": str(nice)}))
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Whether the radius of a location on a GPS track holds: how often a photo's own GPS lies within the
 radius stated for the location the track gives it, on real and on simulated tracks.
 
-    python benchmarks/track_radius.py SEQUENCE_FOLDER... [--seeds 0,1,2] [--fix-radius 20,35,50]
+    python -m benchmarks.studies.track_radius SEQUENCE_FOLDER... [--seeds 0,1,2] [--fix-radius 20,35,50]
 
 For each folder of photos with GPS: the tracks it holds (its `.gpx` files, each alone and all
 together), and tracks simulated from its photos' own fixes as a logger records them (a point every

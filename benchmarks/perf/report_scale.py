@@ -1,6 +1,6 @@
 """How a report scales: 2,000 and 20,000 photos, thumbnails embedded and in an assets folder.
 
-    python benchmarks/report_scale.py [--small 2000] [--large 20000] [--json results.json]
+    python -m benchmarks.perf.report_scale [--small 2000] [--large 20000] [--json results.json]
 
 Writes a scan output of N rows in a temp folder (rows as a scan writes them, for photos that are
 200 distinct generated 640x480 JPEGs under N names, linked), then builds each report in a fresh
@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -24,21 +23,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from benchmarks.common import run_fresh
 from landmark_tag.files.results import ResultRow, Status
 from landmark_tag.pipeline.commit.write import ResultWriter
 from landmark_tag.pipeline.target import OutputTarget
 
 MEASURE = """
-import json, resource, sys, time
+import json, sys, time
+from benchmarks.common import peak_memory_mb
 from landmark_tag.report.build import ReportConfig, build_report
 started = time.monotonic()
 summary = build_report(ReportConfig(sys.argv[1], sys.argv[2], assets_dir=sys.argv[3] or None))
-print(json.dumps({
-    "seconds": time.monotonic() - started,
-    "thumbnails": summary.thumbnails,
-    "main_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    "workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-}))
+seconds = time.monotonic() - started
+print(json.dumps({"seconds": seconds, "thumbnails": summary.thumbnails, **peak_memory_mb()}))
 """
 
 STATUSES = [Status.TAGGED] * 7 + [Status.UNCERTAIN, Status.SKIPPED_GPS, Status.FAILED]
@@ -105,11 +102,8 @@ def main() -> None:
             for mode in ("embedded", "assets"):
                 report = root / str(count) / f"report-{mode}.html"
                 assets = str(root / str(count) / "assets") if mode == "assets" else ""
-                measured = subprocess.run(
-                    [sys.executable, "-c", MEASURE, str(output), str(report), assets],
-                    capture_output=True, text=True, check=True,
-                )  # fmt: skip
-                result = {"rows": count, "thumbnails_mode": mode, **json.loads(measured.stdout)}
+                measured = run_fresh(["-c", MEASURE], str(output), str(report), assets)
+                result = {"rows": count, "thumbnails_mode": mode, **measured}
                 result["html_mb"] = report.stat().st_size / 1e6
                 result["chromium_load_seconds"] = chromium_seconds(report)
                 results.append(result)

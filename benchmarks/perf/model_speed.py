@@ -1,6 +1,6 @@
 """The model alone on a CPU: what the runtime, precision, malloc settings and threads each do to its speed.
 
-    python benchmarks/model_speed.py [--batch-size 8] [--passes 40] [--repeats 3] [--busy]
+    python -m benchmarks.perf.model_speed [--batch-size 8] [--passes 40] [--repeats 3] [--busy]
 
 Runs EfficientNet-Lite0 (a random 50-class head: speed does not depend on the weights) on one batch
 in memory, in a fresh process per measurement, each the median of --repeats runs, interleaved so
@@ -29,8 +29,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from scan_throughput import beside_cpu_bound_work
-
+from benchmarks.common import beside_cpu_bound_work
 from landmark_tag.host.device import cpu_has_fast_bf16, onednn_isa_cap
 
 MEASURE = """

@@ -1,6 +1,6 @@
 """Which open-set score tells landmark photos from photos of no landmark? Several, side by side.
 
-    python benchmarks/landmark_score_methods.py MODEL TRAIN_DIR NAME=PATH[,PATH...] [NAME=PATH ...]
+    python -m benchmarks.studies.landmark_score_methods MODEL TRAIN_DIR NAME=PATH[,PATH...] [NAME=PATH ...]
 
 MODEL is a checkpoint made by `landmark-tag train` from TRAIN_DIR. The positives are its held-out
 validation photos (rebuilt from the split recorded in the checkpoint); each NAME=PATH is a set of

@@ -1,6 +1,6 @@
 """Is a change to the scan's code free? The same scans, run by two revisions of the code, side by side.
 
-    python benchmarks/scan_revisions.py --base REV [--engines local,ray] [--photos-web 400]
+    python -m benchmarks.perf.scan_revisions --base REV [--engines local,ray] [--photos-web 400]
                                         [--photos-12mp 40] [--repeats 3] [--json results.json]
 
 Checks REV out into a temporary worktree, makes the photo sets and the model of
@@ -22,10 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scan_throughput import benchmark_checkpoints, make_set
-
-HERE = Path(__file__).resolve().parent.parent
+from benchmarks.common import ROOT as HERE
+from benchmarks.common import benchmark_checkpoints, make_set
 
 
 def tagging_rate(code: Path, photos: Path, model: Path, out: Path, engine: str) -> float:

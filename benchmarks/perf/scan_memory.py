@@ -1,6 +1,6 @@
 """Peak memory of a scan at two tree sizes, and the cost of an incremental rerun.
 
-    python benchmarks/scan_memory.py [--small 2000] [--large 20000] [--json results.json]
+    python -m benchmarks.perf.scan_memory [--small 2000] [--large 20000] [--json results.json]
 
 Builds two trees of small generated JPEGs in a temp folder, scans each in a fresh subprocess with
 a tiny random model (memory doesn't depend on the weights), and reports the scanning process's
@@ -13,50 +13,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import torch
-from PIL import Image
-
-from landmark_tag.model.checkpoint import ModelSpec, save_checkpoint
-from landmark_tag.model.preprocessing import Preprocessing
+from benchmarks.common import make_tree, run_fresh, tiny_checkpoint
 
 MEASURE = """
-import json, resource, sys, time
+import json, sys, time
+from benchmarks.common import peak_memory_mb
 from landmark_tag.pipeline.scan import ScanConfig, scan
 started = time.monotonic()
 summary = scan(ScanConfig([sys.argv[1]], sys.argv[2], model=sys.argv[3]))
-print(json.dumps({
-    "seconds": time.monotonic() - started,
-    "processed": summary.processed,
-    "main_peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    "workers_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-}))
+seconds = time.monotonic() - started
+print(json.dumps({"seconds": seconds, "processed": summary.processed, **peak_memory_mb()}))
 """
 
 
-def make_tree(root: Path, count: int) -> None:
-    rng = np.random.default_rng(0)
-    for i in range(count):
-        folder = root / f"{i // 1000:03d}"
-        folder.mkdir(parents=True, exist_ok=True)
-        array = rng.integers(0, 255, (48, 64, 3), dtype=np.uint8)
-        Image.fromarray(array).save(folder / f"{i:06d}.jpg", quality=80)
-
-
 def run_scan(tree: Path, out: Path, model: Path) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-c", MEASURE, str(tree), str(out), str(model)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return run_fresh(["-c", MEASURE], str(tree), str(out), str(model))
 
 
 def main() -> None:
@@ -68,14 +43,7 @@ def main() -> None:
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        torch.manual_seed(0)
-        spec = ModelSpec(
-            "landmark_cnn",
-            [f"{i:02d}.Place_{i}" for i in range(50)],
-            {"width": 8, "stages": 3},
-            Preprocessing(input_size=64, resize_size=72),
-        )
-        save_checkpoint(tmp / "model.pt", spec, spec.build().state_dict())
+        tiny_checkpoint(tmp / "model.pt")
         for label, count in (("small", args.small), ("large", args.large)):
             tree = tmp / label
             started = time.monotonic()

@@ -1,6 +1,6 @@
 """How well photos are located by time: hide the GPS of some photos, scan, and compare.
 
-    python benchmarks/locate_by_time.py FOLDER... --model MODEL [--seeds 0,1,2] [--hide 0.5]
+    python -m benchmarks.studies.locate_by_time FOLDER... --model MODEL [--seeds 0,1,2] [--hide 0.5]
 
 Each FOLDER holds one sequence of photos with GPS (a trip, a flight). For each seed, a copy of it has
 the GPS of a seeded random share of its photos removed (`--hide`; the whole GPS block, its time

@@ -1,7 +1,7 @@
 """Training recipes for the open set, side by side: which one makes famous landmarks the model does
 not know `no_landmark`, while it keeps tagging the ones it knows?
 
-    python benchmarks/open_set_recipes.py --data ../shared/data/wonders7-train \\
+    python -m benchmarks.studies.open_set_recipes --data ../shared/data/wonders7-train \\
         --other ../shared/data/otherlm-dev --ordinary ../shared/data/negatives-dev [--seeds 0,1,2]
 
 Splits, seeded: the labelled photos into training, validation (which sets the thresholds) and test

@@ -1,6 +1,6 @@
 """What the scan's driver holds in memory per photo, to size it for very large trees.
 
-    python benchmarks/driver_memory.py [--photos 1000000]
+    python -m benchmarks.perf.driver_memory [--photos 1000000]
 
 Builds, in this process, what a scan's planning holds for a tree of --photos photos, with paths
 shaped like an upload bucket's (s3://uploads/photos/2026/11/29/<user>/<uuid>.jpg): the file list,
@@ -14,17 +14,12 @@ from __future__ import annotations
 
 import argparse
 import pickle
-import resource
 import uuid
 
+from benchmarks.common import resident_mb
 from landmark_tag.files.discover import PhotoFile
 from landmark_tag.pipeline.plan.incremental import DoneEntry, plan_work
 from landmark_tag.pipeline.shards import DEFAULT_COMMIT_ROWS, cut_shards
-
-
-def rss_mb() -> float:
-    with open("/proc/self/statm") as handle:
-        return int(handle.read().split()[1]) * resource.getpagesize() / 2**20
 
 
 def main() -> None:
@@ -32,7 +27,7 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=1_000_000)
     args = parser.parse_args()
     count = args.photos
-    steps = [("start", rss_mb())]
+    steps = [("start", resident_mb())]
     photos = [
         PhotoFile(
             f"s3://uploads/photos/2026/11/{i % 30:02d}/user{i % 9973}/{uuid.UUID(int=i)}.jpg",
@@ -41,23 +36,23 @@ def main() -> None:
         )
         for i in range(count)
     ]
-    steps.append(("file list", rss_mb()))
+    steps.append(("file list", resident_mb()))
     done = {
         photo.path: DoneEntry(photo.size_bytes, int(photo.modified_at * 1e6) + 1, "tagged")
         for photo in photos
     }
-    steps.append(("done rows of the earlier output", rss_mb()))
+    steps.append(("done rows of the earlier output", resident_mb()))
     plan = plan_work(photos, done)  # every photo changed: all of them to process
-    steps.append(("work plan (all to process)", rss_mb()))
+    steps.append(("work plan (all to process)", resident_mb()))
     shards = cut_shards(plan.to_process, DEFAULT_COMMIT_ROWS)
     items = [pickle.dumps(list(shard.photos)) for shard in shards]
-    steps.append((f"shards and Ray shard items ({len(items):,} shards)", rss_mb()))
+    steps.append((f"shards and Ray shard items ({len(items):,} shards)", resident_mb()))
     # Held at the end, when the merge indexes the parts as merge_output does (by then the done rows
     # are freed; they are kept here, so the total is an upper bound).
     newest = {
         photo.path: (1_800_000_000_000_000 + i, i // DEFAULT_COMMIT_ROWS) for i, photo in enumerate(photos)
     }
-    steps.append(("merge: newest row per path, over the parts", rss_mb()))
+    steps.append(("merge: newest row per path, over the parts", resident_mb()))
     print(f"{count:,} photos, {len(items):,} shards, {len(done) + len(newest):,} index entries")
     print("step | resident MB | added MB | added bytes per photo")
     print("--- | --- | --- | ---")

@@ -1,6 +1,6 @@
 """How close `landmark-tag scan` runs to what the hardware allows.
 
-    python benchmarks/scan_throughput.py [--photos-12mp 200] [--photos-web 600] [--json results.json]
+    python -m benchmarks.perf.scan_throughput [--photos-12mp 200] [--photos-web 600] [--json results.json]
 
 Makes its photo sets in a temp folder (12 MP camera-like JPEGs, ~0.5 MP web images, and a web set
 with 30% GPS-tagged photos), then measures side by side, on the same files, in one run:
@@ -26,7 +26,6 @@ format with a random 50-class head: speed doesn't depend on the weights' values.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import multiprocessing
 import os
@@ -36,18 +35,22 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import numpy as np
-import timm
 import torch
-from PIL import ExifTags, Image, TiffImagePlugin
+from PIL import Image
 from torchvision import transforms
 
+from benchmarks.common import (
+    benchmark_checkpoints,
+    beside_cpu_bound_work,
+    make_set,
+    median_run,
+    rate_from_first_batch,
+    tree_memory_bytes,
+)
 from landmark_tag.host.allocator import keep_freed_memory
-from landmark_tag.model.checkpoint import ModelSpec, load_model, save_checkpoint
-from landmark_tag.model.openset import LandmarkScorer, build_bank
+from landmark_tag.model.checkpoint import load_model
 from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.runtime.runners import open_runner
@@ -56,80 +59,7 @@ from landmark_tag.training.backbones import LITE_MEAN, LITE_STD
 PREPROCESSING = Preprocessing(224, 256, LITE_MEAN, LITE_STD, "bicubic")
 
 
-# ---------------------------------------------------------------- photo sets
-
-
-_NOISE: dict[tuple[int, int], np.ndarray] = {}
-
-
-def photo_like(width: int, height: int, seed: int) -> Image.Image:
-    """Smooth colour regions, fine texture and sensor-like noise: compresses like a real photo."""
-    rng = np.random.default_rng(seed)
-    colours = Image.fromarray(rng.integers(0, 255, (12, 16, 3), dtype=np.uint8))
-    array = np.asarray(colours.resize((width, height), Image.BICUBIC), dtype=np.float32)
-    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
-    texture = 10 * np.sin(x / rng.uniform(3, 9)) * np.cos(y / rng.uniform(3, 9))
-    if (width, height) not in _NOISE:  # one noise field per size, shifted per photo: much faster to make
-        _NOISE[width, height] = np.random.default_rng(0).normal(0, 10, (height, width, 3)).astype(np.float32)
-    noise = np.roll(_NOISE[width, height], (int(rng.integers(height)), int(rng.integers(width))), axis=(0, 1))
-    array += texture[..., None] + noise
-    return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8))
-
-
-def gps_exif(seed: int) -> bytes:
-    exif = Image.Exif()
-    gps = exif.get_ifd(ExifTags.IFD.GPSInfo)
-    gps[ExifTags.GPS.GPSLatitudeRef], gps[ExifTags.GPS.GPSLongitudeRef] = "N", "E"
-    gps[ExifTags.GPS.GPSLatitude] = (TiffImagePlugin.IFDRational(10 + seed % 70, 1), 0.0, 0.0)
-    gps[ExifTags.GPS.GPSLongitude] = (TiffImagePlugin.IFDRational(20 + seed % 150, 1), 0.0, 0.0)
-    return exif.tobytes()
-
-
-def make_set(folder: Path, count: int, size: tuple[int, int], gps_share: float = 0.0) -> list[Path]:
-    folder.mkdir(parents=True)
-    paths = []
-    for i in range(count):
-        path = folder / f"IMG_{i:05d}.jpg"
-        kwargs = {"exif": gps_exif(i)} if i < round(count * gps_share) else {}
-        photo_like(*size, seed=i).save(path, quality=90, **kwargs)
-        paths.append(path)
-    return paths
-
-
-def benchmark_checkpoints(folder: Path, bank_photos: int) -> tuple[Path, Path, float]:
-    """The default checkpoint format for EfficientNet-Lite0 with a random 50-class head, with a
-    landmark score whose bank holds `bank_photos` random features, and without one. Returns both
-    paths and the bank's size in MB."""
-    torch.manual_seed(0)
-    model = timm.create_model("tf_efficientnet_lite0", num_classes=50)
-    spec = ModelSpec(
-        "timm/tf_efficientnet_lite0", [f"{i:02d}.Place_{i}" for i in range(50)], {}, PREPROCESSING
-    )
-    without_score = folder / "model-without-score.pt"
-    save_checkpoint(without_score, spec, model.state_dict())
-    spec.landmark_scorer = LandmarkScorer(
-        build_bank(torch.randn(bank_photos, model.num_features), torch.zeros(0))
-    )
-    checkpoint = folder / "model.pt"
-    save_checkpoint(checkpoint, spec, model.state_dict())
-    return checkpoint, without_score, spec.landmark_scorer.bank.numel() * 2 / 1e6
-
-
 # ---------------------------------------------------------------- measurements
-
-
-@contextlib.contextmanager
-def beside_cpu_bound_work(busy: bool) -> Iterator[None]:
-    """With `busy`, a CPU-bound process per core runs until the block ends: a shared machine."""
-    hogs = [
-        subprocess.Popen([sys.executable, "-c", "while True: pass"])
-        for _ in range((os.cpu_count() or 1) if busy else 0)
-    ]
-    try:
-        yield
-    finally:
-        for hog in hogs:
-            hog.kill()
 
 
 _decoder: PhotoDecoder | None = None
@@ -199,33 +129,6 @@ def naive_loop(paths: list[Path], checkpoint: Path) -> float:
     return len(paths) / (time.perf_counter() - started)
 
 
-def tree_memory_bytes(root_pid: int) -> int:
-    """Memory of a process and all its descendants, from /proc: the sum of their PSS, which counts
-    pages shared between the scan and its forked workers once, not once per process."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    ppid = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry))
-    total, stack = 0, [root_pid]
-    while stack:
-        pid = stack.pop()
-        stack.extend(children.get(pid, []))
-        try:
-            with open(f"/proc/{pid}/smaps_rollup") as handle:
-                for line in handle:
-                    if line.startswith("Pss:"):
-                        total += int(line.split()[1]) * 1024
-                        break
-        except OSError:
-            pass
-    return total
-
-
 def cli_scan(folder: Path, checkpoint: Path, workdir: Path, extra: list[str]) -> dict:
     out, summary = workdir / f"{folder.name}.parquet", workdir / f"{folder.name}.json"
     command = [sys.executable, "-m", "landmark_tag", "scan", str(folder), "--model", str(checkpoint),
@@ -251,18 +154,13 @@ def cli_scan(folder: Path, checkpoint: Path, workdir: Path, extra: list[str]) ->
     setup = data["timing"]["setup"]
     return {
         # Like the ceilings, which are measured warm: from the first batch to the output written.
-        "photos_per_s": data["processed"] / (data["elapsed_seconds"] - setup),
+        "photos_per_s": rate_from_first_batch(data),
         "setup_seconds": setup,
         "wall_photos_per_s": data["processed"] / wall,
         "timing": data["timing"],
         "peak_memory_mb": peak / 2**20,
         "counts": data["counts"],
     }
-
-
-def median_run(runs: list[dict]) -> dict:
-    """The run with the median rate (a whole run, so its timing and memory stay together)."""
-    return sorted(runs, key=lambda run: run["photos_per_s"])[len(runs) // 2]
 
 
 # ---------------------------------------------------------------- runtimes

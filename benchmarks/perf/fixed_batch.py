@@ -1,6 +1,6 @@
 """OpenVINO compiled for any batch size against compiled for exactly the batch it runs.
 
-    python benchmarks/fixed_batch.py [--model model.pt] [--threads 1] [--batch-sizes 8,16] [--repeats 5]
+    python -m benchmarks.perf.fixed_batch [--model model.pt] [--threads 1] [--batch-sizes 8,16] [--repeats 5]
 
 Runs the model the scan would run for --model (its `auto` precision: bf16, int8 or fp32; default a
 random EfficientNet-Lite0 in fp32) in one process, on one batch of random pixels in memory, on
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from scan_throughput import benchmark_checkpoints
 
+from benchmarks.common import benchmark_checkpoints
 from landmark_tag.model.checkpoint import load_model
 from landmark_tag.runtime.openvino_model import off_the_main_thread
 from landmark_tag.runtime.openvino_runner import compile_model

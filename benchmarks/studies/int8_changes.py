@@ -1,6 +1,6 @@
 """Which validation photos a checkpoint's int8 answers differently from its fp32, on this CPU.
 
-    python benchmarks/int8_changes.py model.pt
+    python -m benchmarks.studies.int8_changes model.pt
 
 Builds (or reads from the cache) the checkpoint's OpenVINO fp32 and int8 models, as the scan does,
 runs both on the validation crops the checkpoint carries, and prints every photo whose top-1

@@ -1,0 +1,1 @@
+"""Quality studies: what the thresholds, radii and recipes were fitted on, and how."""
