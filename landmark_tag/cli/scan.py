@@ -52,12 +52,15 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     table.add_row("processed", f"{summary.processed:,}")
     for status in Status:
         table.add_row(f"  {status.value}", f"{summary.counts.get(status.value, 0):,}")
-    table.add_row("confidence threshold", f"{summary.min_confidence:.3f}")
-    score_threshold = summary.min_landmark_score
-    table.add_row(
-        "landmark score threshold",
-        "none (model has no score)" if score_threshold is None else f"{score_threshold:.3f}",
-    )
+    if summary.min_confidence is None:
+        table.add_row("landmarks", "off: no landmark model (`landmark-tag train` makes one)")
+    else:
+        table.add_row("confidence threshold", f"{summary.min_confidence:.3f}")
+        score_threshold = summary.min_landmark_score
+        table.add_row(
+            "landmark score threshold",
+            "none (model has no score)" if score_threshold is None else f"{score_threshold:.3f}",
+        )
     if summary.rejudged:
         table.add_row("earlier rows re-judged", f"{summary.rejudged:,}")
     if summary.sidecars is not None:
@@ -87,7 +90,7 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     table.add_row("device", summary.device)
     if summary.engine != "local":
         table.add_row("engine", f"{summary.engine} ({summary.ray_address or 'not started'})")
-    table.add_row("model", plain(summary.model))
+    table.add_row("model", plain(summary.model) or "none")
     table.add_row("output", plain(summary.output))
     console.print(table)
     for problem in summary.unreadable[:20]:

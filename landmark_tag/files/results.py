@@ -29,6 +29,7 @@ class Status(str, Enum):
     UNCERTAIN = "uncertain"  # looks like a landmark, but which one is below the confidence threshold
     NO_LANDMARK = "no_landmark"  # landmark score below its threshold: shows none of the landmarks
     SKIPPED_GPS = "skipped_gps"  # already located by EXIF GPS; not sent to the model
+    LANDMARKS_OFF = "landmarks_off"  # no landmark model ran: located by GPS, tracks and time only
     FAILED = "failed"  # see the error column
 
 

@@ -31,8 +31,18 @@ class ScanConfig:
         MISSING, "--out", "-o", help="Output file: .parquet or .csv.", cli_default="tags.parquet"
     )
     k: int = option(3, "--k", "-k", minimum=1, help="How many landmarks to keep per photo.")
-    model: str | None = option(  # None: the default location `train` writes to
-        None, "--model", "-m", help="Checkpoint to use. Default: the model `landmark-tag train` writes."
+    model: str | None = option(  # None: the default location `train` writes to, if there is one
+        None,
+        "--model",
+        "-m",
+        help="Landmark model (checkpoint) to use. Default: the one `landmark-tag train` writes, if it "
+        "is there; without one, photos are located by GPS, tracks and time only.",
+    )
+    landmarks: bool = option(
+        True,
+        "--landmarks/--no-landmarks",
+        help="Look for landmarks in the photos without a location (needs a model). --no-landmarks "
+        "locates by GPS, tracks and time only, reading no pixels: much faster.",
     )
     output_format: str | None = option(
         None, "--format", choices=FORMATS, help="parquet or csv. Default: from the --out suffix."
@@ -148,6 +158,8 @@ class ScanConfig:
         """Refuse options that cannot work, or that would be silently ignored, before anything
         (the model included) is loaded."""
         self._check_engine_options()
+        if self.model is not None and not self.landmarks:
+            raise ConfigError("a model (--model) was given, but landmarks are off (--no-landmarks)")
         if self.force_prune and not self.prune:
             raise ConfigError("force_prune (--force-prune) only applies with prune (--prune)")
         if self.commit_rows < 1:

@@ -31,8 +31,8 @@ class ResolvedScan:
     # option is declared once, in ScanConfig. Those worked out below are read from their own fields.
     given: ScanConfig = field(hash=False)
     output: OutputTarget
-    model_name: str
-    inference: InferenceSettings  # k, thresholds (the judge), runtime and precision
+    model_name: str  # "" without a landmark model
+    inference: InferenceSettings | None  # k, thresholds (the judge), runtime, precision; None: no model
     # Local engine: the device the model runs on, resolved here. Ray: as asked (`auto`: each actor
     # runs on its own node's GPU where the cluster has GPUs, else on its CPU; see `ray_cluster`).
     device: str
@@ -45,21 +45,35 @@ class ResolvedScan:
 
     @property
     def k(self) -> int:
-        """The top-k this scan writes: the one source of k for the plan, the engines and the merge."""
-        return self.inference.k
+        """The top-k this scan writes: the one source of k for the plan, the engines and the merge
+        (without a model, the columns stay empty)."""
+        return self.inference.k if self.inference is not None else self.given.k
 
     @property
-    def judge(self) -> Judge:
-        return self.inference.judge
+    def judge(self) -> Judge | None:
+        """The thresholds in force; None without a landmark model."""
+        return self.inference.judge if self.inference is not None else None
 
     def batch_for(self, device: torch.device) -> int:
         """Photos per model batch where the model runs on `device`."""
         return self.batch_size or default_batch_size(device)
 
 
-def resolve_scan(config: ScanConfig, model: LoadedModel) -> ResolvedScan:
-    """`config` checked and completed for `model`; raises ConfigError for what cannot work."""
+def resolve_scan(config: ScanConfig, model: LoadedModel | None) -> ResolvedScan:
+    """`config` checked and completed for `model` (None: no landmark model, so landmarks are off);
+    raises ConfigError for what cannot work."""
     config.check()
+    if model is None:
+        for_the_model = {
+            "--min-confidence": config.min_confidence is not None,
+            "--min-landmark-score": config.min_landmark_score is not None,
+            "--gpu-decode": config.gpu_decode,
+        }
+        if given := [flag for flag, on in for_the_model.items() if on]:
+            raise ConfigError(
+                f"{', '.join(given)} apply to a landmark model, and landmarks are off (no model, or "
+                "--no-landmarks): give --model FILE, or leave them out"
+            )
     local = config.engine == "local"
     if local:
         device = resolve_device(config.device)
@@ -71,19 +85,21 @@ def resolve_scan(config: ScanConfig, model: LoadedModel) -> ResolvedScan:
     else:
         check_device_name(config.device)  # whether a GPU exists is the cluster's to say, later
         device, device_name = None, config.device
-    inference = resolve_inference(
-        model,
-        config.k,
-        config.min_confidence,
-        config.min_landmark_score,
-        config.runtime,
-        config.precision,
-        device,
-    )
+    inference = None
+    if model is not None:
+        inference = resolve_inference(
+            model,
+            config.k,
+            config.min_confidence,
+            config.min_landmark_score,
+            config.runtime,
+            config.precision,
+            device,
+        )
     return ResolvedScan(
         given=copy.deepcopy(config),
         output=OutputTarget.at(config.out, config.output_format, config.storage_options),
-        model_name=model.name,
+        model_name=model.name if model is not None else "",
         inference=inference,
         device=device_name,
         batch_size=config.batch_size or (default_batch_size(device) if device is not None else None),

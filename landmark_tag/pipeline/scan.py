@@ -50,7 +50,7 @@ class ScanSummary:
     output_rows: int
     ignored_files: int
     elapsed_seconds: float
-    min_confidence: float = 0.0  # the threshold this run used
+    min_confidence: float | None = None  # the threshold this run used; None: no landmark model
     min_landmark_score: float | None = None  # the one this run used; None: the model has no score
     rejudged: int = 0  # rows kept from earlier runs whose status these thresholds changed
     clocks: list[str] = field(default_factory=list)  # camera and track clock offsets found
@@ -77,6 +77,26 @@ class ScanSummary:
         return self.processed / seconds if seconds > 0 else 0.0
 
 
+def landmark_model(config: ScanConfig) -> LoadedModel | None:
+    """The landmark model to run: --model's, else the one `train` writes if it is there. None,
+    said once, where there is none (or --no-landmarks): photos are then located by GPS, tracks and
+    time only, and those left get `landmarks_off`."""
+    if not config.landmarks:
+        return None
+    if config.model is not None:
+        return load_model(config.model)
+    path = default_model_path()
+    if path.exists():
+        return load_model(path)
+    logger.warning(
+        "landmarks are off: there is no landmark model (none at %s), so photos are located by their "
+        "GPS, GPS tracks (--gpx) and time only, and the others are marked landmarks_off. `landmark-tag "
+        "train` makes one (or give --model FILE); a later scan with it looks at those photos",
+        path,
+    )
+    return None
+
+
 def scan(
     config: ScanConfig,
     progress: PhotoProgress | None = None,
@@ -93,10 +113,11 @@ def scan(
     progress = progress or NoProgress()
     config.check()  # what the options alone refuse, before the model loads
     engine_for = engine_named(config.engine)  # a missing Ray, too
-    loaded = loaded_model or load_model(config.model or default_model_path())
+    loaded = loaded_model or landmark_model(config)
     resolved = resolve_scan(config, loaded)
     engine = engine_for(resolved, loaded)
-    warn_without_landmark_score(loaded)
+    if loaded is not None:
+        warn_without_landmark_score(loaded)
     with OutputLock(resolved.output) as lock:
         plan = plan_scan(resolved)
         setup = time.monotonic() - started
@@ -111,7 +132,7 @@ def scan(
     judge, work = resolved.judge, plan.work
     return ScanSummary(
         output=resolved.output.path,
-        model=loaded.name,
+        model=loaded.name if loaded is not None else "",
         device=result.device,
         photos=plan.photos,
         processed=len(work.to_process),
@@ -125,8 +146,8 @@ def scan(
         output_rows=merged.rows,
         ignored_files=plan.discovery.ignored_files,
         elapsed_seconds=time.monotonic() - started,
-        min_confidence=judge.min_confidence,
-        min_landmark_score=judge.min_landmark_score,
+        min_confidence=judge.min_confidence if judge is not None else None,
+        min_landmark_score=judge.min_landmark_score if judge is not None else None,
         rejudged=merged.rejudged,
         clocks=merged.clocks,
         locations=merged.locations,

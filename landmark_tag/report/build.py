@@ -41,6 +41,7 @@ PHOTO_SECTIONS = (
     Status.UNCERTAIN.value,
     Status.NO_LANDMARK.value,
     Status.SKIPPED_GPS.value,
+    Status.LANDMARKS_OFF.value,
 )
 DEFAULT_EMBEDDED_THUMBNAILS = 500
 

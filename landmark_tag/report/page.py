@@ -24,6 +24,7 @@ STATUS_TITLES = {
     "uncertain": "Uncertain: below the confidence threshold",
     "no_landmark": "No landmark: unlike every landmark the model knows",
     "skipped_gps": "Located by EXIF GPS (not sent to the model)",
+    "landmarks_off": "Landmarks off: no landmark model looked at these",
     "failed": "Failed",
 }
 

@@ -97,10 +97,10 @@ def test_a_damaged_checkpoint_is_one_line_and_exit_1(tmp_path, photos):
     assert "Traceback" not in result.output and not (tmp_path / "t.parquet").exists()
 
 
-def test_missing_default_model_names_the_fix(tmp_path, photos):
-    result = runner.invoke(app, ["scan", str(photos), "-o", str(tmp_path / "t.parquet")])
-    assert result.exit_code == 1
-    assert "landmark-tag train" in result.output
+def test_a_model_asked_for_that_is_not_there_is_one_line(tmp_path, photos):
+    missing = str(tmp_path / "nowhere.pt")
+    result = runner.invoke(app, ["scan", str(photos), "-m", missing, "-o", str(tmp_path / "t.parquet")])
+    assert result.exit_code == 1 and missing in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "t.parquet").exists()
 
@@ -231,6 +231,16 @@ def test_verbose_shows_the_traceback_of_an_expected_error_and_bugs_surface_as_bu
     monkeypatch.setattr("landmark_tag.pipeline.scan.scan", broken)
     result = runner.invoke(app, args)
     assert isinstance(result.exception, ValueError)  # not turned into one quiet line
+
+
+def test_a_scan_without_a_model_locates_and_says_landmarks_are_off(tmp_path, photos, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["scan", str(photos), "-o", "t.parquet"])
+    assert result.exit_code == 0, result.output
+    assert "landmarks are off" in result.output and "landmarks_off" in result.output
+    rows = read_results(tmp_path / "t.parquet").set_index("path")
+    assert rows.loc[str(photos / "gps.jpg"), "location_source"] == "gps"
+    assert set(rows["status"]) == {"landmarks_off", "skipped_gps", "failed"}
 
 
 def test_the_command_line_defaults_are_scan_configs_own(tmp_path, monkeypatch):

@@ -43,7 +43,7 @@ def test_bucket_scan_is_incremental_for_input_and_output(bucket, tiny_model):
     first = scan(config)
     assert (first.processed, first.counts, first.ignored_files) == (
         10,
-        {"tagged": 8, "uncertain": 0, "no_landmark": 0, "skipped_gps": 1, "failed": 1},
+        {"tagged": 8, "uncertain": 0, "no_landmark": 0, "skipped_gps": 1, "landmarks_off": 0, "failed": 1},
         1,
     )
     frame = read_results(out).set_index("path")

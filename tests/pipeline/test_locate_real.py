@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import ExifTags, Image
+from typer.testing import CliRunner
 
+from landmark_tag.cli import app
 from landmark_tag.files.results import read_results
 from landmark_tag.locating.exif import read_exif
 from landmark_tag.locating.fixes import distance_m
@@ -36,9 +38,12 @@ def hide_gps(path: Path) -> None:
         image.save(path, quality=95, exif=exif.tobytes())
 
 
-def located(tmp_path: Path, folder: Path, hidden_share: float, seed: int, model: Path, gpx: bool = False):
-    """Scan a copy of `folder` with the GPS of a seeded share of its photos hidden; returns, per
-    hidden photo, (error in m, stated radius), or None where it got no location."""
+def located(
+    tmp_path: Path, folder: Path, hidden_share: float, seed: int, model: Path | None, gpx: bool = False
+):
+    """Scan a copy of `folder` with the GPS of a seeded share of its photos hidden (through the
+    command line without a model); returns, per hidden photo, (error in m, stated radius), or None
+    where it got no location."""
     copy = tmp_path / f"{folder.name}-{seed}"
     shutil.copytree(folder, copy)
     photos = sorted(p for p in copy.iterdir() if p.suffix.lower() == ".jpg")
@@ -52,8 +57,15 @@ def located(tmp_path: Path, folder: Path, hidden_share: float, seed: int, model:
         hide_gps(Path(path))
     out = tmp_path / f"{folder.name}-{seed}.parquet"
     tracks = tuple(str(p) for p in copy.glob("*.gpx")) if gpx else ()
-    scan(ScanConfig([str(copy)], str(out), model=str(model), workers=0, min_confidence=1.0, gpx=tracks))
+    if model is not None:
+        scan(ScanConfig([str(copy)], str(out), model=str(model), workers=0, min_confidence=1.0, gpx=tracks))
+    else:  # as a new user runs it, with no model anywhere
+        given = [f"--gpx={track}" for track in tracks]
+        result = CliRunner().invoke(app, ["scan", str(copy), "--out", str(out), *given])
+        assert result.exit_code == 0 and "landmarks are off" in result.output, result.output
     rows = read_results(out).set_index("path")
+    if model is None:
+        assert set(rows.loc[hidden, "status"]) == {"landmarks_off"}
     results = {}
     for path in hidden:
         row = rows.loc[path]
@@ -100,3 +112,9 @@ def test_adding_the_walks_tracks_loses_no_location_and_the_radii_hold(tmp_path, 
         pooled.update({f"{seed}:{path}": result for path, result in with_tracks.items()})
     share, _, within, _ = shares(pooled)
     assert share >= 0.9 and within >= 0.9
+
+
+def test_without_any_model_the_walk_is_located_by_its_tracks_and_time(tmp_path):
+    # A fresh install: no model trained, half the GPS hidden, the tracks given.
+    share, median, within, largest = shares(located(tmp_path, WALK, 0.5, 0, None, gpx=True))
+    assert share >= 0.95 and median <= 30 and within >= 0.85 and largest <= 5000

@@ -59,7 +59,14 @@ def test_scan_writes_one_row_per_photo(tmp_path, photo_tree, tiny_model, workers
         "trip/img_4.jpg": "tagged",
         "trip/truncated.jpg": "failed",
     }
-    assert summary.counts == {"tagged": 6, "uncertain": 0, "no_landmark": 0, "skipped_gps": 1, "failed": 2}
+    assert summary.counts == {
+        "tagged": 6,
+        "uncertain": 0,
+        "no_landmark": 0,
+        "skipped_gps": 1,
+        "landmarks_off": 0,
+        "failed": 2,
+    }
     assert summary.ignored_files == 1
     located = frame.loc[str(photo_tree / "located.jpg")]
     assert located["gps_latitude"] == pytest.approx(41.8902, abs=1e-5)
@@ -155,8 +162,8 @@ def test_file_vanishing_after_discovery_fails_only_that_photo(tmp_path, photo_tr
 
 def test_missing_model_and_input_fail_before_writing(tmp_path, photo_tree, tiny_model):
     out = tmp_path / "tags.parquet"
-    with pytest.raises(ModelNotFoundError):
-        scan(ScanConfig([str(photo_tree)], str(out)))
+    with pytest.raises(ModelNotFoundError):  # a model asked for by name must be there
+        scan(ScanConfig([str(photo_tree)], str(out), model=str(tmp_path / "nowhere.pt")))
     with pytest.raises(InputNotFoundError):
         scan(ScanConfig([str(tmp_path / "nowhere")], str(out), model=str(tiny_model)))
     assert not out.exists()

@@ -51,7 +51,14 @@ def test_photos_unlike_every_landmark_get_no_landmark_and_no_location(tmp_path, 
     root, _ = mixed_tree
     out = tmp_path / "tags.parquet"
     summary = scan(ScanConfig([str(root)], str(out), model=str(scored_model), workers=0, write_xmp=True))
-    assert summary.counts == {"tagged": 3, "uncertain": 0, "no_landmark": 12, "skipped_gps": 1, "failed": 0}
+    assert summary.counts == {
+        "tagged": 3,
+        "uncertain": 0,
+        "no_landmark": 12,
+        "skipped_gps": 1,
+        "landmarks_off": 0,
+        "failed": 0,
+    }
     assert summary.min_landmark_score == THRESHOLD
     frame = read_results(out).set_index("path")
     negatives = frame[frame.index.str.contains("/home/")]

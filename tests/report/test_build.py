@@ -143,6 +143,17 @@ def test_a_tagged_photo_without_coordinates_says_why_it_has_no_location(tmp_path
     assert "--gazetteer" in card.text_content()
 
 
+def test_photos_no_model_looked_at_have_a_section_that_says_so(tmp_path):
+    photo = save_photo(tmp_path / "a.jpg", scene())
+    row = ResultRow(str(photo), Status.LANDMARKS_OFF, photo.stat().st_size, photo.stat().st_mtime, 0.0, "")
+    out = tmp_path / "tags.parquet"
+    pq.write_table(rows_to_table([row], 3), out)
+    build_report(ReportConfig(str(out), str(tmp_path / "r.html"), workers=0))
+    document = lxml.html.parse(str(tmp_path / "r.html")).getroot()
+    assert len(section_items(document, "landmarks_off")) == 1
+    assert "Landmarks off: no landmark model looked at these" in document.text_content()
+
+
 def test_each_card_says_where_its_location_came_from_and_how_sure(tmp_path):
     photo = save_photo(tmp_path / "a.jpg", scene())
     guess = {"landmarks": ["Petra"], "probabilities": [0.2]}

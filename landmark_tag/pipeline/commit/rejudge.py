@@ -10,9 +10,12 @@ from landmark_tag.pipeline.judge import Judge
 from landmark_tag.pipeline.target import OutputTarget
 
 
-def count_rejudged(previous: OutputTarget, judge: Judge) -> int:
+def count_rejudged(previous: OutputTarget, judge: Judge | None) -> int:
     """How many rows of an existing output `judge` would give another status (another threshold
-    than the run that wrote them); reads only the columns that judging needs."""
+    than the run that wrote them); reads only the columns that judging needs. None (no landmark
+    model): none."""
+    if judge is None:
+        return 0
     columns = set(previous.columns())
     wanted: list[str] = [c for c in ("status", "model", "probability_1", "landmark_score") if c in columns]
     changes = 0

@@ -40,6 +40,10 @@ class ScanWork:
     heartbeat: Callable[[], None]  # call after each commit: keeps the output's lock alive
 
 
+# What ran the model, where none did: landmarks are off (no landmark model, or --no-landmarks).
+LANDMARKS_OFF_DEVICE = "none (landmarks off)"
+
+
 @dataclass
 class ExecutionResult:
     counts: Counter[str]  # statuses of the processed photos

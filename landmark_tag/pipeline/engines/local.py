@@ -18,7 +18,7 @@ from landmark_tag.files.discover import PhotoFile
 from landmark_tag.files.results import status_counts
 from landmark_tag.host.process import prepare_inference_process
 from landmark_tag.model.checkpoint import LoadedModel
-from landmark_tag.pipeline.engines.base import ExecutionResult, ScanWork, StageTiming
+from landmark_tag.pipeline.engines.base import LANDMARKS_OFF_DEVICE, ExecutionResult, ScanWork, StageTiming
 from landmark_tag.pipeline.engines.loader import make_loader
 from landmark_tag.pipeline.engines.tag_shard import ShardResult, ShardTagger
 from landmark_tag.pipeline.engines.worker_loss import (
@@ -52,24 +52,23 @@ class WorkerDied(Exception):
 
 
 class LocalEngine:
-    def __init__(self, scan: ResolvedScan, loaded: LoadedModel) -> None:
+    def __init__(self, scan: ResolvedScan, loaded: LoadedModel | None) -> None:
         self.scan = scan
         self.device = torch.device(scan.device)
-        # Built before the plan takes the lock: building the runtime's models may take a while
-        # the first time, and a model that cannot run should fail before anything else.
-        self.predictor = Predictor(loaded, self.device, scan.inference)
-        dtype = self.predictor.input_dtype
-        decoder = PhotoDecoder(loaded.spec.preprocessing, max_pixels=scan.given.max_pixels, dtype=dtype)
+        self.predictor, decoder, self.device_decoder = None, None, None
+        if loaded is not None and scan.inference is not None:
+            # Built before the plan takes the lock: building the runtime's models may take a while
+            # the first time, and a model that cannot run should fail before anything else.
+            self.predictor = Predictor(loaded, self.device, scan.inference)
+            dtype = self.predictor.input_dtype
+            decoder = PhotoDecoder(loaded.spec.preprocessing, max_pixels=scan.given.max_pixels, dtype=dtype)
+            if scan.given.gpu_decode:
+                self.device_decoder = DeviceJpegDecoder(loaded.spec.preprocessing, self.device, dtype)
         self.examiner = Examiner(
             decoder,
             scan.given.include_gps,
             scan.given.storage_options,
             DEVICE_DECODE_MIN_BYTES if scan.given.gpu_decode else None,
-        )
-        self.device_decoder = (
-            DeviceJpegDecoder(loaded.spec.preprocessing, self.device, dtype)
-            if scan.given.gpu_decode
-            else None
         )
 
     def run(self, work: ScanWork, progress: PhotoProgress) -> ExecutionResult:
@@ -79,7 +78,9 @@ class LocalEngine:
         self.timing = StageTiming()
         self.next_shard = max((shard.index for shard in work.shards), default=-1) + 1
         # Process-wide settings: the thread count is put back afterwards (see `process`).
-        threads_before = prepare_inference_process(self.device, scan.threads)
+        threads_before = torch.get_num_threads()
+        if self.predictor is not None:
+            prepare_inference_process(self.device, scan.threads)
         loop_started = time.monotonic()
         try:
             self._tag_all(work, progress)
@@ -87,11 +88,12 @@ class LocalEngine:
             timing = self.timing
             timing.model = time.monotonic() - loop_started - timing.waiting_for_photos - timing.writing
         finally:
-            self.predictor.runner.close()
+            if self.predictor is not None:
+                self.predictor.runner.close()
             torch.set_num_threads(threads_before)
         return ExecutionResult(
             counts=self.counts,
-            device=self.predictor.runs_on,
+            device=self.predictor.runs_on if self.predictor is not None else LANDMARKS_OFF_DEVICE,
             timing=self.timing,
         )
 
@@ -136,7 +138,7 @@ class LocalEngine:
         except WorkerDied:
             logger.warning("%s: %s", photo.path, WORKER_DIED)
             item = PhotoItem(photo, error=WORKER_DIED, shard=shard.index)
-            rows = batch_rows(PhotoBatch([item], None, shard.index), None, None, self.predictor.loaded.name)
+            rows = batch_rows(PhotoBatch([item], None, shard.index), None, None, self.tagger.model_name)
             self._committed(self.tagger.commit(shard.index, rows), work)
             progress.advance(1)
 
@@ -172,7 +174,7 @@ class LocalEngine:
             # has returned: so iter() is inside the try too.
             loader_iterator = iter(loader)
             batches = waited_for(loader_iterator, self.timing)
-            if self.device_decoder is not None:
+            if self.device_decoder is not None and self.examiner.decoder is not None:
                 device_decoder, decoder = self.device_decoder, self.examiner.decoder
                 batches = (decode_on_device(b, device_decoder, decoder) for b in batches)
             self.tagger.tag_shards(batches, committed, progress.advance)

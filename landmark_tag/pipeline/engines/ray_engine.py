@@ -78,7 +78,9 @@ def ray_data_settings(ray, read_ahead_bytes: int) -> Iterator[None]:
 
 
 class RayEngine:
-    def __init__(self, scan: ResolvedScan, loaded: LoadedModel) -> None:
+    """The scan on Ray Data; without a landmark model (`loaded` None), the actors only make rows."""
+
+    def __init__(self, scan: ResolvedScan, loaded: LoadedModel | None) -> None:
         self.ray = import_ray()
         self.scan = scan
         self.loaded = loaded
@@ -94,8 +96,11 @@ class RayEngine:
             address, own_instance = stack.enter_context(ray_session(ray, config))
             # On its own instance, the scan counts this machine's cores, not the CPUs it gave Ray.
             shape = cluster_shape(ray, config, os.cpu_count() if own_instance else None)
+            if self.loaded is None:  # no model to run: one-CPU actors that only make rows
+                shape = ClusterShape(shape.actors, "cpu", 1, 1, 0)
             stack.enter_context(ray_data_settings(ray, self._read_ahead_bytes(work, shape)))
-            if shape.device == "cpu":  # built once here, so that this machine's actors find them built
+            if shape.device == "cpu" and self.loaded is not None and config.inference is not None:
+                # Built once here, so that this machine's actors find them built.
                 build_models(self.loaded, config.inference.runtime, config.inference.precision)
             timing.engine_start = time.monotonic() - mark
             logger.info(
@@ -125,7 +130,7 @@ class RayEngine:
 
     def _read_ahead_bytes(self, work: ScanWork, shape: ClusterShape) -> int:
         """Room for SHARDS_AHEAD decoded shards per actor (fp32 pixels), and at least 256 MB."""
-        size = self.loaded.spec.preprocessing.input_size
+        size = self.loaded.spec.preprocessing.input_size if self.loaded is not None else 0
         shard_bytes = max(len(shard.photos) for shard in work.shards) * 3 * size * size * 4
         return max(256 << 20, SHARDS_AHEAD * shape.actors * shard_bytes)
 
@@ -134,13 +139,16 @@ class RayEngine:
         items = [{"shard": shard.index, "photos": pickle.dumps(list(shard.photos))} for shard in work.shards]
         # fp32 pixels unless bf16 is forced: `auto` resolves on each actor's own hardware, and a
         # bf16 actor rounds fp32 pixels exactly as a bf16 decode would.
-        dtype = torch.bfloat16 if scan.inference.precision == "bf16" else torch.float32
-        decoder = PhotoDecoder(self.loaded.spec.preprocessing, max_pixels=scan.given.max_pixels, dtype=dtype)
+        decoder = None
+        if self.loaded is not None and scan.inference is not None:
+            dtype = torch.bfloat16 if scan.inference.precision == "bf16" else torch.float32
+            preprocessing = self.loaded.spec.preprocessing
+            decoder = PhotoDecoder(preprocessing, max_pixels=scan.given.max_pixels, dtype=dtype)
         examine = ExamineShard(Examiner(decoder, scan.given.include_gps, scan.given.storage_options))
         settings = ActorSettings(
             # Put once, by the driver, which owns it for the scan: a restarted actor (a lost node)
             # fetches it again, and the actor's own arguments stay small.
-            model=ray.put(self.loaded),
+            model=ray.put(self.loaded) if self.loaded is not None else None,
             scan=scan,
             device=shape.device,
             threads=shape.threads,

@@ -18,6 +18,7 @@ import torch
 
 from landmark_tag.host.process import prepare_inference_process
 from landmark_tag.model.checkpoint import LoadedModel
+from landmark_tag.pipeline.engines.base import LANDMARKS_OFF_DEVICE
 from landmark_tag.pipeline.engines.tag_shard import ShardTagger
 from landmark_tag.pipeline.execute.batch import collate_photos, split_batch
 from landmark_tag.pipeline.execute.examine import Examiner
@@ -44,7 +45,7 @@ class ExamineShard:
 class ActorSettings:
     """What every model actor is handed: the resolved scan, and what the cluster decided."""
 
-    model: Any  # a Ray ObjectRef of the LoadedModel: no node needs the checkpoint file
+    model: Any  # a Ray ObjectRef of the LoadedModel (no node needs the checkpoint file); None: no model
     scan: ResolvedScan
     device: str  # cpu or cuda
     threads: int | None  # None: torch's default (GPU actors)
@@ -59,10 +60,12 @@ class TaggingActor:
 
         scan = settings.scan
         self.device = torch.device(settings.device)
-        prepare_inference_process(self.device, settings.threads)
-        loaded: LoadedModel = ray.get(settings.model)
         self.scan = scan
-        self.predictor = Predictor(loaded, self.device, scan.inference)
+        self.predictor = None
+        if settings.model is not None and scan.inference is not None:
+            prepare_inference_process(self.device, settings.threads)
+            loaded: LoadedModel = ray.get(settings.model)
+            self.predictor = Predictor(loaded, self.device, scan.inference)
         self.journal = PartJournal(scan.output, scan.k, run_id=settings.run_id)
 
     def __call__(self, row: dict) -> dict:
@@ -72,7 +75,7 @@ class TaggingActor:
         return {
             "part": result.part,
             "statuses": pickle.dumps(result.statuses),
-            "device": self.predictor.runs_on,
+            "device": self.predictor.runs_on if self.predictor is not None else LANDMARKS_OFF_DEVICE,
             "model_seconds": time.monotonic() - started - result.writing_seconds,
             "writing_seconds": result.writing_seconds,
         }

@@ -10,7 +10,7 @@ from landmark_tag.pipeline.config import ENGINES
 from landmark_tag.pipeline.engines.base import Engine
 from landmark_tag.pipeline.resolve import ResolvedScan
 
-EngineFactory = Callable[[ResolvedScan, LoadedModel], Engine]
+EngineFactory = Callable[[ResolvedScan, LoadedModel | None], Engine]  # None: no landmark model
 
 
 def engine_named(name: str) -> EngineFactory:

@@ -30,10 +30,12 @@ class ShardResult:
 
 
 class ShardTagger:
-    def __init__(self, predictor: Predictor, journal: PartJournal) -> None:
+    """Rows for each shard's photos, by `predictor` (None: no landmark model), committed to `journal`."""
+
+    def __init__(self, predictor: Predictor | None, journal: PartJournal) -> None:
         self.predictor = predictor
         self.journal = journal
-        self.model_name = predictor.loaded.name
+        self.model_name = predictor.loaded.name if predictor is not None else ""
 
     def tag_shards(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sys
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from typing import Any
 import torch
 
 from landmark_tag.files.discover import PhotoFile
-from landmark_tag.files.images import EMPTY_FILE, DecodeError, describe_os_error
+from landmark_tag.files.images import EMPTY_FILE, DecodeError, describe_os_error, open_image
 from landmark_tag.files.storage import open_binary
 from landmark_tag.locating.exif import CaptureTime, GpsFix, PhotoExif, read_exif, read_exif_pillow
 from landmark_tag.pipeline.execute.decode import PhotoDecoder, exif_orientation, wants_device_decode
@@ -76,11 +77,12 @@ class _Collect(logging.Handler):
 
 @dataclass(frozen=True)
 class Examiner:
-    """How photos are examined: decoded by `decoder`; located ones (EXIF GPS) skipped unless
-    `include_gps`; read with the inputs' fsspec options; and, with `device_jpeg_min_bytes`, JPEGs at
-    least that large handed over as bytes for the GPU to decode (--gpu-decode)."""
+    """How photos are examined: decoded by `decoder` (None: no landmark model, so only the EXIF is
+    read, and the header checked); located ones (EXIF GPS) skipped unless `include_gps`; read with
+    the inputs' fsspec options; and, with `device_jpeg_min_bytes`, JPEGs at least that large handed
+    over as bytes for the GPU to decode (--gpu-decode)."""
 
-    decoder: PhotoDecoder
+    decoder: PhotoDecoder | None
     include_gps: bool = False
     storage_options: dict[str, Any] | None = None
     device_jpeg_min_bytes: int | None = None
@@ -102,11 +104,13 @@ class Examiner:
                 if exif.gps is not None and not include_gps:
                     return self._item(photo, exif)
                 handle.seek(0)
-                with decoder.open(handle) as image:
+                with decoder.open(handle) if decoder else open_image(handle, sys.maxsize) as image:
                     if image.format in _PILLOW_EXIF_FORMATS and exif == PhotoExif():
                         exif = read_exif_pillow(image)
                         if exif.gps is not None and not include_gps:
                             return self._item(photo, exif)
+                    if decoder is None:  # no model to look at it: nothing to decode
+                        return self._item(photo, exif)
                     if device_jpeg_min_bytes is not None and wants_device_decode(
                         image, photo.size_bytes, device_jpeg_min_bytes
                     ):

@@ -16,12 +16,17 @@ from landmark_tag.pipeline.execute.predict import Predictor, TopK
 
 
 def predicted_rows(
-    batches: Iterable[PhotoBatch], predictor: Predictor, model_name: str
+    batches: Iterable[PhotoBatch], predictor: Predictor | None, model_name: str
 ) -> Iterator[tuple[PhotoBatch, list[ResultRow]]]:
     """Each batch with its rows, in order, with the model running ahead: one batch more is started on the
     model than the runtime computes at once (`runner.streams`) before the oldest one's rows are
     made. So the model computes while the caller waits for decoded photos, makes rows and writes
-    them, and with several streams none waits for the others' batches."""
+    them, and with several streams none waits for the others' batches. Without a `predictor` (no
+    landmark model), each batch's rows at once."""
+    if predictor is None:
+        for batch in batches:
+            yield batch, batch_rows(batch, None, None, model_name)
+        return
     started: deque[tuple[PhotoBatch, Callable[[], TopK] | None]] = deque()
     on_the_model = 0  # batches started with photos for the model; the others only keep their place
     for batch in batches:
@@ -79,6 +84,8 @@ def batch_rows(
             decoded_index += 1
         elif item.error is None and item.gps is not None:
             row.status = Status.SKIPPED_GPS
+        elif item.error is None and predictor is None and top is None:
+            row.status = Status.LANDMARKS_OFF  # no landmark model looked at it
         elif item.error is None:  # never expected: a photo neither decoded, located nor failed
             row.error = "not decoded"
         rows.append(row)

@@ -41,7 +41,7 @@ class WorkPlan:
     to_process: list[PhotoFile] = field(default_factory=list)
     new: int = 0
     changed: int = 0
-    retried: int = 0  # failed before (or skipped for GPS, with include_gps), tried again
+    retried: int = 0  # failed before (or skipped for GPS, with include_gps; unseen by a model), again
     unchanged: int = 0
     removed: set[str] = field(default_factory=set)  # in the earlier output, no longer in the tree
 
@@ -72,11 +72,16 @@ def read_done(sources: Iterable[str], target: OutputTarget) -> dict[str, DoneEnt
     return done
 
 
-def plan_work(photos: list[PhotoFile], done: dict[str, DoneEntry], include_gps: bool = False) -> WorkPlan:
-    """Which photos to process: new, changed, failed before, and, with `include_gps`, those an
-    earlier run skipped for their GPS."""
+def plan_work(
+    photos: list[PhotoFile], done: dict[str, DoneEntry], include_gps: bool = False, landmarks: bool = True
+) -> WorkPlan:
+    """Which photos to process: new, changed, failed before; with `include_gps`, those an earlier
+    run skipped for their GPS; and, with `landmarks` (a model runs), those an earlier run without a
+    model never looked at."""
     plan = WorkPlan()
-    again = {Status.FAILED.value, Status.SKIPPED_GPS.value} if include_gps else {Status.FAILED.value}
+    again = {Status.FAILED.value}
+    again |= {Status.SKIPPED_GPS.value} if include_gps else set()
+    again |= {Status.LANDMARKS_OFF.value} if landmarks else set()
     for photo in photos:
         entry = done.get(output_path(photo.path))
         if entry is None:

@@ -70,8 +70,9 @@ def plan_scan(scan: ResolvedScan) -> ScanPlan:
     if previous:
         check_k(output, scan.k)
     done = read_done(([output.path] if previous else []) + journal.existing(), output)
-    work = plan_work(photos, done, scan.given.include_gps)
-    if others := other_models(done, scan.model_name):
+    landmarks = scan.inference is not None  # a model runs: photos no model looked at are looked at now
+    work = plan_work(photos, done, scan.given.include_gps, landmarks)
+    if landmarks and (others := other_models(done, scan.model_name)):
         logger.warning(
             "%s rows of %s were made by another model (%s) and are kept as they are; only new and "
             "changed photos get this model's tags. To tag every photo with this model, run again with "

@@ -137,6 +137,16 @@ def test_both_engines_write_the_same_rows(tmp_path, tree, mixed_model):
     assert not Path(f"{on_ray.output}.parts").exists()
 
 
+def test_without_a_model_both_engines_write_the_same_rows(tmp_path, tree):
+    local = scan(ScanConfig([str(tree)], str(tmp_path / "local.parquet"), landmarks=False))
+    ray_config = ScanConfig([str(tree)], str(tmp_path / "ray.parquet"), landmarks=False)
+    ray_config.engine, ray_config.commit_rows = "ray", 5
+    on_ray = scan(ray_config)
+    assert_same_rows(local.output, on_ray.output)
+    assert local.counts == on_ray.counts and local.counts["landmarks_off"] > 0
+    assert on_ray.device == local.device == "none (landmarks off)"
+
+
 def summary_fields(summary) -> tuple:
     return (summary.processed, summary.counts, summary.new, summary.changed, summary.retried,
             summary.unchanged, summary.removed, summary.output_rows)  # fmt: skip
