@@ -40,8 +40,13 @@ def synthetic(rows: int, cameras: int, gps_share: float, seed: int = 0) -> pa.Ta
     def micros(values: np.ndarray, mask: np.ndarray) -> pa.Array:
         return pa.array(np.round(values * 1e6).astype(np.int64), pa.int64(), mask=~mask)
 
+    # Paths shaped like an upload bucket's, as the commit holds them (the screenshot check reads them).
+    paths = pc.binary_join_element_wise(
+        "s3://uploads/photos/", pc.cast(pa.array(np.arange(rows)), pa.string()), ".jpg", ""
+    )
     return pa.table(
         {
+            "path": paths,
             "status": pa.array(np.where(has_gps, "skipped_gps", "no_landmark")),
             "gps_latitude": pa.array(walk[:, 0], mask=~has_gps),
             "gps_longitude": pa.array(walk[:, 1], mask=~has_gps),

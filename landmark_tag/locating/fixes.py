@@ -39,6 +39,9 @@ class LocateSettings:
     track_gap_s: float = TRACK_GAP_S
     landmark_radius_m: float = 2000.0  # a landmark is often photographed from afar
     gpx_offset_s: float | None = None  # --gpx-offset: add to every camera clock to get the track's
+    # Screenshots and other pictures no camera took, placed by time and tracks too (--locate-screenshots):
+    # their time says where the phone was, not what they show.
+    locate_screenshots: bool = False
 
     def radius_m(self, to_nearer_s: np.ndarray, between_m: np.ndarray, fix_radius_m: float) -> np.ndarray:
         return fix_radius_m + self.stray_m_per_s * to_nearer_s + self.spread_share * between_m

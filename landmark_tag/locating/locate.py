@@ -36,10 +36,17 @@ from landmark_tag.locating.fixes import Candidates, Fixes, LocateSettings, dista
 SOURCES = ("gps", "track", "time", "landmark")
 # What `locate` reads of the output.
 INPUT_COLUMNS = [
-    "status", "gps_latitude", "gps_longitude", "estimated_latitude", "estimated_longitude",
+    "path", "status", "gps_latitude", "gps_longitude", "estimated_latitude", "estimated_longitude",
     "taken_at", "taken_local", "gps_time", "camera",
 ]  # fmt: skip
 NOTE_FIXES_DISAGREE = "the fixes around it disagree"
+NOTE_SCREENSHOT = "a screenshot (no camera): its time says where the phone was, not what it shows"
+# A picture no camera took: no camera make or model in its EXIF, and a PNG (what phones and computers
+# save their screens as) or a screenshot's name, in the languages phones name them in.
+SCREENSHOT_NAME = (
+    r"(\.png$|screenshot|screen[ _-]?shot|bildschirmfoto|captura|capture d.cran|schermafbeelding|"
+    r"sk.rmavbild|skjermbilde|schermata|снимок экрана|スクリーンショット|截屏|屏幕截图)"
+)
 NOTE_OFF_TRACK = "gps and track disagree"  # the photo keeps its own GPS
 NOTE_TRACK_KEPT = "track and time disagree; the track is kept"
 
@@ -59,6 +66,15 @@ def _seconds(column: pa.ChunkedArray) -> np.ndarray:
 def floats(column: pa.ChunkedArray) -> np.ndarray:
     """A float column as an array, NaN where empty."""
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
+
+
+def screenshots(table: pa.Table) -> np.ndarray:
+    """Per row of `table` (with `path` and `camera`), whether it is a picture no camera took."""
+    named = pc.fill_null(
+        pc.match_substring_regex(pc.utf8_lower(table.column("path")), SCREENSHOT_NAME), False
+    )
+    no_camera = pc.is_null(table.column("camera"))
+    return np.asarray(pc.and_(named, no_camera).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _offset(seconds: float) -> str:
@@ -82,6 +98,7 @@ class _Photos:
         self.tagged = np.asarray(
             pc.equal(table.column("status"), Status.TAGGED.value).to_numpy(zero_copy_only=False), dtype=bool
         )
+        self.screenshot = screenshots(table)
         self.landmark_lat = floats(table.column("estimated_latitude"))
         self.landmark_lon = floats(table.column("estimated_longitude"))
         # UTC where the photo says it, else through its camera's learned offset, else its GPS time.
@@ -110,9 +127,14 @@ def _clock_groups(photos: _Photos) -> np.ndarray:
     return np.where((photos.cameras >= 0) & ~np.isnan(photos.local), keys, -1)
 
 
+def _targets(photos: _Photos, settings: LocateSettings) -> np.ndarray:
+    """The photos to place by time or on a track: those without GPS, screenshots only if asked."""
+    return np.flatnonzero(~photos.own & (settings.locate_screenshots | ~photos.screenshot))
+
+
 def _by_time(photos: _Photos, settings: LocateSettings) -> Candidates:
     found = Candidates.empty(photos.n)
-    targets, fixes = np.flatnonzero(~photos.own), np.flatnonzero(photos.own)
+    targets, fixes = _targets(photos, settings), np.flatnonzero(photos.own)
     utc_fixes = Fixes.of(photos.utc[fixes], photos.lat[fixes], photos.lon[fixes])
     offer_neighbours(utc_fixes, targets, photos.utc[targets], settings, found)
     clocks = _clock_groups(photos)
@@ -188,7 +210,7 @@ def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> tuple[
         track_utc = float(np.median(utc_offsets)) if utc_offsets else 0.0
         for rows in unaligned_utc:
             on_track[rows] = clock[rows] + track_utc
-    targets = np.flatnonzero(~photos.own)
+    targets = _targets(photos, settings)
     offer_neighbours(track, targets, on_track[targets], settings, found, track=True)
     # Where a camera's receiver and the track disagree by more than a track point's own radius
     # allows, the radius holds that too: a 2-D normal error's 90th percentile is 1.8x its median.
@@ -268,6 +290,10 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
     note[off_track] = NOTE_OFF_TRACK
     stuck = (source == None) & (note == None) & (by_time.fixes_disagree | by_track.fixes_disagree)  # noqa: E711
     note[stuck] = NOTE_FIXES_DISAGREE
+    if not settings.locate_screenshots:
+        timed = ~np.isnan(photos.utc) | ~np.isnan(photos.local)
+        left_out = (source == None) & (note == None) & photos.screenshot & timed  # noqa: E711
+        note[left_out] = NOTE_SCREENSHOT
     located = ~np.isnan(lat)
     columns = {
         "location_latitude": pa.array(lat, pa.float64(), mask=~located),

@@ -76,6 +76,12 @@ class ScanConfig:
         help="Add this to every camera clock to get the tracks' time, instead of aligning them: "
         "+HH:MM[:SS] or seconds (as exiftool's -geosync).",
     )
+    locate_screenshots: bool = option(
+        False,
+        "--locate-screenshots",
+        help="Place screenshots (no camera in their EXIF; a PNG or a screenshot's name) by time and "
+        "tracks too: their time says where the phone was, not what they show.",
+    )
     write_xmp: bool = option(
         False,
         "--write-xmp",

@@ -106,6 +106,7 @@ def resolve_scan(config: ScanConfig, model: LoadedModel | None) -> ResolvedScan:
         threads=config.threads or (default_threads(device) if device is not None else None),
         workers=(default_workers() if config.workers is None else config.workers) if local else 0,
         locating=LocateSettings(
-            gpx_offset_s=offset_seconds(config.gpx_offset) if config.gpx_offset is not None else None
+            gpx_offset_s=offset_seconds(config.gpx_offset) if config.gpx_offset is not None else None,
+            locate_screenshots=config.locate_screenshots,
         ),
     )

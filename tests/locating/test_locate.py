@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 
 from landmark_tag.locating.fixes import Fixes, LocateSettings, distance_m
-from landmark_tag.locating.locate import NOTE_FIXES_DISAGREE, locate
+from landmark_tag.locating.locate import NOTE_FIXES_DISAGREE, NOTE_SCREENSHOT, locate
 
 NOTE_DISAGREE = "time and landmark disagree"
 
@@ -22,9 +22,11 @@ def row(
     camera=None,
     status="no_landmark",
     landmark=None,
+    path="/photos/IMG_0001.jpg",
 ) -> dict:
     """One output row: times in seconds after T0 (`local` on the camera's own clock)."""
     return {
+        "path": path,
         "status": "skipped_gps" if gps else status,
         "gps_latitude": gps[0] if gps else None,
         "gps_longitude": gps[1] if gps else None,
@@ -40,6 +42,7 @@ def row(
 def table(rows: list[dict]) -> pa.Table:
     schema = pa.schema(
         [
+            ("path", pa.string()),
             ("status", pa.string()),
             ("gps_latitude", pa.float64()),
             ("gps_longitude", pa.float64()),
@@ -405,3 +408,18 @@ def test_a_camera_whose_gps_disagrees_with_the_track_gets_a_radius_that_holds_th
     result = locate(table([*fixes, row(utc=WALK[55][2], camera="phone")]), SETTINGS, track(WALK))
     assert result.table.to_pylist()[-1]["location_radius_m"] == pytest.approx(80.0, abs=1.0)
     assert any("(median 40 m from the track)" in clock for clock in result.clocks)
+
+
+@pytest.mark.parametrize(
+    "name", ["IMG_0003.PNG", "Screenshot_20240501-103000.jpg", "Bildschirmfoto 2024.jpg"]
+)
+def test_screenshots_are_not_placed_by_time_unless_asked(name):
+    rows = [row(gps=A, utc=0), row(gps=B, utc=600), row(utc=300, path=f"/photos/{name}")]
+    screenshot = located(rows)[2]
+    assert screenshot["location_source"] is None and screenshot["location_note"] == NOTE_SCREENSHOT
+    assert located(rows, LocateSettings(locate_screenshots=True))[2]["location_source"] == "time"
+
+
+def test_a_camera_photo_saved_as_png_is_still_placed_by_time():
+    rows = [row(gps=A, utc=0), row(gps=B, utc=600), row(utc=300, camera="Canon EOS 5D", path="/p/a.png")]
+    assert located(rows)[2]["location_source"] == "time"

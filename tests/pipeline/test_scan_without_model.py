@@ -98,3 +98,30 @@ def test_without_a_model_a_photo_located_by_time_gets_its_sidecar(tmp_path, walk
     sidecar = (walk / "b.jpg.xmp").read_text()
     assert "landmark-tag: time" in sidecar and "GPSLatitude" in sidecar
     assert not (walk / "d.png.xmp").exists()  # not located: nothing to say
+
+
+def test_a_screenshot_taken_on_a_trip_is_not_placed_by_its_time(tmp_path):
+    # A phone: offset tags on every picture, so all are in UTC; the screenshot names no camera.
+    trip, phone = tmp_path / "trip", {"make": "Apple", "model": "iPhone 12", "offset": "+02:00"}
+    save_photo(
+        trip / "a.jpg", exif=capture_exif(gps_exif(48.8584, 2.2945), taken="2024:05:01 10:00:00", **phone)
+    )
+    save_photo(
+        trip / "c.jpg", exif=capture_exif(gps_exif(48.8590, 2.2950), taken="2024:05:01 10:01:00", **phone)
+    )
+    save_photo(trip / "b.jpg", scene(seed=6), exif=capture_exif(taken="2024:05:01 10:00:40", **phone))
+    shot = save_photo(
+        trip / "IMG_0042.PNG", scene(seed=5), exif=capture_exif(taken="2024:05:01 10:00:40", offset="+02:00")
+    )
+    out = tmp_path / "tags.parquet"
+    scan(ScanConfig([str(trip)], str(out)))
+    rows = read_results(out).set_index("path")
+    assert (
+        pd.isna(rows.loc[str(shot), "location_source"])
+        and "a screenshot" in rows.loc[str(shot), "location_note"]
+    )
+    assert rows.loc[str(trip / "b.jpg"), "location_source"] == "time"
+    scan(ScanConfig([str(trip)], str(out), locate_screenshots=True))
+    assert read_results(out).set_index("path").loc[str(shot), "location_source"] == "time"
+    scan(ScanConfig([str(trip)], str(out)))  # nothing new, but the screenshot is taken out again
+    assert pd.isna(read_results(out).set_index("path").loc[str(shot), "location_source"])

@@ -16,7 +16,7 @@ import pyarrow.compute as pc
 
 from landmark_tag.files.results import iter_result_batches
 from landmark_tag.locating.fixes import Fixes, LocateSettings
-from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, locate
+from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, locate, screenshots
 from landmark_tag.pipeline.commit.newest import NewestRows
 from landmark_tag.pipeline.commit.rejudge import Rejudge, count_rejudged
 from landmark_tag.pipeline.commit.relocate import count_withdrawn, located_batches
@@ -156,8 +156,11 @@ def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | No
     every_sidecar = sidecars is not None and (
         scan.given.full or (previous and not SidecarsInStep(target).exists())
     )
-    new = journal.existing() or drop or not located or tracks or every_sidecar
-    if new or count_rejudged(target, scan.judge):
+    # Screenshots are placed by time only with --locate-screenshots: a run with it places them, and a
+    # run without it takes out what an earlier one placed.
+    screenshots = scan.locating.locate_screenshots
+    new = journal.existing() or drop or not located or tracks or every_sidecar or screenshots
+    if new or count_rejudged(target, scan.judge) or _screenshots_placed(target):
         result = merge_output(
             journal,
             previous=previous,
@@ -172,6 +175,18 @@ def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | No
         result.locations = _count_sources(target)
     journal.clear()
     return result
+
+
+def _screenshots_placed(target: OutputTarget) -> bool:
+    """Whether an earlier run placed screenshots by time or a track (with --locate-screenshots)."""
+    if "location_source" not in target.columns():
+        return False
+    for batch in target.batches(columns=["path", "camera", "location_source"]):
+        table = pa.Table.from_batches([batch])
+        by_time = pc.is_in(table.column("location_source"), value_set=pa.array(["time", "track"]))
+        if (screenshots(table) & pc.fill_null(by_time, False).to_numpy(zero_copy_only=False)).any():
+            return True
+    return False
 
 
 def _count_sources(target: OutputTarget) -> dict[str, int]:
