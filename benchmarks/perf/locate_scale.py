@@ -1,7 +1,7 @@
 """How long the commit's location pass takes, and how much memory, as the output grows.
 
     python -m benchmarks.perf.locate_scale [--rows 1000000,10000000] [--cameras 200] [--gps-share 0.3]
-                                      [--track-days 30]
+                                      [--track-days 30] [--untied]
 
 Makes an output table of ROWS photos from CAMERAS devices taking photos over a year (a share of them
 with GPS, the rest without; half the cameras with offset tags, the others tied to UTC by their GPS
@@ -9,6 +9,8 @@ time), then times `locate()` on it (the pass the commit runs over the whole outp
 resident memory it added. Each size runs in a fresh process, so one size's memory does not hide
 another's. With `--track-days`, a GPS track (a point every 10 s along the photos' walk, over the
 first days of the year) is given too, as `--gpx` does: every camera's clock is then aligned on it.
+With `--untied`, no photo has an offset tag or a GPS time, so every located photo's UTC comes from
+the time zone where it was taken.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from landmark_tag.locating.fixes import Fixes, LocateSettings
 from landmark_tag.locating.locate import locate
 
 
-def synthetic(rows: int, cameras: int, gps_share: float, seed: int = 0) -> pa.Table:
+def synthetic(rows: int, cameras: int, gps_share: float, untied: bool = False, seed: int = 0) -> pa.Table:
     rng = np.random.default_rng(seed)
     camera = rng.integers(0, cameras, rows)
     start = 1_700_000_000.0
@@ -35,7 +37,7 @@ def synthetic(rows: int, cameras: int, gps_share: float, seed: int = 0) -> pa.Ta
     local = utc + clock_offset
     has_gps = rng.random(rows) < gps_share
     walk = np.cumsum(rng.normal(0, 1e-4, (rows, 2)), axis=0) + np.array([50.0, 4.0])
-    tagged_offset = camera % 2 == 0
+    tagged_offset = (camera % 2 == 0) & (not untied)
 
     def micros(values: np.ndarray, mask: np.ndarray) -> pa.Array:
         return pa.array(np.round(values * 1e6).astype(np.int64), pa.int64(), mask=~mask)
@@ -53,8 +55,9 @@ def synthetic(rows: int, cameras: int, gps_share: float, seed: int = 0) -> pa.Ta
             "estimated_latitude": pa.nulls(rows, pa.float64()),
             "estimated_longitude": pa.nulls(rows, pa.float64()),
             "taken_at": micros(utc, tagged_offset).cast(pa.timestamp("us", tz="UTC")),
+            "taken_at_source": pa.array(np.where(tagged_offset, "exif", None)),
             "taken_local": micros(local, np.ones(rows, bool)).cast(pa.timestamp("us")),
-            "gps_time": micros(utc, has_gps).cast(pa.timestamp("us", tz="UTC")),
+            "gps_time": micros(utc, has_gps & (not untied)).cast(pa.timestamp("us", tz="UTC")),
             "camera": pa.array([f"Camera {c}" for c in camera]),
         }
     )
@@ -71,12 +74,13 @@ def track_along(table: pa.Table, days: float) -> Fixes:
     return Fixes.of(points, *path.position_at(points))
 
 
-def one_size(rows: int, cameras: int, gps_share: float, track_days: float) -> dict:
-    table = synthetic(rows, cameras, gps_share)
+def one_size(rows: int, cameras: int, gps_share: float, track_days: float, untied: bool) -> dict:
+    table = synthetic(rows, cameras, gps_share, untied)
     track = track_along(table, track_days) if track_days else None
     before = peak_memory_mb()["main_peak_rss_mb"]
     started = time.perf_counter()
     located = locate(table, LocateSettings(), track).table
+    by_zone = pc.sum(pc.equal(located.column("taken_at_source"), "zone")).as_py() or 0
     seconds = time.perf_counter() - started
     sources = located.column("location_source").value_counts().to_pylist()
     return {
@@ -85,6 +89,7 @@ def one_size(rows: int, cameras: int, gps_share: float, track_days: float) -> di
         "peak_added_mb": peak_memory_mb()["main_peak_rss_mb"] - before,
         "table_mb": table.nbytes / 2**20,
         "sources": {str(item["values"]): item["counts"] for item in sources},
+        "utc_by_zone": by_zone,
     }
 
 
@@ -96,22 +101,29 @@ def main() -> None:
     parser.add_argument("--cameras", type=int, default=200)
     parser.add_argument("--gps-share", type=float, default=0.3)
     parser.add_argument("--track-days", type=float, default=0.0)
+    parser.add_argument(
+        "--untied", action="store_true", help="no offset tags, no GPS times: every UTC from the time zone"
+    )
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.one, args.cameras, args.gps_share, args.track_days)))
+        print(json.dumps(one_size(args.one, args.cameras, args.gps_share, args.track_days, args.untied)))
         return
-    print("| rows | seconds | rows/s | input columns MB | memory added MB | located by time | by track |")
-    print("| --- | --- | --- | --- | --- | --- | --- |")
+    columns = ["rows", "seconds", "rows/s", "input columns MB", "memory added MB", "located by time",
+               "by track", "UTC by zone"]  # fmt: skip
+    print("| " + " | ".join(columns) + " |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for rows in [int(r) for r in args.rows.split(",")]:
         options = ["--cameras", str(args.cameras), "--gps-share", str(args.gps_share),
-                   "--track-days", str(args.track_days)]  # fmt: skip
+                   "--track-days", str(args.track_days), *(["--untied"] if args.untied else [])]  # fmt: skip
         result = run_fresh(["-m", "benchmarks.perf.locate_scale", "--one", str(rows)], *options)
         by_time = result["sources"].get("time", 0) / rows
         by_track = result["sources"].get("track", 0) / rows
+        by_zone = result["utc_by_zone"] / rows
         print(
             f"| {rows:,} | {result['seconds']:.1f} | {rows / result['seconds']:,.0f} | "
-            f"{result['table_mb']:,.0f} | {result['peak_added_mb']:,.0f} | {by_time:.0%} | {by_track:.0%} |"
+            f"{result['table_mb']:,.0f} | {result['peak_added_mb']:,.0f} | {by_time:.0%} | {by_track:.0%} | "
+            f"{by_zone:.0%} |"
         )
 
 

@@ -90,6 +90,11 @@ LOCATION_COLUMN_NAMES = (
     "location_radius_m",
     "location_note",
 )
+# What the commit sets besides: when a photo was taken in UTC, and what says so.
+TIME_COLUMN_NAMES = ("taken_at", "taken_at_source")
+# taken_at_source: the photo's own offset tag; its camera's offset, learned from its photos' GPS
+# times; its GPS fix's time; the time zone where it was taken, on that date.
+TAKEN_AT_SOURCES = ("exif", "camera", "gps_time", "zone")
 
 
 def output_format(path: str | os.PathLike, requested: str | None = None) -> str:
@@ -131,6 +136,7 @@ def result_schema(k: int) -> pa.Schema:
         pa.field("taken_at", _TIMESTAMP),
         pa.field("taken_local", pa.timestamp("us")),
         pa.field("taken_offset", pa.string()),
+        pa.field("taken_at_source", pa.string()),  # TAKEN_AT_SOURCES: what ties taken_at to UTC
         pa.field("gps_time", _TIMESTAMP),
         pa.field("camera", pa.string()),
         pa.field("model", pa.string()),
@@ -213,6 +219,7 @@ def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
     columns["taken_at"] = [_micros_or_none(r.taken_at) for r in rows]
     columns["taken_local"] = [datetime.fromisoformat(r.taken_local) if r.taken_local else None for r in rows]
     columns["taken_offset"] = [r.taken_offset for r in rows]
+    columns["taken_at_source"] = ["exif" if r.taken_at is not None else None for r in rows]
     columns["gps_time"] = [_micros_or_none(r.gps_time) for r in rows]
     columns["camera"] = [r.camera for r in rows]
     columns["model"] = [r.model for r in rows]

@@ -32,12 +32,13 @@ import pyarrow.compute as pc
 from landmark_tag.files.results import Status
 from landmark_tag.locating.clocks import SPAN_CLOCK_S, align, align_by_span, camera_offsets, groups
 from landmark_tag.locating.fixes import Candidates, Fixes, LocateSettings, distance_m, offer_neighbours
+from landmark_tag.locating.zones import zone_utc
 
 SOURCES = ("gps", "track", "time", "landmark")
 # What `locate` reads of the output.
 INPUT_COLUMNS = [
     "path", "status", "gps_latitude", "gps_longitude", "estimated_latitude", "estimated_longitude",
-    "taken_at", "taken_local", "gps_time", "camera",
+    "taken_at", "taken_at_source", "taken_local", "gps_time", "camera",
 ]  # fmt: skip
 NOTE_FIXES_DISAGREE = "the fixes around it disagree"
 NOTE_SCREENSHOT = "a screenshot (no camera): its time says where the phone was, not what it shows"
@@ -53,7 +54,7 @@ NOTE_TRACK_KEPT = "track and time disagree; the track is kept"
 
 @dataclass
 class Located:
-    table: pa.Table  # the location columns (results.LOCATION_COLUMN_NAMES), row for row
+    table: pa.Table  # the location and time columns (LOCATION_COLUMN_NAMES, TIME_COLUMN_NAMES)
     clocks: list[str] = field(default_factory=list)  # what was learned of the clocks, to report
     sources: dict[str, int] = field(default_factory=dict)  # rows located by each source
 
@@ -70,11 +71,12 @@ def floats(column: pa.ChunkedArray) -> np.ndarray:
 
 def screenshots(table: pa.Table) -> np.ndarray:
     """Per row of `table` (with `path` and `camera`), whether it is a picture no camera took."""
-    named = pc.fill_null(
-        pc.match_substring_regex(pc.utf8_lower(table.column("path")), SCREENSHOT_NAME), False
-    )
-    no_camera = pc.is_null(table.column("camera"))
-    return np.asarray(pc.and_(named, no_camera).to_numpy(zero_copy_only=False), dtype=bool)
+    no_camera = np.asarray(pc.is_null(table.column("camera")).to_numpy(zero_copy_only=False), dtype=bool)
+    rows = np.flatnonzero(no_camera)  # only these can be screenshots: most photos name a camera
+    named = pc.match_substring_regex(table.column("path").take(rows), SCREENSHOT_NAME, ignore_case=True)
+    shot = np.zeros(table.num_rows, dtype=bool)
+    shot[rows] = np.asarray(pc.fill_null(named, False).to_numpy(zero_copy_only=False), dtype=bool)
+    return shot
 
 
 def _offset(seconds: float) -> str:
@@ -101,8 +103,14 @@ class _Photos:
         self.screenshot = screenshots(table)
         self.landmark_lat = floats(table.column("estimated_latitude"))
         self.landmark_lon = floats(table.column("estimated_longitude"))
-        # UTC where the photo says it, else through its camera's learned offset, else its GPS time.
+        # UTC where the photo says it, else through its camera's learned offset, else its GPS time;
+        # a taken_at an earlier commit worked out (by this rule, or from the time zone) is worked
+        # out again, never read as the photo's own.
         self.utc = _seconds(table.column("taken_at"))
+        inferred = pc.fill_null(pc.not_equal(table.column("taken_at_source"), "exif"), False)
+        self.utc[np.asarray(inferred.to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
+        self.utc_source = np.full(self.n, None, dtype=object)
+        self.utc_source[~np.isnan(self.utc)] = "exif"
         # The photo's own offset tag: a phone's clock follows the zone it is in, and two bodies of one
         # model (phones write no serial number) are two clocks when their offsets differ.
         self.own_offset = self.local - self.utc
@@ -110,10 +118,12 @@ class _Photos:
         for camera, offset in camera_offsets(self.local, self.gps_time, self.cameras).items():
             mine = (self.cameras == camera) & np.isnan(self.utc)
             self.utc[mine] = self.local[mine] - offset
+            self.utc_source[mine] = "camera"
             self.clocks.append(
                 f"{self.camera_names[camera]}: clock {_offset(offset)} from UTC (from its GPS times)"
             )
-        self.utc = np.where(np.isnan(self.utc), self.gps_time, self.utc)
+        by_gps_time = np.isnan(self.utc) & ~np.isnan(self.gps_time)
+        self.utc[by_gps_time], self.utc_source[by_gps_time] = self.gps_time[by_gps_time], "gps_time"
 
     def name(self, camera: int) -> str:
         return self.camera_names[camera] if camera >= 0 else "photos without a camera name"
@@ -295,12 +305,24 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
         left_out = (source == None) & (note == None) & photos.screenshot & timed  # noqa: E711
         note[left_out] = NOTE_SCREENSHOT
     located = ~np.isnan(lat)
+    # When it was taken, in UTC: where nothing the photos say ties its clock to UTC, the time zone
+    # where it was taken says it (at that date, summer time included). Locating by time never uses
+    # it: a camera left on another zone would be placed by photos taken at another moment.
+    taken, taken_source = photos.utc.copy(), photos.utc_source.copy()
+    by_zone = np.isnan(taken) & located
+    taken[by_zone] = zone_utc(photos.local[by_zone], lat[by_zone], lon[by_zone])
+    taken_source[by_zone & ~np.isnan(taken)] = "zone"
+    known = ~np.isnan(taken)
     columns = {
         "location_latitude": pa.array(lat, pa.float64(), mask=~located),
         "location_longitude": pa.array(lon, pa.float64(), mask=~located),
         "location_source": pa.array(source, pa.string()),
         "location_radius_m": pa.array(np.round(radius, 1), pa.float64(), mask=~located),
         "location_note": pa.array(note, pa.string()),
+        "taken_at": pa.array(np.round(np.nan_to_num(taken) * 1e6).astype(np.int64), mask=~known).cast(
+            pa.timestamp("us", tz="UTC")
+        ),
+        "taken_at_source": pa.array(taken_source, pa.string()),
     }
     counted = {name: int(np.count_nonzero(source == name)) for name in SOURCES}
     return Located(pa.table(columns), photos.clocks, {name: n for name, n in counted.items() if n})

@@ -426,7 +426,12 @@ def test_an_output_written_before_capture_times_says_its_rows_need_one_full_scan
     config = ScanConfig([str(photo_tree)], str(out), model=str(tiny_model), workers=0)
     scan(config)
     table = pq.read_table(out)
-    pq.write_table(table.drop_columns(["taken_at", "taken_local", "taken_offset", "gps_time", "camera"]), out)
+    pq.write_table(
+        table.drop_columns(
+            ["taken_at", "taken_local", "taken_offset", "taken_at_source", "gps_time", "camera"]
+        ),
+        out,
+    )
     scan(config)
     assert "written before capture times were read" in caplog.text and "--full, once" in caplog.text
     caplog.clear()

@@ -9,11 +9,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from landmark_tag.files.results import LOCATION_COLUMN_NAMES, iter_result_batches
+from landmark_tag.files.results import iter_result_batches
 
 
 def located_batches(staged: list[tuple[str, np.ndarray | None]], locations: pa.Table) -> Iterator[pa.Table]:
-    """The staged files' rows, in order, each with its row of `locations` in the location columns.
+    """The staged files' rows, in order, each with its row of `locations` in the columns it has (the
+    location columns, and when each photo was taken in UTC).
     `staged`: (Parquet file, which of its rows to keep or None for all); `locations` has a row for
     each row kept."""
     done = 0
@@ -24,7 +25,7 @@ def located_batches(staged: list[tuple[str, np.ndarray | None]], locations: pa.T
             if keep is not None:
                 table = table.filter(pa.array(keep[start : start + table.num_rows]))
                 start += batch.num_rows
-            for name in LOCATION_COLUMN_NAMES:
+            for name in locations.column_names:
                 column = locations.column(name).slice(done, table.num_rows)
                 table = table.set_column(table.schema.get_field_index(name), name, column)
             done += table.num_rows

@@ -13,7 +13,7 @@ COLUMNS = [
     "location_latitude", "location_longitude", "location_source", "location_radius_m", "location_note",
     "estimated_latitude", "estimated_longitude", "estimated_country",
     "landmark_1", "landmark_2", "probability_1", "probability_2", "landmark_score",
-    "taken_at", "taken_local", "taken_offset", "gps_time", "camera",
+    "taken_at", "taken_local", "taken_offset", "taken_at_source", "gps_time", "camera",
     "model", "size_bytes", "modified_at", "scanned_at",
 ]  # fmt: skip
 
