@@ -89,6 +89,7 @@ LOCATION_COLUMN_NAMES = (
     "location_source",
     "location_radius_m",
     "location_note",
+    "place_country",
 )
 # What the commit sets besides: when a photo was taken in UTC, and what says so.
 TIME_COLUMN_NAMES = ("taken_at", "taken_at_source")
@@ -125,6 +126,7 @@ def result_schema(k: int) -> pa.Schema:
         pa.field("location_source", pa.string()),  # gps, time or landmark
         pa.field("location_radius_m", pa.float64()),
         pa.field("location_note", pa.string()),  # why there is none, where that is worth saying
+        pa.field("place_country", pa.string()),  # ISO 3166-1 alpha-2, where the location's circle is
         pa.field("estimated_latitude", pa.float64()),
         pa.field("estimated_longitude", pa.float64()),
         pa.field("estimated_country", pa.string()),

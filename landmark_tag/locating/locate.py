@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from landmark_tag.files.results import Status
 from landmark_tag.locating.clocks import SPAN_CLOCK_S, align, align_by_span, camera_offsets, groups
 from landmark_tag.locating.fixes import Candidates, Fixes, LocateSettings, distance_m, offer_neighbours
+from landmark_tag.locating.places import countries_at
 from landmark_tag.locating.zones import zone_utc
 
 SOURCES = ("gps", "track", "time", "landmark")
@@ -319,6 +320,7 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
         "location_source": pa.array(source, pa.string()),
         "location_radius_m": pa.array(np.round(radius, 1), pa.float64(), mask=~located),
         "location_note": pa.array(note, pa.string()),
+        "place_country": pa.array(countries_at(lat, lon, radius), pa.string()),
         "taken_at": pa.array(np.round(np.nan_to_num(taken) * 1e6).astype(np.int64), mask=~known).cast(
             pa.timestamp("us", tz="UTC")
         ),
