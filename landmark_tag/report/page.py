@@ -185,7 +185,8 @@ def _location(row: dict[str, Any]) -> list[str]:
             where = _coordinates(row["location_latitude"], row["location_longitude"])
             radius = row.get("location_radius_m")
             within = f", within {radius:,.0f} m" if radius is not None else ""
-            country = row.get("estimated_country") if source == "landmark" else None
+            landmark_country = row.get("estimated_country") if source == "landmark" else None
+            country = row.get("place_country") or landmark_country
             country_text = f" ({esc(country)})" if country else ""
             lines.append(f'<div class="where">location ({esc(source)}{within}): {where}{country_text}</div>')
         if note:  # located, with a word on a source that disagreed

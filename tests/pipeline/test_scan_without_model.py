@@ -97,6 +97,8 @@ def test_without_a_model_a_photo_located_by_time_gets_its_sidecar(tmp_path, walk
     scan(ScanConfig([str(walk)], str(tmp_path / "tags.parquet"), write_xmp=True))
     sidecar = (walk / "b.jpg.xmp").read_text()
     assert "landmark-tag: time" in sidecar and "GPSLatitude" in sidecar
+    assert "<Iptc4xmpCore:CountryCode>FR</Iptc4xmpCore:CountryCode>" in sidecar  # where it lies
+    assert "<photoshop:Country>France</photoshop:Country>" in sidecar
     assert not (walk / "d.png.xmp").exists()  # not located: nothing to say
 
 

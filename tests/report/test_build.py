@@ -168,13 +168,14 @@ def test_each_card_says_where_its_location_came_from_and_how_sure(tmp_path):
         location_source=["time", None],
         location_radius_m=[350.0, None],
         location_note=[None, "track and time disagree"],
+        place_country=["BE", None],
     )
     out = tmp_path / "tags.parquet"
     pq.write_table(table, out)
     build_report(ReportConfig(str(out), str(tmp_path / "r.html"), workers=0))
     cards = section_items(lxml.html.parse(str(tmp_path / "r.html")).getroot(), "no_landmark")
     texts = sorted(card.text_content() for card in cards)
-    assert "location (time, within 350 m): 50.8812, 4.3285" in texts[0]
+    assert "location (time, within 350 m): 50.8812, 4.3285 (BE)" in texts[0]
     assert "no location: track and time disagree" in texts[1]
     (located,) = (
         lxml.html.parse(str(tmp_path / "r.html")).getroot().xpath('//section[@id="map"]//circle/title')

@@ -77,7 +77,8 @@ def sync_sidecars(
     before: pa.Table, after: pa.Table, fresh_from: int, sidecars: SidecarWriter, every_row: bool = False
 ) -> None:
     """Bring the sidecars up to the published output, each written at most once. The rows from
-    `fresh_from` on were tagged in this run: a tagged one gets its landmark, country and location.
+    `fresh_from` on were tagged in this run: a tagged one gets its landmark, country and location;
+    a location comes with the country it lies in (`place_country`), where known.
     Any other row's sidecar changes only when its location did (with `every_row`, every row's is
     brought up to date): what it may hold of ours is the row's earlier location, or for a tagged row
     without one, its landmark's place; what it should hold is the new location, unless that is the
@@ -89,9 +90,11 @@ def sync_sidecars(
     rows = np.flatnonzero(changed | tagged_now)
     picked = before.select(["path", "landmark_1", "estimated_country"]).take(pa.array(rows)).to_pylist()
     radius = floats(after.column("location_radius_m"))
+    places = after.column("place_country").take(pa.array(rows)).to_pylist()
     tags = []
-    for index, row in zip(rows, picked, strict=True):
+    for index, row, place in zip(rows, picked, places, strict=True):
         keyword, code = (row["landmark_1"], row["estimated_country"]) if tagged_now[index] else (None, None)
+        code = place or code  # the country the location lies in, where its whole circle does
         if source[index] is None:
             # Withheld (its sources disagree): the landmark's country is as doubtful as its place.
             code = code if not np.isnan(lat[index]) else None  # (own GPS: the landmark agrees with it)

@@ -43,6 +43,7 @@ def after(rows: list[dict]) -> pa.Table:
                 "location_latitude": row.get("at", (None, None))[0],
                 "location_longitude": row.get("at", (None, None))[1],
                 "location_radius_m": row.get("radius"),
+                "place_country": row.get("place"),
             }
             for row in rows
         ],
@@ -52,6 +53,7 @@ def after(rows: list[dict]) -> pa.Table:
                 ("location_latitude", pa.float64()),
                 ("location_longitude", pa.float64()),
                 ("location_radius_m", pa.float64()),
+                ("place_country", pa.string()),
             ]
         ),
     )
