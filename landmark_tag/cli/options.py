@@ -5,6 +5,7 @@ the command itself declares only what is the command line's own (logging, exit c
 from __future__ import annotations
 
 import dataclasses
+import enum
 import inspect
 import typing
 from collections.abc import Callable
@@ -52,9 +53,16 @@ def _parameter(config_field: dataclasses.Field, hint: Any) -> inspect.Parameter:
         default = list(config_field.default_factory())
     else:
         default = config_field.default
-    annotation = list[str] if typing.get_origin(hint) in (list, tuple) else hint
-    if not spec.flags:
+    name = config_field.name
+    annotation: Any = list[str] if typing.get_origin(hint) in (list, tuple) else hint
+    if not spec.flags and spec.choices:  # shown in its help, as typer shows an Enum's (`<a|b>`)
+        make_enum: Any = enum.Enum  # a class named at run time: mypy wants a literal name
+        annotation = make_enum(name.title(), [(choice, choice) for choice in spec.choices], type=str)
         info = typer.Argument(..., help=spec.help, show_default=False, metavar=spec.metavar)
+    elif not spec.flags:
+        info = typer.Argument(
+            ..., help=spec.help, show_default=False, metavar=spec.metavar, callback=_callback(name, spec)
+        )
     else:
         info = typer.Option(
             default,
@@ -62,12 +70,10 @@ def _parameter(config_field: dataclasses.Field, hint: Any) -> inspect.Parameter:
             help=spec.help,
             min=spec.minimum,
             max=spec.maximum,
-            callback=_callback(config_field.name, spec),
+            callback=_callback(name, spec),
             show_default=default not in (None, []),
         )
-    return inspect.Parameter(
-        config_field.name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation
-    )
+    return inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=info, annotation=annotation)
 
 
 def _callback(name: str, spec: CommandLine) -> Callable[[Any], Any] | None:
@@ -97,5 +103,7 @@ def _without_flag(message: str, name: str, flags: tuple[str, ...]) -> str:
 
 
 def _as_field(hint: Any, value: Any) -> Any:
-    """The command line's list as the field's own type (a tuple field gets a tuple)."""
+    """The command line's value as the field's own type (a tuple field gets a tuple, a choice its text)."""
+    if isinstance(value, enum.Enum):
+        return value.value
     return tuple(value) if typing.get_origin(hint) is tuple and value is not None else value

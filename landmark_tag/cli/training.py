@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import logging
-from enum import Enum
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -21,16 +20,14 @@ from landmark_tag.cli.app import (
     stderr_console,
 )
 from landmark_tag.cli.metrics import int8_line, landmark_score_line, print_evaluation, print_open_set
+from landmark_tag.cli.options import with_options
 from landmark_tag.files.paths import default_data_dir, default_model_path
 from landmark_tag.model.gazetteer import display_name
+from landmark_tag.training.config import TrainConfig
 from landmark_tag.training.download import DEFAULT_URL, download_dataset
 
 if TYPE_CHECKING:
     from landmark_tag.training.loop import EpochMetrics
-
-# The same as training.models.DEFAULT_BACKBONE (a test checks), which this module does not import:
-# the model stack loads only when a command needs it, so `--help` and `report` stay quick.
-DEFAULT_BACKBONE = "efficientnet_lite0"
 
 data_app = typer.Typer(help="Fetch the 50-class landmark dataset.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
@@ -95,8 +92,7 @@ def download_progress(console: Console):
 
 
 def _run_training(options: dict) -> None:
-    from landmark_tag.training.config import TrainConfig
-    from landmark_tag.training.train import train
+    from landmark_tag.training.train import train  # loads torch: only when training runs
 
     setup_logging(False)
     console = stderr_console()
@@ -141,139 +137,11 @@ def places_line(placed: int, unplaced: list[str]) -> str:
     )
 
 
-class TrainKind(str, Enum):
-    scratch = "scratch"
-    transfer = "transfer"
-
-
-# Long by declaration only: one parameter per option (typer's way); the body is 30 lines.
 @app.command("train")
-def train_command(
-    kind: TrainKind = typer.Argument(
-        ..., help="scratch: a CNN from random weights. transfer: a new head on an ImageNet backbone."
-    ),
-    data: str | None = typer.Option(
-        None, "--data", help="ImageFolder, or a folder with train/ and test/. Default: download the dataset."
-    ),
-    out: str | None = typer.Option(
-        None, "--out", "-o", help="Checkpoint path. Default: where `scan` looks for a model."
-    ),
-    arch: str = typer.Option(
-        "landmark_cnn", "--arch", help="scratch: landmark_cnn (improved) or seed (original)."
-    ),
-    backbone: str = typer.Option(
-        DEFAULT_BACKBONE,
-        "--backbone",
-        help="transfer: efficientnet_lite0/1/2 (weights included), alexnet, resnet18/50, convnext_tiny, "
-        "efficientnet_b0, vit_b_16, or timm/<name>, torchvision/<name>.",
-    ),
-    weights: str | None = typer.Option(
-        None, "--weights", help="transfer: local ImageNet weights for the backbone."
-    ),
-    finetune: bool = typer.Option(
-        False, "--finetune", help="transfer: train the whole network, not only the head."
-    ),
-    backbone_lr_scale: float = typer.Option(
-        0.1, "--backbone-lr-scale", help="--finetune: backbone lr = lr x this."
-    ),
-    feature_views: int = typer.Option(
-        2, "--feature-views", min=0, help="transfer, frozen: augmented views per training photo."
-    ),
-    epochs: int | None = typer.Option(
-        None, "--epochs", min=1, help="Most epochs (early stopping may end sooner)."
-    ),
-    lr: float | None = typer.Option(None, "--lr", help="Peak learning rate, after warmup."),
-    batch_size: int = typer.Option(32, "--batch-size", min=2),
-    label_smoothing: float = typer.Option(0.1, "--label-smoothing", min=0.0, max=0.5),
-    patience: int = typer.Option(
-        6, "--patience", min=0, help="Stop after this many epochs without a better loss."
-    ),
-    valid_fraction: float = typer.Option(
-        0.2, "--valid-fraction", help="Share of each class held out to validate."
-    ),
-    limit_per_class: int | None = typer.Option(
-        None, "--limit-per-class", min=2, help="At most this many per class."
-    ),
-    seed: int = typer.Option(
-        0, "--seed", help="Makes the split, initialisation and augmentation repeatable."
-    ),
-    device: str = typer.Option("auto", "--device", help="auto, cpu or cuda.", callback=check_device),
-    workers: int | None = typer.Option(
-        None, "--workers", min=0, help="Data loading processes. Default: one per core."
-    ),
-    resume: bool = typer.Option(
-        False, "--resume", help="Continue the interrupted run that was writing --out."
-    ),
-    gazetteer: str | None = typer.Option(
-        None,
-        "--gazetteer",
-        help="CSV of class_name,name,latitude,longitude,country,wikidata for classes the built-in "
-        "gazetteer (the 50 dataset landmarks) lacks; stored in the checkpoint.",
-    ),
-    target_precision: float = typer.Option(
-        0.95,
-        "--target-precision",
-        help="Pick the default --min-confidence so that this share of accepted validation tags is right.",
-    ),
-    landmark_recall: float = typer.Option(
-        0.95,
-        "--landmark-recall",
-        help="Pick the default --min-landmark-score so that this share of validation landmark photos "
-        "keeps a landmark (the rest become no_landmark).",
-    ),
-    negatives: list[str] | None = typer.Option(
-        None,
-        "--negatives",
-        help="Folder of photos that show none of the classes (any kind, any depth; your own library "
-        "will do; repeatable): the landmark-score threshold is raised until at most --false-tag-rate of "
-        "them pass. Those that score like most landmark photos are taken for photos of them.",
-    ),
-    false_tag_rate: float = typer.Option(
-        0.01, "--false-tag-rate", help="With --negatives: the largest share of them allowed to pass."
-    ),
-    download: bool = typer.Option(
-        True, "--download/--no-download", help="Download the dataset if --data is absent."
-    ),
-    int8: bool | None = typer.Option(
-        None,
-        "--int8/--no-int8",
-        help="Build the int8 model the checkpoint carries (minutes). Default: only where scans on this "
-        "CPU would run it (CPUs without native bf16); --int8 also for scans on other CPUs.",
-        show_default=False,
-    ),
-) -> None:
+@with_options(TrainConfig)  # every option of TrainConfig, declared there
+def train_command(options: dict[str, Any]) -> None:
     """Train a landmark classifier and save it where `scan` finds it."""
-    _run_training(
-        {
-            "kind": kind.value,
-            "data": data,
-            "out": out,
-            "arch": arch,
-            "backbone": backbone,
-            "weights": weights,
-            "finetune": finetune,
-            "backbone_lr_scale": backbone_lr_scale,
-            "feature_views": feature_views,
-            "epochs": epochs,
-            "lr": lr,
-            "batch_size": batch_size,
-            "label_smoothing": label_smoothing,
-            "patience": patience,
-            "valid_fraction": valid_fraction,
-            "limit_per_class": limit_per_class,
-            "seed": seed,
-            "device": device,
-            "workers": workers,
-            "resume": resume,
-            "gazetteer": gazetteer,
-            "target_precision": target_precision,
-            "landmark_recall": landmark_recall,
-            "negatives": negatives or [],
-            "false_tag_rate": false_tag_rate,
-            "download": download,
-            "int8": int8,
-        }
-    )
+    _run_training(options)
 
 
 @app.command("evaluate")

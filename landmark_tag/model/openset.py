@@ -26,12 +26,11 @@ from torch import nn
 
 from landmark_tag.errors import ConfigError
 from landmark_tag.model.architectures import last_linear_name
+from landmark_tag.model.targets import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL
 
 # About 12.8 MB for 5,000 photos of 1280 features; larger sets become prototypes.
 MAX_BANK_BYTES = 20_000_000
 DEFAULT_NEIGHBOUR = 1  # k: the nearest training photo (k = 5 and 10 measured the same: docs/quality.md)
-DEFAULT_LANDMARK_RECALL = 0.95
-DEFAULT_FALSE_TAG_RATE = 0.01
 # The share of the labelled photos, each scored with its own landmark left out, that the default
 # threshold lets through (stand-ins for famous places the model does not know; docs/quality.md).
 DEFAULT_UNKNOWN_RATE = 0.10

@@ -20,10 +20,11 @@ from dataclasses import dataclass
 
 import torch
 
+from landmark_tag.training.config import DEFAULT_TARGET_PRECISION
+
 logger = logging.getLogger(__name__)
 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
-DEFAULT_TARGET_PRECISION = 0.95
 ECE_BINS = 15
 
 

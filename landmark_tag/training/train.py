@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,9 @@ from landmark_tag.model.checkpoint import (
 )
 from landmark_tag.model.gazetteer import Place, class_places
 from landmark_tag.model.openset import LandmarkScorer
+from landmark_tag.runtime.int8_check import Int8Check
 from landmark_tag.training.calibration import Calibration, calibrate
-from landmark_tag.training.config import DEFAULT_EPOCHS_AND_LR, TrainConfig, TrainResult
+from landmark_tag.training.config import DEFAULT_EPOCHS_AND_LR, TrainConfig
 from landmark_tag.training.data import (
     index_negatives,
 )
@@ -60,6 +61,23 @@ from landmark_tag.training.steps import (
 )
 
 logger = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainResult:
+    checkpoint: Path
+    metrics_file: Path
+    best_epoch: int
+    epochs_run: int
+    valid: EvaluationResult
+    test: EvaluationResult | None
+    calibration: Calibration
+    landmark_scorer: LandmarkScorer  # its threshold, and in `fit` how it was chosen
+    places: int  # classes with coordinates
+    seconds: float
+    unplaced: list[str] = field(default_factory=list)  # classes without coordinates: tagged, never located
+    int8: Int8Check | None = None  # how int8 compares with fp32; None where none was built
+    int8_skipped: str | None = None  # why no int8 was built, where train chose not to build one
 
 
 def train(

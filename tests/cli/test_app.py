@@ -7,8 +7,6 @@ import pytest
 from typer.testing import CliRunner
 
 from landmark_tag.cli import app
-from landmark_tag.cli import training as training_cli
-from landmark_tag.training.models import DEFAULT_BACKBONE
 
 HEAVY_MODULES = ("torch", "torchvision", "timm", "matplotlib")
 
@@ -23,10 +21,6 @@ def test_importing_the_cli_does_not_load_torch():
     assert done.stdout.strip() == "[]"
 
 
-def test_train_default_backbone_matches_the_library():
-    assert training_cli.DEFAULT_BACKBONE == DEFAULT_BACKBONE
-
-
 @pytest.mark.parametrize(
     "args",
     [
@@ -36,6 +30,8 @@ def test_train_default_backbone_matches_the_library():
         ["predict", "a.jpg", "--device", "gpu"],
         ["report", "tags.parquet", "--format", "xls"],
         ["evaluate", "-m", "m.pt", "--data", ".", "--device", "cuda:x"],
+        ["train", "transfer", "--device", "gpu"],
+        ["train", "bogus"],
     ],
 )
 def test_bad_option_values_are_usage_errors(args):

@@ -135,13 +135,16 @@ def test_evaluate_writes_files_only_where_asked(tmp_path, folder, monkeypatch):
 
 def test_every_train_option_reaches_the_training_config(monkeypatch):
     import inspect
+    from dataclasses import fields
 
     from landmark_tag.cli import training as training_cli
+    from landmark_tag.options import command_line_of
     from landmark_tag.training.config import TrainConfig
 
     captured = {}
     monkeypatch.setattr(training_cli, "_run_training", captured.update)
     assert runner.invoke(app, ["train", "transfer", "--negatives", "n", "--seed", "3"]).exit_code == 0
-    assert set(captured) == set(inspect.signature(training_cli.train_command).parameters)
+    offered = {f.name for f in fields(TrainConfig) if command_line_of(f) is not None}
+    assert set(captured) == offered == set(inspect.signature(training_cli.train_command).parameters)
     config = TrainConfig(**captured)
     assert (config.kind, config.negatives, config.seed) == ("transfer", ["n"], 3)

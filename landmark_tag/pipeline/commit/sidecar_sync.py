@@ -94,12 +94,12 @@ def sync_sidecars(
     tags = []
     for index, row, place in zip(rows, picked, places, strict=True):
         keyword, code = (row["landmark_1"], row["estimated_country"]) if tagged_now[index] else (None, None)
-        code = place or code  # the country the location lies in, where its whole circle does
         if source[index] is None:
             # Withheld (its sources disagree): the landmark's country is as doubtful as its place.
             code = code if not np.isnan(lat[index]) else None  # (own GPS: the landmark agrees with it)
             tag = SidecarTag(keyword, country_code=code, remove_location=True)
         else:
+            code = place or code  # the country our location lies in, where its whole circle does
             method = f"landmark-tag: {source[index]}"
             if source[index] != "landmark":
                 method += f", within {radius[index]:,.0f} m"
