@@ -41,16 +41,39 @@ def countries_at(lat: np.ndarray, lon: np.ndarray, radius_m: np.ndarray) -> np.n
     rows = np.flatnonzero(~np.isnan(lat) & ~np.isnan(lon))
     found[rows] = _countries(lat[rows], lon[rows])
     wide = rows[(np.nan_to_num(radius_m[rows]) > CIRCLE_CHECK_M) & (found[rows] != None)]  # noqa: E711
-    if not len(wide):
-        return found
-    # The circle's points, rounded to about 10 m: photos placed close together share their lookups.
-    dlat = radius_m[wide] / METRES_PER_DEGREE
-    dlon = dlat / np.maximum(np.cos(np.radians(lat[wide])), 1e-6)
-    angles = np.arange(8) * np.pi / 4
-    ys = np.clip(lat[wide][:, None] + dlat[:, None] * np.sin(angles), -90, 90).round(4)
-    xs = ((lon[wide][:, None] + dlon[:, None] * np.cos(angles) + 540) % 360 - 180).round(4)
-    points, inverse = np.unique(np.stack([ys.ravel(), xs.ravel()], axis=1), axis=0, return_inverse=True)
-    around = _countries(points[:, 0], points[:, 1])[inverse.reshape(-1)].reshape(len(wide), 8)
-    agree = (around == found[wide][:, None]).all(axis=1)
-    found[wide[~agree]] = None
+    cache: dict[int, str | None] = {}  # a point's country, by its cell of about 100 m
+    for start in range(0, len(wide), CHUNK_ROWS):  # in chunks: eight points a row add up
+        chunk = wide[start : start + CHUNK_ROWS]
+        keys = _circle_cells(lat[chunk], lon[chunk], radius_m[chunk])
+        cells, inverse = np.unique(keys, return_inverse=True)
+        new = [int(cell) for cell in cells if int(cell) not in cache]
+        if new:
+            ys, xs = _cell_centres(np.array(new, dtype=np.int64))
+            cache.update(zip(new, _countries(ys, xs), strict=True))
+        around = np.array([cache[int(cell)] for cell in cells], dtype=object)[inverse.reshape(-1)]
+        agree = (around.reshape(len(chunk), 8) == found[chunk][:, None]).all(axis=1)
+        found[chunk[~agree]] = None
     return found
+
+
+# Circle points are looked up by cells of a thousandth of a degree (about 110 m, the polygons' own
+# accuracy): photos placed close together share their lookups.
+CELLS_PER_DEGREE = 1000
+CHUNK_ROWS = 1_000_000
+
+
+def _circle_cells(lat: np.ndarray, lon: np.ndarray, radius_m: np.ndarray) -> np.ndarray:
+    """The cells of eight points on each location's circle, as (rows, 8) integer keys."""
+    dlat = radius_m / METRES_PER_DEGREE
+    dlon = dlat / np.maximum(np.cos(np.radians(lat)), 1e-6)
+    angles = np.arange(8) * np.pi / 4
+    ys = np.clip(lat[:, None] + dlat[:, None] * np.sin(angles), -90, 90)
+    xs = (lon[:, None] + dlon[:, None] * np.cos(angles) + 540) % 360 - 180
+    row = np.round((ys + 90) * CELLS_PER_DEGREE).astype(np.int64)
+    column = np.round((xs + 180) * CELLS_PER_DEGREE).astype(np.int64) % (360 * CELLS_PER_DEGREE)
+    return row * (360 * CELLS_PER_DEGREE) + column
+
+
+def _cell_centres(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    row, column = np.divmod(keys, 360 * CELLS_PER_DEGREE)
+    return row / CELLS_PER_DEGREE - 90, column / CELLS_PER_DEGREE - 180
