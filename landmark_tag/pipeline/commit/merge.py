@@ -18,7 +18,7 @@ from landmark_tag.files.results import iter_result_batches
 from landmark_tag.locating.fixes import Fixes, LocateSettings
 from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, locate, screenshots
 from landmark_tag.pipeline.commit.newest import NewestRows
-from landmark_tag.pipeline.commit.rejudge import Rejudge, count_rejudged
+from landmark_tag.pipeline.commit.rejudge import JUDGING_COLUMNS, Rejudge
 from landmark_tag.pipeline.commit.relocate import count_withdrawn, located_batches
 from landmark_tag.pipeline.commit.sidecar import SidecarWriter
 from landmark_tag.pipeline.commit.sidecar_sync import (
@@ -156,11 +156,13 @@ def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | No
     every_sidecar = sidecars is not None and (
         scan.given.full or (previous and not SidecarsInStep(target).exists())
     )
+    new = journal.existing() or drop or not located or tracks or every_sidecar
     # Screenshots are placed by time only with --locate-screenshots: a run with it places them, and a
     # run without it takes out what an earlier one placed.
-    screenshots = scan.locating.locate_screenshots
-    new = journal.existing() or drop or not located or tracks or every_sidecar or screenshots
-    if new or count_rejudged(target, scan.judge) or _screenshots_placed(target):
+    earlier = None if new or scan.locating.locate_screenshots else _survey(target, scan.judge)
+    if earlier is not None and not earlier.rejudged and not _screenshots_placed(target, earlier):
+        result.locations = earlier.sources  # the output stays as it is: its locations, counted
+    else:
         result = merge_output(
             journal,
             previous=previous,
@@ -171,15 +173,47 @@ def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | No
             sidecars=sidecars,
             every_sidecar=every_sidecar,
         )
-    else:  # the output stays as it is: its locations, counted
-        result.locations = _count_sources(target)
     journal.clear()
     return result
 
 
-def _screenshots_placed(target: OutputTarget) -> bool:
-    """Whether an earlier run placed screenshots by time or a track (with --locate-screenshots)."""
-    if "location_source" not in target.columns():
+@dataclass
+class _Earlier:
+    """What an earlier output says about whether it must be written again, and its locations."""
+
+    rejudged: int = 0  # rows the thresholds in force would give another status
+    sources: dict[str, int] = field(default_factory=dict)  # rows located, by source
+    placed_without_camera: bool = False  # rows naming no camera placed by time or a track
+
+
+def _survey(target: OutputTarget, judge: Judge | None) -> _Earlier:
+    """One pass over the few columns of an earlier output that decide whether it stays as it is."""
+    names = set(target.columns())
+    judging = [c for c in JUDGING_COLUMNS if c in names] if judge is not None else []
+    locating = [c for c in ("location_source", "camera") if c in names]
+    found = _Earlier()
+    for batch in target.batches(columns=[*judging, *locating]):
+        table = pa.Table.from_batches([batch])
+        if judge is not None:
+            found.rejudged += judge.count_changes(table.select(judging))
+        if "location_source" not in names:
+            continue
+        source = table.column("location_source")
+        for item in pc.value_counts(source).to_pylist():
+            if item["values"] in SOURCES:
+                found.sources[item["values"]] = found.sources.get(item["values"], 0) + item["counts"]
+        if "camera" in names:
+            by_time = pc.fill_null(pc.is_in(source, value_set=pa.array(["time", "track"])), False)
+            found.placed_without_camera |= bool(
+                pc.any(pc.and_(by_time, pc.is_null(table.column("camera")))).as_py()
+            )
+    return found
+
+
+def _screenshots_placed(target: OutputTarget, earlier: _Earlier) -> bool:
+    """Whether an earlier run placed screenshots by time or a track (with --locate-screenshots). The
+    paths are read only where the survey found photos naming no camera placed so."""
+    if not earlier.placed_without_camera:
         return False
     for batch in target.batches(columns=["path", "camera", "location_source"]):
         table = pa.Table.from_batches([batch])
@@ -187,14 +221,3 @@ def _screenshots_placed(target: OutputTarget) -> bool:
         if (screenshots(table) & pc.fill_null(by_time, False).to_numpy(zero_copy_only=False)).any():
             return True
     return False
-
-
-def _count_sources(target: OutputTarget) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    if "location_source" not in target.columns():
-        return counts
-    for batch in target.batches(columns=["location_source"]):
-        for item in pc.value_counts(batch.column("location_source")).to_pylist():
-            if item["values"] in SOURCES:
-                counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
-    return counts

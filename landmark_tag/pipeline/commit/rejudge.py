@@ -7,21 +7,10 @@ import pyarrow as pa
 
 from landmark_tag.files.results import conform, result_schema
 from landmark_tag.pipeline.judge import Judge
-from landmark_tag.pipeline.target import OutputTarget
 
-
-def count_rejudged(previous: OutputTarget, judge: Judge | None) -> int:
-    """How many rows of an existing output `judge` would give another status (another threshold
-    than the run that wrote them); reads only the columns that judging needs. None (no landmark
-    model): none."""
-    if judge is None:
-        return 0
-    columns = set(previous.columns())
-    wanted: list[str] = [c for c in ("status", "model", "probability_1", "landmark_score") if c in columns]
-    changes = 0
-    for batch in previous.batches(columns=wanted):
-        changes += judge.count_changes(pa.Table.from_batches([batch]))
-    return changes
+# What judging a stored row reads (`Judge.count_changes`): the status, the model that made it, its
+# top-1 probability and its landmark score.
+JUDGING_COLUMNS = ("status", "model", "probability_1", "landmark_score")
 
 
 class Rejudge:
