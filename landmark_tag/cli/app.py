@@ -97,18 +97,6 @@ def check_device(value: str) -> str:
     return value
 
 
-def check_gpx_offset(value: str | None) -> str | None:
-    """--gpx-offset: seconds or +HH:MM[:SS], within 50 years."""
-    from landmark_tag.pipeline.config import offset_seconds  # no torch
-
-    if value is not None:
-        try:
-            offset_seconds(value)
-        except ConfigError as exc:
-            raise typer.BadParameter(str(exc).removeprefix("gpx_offset (--gpx-offset) ")) from None
-    return value
-
-
 # C0 and C1 control characters: what photos and files say (a camera's Model, a path) is printed as
 # text, never as terminal escapes (clearing the screen, setting the window's title) or rich markup.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -124,13 +112,6 @@ def stdout_console() -> Console:
     would otherwise wrap every long line at 80 columns."""
     console = Console()
     return console if console.is_terminal else Console(width=1000)
-
-
-def check_engine(value: str) -> str:
-    """--engine: local or ray."""
-    if value in ("local", "ray"):
-        return value
-    raise typer.BadParameter(f"{value!r} is not an engine: use local or ray")
 
 
 def _print_version(value: bool) -> None:

@@ -96,10 +96,11 @@ def discover_photos(
     stats = stats if stats is not None else DiscoveryStats()
     paths = [os.fspath(p) for p in inputs]
     _check_inputs_exist(paths, storage_options)
-    local = _LocalWalk(recursive, include_hidden, extensions, stats)
+    walk = _LocalWalk(recursive, include_hidden, extensions, stats)
     seen_urls: set[str] = set()
     for item in paths:
-        if on_disk(item) is None:
+        local = on_disk(item)
+        if local is None:
             for found in _discover_remote(
                 item, recursive, include_hidden, extensions, stats, storage_options
             ):
@@ -107,7 +108,7 @@ def discover_photos(
                     seen_urls.add(found.path)
                     yield found
         else:
-            yield from local.input(item)
+            yield from walk.input(local)
 
 
 def _check_inputs_exist(paths: list[str], storage_options: dict[str, Any] | None) -> None:
@@ -131,11 +132,11 @@ class _LocalWalk:
     seen: set[tuple[int, int]] = field(default_factory=set)
 
     def input(self, item: str) -> Iterator[PhotoFile]:
-        """One input: a folder (walked) or a single file."""
+        """One input on this machine's disk: a folder (walked) or a single file."""
         # Folders by their canonical names: a tree scanned through a symlink must give the same
         # paths, or an output would hold every photo twice. A file keeps its own name (a link's,
         # whose sidecar photo managers look for beside it).
-        given = Path(on_disk(item) or item).expanduser().absolute()
+        given = Path(item).expanduser().absolute()
         path = given.resolve() if given.is_dir() else given.parent.resolve() / given.name
         st = path.stat()
         if path.is_dir():

@@ -91,11 +91,6 @@ LOCATION_COLUMN_NAMES = (
     "location_note",
     "place_country",
 )
-# What the commit sets besides: when a photo was taken in UTC, and what says so.
-TIME_COLUMN_NAMES = ("taken_at", "taken_at_source")
-# taken_at_source: the photo's own offset tag; its camera's offset, learned from its photos' GPS
-# times; its GPS fix's time; the time zone where it was taken, on that date.
-TAKEN_AT_SOURCES = ("exif", "camera", "gps_time", "zone")
 
 
 def output_format(path: str | os.PathLike, requested: str | None = None) -> str:
@@ -138,7 +133,9 @@ def result_schema(k: int) -> pa.Schema:
         pa.field("taken_at", _TIMESTAMP),
         pa.field("taken_local", pa.timestamp("us")),
         pa.field("taken_offset", pa.string()),
-        pa.field("taken_at_source", pa.string()),  # TAKEN_AT_SOURCES: what ties taken_at to UTC
+        # What ties taken_at to UTC (set at commit, locating.locate): exif, the photo's own offset tag;
+        # camera, its camera's offset learned from GPS times; gps_time, its fix's; zone, the time zone.
+        pa.field("taken_at_source", pa.string()),
         pa.field("gps_time", _TIMESTAMP),
         pa.field("camera", pa.string()),
         pa.field("model", pa.string()),

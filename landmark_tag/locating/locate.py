@@ -55,7 +55,7 @@ NOTE_TRACK_KEPT = "track and time disagree; the track is kept"
 
 @dataclass
 class Located:
-    table: pa.Table  # the location and time columns (LOCATION_COLUMN_NAMES, TIME_COLUMN_NAMES)
+    table: pa.Table  # LOCATION_COLUMN_NAMES, then taken_at and taken_at_source: row for row
     clocks: list[str] = field(default_factory=list)  # what was learned of the clocks, to report
     sources: dict[str, int] = field(default_factory=dict)  # rows located by each source
 
