@@ -58,6 +58,10 @@ def between_longitudes(lon1: np.ndarray, lon2: np.ndarray, share: np.ndarray) ->
     return wrap_longitude(lon1 + share * wrap_longitude(np.asarray(lon2) - lon1))
 
 
+# A degree of latitude (and of longitude at the equator), in metres: near enough for radii and scales.
+METRES_PER_DEGREE = 111_320.0
+
+
 def valid_coordinates(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Where (lat, lon) is a place: finite, in range, and not 0,0 (what receivers write before a fix)."""
     with np.errstate(invalid="ignore"):

@@ -12,7 +12,8 @@ from importlib import resources
 import numpy as np
 import tzfpy
 
-METRES_PER_DEGREE = 111_320.0
+from landmark_tag.locating.fixes import METRES_PER_DEGREE
+
 # Below this radius, the circle is not checked: the polygons are within about 110 m of the borders.
 CIRCLE_CHECK_M = 100.0
 

@@ -22,12 +22,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from landmark_tag.locating.fixes import METRES_PER_DEGREE
 from landmark_tag.report.page import file_name
 
 MAP_POINTS = 3000
 SOURCE_COLOURS = {"gps": "#2b6cb0", "track": "#2f855a", "time": "#dd6b20", "landmark": "#805ad5"}
 LOCATION_INPUT = ["path", "location_latitude", "location_longitude", "location_source", "location_radius_m"]
-METRES_PER_DEGREE = 111_320.0
 MIN_SPAN_DEGREES = 0.005  # about 500 m: a view no smaller, even for one photo
 VIEW_ASPECT = 2.0  # width : height
 # 1:110m outlines are generalised to tens of kilometres: drawn only in views at least this wide.
