@@ -89,7 +89,10 @@ LOCATION_COLUMN_NAMES = (
     "location_source",
     "location_radius_m",
     "location_note",
+    "place_city",
+    "place_region",
     "place_country",
+    "place_source",
 )
 
 
@@ -121,7 +124,11 @@ def result_schema(k: int) -> pa.Schema:
         pa.field("location_source", pa.string()),  # gps, time or landmark
         pa.field("location_radius_m", pa.float64()),
         pa.field("location_note", pa.string()),  # why there is none, where that is worth saying
-        pa.field("place_country", pa.string()),  # ISO 3166-1 alpha-2, where the location's circle is
+        # The place the location's whole circle lies in (locating.places), and the data behind it.
+        pa.field("place_city", pa.string()),
+        pa.field("place_region", pa.string()),
+        pa.field("place_country", pa.string()),  # ISO 3166-1 alpha-2
+        pa.field("place_source", pa.string()),
         pa.field("estimated_latitude", pa.float64()),
         pa.field("estimated_longitude", pa.float64()),
         pa.field("estimated_country", pa.string()),

@@ -32,7 +32,7 @@ import pyarrow.compute as pc
 from landmark_tag.files.results import Status
 from landmark_tag.locating.clocks import SPAN_CLOCK_S, align, align_by_span, camera_offsets, groups
 from landmark_tag.locating.fixes import Candidates, Fixes, LocateSettings, distance_m, offer_neighbours
-from landmark_tag.locating.places import countries_at
+from landmark_tag.locating.places import place_names
 from landmark_tag.locating.zones import zone_utc
 
 SOURCES = ("gps", "track", "time", "landmark")
@@ -41,6 +41,9 @@ INPUT_COLUMNS = [
     "path", "status", "gps_latitude", "gps_longitude", "estimated_latitude", "estimated_longitude",
     "taken_at", "taken_at_source", "taken_local", "gps_time", "camera",
 ]  # fmt: skip
+# What the place names are based on (README, "Columns"): the time-zone borders and Natural Earth's
+# 1:10m admin-1 lines for country and region, GeoNames' places of 1000 people or more for the city.
+PLACE_SOURCE = "tz-borders+naturalearth-10m+geonames-1000"
 NOTE_FIXES_DISAGREE = "the fixes around it disagree"
 NOTE_SCREENSHOT = "a screenshot (no camera): its time says where the phone was, not what it shows"
 # A picture no camera took: no camera make or model in its EXIF, and a PNG (what phones and computers
@@ -314,13 +317,17 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
     taken[by_zone] = zone_utc(photos.local[by_zone], lat[by_zone], lon[by_zone])
     taken_source[by_zone & ~np.isnan(taken)] = "zone"
     known = ~np.isnan(taken)
+    names = place_names(lat, lon, radius)
     columns = {
         "location_latitude": pa.array(lat, pa.float64(), mask=~located),
         "location_longitude": pa.array(lon, pa.float64(), mask=~located),
         "location_source": pa.array(source, pa.string()),
         "location_radius_m": pa.array(np.round(radius, 1), pa.float64(), mask=~located),
         "location_note": pa.array(note, pa.string()),
-        "place_country": pa.array(countries_at(lat, lon, radius), pa.string()),
+        "place_city": pa.array(names.city, pa.string()),
+        "place_region": pa.array(names.region, pa.string()),
+        "place_country": pa.array(names.country, pa.string()),
+        "place_source": pa.array([PLACE_SOURCE if code else None for code in names.country], pa.string()),
         "taken_at": pa.array(np.round(np.nan_to_num(taken) * 1e6).astype(np.int64), mask=~known).cast(
             pa.timestamp("us", tz="UTC")
         ),

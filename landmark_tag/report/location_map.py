@@ -23,11 +23,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from landmark_tag.locating.fixes import METRES_PER_DEGREE
-from landmark_tag.report.page import file_name
+from landmark_tag.report.page import PLACE_COLUMNS, file_name, place_text
 
 MAP_POINTS = 3000
 SOURCE_COLOURS = {"gps": "#2b6cb0", "track": "#2f855a", "time": "#dd6b20", "landmark": "#805ad5"}
-LOCATION_INPUT = ["path", "location_latitude", "location_longitude", "location_source", "location_radius_m"]
+LOCATION_INPUT = [
+    "path",
+    "location_latitude",
+    "location_longitude",
+    "location_source",
+    "location_radius_m",
+    *PLACE_COLUMNS,
+]
 MIN_SPAN_DEGREES = 0.005  # about 500 m: a view no smaller, even for one photo
 VIEW_ASPECT = 2.0  # width : height
 # 1:110m outlines are generalised to tens of kilometres: drawn only in views at least this wide.
@@ -41,6 +48,7 @@ class _Point:
     source: str
     radius_m: float | None
     name: str
+    place: str = ""  # "Flint, Wales, GB", as far as it is known
 
 
 @dataclass
@@ -82,11 +90,17 @@ class LocatedPhotos:
         seen = self.total - located.num_rows + np.arange(located.num_rows)
         slots = np.where(seen < self.limit, seen, np.floor(self._random.random(len(seen)) * (seen + 1)))
         kept = np.flatnonzero(slots < self.limit)
-        rows = located.take(pa.array(kept)).select(LOCATION_INPUT).to_pylist()
+        present = [name for name in LOCATION_INPUT if name in located.schema.names]  # older outputs: fewer
+        rows = located.take(pa.array(kept)).select(present).to_pylist()
         for slot, row in zip(slots[kept].astype(int), rows, strict=True):
             lat, lon = row["location_latitude"], row["location_longitude"]
             point = _Point(
-                lat, lon, row["location_source"] or "", row["location_radius_m"], file_name(row["path"])
+                lat,
+                lon,
+                row["location_source"] or "",
+                row["location_radius_m"],
+                file_name(row["path"]),
+                place_text(row),
             )
             if slot == len(self.sample):
                 self.sample.append(point)
@@ -133,7 +147,8 @@ def map_section(located: LocatedPhotos) -> str:
         colour = SOURCE_COLOURS.get(point.source, "#444")
         within = f", within {point.radius_m:,.0f} m" if point.radius_m is not None else ""
         who = point.name if count == 1 else f"{count:,} photos, as {point.name}"
-        title = escape(f"{who}: {point.source}{within}", quote=True)
+        place = f" in {point.place}" if point.place else ""
+        title = escape(f"{who}{place}: {point.source}{within}", quote=True)
         if point.radius_m is not None and point.radius_m / METRES_PER_DEGREE > dot:
             shapes.append(
                 f'<circle cx="{x:.6f}" cy="{y:.6f}" r="{point.radius_m / METRES_PER_DEGREE:.6f}" '

@@ -175,20 +175,29 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
     )
 
 
+PLACE_COLUMNS = ("place_city", "place_region", "place_country")
+
+
+def place_text(row: dict[str, Any]) -> str:
+    """The place a located photo lies in, as far as it is known: "Flint, Wales, GB"."""
+    names = (row.get("place_city"), row.get("place_region"), row.get("place_country"))
+    return ", ".join(name for name in names if name)
+
+
 def _location(row: dict[str, Any]) -> list[str]:
-    """The photo's location, where its own GPS does not already say it: its source and radius, or
-    why it has none."""
+    """The photo's place, and its location where its own GPS does not already say it: its source
+    and radius, or why it has none."""
     source, note = row.get("location_source"), row.get("location_note")
     if source is not None and row.get("location_latitude") is not None:
         lines = []
+        place = place_text(row) or (row.get("estimated_country") if source == "landmark" else None)
+        if place:
+            lines.append(f'<div class="place">{esc(place)}</div>')
         if source != "gps":
             where = _coordinates(row["location_latitude"], row["location_longitude"])
             radius = row.get("location_radius_m")
             within = f", within {radius:,.0f} m" if radius is not None else ""
-            landmark_country = row.get("estimated_country") if source == "landmark" else None
-            country = row.get("place_country") or landmark_country
-            country_text = f" ({esc(country)})" if country else ""
-            lines.append(f'<div class="where">location ({esc(source)}{within}): {where}{country_text}</div>')
+            lines.append(f'<div class="where">location ({esc(source)}{within}): {where}</div>')
         if note:  # located, with a word on a source that disagreed
             lines.append(f'<div class="where note">{esc(note)}</div>')
         return lines

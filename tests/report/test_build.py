@@ -168,6 +168,8 @@ def test_each_card_says_where_its_location_came_from_and_how_sure(tmp_path):
         location_source=["time", None],
         location_radius_m=[350.0, None],
         location_note=[None, "track and time disagree"],
+        place_city=["Anderlecht", None],
+        place_region=["Brussels", None],
         place_country=["BE", None],
     )
     out = tmp_path / "tags.parquet"
@@ -175,12 +177,12 @@ def test_each_card_says_where_its_location_came_from_and_how_sure(tmp_path):
     build_report(ReportConfig(str(out), str(tmp_path / "r.html"), workers=0))
     cards = section_items(lxml.html.parse(str(tmp_path / "r.html")).getroot(), "no_landmark")
     texts = sorted(card.text_content() for card in cards)
-    assert "location (time, within 350 m): 50.8812, 4.3285 (BE)" in texts[0]
+    assert "Anderlecht, Brussels, BElocation (time, within 350 m): 50.8812, 4.3285" in texts[0]
     assert "no location: track and time disagree" in texts[1]
     (located,) = (
         lxml.html.parse(str(tmp_path / "r.html")).getroot().xpath('//section[@id="map"]//circle/title')
     )
-    assert located.text_content() == "a.jpg: time, within 350 m"
+    assert located.text_content() == "a.jpg in Anderlecht, Brussels, BE: time, within 350 m"
 
 
 def test_unreadable_photos_get_a_placeholder(scanned, tmp_path):
@@ -326,7 +328,7 @@ def test_a_tagged_card_gives_its_place_once_and_a_located_card_its_note(tmp_path
     document = lxml.html.parse(str(tmp_path / "r.html")).getroot()
     (tagged,) = section_items(document, "tagged")
     assert tagged.text_content().count("30.3285, 35.4444") == 1
-    assert "location (landmark, within 2,000 m): 30.3285, 35.4444 (JO)" in tagged.text_content()
+    assert "JOlocation (landmark, within 2,000 m): 30.3285, 35.4444" in tagged.text_content()
     (other,) = section_items(document, "no_landmark")
     assert "location (track, within 60 m)" in other.text_content()
     assert "track and time disagree; the track is kept" in other.text_content()

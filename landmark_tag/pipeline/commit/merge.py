@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from landmark_tag.files.results import iter_result_batches
+from landmark_tag.files.results import LOCATION_COLUMN_NAMES, iter_result_batches
 from landmark_tag.locating.fixes import Fixes, LocateSettings
 from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, locate, screenshots
 from landmark_tag.pipeline.commit.newest import NewestRows
@@ -147,14 +147,15 @@ def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | No
     target = journal.target
     drop = work.removed if scan.given.prune else set()
     result = MergeResult(work.unchanged + len(work.removed), 0)
-    # An output written before locations existed gets them now, with nothing else new.
-    located = previous and "location_source" in target.columns()
+    # An output written before locations (or their place names, or when the photos were taken)
+    # existed gets them now, with nothing else new.
+    located = previous and {*LOCATION_COLUMN_NAMES, "taken_at_source"} <= set(target.columns())
     tracks = plan.track is not None and len(plan.track) > 0  # may be new: they can locate any row
     # Every sidecar is brought up to the output with --full (a deleted or restored sidecar is
     # repaired too), and where the sidecars are not known to follow an earlier output (a run without
-    # --write-xmp moved locations, or one from before the mark).
+    # --write-xmp moved locations, or one from before the mark), or the output had no place names.
     every_sidecar = sidecars is not None and (
-        scan.given.full or (previous and not SidecarsInStep(target).exists())
+        scan.given.full or (previous and (not located or not SidecarsInStep(target).exists()))
     )
     new = journal.existing() or drop or not located or tracks or every_sidecar
     # Screenshots are placed by time only with --locate-screenshots: a run with it places them, and a

@@ -6,11 +6,12 @@ convention, which keeps `IMG_1234.jpg` and `IMG_1234.heic` apart). When only `IM
 (the Lightroom and Capture One convention), that file is updated instead of starting a second one.
 The photo itself is never touched.
 
-A sidecar gets the landmark's name as a keyword (dc:subject), its coordinates as
-exif:GPSLatitude / exif:GPSLongitude, and its country as Iptc4xmpCore:CountryCode and
-photoshop:Country (digiKam, darktable and Lightroom read these). An existing sidecar is merged
+A sidecar gets the landmark's name as a keyword (dc:subject) and as Iptc4xmpCore:Location, the
+location's coordinates as exif:GPSLatitude / exif:GPSLongitude, and the place it lies in as
+Iptc4xmpCore:CountryCode, photoshop:Country, photoshop:State and photoshop:City (digiKam, darktable
+and Lightroom read these). An existing sidecar is merged
 with a namespace-aware XML parser: every other property and keyword stays as it was. Coordinates
-and a country already in the sidecar are kept unless landmark-tag wrote them itself (it records
+and place names already in the sidecar are kept unless landmark-tag wrote them itself (it records
 what it wrote under its own namespace), so a location set by hand is never overwritten; a re-run
 with a new answer replaces the old one.
 
@@ -44,8 +45,12 @@ from landmark_tag.pipeline.commit.xmp import (
     NS_X,
     descriptions,
     keyword_list,
+    merge_own_fields,
+    merge_unless_set_by_hand,
     qname,
     read_simple,
+    remove_own,
+    remove_own_fields,
     remove_simple,
     set_simple,
     xmp_coordinate,
@@ -80,7 +85,15 @@ class SidecarTag:
     # The location landmark-tag wrote before no longer holds (its sources now disagree, or the photo
     # has its own GPS): take it out, unless it was changed by hand since.
     remove_location: bool = False
+    # The region and city the location lies in (photoshop:State, photoshop:City), where known.
+    region: str | None = None
+    city: str | None = None
+    # The scan that found the location had no landmark model (landmarktag:Landmarks="off").
+    landmarks_off: bool = False
 
+
+# The place a location of landmark-tag's lies in, beside its country: where photo managers read them.
+PLACE_FIELDS = (qname("photoshop", "State"), qname("photoshop", "City"))
 
 REMOVE_LOCATION = SidecarTag(None, remove_location=True)
 METHOD_PREFIX = "landmark-tag:"
@@ -104,25 +117,35 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
     # What landmark-tag wrote last time, so a new answer replaces it and nothing else.
     if tag.keyword is not None:
         _merge_keyword(rdf, tag.keyword)
+        # IPTC Core's name of the place shown (a sublocation): the landmark.
+        location = (qname("Iptc4xmpCore", "Location"),)
+        merge_unless_set_by_hand(rdf, location, (tag.keyword,), qname("landmarktag", "LocationName"))
     if tag.remove_location:
         _remove_own_location(rdf)
     elif tag.latitude is not None and tag.longitude is not None:
         coordinates = (xmp_coordinate(tag.latitude, "N", "S"), xmp_coordinate(tag.longitude, "E", "W"))
         props = (qname("exif", "GPSLatitude"), qname("exif", "GPSLongitude"))
-        if _merge_unless_set_by_hand(rdf, props, coordinates, qname("landmarktag", "Location")):
+        if merge_unless_set_by_hand(rdf, props, coordinates, qname("landmarktag", "Location")):
             set_simple(rdf, qname("exif", "GPSProcessingMethod"), tag.method)
             error = qname("exif", "GPSHPositioningError")
             if tag.radius_m is not None:  # a rational, as EXIF stores it
                 set_simple(rdf, error, f"{round(tag.radius_m)}/1")
             else:
                 remove_simple(rdf, error)
+        merge_own_fields(
+            rdf, dict(zip(PLACE_FIELDS, (tag.region, tag.city), strict=True)), qname("landmarktag", "Place")
+        )
+        if tag.landmarks_off:  # found without a landmark model: a later scan with one may say more
+            set_simple(rdf, qname("landmarktag", "Landmarks"), "off")
+        else:
+            remove_simple(rdf, qname("landmarktag", "Landmarks"))
     if tag.country_code:
         code = tag.country_code.upper()
         country = pycountry.countries.get(alpha_2=code)
         # IPTC Core's code and Photoshop's name: where photo managers look for the country.
         props = (qname("Iptc4xmpCore", "CountryCode"), qname("photoshop", "Country"))
         values = (code, country.name if country is not None else code)
-        _merge_unless_set_by_hand(rdf, props, values, qname("landmarktag", "Country"))
+        merge_unless_set_by_hand(rdf, props, values, qname("landmarktag", "Country"))
     etree.cleanup_namespaces(root, top_nsmap=None, keep_ns_prefixes=None)
     if (
         existing is not None
@@ -173,45 +196,19 @@ def _merge_keyword(rdf: etree._Element, keyword: str) -> None:
         remove_simple(rdf, qname("landmarktag", "Landmark"))
 
 
-def _merge_unless_set_by_hand(
-    rdf: etree._Element, props: tuple[str, ...], values: tuple[str, ...], record: str
-) -> bool:
-    """Set `props` to `values` where the sidecar has none of them, or has what landmark-tag wrote
-    there itself (noted under `record`): a location or country set by hand is never overwritten.
-    Returns whether they are landmark-tag's (set now)."""
-    current = tuple(read_simple(rdf, prop) for prop in props)
-    ours = read_simple(rdf, record)
-    if all(value is None for value in current) or (ours is not None and " ".join(map(str, current)) == ours):
-        for prop, value in zip(props, values, strict=True):
-            set_simple(rdf, prop, value)
-        set_simple(rdf, record, " ".join(values))
-        return True
-    return False
-
-
-def _remove_own(rdf: etree._Element, props: tuple[str, ...], record: str) -> bool:
-    """Remove `props` if they still hold what landmark-tag wrote (noted under `record`): values
-    changed by hand stay. Returns whether they were removed."""
-    ours = read_simple(rdf, record)
-    current = " ".join(str(read_simple(rdf, prop)) for prop in props)
-    if ours is None or current != ours:
-        return False
-    for prop in (*props, record):
-        remove_simple(rdf, prop)
-    return True
-
-
 def _remove_own_location(rdf: etree._Element) -> None:
     """Remove the coordinates landmark-tag wrote (how it found them, their radius) and the country
     that came with them, where they are still what it wrote."""
     location = (qname("exif", "GPSLatitude"), qname("exif", "GPSLongitude"))
-    if _remove_own(rdf, location, qname("landmarktag", "Location")):
+    if remove_own(rdf, location, qname("landmarktag", "Location")):
         method = qname("exif", "GPSProcessingMethod")
         if (read_simple(rdf, method) or "").startswith(METHOD_PREFIX):
             remove_simple(rdf, method)
             remove_simple(rdf, qname("exif", "GPSHPositioningError"))
     country = (qname("Iptc4xmpCore", "CountryCode"), qname("photoshop", "Country"))
-    _remove_own(rdf, country, qname("landmarktag", "Country"))
+    remove_own(rdf, country, qname("landmarktag", "Country"))
+    remove_own_fields(rdf, PLACE_FIELDS, qname("landmarktag", "Place"))
+    remove_simple(rdf, qname("landmarktag", "Landmarks"))
 
 
 def sidecar_path(photo_path: str, storage_options: dict | None = None) -> str:

@@ -78,7 +78,8 @@ def sync_sidecars(
 ) -> None:
     """Bring the sidecars up to the published output, each written at most once. The rows from
     `fresh_from` on were tagged in this run: a tagged one gets its landmark, country and location;
-    a location comes with the country it lies in (`place_country`), where known.
+    a location comes with the place it lies in (`place_country`, `place_region`, `place_city`), where
+    known, and says whether the scan had landmarks off.
     Any other row's sidecar changes only when its location did (with `every_row`, every row's is
     brought up to date): what it may hold of ours is the row's earlier location, or for a tagged row
     without one, its landmark's place; what it should hold is the new location, unless that is the
@@ -86,25 +87,38 @@ def sync_sidecars(
     (`remove_location`)."""
     source, lat, lon = _ours(after)
     changed = np.ones(before.num_rows, dtype=bool) if every_row else changed_rows(before, after)
-    tagged_now = _tagged(before) & (np.arange(before.num_rows) >= fresh_from)
-    rows = np.flatnonzero(changed | tagged_now)
-    picked = before.select(["path", "landmark_1", "estimated_country"]).take(pa.array(rows)).to_pylist()
+    fresh = np.arange(before.num_rows) >= fresh_from
+    tagged_now = _tagged(before) & fresh
+    # A fresh row with a location of ours: its sidecar may say landmarks were off, and no longer be.
+    rows = np.flatnonzero(changed | tagged_now | (fresh & (source != None)))  # noqa: E711
+    picked = (
+        before.select(["path", "status", "landmark_1", "estimated_country"]).take(pa.array(rows)).to_pylist()
+    )
     radius = floats(after.column("location_radius_m"))
-    places = after.column("place_country").take(pa.array(rows)).to_pylist()
+    names = after.select(["place_country", "place_region", "place_city"]).take(pa.array(rows)).to_pylist()
     tags = []
-    for index, row, place in zip(rows, picked, places, strict=True):
+    for index, row, place in zip(rows, picked, names, strict=True):
         keyword, code = (row["landmark_1"], row["estimated_country"]) if tagged_now[index] else (None, None)
         if source[index] is None:
             # Withheld (its sources disagree): the landmark's country is as doubtful as its place.
             code = code if not np.isnan(lat[index]) else None  # (own GPS: the landmark agrees with it)
             tag = SidecarTag(keyword, country_code=code, remove_location=True)
         else:
-            code = place or code  # the country our location lies in, where its whole circle does
+            code = place["place_country"] or code  # our location's country, where its whole circle is
             method = f"landmark-tag: {source[index]}"
             if source[index] != "landmark":
                 method += f", within {radius[index]:,.0f} m"
             at = (float(lat[index]), float(lon[index]))
-            tag = SidecarTag(keyword, *at, code, method=method, radius_m=float(radius[index]))
+            tag = SidecarTag(
+                keyword,
+                *at,
+                code,
+                method=method,
+                radius_m=float(radius[index]),
+                region=place["place_region"],
+                city=place["place_city"],
+                landmarks_off=row["status"] == Status.LANDMARKS_OFF.value,
+            )
         tags.append((row["path"], tag))
     sidecars.write_tags(tags)
 

@@ -277,6 +277,57 @@ def test_exiftool_reads_back_keyword_and_coordinates(tmp_path):
 @pytest.mark.skipif(
     shutil.which("exiftool") is None, reason="exiftool (libimage-exiftool-perl) is not installed"
 )
+def test_exiftool_reads_back_the_iptc_place_and_a_place_set_by_hand_survives(tmp_path):
+    photo = tmp_path / "IMG_7.jpg"
+    photo.write_bytes(b"not read")
+    sidecar = tmp_path / "IMG_7.jpg.xmp"
+    sidecar.write_bytes(EXISTING)
+    colosseum = SidecarTag("Colosseum", 41.8902, 12.4922, "IT", region="Lazio", city="Rome")
+    write_sidecar(str(photo), colosseum)
+
+    def read_back() -> dict:
+        output = subprocess.run(
+            ["exiftool", "-json", "-XMP-photoshop:City", "-XMP-photoshop:State", "-XMP-photoshop:Country",
+             "-XMP-iptcCore:CountryCode", "-XMP-iptcCore:Location", "-XMP:Subject", str(sidecar)],
+            capture_output=True, check=True, text=True,
+        ).stdout  # fmt: skip
+        return json.loads(output)[0]
+
+    tags = read_back()
+    assert (tags["City"], tags["State"], tags["Country"], tags["CountryCode"]) == (
+        "Rome",
+        "Lazio",
+        "Italy",
+        "IT",
+    )
+    assert tags["Location"] == "Colosseum"
+    # A person corrects the city with exiftool; a later answer of ours leaves it (and the region) alone.
+    subprocess.run(["exiftool", "-overwrite_original", "-XMP-photoshop:City=Roma", str(sidecar)], check=True)
+    write_sidecar(str(photo), SidecarTag("Colosseum", 41.8902, 12.4922, "IT", region="Lazio", city="Rome 2"))
+    tags = read_back()
+    assert (tags["City"], tags["State"]) == ("Roma", "Lazio")
+    assert "holiday" in tags["Subject"]  # everything else of theirs stays
+    # Our own names are replaced by a new answer, and leave with the location.
+    write_sidecar(str(photo), colosseum)
+    fresh = tmp_path / "IMG_8.jpg"
+    fresh.write_bytes(b"")
+    write_sidecar(
+        str(fresh),
+        SidecarTag(None, 53.25, -3.13, "GB", method="landmark-tag: track", region="Wales", city="Flint"),
+    )
+    write_sidecar(
+        str(fresh),
+        SidecarTag(None, 53.19, -2.89, "GB", method="landmark-tag: track", region=None, city="Chester"),
+    )
+    moved = (tmp_path / "IMG_8.jpg.xmp").read_text()
+    assert "Chester" in moved and "Flint" not in moved and "Wales" not in moved
+    write_sidecar(str(fresh), REMOVE_LOCATION)
+    assert not (tmp_path / "IMG_8.jpg.xmp").exists()  # nothing else was in it: no empty shell
+
+
+@pytest.mark.skipif(
+    shutil.which("exiftool") is None, reason="exiftool (libimage-exiftool-perl) is not installed"
+)
 def test_exiftool_reads_the_radius_as_a_number_and_it_leaves_with_the_location(tmp_path):
     photo = tmp_path / "IMG_4.jpg"
     photo.write_bytes(b"not read")

@@ -44,6 +44,8 @@ def after(rows: list[dict]) -> pa.Table:
                 "location_longitude": row.get("at", (None, None))[1],
                 "location_radius_m": row.get("radius"),
                 "place_country": row.get("place"),
+                "place_region": row.get("region"),
+                "place_city": row.get("city"),
             }
             for row in rows
         ],
@@ -54,6 +56,8 @@ def after(rows: list[dict]) -> pa.Table:
                 ("location_longitude", pa.float64()),
                 ("location_radius_m", pa.float64()),
                 ("place_country", pa.string()),
+                ("place_region", pa.string()),
+                ("place_city", pa.string()),
             ]
         ),
     )
@@ -130,3 +134,24 @@ def test_a_withheld_location_is_taken_out_once_and_then_left_alone(tmp_path):
     sync_sidecars(published, after([{}, {}]), 2, again := SidecarWriter())
     assert (again.stats.written, again.stats.unchanged) == (1, 0)  # the legacy photo's, taken out
     assert "GPSLatitude" not in legacy.with_name("legacy.jpg.xmp").read_text()
+
+
+def test_a_location_comes_with_its_place_and_says_when_landmarks_were_off(tmp_path):
+    photo = tmp_path / "walk.jpg"
+    photo.write_bytes(b"")
+    located = {"source": "track", "at": (53.25, -3.13), "radius": 15.0, "place": "GB"}
+    place = {"region": "Wales", "city": "Flint"}
+    old = before([{"path": str(photo), "status": "landmarks_off"}])
+    sync_sidecars(old, after([{**located, **place}]), 0, SidecarWriter())
+    sidecar = (tmp_path / "walk.jpg.xmp").read_text()
+    for field in ("<photoshop:State>Wales<", "<photoshop:City>Flint<", "<Iptc4xmpCore:CountryCode>GB<"):
+        assert field in sidecar
+    assert "<landmarktag:Landmarks>off<" in sidecar
+    # A later scan with a model looked at it (no landmark): the sidecar no longer says it was off.
+    looked = before([{"path": str(photo), "status": "no_landmark", **located}])
+    sync_sidecars(looked, after([{**located, **place}]), 0, SidecarWriter())
+    assert "Landmarks" not in (tmp_path / "walk.jpg.xmp").read_text()
+    # The location is withdrawn: its place goes with it.
+    sync_sidecars(looked, after([{}]), 1, SidecarWriter())
+    sidecar = tmp_path / "walk.jpg.xmp"
+    assert not sidecar.exists() or "Flint" not in sidecar.read_text()

@@ -11,7 +11,10 @@ from tests.helpers import result_rows as rows
 COLUMNS = [
     "path", "status", "error", "gps_latitude", "gps_longitude",
     "location_latitude", "location_longitude", "location_source", "location_radius_m", "location_note",
+    "place_city",
+    "place_region",
     "place_country",
+    "place_source",
     "estimated_latitude", "estimated_longitude", "estimated_country",
     "landmark_1", "landmark_2", "probability_1", "probability_2", "landmark_score",
     "taken_at", "taken_local", "taken_offset", "taken_at_source", "gps_time", "camera",
