@@ -39,7 +39,13 @@ def hide_gps(path: Path) -> None:
 
 
 def located(
-    tmp_path: Path, folder: Path, hidden_share: float, seed: int, model: Path | None, gpx: bool = False
+    tmp_path: Path,
+    folder: Path,
+    hidden_share: float,
+    seed: int,
+    model: Path | None,
+    gpx: bool = False,
+    more: tuple[str, ...] = (),
 ):
     """Scan a copy of `folder` with the GPS of a seeded share of its photos hidden (through the
     command line without a model); returns, per hidden photo, (error in m, stated radius), or None
@@ -61,7 +67,7 @@ def located(
         scan(ScanConfig([str(copy)], str(out), model=str(model), workers=0, min_confidence=1.0, gpx=tracks))
     else:  # as a new user runs it, with no model anywhere
         given = [f"--gpx={track}" for track in tracks]
-        result = CliRunner().invoke(app, ["scan", str(copy), "--out", str(out), *given])
+        result = CliRunner().invoke(app, ["scan", str(copy), "--out", str(out), *given, *more])
         assert result.exit_code == 0 and "landmarks are off" in result.output, result.output
     rows = read_results(out).set_index("path")
     if model is None:
@@ -116,5 +122,24 @@ def test_adding_the_walks_tracks_loses_no_location_and_the_radii_hold(tmp_path, 
 
 def test_without_any_model_the_walk_is_located_by_its_tracks_and_time(tmp_path):
     # A fresh install: no model trained, half the GPS hidden, the tracks given.
-    share, median, within, largest = shares(located(tmp_path, WALK, 0.5, 0, None, gpx=True))
+    results = located(tmp_path, WALK, 0.5, 0, None, gpx=True, more=("--write-xmp",))
+    share, median, within, largest = shares(results)
     assert share >= 0.95 and median <= 30 and within >= 0.85 and largest <= 5000
+    # Every located row is named (a walk in Jette, Brussels; within 3 km of Flanders: no region), and
+    # the sidecars and the report say that landmarks were off.
+    out = tmp_path / f"{WALK.name}-0.parquet"
+    rows = read_results(out)
+    assert set(rows["place_country"].dropna()) == {"BE"} and rows["place_country"].notna().all()
+    assert set(rows["place_city"].dropna()) == {"Brussels"}
+    found = [Path(path) for path, result in results.items() if result is not None]
+    sidecar = found[0].with_name(found[0].name + ".xmp").read_text()
+    for field in (
+        "<landmarktag:Landmarks>off<",
+        "<photoshop:City>Brussels<",
+        "<Iptc4xmpCore:CountryCode>BE<",
+    ):
+        assert field in sidecar
+    report = tmp_path / "report.html"
+    assert CliRunner().invoke(app, ["report", str(out), "--out", str(report)]).exit_code == 0
+    page = report.read_text()
+    assert "Landmarks off" in page and "Brussels, BE" in page
