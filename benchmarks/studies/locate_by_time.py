@@ -30,8 +30,8 @@ from PIL import ExifTags, Image
 
 from landmark_tag.files.discover import IMAGE_EXTENSIONS
 from landmark_tag.files.results import read_results
+from landmark_tag.locating.earth import distance_m
 from landmark_tag.locating.exif import read_exif
-from landmark_tag.locating.fixes import distance_m
 from landmark_tag.locating.tracks import read_tracks
 from landmark_tag.pipeline.scan import ScanConfig, scan
 

@@ -16,7 +16,7 @@ import numpy as np
 import shapely
 
 from landmark_tag.locating.circles import NONE
-from landmark_tag.locating.fixes import METRES_PER_DEGREE
+from landmark_tag.locating.earth import METRES_PER_DEGREE
 from landmark_tag.locating.places import zone_table
 from landmark_tag.locating.regions import region_at, regions
 

@@ -28,8 +28,9 @@ import pyarrow as pa
 
 from landmark_tag.files.discover import IMAGE_EXTENSIONS
 from landmark_tag.files.results import result_schema
+from landmark_tag.locating.earth import distance_m
 from landmark_tag.locating.exif import read_exif
-from landmark_tag.locating.fixes import Fixes, LocateSettings, distance_m
+from landmark_tag.locating.fixes import Fixes, LocateSettings
 from landmark_tag.locating.locate import INPUT_COLUMNS, locate
 from landmark_tag.locating.tracks import read_tracks
 

@@ -93,6 +93,7 @@ LOCATION_COLUMN_NAMES = (
     "place_region",
     "place_country",
     "place_source",
+    "named_place",
 )
 
 
@@ -129,6 +130,7 @@ def result_schema(k: int) -> pa.Schema:
         pa.field("place_region", pa.string()),
         pa.field("place_country", pa.string()),  # ISO 3166-1 alpha-2
         pa.field("place_source", pa.string()),
+        pa.field("named_place", pa.string()),  # --places: the user's name for where it is
         pa.field("estimated_latitude", pa.float64()),
         pa.field("estimated_longitude", pa.float64()),
         pa.field("estimated_country", pa.string()),

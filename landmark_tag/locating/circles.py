@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import pandas as pd
 
-from landmark_tag.locating.fixes import METRES_PER_DEGREE
+from landmark_tag.locating.earth import METRES_PER_DEGREE
 
 CELLS_PER_DEGREE = 1000
 MIN_RADIUS_M = 110.0  # over the ~80 m from a point to its cell's centre
@@ -66,14 +66,19 @@ def one_answer(answers: np.ndarray) -> np.ndarray:
     return np.where(low == high, high, NONE)
 
 
-def circle_cells(lat: np.ndarray, lon: np.ndarray, radius_m: np.ndarray) -> np.ndarray:
-    """The cells of eight points on each location's circle, as (rows, 8) integer keys."""
+def circle_points(lat: np.ndarray, lon: np.ndarray, radius_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Eight points on each location's circle: (latitudes, longitudes), each (rows, 8)."""
     dlat = radius_m / METRES_PER_DEGREE
     dlon = dlat / np.maximum(np.cos(np.radians(lat)), 1e-6)
     angles = np.arange(8) * np.pi / 4
     ys = np.clip(lat[:, None] + dlat[:, None] * np.sin(angles), -90, 90)
     xs = (lon[:, None] + dlon[:, None] * np.cos(angles) + 540) % 360 - 180
-    return cell_keys(ys, xs)
+    return ys, xs
+
+
+def circle_cells(lat: np.ndarray, lon: np.ndarray, radius_m: np.ndarray) -> np.ndarray:
+    """The cells of eight points on each location's circle, as (rows, 8) integer keys."""
+    return cell_keys(*circle_points(lat, lon, radius_m))
 
 
 def cell_keys(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:

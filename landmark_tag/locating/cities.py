@@ -21,7 +21,7 @@ import pandas as pd
 import shapely
 
 from landmark_tag.locating.circles import cell_centres, cell_keys
-from landmark_tag.locating.fixes import METRES_PER_DEGREE, distance_m
+from landmark_tag.locating.earth import METRES_PER_DEGREE, distance_m
 
 PEOPLE_PER_KM2 = 1500.0
 MIN_EXTENT_M = 1_500.0

@@ -9,7 +9,8 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from landmark_tag.locating.fixes import TRACK_GAP_S, Fixes, distance_m
+from landmark_tag.locating.earth import distance_m
+from landmark_tag.locating.fixes import TRACK_GAP_S, Fixes
 
 # A camera's clock offsets, learned from its photos with GPS time, must agree this closely (s):
 # clocks drift by seconds, and a photo's GPS time is its last fix, seconds old at most.

@@ -8,8 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import pairwise
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from landmark_tag.locating.earth import distance_m
+
+if TYPE_CHECKING:
+    from landmark_tag.locating.named_places import NamedPlaces
 
 # Track points further apart in time are a gap in the recording: a photo taken then, or before the
 # first point or after the last, is not on the track (the logger was off; the photographer anywhere).
@@ -42,6 +48,7 @@ class LocateSettings:
     # Screenshots and other pictures no camera took, placed by time and tracks too (--locate-screenshots):
     # their time says where the phone was, not what they show.
     locate_screenshots: bool = False
+    named_places: NamedPlaces | None = None  # --places: names a location, never moves it
 
     def radius_m(self, to_nearer_s: np.ndarray, between_m: np.ndarray, fix_radius_m: float) -> np.ndarray:
         return fix_radius_m + self.stray_m_per_s * to_nearer_s + self.spread_share * between_m
@@ -58,22 +65,11 @@ def between_longitudes(lon1: np.ndarray, lon2: np.ndarray, share: np.ndarray) ->
     return wrap_longitude(lon1 + share * wrap_longitude(np.asarray(lon2) - lon1))
 
 
-# A degree of latitude (and of longitude at the equator), in metres: near enough for radii and scales.
-METRES_PER_DEGREE = 111_320.0
-
-
 def valid_coordinates(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """Where (lat, lon) is a place: finite, in range, and not 0,0 (what receivers write before a fix)."""
     with np.errstate(invalid="ignore"):
         in_range = (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)
     return np.isfinite(lat) & np.isfinite(lon) & in_range & ~((lat == 0.0) & (lon == 0.0))
-
-
-def distance_m(lat1: np.ndarray, lon1: np.ndarray, lat2: np.ndarray, lon2: np.ndarray) -> np.ndarray:
-    """Great-circle distance in metres (haversine)."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lon2 - lon1) / 2) ** 2
-    return 2 * 6_371_000.0 * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,9 @@ import pyarrow.compute as pc
 
 from landmark_tag.files.results import Status
 from landmark_tag.locating.clocks import SPAN_CLOCK_S, align, align_by_span, camera_offsets, groups
-from landmark_tag.locating.fixes import Candidates, Fixes, LocateSettings, distance_m, offer_neighbours
+from landmark_tag.locating.earth import distance_m
+from landmark_tag.locating.fixes import Candidates, Fixes, LocateSettings, offer_neighbours
+from landmark_tag.locating.named_places import named_place_at
 from landmark_tag.locating.places import place_names
 from landmark_tag.locating.zones import zone_utc
 
@@ -318,6 +320,11 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
     taken_source[by_zone & ~np.isnan(taken)] = "zone"
     known = ~np.isnan(taken)
     names = place_names(lat, lon, radius)
+    named = (
+        named_place_at(settings.named_places, lat, lon, radius)
+        if settings.named_places is not None
+        else np.full(n, None, dtype=object)
+    )
     columns = {
         "location_latitude": pa.array(lat, pa.float64(), mask=~located),
         "location_longitude": pa.array(lon, pa.float64(), mask=~located),
@@ -328,6 +335,7 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
         "place_region": pa.array(names.region, pa.string()),
         "place_country": pa.array(names.country, pa.string()),
         "place_source": pa.array([PLACE_SOURCE if code else None for code in names.country], pa.string()),
+        "named_place": pa.array(named, pa.string()),
         "taken_at": pa.array(np.round(np.nan_to_num(taken) * 1e6).astype(np.int64), mask=~known).cast(
             pa.timestamp("us", tz="UTC")
         ),

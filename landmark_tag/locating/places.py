@@ -78,7 +78,8 @@ def place_names(lat: np.ndarray, lon: np.ndarray, radius_m: np.ndarray) -> Place
     on_land = table.country[region] == country_number("AQ")
     country[south] = np.where(on_land[south], country_number("AQ"), NONE)
     region[table.country[region] != country] = NONE
-    codes = np.where(country != NONE, COUNTRY_CODES[country], None)
+    codes = COUNTRY_CODES[country]
+    codes[country == NONE] = None
     return PlaceNames(codes, table.name[region], cities_at(lat, lon, radius_m, codes))
 
 

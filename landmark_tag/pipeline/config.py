@@ -82,6 +82,13 @@ class ScanConfig:
         help="Place screenshots (no camera in their EXIF; a PNG or a screenshot's name) by time and "
         "tracks too: their time says where the phone was, not what they show.",
     )
+    places: str | None = option(
+        None,
+        "--places",
+        help="Name your own places: a CSV (name, latitude, longitude, radius_m) or a GeoJSON of "
+        "points with radius_m, and polygons, each with a name. A located photo inside one gets its "
+        "name (the smallest, where they overlap).",
+    )
     write_xmp: bool = option(
         False,
         "--write-xmp",

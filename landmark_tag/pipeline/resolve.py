@@ -18,6 +18,7 @@ from landmark_tag.host.device import resolve_device
 from landmark_tag.host.names import check_device_name
 from landmark_tag.host.process import default_batch_size, default_threads, default_workers
 from landmark_tag.locating.fixes import LocateSettings
+from landmark_tag.locating.named_places import read_named_places
 from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.pipeline.config import ScanConfig, offset_seconds
 from landmark_tag.pipeline.inference import InferenceSettings, resolve_inference
@@ -108,5 +109,6 @@ def resolve_scan(config: ScanConfig, model: LoadedModel | None) -> ResolvedScan:
         locating=LocateSettings(
             gpx_offset_s=offset_seconds(config.gpx_offset) if config.gpx_offset is not None else None,
             locate_screenshots=config.locate_screenshots,
+            named_places=read_named_places(config.places) if config.places is not None else None,
         ),
     )

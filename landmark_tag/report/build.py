@@ -84,13 +84,22 @@ class _Overview:
     last_scan: dt.datetime | None = None
     landmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     located: LocatedPhotos = field(default_factory=LocatedPhotos)
+    named_places: Counter = field(default_factory=Counter)  # photos per --places name
 
 
 def _overview(config: ReportConfig) -> _Overview:
     """Counts per status, model and landmark, and the scan times, from a pass over a few columns."""
     overview = _Overview(k=result_k(config.results, config.results_format, config.storage_options))
     present = result_columns(config.results, config.results_format, config.storage_options)
-    wanted = ["status", "landmark_1", "probability_1", "estimated_country", "model", "scanned_at"]
+    wanted = [
+        "status",
+        "landmark_1",
+        "probability_1",
+        "estimated_country",
+        "model",
+        "scanned_at",
+        "named_place",
+    ]
     mapped = "location_latitude" in present  # outputs of older versions have no locations to map
     if mapped:
         wanted += [c for c in LOCATION_INPUT if c not in wanted]
@@ -103,6 +112,7 @@ def _overview(config: ReportConfig) -> _Overview:
         overview.rows += batch.num_rows
         overview.counts.update(data["status"])
         overview.models.update(m for m in data["model"] if m)
+        overview.named_places.update(name for name in data.get("named_place", []) if name)
         times = [t for t in data["scanned_at"] if t is not None]
         if times:
             overview.first_scan = min([overview.first_scan or times[0], *times])
@@ -259,7 +269,7 @@ def build_report(config: ReportConfig, progress: PhotoProgress | None = None) ->
             counts = {s.value: overview.counts.get(s.value, 0) for s in Status}
             html.write(page.header(title, _facts(config, overview), counts))
             landmarks = sorted(overview.landmarks)
-            html.write(page.controls(landmarks, [s for s in counts if counts[s]]))
+            html.write(page.controls(landmarks, [s for s in counts if counts[s]], overview.named_places))
             html.write(map_section(overview.located))
             if not overview.rows:
                 html.write("<section><p>This output has no photos.</p></section>\n")

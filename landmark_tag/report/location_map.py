@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from landmark_tag.locating.fixes import METRES_PER_DEGREE
+from landmark_tag.locating.earth import METRES_PER_DEGREE
 from landmark_tag.report.page import PLACE_COLUMNS, file_name, place_text
 
 MAP_POINTS = 3000

@@ -72,17 +72,26 @@ def header(title: str, facts: list[tuple[str, str]], counts: Mapping[str, int]) 
     )
 
 
-def controls(landmarks: list[str], statuses: list[str]) -> str:
+def controls(landmarks: list[str], statuses: list[str], places: dict[str, int] | None = None) -> str:
+    """The sort, the landmark filter, the named-place filter (where --places named any photo: the
+    photos of every section inside that place) and the sections shown."""
     options = "".join(f'<option value="{esc(name)}">{esc(name)}</option>' for name in landmarks)
     boxes = "".join(
         f'<label><input type="checkbox" class="status" value="{esc(s)}" checked> {esc(s)}</label>'
         for s in statuses
     )
+    where = ""
+    if places:
+        named = "".join(
+            f'<option value="{esc(name)}">{esc(name)} ({count:,})</option>'
+            for name, count in sorted(places.items())
+        )
+        where = f'<label>Place <select id="place"><option value="">all</option>{named}</select></label>'
     return (
         '<nav><label>Sort <select id="sort"><option value="order">as in the output</option>'
         '<option value="confidence">by confidence</option><option value="landmark">by landmark</option>'
         f'</select></label><label>Landmark <select id="landmark"><option value="">all</option>{options}'
-        f"</select></label>Show {boxes}</nav>\n"
+        f"</select></label>{where}Show {boxes}</nav>\n"
     )
 
 
@@ -131,7 +140,8 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
     p = row.get("probability_1")
     hidden = " hidden" if index >= PAGE_SIZE else ""
     attributes = (
-        f'data-i="{index}" data-p="{p if p is not None else -1:.6f}" data-landmark="{esc(top or "")}"'
+        f'data-i="{index}" data-p="{p if p is not None else -1:.6f}" data-landmark="{esc(top or "")}" '
+        f'data-place="{esc(row.get("named_place") or "")}"'
     )
     caption = []
     if top is not None and row.get("status") == "no_landmark":
@@ -191,8 +201,10 @@ def _location(row: dict[str, Any]) -> list[str]:
     if source is not None and row.get("location_latitude") is not None:
         lines = []
         place = place_text(row) or (row.get("estimated_country") if source == "landmark" else None)
-        if place:
-            lines.append(f'<div class="place">{esc(place)}</div>')
+        named = row.get("named_place")  # the user's own name for it (--places)
+        shown = " · ".join(text for text in (named, place) if text)
+        if shown:
+            lines.append(f'<div class="place">{esc(shown)}</div>')
         if source != "gps":
             where = _coordinates(row["location_latitude"], row["location_longitude"])
             radius = row.get("location_radius_m")

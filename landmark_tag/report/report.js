@@ -32,19 +32,24 @@
     });
   });
   var sort = document.getElementById('sort'), landmark = document.getElementById('landmark');
+  // The named-place filter (--places) applies to the photos of every section.
+  var place = document.getElementById('place') || {value: ''};
   function apply() {
-    var by = sort.value, want = landmark.value;
-    document.querySelectorAll('.sortable').forEach(function (c) {
-      var list = items(c);
-      list.sort(function (a, b) {
-        if (by === 'confidence') return b.dataset.p - a.dataset.p;
-        if (by === 'landmark') {
-          return a.dataset.landmark.localeCompare(b.dataset.landmark) || b.dataset.p - a.dataset.p;
-        }
-        return a.dataset.i - b.dataset.i;
-      });
+    var by = sort.value, want = landmark.value, where = place.value;
+    document.querySelectorAll('.grid').forEach(function (c) {
+      var list = items(c), sortable = c.classList.contains('sortable');
+      if (sortable) {
+        list.sort(function (a, b) {
+          if (by === 'confidence') return b.dataset.p - a.dataset.p;
+          if (by === 'landmark') {
+            return a.dataset.landmark.localeCompare(b.dataset.landmark) || b.dataset.p - a.dataset.p;
+          }
+          return a.dataset.i - b.dataset.i;
+        });
+      }
       list.forEach(function (e) {
-        e.dataset.match = (!want || e.dataset.landmark === want) ? '1' : '0';
+        var ok = (!want || !sortable || e.dataset.landmark === want) && (!where || e.dataset.place === where);
+        e.dataset.match = ok ? '1' : '0';
         c.appendChild(e);
       });
       c.dataset.shown = PAGE; refresh(c);
@@ -61,16 +66,19 @@
   function remember() {
     var hidden = boxes.filter(function (b) { return !b.checked; }).map(function (b) { return b.value; });
     var view = new URLSearchParams({sort: sort.value, landmark: landmark.value});
+    if (place.value) view.set('place', place.value);
     if (hidden.length) view.set('hide', hidden.join(','));
     history.replaceState(null, '', '#' + view.toString());
     apply(); showStatuses();
   }
   sort.addEventListener('change', remember); landmark.addEventListener('change', remember);
+  if (place.addEventListener) place.addEventListener('change', remember);
   boxes.forEach(function (box) { box.addEventListener('change', remember); });
   var saved = new URLSearchParams(location.hash.slice(1));
-  if (saved.has('sort') || saved.has('landmark') || saved.has('hide')) {
+  if (saved.has('sort') || saved.has('landmark') || saved.has('hide') || saved.has('place')) {
     sort.value = saved.get('sort') || 'order';
     landmark.value = saved.get('landmark') || '';
+    place.value = saved.get('place') || '';
     var hide = (saved.get('hide') || '').split(',');
     boxes.forEach(function (box) { box.checked = hide.indexOf(box.value) < 0; });
     apply(); showStatuses();

@@ -312,6 +312,7 @@ def test_every_option_scan_config_declares_reaches_it_from_the_command_line(tmp_
     [
         (["--gpx-offset", "+01:00"], "only applies with GPS tracks (--gpx)"),
         (["--gpx", "nowhere.gpx"], "the GPS track (--gpx) nowhere.gpx does not exist"),
+        (["--places", "nowhere.csv"], "places file nowhere.csv (--places): no such file"),
     ],
 )
 def test_gps_track_options_that_cannot_work_are_one_line_each(

@@ -4,7 +4,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from landmark_tag.locating.fixes import Fixes, LocateSettings, distance_m
+from landmark_tag.locating.earth import distance_m
+from landmark_tag.locating.fixes import Fixes, LocateSettings
 from landmark_tag.locating.locate import NOTE_FIXES_DISAGREE, NOTE_SCREENSHOT, locate
 
 NOTE_DISAGREE = "time and landmark disagree"

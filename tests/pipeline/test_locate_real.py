@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from landmark_tag.cli import app
 from landmark_tag.files.results import read_results
+from landmark_tag.locating.earth import distance_m
 from landmark_tag.locating.exif import read_exif
-from landmark_tag.locating.fixes import distance_m
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from tests.helpers import SHARED_DATA
 

@@ -127,3 +127,36 @@ def test_a_screenshot_taken_on_a_trip_is_not_placed_by_its_time(tmp_path):
     assert read_results(out).set_index("path").loc[str(shot), "location_source"] == "time"
     scan(ScanConfig([str(trip)], str(out)))  # nothing new, but the screenshot is taken out again
     assert pd.isna(read_results(out).set_index("path").loc[str(shot), "location_source"])
+
+
+def test_named_places_name_located_photos_in_the_output_and_their_sidecars(tmp_path, walk):
+    places = tmp_path / "places.csv"
+    places.write_text("name,latitude,longitude,radius_m\nThe tower,48.8587,2.2947,300\n", encoding="utf-8")
+    out = tmp_path / "tags.parquet"
+    scan(ScanConfig([str(walk)], str(out), places=str(places), write_xmp=True))
+    rows = read_results(out).set_index("path")
+    named = {path.rsplit("/", 1)[-1]: value for path, value in rows["named_place"].dropna().items()}
+    assert named == {"a.jpg": "The tower", "b.jpg": "The tower", "c.jpg": "The tower"}
+    # Own GPS or located by time: the sidecar names the place (a photo manager's Location).
+    for name in ("a.jpg", "b.jpg"):
+        assert "<Iptc4xmpCore:Location>The tower<" in (walk / f"{name}.xmp").read_text()
+    # A name set by hand wins; a later run with the place gone takes out only what was ours.
+    hand = walk / "c.jpg.xmp"
+    edited = "<Iptc4xmpCore:Location>Under the tower</Iptc4xmpCore:Location>"
+    hand.write_text(
+        hand.read_text().replace("<Iptc4xmpCore:Location>The tower</Iptc4xmpCore:Location>", edited)
+    )
+    places.write_text("name,latitude,longitude,radius_m\nElsewhere,40.0,-3.0,300\n", encoding="utf-8")
+    scan(ScanConfig([str(walk)], str(out), places=str(places), write_xmp=True))
+    assert read_results(out)["named_place"].isna().all()
+    assert edited in hand.read_text()
+    assert "The tower" not in (walk / "b.jpg.xmp").read_text()
+
+
+def test_a_bad_places_file_stops_the_scan_before_any_photo_is_read(tmp_path, walk):
+    places = tmp_path / "places.csv"
+    places.write_text("name,latitude,longitude\nHome,48.85,2.29\n", encoding="utf-8")
+    out = tmp_path / "tags.parquet"
+    with pytest.raises(ConfigError, match="no column radius_m"):
+        scan(ScanConfig([str(walk)], str(out), places=str(places)))
+    assert not out.exists() and not (tmp_path / "tags.parquet.parts").exists()

@@ -77,3 +77,25 @@ def test_sorting_and_filtering_in_the_browser(scanned, tmp_path):
     assert dom.xpath('//section[@id="section-failed"][@hidden]')
     assert dom.xpath('//section[@id="section-skipped_gps"][@hidden]')
     assert not dom.xpath('//section[@id="section-tagged"][@hidden]')
+
+
+def test_the_place_filter_shows_the_photos_of_a_named_place_in_every_section(scanned, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(scanned["out"])
+    status = table.column("status").to_pylist()
+    # The located photo (own GPS) and the first tagged one are at "Home".
+    home = {status.index("skipped_gps"), status.index("tagged")}
+    named = pa.array(["Home" if i in home else None for i in range(table.num_rows)], pa.string())
+    out = tmp_path / "named.parquet"
+    pq.write_table(table.set_column(table.schema.get_field_index("named_place"), "named_place", named), out)
+    report = tmp_path / "report.html"
+    build_report(ReportConfig(str(out), str(report), workers=0))
+    page = lxml.html.parse(str(report)).getroot()
+    assert page.xpath('//select[@id="place"]/option/text()') == ["all", "Home (2)"]
+    url = report.resolve().as_uri()
+    dom = lxml.html.fromstring(chromium("--dump-dom", f"{url}#place=Home", profile=tmp_path / "p"))
+    visible = dom.xpath("//figure[not(@hidden)]")
+    assert len(visible) == 2 and {f.get("data-place") for f in visible} == {"Home"}
+    assert "Home ·" in visible[0].text_content() + visible[1].text_content()

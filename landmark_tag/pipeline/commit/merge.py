@@ -151,6 +151,7 @@ def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | No
     # existed gets them now, with nothing else new.
     located = previous and {*LOCATION_COLUMN_NAMES, "taken_at_source"} <= set(target.columns())
     tracks = plan.track is not None and len(plan.track) > 0  # may be new: they can locate any row
+    tracks |= scan.locating.named_places is not None  # and places may be new: they can name any row
     # Every sidecar is brought up to the output with --full (a deleted or restored sidecar is
     # repaired too), and where the sidecars are not known to follow an earlier output (a run without
     # --write-xmp moved locations, or one from before the mark), or the output had no place names.

@@ -90,6 +90,8 @@ class SidecarTag:
     city: str | None = None
     # The scan that found the location had no landmark model (landmarktag:Landmarks="off").
     landmarks_off: bool = False
+    # The place's name for Iptc4xmpCore:Location (--places), before the landmark's.
+    location_name: str | None = None
 
 
 # The place a location of landmark-tag's lies in, beside its country: where photo managers read them.
@@ -117,9 +119,10 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
     # What landmark-tag wrote last time, so a new answer replaces it and nothing else.
     if tag.keyword is not None:
         _merge_keyword(rdf, tag.keyword)
-        # IPTC Core's name of the place shown (a sublocation): the landmark.
-        location = (qname("Iptc4xmpCore", "Location"),)
-        merge_unless_set_by_hand(rdf, location, (tag.keyword,), qname("landmarktag", "LocationName"))
+    # IPTC Core's name of the place shown (a sublocation): the user's own name for it, else the
+    # landmark; one that no longer holds is taken out, one set by hand stays.
+    location = {qname("Iptc4xmpCore", "Location"): tag.location_name or tag.keyword}
+    merge_own_fields(rdf, location, qname("landmarktag", "LocationName"))
     if tag.remove_location:
         _remove_own_location(rdf)
     elif tag.latitude is not None and tag.longitude is not None:
@@ -246,7 +249,8 @@ def write_sidecar(photo_path: str, tag: SidecarTag, storage_options: dict | None
     path = sidecar_path(photo_path, storage_options)
     try:
         existing = read_existing_sidecar(path, storage_options)
-        if existing is None and tag.remove_location and tag.keyword is None and tag.country_code is None:
+        nothing = tag.keyword is None and tag.country_code is None and tag.location_name is None
+        if existing is None and tag.remove_location and nothing:
             return None  # nothing to take out: no sidecar is started for it
         content = merge_sidecar(existing, tag)
         if content == existing:  # idempotent: an unchanged sidecar is not rewritten

@@ -21,7 +21,7 @@ from landmark_tag.pipeline.target import OutputTarget
 
 SIDECAR_COLUMNS = [
     "path", "landmark_1", "estimated_country", "location_latitude", "location_longitude", "location_source",
-    "location_note",
+    "location_note", "named_place",
 ]  # fmt: skip
 
 
@@ -90,19 +90,29 @@ def sync_sidecars(
     fresh = np.arange(before.num_rows) >= fresh_from
     tagged_now = _tagged(before) & fresh
     # A fresh row with a location of ours: its sidecar may say landmarks were off, and no longer be.
-    rows = np.flatnonzero(changed | tagged_now | (fresh & (source != None)))  # noqa: E711
+    # A row whose named place (--places) changed: its sidecar's Location follows, own GPS or not.
+    renamed = _renamed(before, after)
+    rows = np.flatnonzero(changed | tagged_now | (fresh & (source != None)) | renamed)  # noqa: E711
     picked = (
         before.select(["path", "status", "landmark_1", "estimated_country"]).take(pa.array(rows)).to_pylist()
     )
     radius = floats(after.column("location_radius_m"))
-    names = after.select(["place_country", "place_region", "place_city"]).take(pa.array(rows)).to_pylist()
+    columns = ["place_country", "place_region", "place_city", "named_place"]
+    names = after.select(columns).take(pa.array(rows)).to_pylist()
     tags = []
     for index, row, place in zip(rows, picked, names, strict=True):
         keyword, code = (row["landmark_1"], row["estimated_country"]) if tagged_now[index] else (None, None)
+        # The landmark of a photo tagged on an earlier run is in its sidecar already, as its Location.
+        landmark = row["landmark_1"] if row["status"] == Status.TAGGED.value else None
         if source[index] is None:
             # Withheld (its sources disagree): the landmark's country is as doubtful as its place.
-            code = code if not np.isnan(lat[index]) else None  # (own GPS: the landmark agrees with it)
-            tag = SidecarTag(keyword, country_code=code, remove_location=True)
+            # Own GPS: the landmark agrees with it, and a named place holds.
+            own_gps = not np.isnan(lat[index])
+            code = code if own_gps else None
+            named = place["named_place"] if own_gps else None
+            tag = SidecarTag(
+                keyword, country_code=code, remove_location=True, location_name=named or landmark
+            )
         else:
             code = place["place_country"] or code  # our location's country, where its whole circle is
             method = f"landmark-tag: {source[index]}"
@@ -118,9 +128,18 @@ def sync_sidecars(
                 region=place["place_region"],
                 city=place["place_city"],
                 landmarks_off=row["status"] == Status.LANDMARKS_OFF.value,
+                location_name=place["named_place"] or landmark,
             )
         tags.append((row["path"], tag))
     sidecars.write_tags(tags)
+
+
+def _renamed(before: pa.Table, after: pa.Table) -> np.ndarray:
+    """Per row, whether its named place (--places) is not the one earlier runs gave it."""
+    now = np.asarray(after.column("named_place").to_pylist(), dtype=object)
+    if "named_place" not in before.column_names:
+        return now != None  # noqa: E711 (elementwise)
+    return np.asarray(before.column("named_place").to_pylist(), dtype=object) != now
 
 
 def _tagged(table: pa.Table) -> np.ndarray:

@@ -46,6 +46,7 @@ def after(rows: list[dict]) -> pa.Table:
                 "place_country": row.get("place"),
                 "place_region": row.get("region"),
                 "place_city": row.get("city"),
+                "named_place": row.get("named"),
             }
             for row in rows
         ],
@@ -58,6 +59,7 @@ def after(rows: list[dict]) -> pa.Table:
                 ("place_country", pa.string()),
                 ("place_region", pa.string()),
                 ("place_city", pa.string()),
+                ("named_place", pa.string()),
             ]
         ),
     )

@@ -15,6 +15,7 @@ COLUMNS = [
     "place_region",
     "place_country",
     "place_source",
+    "named_place",
     "estimated_latitude", "estimated_longitude", "estimated_country",
     "landmark_1", "landmark_2", "probability_1", "probability_2", "landmark_score",
     "taken_at", "taken_local", "taken_offset", "taken_at_source", "gps_time", "camera",
