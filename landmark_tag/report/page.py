@@ -185,13 +185,15 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
     )
 
 
-PLACE_COLUMNS = ("place_city", "place_region", "place_country")
+PLACE_COLUMNS = ("named_place", "place_city", "place_region", "place_country")
 
 
 def place_text(row: dict[str, Any]) -> str:
-    """The place a located photo lies in, as far as it is known: "Flint, Wales, GB"."""
+    """The place a located photo lies in, as far as it is known: "Flint, Wales, GB", after the
+    name given to it (--places): "Home · Flint, Wales, GB"."""
     names = (row.get("place_city"), row.get("place_region"), row.get("place_country"))
-    return ", ".join(name for name in names if name)
+    place = ", ".join(name for name in names if name)
+    return " · ".join(text for text in (row.get("named_place"), place) if text)
 
 
 def _location(row: dict[str, Any]) -> list[str]:
@@ -201,10 +203,8 @@ def _location(row: dict[str, Any]) -> list[str]:
     if source is not None and row.get("location_latitude") is not None:
         lines = []
         place = place_text(row) or (row.get("estimated_country") if source == "landmark" else None)
-        named = row.get("named_place")  # the user's own name for it (--places)
-        shown = " · ".join(text for text in (named, place) if text)
-        if shown:
-            lines.append(f'<div class="place">{esc(shown)}</div>')
+        if place:
+            lines.append(f'<div class="place">{esc(place)}</div>')
         if source != "gps":
             where = _coordinates(row["location_latitude"], row["location_longitude"])
             radius = row.get("location_radius_m")
