@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from landmark_tag.model.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.pipeline.commit.merge import commit_scan
-from landmark_tag.pipeline.commit.sidecar import SidecarStats, SidecarWriter
+from landmark_tag.pipeline.commit.sidecar_files import SidecarStats, SidecarWriter
 from landmark_tag.pipeline.config import ScanConfig
 from landmark_tag.pipeline.engines.base import ScanWork, StageTiming
 from landmark_tag.pipeline.engines.registry import engine_named

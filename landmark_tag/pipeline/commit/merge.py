@@ -20,7 +20,7 @@ from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, locate, screens
 from landmark_tag.pipeline.commit.newest import NewestRows
 from landmark_tag.pipeline.commit.rejudge import JUDGING_COLUMNS, Rejudge
 from landmark_tag.pipeline.commit.relocate import count_withdrawn, located_batches
-from landmark_tag.pipeline.commit.sidecar import SidecarWriter
+from landmark_tag.pipeline.commit.sidecar_files import SidecarWriter
 from landmark_tag.pipeline.commit.sidecar_sync import (
     SIDECAR_COLUMNS,
     SidecarsInStep,

@@ -7,15 +7,8 @@ import time
 import pytest
 from lxml import etree
 
-from landmark_tag.pipeline.commit.sidecar import (
-    REMOVE_LOCATION,
-    SidecarError,
-    SidecarTag,
-    SidecarWriter,
-    merge_sidecar,
-    sidecar_path,
-    write_sidecar,
-)
+from landmark_tag.pipeline.commit.sidecar import REMOVE_LOCATION, SidecarError, SidecarTag, merge_sidecar
+from landmark_tag.pipeline.commit.sidecar_files import SidecarWriter, sidecar_path, write_sidecar
 from landmark_tag.pipeline.commit.xmp import PREFIXES, xmp_coordinate
 
 EIFFEL = SidecarTag("Eiffel Tower", 48.8584, 2.2945)
@@ -211,7 +204,7 @@ def test_writer_counts_failures_and_goes_on(tmp_path):
 def test_photos_that_share_a_sidecar_are_written_in_turn(tmp_path, monkeypatch):
     # IMG_n.jpg and IMG_n.cr2 with only IMG_n.xmp (Lightroom's naming) share it: written at once,
     # from two threads, the second write would drop the first's keyword or location.
-    from landmark_tag.pipeline.commit import sidecar as module
+    from landmark_tag.pipeline.commit import sidecar_files as module
 
     read = module.read_existing_sidecar
 

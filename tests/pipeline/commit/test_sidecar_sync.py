@@ -1,6 +1,7 @@
 import pyarrow as pa
 
-from landmark_tag.pipeline.commit.sidecar import SidecarTag, SidecarWriter, merge_sidecar
+from landmark_tag.pipeline.commit.sidecar import SidecarTag, merge_sidecar
+from landmark_tag.pipeline.commit.sidecar_files import SidecarWriter
 from landmark_tag.pipeline.commit.sidecar_sync import sync_sidecars
 from landmark_tag.pipeline.commit.xmp import xmp_coordinate
 
