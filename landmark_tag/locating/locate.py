@@ -27,13 +27,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from landmark_tag.files.results import Status
-from landmark_tag.locating.clocks import SPAN_CLOCK_S, align, align_by_span, camera_offsets, groups
+from landmark_tag.locating.by_track import locate_on_track
+from landmark_tag.locating.clocks import groups
 from landmark_tag.locating.earth import distance_m
 from landmark_tag.locating.fixes import Candidates, Fixes, LocateSettings, offer_neighbours
 from landmark_tag.locating.named_places import named_place_at
+from landmark_tag.locating.photos import Photos, to_place
 from landmark_tag.locating.places import place_names
 from landmark_tag.locating.zones import zone_utc
 
@@ -48,12 +48,6 @@ INPUT_COLUMNS = [
 PLACE_SOURCE = "tz-borders+naturalearth-10m+geonames-1000"
 NOTE_FIXES_DISAGREE = "the fixes around it disagree"
 NOTE_SCREENSHOT = "a screenshot (no camera): its time says where the phone was, not what it shows"
-# A picture no camera took: no camera make or model in its EXIF, and a PNG (what phones and computers
-# save their screens as) or a screenshot's name, in the languages phones name them in.
-SCREENSHOT_NAME = (
-    r"(\.png$|screenshot|screen[ _-]?shot|bildschirmfoto|captura|capture d.cran|schermafbeelding|"
-    r"sk.rmavbild|skjermbilde|schermata|снимок экрана|スクリーンショット|截屏|屏幕截图)"
-)
 NOTE_OFF_TRACK = "gps and track disagree"  # the photo keeps its own GPS
 NOTE_TRACK_KEPT = "track and time disagree; the track is kept"
 
@@ -65,77 +59,7 @@ class Located:
     sources: dict[str, int] = field(default_factory=dict)  # rows located by each source
 
 
-def _seconds(column: pa.ChunkedArray) -> np.ndarray:
-    """A timestamp column as float seconds, NaN where empty (naive ones as their wall clock)."""
-    return np.asarray(pc.cast(column, pa.int64()).to_numpy(zero_copy_only=False), dtype=float) / 1e6
-
-
-def floats(column: pa.ChunkedArray) -> np.ndarray:
-    """A float column as an array, NaN where empty."""
-    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
-
-
-def screenshots(table: pa.Table) -> np.ndarray:
-    """Per row of `table` (with `path` and `camera`), whether it is a picture no camera took."""
-    no_camera = np.asarray(pc.is_null(table.column("camera")).to_numpy(zero_copy_only=False), dtype=bool)
-    rows = np.flatnonzero(no_camera)  # only these can be screenshots: most photos name a camera
-    named = pc.match_substring_regex(table.column("path").take(rows), SCREENSHOT_NAME, ignore_case=True)
-    shot = np.zeros(table.num_rows, dtype=bool)
-    shot[rows] = np.asarray(pc.fill_null(named, False).to_numpy(zero_copy_only=False), dtype=bool)
-    return shot
-
-
-def _offset(seconds: float) -> str:
-    sign, seconds = ("-" if seconds < 0 else "+"), abs(round(seconds))
-    return f"{sign}{seconds // 3600:02d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
-class _Photos:
-    """The columns `locate` reads, as arrays, and each photo's clocks."""
-
-    def __init__(self, table: pa.Table) -> None:
-        self.n = table.num_rows
-        self.lat, self.lon = floats(table.column("gps_latitude")), floats(table.column("gps_longitude"))
-        self.own = ~np.isnan(self.lat) & ~np.isnan(self.lon)
-        self.local = _seconds(table.column("taken_local"))
-        self.gps_time = _seconds(table.column("gps_time"))
-        encoded = pc.dictionary_encode(table.column("camera")).combine_chunks()
-        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=float)
-        self.cameras = np.where(np.isnan(codes), -1, codes).astype(np.int64)
-        self.camera_names = encoded.dictionary.to_pylist()
-        self.tagged = np.asarray(
-            pc.equal(table.column("status"), Status.TAGGED.value).to_numpy(zero_copy_only=False), dtype=bool
-        )
-        self.screenshot = screenshots(table)
-        self.landmark_lat = floats(table.column("estimated_latitude"))
-        self.landmark_lon = floats(table.column("estimated_longitude"))
-        # UTC where the photo says it, else through its camera's learned offset, else its GPS time;
-        # a taken_at an earlier commit worked out (by this rule, or from the time zone) is worked
-        # out again, never read as the photo's own.
-        self.utc = _seconds(table.column("taken_at"))
-        inferred = pc.fill_null(pc.not_equal(table.column("taken_at_source"), "exif"), False)
-        self.utc[np.asarray(inferred.to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
-        self.utc_source = np.full(self.n, None, dtype=object)
-        self.utc_source[~np.isnan(self.utc)] = "exif"
-        # The photo's own offset tag: a phone's clock follows the zone it is in, and two bodies of one
-        # model (phones write no serial number) are two clocks when their offsets differ.
-        self.own_offset = self.local - self.utc
-        self.clocks: list[str] = []
-        for camera, offset in camera_offsets(self.local, self.gps_time, self.cameras).items():
-            mine = (self.cameras == camera) & np.isnan(self.utc)
-            self.utc[mine] = self.local[mine] - offset
-            self.utc_source[mine] = "camera"
-            self.clocks.append(
-                f"{self.camera_names[camera]}: clock {_offset(offset)} from UTC (from its GPS times)"
-            )
-        by_gps_time = np.isnan(self.utc) & ~np.isnan(self.gps_time)
-        self.utc[by_gps_time], self.utc_source[by_gps_time] = self.gps_time[by_gps_time], "gps_time"
-
-    def name(self, camera: int) -> str:
-        return self.camera_names[camera] if camera >= 0 else "photos without a camera name"
-
-
-def _clock_groups(photos: _Photos) -> np.ndarray:
+def _clock_groups(photos: Photos) -> np.ndarray:
     """Per photo, a key for the clock its `local` time is on: its camera and its own offset tag (no
     tag is a clock of its own); -1 where unknown."""
     _, offset_codes = np.unique(np.nan_to_num(photos.own_offset, nan=np.inf), return_inverse=True)
@@ -143,14 +67,9 @@ def _clock_groups(photos: _Photos) -> np.ndarray:
     return np.where((photos.cameras >= 0) & ~np.isnan(photos.local), keys, -1)
 
 
-def _targets(photos: _Photos, settings: LocateSettings) -> np.ndarray:
-    """The photos to place by time or on a track: those without GPS, screenshots only if asked."""
-    return np.flatnonzero(~photos.own & (settings.locate_screenshots | ~photos.screenshot))
-
-
-def _by_time(photos: _Photos, settings: LocateSettings) -> Candidates:
+def _by_time(photos: Photos, settings: LocateSettings) -> Candidates:
     found = Candidates.empty(photos.n)
-    targets, fixes = _targets(photos, settings), np.flatnonzero(photos.own)
+    targets, fixes = to_place(photos, settings), np.flatnonzero(photos.own)
     utc_fixes = Fixes.of(photos.utc[fixes], photos.lat[fixes], photos.lon[fixes])
     offer_neighbours(utc_fixes, targets, photos.utc[targets], settings, found)
     clocks = _clock_groups(photos)
@@ -163,112 +82,15 @@ def _by_time(photos: _Photos, settings: LocateSettings) -> Candidates:
     return found
 
 
-_GIVE_OFFSET = "give --gpx-offset to place them on the track"
-TRACK_SPREAD_PER_MEDIAN = 2.0
-
-
-def _by_track(photos: _Photos, track: Fixes, settings: LocateSettings) -> tuple[Candidates, Candidates]:
-    """Each photo's time on the track's clock, then its place on the track: for the photos without
-    GPS, and (to check them against it) for those with."""
-    found, checked = Candidates.empty(photos.n), Candidates.empty(photos.n)
-    by_span = np.zeros(0, dtype=np.int64)  # rows whose clock is known to its time zone only
-    # How far the camera's own GPS photos lay from the track (median), where they were aligned on it.
-    disagreement = np.zeros(photos.n)
-    if settings.gpx_offset_s is not None:
-        on_track = photos.local + settings.gpx_offset_s
-        photos.clocks.append(
-            f"tracks: {_offset(settings.gpx_offset_s)} from every camera's clock (--gpx-offset)"
-        )
-    else:
-        on_track = np.full(photos.n, np.nan)
-        in_utc = ~np.isnan(photos.utc)
-        clock = np.where(in_utc, photos.utc, photos.local)
-        keys = photos.cameras * 2 + in_utc  # a camera's photos in UTC, and those on its own clock
-        unaligned_utc = []
-        utc_offsets = []
-        everyone = np.flatnonzero(~np.isnan(clock))
-        for key, rows in groups(keys[everyone], everyone):
-            camera, utc_frame = key // 2, bool(key % 2)
-            fixes = rows[photos.own[rows]]
-            expected = 0.0 if utc_frame else None
-            alignment = (
-                align(track, clock[fixes], photos.lat[fixes], photos.lon[fixes], expected)
-                if len(fixes)
-                else None
-            )
-            frame = "in UTC" if utc_frame else "on its clock"
-            who = f"{photos.name(camera)} {frame}"
-            if alignment is not None:
-                offset = alignment.offset
-                on_track[rows] = clock[rows] + offset
-                disagreement[rows] = alignment.median_m
-                how = "its GPS photos agree" if offset == expected else "aligned on its GPS photos"
-                photos.clocks.append(
-                    f"tracks: {_offset(offset)} from {who}, {how}"
-                    f" (median {alignment.median_m:.0f} m from the track)"
-                )
-                if utc_frame:
-                    utc_offsets.append(offset)
-            elif utc_frame:
-                unaligned_utc.append(rows)
-            elif len(fixes):
-                others = len(rows) - len(fixes)
-                if others:
-                    photos.clocks.append(
-                        f"tracks: no offset from {who}: its {len(fixes)} GPS photos do not fall on the"
-                        f" track at any offset within a day; {_GIVE_OFFSET} ({others} photos)"
-                    )
-            else:
-                span_rows = _align_by_span(photos, track, rows, clock[rows], on_track)
-                by_span = np.r_[by_span, span_rows]
-        # Photos in UTC that no alignment covers: the tracks' own offset from UTC where photos showed
-        # it, else none (GPX times are UTC).
-        track_utc = float(np.median(utc_offsets)) if utc_offsets else 0.0
-        for rows in unaligned_utc:
-            on_track[rows] = clock[rows] + track_utc
-    targets = _targets(photos, settings)
-    offer_neighbours(track, targets, on_track[targets], settings, found, track=True)
-    # Where a camera's receiver and the track disagree by more than a track point's own radius
-    # allows, the radius holds that too: a 2-D normal error's 90th percentile is 1.8x its median.
-    here = found.found
-    found.radius[here] = np.maximum(found.radius[here], TRACK_SPREAD_PER_MEDIAN * disagreement[here])
-    own = np.flatnonzero(photos.own)
-    offer_neighbours(track, own, on_track[own], settings, checked, track=True)
-    if len(by_span):
-        rows = by_span[found.found[by_span]]
-        found.radius[rows] += track.extent_m(on_track[rows], found.lat[rows], found.lon[rows], SPAN_CLOCK_S)
-        found.radius[rows[found.radius[rows] > settings.max_radius_m]] = np.nan
-    return found, checked
-
-
-def _align_by_span(
-    photos: _Photos, track: Fixes, rows: np.ndarray, clock: np.ndarray, on_track: np.ndarray
-) -> np.ndarray:
-    """A camera's photos, with no GPS among them, placed on the track by the time zone that puts
-    them inside it (`clocks.align_by_span`); the rows so placed."""
-    alignment = align_by_span(track, clock)
-    placed = ~np.isnan(alignment.offsets)
-    on_track[rows[placed]] = clock[placed] + alignment.offsets[placed]
-    camera = photos.name(int(photos.cameras[rows[0]]))
-    for offset in alignment.found:
-        photos.clocks.append(
-            f"tracks: {_offset(offset)} from {camera} on its clock, the time zone that puts its photos"
-            " inside the track (no photo with GPS to align on)"
-        )
-    for trip in alignment.abstained:
-        photos.clocks.append(f"tracks: no offset from {camera} on its clock for {trip}; {_GIVE_OFFSET}")
-    return rows[placed]
-
-
 def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None) -> Located:
     """Every row's location (`table` holds at least INPUT_COLUMNS), with `track` the points of
     the GPS tracks given, if any."""
-    photos = _Photos(table)
+    photos = Photos(table)
     n = photos.n
     fixed = np.full(n, settings.fix_radius_m)
     gps = Candidates(photos.lat, photos.lon, np.where(photos.own, fixed, np.nan), np.zeros(n, bool))
     by_track, gps_on_track = (
-        _by_track(photos, track, settings)
+        locate_on_track(photos, track, settings)
         if track is not None and len(track)
         else (Candidates.empty(n), Candidates.empty(n))
     )

@@ -16,7 +16,8 @@ import pyarrow.compute as pc
 
 from landmark_tag.files.results import LOCATION_COLUMN_NAMES, iter_result_batches
 from landmark_tag.locating.fixes import Fixes, LocateSettings
-from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, locate, screenshots
+from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, locate
+from landmark_tag.locating.photos import screenshots
 from landmark_tag.pipeline.commit.newest import NewestRows
 from landmark_tag.pipeline.commit.rejudge import JUDGING_COLUMNS, Rejudge
 from landmark_tag.pipeline.commit.relocate import count_withdrawn, located_batches

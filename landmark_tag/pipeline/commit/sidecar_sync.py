@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from landmark_tag.files.results import Status
 from landmark_tag.files.storage import exists, publish, remove_file, staging_file
-from landmark_tag.locating.locate import floats
+from landmark_tag.locating.photos import floats
 from landmark_tag.pipeline.commit.sidecar import SidecarTag
 from landmark_tag.pipeline.commit.sidecar_files import SidecarWriter
 from landmark_tag.pipeline.target import OutputTarget
