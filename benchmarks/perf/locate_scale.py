@@ -1,7 +1,7 @@
 """How long the commit's location pass takes, and how much memory, as the output grows.
 
     python -m benchmarks.perf.locate_scale [--rows 1000000,10000000] [--cameras 200] [--gps-share 0.3]
-                                      [--track-days 30] [--untied]
+                                      [--track-days 30] [--untied] [--trips 20000]
 
 Makes an output table of ROWS photos from CAMERAS devices taking photos over a year (a share of them
 with GPS, the rest without; half the cameras with offset tags, the others tied to UTC by their GPS
@@ -10,7 +10,9 @@ resident memory it added. Each size runs in a fresh process, so one size's memor
 another's. With `--track-days`, a GPS track (a point every 10 s along the photos' walk, over the
 first days of the year) is given too, as `--gpx` does: every camera's clock is then aligned on it.
 With `--untied`, no photo has an offset tag or a GPS time, so every located photo's UTC comes from
-the time zone where it was taken.
+the time zone where it was taken. With `--trips N`, the year is N trips instead of one long walk,
+each starting at a random one of GeoNames' places anywhere in the world: the place names are then
+looked up for as many different places as a world traveller's library has.
 """
 
 from __future__ import annotations
@@ -24,11 +26,14 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from benchmarks.common import peak_memory_mb, run_fresh
+from landmark_tag.locating.cities import places
 from landmark_tag.locating.fixes import Fixes, LocateSettings
 from landmark_tag.locating.locate import locate
 
 
-def synthetic(rows: int, cameras: int, gps_share: float, untied: bool = False, seed: int = 0) -> pa.Table:
+def synthetic(
+    rows: int, cameras: int, gps_share: float, untied: bool = False, seed: int = 0, trips: int = 0
+) -> pa.Table:
     rng = np.random.default_rng(seed)
     camera = rng.integers(0, cameras, rows)
     start = 1_700_000_000.0
@@ -37,6 +42,13 @@ def synthetic(rows: int, cameras: int, gps_share: float, untied: bool = False, s
     local = utc + clock_offset
     has_gps = rng.random(rows) < gps_share
     walk = np.cumsum(rng.normal(0, 1e-4, (rows, 2)), axis=0) + np.array([50.0, 4.0])
+    if trips:  # each trip's walk starts afresh at one of the world's places
+        world = places()
+        starts = rng.integers(0, len(world.lat), trips)
+        trip = np.arange(rows) * trips // rows
+        first = np.searchsorted(trip, np.arange(trips))
+        walk -= walk[first][trip]
+        walk += np.column_stack([world.lat[starts], world.lon[starts]])[trip]
     tagged_offset = (camera % 2 == 0) & (not untied)
 
     def micros(values: np.ndarray, mask: np.ndarray) -> pa.Array:
@@ -74,8 +86,8 @@ def track_along(table: pa.Table, days: float) -> Fixes:
     return Fixes.of(points, *path.position_at(points))
 
 
-def one_size(rows: int, cameras: int, gps_share: float, track_days: float, untied: bool) -> dict:
-    table = synthetic(rows, cameras, gps_share, untied)
+def one_size(rows: int, cameras: int, gps_share: float, track_days: float, untied: bool, trips: int) -> dict:
+    table = synthetic(rows, cameras, gps_share, untied, trips=trips)
     track = track_along(table, track_days) if track_days else None
     before = peak_memory_mb()["main_peak_rss_mb"]
     started = time.perf_counter()
@@ -104,10 +116,12 @@ def main() -> None:
     parser.add_argument(
         "--untied", action="store_true", help="no offset tags, no GPS times: every UTC from the time zone"
     )
+    parser.add_argument("--trips", type=int, default=0, help="trips starting at places around the world")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        print(json.dumps(one_size(args.one, args.cameras, args.gps_share, args.track_days, args.untied)))
+        options = (args.cameras, args.gps_share, args.track_days, args.untied, args.trips)
+        print(json.dumps(one_size(args.one, *options)))
         return
     columns = ["rows", "seconds", "rows/s", "input columns MB", "memory added MB", "located by time",
                "by track", "UTC by zone"]  # fmt: skip
@@ -115,7 +129,8 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for rows in [int(r) for r in args.rows.split(",")]:
         options = ["--cameras", str(args.cameras), "--gps-share", str(args.gps_share),
-                   "--track-days", str(args.track_days), *(["--untied"] if args.untied else [])]  # fmt: skip
+                   "--track-days", str(args.track_days), *(["--untied"] if args.untied else []),
+                   "--trips", str(args.trips)]  # fmt: skip
         result = run_fresh(["-m", "benchmarks.perf.locate_scale", "--one", str(rows)], *options)
         by_time = result["sources"].get("time", 0) / rows
         by_track = result["sources"].get("track", 0) / rows

@@ -37,7 +37,7 @@ def main() -> None:
     # Zones of one country only, north of Antarctica (whose zones follow the claims on it).
     single = (zone != NONE) & (zones.countries_using[zone] == 1) & (lat[on_land] > -60)
     wrong = on_land[single & (zones.country[zone] != table.country[index[on_land]])]
-    shapes = table.tree.geometries.take(index[wrong])
+    shapes = table.shapes[index[wrong]]
     degrees = shapely.distance(shapely.boundary(shapes), shapely.points(lon[wrong], lat[wrong]))
     # A degree of longitude is shorter away from the equator: the larger of the two scales is an
     # upper bound on the distance.

@@ -33,7 +33,7 @@ def country_number(code: str) -> int:
 class Regions:
     country: np.ndarray  # per region, its country's number; one more entry, NONE, for no region
     name: np.ndarray  # per region; one more entry, None
-    tree: shapely.STRtree
+    shapes: np.ndarray  # per region, its (prepared) multipolygon
 
 
 @functools.cache
@@ -43,19 +43,23 @@ def regions() -> Regions:
         coords = np.cumsum(data["steps"], axis=0) / 10_000
         offsets = (data["ring_ends"], data["polygon_ends"], data["region_ends"])
         shapes = shapely.from_ragged_array(shapely.GeometryType.MULTIPOLYGON, coords, offsets)
+        shapely.prepare(shapes)  # point-in-polygon on prepared shapes: indexed edges, not every edge
         countries = [country_number(code) for code in data["country"].tolist()]
         return Regions(
             np.array([*countries, NONE], dtype=np.int64),
             np.array([*data["name"].tolist(), None], dtype=object),
-            shapely.STRtree(shapes),
+            shapes,
         )
 
 
 def region_at(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
     """The number of the region each point lies in; NONE outside every region (at sea)."""
     found = np.full(len(lat), NONE, dtype=np.int64)
-    points, region_index = regions().tree.query(shapely.points(lon, lat), predicate="intersects")
-    found[points] = region_index
+    # The points in a tree, each region asking for those it contains: the region is the prepared
+    # side of each test, which a tree of regions asked about points would not be.
+    points = shapely.STRtree(shapely.points(lon, lat))
+    region_index, point_index = points.query(regions().shapes, predicate="contains")
+    found[point_index] = region_index
     return found
 
 
