@@ -1,7 +1,7 @@
 """How long the commit's location pass takes, and how much memory, as the output grows.
 
     python -m benchmarks.perf.locate_scale [--rows 1000000,10000000] [--cameras 200] [--gps-share 0.3]
-                                      [--track-days 30] [--untied] [--trips 20000]
+                                      [--track-days 30] [--untied] [--trips 20000] [--nightly]
 
 Makes an output table of ROWS photos from CAMERAS devices taking photos over a year (a share of them
 with GPS, the rest without; half the cameras with offset tags, the others tied to UTC by their GPS
@@ -12,7 +12,9 @@ first days of the year) is given too, as `--gpx` does: every camera's clock is t
 With `--untied`, no photo has an offset tag or a GPS time, so every located photo's UTC comes from
 the time zone where it was taken. With `--trips N`, the year is N trips instead of one long walk,
 each starting at a random one of GeoNames' places anywhere in the world: the place names are then
-looked up for as many different places as a world traveller's library has.
+looked up for as many different places as a world traveller's library has. With `--nightly`, the
+pass runs a second time on its own output, as the next night's commit does with nothing moved: the
+place names are then kept, not looked up again.
 """
 
 from __future__ import annotations
@@ -86,9 +88,16 @@ def track_along(table: pa.Table, days: float) -> Fixes:
     return Fixes.of(points, *path.position_at(points))
 
 
-def one_size(rows: int, cameras: int, gps_share: float, track_days: float, untied: bool, trips: int) -> dict:
+def one_size(
+    rows: int, cameras: int, gps_share: float, track_days: float, untied: bool, trips: int, nightly: bool
+) -> dict:
     table = synthetic(rows, cameras, gps_share, untied, trips=trips)
     track = track_along(table, track_days) if track_days else None
+    if nightly:  # last night's output: its locations and names are in the table
+        last_night = locate(table, LocateSettings(), track).table
+        for name in last_night.column_names:
+            if name not in table.column_names:
+                table = table.append_column(name, last_night.column(name))
     before = peak_memory_mb()["main_peak_rss_mb"]
     started = time.perf_counter()
     located = locate(table, LocateSettings(), track).table
@@ -117,10 +126,11 @@ def main() -> None:
         "--untied", action="store_true", help="no offset tags, no GPS times: every UTC from the time zone"
     )
     parser.add_argument("--trips", type=int, default=0, help="trips starting at places around the world")
+    parser.add_argument("--nightly", action="store_true", help="time the pass on last night's output")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.one:
-        options = (args.cameras, args.gps_share, args.track_days, args.untied, args.trips)
+        options = (args.cameras, args.gps_share, args.track_days, args.untied, args.trips, args.nightly)
         print(json.dumps(one_size(args.one, *options)))
         return
     columns = ["rows", "seconds", "rows/s", "input columns MB", "memory added MB", "located by time",
@@ -130,7 +140,7 @@ def main() -> None:
     for rows in [int(r) for r in args.rows.split(",")]:
         options = ["--cameras", str(args.cameras), "--gps-share", str(args.gps_share),
                    "--track-days", str(args.track_days), *(["--untied"] if args.untied else []),
-                   "--trips", str(args.trips)]  # fmt: skip
+                   "--trips", str(args.trips), *(["--nightly"] if args.nightly else [])]  # fmt: skip
         result = run_fresh(["-m", "benchmarks.perf.locate_scale", "--one", str(rows)], *options)
         by_time = result["sources"].get("time", 0) / rows
         by_track = result["sources"].get("track", 0) / rows

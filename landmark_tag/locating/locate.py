@@ -27,13 +27,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from landmark_tag.locating.by_track import locate_on_track
 from landmark_tag.locating.clocks import groups
 from landmark_tag.locating.earth import distance_m
 from landmark_tag.locating.fixes import Candidates, Fixes, LocateSettings, offer_neighbours
 from landmark_tag.locating.named_places import named_place_at
-from landmark_tag.locating.photos import Photos, to_place
+from landmark_tag.locating.photos import Photos, floats, to_place
 from landmark_tag.locating.places import place_names
 from landmark_tag.locating.zones import zone_utc
 
@@ -42,7 +43,11 @@ SOURCES = ("gps", "track", "time", "landmark")
 INPUT_COLUMNS = [
     "path", "status", "gps_latitude", "gps_longitude", "estimated_latitude", "estimated_longitude",
     "taken_at", "taken_at_source", "taken_local", "gps_time", "camera",
+    # Where the output already has a location, and the names it looked up for it.
+    "location_latitude", "location_longitude", "location_radius_m", "place_city", "place_region",
+    "place_country", "place_source",
 ]  # fmt: skip
+PLACE_COLUMNS = ("place_city", "place_region", "place_country")
 # What the place names are based on (README, "Columns"): the time-zone borders and Natural Earth's
 # 1:10m admin-1 lines for country and region, GeoNames' places of 1000 people or more for the city.
 PLACE_SOURCE = "tz-borders+naturalearth-10m+geonames-1000"
@@ -141,7 +146,6 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
     taken[by_zone] = zone_utc(photos.local[by_zone], lat[by_zone], lon[by_zone])
     taken_source[by_zone & ~np.isnan(taken)] = "zone"
     known = ~np.isnan(taken)
-    names = place_names(lat, lon, radius)
     named = (
         named_place_at(settings.named_places, lat, lon, radius)
         if settings.named_places is not None
@@ -153,10 +157,7 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
         "location_source": pa.array(source, pa.string()),
         "location_radius_m": pa.array(np.round(radius, 1), pa.float64(), mask=~located),
         "location_note": pa.array(note, pa.string()),
-        "place_city": pa.array(names.city, pa.string()),
-        "place_region": pa.array(names.region, pa.string()),
-        "place_country": pa.array(names.country, pa.string()),
-        "place_source": pa.array([PLACE_SOURCE if code else None for code in names.country], pa.string()),
+        **_place_columns(table, lat, lon, np.round(radius, 1)),
         "named_place": pa.array(named, pa.string()),
         "taken_at": pa.array(np.round(np.nan_to_num(taken) * 1e6).astype(np.int64), mask=~known).cast(
             pa.timestamp("us", tz="UTC")
@@ -165,3 +166,44 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
     }
     counted = {name: int(np.count_nonzero(source == name)) for name in SOURCES}
     return Located(pa.table(columns), photos.clocks, {name: n for name, n in counted.items() if n})
+
+
+def _place_columns(
+    table: pa.Table, lat: np.ndarray, lon: np.ndarray, radius: np.ndarray
+) -> dict[str, pa.Array]:
+    """The place names of each location (`place_source` says what they are based on, for every
+    located row). A row whose location is the one the output already named, from the same data,
+    keeps its names: a nightly run looks up only the locations that are new or moved."""
+    located = ~np.isnan(lat)
+    kept = located & _named_before(table, lat, lon, radius)
+    redo = np.flatnonzero(located & ~kept)
+    names = place_names(lat[redo], lon[redo], radius[redo])
+    columns = {}
+    for name, found in zip(PLACE_COLUMNS, (names.city, names.region, names.country), strict=True):
+        fresh = np.full(len(lat), None, dtype=object)
+        fresh[redo] = found
+        column = pa.array(fresh, pa.string())
+        if kept.any():
+            column = pc.if_else(pa.array(kept), table.column(name).combine_chunks().cast(pa.string()), column)
+        columns[name] = column
+    source = pa.array(np.where(located, PLACE_SOURCE, ""), pa.string())
+    columns["place_source"] = pc.if_else(pa.array(located), source, pa.scalar(None, pa.string()))
+    return columns
+
+
+def _named_before(table: pa.Table, lat: np.ndarray, lon: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Per row, whether the output already holds this location (radius as written) and names looked
+    up for it from the data in use."""
+    if "place_source" not in table.column_names:
+        return np.zeros(len(lat), dtype=bool)
+    same_data = pc.fill_null(pc.equal(table.column("place_source"), PLACE_SOURCE), False)
+    held = [
+        floats(table.column(name))
+        for name in ("location_latitude", "location_longitude", "location_radius_m")
+    ]
+    return (
+        np.asarray(same_data.to_numpy(zero_copy_only=False), dtype=bool)
+        & (held[0] == lat)
+        & (held[1] == lon)
+        & (held[2] == radius)
+    )

@@ -426,3 +426,43 @@ def test_screenshots_are_not_placed_by_time_unless_asked(name):
 def test_a_camera_photo_saved_as_png_is_still_placed_by_time():
     rows = [row(gps=A, utc=0), row(gps=B, utc=600), row(utc=300, camera="Canon EOS 5D", path="/p/a.png")]
     assert located(rows)[2]["location_source"] == "time"
+
+
+def test_a_location_already_named_keeps_its_names_and_only_new_ones_are_looked_up(monkeypatch):
+    from landmark_tag.locating import locate as module
+
+    photos = table(
+        [
+            row(gps=(48.8584, 2.2945), utc=0, path="/p/a.jpg"),
+            row(utc=30, path="/p/b.jpg"),  # between a and c: placed by time
+            row(gps=(48.8590, 2.2950), utc=60, path="/p/c.jpg"),
+        ]
+    )
+    first = locate(photos, SETTINGS).table
+    assert first.column("place_city").to_pylist() == ["Paris"] * 3
+    assert first.column("place_source").null_count == 0
+    looked_up = []
+    real = module.place_names
+
+    def counting(lat, lon, radius):
+        looked_up.append(len(lat))
+        return real(lat, lon, radius)
+
+    monkeypatch.setattr(module, "place_names", counting)
+    # The next night: the output holds the names; photo c's GPS moved to Lyon.
+    held = photos
+    for name in first.column_names:
+        held = held.append_column(name, first.column(name)) if name not in held.column_names else held
+    moved = held.set_column(2, "gps_latitude", pa.array([48.8584, None, 45.7640]))
+    moved = moved.set_column(3, "gps_longitude", pa.array([2.2945, None, 4.8357]))
+    again = locate(moved, SETTINGS).table
+    assert looked_up == [1]  # c only (b between Paris and Lyon a minute apart: no location now)
+    assert again.column("place_city").to_pylist()[1] is None
+    assert again.column("place_city").to_pylist()[0] == "Paris"
+    assert again.column("place_city").to_pylist()[2] == "Lyon"
+    # Names from other data (an older version's) are looked up again.
+    older = held.set_column(
+        held.schema.get_field_index("place_source"), "place_source", pa.array(["old"] * 3)
+    )
+    locate(older, SETTINGS)
+    assert looked_up[-1] == 3
