@@ -44,10 +44,10 @@ class Places:
     # Places by how far their extent reaches (up to, their numbers, a tree of their points): a circle
     # is searched for small places only as far as a small place's extent reaches.
     groups: tuple[tuple[float, np.ndarray, shapely.STRtree], ...]
-    numbers: np.ndarray | None = None  # each place's number in the names (None: in order)
+    numbers: np.ndarray  # each place's number in the names
 
     def name(self, index: int) -> str:
-        number = int(self.numbers[index]) if self.numbers is not None else index
+        number = int(self.numbers[index])
         start = int(self.ends[number - 1]) if number else 0
         return self.names[start : int(self.ends[number])].decode("utf-8")
 
@@ -60,7 +60,9 @@ def places() -> Places:
         population, country = data["population"], data["country"]
         extent = np.clip(np.sqrt(population * 1e6 / (np.pi * PEOPLE_PER_KM2)), MIN_EXTENT_M, MAX_EXTENT_M)
         names, ends = data["names"].tobytes(), data["ends"]
-        everywhere = Places(lat, lon, extent, country, names, ends, _groups(lat, lon, extent))
+        everywhere = Places(
+            lat, lon, extent, country, names, ends, _groups(lat, lon, extent), np.arange(len(lat))
+        )
     # A seat GeoNames gives no population (Hanoi's districts) is part of the populated place it
     # lies well inside: that place is named there, and the seat is no rival to it.
     unknown = np.flatnonzero(population == 0)

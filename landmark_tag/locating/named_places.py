@@ -41,10 +41,6 @@ class NamedPlaces:
     radius_m: np.ndarray
     shapes: tuple[shapely.Geometry | None, ...]  # polygons; None for circles
     tree: shapely.STRtree  # every place's bounds, in degrees
-    source: str = ""  # the file, for messages
-
-    def __len__(self) -> int:
-        return len(self.names)
 
 
 def read_named_places(path: str) -> NamedPlaces:
@@ -69,7 +65,7 @@ def read_named_places(path: str) -> NamedPlaces:
         raise ConfigError(f"places file {path} (--places): use a .csv or a .geojson file")
     if not entries:
         raise ConfigError(f"places file {path} (--places) names no place")
-    return _places(entries, path)
+    return _places(entries)
 
 
 _Entry = tuple[str, float, float, float, "shapely.Geometry | None"]  # name, lat, lon, radius, polygon
@@ -141,7 +137,7 @@ def _circle(name: str, lat: float, lon: float, radius: float, where: str) -> _En
     return (name, lat, lon, radius, None)
 
 
-def _places(entries: list[_Entry], path: str) -> NamedPlaces:
+def _places(entries: list[_Entry]) -> NamedPlaces:
     names = tuple(entry[0] for entry in entries)
     lat, lon, radius = (np.array([entry[i] for entry in entries], dtype=float) for i in (1, 2, 3))
     shapes = tuple(entry[4] for entry in entries)
@@ -158,7 +154,7 @@ def _places(entries: list[_Entry], path: str) -> NamedPlaces:
             scale = METRES_PER_DEGREE**2 * math.cos(math.radians(shape.centroid.y))
             area[index] = shape.area * scale
             bounds.append(shapely.envelope(shape))
-    return NamedPlaces(names, area, lat, lon, radius, shapes, shapely.STRtree(bounds), path)
+    return NamedPlaces(names, area, lat, lon, radius, shapes, shapely.STRtree(bounds))
 
 
 def named_place_at(places: NamedPlaces, lat: np.ndarray, lon: np.ndarray, radius_m: np.ndarray) -> np.ndarray:

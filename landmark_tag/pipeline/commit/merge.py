@@ -151,15 +151,17 @@ def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | No
     # An output written before locations (or their place names, or when the photos were taken)
     # existed gets them now, with nothing else new.
     located = previous and {*LOCATION_COLUMN_NAMES, "taken_at_source"} <= set(target.columns())
-    tracks = plan.track is not None and len(plan.track) > 0  # may be new: they can locate any row
-    tracks |= scan.locating.named_places is not None  # and places may be new: they can name any row
+    # Tracks may be new: they can locate any row; and places may be new: they can name any row.
+    any_row_may_change = (
+        plan.track is not None and len(plan.track) > 0
+    ) or scan.locating.named_places is not None
     # Every sidecar is brought up to the output with --full (a deleted or restored sidecar is
     # repaired too), and where the sidecars are not known to follow an earlier output (a run without
     # --write-xmp moved locations, or one from before the mark), or the output had no place names.
     every_sidecar = sidecars is not None and (
         scan.given.full or (previous and (not located or not SidecarsInStep(target).exists()))
     )
-    new = journal.existing() or drop or not located or tracks or every_sidecar
+    new = journal.existing() or drop or not located or any_row_may_change or every_sidecar
     # Screenshots are placed by time only with --locate-screenshots: a run with it places them, and a
     # run without it takes out what an earlier one placed.
     earlier = None if new or scan.locating.locate_screenshots else _survey(target, scan.judge)

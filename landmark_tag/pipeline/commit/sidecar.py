@@ -33,12 +33,10 @@ from landmark_tag.pipeline.commit.xmp import (
     NS_X,
     descriptions,
     keyword_list,
-    merge_own_fields,
-    merge_unless_set_by_hand,
+    merge_own,
     qname,
     read_simple,
     remove_own,
-    remove_own_fields,
     remove_simple,
     set_simple,
     xmp_coordinate,
@@ -108,20 +106,20 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
     # IPTC Core's name of the place shown (a sublocation): the user's own name for it, else the
     # landmark; one that no longer holds is taken out, one set by hand stays.
     location = {qname("Iptc4xmpCore", "Location"): tag.location_name or tag.keyword}
-    merge_own_fields(rdf, location, qname("landmarktag", "LocationName"))
+    merge_own(rdf, location, qname("landmarktag", "LocationName"))
     if tag.remove_location:
         _remove_own_location(rdf)
     elif tag.latitude is not None and tag.longitude is not None:
         coordinates = (xmp_coordinate(tag.latitude, "N", "S"), xmp_coordinate(tag.longitude, "E", "W"))
         props = (qname("exif", "GPSLatitude"), qname("exif", "GPSLongitude"))
-        if merge_unless_set_by_hand(rdf, props, coordinates, qname("landmarktag", "Location")):
+        if merge_own(rdf, dict(zip(props, coordinates, strict=True)), qname("landmarktag", "Location")):
             set_simple(rdf, qname("exif", "GPSProcessingMethod"), tag.method)
             error = qname("exif", "GPSHPositioningError")
             if tag.radius_m is not None:  # a rational, as EXIF stores it
                 set_simple(rdf, error, f"{round(tag.radius_m)}/1")
             else:
                 remove_simple(rdf, error)
-        merge_own_fields(
+        merge_own(
             rdf, dict(zip(PLACE_FIELDS, (tag.region, tag.city), strict=True)), qname("landmarktag", "Place")
         )
         if tag.landmarks_off:  # found without a landmark model: a later scan with one may say more
@@ -134,7 +132,7 @@ def merge_sidecar(existing: bytes | None, tag: SidecarTag) -> bytes:
         # IPTC Core's code and Photoshop's name: where photo managers look for the country.
         props = (qname("Iptc4xmpCore", "CountryCode"), qname("photoshop", "Country"))
         values = (code, country.name if country is not None else code)
-        merge_unless_set_by_hand(rdf, props, values, qname("landmarktag", "Country"))
+        merge_own(rdf, dict(zip(props, values, strict=True)), qname("landmarktag", "Country"))
     etree.cleanup_namespaces(root, top_nsmap=None, keep_ns_prefixes=None)
     if (
         existing is not None
@@ -196,5 +194,5 @@ def _remove_own_location(rdf: etree._Element) -> None:
             remove_simple(rdf, qname("exif", "GPSHPositioningError"))
     country = (qname("Iptc4xmpCore", "CountryCode"), qname("photoshop", "Country"))
     remove_own(rdf, country, qname("landmarktag", "Country"))
-    remove_own_fields(rdf, PLACE_FIELDS, qname("landmarktag", "Place"))
+    remove_own(rdf, PLACE_FIELDS, qname("landmarktag", "Place"))
     remove_simple(rdf, qname("landmarktag", "Landmarks"))

@@ -138,8 +138,6 @@ def sync_sidecars(
 def _renamed(before: pa.Table, after: pa.Table) -> np.ndarray:
     """Per row, whether its named place (--places) is not the one earlier runs gave it."""
     now = np.asarray(after.column("named_place").to_pylist(), dtype=object)
-    if "named_place" not in before.column_names:
-        return now != None  # noqa: E711 (elementwise)
     return np.asarray(before.column("named_place").to_pylist(), dtype=object) != now
 
 

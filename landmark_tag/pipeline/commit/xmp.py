@@ -96,39 +96,11 @@ def remove_simple(rdf: etree._Element, prop: str) -> None:
         holder.getparent().remove(holder)
 
 
-def merge_unless_set_by_hand(
-    rdf: etree._Element, props: tuple[str, ...], values: tuple[str, ...], record: str
-) -> bool:
-    """Set `props` to `values` where the sidecar has none of them, or has what landmark-tag wrote
-    there itself (noted under `record`): a location or country set by hand is never overwritten.
+def merge_own(rdf: etree._Element, fields: dict[str, str | None], record: str) -> bool:
+    """Set each of `fields` to its value (taken out where it has none) where the sidecar holds none
+    of them, or what landmark-tag wrote there itself (noted under `record`): where a person set any
+    of them, all are left as they are, so a location or place set by hand is never overwritten.
     Returns whether they are landmark-tag's (set now)."""
-    current = tuple(read_simple(rdf, prop) for prop in props)
-    ours = read_simple(rdf, record)
-    if all(value is None for value in current) or (ours is not None and " ".join(map(str, current)) == ours):
-        for prop, value in zip(props, values, strict=True):
-            set_simple(rdf, prop, value)
-        set_simple(rdf, record, " ".join(values))
-        return True
-    return False
-
-
-def remove_own(rdf: etree._Element, props: tuple[str, ...], record: str) -> bool:
-    """Remove `props` if they still hold what landmark-tag wrote (noted under `record`): values
-    changed by hand stay. Returns whether they were removed."""
-    ours = read_simple(rdf, record)
-    current = " ".join(str(read_simple(rdf, prop)) for prop in props)
-    if ours is None or current != ours:
-        return False
-    for prop in (*props, record):
-        remove_simple(rdf, prop)
-    return True
-
-
-def merge_own_fields(rdf: etree._Element, fields: dict[str, str | None], record: str) -> bool:
-    """Like merge_unless_set_by_hand, for fields that may each have no value (taken out where they
-    have none now): where the sidecar holds none of them, or what landmark-tag wrote (`record`), they
-    become `fields`; where a person set any of them, all are left as they are. Returns whether they
-    are landmark-tag's."""
     current = [read_simple(rdf, prop) for prop in fields]
     if any(value is not None for value in current) and read_simple(rdf, record) != _joined(current):
         return False
@@ -144,15 +116,20 @@ def merge_own_fields(rdf: etree._Element, fields: dict[str, str | None], record:
     return True
 
 
-def remove_own_fields(rdf: etree._Element, props: tuple[str, ...], record: str) -> None:
-    """Take out the fields of merge_own_fields, where they still hold what landmark-tag wrote."""
-    if read_simple(rdf, record) == _joined([read_simple(rdf, prop) for prop in props]):
-        for prop in (*props, record):
-            remove_simple(rdf, prop)
+def remove_own(rdf: etree._Element, props: tuple[str, ...], record: str) -> bool:
+    """Remove `props` if they still hold what landmark-tag wrote (noted under `record`): values
+    changed by hand stay. Returns whether they were removed."""
+    ours = read_simple(rdf, record)
+    if ours is None or ours != _joined([read_simple(rdf, prop) for prop in props]):
+        return False
+    for prop in (*props, record):
+        remove_simple(rdf, prop)
+    return True
 
 
 def _joined(values: list[str | None]) -> str:
-    return "|".join(value or "" for value in values)
+    """What `record` holds: the values landmark-tag wrote, in order (empty where one had none)."""
+    return " ".join(value or "" for value in values)
 
 
 def keyword_list(rdf: etree._Element) -> etree._Element:

@@ -23,6 +23,7 @@ def before(rows: list[dict]) -> pa.Table:
                 "location_latitude": row.get("at", (None, None))[0],
                 "location_longitude": row.get("at", (None, None))[1],
                 "location_note": row.get("note"),
+                "named_place": row.get("named"),
             }
             for row in rows
         ],
@@ -31,7 +32,7 @@ def before(rows: list[dict]) -> pa.Table:
             + [(name, pa.float64()) for name in ("estimated_latitude", "estimated_longitude")]
             + [("location_source", pa.string())]
             + [(name, pa.float64()) for name in ("location_latitude", "location_longitude")]
-            + [("location_note", pa.string())]
+            + [("location_note", pa.string()), ("named_place", pa.string())]
         ),
     )
 
