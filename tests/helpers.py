@@ -9,7 +9,7 @@ from pathlib import Path
 import gpxpy.gpx
 import numpy as np
 import torch
-from PIL import ExifTags, Image, TiffImagePlugin
+from PIL import ExifTags, Image, ImageDraw, TiffImagePlugin
 
 from landmark_tag.files.results import ResultRow, Status
 from landmark_tag.model.checkpoint import ModelSpec, save_checkpoint
@@ -35,6 +35,21 @@ def scene(size=(320, 240), seed: int = 0) -> Image.Image:
     base = rng.uniform(0, 255, 3)[None, None, :]
     array = base * (0.5 + 0.5 * x) * (0.6 + 0.4 * y) + rng.normal(0, 12, (height, width, 3))
     return Image.fromarray(np.clip(array, 0, 255).astype(np.uint8), "RGB")
+
+
+def shapes(size=(640, 480), seed: int = 0) -> Image.Image:
+    """A picture with structure of its own (random ellipses and boxes on a gradient), different per
+    seed, as copies are told apart by: unlike `scene`, two seeds do not look alike in grey levels."""
+    rng = np.random.default_rng(seed)
+    image = scene(size, seed)
+    draw = ImageDraw.Draw(image)
+    width, height = size
+    for _ in range(12):
+        x0, y0 = rng.uniform(-0.1, 0.9) * width, rng.uniform(-0.1, 0.9) * height
+        x1, y1 = x0 + rng.uniform(0.1, 0.5) * width, y0 + rng.uniform(0.1, 0.5) * height
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        (draw.ellipse if rng.random() < 0.5 else draw.rectangle)((x0, y0, x1, y1), fill=colour)
+    return image
 
 
 def quadrants(size=(320, 240)) -> Image.Image:

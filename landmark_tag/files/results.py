@@ -59,6 +59,8 @@ class ResultRow:
     taken_offset: str | None = None  # "+02:00"
     gps_time: float | None = None  # POSIX seconds
     camera: str | None = None  # make, model and body serial: one camera, one clock
+    # The picture's perceptual hashes, whole and cut (locating.copies), to find copies by.
+    picture_hashes: str | None = None
 
 
 def output_path(path: str) -> str:
@@ -94,6 +96,7 @@ LOCATION_COLUMN_NAMES = (
     "place_country",
     "place_source",
     "named_place",
+    "copy_of",
 )
 
 
@@ -122,7 +125,7 @@ def result_schema(k: int) -> pa.Schema:
         # One location per photo, from its best source (set at commit: locating.locate).
         pa.field("location_latitude", pa.float64()),
         pa.field("location_longitude", pa.float64()),
-        pa.field("location_source", pa.string()),  # gps, time or landmark
+        pa.field("location_source", pa.string()),  # gps, track, copy, time or landmark
         pa.field("location_radius_m", pa.float64()),
         pa.field("location_note", pa.string()),  # why there is none, where that is worth saying
         # The place the location's whole circle lies in (locating.places), and the data behind it.
@@ -131,6 +134,7 @@ def result_schema(k: int) -> pa.Schema:
         pa.field("place_country", pa.string()),  # ISO 3166-1 alpha-2
         pa.field("place_source", pa.string()),
         pa.field("named_place", pa.string()),  # --places: the user's name for where it is
+        pa.field("copy_of", pa.string()),  # the path of the photo this one is a copy of
         pa.field("estimated_latitude", pa.float64()),
         pa.field("estimated_longitude", pa.float64()),
         pa.field("estimated_country", pa.string()),
@@ -147,6 +151,7 @@ def result_schema(k: int) -> pa.Schema:
         pa.field("taken_at_source", pa.string()),
         pa.field("gps_time", _TIMESTAMP),
         pa.field("camera", pa.string()),
+        pa.field("picture_hashes", pa.string()),
         pa.field("model", pa.string()),
         pa.field("size_bytes", pa.int64()),
         pa.field("modified_at", _TIMESTAMP),
@@ -230,6 +235,7 @@ def rows_to_table(rows: list[ResultRow], k: int) -> pa.Table:
     columns["taken_at_source"] = ["exif" if r.taken_at is not None else None for r in rows]
     columns["gps_time"] = [_micros_or_none(r.gps_time) for r in rows]
     columns["camera"] = [r.camera for r in rows]
+    columns["picture_hashes"] = [r.picture_hashes for r in rows]
     columns["model"] = [r.model for r in rows]
     columns["size_bytes"] = [r.size_bytes for r in rows]
     columns["modified_at"] = [to_micros(r.modified_at) for r in rows]

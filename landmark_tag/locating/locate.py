@@ -1,6 +1,6 @@
 """One location per photo, from the best source: its own GPS, then a GPS track (`--gpx`), then
-photos taken close in time, then its landmark. A table operation on the whole output at commit,
-with no model, on both engines.
+the photo it is a copy of (`copies`), then photos taken close in time, then its landmark. A table
+operation on the whole output at commit, with no model, on both engines.
 
 **Clocks** (`clocks`). A photo's capture time is the camera's clock (`taken_local`), in whatever
 zone it was set to. It is tied to UTC by the photo's own offset tag (`taken_at`), which always wins,
@@ -38,7 +38,8 @@ from landmark_tag.locating.photos import Photos, floats, to_place
 from landmark_tag.locating.places import place_names
 from landmark_tag.locating.zones import zone_utc
 
-SOURCES = ("gps", "track", "time", "landmark")
+SOURCES = ("gps", "track", "copy", "time", "landmark")
+ORIGINAL_SOURCES = ("gps", "track")  # a copy takes a location only from an original placed by these
 # What `locate` reads of the output.
 INPUT_COLUMNS = [
     "path", "status", "gps_latitude", "gps_longitude", "estimated_latitude", "estimated_longitude",
@@ -46,6 +47,8 @@ INPUT_COLUMNS = [
     # Where the output already has a location, and the names it looked up for it.
     "location_latitude", "location_longitude", "location_radius_m", "place_city", "place_region",
     "place_country", "place_source",
+    # What the commit's copy pass reads and keeps (commit/copies.py).
+    "picture_hashes", "copy_of",
 ]  # fmt: skip
 PLACE_COLUMNS = ("place_city", "place_region", "place_country")
 # What the place names are based on (README, "Columns"): the time-zone borders and Natural Earth's
@@ -55,6 +58,8 @@ NOTE_FIXES_DISAGREE = "the fixes around it disagree"
 NOTE_SCREENSHOT = "a screenshot (no camera): its time says where the phone was, not what it shows"
 NOTE_OFF_TRACK = "gps and track disagree"  # the photo keeps its own GPS
 NOTE_TRACK_KEPT = "track and time disagree; the track is kept"
+NOTE_COPY_TIME = "a copy whose own capture time is not its original's"
+COPY_TIME_TOLERANCE_S = 1.0  # EXIF times are in whole seconds
 
 
 @dataclass
@@ -87,9 +92,11 @@ def _by_time(photos: Photos, settings: LocateSettings) -> Candidates:
     return found
 
 
-def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None) -> Located:
+def locate(
+    table: pa.Table, settings: LocateSettings, track: Fixes | None = None, copies: np.ndarray | None = None
+) -> Located:
     """Every row's location (`table` holds at least INPUT_COLUMNS), with `track` the points of
-    the GPS tracks given, if any."""
+    the GPS tracks given, if any, and `copies` the row each row is a copy of (-1: none)."""
     photos = Photos(table)
     n = photos.n
     fixed = np.full(n, settings.fix_radius_m)
@@ -104,7 +111,69 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
     radius = np.where(landmark, settings.landmark_radius_m, np.nan)
     by_landmark = Candidates(photos.landmark_lat, photos.landmark_lon, radius, np.zeros(n, bool))
     sources = {"gps": gps, "track": by_track, "time": by_time, "landmark": by_landmark}
+    copy_of = np.full(n, -1, dtype=np.int64) if copies is None else np.asarray(copies, dtype=np.int64)
+    # A copy takes where its original is, as that original's own GPS or a track placed it: the
+    # choice is made once without copies, and again with them.
+    chosen = _choose(sources, Candidates.empty(n))
+    by_copy, copy_time_differs = _by_copy(photos, copy_of, chosen)
+    source, lat, lon, radius, note = chosen = _choose(sources, by_copy)
+    note[copy_time_differs & (source == None)] = NOTE_COPY_TIME  # noqa: E711
+    # A photo's own GPS stays its location, but one the track puts elsewhere is worth a word.
+    apart = distance_m(lat, lon, gps_on_track.lat, gps_on_track.lon)
+    off_track = (source == "gps") & gps_on_track.found & (apart > radius + gps_on_track.radius)
+    note[off_track] = NOTE_OFF_TRACK
+    stuck = (source == None) & (note == None) & (by_time.fixes_disagree | by_track.fixes_disagree)  # noqa: E711
+    note[stuck] = NOTE_FIXES_DISAGREE
+    if not settings.locate_screenshots:
+        timed = ~np.isnan(photos.utc) | ~np.isnan(photos.local)
+        left_out = (source == None) & (note == None) & photos.screenshot & timed  # noqa: E711
+        note[left_out] = NOTE_SCREENSHOT
+    located = ~np.isnan(lat)
+    # When it was taken, in UTC: where nothing the photos say ties its clock to UTC, the time zone
+    # where it was taken says it (at that date, summer time included). Locating by time never uses
+    # it: a camera left on another zone would be placed by photos taken at another moment.
+    taken, taken_source = photos.utc.copy(), photos.utc_source.copy()
+    by_zone = np.isnan(taken) & located
+    taken[by_zone] = zone_utc(photos.local[by_zone], lat[by_zone], lon[by_zone])
+    taken_source[by_zone & ~np.isnan(taken)] = "zone"
+    # A copy placed by its original was taken when the original was.
+    from_original = np.flatnonzero((source == "copy") & np.isnan(taken))
+    taken[from_original] = taken[copy_of[from_original]]
+    taken_source[from_original[~np.isnan(taken[from_original])]] = "copy"
+    known = ~np.isnan(taken)
+    named = (
+        named_place_at(settings.named_places, lat, lon, radius)
+        if settings.named_places is not None
+        else np.full(n, None, dtype=object)
+    )
+    paths = table.column("path").combine_chunks()
+    matched = copy_of >= 0
+    columns = {
+        "location_latitude": pa.array(lat, pa.float64(), mask=~located),
+        "location_longitude": pa.array(lon, pa.float64(), mask=~located),
+        "location_source": pa.array(source, pa.string()),
+        "location_radius_m": pa.array(np.round(radius, 1), pa.float64(), mask=~located),
+        "location_note": pa.array(note, pa.string()),
+        **_place_columns(table, lat, lon, np.round(radius, 1)),
+        "named_place": pa.array(named, pa.string()),
+        "copy_of": paths.take(pa.array(np.where(matched, copy_of, 0), mask=~matched)),
+        "taken_at": pa.array(np.round(np.nan_to_num(taken) * 1e6).astype(np.int64), mask=~known).cast(
+            pa.timestamp("us", tz="UTC")
+        ),
+        "taken_at_source": pa.array(taken_source, pa.string()),
+    }
+    counted = {name: int(np.count_nonzero(source == name)) for name in SOURCES}
+    return Located(pa.table(columns), photos.clocks, {name: n for name, n in counted.items() if n})
 
+
+_Choice = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # source, lat, lon, radius, note
+
+
+def _choose(sources: dict[str, Candidates], by_copy: Candidates) -> _Choice:
+    """Per photo, the first source in SOURCES with a location for it, unless a later one puts it
+    elsewhere (further than both radii): then none, and a note on which two disagree."""
+    sources = {**sources, "copy": by_copy}
+    n = len(by_copy.lat)
     source = np.full(n, None, dtype=object)
     note = np.full(n, None, dtype=object)
     lat, lon, radius = np.full(n, np.nan), np.full(n, np.nan), np.full(n, np.nan)
@@ -127,45 +196,25 @@ def locate(table: pa.Table, settings: LocateSettings, track: Fixes | None = None
         note[rows[kept]] = NOTE_TRACK_KEPT
         rows = rows[~kept]
         source[rows], lat[rows], lon[rows], radius[rows] = None, np.nan, np.nan, np.nan
-    # A photo's own GPS stays its location, but one the track puts elsewhere is worth a word.
-    apart = distance_m(lat, lon, gps_on_track.lat, gps_on_track.lon)
-    off_track = (source == "gps") & gps_on_track.found & (apart > radius + gps_on_track.radius)
-    note[off_track] = NOTE_OFF_TRACK
-    stuck = (source == None) & (note == None) & (by_time.fixes_disagree | by_track.fixes_disagree)  # noqa: E711
-    note[stuck] = NOTE_FIXES_DISAGREE
-    if not settings.locate_screenshots:
-        timed = ~np.isnan(photos.utc) | ~np.isnan(photos.local)
-        left_out = (source == None) & (note == None) & photos.screenshot & timed  # noqa: E711
-        note[left_out] = NOTE_SCREENSHOT
-    located = ~np.isnan(lat)
-    # When it was taken, in UTC: where nothing the photos say ties its clock to UTC, the time zone
-    # where it was taken says it (at that date, summer time included). Locating by time never uses
-    # it: a camera left on another zone would be placed by photos taken at another moment.
-    taken, taken_source = photos.utc.copy(), photos.utc_source.copy()
-    by_zone = np.isnan(taken) & located
-    taken[by_zone] = zone_utc(photos.local[by_zone], lat[by_zone], lon[by_zone])
-    taken_source[by_zone & ~np.isnan(taken)] = "zone"
-    known = ~np.isnan(taken)
-    named = (
-        named_place_at(settings.named_places, lat, lon, radius)
-        if settings.named_places is not None
-        else np.full(n, None, dtype=object)
-    )
-    columns = {
-        "location_latitude": pa.array(lat, pa.float64(), mask=~located),
-        "location_longitude": pa.array(lon, pa.float64(), mask=~located),
-        "location_source": pa.array(source, pa.string()),
-        "location_radius_m": pa.array(np.round(radius, 1), pa.float64(), mask=~located),
-        "location_note": pa.array(note, pa.string()),
-        **_place_columns(table, lat, lon, np.round(radius, 1)),
-        "named_place": pa.array(named, pa.string()),
-        "taken_at": pa.array(np.round(np.nan_to_num(taken) * 1e6).astype(np.int64), mask=~known).cast(
-            pa.timestamp("us", tz="UTC")
-        ),
-        "taken_at_source": pa.array(taken_source, pa.string()),
-    }
-    counted = {name: int(np.count_nonzero(source == name)) for name in SOURCES}
-    return Located(pa.table(columns), photos.clocks, {name: n for name, n in counted.items() if n})
+    return source, lat, lon, radius, note
+
+
+def _by_copy(photos: Photos, copy_of: np.ndarray, chosen: _Choice) -> tuple[Candidates, np.ndarray]:
+    """Each copy's original's location, where the original's own GPS or a track placed it, with
+    the original's radius; and which copies carry a capture time of their own that is not the
+    original's (they get none: a frame of the same burst, or not a copy at all)."""
+    source, lat, lon, radius, _ = chosen
+    n = photos.n
+    found = Candidates.empty(n)
+    copies = np.flatnonzero((copy_of >= 0) & ~photos.own)  # a photo's own GPS is never overruled
+    originals = copy_of[copies]
+    gap = np.abs(photos.local[copies] - photos.local[originals])
+    differs = np.zeros(n, dtype=bool)
+    differs[copies] = gap > COPY_TIME_TOLERANCE_S  # NaN (either has none) compares False
+    placed = np.isin(source[originals], ORIGINAL_SOURCES) & ~differs[copies]
+    rows, originals = copies[placed], originals[placed]
+    found.lat[rows], found.lon[rows], found.radius[rows] = lat[originals], lon[originals], radius[originals]
+    return found, differs
 
 
 def _place_columns(

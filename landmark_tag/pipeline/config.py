@@ -89,6 +89,13 @@ class ScanConfig:
         "points with radius_m, and polygons, each with a name. A located photo inside one gets its "
         "name (the smallest, where they overlap).",
     )
+    copies: bool = option(
+        True,
+        "--copies/--no-copies",
+        help="Find copies (resized, recompressed, cut by up to 10%, EXIF stripped) of located photos "
+        "in the output, and give each its original's location and time. Takes each photo's picture "
+        "hashes, which costs a small decode of every photo with GPS.",
+    )
     write_xmp: bool = option(
         False,
         "--write-xmp",

@@ -56,6 +56,7 @@ class ScanSummary:
     clocks: list[str] = field(default_factory=list)  # camera and track clock offsets found
     locations: dict[str, int] = field(default_factory=dict)  # rows of the output located, by source
     locations_withdrawn: int = 0  # earlier rows that had a location and have none now
+    copies_checked: int = 0  # candidate pairs the copy pass compared by their pixels
     gpx_given: bool = False  # whether GPS tracks were given (--gpx)
     sidecars: SidecarStats | None = None  # with --write-xmp
     unreadable: list[str] = field(default_factory=list)
@@ -152,6 +153,7 @@ def scan(
         clocks=merged.clocks,
         locations=merged.locations,
         locations_withdrawn=merged.withdrawn,
+        copies_checked=merged.copies_checked,
         gpx_given=bool(resolved.given.gpx),
         sidecars=sidecars.stats if sidecars is not None else None,
         unreadable=plan.discovery.unreadable,

@@ -18,6 +18,7 @@ from landmark_tag.files.results import LOCATION_COLUMN_NAMES, iter_result_batche
 from landmark_tag.locating.fixes import Fixes, LocateSettings
 from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, locate
 from landmark_tag.locating.photos import screenshots
+from landmark_tag.pipeline.commit.copies import CopySearch, find_copies
 from landmark_tag.pipeline.commit.newest import NewestRows
 from landmark_tag.pipeline.commit.rejudge import JUDGING_COLUMNS, Rejudge
 from landmark_tag.pipeline.commit.relocate import count_withdrawn, located_batches
@@ -45,6 +46,7 @@ class MergeResult:
     # Rows kept from earlier runs that had a location and have none now: their sources disagree now,
     # or the photos that placed them are gone (--prune).
     withdrawn: int = 0
+    copies_checked: int = 0  # candidate pairs the copy pass compared by their pixels
 
 
 def merge_output(
@@ -57,17 +59,20 @@ def merge_output(
     track: Fixes | None = None,
     sidecars: SidecarWriter | None = None,
     every_sidecar: bool = False,
+    copies: CopySearch | None = None,
 ) -> MergeResult:
     """Write the journal's target anew from its earlier output (with `previous`) and the committed
     parts: one row per path, the newest, less the paths in `drop`. With a `judge`, that model's
     carried-over rows are judged again at its thresholds; then every row gets its location
     (`locate`, with `locating` or the default limits, and the points of the GPS tracks given); with
     `sidecars`, the sidecars follow: the photos tagged now get theirs, and any photo whose location
-    changed (with `every_sidecar`, every photo) has it brought up to date."""
+    changed (with `every_sidecar`, every photo) has it brought up to date. `copies` says how the
+    copy pass reads the photos and whether it looks for new copies (without it, none)."""
     target, k = journal.target, journal.k
     staged = _staged(journal, previous, drop, judge)
     try:
-        located = locate(staged.columns, locating or LocateSettings(), track)
+        found = find_copies(staged.columns, staged.fresh_from, copies or CopySearch(search=False))
+        located = locate(staged.columns, locating or LocateSettings(), track, found.original)
         in_step = SidecarsInStep(target)
         if sidecars is not None:  # before the publish: a crash in between writes them again
             sync_sidecars(staged.columns, located.table, staged.fresh_from, sidecars, every_sidecar)
@@ -79,7 +84,9 @@ def merge_output(
             for table in located_batches(files, located.table):
                 writer.write_table(table)
         withdrawn = count_withdrawn(staged.columns, located.table, staged.fresh_from)
-        return MergeResult(writer.rows_written, staged.rejudged, located.clocks, located.sources, withdrawn)
+        return MergeResult(
+            writer.rows_written, staged.rejudged, located.clocks, located.sources, withdrawn, found.checked
+        )
     finally:
         staged.remove()
 
@@ -177,6 +184,7 @@ def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | No
             track=plan.track,
             sidecars=sidecars,
             every_sidecar=every_sidecar,
+            copies=CopySearch(scan.given.copies, scan.given.storage_options, scan.given.max_pixels),
         )
     journal.clear()
     return result

@@ -64,11 +64,8 @@ class LocalEngine:
             decoder = PhotoDecoder(loaded.spec.preprocessing, max_pixels=scan.given.max_pixels, dtype=dtype)
             if scan.given.gpu_decode:
                 self.device_decoder = DeviceJpegDecoder(loaded.spec.preprocessing, self.device, dtype)
-        self.examiner = Examiner(
-            decoder,
-            scan.given.include_gps,
-            scan.given.storage_options,
-            DEVICE_DECODE_MIN_BYTES if scan.given.gpu_decode else None,
+        self.examiner = Examiner.for_scan(
+            scan, decoder, DEVICE_DECODE_MIN_BYTES if scan.given.gpu_decode else None
         )
 
     def run(self, work: ScanWork, progress: PhotoProgress) -> ExecutionResult:

@@ -144,7 +144,7 @@ class RayEngine:
             dtype = torch.bfloat16 if scan.inference.precision == "bf16" else torch.float32
             preprocessing = self.loaded.spec.preprocessing
             decoder = PhotoDecoder(preprocessing, max_pixels=scan.given.max_pixels, dtype=dtype)
-        examine = ExamineShard(Examiner(decoder, scan.given.include_gps, scan.given.storage_options))
+        examine = ExamineShard(Examiner.for_scan(scan, decoder))
         settings = ActorSettings(
             # Put once, by the driver, which owns it for the scan: a restarted actor (a lost node)
             # fetches it again, and the actor's own arguments stay small.

@@ -41,7 +41,11 @@ class PhotoDecoder:
 
     def pixels(self, image: Image.Image) -> torch.Tensor:
         """Decode an opened photo into a normalised CHW tensor of `dtype`."""
-        return self.transform(to_rgb(oriented(image))).to(self.dtype)
+        return self.tensor(to_rgb(oriented(image)))
+
+    def tensor(self, upright: Image.Image) -> torch.Tensor:
+        """A decoded, upright RGB picture as the model's normalised CHW tensor of `dtype`."""
+        return self.transform(upright).to(self.dtype)
 
     def __call__(self, source: str | BinaryIO) -> torch.Tensor:
         with self.open(source) as image:

@@ -1,4 +1,6 @@
-"""Examine one photo: EXIF first, so located photos are never decoded, then decode. Never raises.
+"""Examine one photo: EXIF first, so located photos are never decoded for the model, then decode;
+and the picture's hashes, to find copies by (a located photo's from a small, reduced-scale decode).
+Never raises.
 
 Photos are examined in the local engine's DataLoader workers and in Ray's decode tasks. Nothing a
 photo does may raise out of them, because one exception there would end the whole DataLoader (or
@@ -16,12 +18,23 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from PIL import Image
 
 from landmark_tag.files.discover import PhotoFile
-from landmark_tag.files.images import EMPTY_FILE, DecodeError, describe_os_error, open_image
+from landmark_tag.files.images import (
+    DEFAULT_MAX_PIXELS,
+    EMPTY_FILE,
+    DecodeError,
+    describe_os_error,
+    open_image,
+    oriented,
+    to_rgb,
+)
 from landmark_tag.files.storage import open_binary
+from landmark_tag.locating.copies import HASHED_SIDE, picture_hashes
 from landmark_tag.locating.exif import CaptureTime, GpsFix, PhotoExif, read_exif, read_exif_pillow
 from landmark_tag.pipeline.execute.decode import PhotoDecoder, exif_orientation, wants_device_decode
+from landmark_tag.pipeline.resolve import ResolvedScan
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +56,7 @@ class PhotoItem:
     decoded: bool = False
     jpeg: torch.Tensor | None = None
     orientation: int = 1
+    picture_hashes: str | None = None  # locating.copies; None where not asked for or not decodable
     shard: int = 0  # the shard it belongs to (see `shards`)
 
 
@@ -79,13 +93,30 @@ class _Collect(logging.Handler):
 class Examiner:
     """How photos are examined: decoded by `decoder` (None: no landmark model, so only the EXIF is
     read, and the header checked); located ones (EXIF GPS) skipped unless `include_gps`; read with
-    the inputs' fsspec options; and, with `device_jpeg_min_bytes`, JPEGs at least that large handed
-    over as bytes for the GPU to decode (--gpu-decode)."""
+    the inputs' fsspec options; with `device_jpeg_min_bytes`, JPEGs at least that large handed
+    over as bytes for the GPU to decode (--gpu-decode); with `hash_pictures` (--copies), every
+    readable photo's picture hashes taken (a photo too large to decode in `max_pixels` gets none)."""
 
     decoder: PhotoDecoder | None
     include_gps: bool = False
     storage_options: dict[str, Any] | None = None
     device_jpeg_min_bytes: int | None = None
+    hash_pictures: bool = False
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    @classmethod
+    def for_scan(
+        cls, scan: ResolvedScan, decoder: PhotoDecoder | None, device_jpeg_min_bytes: int | None = None
+    ) -> Examiner:
+        given = scan.given
+        return cls(
+            decoder,
+            given.include_gps,
+            given.storage_options,
+            device_jpeg_min_bytes,
+            given.copies,
+            given.max_pixels,
+        )
 
     def __call__(self, photo: PhotoFile) -> PhotoItem:
         """Read one photo's GPS and, unless it is located and skipped, its pixels. Never raises."""
@@ -98,34 +129,63 @@ class Examiner:
         if photo.size_bytes == 0:
             return PhotoItem(photo, error=EMPTY_FILE)
         exif = PhotoExif()
+        hash_draft = HASHED_SIDE if self.hash_pictures else None
         try:
             with open_binary(photo.path, self.storage_options) as handle:
                 exif = read_exif(handle)
                 if exif.gps is not None and not include_gps:
-                    return self._item(photo, exif)
+                    return self._item(photo, exif, picture_hashes=self._hashes_of_file(handle))
                 handle.seek(0)
-                with decoder.open(handle) if decoder else open_image(handle, sys.maxsize) as image:
+                opened = decoder.open(handle) if decoder else open_image(handle, sys.maxsize, hash_draft)
+                with opened as image:
                     if image.format in _PILLOW_EXIF_FORMATS and exif == PhotoExif():
                         exif = read_exif_pillow(image)
                         if exif.gps is not None and not include_gps:
-                            return self._item(photo, exif)
-                    if decoder is None:  # no model to look at it: nothing to decode
-                        return self._item(photo, exif)
+                            return self._item(photo, exif, picture_hashes=self._hashes(image))
+                    if decoder is None:  # no model to look at it: decoded for its hashes only
+                        return self._item(photo, exif, picture_hashes=self._hashes(image))
                     if device_jpeg_min_bytes is not None and wants_device_decode(
                         image, photo.size_bytes, device_jpeg_min_bytes
                     ):
                         orientation = exif_orientation(image)
                         handle.seek(0)
                         jpeg = torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8)
-                        return self._item(photo, exif, jpeg=jpeg, orientation=orientation)
-                    pixels = decoder.pixels(image)
+                        # The hashes still need the CPU: a reduced-scale decode, a fraction of the full one.
+                        hashes = self._hashes(image)
+                        return self._item(
+                            photo, exif, jpeg=jpeg, orientation=orientation, picture_hashes=hashes
+                        )
+                    upright = to_rgb(oriented(image))
+                    hashes = picture_hashes(upright) if self.hash_pictures else None
+                    pixels = decoder.tensor(upright)
         except DecodeError as exc:
             return self._item(photo, exif, error=str(exc))
         except OSError as exc:
             return self._item(photo, exif, error=describe_os_error(exc))
         except Exception as exc:  # a decoder bug must cost one photo, not the scan
             return self._item(photo, exif, error=f"unexpected error: {type(exc).__name__}: {exc}")
-        return self._item(photo, exif, pixels=pixels, decoded=True)
+        return self._item(photo, exif, pixels=pixels, decoded=True, picture_hashes=hashes)
+
+    def _hashes_of_file(self, handle: Any) -> str | None:
+        """A located photo's hashes, from a reduced-scale decode; None where it cannot be decoded
+        (it stays located: its GPS is what matters)."""
+        if not self.hash_pictures:
+            return None
+        try:
+            handle.seek(0)
+            with open_image(handle, sys.maxsize, HASHED_SIDE) as image:
+                return self._hashes(image)
+        except Exception:  # broken pixels behind good EXIF: no hashes, nothing else lost
+            return None
+
+    def _hashes(self, image: Image.Image) -> str | None:
+        """An opened photo's picture hashes, unless not asked for, too large or undecodable."""
+        if not self.hash_pictures or image.width * image.height > self.max_pixels:
+            return None
+        try:
+            return picture_hashes(to_rgb(oriented(image)))
+        except Exception:
+            return None
 
     @staticmethod
     def _item(photo: PhotoFile, exif: PhotoExif, **fields: Any) -> PhotoItem:

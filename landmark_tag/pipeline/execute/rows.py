@@ -70,6 +70,7 @@ def batch_rows(
             taken_offset=item.taken.offset,
             gps_time=item.taken.gps_utc,
             camera=item.camera,
+            picture_hashes=item.picture_hashes,
         )
         if item.decoded and top is not None and predictor is not None:
             indices, probabilities = top.indices[decoded_index], top.probabilities[decoded_index]

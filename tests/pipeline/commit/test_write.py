@@ -15,10 +15,10 @@ COLUMNS = [
     "place_region",
     "place_country",
     "place_source",
-    "named_place",
+    "named_place", "copy_of",
     "estimated_latitude", "estimated_longitude", "estimated_country",
     "landmark_1", "landmark_2", "probability_1", "probability_2", "landmark_score",
-    "taken_at", "taken_local", "taken_offset", "taken_at_source", "gps_time", "camera",
+    "taken_at", "taken_local", "taken_offset", "taken_at_source", "gps_time", "camera", "picture_hashes",
     "model", "size_bytes", "modified_at", "scanned_at",
 ]  # fmt: skip
 

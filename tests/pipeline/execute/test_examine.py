@@ -92,14 +92,14 @@ def test_collate_keeps_order_and_stacks_only_decoded(tmp_path):
 def test_pillows_complaints_about_a_photo_are_logged_with_its_name(tmp_path, caplog, monkeypatch):
     photo = save_photo(tmp_path / "odd.jpg")
     decoder = PhotoDecoder(Preprocessing(input_size=64, resize_size=72))
-    real_pixels = decoder.pixels
+    real_pixels = decoder.tensor
 
     def pixels_with_complaints(image):
         warnings.warn("Possibly corrupt EXIF data", UserWarning, stacklevel=1)
         logging.getLogger("PIL.TiffImagePlugin").error("More samples per pixel than can be decoded")
         return real_pixels(image)
 
-    monkeypatch.setattr(decoder, "pixels", pixels_with_complaints)
+    monkeypatch.setattr(decoder, "tensor", pixels_with_complaints)
     with caplog.at_level(logging.WARNING):
         item = Examiner(decoder)(photo_file(photo))
     assert item.decoded

@@ -1,0 +1,180 @@
+"""The copy pass at commit: which photo without GPS is a copy of which other photo in the output
+(`locating.copies` says how copies are told). Only the night's new photos are compared: a new photo
+without GPS with every possible original, and the earlier photos without GPS that have no original
+yet with the new possible originals; a copy found on an earlier night keeps its original while
+that photo is still in the output. Candidates are decoded here, a few per copy, in threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from landmark_tag.files.images import DEFAULT_MAX_PIXELS, load_rgb
+from landmark_tag.files.results import Status
+from landmark_tag.files.storage import open_binary
+from landmark_tag.locating.copies import (
+    CANDIDATES_PER_COPY,
+    MIN_OVERLAY,
+    SOURCE_SIDE,
+    copy_grey,
+    near_pairs,
+    original_grey,
+    overlay_score,
+    parse_hashes,
+)
+
+DECODE_THREADS = 4  # decoding releases the GIL; files in a bucket wait on the network
+
+
+@dataclass
+class CopiesFound:
+    """Per row of the staged columns, the row it is a copy of (-1: none), and what it took."""
+
+    original: np.ndarray
+    compared: int = 0  # new photos compared by their hashes
+    checked: int = 0  # candidate pairs compared by their pixels
+    unreadable: list[str] = field(default_factory=list)  # candidates that could not be decoded
+
+
+def no_copies(rows: int) -> CopiesFound:
+    return CopiesFound(np.full(rows, -1, dtype=np.int64))
+
+
+def _flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per row: has its own GPS, carries a capture time of its own, and failed."""
+
+    def mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
+        return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+    own_gps = mask(pc.is_valid(table.column("gps_latitude")))
+    timed = mask(pc.is_valid(table.column("taken_local")))
+    failed = mask(pc.equal(table.column("status"), Status.FAILED.value))
+    return own_gps, timed, failed
+
+
+@dataclass(frozen=True)
+class CopySearch:
+    """How the copy pass works: whether it looks for new copies (--copies), and how it reads photos."""
+
+    search: bool = True
+    storage_options: dict[str, Any] | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+
+def find_copies(table: pa.Table, fresh_from: int, settings: CopySearch) -> CopiesFound:
+    """The copy of each row of `table` (INPUT_COLUMNS of `locate`, earlier rows first, this run's
+    from `fresh_from`). A copy has no GPS of its own; its original has GPS, or a capture time where
+    the copy has none (two photos without GPS and with times are not each other's copies). Without
+    `search` (--no-copies), only the copies found on earlier nights are kept."""
+    storage_options, max_pixels = settings.storage_options, settings.max_pixels
+    n = table.num_rows
+    found = no_copies(n)
+    if "picture_hashes" not in table.column_names or n == 0:
+        return found
+    hashes, hashed = parse_hashes(table.column("picture_hashes"))
+    own_gps, timed, failed = _flags(table)
+    may_copy = hashed & ~own_gps & ~failed
+    may_be_original = hashed & ~failed & (own_gps | timed)
+    fresh = np.arange(n) >= fresh_from
+    paths = table.column("path").to_pylist()
+    _keep_earlier_matches(table, fresh_from, may_copy, may_be_original, paths, found)
+    if not settings.search:
+        return found
+    # Candidates: (copy row) -> [(bits apart, original row)]
+    candidates: dict[int, list[tuple[int, int]]] = {}
+
+    def collect(copy_rows: np.ndarray, original_rows: np.ndarray) -> None:
+        for at, near, bits in near_pairs(hashes[copy_rows, 0], hashes[original_rows]):
+            row = int(copy_rows[at])
+            others = original_rows[near]
+            allowed = (others != row) & (own_gps[others] | ~timed[row])
+            pairs = zip(bits[allowed].tolist(), others[allowed].tolist(), strict=True)
+            candidates.setdefault(row, []).extend(pairs)
+
+    new_copies = np.flatnonzero(may_copy & fresh)
+    collect(new_copies, np.flatnonzero(may_be_original))
+    waiting = np.flatnonzero(may_copy & ~fresh & (found.original < 0))
+    collect(waiting, np.flatnonzero(may_be_original & fresh))
+    found.compared = len(new_copies) + int(np.count_nonzero(may_be_original & fresh))
+    if candidates:
+        _check_pixels(candidates, paths, storage_options, max_pixels, found)
+    return found
+
+
+def _keep_earlier_matches(
+    table: pa.Table,
+    fresh_from: int,
+    may_copy: np.ndarray,
+    may_be_original: np.ndarray,
+    paths: list[str],
+    found: CopiesFound,
+) -> None:
+    """An earlier row's original, where that photo is still in the output and still could be one."""
+    if "copy_of" not in table.column_names:
+        return
+    row_of = {path: row for row, path in enumerate(paths)}
+    for row, original in enumerate(table.column("copy_of").slice(0, fresh_from).to_pylist()):
+        at = row_of.get(original) if original is not None else None
+        if at is not None and may_copy[row] and may_be_original[at]:
+            found.original[row] = at
+
+
+def _check_pixels(
+    candidates: dict[int, list[tuple[int, int]]],
+    paths: list[str],
+    storage_options: dict[str, Any] | None,
+    max_pixels: int,
+    found: CopiesFound,
+) -> None:
+    """Each copy's nearest candidates compared by their pixels: the best that clears MIN_OVERLAY
+    is its original. A photo that cannot be read now is no one's copy or original tonight."""
+    greys: dict[tuple[int, bool], np.ndarray | None] = {}
+
+    def grey(row: int, as_original: bool) -> np.ndarray | None:
+        key = (row, as_original)
+        if key not in greys:
+            greys[key] = _read_grey(paths[row], as_original, storage_options, max_pixels, found)
+        return greys[key]
+
+    def best_original(copy_row: int) -> tuple[int, int]:
+        nearest = sorted(candidates[copy_row])[:CANDIDATES_PER_COPY]
+        copy = grey(copy_row, as_original=False)
+        if copy is None:
+            return -1, 0
+        best, best_score = -1, MIN_OVERLAY
+        for _, original_row in nearest:
+            original = grey(original_row, as_original=True)
+            score = overlay_score(copy, original) if original is not None else -1.0
+            if score >= best_score:
+                best, best_score = original_row, score
+        return best, len(nearest)
+
+    rows = sorted(candidates)
+    with ThreadPoolExecutor(DECODE_THREADS) as pool:
+        for copy_row, (original_row, checked) in zip(rows, pool.map(best_original, rows), strict=True):
+            found.checked += checked
+            if original_row >= 0:
+                found.original[copy_row] = original_row
+
+
+def _read_grey(
+    path: str,
+    as_original: bool,
+    storage_options: dict[str, Any] | None,
+    max_pixels: int,
+    found: CopiesFound,
+) -> np.ndarray | None:
+    to_grey: Callable = original_grey if as_original else copy_grey
+    try:
+        with open_binary(path, storage_options) as handle:
+            return to_grey(load_rgb(handle, SOURCE_SIDE, max_pixels))
+    except Exception:  # gone, changed or broken since it was examined: not compared tonight
+        found.unreadable.append(path)
+        return None
