@@ -34,6 +34,7 @@ from landmark_tag.locating.copies import (
     HASHED_SIDE,
     SOURCE_SIDE,
     copy_grey,
+    mean_view_bits,
     near_pairs,
     original_grey,
     overlay_score,
@@ -107,7 +108,28 @@ def _fit(output: Path, truth: dict[str, tuple[str, int]]) -> None:
     original_rows = np.flatnonzero(rows["gps_latitude"].notna().to_numpy() & hashed)
     copy_rows = np.flatnonzero(rows["gps_latitude"].isna().to_numpy() & hashed)
     scores: list[tuple[int, bool, float]] = []  # (original's number, a true pair, score)
-    for at, near, bits in near_pairs(hashes[copy_rows, 0], hashes[original_rows]):
+    at_all, near_all, bits_all = near_pairs(hashes[copy_rows, 0], hashes[original_rows])
+    # The second bound on the hashes: every view of the copy near one of the original's.
+    true_pair = np.array(
+        [
+            truth[names[c]][1] == truth[names[o]][1]
+            for c, o in zip(copy_rows[at_all], original_rows[near_all], strict=True)
+        ]
+    )
+    mean_bits = mean_view_bits(hashes[copy_rows[at_all]], hashes[original_rows[near_all]])
+    rng = np.random.default_rng(0)
+    unrelated = mean_view_bits(hashes[rng.choice(copy_rows, 5000)], hashes[rng.choice(original_rows, 5000)])
+    for label, values in (
+        ("copies and their originals", mean_bits[true_pair]),
+        ("other candidate pairs", mean_bits[~true_pair]),
+        ("random pairs", unrelated),
+    ):
+        low, first, median, high = np.percentile(values, [0, 1, 50, 100]) if len(values) else [np.nan] * 4
+        print(
+            f"mean bits from each copy view to the original's nearest, {label} ({len(values)}): min {low:.1f}, 1st pct {first:.1f}, median {median:.1f}, 99th pct {np.percentile(values, 99) if len(values) else np.nan:.1f}, max {high:.1f}"
+        )
+    for at in np.unique(at_all):
+        near, bits = near_all[at_all == at], bits_all[at_all == at]
         copy_path = rows["path"].iloc[copy_rows[at]]
         copy = copy_grey(load_rgb(copy_path, SOURCE_SIDE))
         for original_row in original_rows[near[np.argsort(bits, kind="stable")][:CANDIDATES_PER_COPY]]:

@@ -14,7 +14,8 @@ measuring (docs/quality.md, "Copies"):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import imagehash
 import numpy as np
@@ -23,11 +24,17 @@ from PIL import Image, ImageFilter
 
 VIEWS = 11  # hashes per photo: the whole picture, then 5% and 10% cut away five ways each
 _ANCHORS = ((0.5, 0.5), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))
-HASHED_SIDE = 256  # views are cut from the picture at about this size (pHash looks at 32 x 32)
+HASHED_SIDE = 128  # views are cut from the picture at about this size (pHash looks at 32 x 32)
 # Candidates: a copy's whole hash this near one of a photo's views. Copies measured: resized and
 # recompressed within 4 bits, cut by 10% within 14 (99% within 12); other photos as near as 10. Every
 # candidate costs decoding two photos at commit, so the bound is where a copy is still likely found.
 CANDIDATE_BITS = 12
+# And all of a copy's views near the original's: each of the copy's 11 views has one of the
+# original's within this many bits on average. Copies of 500 real photos: at most 16.2 (99% within
+# 13.5); pairs of unrelated photos: 99% above 21.3 (benchmarks/studies/copy_quality.py --fit).
+# This keeps the hashes' chance near misses, which grow with the library (about two a copy among a
+# million originals), from being decoded.
+MAX_MEAN_VIEW_BITS = 18.0
 CANDIDATES_PER_COPY = 4  # the nearest this many are compared by their pixels
 # Pixels: both at 32 x 32 grey levels, the original's boxes cut from 4x finer ones; a copy may have
 # lost up to 12% of each dimension, from either side. The threshold is 0.01 above the best that a
@@ -68,22 +75,90 @@ def parse_hashes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.nda
 
 
 def near_pairs(
-    copies: np.ndarray, originals: np.ndarray, max_bits: int = CANDIDATE_BITS
-) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """For each copy's whole hash (`copies`, n), the originals (rows of `originals`, m x VIEWS)
-    with a view within `max_bits` of it: (copy's position, originals' positions, bits apart). Every
-    copy is compared with every original, the views laid out so that each comparison is one XOR and
-    one bit count; at a million originals a copy takes about 18 ms (docs/benchmarks.md)."""
+    copies: np.ndarray, originals: np.ndarray, max_bits: int = CANDIDATE_BITS, threads: int | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every (copy, original) with one of the original's views (`originals`, m x VIEWS) within
+    `max_bits` of the copy's whole hash (`copies`, n): their positions and the bits apart, sorted.
+    Every pair is one XOR and one bit count per view: the larger side is cut into blocks, which
+    every item of the other side meets in turn, shared among `threads` (numpy lets go of the GIL).
+    The cost grows with copies x originals: docs/benchmarks.md, "Copies at a million rows"."""
     views = np.ascontiguousarray(originals.T)  # VIEWS x m
-    xored = np.empty_like(views)
-    bits = np.empty(views.shape, dtype=np.uint8)
-    for position, whole in enumerate(copies):
-        np.bitwise_xor(views, whole, out=xored)
-        np.bitwise_count(xored, out=bits)
-        apart = bits.min(axis=0)
-        near = np.flatnonzero(apart <= max_bits)
-        if len(near):
-            yield position, near, apart[near]
+    wholes = np.ascontiguousarray(copies)
+    by_original_blocks = len(wholes) <= len(originals)
+    size = originals.shape[0] if by_original_blocks else len(wholes)
+    blocks = [(start, min(start + _BLOCK, size)) for start in range(0, size, _BLOCK)]
+
+    def block_pairs(block: tuple[int, int]) -> list[np.ndarray]:
+        start, end = block
+        if by_original_blocks:
+            return _pairs(wholes, views[:, start:end], max_bits, original_offset=start)
+        return _pairs(wholes[start:end], views, max_bits, copy_offset=start)
+
+    with ThreadPoolExecutor(threads or min(4, os.cpu_count() or 1)) as pool:
+        found = [part for parts in pool.map(block_pairs, blocks) for part in parts]
+    if not found:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.uint8)
+    pairs = np.concatenate(found, axis=1)
+    pairs = pairs[:, np.lexsort((pairs[1], pairs[0]))]
+    return pairs[0], pairs[1], pairs[2].astype(np.uint8)
+
+
+_BLOCK = 65536  # originals (x VIEWS hashes) or copies per block: fewer, longer numpy calls win
+
+
+def _pairs(
+    wholes: np.ndarray, views: np.ndarray, max_bits: int, copy_offset: int = 0, original_offset: int = 0
+) -> list[np.ndarray]:
+    """The near pairs between these copies' whole hashes and these originals' views (VIEWS x m),
+    looping over the fewer: each as a 3 x k array (copy, original, bits apart)."""
+    found = []
+    if len(wholes) <= views.shape[1]:  # each copy against the block of originals
+        buffers = _buffers(views.shape[1])
+        for position, whole in enumerate(wholes):
+            apart = _fewest_bits(views, np.full(VIEWS, whole), *buffers)
+            near = np.flatnonzero(apart <= max_bits)
+            if len(near):
+                found.append(
+                    np.stack(
+                        [np.full(len(near), position + copy_offset), near + original_offset, apart[near]]
+                    )
+                )
+    else:  # each original's views against the block of copies
+        buffers = _buffers(len(wholes))
+        for position in range(views.shape[1]):
+            apart = _fewest_bits(wholes, views[:, position], *buffers)
+            near = np.flatnonzero(apart <= max_bits)
+            if len(near):
+                found.append(
+                    np.stack(
+                        [near + copy_offset, np.full(len(near), position + original_offset), apart[near]]
+                    )
+                )
+    return [part.astype(np.int64) for part in found]
+
+
+def _buffers(size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return np.empty(size, np.uint64), np.empty(size, np.uint8), np.empty(size, np.uint8)
+
+
+def _fewest_bits(
+    left: np.ndarray, right: np.ndarray, xored: np.ndarray, bits: np.ndarray, nearest: np.ndarray
+) -> np.ndarray:
+    """Per item, the fewest bits between left[view] (or `left`, one array for every view) and the
+    hash right[view], over the views, computed in the buffers given."""
+    for view in range(VIEWS):
+        np.bitwise_xor(left[view] if left.ndim == 2 else left, right[view], out=xored)
+        np.bitwise_count(xored, out=bits if view else nearest)
+        if view:
+            np.minimum(nearest, bits, out=nearest)
+    return nearest
+
+
+def mean_view_bits(copy_views: np.ndarray, original_views: np.ndarray) -> np.ndarray:
+    """Per pair (rows of two k x VIEWS arrays): the bits from each of the copy's views to the
+    nearest of the original's, averaged over the copy's views."""
+    apart = np.bitwise_count(copy_views[:, :, None] ^ original_views[:, None, :])  # k x VIEWS x VIEWS
+    return apart.min(axis=2).mean(axis=1)
 
 
 def copy_grey(image: Image.Image) -> np.ndarray:

@@ -9,14 +9,12 @@ make a 200 MB page), or written to an assets folder beside the report, where eve
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import itertools
 import os
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, TextIO
 
 import pyarrow.compute as pc
@@ -33,8 +31,9 @@ from landmark_tag.files.results import (
 from landmark_tag.files.storage import on_disk, publish, staging_file
 from landmark_tag.progress import NoProgress, PhotoProgress
 from landmark_tag.report import page
+from landmark_tag.report.copy_pairs import original_requests
 from landmark_tag.report.location_map import LOCATION_INPUT, LocatedPhotos, map_section
-from landmark_tag.report.thumbnails import Thumbnail, ThumbnailRequest, iter_thumbnails
+from landmark_tag.report.thumbnails import ImageSink, ThumbnailRequest, iter_thumbnails
 
 PHOTO_SECTIONS = (
     Status.TAGGED.value,
@@ -148,35 +147,16 @@ def _rows(config: ReportConfig, status: str) -> Iterator[dict[str, Any]]:
         yield from chosen.to_pylist()
 
 
-def _requests(config: ReportConfig, status: str, count: int) -> Iterator[ThumbnailRequest]:
-    """The photos of one section that get a thumbnail: the first `count`, in output order."""
+def _requests(
+    config: ReportConfig, status: str, count: int, originals: dict[str, ThumbnailRequest]
+) -> Iterator[ThumbnailRequest]:
+    """The photos of one section that get a thumbnail: the first `count`, in output order, each
+    copy followed by its original."""
     for row in itertools.islice(_rows(config, status), count):
         modified = row["modified_at"].timestamp() if row["modified_at"] else 0.0
         yield ThumbnailRequest(row["path"], row["size_bytes"] or 0, to_micros(modified))
-
-
-class _ImageSink:
-    """Turns a thumbnail into an <img> source: a data URI, or a file in the assets folder."""
-
-    def __init__(self, assets_dir: str | None, report_path: str) -> None:
-        self.assets_dir = assets_dir
-        self.relative = None
-        if assets_dir:
-            os.makedirs(assets_dir, exist_ok=True)
-            base = os.path.dirname(os.path.abspath(report_path))
-            self.relative = os.path.relpath(os.path.abspath(assets_dir), base).replace(os.sep, "/")
-
-    def source(self, thumbnail: Thumbnail) -> str | None:
-        if thumbnail.error is not None or thumbnail.data is None:
-            return None
-        if self.assets_dir is None:
-            return "data:image/jpeg;base64," + base64.b64encode(thumbnail.data).decode("ascii")
-        if not thumbnail.cached:
-            target = os.path.join(self.assets_dir, thumbnail.key)
-            tmp = staging_file(target)
-            Path(tmp).write_bytes(thumbnail.data)
-            os.replace(tmp, target)
-        return f"{self.relative}/{thumbnail.key}"
+        if row.get("copy_of") in originals:
+            yield originals[row["copy_of"]]
 
 
 def _facts(config: ReportConfig, overview: _Overview) -> list[tuple[str, str]]:
@@ -208,9 +188,10 @@ def _write_photo_section(
     overview: _Overview,
     status: str,
     wanted: int,
-    sink: _ImageSink,
+    sink: ImageSink,
     workers: int,
     progress: PhotoProgress,
+    originals: dict[str, ThumbnailRequest],
 ) -> tuple[int, int]:
     """One status's cards, the first `wanted` with thumbnails as they arrive; returns (thumbnails
     made, photos unavailable)."""
@@ -222,7 +203,7 @@ def _write_photo_section(
             "placeholder (raise --max-thumbnails, or use --assets-dir to give every photo one)."
         )
     html.write(page.section_start(status, count, note))
-    requests = _requests(config, status, wanted)
+    requests = _requests(config, status, wanted, originals)
     thumbnails = iter_thumbnails(
         requests, config.thumbnail_size, workers, config.assets_dir, config.storage_options
     )
@@ -237,6 +218,8 @@ def _write_photo_section(
             made += src is not None
             unavailable += src is None
             progress.advance(1)
+            if row.get("copy_of") in originals:
+                row["original_src"] = sink.source(next(thumbnails))
         html.write(page.photo_card(row, index, overview.k, src, problem))
     html.write(page.section_end(status, count))
     return made, unavailable
@@ -259,7 +242,9 @@ def build_report(config: ReportConfig, progress: PhotoProgress | None = None) ->
     }
     progress.start(sum(with_thumbnail.values()))
 
-    sink = _ImageSink(config.assets_dir, config.out)
+    sink = ImageSink(config.assets_dir, config.out)
+    present = result_columns(config.results, config.results_format, config.storage_options)
+    originals = original_requests(config.results, config.results_format, config.storage_options, present)
     made = unavailable = 0
     tmp = staging_file(config.out)
     try:
@@ -275,7 +260,7 @@ def build_report(config: ReportConfig, progress: PhotoProgress | None = None) ->
                 html.write("<section><p>This output has no photos.</p></section>\n")
             for status in sections:
                 section_made, section_unavailable = _write_photo_section(
-                    html, config, overview, status, with_thumbnail[status], sink, workers, progress
+                    html, config, overview, status, with_thumbnail[status], sink, workers, progress, originals
                 )
                 made, unavailable = made + section_made, unavailable + section_unavailable
             failed = overview.counts.get(Status.FAILED.value, 0)

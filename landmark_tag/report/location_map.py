@@ -26,7 +26,9 @@ from landmark_tag.locating.earth import METRES_PER_DEGREE
 from landmark_tag.report.page import PLACE_COLUMNS, file_name, place_text
 
 MAP_POINTS = 3000
-SOURCE_COLOURS = {"gps": "#2b6cb0", "track": "#2f855a", "time": "#dd6b20", "landmark": "#805ad5"}
+SOURCE_COLOURS = {
+    "gps": "#2b6cb0", "track": "#2f855a", "copy": "#b83280", "time": "#dd6b20", "landmark": "#805ad5"
+}  # fmt: skip
 LOCATION_INPUT = [
     "path",
     "location_latitude",

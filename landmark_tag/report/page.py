@@ -179,6 +179,9 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
     image = _image(src, problem, path, bool(hidden))
     if (link := photo_link(path)) is not None:
         image = f'<a href="{esc(link)}" title="open the photo">{image}</a>'
+    if row.get("copy_of") is not None and "original_src" in row:  # a copy beside its original
+        original = _image(row["original_src"], "original not available", row["copy_of"], bool(hidden))
+        image = f'<div class="pair">{image}<div class="original">{original}<span>original</span></div></div>'
     return (
         f'<figure class="card" {attributes}{hidden}>{image}'
         f"<figcaption>{''.join(caption)}</figcaption></figure>\n"
@@ -210,6 +213,8 @@ def _location(row: dict[str, Any]) -> list[str]:
             radius = row.get("location_radius_m")
             within = f", within {radius:,.0f} m" if radius is not None else ""
             lines.append(f'<div class="where">location ({esc(source)}{within}): {where}</div>')
+        if source == "copy" and row.get("copy_of"):
+            lines.append(f'<div class="where">copy of {esc(file_name(row["copy_of"]))}</div>')
         if note:  # located, with a word on a source that disagreed
             lines.append(f'<div class="where note">{esc(note)}</div>')
         return lines

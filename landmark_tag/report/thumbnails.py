@@ -7,6 +7,7 @@ instead of an exception, and the report shows a placeholder for it.
 
 from __future__ import annotations
 
+import base64
 import functools
 import hashlib
 import io
@@ -16,11 +17,12 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 from PIL import Image
 
 from landmark_tag.files.images import DecodeError, describe_os_error, load_rgb, register_heif
-from landmark_tag.files.storage import open_binary
+from landmark_tag.files.storage import open_binary, staging_file
 
 JPEG_QUALITY = 75
 IN_FLIGHT_PER_WORKER = 8  # thumbnails queued per worker: enough to keep it busy, little memory
@@ -98,3 +100,27 @@ def iter_thumbnails(
             if following is not None:
                 in_flight.append(pool.submit(make, following))
             yield done.result()
+
+
+class ImageSink:
+    """Turns a thumbnail into an <img> source: a data URI, or a file in the assets folder."""
+
+    def __init__(self, assets_dir: str | None, report_path: str) -> None:
+        self.assets_dir = assets_dir
+        self.relative = None
+        if assets_dir:
+            os.makedirs(assets_dir, exist_ok=True)
+            base = os.path.dirname(os.path.abspath(report_path))
+            self.relative = os.path.relpath(os.path.abspath(assets_dir), base).replace(os.sep, "/")
+
+    def source(self, thumbnail: Thumbnail) -> str | None:
+        if thumbnail.error is not None or thumbnail.data is None:
+            return None
+        if self.assets_dir is None:
+            return "data:image/jpeg;base64," + base64.b64encode(thumbnail.data).decode("ascii")
+        if not thumbnail.cached:
+            target = os.path.join(self.assets_dir, thumbnail.key)
+            tmp = staging_file(target)
+            Path(tmp).write_bytes(thumbnail.data)
+            os.replace(tmp, target)
+        return f"{self.relative}/{thumbnail.key}"

@@ -7,9 +7,11 @@ import pytest
 
 from landmark_tag.locating.copies import (
     CANDIDATE_BITS,
+    MAX_MEAN_VIEW_BITS,
     MIN_OVERLAY,
     VIEWS,
     copy_grey,
+    mean_view_bits,
     near_pairs,
     original_grey,
     overlay_score,
@@ -46,14 +48,25 @@ def test_a_resized_and_cut_copy_hashes_near_its_original_and_another_picture_doe
     assert whole_bits_apart(picture_hashes(original.resize((320, 240))), hashes) <= 4
     assert nearest_view_apart(picture_hashes(cut(original, 0.1, 0.0, 0.0, 0.1)), hashes) <= CANDIDATE_BITS
     assert nearest_view_apart(picture_hashes(shapes(seed=2)), hashes) > CANDIDATE_BITS
+    # and all of a copy's views lie near the original's, unlike those of another picture
+    views = lambda text: np.array([[int(text[16 * v : 16 * v + 16], 16) for v in range(VIEWS)]], np.uint64)  # noqa: E731
+    assert (
+        mean_view_bits(views(picture_hashes(cut(original, 0.05, 0.05, 0.0, 0.0))), views(hashes))[0]
+        <= MAX_MEAN_VIEW_BITS
+    )
+    assert mean_view_bits(views(picture_hashes(shapes(seed=2))), views(hashes))[0] > MAX_MEAN_VIEW_BITS
 
 
 def test_hashes_are_parsed_and_the_near_ones_found_among_many():
     rng = np.random.default_rng(0)
     originals = rng.integers(0, 2**63, size=(1000, VIEWS), dtype=np.uint64)
     copy = originals[417, 6] ^ np.uint64(0b10110)  # 3 bits from one of that photo's cut views
-    found = list(near_pairs(np.array([copy, np.uint64(12345)]), originals))
-    assert [(at, near.tolist(), bits.tolist()) for at, near, bits in found] == [(0, [417], [3])]
+    copies = np.array([np.uint64(12345), copy])
+    at, near, bits = near_pairs(copies, originals)  # the loop over the copies
+    assert (at.tolist(), near.tolist(), bits.tolist()) == ([1], [417], [3])
+    at, near, bits = near_pairs(copies, originals[410:420])  # over the originals, the fewer
+    assert (at.tolist(), near.tolist(), bits.tolist()) == ([1], [7], [3])
+    assert [len(found) for found in near_pairs(copies, originals[:10])] == [0, 0, 0]
     text = "".join(f"{int(v):016x}" for v in originals[417])
     hashes, has = parse_hashes(pa.array([None, text, "not hex"]))
     assert has.tolist() == [False, True, False] and (hashes[1] == originals[417]).all()

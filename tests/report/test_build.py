@@ -334,3 +334,34 @@ def test_a_tagged_card_gives_its_place_once_and_a_located_card_its_note(tmp_path
     assert "track and time disagree; the track is kept" in other.text_content()
     title = document.xpath('//section[@id="section-no_landmark"]/h2')[0].text_content()
     assert "no location" not in title
+
+
+def test_a_copy_is_shown_beside_its_original(tmp_path):
+    from landmark_tag.pipeline.scan import ScanConfig, scan
+    from tests.helpers import capture_exif, gps_exif, shapes
+
+    photos, out, report = tmp_path / "photos", tmp_path / "tags.parquet", tmp_path / "report.html"
+    picture = shapes((1200, 900), seed=1)
+    save_photo(
+        photos / "IMG_0001.jpg",
+        picture,
+        exif=capture_exif(gps_exif(50.85, 4.35), taken="2024:05:01 10:00:00"),
+    )
+    save_photo(photos / "from-a-messenger.jpg", picture.resize((600, 450)), quality=70)
+    save_photo(photos / "another.jpg", shapes((1200, 900), seed=2))
+    scan(ScanConfig([str(photos)], str(out)))
+    build_report(ReportConfig(str(out), str(report), workers=0))
+    document = lxml.html.parse(str(report)).getroot()
+    cards = document.xpath('//figure[contains(@class, "card")]')
+    pairs = {
+        card.xpath('string(.//div[@class="path"])'): card
+        for card in cards
+        if card.xpath('.//div[@class="pair"]')
+    }
+    assert list(pairs) == ["from-a-messenger.jpg"]
+    card = pairs["from-a-messenger.jpg"]
+    assert len(card.xpath('.//div[@class="pair"]//img[@class="thumb"]')) == 2
+    assert (
+        "copy of IMG_0001.jpg" in card.text_content()
+        and "location (copy, within 20 m)" in card.text_content()
+    )

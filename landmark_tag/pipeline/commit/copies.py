@@ -7,6 +7,7 @@ that photo is still in the output. Candidates are decoded here, a few per copy, 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,16 +22,21 @@ from landmark_tag.files.results import Status
 from landmark_tag.files.storage import open_binary
 from landmark_tag.locating.copies import (
     CANDIDATES_PER_COPY,
+    MAX_MEAN_VIEW_BITS,
     MIN_OVERLAY,
     SOURCE_SIDE,
     copy_grey,
+    mean_view_bits,
     near_pairs,
     original_grey,
     overlay_score,
     parse_hashes,
 )
 
+logger = logging.getLogger(__name__)
 DECODE_THREADS = 4  # decoding releases the GIL; files in a bucket wait on the network
+# What the copy pass keeps of an earlier row that this run examined again.
+REPLACED_COLUMNS = ("path", "picture_hashes", "copy_of")
 
 
 @dataclass
@@ -68,11 +74,15 @@ class CopySearch:
     max_pixels: int = DEFAULT_MAX_PIXELS
 
 
-def find_copies(table: pa.Table, fresh_from: int, settings: CopySearch) -> CopiesFound:
+def find_copies(
+    table: pa.Table, fresh_from: int, settings: CopySearch, replaced: pa.Table | None = None
+) -> CopiesFound:
     """The copy of each row of `table` (INPUT_COLUMNS of `locate`, earlier rows first, this run's
     from `fresh_from`). A copy has no GPS of its own; its original has GPS, or a capture time where
     the copy has none (two photos without GPS and with times are not each other's copies). Without
-    `search` (--no-copies), only the copies found on earlier nights are kept."""
+    `search` (--no-copies), only the copies found on earlier nights are kept. `replaced`
+    (REPLACED_COLUMNS) holds the earlier rows of photos this run examined again: one whose picture
+    hashes did not change (--full, another model) is not new tonight, and keeps its original."""
     storage_options, max_pixels = settings.storage_options, settings.max_pixels
     n = table.num_rows
     found = no_copies(n)
@@ -82,47 +92,89 @@ def find_copies(table: pa.Table, fresh_from: int, settings: CopySearch) -> Copie
     own_gps, timed, failed = _flags(table)
     may_copy = hashed & ~own_gps & ~failed
     may_be_original = hashed & ~failed & (own_gps | timed)
-    fresh = np.arange(n) >= fresh_from
     paths = table.column("path").to_pylist()
-    _keep_earlier_matches(table, fresh_from, may_copy, may_be_original, paths, found)
+    earlier_copy_of = table.column("copy_of").to_pylist() if "copy_of" in table.column_names else [None] * n
+    fresh = np.arange(n) >= fresh_from
+    if replaced is not None and replaced.num_rows:
+        _seen_before(table, fresh, earlier_copy_of, replaced)
+    _keep_earlier_matches(~fresh, earlier_copy_of, may_copy, may_be_original, paths, found)
     if not settings.search:
         return found
-    # Candidates: (copy row) -> [(bits apart, original row)]
+    # Candidates: (copy row) -> [(bits apart, original row)]. A copy with a capture time of its own
+    # can only be a copy of a photo with GPS.
     candidates: dict[int, list[tuple[int, int]]] = {}
 
     def collect(copy_rows: np.ndarray, original_rows: np.ndarray) -> None:
-        for at, near, bits in near_pairs(hashes[copy_rows, 0], hashes[original_rows]):
-            row = int(copy_rows[at])
-            others = original_rows[near]
-            allowed = (others != row) & (own_gps[others] | ~timed[row])
-            pairs = zip(bits[allowed].tolist(), others[allowed].tolist(), strict=True)
-            candidates.setdefault(row, []).extend(pairs)
+        for copy_mask, original_mask in ((timed, own_gps), (~timed, np.ones(n, dtype=bool))):
+            copies_here = copy_rows[copy_mask[copy_rows]]
+            originals_here = original_rows[original_mask[original_rows]]
+            if not len(copies_here) or not len(originals_here):
+                continue
+            at, near, bits = near_pairs(hashes[copies_here, 0], hashes[originals_here])
+            copy_at, original_at = copies_here[at], originals_here[near]
+            agree = mean_view_bits(hashes[copy_at], hashes[original_at]) <= MAX_MEAN_VIEW_BITS
+            for copy_row, original_row, apart in zip(
+                copy_at[agree].tolist(), original_at[agree].tolist(), bits[agree].tolist(), strict=True
+            ):
+                if copy_row != original_row:
+                    candidates.setdefault(copy_row, []).append((apart, original_row))
 
     new_copies = np.flatnonzero(may_copy & fresh)
     collect(new_copies, np.flatnonzero(may_be_original))
     waiting = np.flatnonzero(may_copy & ~fresh & (found.original < 0))
-    collect(waiting, np.flatnonzero(may_be_original & fresh))
-    found.compared = len(new_copies) + int(np.count_nonzero(may_be_original & fresh))
+    new_originals = np.flatnonzero(may_be_original & fresh)
+    collect(waiting, new_originals)
+    found.compared = len(new_copies) + len(new_originals)
     if candidates:
         _check_pixels(candidates, paths, storage_options, max_pixels, found)
+    if found.unreadable:
+        logger.warning(
+            "copies: %d photo(s) could not be read again to compare their pixels (not compared "
+            "tonight), e.g. %s",
+            len(found.unreadable),
+            found.unreadable[0],
+        )
     return found
 
 
+def _seen_before(
+    table: pa.Table, fresh: np.ndarray, earlier_copy_of: list[str | None], replaced: pa.Table
+) -> None:
+    """This run's rows whose photo an earlier run saw with the same picture hashes: not new, and
+    with the original that run found (in place, in `fresh` and `earlier_copy_of`)."""
+    before = {
+        path: (hashes, copy_of)
+        for path, hashes, copy_of in zip(
+            *(replaced.column(c).to_pylist() for c in REPLACED_COLUMNS), strict=True
+        )
+        if hashes is not None
+    }
+    rows = np.flatnonzero(fresh)
+    now = table.column("picture_hashes").take(pa.array(rows)).to_pylist()
+    for row, path, hashes in zip(
+        rows.tolist(), table.column("path").take(pa.array(rows)).to_pylist(), now, strict=True
+    ):
+        seen = before.get(path)
+        if seen is not None and seen[0] == hashes:
+            fresh[row] = False
+            earlier_copy_of[row] = seen[1]
+
+
 def _keep_earlier_matches(
-    table: pa.Table,
-    fresh_from: int,
+    earlier: np.ndarray,
+    earlier_copy_of: list[str | None],
     may_copy: np.ndarray,
     may_be_original: np.ndarray,
     paths: list[str],
     found: CopiesFound,
 ) -> None:
-    """An earlier row's original, where that photo is still in the output and still could be one."""
-    if "copy_of" not in table.column_names:
-        return
+    """An earlier night's original, where that photo is still in the output, unchanged, and still
+    could be one (a changed one is compared again, as tonight's)."""
     row_of = {path: row for row, path in enumerate(paths)}
-    for row, original in enumerate(table.column("copy_of").slice(0, fresh_from).to_pylist()):
+    for row in np.flatnonzero(earlier & may_copy).tolist():
+        original = earlier_copy_of[row]
         at = row_of.get(original) if original is not None else None
-        if at is not None and may_copy[row] and may_be_original[at]:
+        if at is not None and earlier[at] and may_be_original[at]:
             found.original[row] = at
 
 

@@ -18,7 +18,7 @@ from landmark_tag.files.results import LOCATION_COLUMN_NAMES, iter_result_batche
 from landmark_tag.locating.fixes import Fixes, LocateSettings
 from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, locate
 from landmark_tag.locating.photos import screenshots
-from landmark_tag.pipeline.commit.copies import CopySearch, find_copies
+from landmark_tag.pipeline.commit.copies import REPLACED_COLUMNS, CopySearch, find_copies
 from landmark_tag.pipeline.commit.newest import NewestRows
 from landmark_tag.pipeline.commit.rejudge import JUDGING_COLUMNS, Rejudge
 from landmark_tag.pipeline.commit.relocate import count_withdrawn, located_batches
@@ -71,7 +71,9 @@ def merge_output(
     target, k = journal.target, journal.k
     staged = _staged(journal, previous, drop, judge)
     try:
-        found = find_copies(staged.columns, staged.fresh_from, copies or CopySearch(search=False))
+        found = find_copies(
+            staged.columns, staged.fresh_from, copies or CopySearch(search=False), staged.replaced
+        )
         located = locate(staged.columns, locating or LocateSettings(), track, found.original)
         in_step = SidecarsInStep(target)
         if sidecars is not None:  # before the publish: a crash in between writes them again
@@ -103,6 +105,7 @@ class _Staged:
     columns: pa.Table  # INPUT_COLUMNS and SIDECAR_COLUMNS of the rows kept, earlier ones first
     fresh_from: int  # rows kept from earlier runs; the parts' follow
     rejudged: int
+    replaced: pa.Table  # the earlier rows the parts replace: path and what the copy pass kept of them
 
     def remove(self) -> None:
         for path in (self.earlier, self.fresh):
@@ -118,6 +121,7 @@ def _staged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge |
     wanted = INPUT_COLUMNS + [c for c in SIDECAR_COLUMNS if c not in INPUT_COLUMNS]
     fresh_columns: list[pa.Table] = []
     earlier_columns: list[pa.Table] = []
+    replaced_columns: list[pa.Table] = []
     # Staged as Parquet whatever the output's format, and local for a bucket's output.
     stage = OutputTarget(target.path, "parquet", target.storage_options)
     with ResultWriter(stage, k, stage_only=True) as fresh:
@@ -129,11 +133,15 @@ def _staged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge |
                 fresh.write_table(table)
                 fresh_columns.append(table.select(wanted))
     try:
+        if not previous and target.exists():  # --full: every row is replaced, none carried over
+            replaced_columns += _earlier_copy_columns(target)
         replaced = pa.array(sorted(newest.paths() | drop), pa.string())
         with ResultWriter(stage, k, stage_only=True) as earlier:
             for batch in target.batches() if previous else ():
                 keep = pc.invert(pc.is_in(batch.column("path"), value_set=replaced))
-                table = rejudge(pa.Table.from_batches([batch]).filter(keep))
+                everything = pa.Table.from_batches([batch])
+                replaced_columns.append(_copy_columns(everything.filter(pc.invert(keep))))
+                table = rejudge(everything.filter(keep))
                 earlier.write_table(table)
                 earlier_columns.append(table.select(wanted))
     except BaseException:
@@ -143,7 +151,33 @@ def _staged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge |
     none = rejudge.schema.empty_table().select(wanted)
     kept_fresh = pa.concat_tables(fresh_columns or [none]).filter(pa.array(keep))
     columns = pa.concat_tables([none, *earlier_columns, kept_fresh])
-    return _Staged(earlier.staged, fresh.staged, keep, columns, earlier.rows_written, rejudge.changed)
+    earlier_copies = pa.concat_tables([_copy_columns(none), *replaced_columns])
+    return _Staged(
+        earlier.staged, fresh.staged, keep, columns, earlier.rows_written, rejudge.changed, earlier_copies
+    )
+
+
+def _earlier_copy_columns(target: OutputTarget) -> list[pa.Table]:
+    """What the copy pass keeps of an output that --full replaces whole; nothing where it cannot be
+    read (--full is also how an unreadable output is replaced)."""
+    try:
+        present = [c for c in REPLACED_COLUMNS if c in target.columns()]
+        if "picture_hashes" not in present:
+            return []
+        return [_copy_columns(pa.Table.from_batches([b])) for b in target.batches(columns=present)]
+    except (OSError, ValueError):  # pyarrow's ArrowInvalid is a ValueError
+        return []
+
+
+def _copy_columns(table: pa.Table) -> pa.Table:
+    """What the copy pass needs of an earlier row that a part replaces (outputs from before copies
+    lack the columns: empty)."""
+    return pa.table(
+        {
+            name: table.column(name) if name in table.column_names else pa.nulls(table.num_rows, pa.string())
+            for name in REPLACED_COLUMNS
+        }
+    )
 
 
 def commit_scan(plan: ScanPlan, scan: ResolvedScan, sidecars: SidecarWriter | None = None) -> MergeResult:

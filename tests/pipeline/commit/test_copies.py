@@ -107,3 +107,18 @@ def test_an_original_that_is_gone_takes_its_copys_location_with_it(tmp_path):
     rows = by_name(out)
     assert pd.isna(rows.loc["a-copy.jpg", "location_source"]) and pd.isna(rows.loc["a-copy.jpg", "copy_of"])
     assert summary.locations_withdrawn == 1
+
+
+def test_photos_read_again_unchanged_are_not_compared_again(tmp_path, compared):
+    root, out = tmp_path / "photos", tmp_path / "tags.parquet"
+    save_original(root / "a.jpg", seed=1)
+    save_photo(root / "a-copy.jpg", shapes((1600, 1200), seed=1).resize((640, 480)))
+    scan(ScanConfig([str(root)], str(out)))
+    compared.clear()
+    scan(ScanConfig([str(root)], str(out), full=True))  # every photo read again, none changed
+    assert compared == []
+    assert by_name(out).loc["a-copy.jpg", "copy_of"] == str(root / "a.jpg")
+    # An original whose picture changed is compared again: its copy is no longer one.
+    save_original(root / "a.jpg", seed=6)
+    scan(ScanConfig([str(root)], str(out)))
+    assert pd.isna(by_name(out).loc["a-copy.jpg", "copy_of"])

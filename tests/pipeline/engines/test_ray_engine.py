@@ -34,6 +34,7 @@ from tests.helpers import (
     jpeg_bytes,
     save_photo,
     scene,
+    shapes,
     write_tiny_checkpoint,
 )
 
@@ -57,6 +58,8 @@ COMPARED = [
     "estimated_country",
     "landmark_1",
     "landmark_2",
+    "picture_hashes",
+    "copy_of",
 ]
 
 
@@ -77,7 +80,8 @@ def make_tree(root: Path, count: int = 24, size=(160, 120)) -> Path:
         taken = capture_exif(taken=minute, offset="+02:00", make="Canon", model="EOS")
         save_photo(root / "trip" / f"{i:03d}.jpg", scene(size, seed=i), exif=taken)
     located = capture_exif(gps_exif(48.8584, 2.2945), taken="2020:06:01 14:10:00", offset="+02:00")
-    save_photo(root / "located.jpg", scene(seed=99), exif=located)
+    save_photo(root / "located.jpg", shapes(seed=99), exif=located)
+    save_photo(root / "sent" / "located-copy.jpg", shapes(seed=99).resize((320, 240)))  # EXIF stripped
     (root / "broken.jpg").write_bytes(b"not a jpeg")
     (root / "empty.jpg").write_bytes(b"")
     return root
@@ -130,6 +134,7 @@ def test_both_engines_write_the_same_rows(tmp_path, tree, mixed_model):
     on_ray = scan(ray_config)
     assert_same_rows(local.output, on_ray.output)
     assert local.counts == on_ray.counts
+    assert on_ray.locations["copy"] == local.locations["copy"] == 1
     statuses = ("tagged", "uncertain", "no_landmark", "skipped_gps", "failed")
     assert all(local.counts[status] for status in statuses), local.counts
     assert (on_ray.engine, local.engine, local.ray_address) == ("ray", "local", None)
@@ -242,7 +247,7 @@ def test_a_killed_model_actor_loses_and_duplicates_nothing(tmp_path, tiny_model)
     assert killed, "the scan finished before an actor could be killed: give it more photos"
     summary = done["summary"]
     rows = sorted_rows(str(out))
-    assert rows["path"].is_unique and len(rows) == summary.output_rows == 303
+    assert rows["path"].is_unique and len(rows) == summary.output_rows == 304
     assert summary.counts["failed"] == 2  # broken.jpg and empty.jpg only
 
 
@@ -293,9 +298,9 @@ def rerun_reuses_the_parts(root: Path, model: Path, out: Path) -> None:
     kept = int((committed["status"] != "failed").sum())  # failed rows are retried
     assert kept >= 4 and not out.exists()
     rerun = scan(ScanConfig([str(root)], str(out), model=str(model), engine="ray", commit_rows=4))
-    assert (rerun.unchanged, rerun.processed) == (kept, 303 - kept)
+    assert (rerun.unchanged, rerun.processed) == (kept, 304 - kept)
     rows = sorted_rows(str(out))
-    assert rows["path"].is_unique and len(rows) == 303
+    assert rows["path"].is_unique and len(rows) == 304
 
 
 def test_a_killed_driver_leaves_committed_parts_that_the_rerun_reuses(tmp_path, tiny_model):
@@ -341,7 +346,7 @@ def test_a_lost_node_loses_and_duplicates_nothing(tmp_path, tiny_model):
     report = json.loads(next(line for line in reversed(done.stdout.splitlines()) if line.startswith("{")))
     assert report["removed_node_mid_scan"]
     rows = sorted_rows(str(out))
-    assert rows["path"].is_unique and len(rows) == report["output_rows"] == 303
+    assert rows["path"].is_unique and len(rows) == report["output_rows"] == 304
     assert report["failed"] == 2
 
 
