@@ -170,15 +170,15 @@ def test_incremental_reruns_full_and_prune_behave_the_same(tmp_path, tiny_model)
         assert local == on_ray
         return on_ray
 
-    assert both()[0] == 13
+    assert both()[0] == 14
     for root in trees.values():  # a new photo, a changed one, a removed one
         save_photo(root / "new.jpg", scene(seed=50))
         save_photo(root / "trip" / "000.jpg", scene((200, 150), seed=51))
         (root / "trip" / "001.jpg").unlink()
     again = both()
     assert (again[0], again[2], again[3], again[6]) == (4, 1, 1, 1)  # + the 2 failed ones retried
-    assert both(prune=True)[7] == 13
-    assert both(full=True)[0] == 13
+    assert both(prune=True)[7] == 14
+    assert both(full=True)[0] == 14
     for engine in trees:
         assert sorted_rows(str(tmp_path / engine / "tags.parquet"))["path"].is_unique
 
