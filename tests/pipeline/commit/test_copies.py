@@ -122,3 +122,13 @@ def test_photos_read_again_unchanged_are_not_compared_again(tmp_path, compared):
     save_original(root / "a.jpg", seed=6)
     scan(ScanConfig([str(root)], str(out)))
     assert pd.isna(by_name(out).loc["a-copy.jpg", "copy_of"])
+
+
+def test_a_copys_sidecar_says_where_its_location_comes_from(tmp_path):
+    root, out = tmp_path / "photos", tmp_path / "tags.parquet"
+    save_original(root / "a.jpg", seed=1)
+    save_photo(root / "a-copy.jpg", shapes((1600, 1200), seed=1).resize((640, 480)))
+    scan(ScanConfig([str(root)], str(out), write_xmp=True))
+    sidecar = (tmp_path / "photos" / "a-copy.jpg.xmp").read_text()
+    assert "landmark-tag: copy, within 20 m" in sidecar
+    assert "Brussels" in sidecar and "50,50.8" in sidecar  # the original's place: GPSLatitude 50,50.8N
