@@ -91,7 +91,11 @@ def _distinct(photos: list[Path]) -> list[Path]:
     kept: list[Path] = []
     wholes: list[int] = []
     for path in photos:
-        whole = int(picture_hashes(load_rgb(path, HASHED_SIDE))[:16], 16)
+        hashes = picture_hashes(load_rgb(path, HASHED_SIDE))
+        if hashes is None:  # a plain picture: nothing to compare, kept (it is no one's copy)
+            kept.append(path)
+            continue
+        whole = int(hashes[:16], 16)
         if all((whole ^ other).bit_count() > SAME_PICTURE_BITS for other in wholes):
             kept.append(path)
             wholes.append(whole)

@@ -24,6 +24,7 @@ from PIL import Image, ImageFilter
 
 VIEWS = 11  # hashes per photo: the whole picture, then 5% and 10% cut away five ways each
 _ANCHORS = ((0.5, 0.5), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))
+PLAIN_STD = 2.0  # grey levels (of 255) a picture's pixels must spread over to be hashed
 HASHED_SIDE = 128  # views are cut from the picture at about this size (pHash looks at 32 x 32)
 # Candidates: a copy's whole hash this near one of a photo's views. Copies measured: resized and
 # recompressed within 4 bits, cut by 10% within 14 (99% within 12); other photos as near as 10. Every
@@ -48,10 +49,14 @@ _SHARES = np.linspace(0.0, 0.12, 7)
 _CUT_AT = np.linspace(0.0, 1.0, 5)  # where the cut was: all from the left or top (0) ... the other side
 
 
-def picture_hashes(image: Image.Image) -> str:
-    """The VIEWS perceptual hashes of an upright picture, as 16 hex digits each, the whole first."""
+def picture_hashes(image: Image.Image) -> str | None:
+    """The VIEWS perceptual hashes of an upright picture, as 16 hex digits each, the whole first;
+    None for a plain picture (one colour, give or take noise: a lens cap, a blank screen), which
+    has nothing to tell it from any other plain one, and would make every pair of them a candidate."""
     grey = image.convert("L")
     grey.thumbnail((HASHED_SIDE, HASHED_SIDE), Image.Resampling.BOX)
+    if float(np.asarray(grey, dtype=np.float32).std()) < PLAIN_STD:
+        return None
     width, height = grey.size
     views = [grey]
     for share in (0.05, 0.10):

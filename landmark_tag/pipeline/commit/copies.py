@@ -7,6 +7,7 @@ that photo is still in the output. Candidates are decoded here, a few per copy, 
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +36,7 @@ from landmark_tag.locating.copies import (
 
 logger = logging.getLogger(__name__)
 DECODE_THREADS = 4  # decoding releases the GIL; files in a bucket wait on the network
+GREYS_KEPT = 256
 # What the copy pass keeps of an earlier row that this run examined again.
 REPLACED_COLUMNS = ("path", "picture_hashes", "copy_of")
 
@@ -187,13 +189,12 @@ def _check_pixels(
 ) -> None:
     """Each copy's nearest candidates compared by their pixels: the best that clears MIN_OVERLAY
     is its original. A photo that cannot be read now is no one's copy or original tonight."""
-    greys: dict[tuple[int, bool], np.ndarray | None] = {}
 
+    # An original with several copies is read once while they are near in the queue; the cache is
+    # bounded (an original's grey levels are 64 KB), so a night with many candidates stays small.
+    @functools.lru_cache(maxsize=GREYS_KEPT)
     def grey(row: int, as_original: bool) -> np.ndarray | None:
-        key = (row, as_original)
-        if key not in greys:
-            greys[key] = _read_grey(paths[row], as_original, storage_options, max_pixels, found)
-        return greys[key]
+        return _read_grey(paths[row], as_original, storage_options, max_pixels, found)
 
     def best_original(copy_row: int) -> tuple[int, int]:
         nearest = sorted(candidates[copy_row])[:CANDIDATES_PER_COPY]

@@ -156,7 +156,7 @@ class Examiner:
                             photo, exif, jpeg=jpeg, orientation=orientation, picture_hashes=hashes
                         )
                     upright = to_rgb(oriented(image))
-                    hashes = picture_hashes(upright) if self.hash_pictures else None
+                    hashes = self._hashes_of_upright(upright)
                     pixels = decoder.tensor(upright)
         except DecodeError as exc:
             return self._item(photo, exif, error=str(exc))
@@ -183,8 +183,18 @@ class Examiner:
         if not self.hash_pictures or image.width * image.height > self.max_pixels:
             return None
         try:
-            return picture_hashes(to_rgb(oriented(image)))
-        except Exception:
+            return self._hashes_of_upright(to_rgb(oriented(image)))
+        except (DecodeError, OSError):
+            return None
+
+    def _hashes_of_upright(self, upright: Image.Image) -> str | None:
+        """A decoded picture's hashes, unless not asked for; a picture they cannot be taken of
+        (a line of pixels) gets none, and keeps everything else."""
+        if not self.hash_pictures:
+            return None
+        try:
+            return picture_hashes(upright)
+        except Exception:  # the hashes are an extra: they never cost a photo its row
             return None
 
     @staticmethod
