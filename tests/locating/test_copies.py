@@ -143,3 +143,13 @@ def test_a_copy_of_a_photo_that_is_not_placed_by_its_own_gps_or_a_track_gets_non
         row(path="/p/copy.jpg"),
     ]
     assert located(rows, [-1, 0])[1]["location_source"] is None
+
+
+def test_a_copy_of_a_photo_placed_by_a_track_is_placed_there_too():
+    from tests.locating.test_locate import WALK, track
+
+    rows = [row(utc=WALK[50][2], path="/p/on-the-walk.jpg"), row(path="/p/its-copy.jpg")]
+    out = locate(table(rows), LocateSettings(), track(WALK), copies=np.array([-1, 0])).table.to_pylist()
+    assert out[0]["location_source"] == "track"
+    assert out[1]["location_source"] == "copy" and out[1]["location_latitude"] == pytest.approx(50.05)
+    assert out[1]["location_radius_m"] == out[0]["location_radius_m"]
