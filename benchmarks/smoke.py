@@ -35,7 +35,7 @@ TINY = {
     "driver_memory": ["--photos", "2000"],
     "report_scale": ["--small", "20", "--large", "40"],
     "locate_scale": ["--rows", "2000", "--cameras", "5"],
-    "copies_cost": ["--photos", "2", "--rounds", "1"],
+    "copies_cost": ["--photos", "2", "--rounds", "1", "--scan-photos", "4"],
     "copies_scale": ["--rows", "5000", "--new-share", "0.1", "--copies", "5"],
 }  # fmt: skip
 

@@ -1,22 +1,29 @@
 """What taking a photo's picture hashes (--copies, the default) costs when it is examined, side by
 side with --no-copies, in one process, the two interleaved round by round.
 
-    python -m benchmarks.perf.copies_cost [--photos 20] [--rounds 3]
+    python -m benchmarks.perf.copies_cost [--photos 20] [--rounds 3] [--scan-photos 600]
 
 Photos: camera-like 12 MP JPEGs (4000 x 3000, quality 92) with GPS, which without copies are never
 decoded, and the same without GPS, which the model's decode reads anyway; web-sized ones (1280 x 960)
 both ways. The examiner decodes for a 224 px model (EfficientNet-Lite0's preprocessing), as a scan
 with a model does; without a model, photos without GPS are only decoded for their hashes.
+
+Then whole scans (`landmark-tag scan --model`, EfficientNet-Lite0 with a random 50-class head and a
+landmark score, `scan_throughput`'s) of web-sized photos (864 x 576), without GPS and with 30% GPS,
+`--copies` and `--no-copies` interleaved, the median of --rounds: photos/s from the first batch.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.common import benchmark_checkpoints, make_set
+from benchmarks.perf.scan_throughput import cli_scan
 from landmark_tag.files.discover import PhotoFile
 from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
@@ -40,6 +47,7 @@ def main() -> None:
     )
     parser.add_argument("--photos", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scan-photos", type=int, default=600, help="photos per scanned set; 0: no scans")
     args = parser.parse_args()
     decoder = PhotoDecoder(Preprocessing(input_size=224, resize_size=256))
     with tempfile.TemporaryDirectory() as temporary:
@@ -63,6 +71,28 @@ def main() -> None:
                     times[hashes].append((time.perf_counter() - started) / len(photos) * 1000)
             without, with_hashes = statistics.median(times[False]), statistics.median(times[True])
             print(f"| {kind} | {without:.1f} | {with_hashes:.1f} | {with_hashes / without:.2f} |")
+        if args.scan_photos:
+            whole_scans(folder, args.scan_photos, args.rounds)
+
+
+def whole_scans(folder: Path, photos: int, rounds: int) -> None:
+    checkpoint, _, _ = benchmark_checkpoints(folder, 5000)
+    os.environ["LANDMARK_TAG_CACHE"] = str(folder / "cache")
+    sets = {
+        "web, no GPS": make_set(folder / "scan-web", photos, (864, 576)),
+        "web, 30% with GPS": make_set(folder / "scan-web-gps", photos, (864, 576), gps_share=0.3),
+    }
+    cli_scan(folder / "scan-web", checkpoint, folder, [])  # builds the runtime's model, once
+    print("\n| scan with a model | --no-copies photos/s | --copies photos/s | ratio |")
+    print("| --- | --- | --- | --- |")
+    for name, paths in sets.items():
+        rates: dict[bool, list[float]] = {False: [], True: []}
+        for _ in range(rounds):
+            for copies in (False, True):
+                flag = "--copies" if copies else "--no-copies"
+                rates[copies].append(cli_scan(paths[0].parent, checkpoint, folder, [flag])["photos_per_s"])
+        without, with_copies = statistics.median(rates[False]), statistics.median(rates[True])
+        print(f"| {name} | {without:.1f} | {with_copies:.1f} | {with_copies / without:.2f} |")
 
 
 if __name__ == "__main__":
