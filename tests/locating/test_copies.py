@@ -153,3 +153,11 @@ def test_a_copy_of_a_photo_placed_by_a_track_is_placed_there_too():
     assert out[0]["location_source"] == "track"
     assert out[1]["location_source"] == "copy" and out[1]["location_latitude"] == pytest.approx(50.05)
     assert out[1]["location_radius_m"] == out[0]["location_radius_m"]
+
+
+def test_two_smooth_pictures_are_not_each_others_copies():
+    from tests.helpers import scene
+
+    # Two gradients (with noise) correlate as grey levels as well as a copy does; not in detail.
+    first, second = scene((640, 480), seed=3), scene((640, 480), seed=5)
+    assert overlay_score(copy_grey(second.resize((320, 240))), original_grey(first)) < MIN_OVERLAY
