@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
+from landmark_tag.locating.copies import picture_views
+
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 SUFFIXES = {".jpg", ".jpeg", ".png", ".webp"}
 WORKING_SIDE = 2400  # originals are worked on at most this size (the copies are smaller still)
@@ -89,20 +91,10 @@ def signals() -> dict[str, Callable[[Image.Image], np.ndarray]]:
     }
 
 
-ANCHORS = ((0.5, 0.5), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))
-
-
 def variants(image: Image.Image) -> list[Image.Image]:
-    """The original as a copy may show it: whole, and with 5% and 10% of each side's length cut
-    away, centred and from each corner. A copy cropped in between is near one of them."""
-    width, height = image.size
-    shown = [image]
-    for share in (0.05, 0.10):
-        cut_x, cut_y = width * share, height * share
-        for ax, ay in ANCHORS:
-            left, top = round(cut_x * ax), round(cut_y * ay)
-            shown.append(image.crop((left, top, left + round(width - cut_x), top + round(height - cut_y))))
-    return shown
+    """The original as a copy may show it (the scan's own views: whole, and with 5% and 10% cut
+    away, centred and from each corner)."""
+    return picture_views(image)
 
 
 def study_photos(parser: argparse.ArgumentParser) -> tuple[argparse.Namespace, random.Random, list[Path]]:

@@ -63,15 +63,20 @@ def picture_hashes(image: Image.Image) -> str | None:
     grey.thumbnail((HASHED_SIDE, HASHED_SIDE), Image.Resampling.BOX)
     if float(np.asarray(grey, dtype=np.float32).std()) < PLAIN_STD:
         return None
-    width, height = grey.size
-    views = [grey]
+    return "".join(str(imagehash.phash(view)) for view in picture_views(grey))
+
+
+def picture_views(image: Image.Image) -> list[Image.Image]:
+    """The picture as a copy may show it: whole, and with 5% and 10% of each side's length cut
+    away, centred and from each corner. A copy cut in between lies near one of them."""
+    width, height = image.size
+    views = [image]
     for share in (0.05, 0.10):
         cut_x, cut_y = width * share, height * share
         for ax, ay in _ANCHORS:
             left, top = round(cut_x * ax), round(cut_y * ay)
-            box = (left, top, left + round(width - cut_x), top + round(height - cut_y))
-            views.append(grey.crop(box))
-    return "".join(str(imagehash.phash(view)) for view in views)
+            views.append(image.crop((left, top, left + round(width - cut_x), top + round(height - cut_y))))
+    return views
 
 
 def parse_hashes(column: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray]:
