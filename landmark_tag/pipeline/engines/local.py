@@ -175,8 +175,8 @@ class LocalEngine:
                 device_decoder, decoder = self.device_decoder, self.examiner.decoder
                 batches = (decode_on_device(b, device_decoder, decoder) for b in batches)
             self.tagger.tag_shards(batches, committed, progress.advance)
-        except RuntimeError as exc:
-            if not is_worker_death(exc) or in_progress is None:
+        except (RuntimeError, ConnectionError, EOFError) as exc:
+            if not is_worker_death(exc, loader_iterator) or in_progress is None:
                 raise
             if loader_iterator is None:
                 # The iterator that was being made is held only by the traceback's frames: freed,

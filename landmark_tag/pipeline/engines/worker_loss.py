@@ -55,14 +55,26 @@ class InProgress:
         return found
 
 
-def is_worker_death(exc: BaseException) -> bool:
-    """Whether the DataLoader raised because one of its worker processes died."""
-    return isinstance(exc, RuntimeError) and str(exc).startswith("DataLoader worker")
+def is_worker_death(exc: BaseException, loader_iterator: Any = None) -> bool:
+    """Whether the DataLoader raised because one of its worker processes died: PyTorch says so
+    (from its SIGCHLD handler, or when a read finds the worker gone), or, when the read came before
+    PyTorch saw the worker gone, the pipe it was writing a batch into broke and a worker is dead."""
+    if isinstance(exc, RuntimeError):
+        return str(exc).startswith("DataLoader worker")
+    workers = getattr(loader_iterator, "_workers", [])
+    return isinstance(exc, (ConnectionError, EOFError)) and any(not w.is_alive() for w in workers)
 
 
 def shut_down(loader_iterator: Any) -> None:
     """Stop a DataLoader iterator's worker processes now. Left to the garbage collector, they
     outlive an exception whose traceback holds the iterator, and keep the process from exiting."""
     stop = getattr(loader_iterator, "_shutdown_workers", None)
-    if stop is not None:
+    if stop is None:
+        return
+    try:
         stop()
+    except RuntimeError as exc:
+        # A death already being handled, reported again by SIGCHLD while the others stop; PyTorch
+        # still terminates them on its way out.
+        if not is_worker_death(exc):
+            raise

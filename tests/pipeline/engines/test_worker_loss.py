@@ -96,3 +96,24 @@ def test_the_command_exits_after_a_worker_dies(tmp_path, tree, tiny_model):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "a decode process died" in result.stderr and "Traceback" not in result.stderr
     assert len(read_results(tmp_path / "t.parquet")) == 24
+
+
+def test_a_broken_pipe_counts_as_a_worker_death_only_when_a_worker_is_dead():
+    from landmark_tag.pipeline.engines.worker_loss import is_worker_death
+
+    class Worker:
+        def __init__(self, alive):
+            self.alive = alive
+
+        def is_alive(self):
+            return self.alive
+
+    class Loader:
+        def __init__(self, *alive):
+            self._workers = [Worker(a) for a in alive]
+
+    # A worker killed while it wrote a batch: the read fails before PyTorch sees the worker gone.
+    assert is_worker_death(ConnectionResetError(104, "reset"), Loader(True, False))
+    assert not is_worker_death(ConnectionResetError(104, "reset"), Loader(True, True))  # the network
+    assert is_worker_death(RuntimeError("DataLoader worker (pid 1) is killed by signal: Killed."))
+    assert not is_worker_death(RuntimeError("something else"), Loader(False))
