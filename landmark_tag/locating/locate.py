@@ -34,7 +34,7 @@ from landmark_tag.locating.clocks import groups
 from landmark_tag.locating.earth import distance_m
 from landmark_tag.locating.fixes import Candidates, Fixes, LocateSettings, offer_neighbours
 from landmark_tag.locating.named_places import named_place_at
-from landmark_tag.locating.photos import Photos, floats, to_place
+from landmark_tag.locating.photos import Photos, flags, floats, to_place
 from landmark_tag.locating.places import place_names
 from landmark_tag.locating.zones import zone_utc
 
@@ -245,14 +245,9 @@ def _named_before(table: pa.Table, lat: np.ndarray, lon: np.ndarray, radius: np.
     up for it from the data in use."""
     if "place_source" not in table.column_names:
         return np.zeros(len(lat), dtype=bool)
-    same_data = pc.fill_null(pc.equal(table.column("place_source"), PLACE_SOURCE), False)
+    same_data = flags(pc.equal(table.column("place_source"), PLACE_SOURCE))
     held = [
         floats(table.column(name))
         for name in ("location_latitude", "location_longitude", "location_radius_m")
     ]
-    return (
-        np.asarray(same_data.to_numpy(zero_copy_only=False), dtype=bool)
-        & (held[0] == lat)
-        & (held[1] == lon)
-        & (held[2] == radius)
-    )
+    return same_data & (held[0] == lat) & (held[1] == lon) & (held[2] == radius)

@@ -29,13 +29,18 @@ def floats(column: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
 
 
+def flags(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """A boolean column as an array, False where empty."""
+    return np.asarray(pc.fill_null(column, False).to_numpy(zero_copy_only=False), dtype=bool)
+
+
 def screenshots(table: pa.Table) -> np.ndarray:
     """Per row of `table` (with `path` and `camera`), whether it is a picture no camera took."""
-    no_camera = np.asarray(pc.is_null(table.column("camera")).to_numpy(zero_copy_only=False), dtype=bool)
+    no_camera = flags(pc.is_null(table.column("camera")))
     rows = np.flatnonzero(no_camera)  # only these can be screenshots: most photos name a camera
     named = pc.match_substring_regex(table.column("path").take(rows), SCREENSHOT_NAME, ignore_case=True)
     shot = np.zeros(table.num_rows, dtype=bool)
-    shot[rows] = np.asarray(pc.fill_null(named, False).to_numpy(zero_copy_only=False), dtype=bool)
+    shot[rows] = flags(named)
     return shot
 
 
@@ -57,9 +62,7 @@ class Photos:
         codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False), dtype=float)
         self.cameras = np.where(np.isnan(codes), -1, codes).astype(np.int64)
         self.camera_names = encoded.dictionary.to_pylist()
-        self.tagged = np.asarray(
-            pc.equal(table.column("status"), Status.TAGGED.value).to_numpy(zero_copy_only=False), dtype=bool
-        )
+        self.tagged = flags(pc.equal(table.column("status"), Status.TAGGED.value))
         self.screenshot = screenshots(table)
         self.landmark_lat = floats(table.column("estimated_latitude"))
         self.landmark_lon = floats(table.column("estimated_longitude"))
@@ -67,8 +70,7 @@ class Photos:
         # a taken_at an earlier commit worked out (by this rule, or from the time zone) is worked
         # out again, never read as the photo's own.
         self.utc = _seconds(table.column("taken_at"))
-        inferred = pc.fill_null(pc.not_equal(table.column("taken_at_source"), "exif"), False)
-        self.utc[np.asarray(inferred.to_numpy(zero_copy_only=False), dtype=bool)] = np.nan
+        self.utc[flags(pc.not_equal(table.column("taken_at_source"), "exif"))] = np.nan
         self.utc_source = np.full(self.n, None, dtype=object)
         self.utc_source[~np.isnan(self.utc)] = "exif"
         # The photo's own offset tag: a phone's clock follows the zone it is in, and two bodies of one

@@ -25,8 +25,7 @@ from landmark_tag.files.results import (
     iter_result_batches,
     output_format,
     result_columns,
-    result_k,
-    to_micros,
+    top_k_of,
 )
 from landmark_tag.files.storage import on_disk, publish, staging_file
 from landmark_tag.progress import NoProgress, PhotoProgress
@@ -84,12 +83,13 @@ class _Overview:
     landmarks: dict[str, dict[str, Any]] = field(default_factory=dict)
     located: LocatedPhotos = field(default_factory=LocatedPhotos)
     named_places: Counter = field(default_factory=Counter)  # photos per --places name
+    originals: set[str] = field(default_factory=set)  # the photos copies were found of (copy_of)
 
 
 def _overview(config: ReportConfig) -> _Overview:
     """Counts per status, model and landmark, and the scan times, from a pass over a few columns."""
-    overview = _Overview(k=result_k(config.results, config.results_format, config.storage_options))
     present = result_columns(config.results, config.results_format, config.storage_options)
+    overview = _Overview(k=top_k_of(present))
     wanted = [
         "status",
         "landmark_1",
@@ -98,6 +98,7 @@ def _overview(config: ReportConfig) -> _Overview:
         "model",
         "scanned_at",
         "named_place",
+        "copy_of",
     ]
     mapped = "location_latitude" in present  # outputs of older versions have no locations to map
     if mapped:
@@ -112,6 +113,7 @@ def _overview(config: ReportConfig) -> _Overview:
         overview.counts.update(data["status"])
         overview.models.update(m for m in data["model"] if m)
         overview.named_places.update(name for name in data.get("named_place", []) if name)
+        overview.originals.update(path for path in data.get("copy_of", []) if path)
         times = [t for t in data["scanned_at"] if t is not None]
         if times:
             overview.first_scan = min([overview.first_scan or times[0], *times])
@@ -153,8 +155,7 @@ def _requests(
     """The photos of one section that get a thumbnail: the first `count`, in output order, each
     copy followed by its original."""
     for row in itertools.islice(_rows(config, status), count):
-        modified = row["modified_at"].timestamp() if row["modified_at"] else 0.0
-        yield ThumbnailRequest(row["path"], row["size_bytes"] or 0, to_micros(modified))
+        yield ThumbnailRequest.of_row(row)
         if row.get("copy_of") in originals:
             yield originals[row["copy_of"]]
 
@@ -243,8 +244,9 @@ def build_report(config: ReportConfig, progress: PhotoProgress | None = None) ->
     progress.start(sum(with_thumbnail.values()))
 
     sink = ImageSink(config.assets_dir, config.out)
-    present = result_columns(config.results, config.results_format, config.storage_options)
-    originals = original_requests(config.results, config.results_format, config.storage_options, present)
+    originals = original_requests(
+        config.results, config.results_format, config.storage_options, overview.originals
+    )
     made = unavailable = 0
     tmp = staging_file(config.out)
     try:

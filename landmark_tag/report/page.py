@@ -179,7 +179,7 @@ def photo_card(row: dict[str, Any], index: int, k: int, src: str | None, problem
     image = _image(src, problem, path, bool(hidden))
     if (link := photo_link(path)) is not None:
         image = f'<a href="{esc(link)}" title="open the photo">{image}</a>'
-    if row.get("copy_of") is not None and "original_src" in row:  # a copy beside its original
+    if "original_src" in row:  # a copy beside its original (build sets it for copies only)
         original = _image(row["original_src"], "original not available", row["copy_of"], bool(hidden))
         image = f'<div class="pair">{image}<div class="original">{original}<span>original</span></div></div>'
     return (

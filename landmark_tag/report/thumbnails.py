@@ -22,6 +22,7 @@ from pathlib import Path
 from PIL import Image
 
 from landmark_tag.files.images import DecodeError, describe_os_error, load_rgb, register_heif
+from landmark_tag.files.results import to_micros
 from landmark_tag.files.storage import open_binary, staging_file
 
 JPEG_QUALITY = 75
@@ -33,6 +34,12 @@ class ThumbnailRequest:
     path: str
     size_bytes: int
     modified_us: int
+
+    @classmethod
+    def of_row(cls, row: dict) -> ThumbnailRequest:
+        """The request for an output row (path, size_bytes, modified_at)."""
+        modified = row["modified_at"].timestamp() if row["modified_at"] else 0.0
+        return cls(row["path"], row["size_bytes"] or 0, to_micros(modified))
 
     @property
     def key(self) -> str:

@@ -33,6 +33,7 @@ from landmark_tag.locating.copies import (
     overlay_score,
     parse_hashes,
 )
+from landmark_tag.locating.photos import flags
 
 logger = logging.getLogger(__name__)
 DECODE_THREADS = 4  # decoding releases the GIL; files in a bucket wait on the network
@@ -57,13 +58,9 @@ def no_copies(rows: int) -> CopiesFound:
 
 def _flags(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per row: has its own GPS, carries a capture time of its own, and failed."""
-
-    def mask(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
-        return np.asarray(pc.fill_null(array, False).to_numpy(zero_copy_only=False), dtype=bool)
-
-    own_gps = mask(pc.is_valid(table.column("gps_latitude")))
-    timed = mask(pc.is_valid(table.column("taken_local")))
-    failed = mask(pc.equal(table.column("status"), Status.FAILED.value))
+    own_gps = flags(pc.is_valid(table.column("gps_latitude")))
+    timed = flags(pc.is_valid(table.column("taken_local")))
+    failed = flags(pc.equal(table.column("status"), Status.FAILED.value))
     return own_gps, timed, failed
 
 
@@ -98,7 +95,7 @@ def find_copies(
     earlier_copy_of = table.column("copy_of").to_pylist() if "copy_of" in table.column_names else [None] * n
     fresh = np.arange(n) >= fresh_from
     if replaced is not None and replaced.num_rows:
-        _seen_before(table, fresh, earlier_copy_of, replaced)
+        _seen_before(table, paths, fresh, earlier_copy_of, replaced)
     _keep_earlier_matches(~fresh, earlier_copy_of, may_copy, may_be_original, paths, found)
     if not settings.search:
         return found
@@ -140,7 +137,11 @@ def find_copies(
 
 
 def _seen_before(
-    table: pa.Table, fresh: np.ndarray, earlier_copy_of: list[str | None], replaced: pa.Table
+    table: pa.Table,
+    paths: list[str],
+    fresh: np.ndarray,
+    earlier_copy_of: list[str | None],
+    replaced: pa.Table,
 ) -> None:
     """This run's rows whose photo an earlier run saw with the same picture hashes: not new, and
     with the original that run found (in place, in `fresh` and `earlier_copy_of`)."""
@@ -153,10 +154,8 @@ def _seen_before(
     }
     rows = np.flatnonzero(fresh)
     now = table.column("picture_hashes").take(pa.array(rows)).to_pylist()
-    for row, path, hashes in zip(
-        rows.tolist(), table.column("path").take(pa.array(rows)).to_pylist(), now, strict=True
-    ):
-        seen = before.get(path)
+    for row, hashes in zip(rows.tolist(), now, strict=True):
+        seen = before.get(paths[row])
         if seen is not None and seen[0] == hashes:
             fresh[row] = False
             earlier_copy_of[row] = seen[1]

@@ -140,7 +140,7 @@ def _staged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge |
             for batch in target.batches() if previous else ():
                 keep = pc.invert(pc.is_in(batch.column("path"), value_set=replaced))
                 everything = pa.Table.from_batches([batch])
-                replaced_columns.append(_copy_columns(everything.filter(pc.invert(keep))))
+                replaced_columns.append(_copy_columns(everything).filter(pc.invert(keep)))
                 table = rejudge(everything.filter(keep))
                 earlier.write_table(table)
                 earlier_columns.append(table.select(wanted))

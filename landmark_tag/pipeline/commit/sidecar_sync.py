@@ -15,7 +15,7 @@ import pyarrow.compute as pc
 
 from landmark_tag.files.results import Status
 from landmark_tag.files.storage import exists, publish, remove_file, staging_file
-from landmark_tag.locating.photos import floats
+from landmark_tag.locating.photos import flags, floats
 from landmark_tag.pipeline.commit.sidecar import SidecarTag
 from landmark_tag.pipeline.commit.sidecar_files import SidecarWriter
 from landmark_tag.pipeline.target import OutputTarget
@@ -142,9 +142,7 @@ def _renamed(before: pa.Table, after: pa.Table) -> np.ndarray:
 
 
 def _tagged(table: pa.Table) -> np.ndarray:
-    return np.asarray(
-        pc.equal(table.column("status"), Status.TAGGED.value).to_numpy(zero_copy_only=False), dtype=bool
-    )
+    return flags(pc.equal(table.column("status"), Status.TAGGED.value))
 
 
 def _held(before: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
