@@ -57,7 +57,9 @@ def _int8_only_where_asked(monkeypatch):
     from landmark_tag.training import int8
 
     monkeypatch.setattr(int8, "build_portable_int8", lambda checkpoint, searches: None)
-    monkeypatch.setattr(quantize, "THOROUGH", quantize.Search("thorough", iterations=2, ranking_photos=4))
+    thorough = quantize.Search("thorough", iterations=2, ranking_photos=4)
+    monkeypatch.setattr(quantize, "THOROUGH", thorough)
+    monkeypatch.setattr(quantize, "SEARCHES", (quantize.DIRECT, quantize.QUICK, thorough))
 
 
 @pytest.fixture(autouse=True)

@@ -92,7 +92,7 @@ def build_models(folder: Path, model_checkpoint: Path | None) -> dict[str, str]:
     from landmark_tag.model.checkpoint import load_model
     from landmark_tag.runtime.int8_models import int8_model
     from landmark_tag.runtime.openvino_model import LogitsAndFeatures
-    from landmark_tag.runtime.quantize import QUICK, THOROUGH
+    from landmark_tag.runtime.quantize import SEARCHES
 
     torch.manual_seed(0)
     model = LogitsAndFeatures(timm.create_model("tf_efficientnet_lite0", num_classes=50).eval())
@@ -109,7 +109,7 @@ def build_models(folder: Path, model_checkpoint: Path | None) -> dict[str, str]:
     if model_checkpoint is not None:  # the scan's own int8, from the checkpoint's calibration photos
         os.environ["LANDMARK_TAG_CACHE"] = str(folder / "cache")
         loaded = load_model(model_checkpoint)
-        files["scan_int8"] = str(int8_model(loaded, searches=(QUICK, THOROUGH)).model_file)
+        files["scan_int8"] = str(int8_model(loaded, searches=SEARCHES).model_file)
     try:
         import onnxruntime  # noqa: F401
         from onnxruntime.quantization import CalibrationDataReader, QuantFormat, quantize_static

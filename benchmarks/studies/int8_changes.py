@@ -17,7 +17,7 @@ from landmark_tag.model.checkpoint import load_model
 from landmark_tag.runtime.int8_models import int8_model
 from landmark_tag.runtime.openvino_model import fp32_model
 from landmark_tag.runtime.openvino_runner import run_outputs
-from landmark_tag.runtime.quantize import QUICK, THOROUGH
+from landmark_tag.runtime.quantize import SEARCHES
 
 
 def top2(row) -> str:
@@ -28,7 +28,7 @@ def top2(row) -> str:
 def main() -> None:
     loaded = load_model(sys.argv[1])
     fp32 = run_outputs(loaded, fp32_model(loaded).model_file, "fp32").probabilities
-    int8_file = int8_model(loaded, searches=(QUICK, THOROUGH)).model_file  # what --precision int8 runs
+    int8_file = int8_model(loaded, searches=SEARCHES).model_file  # what --precision int8 runs
     int8 = run_outputs(loaded, int8_file, "int8").probabilities
     print(f"{len(fp32)} validation photos; min confidence {loaded.spec.min_confidence:.3f}")
     for i in range(len(fp32)):

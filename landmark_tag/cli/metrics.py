@@ -135,11 +135,11 @@ def int8_line(check: Int8Check | None, skipped: str | None = None) -> str:
     if skipped is not None:
         return f"int8: not built: {skipped}"
     if check is None:
-        return "int8: not built (OpenVINO cannot run here); scans search for their own where they can"
+        return "int8: not built (OpenVINO cannot run here); scans quantize their own where they can"
     verdict = (
         "passed under AVX2's arithmetic: the checkpoint carries int8, which a scan checks again on its "
         "CPU and runs where it passes there (the default without native bf16)"
         if check.passed
-        else "failed: the checkpoint carries no int8; scans on CPUs with VNNI search for their own"
+        else "failed: the checkpoint carries no int8; scans without native bf16 quantize their own"
     )
     return f"int8 check {verdict} ({check.describe()})"

@@ -17,9 +17,9 @@ from __future__ import annotations
 import os
 from concurrent.futures import ThreadPoolExecutor
 
-import imagehash
 import numpy as np
 import pyarrow as pa
+import scipy.fftpack
 from PIL import Image, ImageFilter
 from scipy.ndimage import uniform_filter
 
@@ -27,6 +27,7 @@ VIEWS = 11  # hashes per photo: the whole picture, then 5% and 10% cut away five
 _ANCHORS = ((0.5, 0.5), (0.0, 0.0), (1.0, 0.0), (0.0, 1.0), (1.0, 1.0))
 PLAIN_STD = 2.0  # grey levels (of 255) a picture's pixels must spread over to be hashed
 HASHED_SIDE = 128  # views are cut from the picture at about this size (pHash looks at 32 x 32)
+_PHASH_BITS = 8  # per side: 64-bit hashes
 # Candidates: a copy's whole hash this near one of a photo's views. Copies measured: resized and
 # recompressed within 4 bits, cut by 10% within 14 (99% within 12); other photos as near as 10. Every
 # candidate costs decoding two photos at commit, so the bound is where a copy is still likely found.
@@ -63,7 +64,18 @@ def picture_hashes(image: Image.Image) -> str | None:
     grey.thumbnail((HASHED_SIDE, HASHED_SIDE), Image.Resampling.BOX)
     if float(np.asarray(grey, dtype=np.float32).std()) < PLAIN_STD:
         return None
-    return "".join(str(imagehash.phash(view)) for view in picture_views(grey))
+    return "".join(phashes(picture_views(grey)))
+
+
+def phashes(views: list[Image.Image]) -> list[str]:
+    """imagehash's pHash (64 bits) of each grey picture, as hex, bit for bit: the same resizing and
+    the same DCT, run over all of them at once (half the time of one call per picture)."""
+    side = _PHASH_BITS * 4
+    pixels = np.stack([np.asarray(view.resize((side, side), Image.Resampling.LANCZOS)) for view in views])
+    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=1), axis=2)
+    low = dct[:, :_PHASH_BITS, :_PHASH_BITS].reshape(len(views), -1)
+    bits = np.packbits(low > np.median(low, axis=1, keepdims=True), axis=1)
+    return [row.tobytes().hex() for row in bits]
 
 
 def picture_views(image: Image.Image) -> list[Image.Image]:

@@ -1,9 +1,5 @@
-"""Judging: a photo's status follows from stored numbers and the thresholds, never from the model.
-
-`tagged` needs both a landmark score at or above `min_landmark_score` (the photo looks like one of
-the model's landmarks) and a top-1 probability at or above `min_confidence` (the model can tell
-which). A score below its threshold makes the photo `no_landmark`, whatever the probability; a
-probability below its threshold makes it `uncertain`. Only `tagged` rows get a location.
+"""Judging: a photo's status follows from stored numbers and the thresholds, never from the model
+(the rule is `model.decisions.decide`). Only `tagged` rows get a location.
 
 Because the output keeps `probability_1` and `landmark_score`, rows written by a run of the same
 model can be judged again with other thresholds (`rejudge_table`) without running the model.
@@ -18,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from landmark_tag.files.results import Status
+from landmark_tag.model.decisions import decide
 from landmark_tag.model.gazetteer import Place
 
 JUDGED = (Status.TAGGED.value, Status.UNCERTAIN.value, Status.NO_LANDMARK.value)
@@ -33,15 +30,7 @@ class Judge:
     places: dict[str, Place] = field(default_factory=dict)  # display name -> place
 
     def status(self, top1_probability: float, landmark_score: float | None) -> Status:
-        if (
-            self.min_landmark_score is not None
-            and landmark_score is not None
-            and landmark_score < self.min_landmark_score
-        ):
-            return Status.NO_LANDMARK
-        if top1_probability < self.min_confidence:
-            return Status.UNCERTAIN
-        return Status.TAGGED
+        return decide(top1_probability, landmark_score, self.min_confidence, self.min_landmark_score)
 
     def _statuses(self, table: pa.Table) -> tuple[np.ndarray, np.ndarray]:
         """(new status per row, whether the row is this model's and judged at all), by `status`."""

@@ -31,7 +31,7 @@ from landmark_tag.host.device import cpu_flags, onednn_isa_cap
 
 logger = logging.getLogger(__name__)
 
-ENTRY_FORMAT = 1  # raise when what an entry holds, or how it is built, changes
+ENTRY_FORMAT = 2  # raise when what an entry holds, or how it is built, changes
 ENTRY_FILE = "entry.json"
 MODEL_FILE = "model.xml"
 WEIGHTS_FILE = "model.bin"

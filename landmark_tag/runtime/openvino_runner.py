@@ -244,6 +244,6 @@ def run_outputs(loaded: LoadedModel, model_file: Path, precision: str) -> RunOut
         return probability, (torch.cat(scores) if scores else torch.empty(0)) if scorer is not None else None
 
     probabilities, landmark_scores = outputs("validation")
-    negative_scores = outputs("negatives")[1] if photos.negatives else None
+    negative_probabilities, negative_scores = outputs("negatives") if photos.negatives else (None, None)
     runner.close()
-    return RunOutputs(probabilities, landmark_scores, negative_scores)
+    return RunOutputs(probabilities, landmark_scores, negative_probabilities, negative_scores)

@@ -92,7 +92,7 @@ def _build_here(checkpoint: str, out: Path, searches: list[Search]) -> None:
         for name in (MODEL_FILE, WEIGHTS_FILE):
             shutil.copyfile(int8.entry.path / name, out / name)
     details = {
-        "search": int8.search,
+        "search": int8.source,
         "check": int8.check.to_dict(),
         "isa": onednn_isa_cap() or f"native ({platform.machine()})",
         "openvino": import_openvino().get_version(),

@@ -11,15 +11,12 @@
     openvino  CPU     as auto on the CPU                            fp32   bf16          int8
 
 OpenVINO won on every CPU measured, with and without native bf16 (`benchmarks/perf/model_speed.py`). On
-a CPU with native bf16 (AMX), OpenVINO's bf16 ran faster than the scan's int8, which keeps a few
-operations in fp32 to hold fp32's answers; without it, int8 is the fastest that does. Which int8
-(`int8_models`): the portable one the checkpoint carries (`train` builds it) when it passes its
-check on this CPU, which takes seconds; else, where the CPU has an int8 dot product (VNNI), `auto`
-searches for one with the quick search (about half a minute); asking for int8 goes on to the
-thorough search (minutes) when the quick one fails, and a thorough int8 that passed then serves
-`auto` too. With AVX2 alone, a search here passed only when thorough, so `auto` runs no search
-there. When OpenVINO cannot be loaded or cannot convert the model, or when int8 fails its check,
-the runner says so in one warning and runs what it can: PyTorch, or fp32.
+a CPU with native bf16, the default is OpenVINO's bf16; elsewhere int8, when an int8 model passes
+its check here (`int8_check`: the same decisions as fp32 on the checkpoint's validation photos and
+negatives), else fp32. Which int8 (`int8_models`): one built here earlier, else the one the
+checkpoint carries (`train --int8` builds it), else one quantized here: once per model and
+machine, in seconds, and cached. When OpenVINO cannot be loaded or cannot convert the model, or
+when int8 fails its check, the runner says so in one warning and runs what it can: PyTorch, or fp32.
 """
 
 from __future__ import annotations
@@ -34,7 +31,7 @@ import torch
 from torch import nn
 
 from landmark_tag.errors import ConfigError
-from landmark_tag.host.device import cpu_has_fast_bf16, cpu_has_fast_int8, resolve_precision
+from landmark_tag.host.device import cpu_has_fast_bf16, resolve_precision
 from landmark_tag.host.names import PRECISIONS, RUNTIMES
 from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.model.openset import capture_features
@@ -162,15 +159,17 @@ def check_runtime(runtime: str, precision: str, device: torch.device) -> str:
 def open_runner(
     loaded: LoadedModel, device: torch.device, runtime: str = "auto", precision: str = "auto"
 ) -> ModelRunner:
-    """The runner for `loaded` on `device`, building (or reading the cached) OpenVINO model when
-    that is what runs."""
+    """The runner for `loaded` on `device`. The one path every model takes to run: choose the
+    runtime (`check_runtime`), take the built model from the cache or build it and check it
+    (`built_model`), run it (OpenVINORunner, or TorchRunner)."""
     runtime = check_runtime(runtime, precision, device)
     if runtime == "openvino":
         from landmark_tag.runtime.cache import CacheUnavailable
         from landmark_tag.runtime.openvino_model import RuntimeUnavailable
+        from landmark_tag.runtime.openvino_runner import OpenVINORunner
 
         try:
-            return _openvino_runner(loaded, precision)
+            return OpenVINORunner(*built_model(loaded, precision))
         except (RuntimeUnavailable, CacheUnavailable) as exc:
             logger.warning("%s: running the model in PyTorch instead", exc)
             precision = "auto" if precision == "int8" else precision
@@ -186,54 +185,44 @@ def build_models(loaded: LoadedModel, runtime: str = "auto", precision: str = "a
     from landmark_tag.runtime.openvino_model import RuntimeUnavailable
 
     try:
-        _openvino_choice(loaded, precision)
+        built_model(loaded, precision)
     except (RuntimeUnavailable, CacheUnavailable) as exc:
         logger.warning("%s: the model will run in PyTorch instead", exc)
 
 
-def _openvino_runner(loaded: LoadedModel, precision: str) -> ModelRunner:
-    from landmark_tag.runtime.openvino_runner import OpenVINORunner
-
-    return OpenVINORunner(*_openvino_choice(loaded, precision))
-
-
-def _openvino_choice(loaded: LoadedModel, precision: str) -> tuple[Path, str]:
-    """(the built model file that runs, its precision), building what it takes."""
+def built_model(loaded: LoadedModel, precision: str) -> tuple[Path, str]:
+    """(the built OpenVINO model file that runs, its precision): from the cache, or built here and,
+    for int8, checked (`int8_models`)."""
     from landmark_tag.runtime import int8_models
     from landmark_tag.runtime.openvino_model import RuntimeUnavailable, fp32_model
 
     fp32 = fp32_model(loaded)  # first: without it, nothing else here can run
     if precision == "bf16" or (precision == "auto" and cpu_has_fast_bf16()):
         return fp32.model_file, "bf16"
-    searches = int8_searches(loaded, precision)
-    if searches is not None:
-        try:
-            int8 = int8_models.int8_model(loaded, searches=searches)
-        except RuntimeUnavailable as exc:
-            # Old checkpoints carry no calibration photos: no int8, which `auto` need not mention.
-            log = logger.warning if precision == "int8" else logger.info
-            log("%s: running fp32, not int8", exc)
-        else:
-            if int8.check.passed:
-                return int8.model_file, "int8"
-            # Said loudly once, when `auto` found it out, and whenever int8 is asked for; a nightly
-            # scan need not warn of the same verdict every night.
-            log = logger.warning if precision == "int8" or int8.built_now else logger.info
-            log("int8 changes this model's answers (%s): running fp32 instead", int8.check.describe())
+    if precision == "fp32":
+        return fp32.model_file, "fp32"
+    try:
+        int8 = int8_models.int8_model(loaded, searches=int8_searches(precision))
+    except RuntimeUnavailable as exc:
+        # Old checkpoints carry no calibration photos: no int8, which `auto` need not mention.
+        log = logger.warning if precision == "int8" else logger.info
+        log("%s: running fp32, not int8", exc)
+        return fp32.model_file, "fp32"
+    if int8.check.passed:
+        return int8.model_file, "int8"
+    # Said loudly once, when `auto` found it out, and whenever int8 is asked for; a nightly scan need
+    # not warn of the same verdict every night.
+    log = logger.warning if precision == "int8" or int8.built_now else logger.info
+    log("int8 changes this model's decisions (%s): running fp32 instead", int8.check.describe())
     return fp32.model_file, "fp32"
 
 
-def int8_searches(loaded: LoadedModel, precision: str) -> tuple[Search, ...] | None:
-    """The int8 searches to run here when the checkpoint's portable int8 fails its check here (or
-    there is none), as `precision` asks; None: no int8 at all (fp32 or bf16 asked for, or `auto`
-    with nothing that could pass quickly)."""
+def int8_searches(precision: str) -> tuple[Search, ...]:
+    """The int8 searches to run here when no int8 built earlier (or carried by the checkpoint)
+    passes its check here: the direct one (seconds) and a quick search for `auto`, the thorough one
+    too (minutes) when int8 is asked for."""
     from landmark_tag.runtime import quantize
 
     if precision == "int8":
-        return (quantize.QUICK, quantize.THOROUGH)  # minutes, once, when asked for
-    if precision != "auto":
-        return None
-    if cpu_has_fast_int8():
-        return (quantize.QUICK,)  # about half a minute, once
-    # AVX2 alone: a local search passed only when thorough (minutes), too long for a first scan.
-    return () if loaded.portable_int8 is not None else None
+        return quantize.SEARCHES
+    return (quantize.DIRECT, quantize.QUICK)

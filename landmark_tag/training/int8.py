@@ -10,7 +10,6 @@ from pathlib import Path
 from PIL import Image
 
 from landmark_tag.files.images import DecodeError, load_rgb, register_heif
-from landmark_tag.host.device import cpu_has_fast_bf16
 from landmark_tag.model.calibration_photos import (
     MAX_CALIBRATION,
     MAX_NEGATIVES,
@@ -59,14 +58,9 @@ def calibration_photos_for(
     )
 
 
-def int8_skip_reason(wanted: bool | None) -> str | None:
-    """Why `train` builds no portable int8 (`--no-int8`, or auto on a CPU whose scans run bf16), or
-    None when it builds one."""
-    if wanted is False:
-        return "not asked for (--no-int8)"
-    if wanted is None and cpu_has_fast_bf16():
-        return "scans on this CPU run bf16 (--int8 builds one to carry to CPUs without native bf16)"
-    return None
+def int8_skip_reason(wanted: bool) -> str | None:
+    """Why `train` builds no portable int8 (`--no-int8`), or None when it builds one."""
+    return None if wanted else "not asked for (--no-int8); scans without native bf16 quantize their own"
 
 
 def carry_int8(checkpoint: Path) -> Int8Check | None:
@@ -76,10 +70,10 @@ def carry_int8(checkpoint: Path) -> Int8Check | None:
 
     logger.info(
         "building the int8 model the checkpoint will carry, checked under AVX2's arithmetic so that "
-        "it suits any CPU (minutes for EfficientNet-Lite0 on 2 cores)"
+        "it suits any CPU"
     )
-    # The thorough search after a failed quick one: minutes are cheap beside training's own.
-    portable = build_portable_int8(checkpoint, (quantize.QUICK, quantize.THOROUGH))
+    # Every search, in turn, while one fails: the longer ones are rare, and cheap beside training.
+    portable = build_portable_int8(checkpoint, quantize.SEARCHES)
     if portable is None:
         return None
     check = Int8Check(**portable.details["check"])

@@ -1,6 +1,7 @@
 """Copies told from other pictures: the hashes, the candidate search and the pixel check, and
 where a copy's location comes from (`locate` with `copies`)."""
 
+import imagehash
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -16,11 +17,13 @@ from landmark_tag.locating.copies import (
     original_grey,
     overlay_score,
     parse_hashes,
+    phashes,
     picture_hashes,
+    picture_views,
 )
 from landmark_tag.locating.fixes import LocateSettings
 from landmark_tag.locating.locate import NOTE_COPY_TIME, locate
-from tests.helpers import shapes
+from tests.helpers import scene, shapes
 from tests.locating.test_locate import T0, row, table
 
 
@@ -161,3 +164,8 @@ def test_two_smooth_pictures_are_not_each_others_copies():
     # Two gradients (with noise) correlate as grey levels as well as a copy does; not in detail.
     first, second = scene((640, 480), seed=3), scene((640, 480), seed=5)
     assert overlay_score(copy_grey(second.resize((320, 240))), original_grey(first)) < MIN_OVERLAY
+
+
+def test_the_hashes_are_imagehashs_phash_bit_for_bit():
+    views = [*picture_views(shapes(seed=5).convert("L")), scene((90, 60), seed=1).convert("L")]
+    assert phashes(views) == [str(imagehash.phash(view)) for view in views]

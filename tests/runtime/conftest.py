@@ -39,7 +39,7 @@ def cache(tmp_path, monkeypatch) -> Path:
 def carry_as_portable_int8(checkpoint: Path, model_file: Path, check_passed: bool = True) -> None:
     """Write the OpenVINO model at `model_file` into `checkpoint` as its portable int8, the way
     `train` does. Any model serves: the scan checks whatever is carried against fp32."""
-    details = {"search": "quick", "check": {"passed": check_passed}, "isa": "AVX2", "seconds": 1.0}
+    details = {"search": "direct", "check": {"passed": check_passed}, "isa": "AVX2", "seconds": 1.0}
     xml, weights = model_file.read_bytes(), model_file.with_suffix(".bin").read_bytes()
     attach_portable_int8(checkpoint, PortableInt8(xml, weights, details))
 
@@ -55,3 +55,17 @@ def spy_on_searches(monkeypatch) -> list[str]:
 
     monkeypatch.setattr(int8_models, "quantize_int8", spying)
     return searches
+
+
+def int8_verdict(monkeypatch, passed: bool) -> None:
+    """Every int8 check from now on says `passed`, with its numbers as measured: the tiny random
+    model's int8 decides as it happens to, and these tests are of what follows a verdict (the check
+    itself: test_int8_check)."""
+    check = int8_models.check_int8
+
+    def decided(fp32, int8, thresholds):
+        result = check(fp32, int8, thresholds)
+        result.passed = passed
+        return result
+
+    monkeypatch.setattr(int8_models, "check_int8", decided)

@@ -1,18 +1,19 @@
 import logging
 import os
+import re
 
 import numpy as np
 import pytest
 import torch
 
 from landmark_tag.model.checkpoint import load_model, read_checkpoint, save_checkpoint
-from landmark_tag.runtime import int8_check, int8_models, openvino_model, openvino_runner, quantize, runners
+from landmark_tag.runtime import int8_models, openvino_model, openvino_runner, quantize, runners
 from landmark_tag.runtime.cache import WEIGHTS_FILE
 from landmark_tag.runtime.int8_models import int8_model
 from landmark_tag.runtime.openvino_model import RuntimeUnavailable, fp32_model
 from landmark_tag.runtime.runners import open_runner
 from tests.helpers import CLASS_NAMES, make_predictor
-from tests.runtime.conftest import spy_on_searches
+from tests.runtime.conftest import int8_verdict, spy_on_searches
 
 CPU = torch.device("cpu")
 
@@ -158,47 +159,54 @@ def test_auto_is_bf16_where_the_cpu_has_it(tiny_model, cache, monkeypatch):
 
 
 @pytest.mark.cpu_isa
-def test_int8_runs_when_it_passes_its_check(calibrated_model, cache, monkeypatch):
-    monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)  # where int8 is auto's choice:
-    monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: True)  # no bf16, but VNNI
-    monkeypatch.setattr(int8_check, "MAX_LIMIT", 1.0)  # so that the tiny random model passes
-    monkeypatch.setattr(int8_check, "MEAN_LIMIT", 1.0)
+@pytest.mark.parametrize("dot_product", [True, False], ids=["vnni", "avx2"])
+def test_int8_is_built_once_and_runs_where_it_passes_its_check(
+    calibrated_model, cache, monkeypatch, dot_product
+):
+    monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)  # where int8 is auto's choice,
+    monkeypatch.setattr(quantize, "cpu_has_fast_int8", lambda: dot_product)  # with VNNI or AVX2 alone
+    int8_verdict(monkeypatch, passed=True)
+    searches = spy_on_searches(monkeypatch)
     predictor = make_predictor(load_model(calibrated_model), CPU, k=2, runtime="auto", precision="auto")
-    assert predictor.runs_on == "cpu (openvino int8)"
+    assert predictor.runs_on == "cpu (openvino int8)" and searches == ["direct"]
     top = predictor(torch.randn(3, 3, 64, 64))
     assert top.indices.shape == (3, 2) and top.landmark_scores is not None
-    check = int8_model(load_model(calibrated_model)).check  # kept in the cache with the model
+    kept = int8_model(load_model(calibrated_model))  # kept in the cache with its verdict
+    assert (kept.source, kept.built_now, searches) == ("direct", False, ["direct"])
+    check = kept.check
     assert check.passed and check.photos == 12 and check.negatives == 6
     assert check.auroc_fp32 is not None and check.auroc_int8 is not None
 
 
-def test_auto_runs_fp32_without_building_int8_where_the_cpu_has_no_int8_dot_product(
-    calibrated_model, cache, monkeypatch
-):
-    monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)
-    monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: False)  # AVX2 alone
-    built = []
-    monkeypatch.setattr(int8_models, "int8_model", lambda loaded, **options: built.append(loaded))
-    assert make_predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino fp32)"
-    assert built == []
+def test_the_first_convolutions_stay_in_fp32(calibrated_model, cache):
+    loaded = load_model(calibrated_model)
+    fp32_file = fp32_model(loaded).model_file
+    reference = openvino_runner.run_outputs(loaded, fp32_file, "fp32")
+    model = quantize.quantize_int8(loaded, fp32_file, reference, quantize.DIRECT)
+    kept = set(quantize.first_convolutions(model, quantize.KEPT_IN_FP32))
+    assert len(kept) == quantize.KEPT_IN_FP32
+    quantized = set()  # the convolutions whose weights pass through a FakeQuantize
+    for op in model.get_ordered_ops():
+        if op.get_type_name() in ("Convolution", "GroupConvolution"):
+            sources = [op.input_value(i).get_node() for i in range(op.get_input_size())]
+            if any("FakeQuantize" in n.get_type_name() or "Convert" in n.get_type_name() for n in sources):
+                quantized.add(op.get_friendly_name())
+    assert quantized and not kept & quantized
 
 
 def test_int8_that_fails_its_check_falls_back_with_one_warning(calibrated_model, cache, monkeypatch, caplog):
-    monkeypatch.setattr(int8_check, "MAX_LIMIT", 0.0)  # nothing quantized is this exact
-    monkeypatch.setattr(int8_check, "MEAN_LIMIT", 0.0)
+    int8_verdict(monkeypatch, passed=False)
     with caplog.at_level(logging.WARNING):
         predictor = make_predictor(load_model(calibrated_model), CPU, k=2, precision="int8", runtime="auto")
     assert predictor.runs_on == "cpu (openvino fp32)"
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
-    assert len(warnings) == 1 and "int8 changes this model's answers" in warnings[0]
+    assert len(warnings) == 1 and "int8 changes this model's decisions" in warnings[0]
     assert "\n" not in warnings[0]
 
 
 def test_auto_warns_of_a_failed_int8_check_once_per_machine(calibrated_model, cache, monkeypatch, caplog):
     monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)
-    monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: True)
-    monkeypatch.setattr(int8_check, "MAX_LIMIT", 0.0)  # nothing quantized is this exact
-    monkeypatch.setattr(int8_check, "MEAN_LIMIT", 0.0)
+    int8_verdict(monkeypatch, passed=False)
     runs = []
     for _ in range(2):  # the first builds and checks int8; the second reads the verdict
         caplog.clear()
@@ -208,37 +216,47 @@ def test_auto_warns_of_a_failed_int8_check_once_per_machine(calibrated_model, ca
     assert runs == [[logging.WARNING], [logging.INFO]]
 
 
-def test_asking_for_int8_searches_longer_after_a_failed_quick_search_and_auto_does_not(
+def test_a_build_says_what_it_does_and_how_long_it_took(calibrated_model, cache, caplog):
+    with caplog.at_level(logging.INFO):
+        int8_model(load_model(calibrated_model), searches=(quantize.DIRECT,))
+    lines = [r.getMessage() for r in caplog.records if r.name == int8_models.__name__]
+    assert "building int8 of" in lines[0] and "(direct search)" in lines[0]
+    assert re.search(
+        r"(passed|failed) its check on this CPU \(\d+ s\): decisions differ on \d+ of 18", lines[-1]
+    )
+
+
+def test_a_failed_search_goes_on_to_the_longer_ones_asked_for_and_every_verdict_is_kept(
     calibrated_model, cache, monkeypatch
 ):
-    monkeypatch.setattr(int8_check, "MAX_LIMIT", 0.0)  # nothing quantized is this exact
-    monkeypatch.setattr(int8_check, "MEAN_LIMIT", 0.0)
+    int8_verdict(monkeypatch, passed=False)
     searches = spy_on_searches(monkeypatch)
     loaded = load_model(calibrated_model)
-    assert int8_model(loaded).search == "quick" and searches == ["quick"]
-    thorough = int8_model(loaded, searches=(quantize.QUICK, quantize.THOROUGH))
-    assert (thorough.search, thorough.check.passed, thorough.built_now) == ("thorough", False, True)
-    assert searches == ["quick", "thorough"]
-    again = int8_model(loaded, searches=(quantize.QUICK, quantize.THOROUGH))  # both verdicts are kept
-    assert (again.search, again.built_now, searches) == ("thorough", False, ["quick", "thorough"])
+    assert int8_model(loaded).source == "quick" and searches == ["direct", "quick"]  # auto's searches
+    thorough = int8_model(loaded, searches=quantize.SEARCHES)
+    assert (thorough.source, thorough.check.passed, thorough.built_now) == ("thorough", False, True)
+    assert searches == ["direct", "quick", "thorough"]
+    again = int8_model(loaded, searches=quantize.SEARCHES)
+    assert (again.source, again.built_now, searches) == ("thorough", False, ["direct", "quick", "thorough"])
 
 
-def test_a_thorough_int8_that_passed_is_what_auto_runs_later(calibrated_model, cache, monkeypatch):
+def test_an_int8_that_passed_after_a_longer_search_is_what_auto_runs_later(
+    calibrated_model, cache, monkeypatch
+):
     monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)
-    monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: True)
     searches = spy_on_searches(monkeypatch)
     check = int8_models.check_int8
 
-    def only_thorough_passes(fp32, int8):
-        result = check(fp32, int8)
+    def only_thorough_passes(fp32, int8, thresholds):
+        result = check(fp32, int8, thresholds)
         result.passed = searches[-1] == "thorough"
         return result
 
     monkeypatch.setattr(int8_models, "check_int8", only_thorough_passes)
     asked = make_predictor(load_model(calibrated_model), CPU, k=2, precision="int8")
-    assert asked.runs_on == "cpu (openvino int8)" and searches == ["quick", "thorough"]
+    assert asked.runs_on == "cpu (openvino int8)" and searches == ["direct", "quick", "thorough"]
     assert make_predictor(load_model(calibrated_model), CPU, k=2).runs_on == "cpu (openvino int8)"
-    assert searches == ["quick", "thorough"]  # read from the cache, not searched again
+    assert searches == ["direct", "quick", "thorough"]  # read from the cache, not searched again
 
 
 def test_a_checkpoint_without_calibration_photos_runs_openvino_without_int8(tiny_model, cache):

@@ -5,12 +5,12 @@ from pathlib import Path
 import torch
 
 from landmark_tag.model.checkpoint import PortableInt8, attach_portable_int8, load_model, save_checkpoint
-from landmark_tag.runtime import int8_check, int8_models, quantize, runners
+from landmark_tag.runtime import int8_models, quantize, runners
 from landmark_tag.runtime.int8_models import int8_model
 from landmark_tag.runtime.openvino_model import fp32_model
 from landmark_tag.runtime.portable_int8 import build_portable_int8
 from tests.helpers import make_predictor
-from tests.runtime.conftest import carry_as_portable_int8, spy_on_searches
+from tests.runtime.conftest import carry_as_portable_int8, int8_verdict, spy_on_searches
 
 CPU = torch.device("cpu")
 TINY_SEARCH = quantize.Search("quick", iterations=2, ranking_photos=4)
@@ -40,7 +40,7 @@ def is_ours(record: logging.LogRecord) -> bool:
 def without_int8_dot_product(monkeypatch) -> list[str]:
     """A CPU as AVX2 alone; returns the names of the int8 searches run from now on."""
     monkeypatch.setattr(runners, "cpu_has_fast_bf16", lambda: False)
-    monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: False)
+    monkeypatch.setattr(quantize, "cpu_has_fast_int8", lambda: False)
     return spy_on_searches(monkeypatch)
 
 
@@ -51,7 +51,7 @@ def test_auto_runs_the_carried_int8_without_an_int8_dot_product_and_searches_not
     checkpoint = carrying(calibrated_model, tmp_path, noise=0.0)
     assert make_predictor(load_model(checkpoint), CPU, k=2).runs_on == "cpu (openvino int8)"
     again = int8_model(load_model(checkpoint), searches=())
-    assert (again.search, again.built_now, again.check.passed, again.check.photos) == (
+    assert (again.source, again.built_now, again.check.passed, again.check.photos) == (
         "portable",
         False,
         True,
@@ -60,40 +60,54 @@ def test_auto_runs_the_carried_int8_without_an_int8_dot_product_and_searches_not
     assert searches == []
 
 
-def test_a_carried_int8_that_fails_here_runs_fp32_and_only_asking_for_int8_searches(
-    calibrated_model, cache, tmp_path, monkeypatch, caplog
+def test_a_carried_int8_that_fails_here_is_replaced_by_one_quantized_here(
+    calibrated_model, cache, tmp_path, monkeypatch
 ):
     searches = without_int8_dot_product(monkeypatch)
     checkpoint = carrying(calibrated_model, tmp_path, noise=0.5)
-    with caplog.at_level(logging.WARNING):
-        assert make_predictor(load_model(checkpoint), CPU, k=2).runs_on == "cpu (openvino fp32)"
-    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and is_ours(r)]
-    assert len(warnings) == 1 and "int8 changes this model's answers" in warnings[0]
-    assert searches == []
-    monkeypatch.setattr(int8_check, "MAX_LIMIT", 0.0)  # so that no search passes either
-    monkeypatch.setattr(int8_check, "MEAN_LIMIT", 0.0)
+    check = int8_models.check_int8
+    verdicts = []
+
+    def only_a_search_here_passes(fp32, int8, thresholds):
+        result = check(fp32, int8, thresholds)
+        result.passed = bool(searches)
+        verdicts.append(result.passed)
+        return result
+
+    monkeypatch.setattr(int8_models, "check_int8", only_a_search_here_passes)
     references = []
     run_outputs = int8_models.run_outputs
     monkeypatch.setattr(
         int8_models, "run_outputs", lambda *args: references.append(args[2] == "fp32") or run_outputs(*args)
     )
-    asked = make_predictor(load_model(checkpoint), CPU, k=2, precision="int8")
-    assert asked.runs_on == "cpu (openvino fp32)" and searches == ["quick", "thorough"]
-    assert references.count(True) == 1  # fp32's answers, which both searches compare with: once
+    assert make_predictor(load_model(checkpoint), CPU, k=2).runs_on == "cpu (openvino int8)"
+    assert verdicts == [False, True] and searches == ["direct"]
+    assert references.count(True) == 1  # fp32's answers, which every build compares with: once
+
+
+def test_with_every_int8_failing_auto_runs_fp32_with_one_warning(
+    calibrated_model, cache, tmp_path, monkeypatch, caplog
+):
+    searches = without_int8_dot_product(monkeypatch)
+    checkpoint = carrying(calibrated_model, tmp_path, noise=0.5)
+    int8_verdict(monkeypatch, passed=False)
+    with caplog.at_level(logging.WARNING):
+        assert make_predictor(load_model(checkpoint), CPU, k=2).runs_on == "cpu (openvino fp32)"
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and is_ours(r)]
+    assert len(warnings) == 1 and "int8 changes this model's decisions" in warnings[0]
+    assert searches == ["direct", "quick"]
 
 
 def test_a_carried_int8_this_openvino_cannot_read_is_said_and_searched_past(
     calibrated_model, cache, monkeypatch, caplog
 ):
     searches = without_int8_dot_product(monkeypatch)
-    monkeypatch.setattr(runners, "cpu_has_fast_int8", lambda: True)
-    monkeypatch.setattr(int8_check, "MAX_LIMIT", 1.0)  # so that the tiny random model passes
-    monkeypatch.setattr(int8_check, "MEAN_LIMIT", 1.0)
+    int8_verdict(monkeypatch, passed=True)  # whatever the tiny random model decides
     attach_portable_int8(calibrated_model, PortableInt8(b"<net>not a model", b"\0" * 8, {}))
     with caplog.at_level(logging.WARNING):
         predictor = make_predictor(load_model(calibrated_model), CPU, k=2)
     assert "cannot run here" in caplog.text
-    assert predictor.runs_on == "cpu (openvino int8)" and searches == ["quick"]
+    assert predictor.runs_on == "cpu (openvino int8)" and searches == ["direct"]
 
 
 def test_the_portable_int8_is_searched_in_a_child_process_under_avx2(calibrated_model, cache, caplog):
@@ -103,10 +117,10 @@ def test_the_portable_int8_is_searched_in_a_child_process_under_avx2(calibrated_
     on_x86 = platform.machine().lower() in ("x86_64", "amd64")
     assert portable.details["isa"] == "AVX2" if on_x86 else portable.details["isa"].startswith("native")
     assert portable.details["search"] == "quick" and portable.details["check"]["photos"] == 12
-    assert "quantizing" in caplog.text  # the child's lines, passed on as progress
+    assert "building int8 of" in caplog.text  # the child's lines, passed on as progress
     attach_portable_int8(calibrated_model, portable)
     here = int8_model(load_model(calibrated_model), searches=())  # the carried files run here
-    assert here.search == "portable" and here.check.photos == 12
+    assert here.source == "portable" and here.check.photos == 12
 
 
 def test_a_child_that_cannot_build_says_why_and_builds_nothing(tiny_model, caplog):
