@@ -5,7 +5,8 @@
 Makes its photo sets in a temp folder (12 MP camera-like JPEGs, ~0.5 MP web images, and a web set
 with 30% GPS-tagged photos), then measures side by side, on the same files, in one run:
 
-  (a) decode ceiling: the scan's decode path (draft JPEG, orient, resize, crop), all cores, no model
+  (a) decode ceiling: the decode workers' whole job per photo (EXIF, draft JPEG, orient, resize,
+      crop, and the picture's hashes for copies unless --scan-args has --no-copies), all cores, no model
   (b) model ceiling: EfficientNet-Lite0 forward passes on tensors already in memory
   (c) `landmark-tag scan` end to end, through the real CLI
   (d) the naive per-image loop the original project used: full decode, one forward per image
@@ -49,10 +50,12 @@ from benchmarks.common import (
     rate_from_first_batch,
     tree_memory_bytes,
 )
+from landmark_tag.files.discover import PhotoFile
 from landmark_tag.host.allocator import keep_freed_memory
 from landmark_tag.model.checkpoint import load_model
 from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
+from landmark_tag.pipeline.execute.examine import Examiner
 from landmark_tag.runtime.runners import open_runner
 from landmark_tag.training.backbones import LITE_MEAN, LITE_STD
 
@@ -62,24 +65,30 @@ PREPROCESSING = Preprocessing(224, 256, LITE_MEAN, LITE_STD, "bicubic")
 # ---------------------------------------------------------------- measurements
 
 
-_decoder: PhotoDecoder | None = None
+_examiner: Examiner | None = None
 
 
-def _decode(path: str) -> int:
-    global _decoder  # one decoder per pool process
-    if _decoder is None:
+def _examine(job: tuple[str, bool]) -> bool:
+    """What a scan's decode worker does for one photo: EXIF, decode, and (with copies, the
+    default) the picture's hashes."""
+    global _examiner  # one per pool process
+    path, hashes = job
+    if _examiner is None or _examiner.hash_pictures != hashes:
         torch.set_num_threads(1)
-        _decoder = PhotoDecoder(PREPROCESSING)
-    return _decoder(path).shape[0]
+        _examiner = Examiner(PhotoDecoder(PREPROCESSING), hash_pictures=hashes)
+    stat = os.stat(path)
+    return _examiner(PhotoFile(path, stat.st_size, stat.st_mtime)).decoded
 
 
-def decode_ceiling(paths: list[Path], processes: int, repeats: int) -> float:
+def decode_ceiling(paths: list[Path], processes: int, repeats: int, hashes: bool = True) -> float:
+    """Photos/s of the decode workers' own job (`_examine`), all cores, no model."""
+    jobs = [(str(p), hashes) for p in paths]
     with multiprocessing.get_context("fork").Pool(processes) as pool:
-        pool.map(_decode, [str(p) for p in paths[:processes]])  # warm up
+        pool.map(_examine, jobs[:processes])  # warm up
         rates = []
         for _ in range(repeats):
             started = time.perf_counter()
-            pool.map(_decode, [str(p) for p in paths], chunksize=1)
+            pool.map(_examine, jobs, chunksize=1)
             rates.append(len(paths) / (time.perf_counter() - started))
         return statistics.median(rates)
 
@@ -177,6 +186,7 @@ def compare_runtimes(
     and a ceiling measured only at its start would rate the later scans against another machine.
     Threads, when given, are the scan's --threads."""
     cores = os.cpu_count() or 1
+    hashes = "--no-copies" not in args.scan_args.split()
     variants = [item.split(":") for item in args.runtimes.split(",")]
     decode_rates: dict[str, list[float]] = {"web": [], "12mp": []}
     rows = []
@@ -199,7 +209,7 @@ def compare_runtimes(
                 runs[i, name] = []
         for _ in range(args.repeats):
             for name in ("web", "12mp"):
-                decode_rates[name].append(decode_ceiling(sets[name], cores, 1))
+                decode_rates[name].append(decode_ceiling(sets[name], cores, 1, hashes))
                 for i, (checkpoint, extra) in enumerate(extras):
                     runs[i, name].append(cli_scan(sets[name][0].parent, checkpoint, tmp, extra))
         decode = {name: statistics.median(rates) for name, rates in decode_rates.items()}
@@ -211,13 +221,14 @@ def compare_runtimes(
     base = rows[0]
     print(f"\n{'busy (a CPU-bound process per core beside)' if args.busy else 'idle'}; decode ceilings: "
           f"web {decode['web']:.1f}, 12 MP {decode['12mp']:.1f} photos/s\n")  # fmt: skip
-    print("runtime:precision | ran | model ceiling | web scan | 12 MP scan | 12 MP scan / its pipeline "
+    print("runtime:precision | ran | model ceiling | web scan | 12 MP scan | web, 12 MP scan / its pipeline "
           "ceiling | peak memory | model ceiling, web scan vs the first row")  # fmt: skip
     print("--- | --- | --- | --- | --- | --- | --- | ---")
     for row in rows:
         print(
             f"{row['variant']} | {row['ran']} | {row['model_ceiling']:.1f} | "
             f"{row['web']['photos_per_s']:.1f} | {row['12mp']['photos_per_s']:.1f} | "
+            f"{row['web']['photos_per_s'] / row['web_pipeline_ceiling']:.2f}, "
             f"{row['12mp']['photos_per_s'] / row['12mp_pipeline_ceiling']:.2f} | "
             f"{max(row['web']['peak_memory_mb'], row['12mp']['peak_memory_mb']):.0f} MB | "
             f"{row['model_ceiling'] / base['model_ceiling']:.2f}x, "
@@ -253,6 +264,7 @@ def main() -> None:
     )
     args = parser.parse_args()
     cores = os.cpu_count() or 1
+    hashes = "--no-copies" not in args.scan_args.split()
     gpu = torch.cuda.is_available()
     results: dict = {"cores": cores, "gpu": torch.cuda.get_device_name() if gpu else None, "sets": {}}
     # The scan tunes malloc for inference (see landmark_tag.host.allocator); the ceilings, and
@@ -287,7 +299,7 @@ def main() -> None:
         for name, paths in sets.items():
             row: dict = {"photos": len(paths), "model_ceiling": model_rate}
             if name != "web_30pct_gps":
-                row["decode_ceiling"] = decode_ceiling(paths, cores, args.repeats)
+                row["decode_ceiling"] = decode_ceiling(paths, cores, args.repeats, hashes)
                 a, b = row["decode_ceiling"], model_rate
                 row["pipeline_ceiling"] = min(a, b) if gpu else 1 / (1 / a + 1 / b)
             runs, runs_without_score = [], []
