@@ -14,7 +14,7 @@ OpenVINO won on every CPU measured, with and without native bf16 (`benchmarks/pe
 a CPU with native bf16, the default is OpenVINO's bf16; elsewhere int8, when an int8 model passes
 its check here (`int8_check`: the same decisions as fp32 on the checkpoint's validation photos and
 negatives), else fp32. Which int8 (`int8_models`): one built here earlier, else the one the
-checkpoint carries (`train --int8` builds it), else one quantized here: once per model and
+checkpoint carries (`train` builds it), else one quantized here: once per model and
 machine, in seconds, and cached. When OpenVINO cannot be loaded or cannot convert the model, or
 when int8 fails its check, the runner says so in one warning and runs what it can: PyTorch, or fp32.
 """
