@@ -4,8 +4,8 @@ Every search keeps the model's first three convolutions in fp32 (KEPT_IN_FP32; E
 stem and first block). They see the photo at full resolution through few channels, and their
 rounding reaches every later layer: quantized, they moved validation photos' probabilities by up to
 0.11 and tagged a near tie with another landmark; kept, the changes halved and the decisions held,
-at no measurable cost in speed (docs/benchmarks.md, "int8"). Keeping the classifier or the last
-blocks in fp32 changed nothing.
+for about 6% of int8's speed (docs/benchmarks.md, "Fast on every CPU"). Keeping the classifier or
+the last blocks in fp32 changed nothing.
 
 DIRECT, the common path, is plain post-training quantization on the checkpoint's calibration photos:
 seconds. When its int8 fails the check, NNCF's accuracy control searches for more operations to
