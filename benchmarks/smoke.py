@@ -37,6 +37,7 @@ TINY = {
     "locate_scale": ["--rows", "2000", "--cameras", "5"],
     "copies_cost": ["--photos", "2", "--rounds", "1", "--scan-photos", "4"],
     "copies_scale": ["--rows", "5000", "--new-share", "0.1", "--copies", "5"],
+    "photo_costs": ["--photos", "4"],
 }  # fmt: skip
 
 

@@ -1,7 +1,10 @@
 """Where a scan's CPU time goes, per photo: the decode worker's steps one by one, and the whole
 scan's threads.
 
-    python -m benchmarks.perf.photo_costs --model model.pt [--photos 300] [--size 864x576]
+    python -m benchmarks.perf.photo_costs [--model model.pt] [--photos 300] [--size 864x576]
+
+Without --model, EfficientNet-Lite0 with a random head (the speed is the same; int8 needs a trained
+checkpoint, whose calibration crops it is built from).
 
 1. In this process, on one thread, for each photo of a generated set (JPEGs of --size): opening the
    file and reading its EXIF, decoding (draft mode), orienting to RGB, the picture's hashes (copies),
@@ -26,7 +29,7 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from benchmarks.common import make_set
+from benchmarks.common import benchmark_checkpoints, make_set
 from landmark_tag.files.images import oriented, to_rgb
 from landmark_tag.files.storage import open_binary
 from landmark_tag.locating.copies import picture_hashes
@@ -116,13 +119,14 @@ def scan_threads(folder: Path, model: Path, out: Path) -> tuple[float, dict[str,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--model", type=Path, help="a checkpoint (default: a random EfficientNet-Lite0)")
     parser.add_argument("--photos", type=int, default=300)
     parser.add_argument("--size", default="864x576", help="WIDTHxHEIGHT of the generated JPEGs")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.split("x"))
-    decoder = PhotoDecoder(load_model(args.model).spec.preprocessing)
     with tempfile.TemporaryDirectory() as tmp:
+        model = args.model or benchmark_checkpoints(Path(tmp), bank_photos=500)[0]
+        decoder = PhotoDecoder(load_model(model).spec.preprocessing)
         paths = make_set(Path(tmp) / "photos", args.photos, (width, height))
         with Image.open(paths[0]) as first:
             print(f"{len(paths)} JPEGs of {first.size[0]}x{first.size[1]}\n")
@@ -132,8 +136,8 @@ def main() -> None:
         for name, ms in costs.items():
             print(f"{name} | {ms:.2f}")
         print(f"all | {sum(costs.values()):.2f}\n")
-        scan_threads(Path(tmp) / "photos", args.model, Path(tmp) / "warm.parquet")  # builds the model once
-        wall, groups = scan_threads(Path(tmp) / "photos", args.model, Path(tmp) / "out.parquet")
+        scan_threads(Path(tmp) / "photos", model, Path(tmp) / "warm.parquet")  # builds the model once
+        wall, groups = scan_threads(Path(tmp) / "photos", model, Path(tmp) / "out.parquet")
         per_photo = 1000 / len(paths)
         print(f"scan: {wall * per_photo:.2f} ms of wall time per photo while its workers ran")
         print("threads | CPU ms per photo")
