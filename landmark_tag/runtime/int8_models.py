@@ -129,7 +129,7 @@ def _checked_build(
             (folder / WEIGHTS_FILE).write_bytes(portable.model_bin)
             details["built"] = portable.details
         else:
-            logger.info("building %s: %s", subject, _DURATIONS[source.name])
+            logger.info("building %s: %s", subject, _DURATIONS.get(source.name, "once per model and machine"))
             model = quantize_int8(loaded, fp32_file, reference(), source, log_steps)
             import_openvino().save_model(model, str(folder / MODEL_FILE), False)
         outputs = run_outputs(loaded, folder / MODEL_FILE, "int8")
