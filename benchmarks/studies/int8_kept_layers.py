@@ -42,22 +42,11 @@ def kept(model, variant: str) -> list[str]:
     return convolutions[:count] if variant.startswith("first") else convolutions[-count:]
 
 
-def quantized(loaded: LoadedModel, fp32_file: Path, variant: str):
-    import nncf
-    from nncf.quantization.advanced_parameters import AdvancedQuantizationParameters, OverflowFix
-
-    ov = import_openvino()
-    model = ov.Core().read_model(str(fp32_file))
-    photos = loaded.calibration_photos
-    assert photos is not None, "the checkpoint carries no calibration photos (train it again)"
-    calibration = photos.pixels("calibration", loaded.spec.preprocessing).numpy()
-    overflow_fix = OverflowFix.FIRST_LAYER if cpu_has_fast_int8() else OverflowFix.ENABLE
-    return nncf.quantize(
-        model,
-        nncf.Dataset([photo[None] for photo in calibration]),
-        subset_size=len(calibration),
-        ignored_scope=nncf.IgnoredScope(names=kept(model, variant)),
-        advanced_parameters=AdvancedQuantizationParameters(overflow_fix=overflow_fix),
+def quantized(loaded: LoadedModel, fp32_file: Path, reference: RunOutputs, variant: str):
+    """The scan's direct quantization, keeping this variant's operations in fp32."""
+    model = import_openvino().Core().read_model(str(fp32_file))
+    return quantize.quantize_int8(
+        loaded, fp32_file, reference, quantize.DIRECT, kept_in_fp32=kept(model, variant)
     )
 
 
@@ -96,9 +85,7 @@ def main() -> None:
     ov = import_openvino()
     for path in sys.argv[1:]:
         loaded = load_model(path)
-        spec = loaded.spec
-        scorer = spec.landmark_scorer
-        thresholds = Thresholds(spec.min_confidence, scorer.threshold if scorer is not None else None)
+        thresholds = Thresholds.of(loaded.spec)
         with tempfile.TemporaryDirectory() as folder:
             fp32_file = fp32_model(loaded, Path(folder)).model_file
             reference = run_outputs(loaded, fp32_file, "fp32")
@@ -107,7 +94,7 @@ def main() -> None:
                   "landmark score change mean / max | passes | photos/s")  # fmt: skip
             for variant in VARIANTS:
                 model_file = Path(folder) / f"{variant}.xml"
-                ov.save_model(quantized(loaded, fp32_file, variant), str(model_file), False)
+                ov.save_model(quantized(loaded, fp32_file, reference, variant), str(model_file), False)
                 check = check_int8(reference, run_outputs(loaded, model_file, "int8"), thresholds)
                 print(
                     f"{variant} | {check.decisions_changed} of {check.photos + check.negatives} | "

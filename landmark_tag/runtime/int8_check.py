@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 import torch
 
 from landmark_tag.files.results import Status
+from landmark_tag.model.checkpoint import ModelSpec
 from landmark_tag.model.decisions import decide
 from landmark_tag.model.openset import auroc
 
@@ -37,6 +38,12 @@ class Thresholds:
 
     min_confidence: float
     min_landmark_score: float | None  # None: the model has no landmark score
+
+    @classmethod
+    def of(cls, spec: ModelSpec) -> Thresholds:
+        """The checkpoint's own thresholds (a scan may be given others)."""
+        scorer = spec.landmark_scorer
+        return cls(spec.min_confidence, scorer.threshold if scorer is not None else None)
 
 
 @dataclass

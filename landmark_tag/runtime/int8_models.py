@@ -133,11 +133,7 @@ def _checked_build(
             model = quantize_int8(loaded, fp32_file, reference(), source, log_steps)
             import_openvino().save_model(model, str(folder / MODEL_FILE), False)
         outputs = run_outputs(loaded, folder / MODEL_FILE, "int8")
-        spec = loaded.spec
-        thresholds = Thresholds(
-            spec.min_confidence, spec.landmark_scorer.threshold if spec.landmark_scorer is not None else None
-        )
-        check = check_int8(reference(), outputs, thresholds)
+        check = check_int8(reference(), outputs, Thresholds.of(loaded.spec))
         seconds = round(time.monotonic() - started, 2)
         verdict = "passed" if check.passed else "failed"
         logger.info("%s %s its check on this CPU (%.0f s): %s", subject, verdict, seconds, check.describe())

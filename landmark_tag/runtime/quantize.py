@@ -20,7 +20,7 @@ import contextlib
 import io
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,10 +85,12 @@ def quantize_int8(
     reference: RunOutputs,
     search: Search = DIRECT,
     log_steps: bool = False,
+    kept_in_fp32: Sequence[str] | None = None,
 ) -> Any:
     """The fp32 OpenVINO model at `fp32_file`, quantized to int8 on the checkpoint's calibration
     photos; a `search` with iterations adds accuracy control on its validation photos, `reference`
-    being fp32's answers on them.
+    being fp32's answers on them. `kept_in_fp32`: the names of the operations left unquantized
+    (default: the first KEPT_IN_FP32 convolutions; `benchmarks/studies/int8_kept_layers.py` tries others).
 
     Without an int8 dot product, every layer's weights keep 7 bits (NNCF's overflow fix; otherwise
     only the first layer's): AVX2 multiplies int8 pairs into 16-bit sums that 8-bit weights can
@@ -114,7 +116,11 @@ def quantize_int8(
     common: dict[str, Any] = {
         "calibration_dataset": nncf.Dataset([photo[None] for photo in calibration]),
         "subset_size": len(calibration),
-        "ignored_scope": nncf.IgnoredScope(names=first_convolutions(fp32_model, KEPT_IN_FP32)),
+        "ignored_scope": nncf.IgnoredScope(
+            names=list(
+                kept_in_fp32 if kept_in_fp32 is not None else first_convolutions(fp32_model, KEPT_IN_FP32)
+            )
+        ),
         "advanced_quantization_parameters": AdvancedQuantizationParameters(overflow_fix=overflow_fix),
     }
     nncf_logger = logging.getLogger("nncf")
