@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import struct
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -83,6 +84,30 @@ def gps_exif(lat: float, lon: float, lat_ref: str | None = None, lon_ref: str | 
     gps[ExifTags.GPS.GPSLongitudeRef] = lon_ref or ("E" if lon >= 0 else "W")
     gps[ExifTags.GPS.GPSLongitude] = dms(lon)
     return exif
+
+
+def exif_with_thumbnail(exif: Image.Exif, thumbnail: Image.Image, quality: int = 75) -> bytes:
+    """`exif`'s bytes with `thumbnail` stored as a camera stores one: a JPEG in IFD1, which
+    Pillow does not write. IFD1 is appended after Pillow's EXIF, and IFD0 made to point to it."""
+    data = exif.tobytes()
+    assert data.startswith(b"Exif\x00\x00")
+    tiff = bytearray(data[6:])
+    order = "<" if tiff[:2] == b"II" else ">"
+    (ifd0,) = struct.unpack_from(order + "I", tiff, 4)
+    (entries,) = struct.unpack_from(order + "H", tiff, ifd0)
+    jpeg = io.BytesIO()
+    thumbnail.convert("RGB").save(jpeg, "JPEG", quality=quality)
+    ifd1 = len(tiff) + len(tiff) % 2
+    tiff += b"\x00" * (ifd1 - len(tiff))
+    count = 3
+    data_at = ifd1 + 2 + 12 * count + 4
+    tiff += struct.pack(order + "H", count)
+    tiff += struct.pack(order + "HHIHH", 0x0103, 3, 1, 6, 0)  # Compression: JPEG
+    tiff += struct.pack(order + "HHII", 0x0201, 4, 1, data_at)  # JPEGInterchangeFormat
+    tiff += struct.pack(order + "HHII", 0x0202, 4, 1, len(jpeg.getvalue()))  # its length
+    tiff += struct.pack(order + "I", 0) + jpeg.getvalue()
+    struct.pack_into(order + "I", tiff, ifd0 + 2 + 12 * entries, ifd1)  # IFD0's next IFD: IFD1
+    return b"Exif\x00\x00" + bytes(tiff)
 
 
 def capture_exif(

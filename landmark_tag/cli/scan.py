@@ -74,6 +74,8 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
     table.add_row("throughput", f"{summary.photos_per_second:,.1f} photos/s")
     if summary.processed:  # the same photos over the time spent on them, as the progress bar counts
         table.add_row("  while tagging", f"{summary.tagging_photos_per_second:,.1f} photos/s")
+    if read := _bytes_read_line(summary.bytes_read):
+        table.add_row("read from the photos", read)
     located = sum(summary.locations.values())
     table.add_row("rows located", f"{located:,}")
     for source in SOURCES:
@@ -105,6 +107,26 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
             " from the tracks by hand",
             highlight=False,
         )
+
+
+def _bytes_read_line(reads: dict[str, int]) -> str:
+    """ "1.2 GB: 48.0 KB a photo with GPS (120), 3.5 MB a photo without GPS (340)"."""
+    total = reads.get("located_bytes", 0) + reads.get("other_bytes", 0)
+    if not total:
+        return ""
+    parts = []
+    for kind, what in (("located", "with GPS"), ("other", "without GPS")):
+        if photos := reads.get(f"{kind}_photos", 0):
+            parts.append(f"{_size(reads[f'{kind}_bytes'] / photos)} a photo {what} ({photos:,})")
+    return f"{_size(total)}: " + ", ".join(parts)
+
+
+def _size(count: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if count < 1000 or unit == "GB":
+            return f"{count:,.0f} {unit}" if unit == "bytes" else f"{count:,.1f} {unit}"
+        count /= 1000
+    raise AssertionError("unreachable")
 
 
 def write_summary_json(summary: ScanSummary, path: str) -> None:

@@ -8,6 +8,7 @@ preprocessing on top is the decode stage's (`pipeline.decode.PhotoDecoder`).
 
 from __future__ import annotations
 
+import io
 import os
 import warnings
 from typing import BinaryIO
@@ -163,3 +164,61 @@ def describe_os_error(exc: OSError) -> str:
     if isinstance(exc, IsADirectoryError):
         return "is a folder, not a file"
     return f"cannot read file: {exc.strerror or exc}"
+
+
+# A thumbnail stands for its photo when its shape is the photo's within this share: cameras
+# round 160 px thumbnails to whole pixels (a 3:2 photo's is 160 x 107), and a photo cropped after
+# the thumbnail was made (which an editor may leave stale) differs by more.
+THUMBNAIL_SHAPE_TOLERANCE = 0.02
+# Cameras that store every thumbnail at 160 x 120 letterbox other shapes with black bands; pixels
+# of a band are at most this bright (of 255) after the thumbnail's JPEG compression.
+BLACK_BAND_LEVEL = 40
+THUMBNAIL_MIN_SIDE = 120  # its longer side: about what picture hashes look at (locating.copies)
+_UPRIGHT = {  # EXIF orientation -> the turn that makes the picture upright (as ImageOps.exif_transpose)
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def thumbnail_picture(jpeg: bytes, photo_size: tuple[int, int], orientation: int = 1) -> Image.Image | None:
+    """A photo's EXIF thumbnail as an upright RGB picture of the photo's shape (black letterbox
+    bands cut away), to stand for the photo where a small picture is enough; None where it cannot:
+    unreadable, too small, or of another shape than the photo (`photo_size`, as stored, before
+    `orientation`), as a thumbnail left from before a crop is."""
+    try:
+        with Image.open(io.BytesIO(jpeg)) as opened:
+            thumbnail = opened.convert("RGB")
+    except Exception:  # a broken thumbnail only means the photo itself is looked at
+        return None
+    if max(thumbnail.size) < THUMBNAIL_MIN_SIDE or min(photo_size) < 1:
+        return None
+    picture = _without_black_bands(thumbnail, photo_size[0] / photo_size[1])
+    if picture is None:
+        return None
+    turn = _UPRIGHT.get(orientation)
+    return picture.transpose(turn) if turn is not None else picture
+
+
+def _without_black_bands(thumbnail: Image.Image, shape: float) -> Image.Image | None:
+    width, height = thumbnail.size
+    if abs(width / height / shape - 1) <= THUMBNAIL_SHAPE_TOLERANCE:
+        return thumbnail
+    if shape > width / height:  # a wider photo: bands above and below
+        inner = round(width / shape)
+        box = (0, (height - inner) // 2, width, (height - inner) // 2 + inner)
+    else:
+        inner = round(height * shape)
+        box = ((width - inner) // 2, 0, (width - inner) // 2 + inner, height)
+    pixels = np.asarray(thumbnail.convert("L"))
+    inside = np.zeros(pixels.shape, dtype=bool)
+    # A pixel's margin: the picture's edge bleeds into the band through the JPEG compression.
+    inside[max(0, box[1] - 1) : box[3] + 1, max(0, box[0] - 1) : box[2] + 1] = True
+    bands = pixels[~inside]
+    if inner < 1 or bands.size == 0 or int(bands.max()) > BLACK_BAND_LEVEL:
+        return None  # not letterboxed: a stale or stretched thumbnail
+    return thumbnail.crop(box)

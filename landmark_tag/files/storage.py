@@ -18,6 +18,7 @@ import secrets
 import shutil
 import stat
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -25,6 +26,9 @@ import fsspec
 from fsspec.core import url_to_fs
 
 from landmark_tag.errors import LandmarkTagError
+
+# Reads bytes [start, end) of one file (end None: to its end); fewer where the file ends sooner.
+Fetch = Callable[[int, int | None], bytes]
 
 
 class StorageError(LandmarkTagError):
@@ -139,6 +143,21 @@ def open_binary(path: str, storage_options: dict[str, Any] | None = None) -> Bin
     if not is_url(path):
         return open(local_path(path), "rb")
     return fsspec.open(path, "rb", **(storage_options or {})).open()
+
+
+def byte_ranges(path: str, storage_options: dict[str, Any] | None = None) -> tuple[Fetch, Callable[[], None]]:
+    """A function reading bytes [start, end) of a local path or URL (end None: to the file's end;
+    fewer where it ends sooner), one ranged request each in a bucket; and one to call when done."""
+    if not is_url(path):
+        descriptor = os.open(local_path(path), os.O_RDONLY)
+
+        def read_local(start: int, end: int | None) -> bytes:
+            length = (end if end is not None else os.fstat(descriptor).st_size) - start
+            return os.pread(descriptor, max(0, length), start)
+
+        return read_local, lambda: os.close(descriptor)
+    filesystem, object_path = url_to_fs(path, **(storage_options or {}))
+    return lambda start, end: filesystem.cat_file(object_path, start=start, end=end), lambda: None
 
 
 def staging_file(target: str) -> str:

@@ -59,6 +59,10 @@ class PhotoExif:
     gps: GpsFix | None = None
     taken: CaptureTime = field(default_factory=CaptureTime)
     camera: str | None = None  # make and model, and the body's serial number where present
+    # Read only when asked (`read_exif(..., thumbnail=True)`): the JPEG thumbnail a camera stores in
+    # the EXIF, and the orientation it shares with the photo.
+    thumbnail: bytes | None = field(default=None, repr=False)
+    orientation: int = 1
 
 
 def _text(value: Any) -> str | None:
@@ -180,10 +184,11 @@ def gps_fix(lat_values: Any, lat_ref: Any, lon_values: Any, lon_ref: Any) -> Gps
     return GpsFix(latitude, longitude)
 
 
-def read_exif(handle: BinaryIO) -> PhotoExif:
-    """GPS, capture time and camera from the EXIF at the start of an open file (JPEG, TIFF, HEIC)."""
+def read_exif(handle: BinaryIO, thumbnail: bool = False) -> PhotoExif:
+    """GPS, capture time and camera from the EXIF at the start of an open file (JPEG, TIFF, HEIC);
+    with `thumbnail`, its JPEG thumbnail and orientation too."""
     try:
-        tags = exifread.process_file(handle, details=False, extract_thumbnail=False)
+        tags = exifread.process_file(handle, details=False, extract_thumbnail=thumbnail)
     except Exception:  # exifread raises a wide variety of errors on corrupt EXIF
         return PhotoExif()
 
@@ -206,7 +211,10 @@ def read_exif(handle: BinaryIO) -> PhotoExif:
         gps_time(value("GPS GPSDate"), value("GPS GPSTimeStamp")),
     )
     camera = camera_name(value("Image Make"), value("Image Model"), value("EXIF BodySerialNumber"))
-    return PhotoExif(gps, taken, camera)
+    small = tags.get("JPEGThumbnail") if thumbnail else None
+    turned = value("Image Orientation")
+    orientation = turned[0] if isinstance(turned, list) and turned and turned[0] in range(1, 9) else 1
+    return PhotoExif(gps, taken, camera, small if isinstance(small, bytes) and small else None, orientation)
 
 
 def read_exif_pillow(image: Image.Image) -> PhotoExif:

@@ -61,6 +61,9 @@ class ScanSummary:
     sidecars: SidecarStats | None = None  # with --write-xmp
     unreadable: list[str] = field(default_factory=list)
     timing: StageTiming = field(default_factory=lambda: StageTiming())
+    # Photos processed and bytes of their files read: located_photos, located_bytes (by their own
+    # GPS: the head of the file), other_photos, other_bytes (read whole, to be decoded).
+    bytes_read: dict[str, int] = field(default_factory=dict)
     engine: str = "local"
     ray_address: str | None = None  # the Ray cluster that ran the scan (engine "ray")
 
@@ -158,6 +161,7 @@ def scan(
         sidecars=sidecars.stats if sidecars is not None else None,
         unreadable=plan.discovery.unreadable,
         timing=result.timing,
+        bytes_read=dict(result.reads),
         engine=resolved.given.engine,
         ray_address=result.ray_address,
     )

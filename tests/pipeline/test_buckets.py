@@ -8,7 +8,9 @@ import sys
 import threading
 import time
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from landmark_tag.files.results import read_results
 from landmark_tag.pipeline.journal import PartJournal
@@ -16,7 +18,7 @@ from landmark_tag.pipeline.plan.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
 from landmark_tag.pipeline.target import OutputTarget
 from landmark_tag.report.build import ReportConfig, build_report
-from tests.helpers import TINY_PLACES, gps_exif, jpeg_bytes, scene, write_tiny_checkpoint
+from tests.helpers import TINY_PLACES, exif_with_thumbnail, gps_exif, jpeg_bytes, scene, write_tiny_checkpoint
 
 pytest.importorskip("moto.server", reason="moto[server] is a test dependency")
 boto3 = pytest.importorskip("boto3")
@@ -257,3 +259,22 @@ def test_what_the_store_says_of_credentials_is_said_apart(monkeypatch, error, sa
     monkeypatch.setattr(storage, "filesystem", lambda url, options=None: (Refusing(), url))
     with pytest.raises(storage.StorageError, match=said):
         storage.check_url_exists("s3://photos/2024")
+
+
+def test_a_photo_with_gps_in_a_bucket_is_read_by_its_head_and_the_bytes_are_counted(bucket, tiny_model):
+    client, name = bucket
+    rng = np.random.default_rng(0)
+    camera = Image.fromarray(rng.integers(0, 256, (1500, 2000, 3), dtype=np.uint8))  # ~2 MB as JPEG
+    exif = exif_with_thumbnail(gps_exif(45.4642, 9.19), camera.resize((160, 120)))
+    located, plain = jpeg_bytes(camera, quality=90, exif=exif), jpeg_bytes(scene((800, 600)), quality=90)
+    client.put_object(Bucket=name, Key="photos/located.jpg", Body=located)
+    client.put_object(Bucket=name, Key="photos/plain.jpg", Body=plain)
+    summary = scan(
+        ScanConfig([f"s3://{name}/photos"], f"s3://{name}/tags.parquet", model=str(tiny_model), workers=1)
+    )
+    reads = summary.bytes_read
+    assert len(located) > 1_000_000 and reads["located_photos"] == 1
+    assert reads["located_bytes"] < 256 * 1024  # the head: EXIF and thumbnail
+    assert (reads["other_photos"], reads["other_bytes"]) == (1, len(plain))  # decoded: read once, whole
+    row = read_results(f"s3://{name}/tags.parquet").set_index("path").loc[f"s3://{name}/photos/located.jpg"]
+    assert isinstance(row["picture_hashes"], str)  # from the thumbnail

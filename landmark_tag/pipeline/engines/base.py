@@ -50,6 +50,7 @@ class ExecutionResult:
     device: str  # where the model ran, e.g. "cpu (openvino int8)"
     ray_address: str | None = None  # the Ray cluster that ran it, for the Ray engine
     timing: StageTiming = field(default_factory=StageTiming)
+    reads: Counter[str] = field(default_factory=Counter)  # photos and bytes read (`tag_shard.bytes_read`)
 
 
 class Engine(Protocol):

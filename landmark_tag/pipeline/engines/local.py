@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections import Counter
 from collections.abc import Iterator, Sequence
 
 import torch
@@ -72,6 +73,7 @@ class LocalEngine:
         scan = self.scan
         self.tagger = ShardTagger(self.predictor, work.journal)
         self.counts = status_counts()
+        self.reads: Counter[str] = Counter()
         self.timing = StageTiming()
         self.next_shard = max((shard.index for shard in work.shards), default=-1) + 1
         # Process-wide settings: the thread count is put back afterwards (see `process`).
@@ -92,6 +94,7 @@ class LocalEngine:
             counts=self.counts,
             device=self.predictor.runs_on if self.predictor is not None else LANDMARKS_OFF_DEVICE,
             timing=self.timing,
+            reads=self.reads,
         )
 
     def _tag_all(self, work: ScanWork, progress: PhotoProgress) -> None:
@@ -193,6 +196,7 @@ class LocalEngine:
         work.heartbeat()
         self.timing.writing += result.writing_seconds
         self.counts.update(result.statuses)
+        self.reads.update(result.reads)
 
 
 def waited_for(batches: Iterator[PhotoBatch], timing: StageTiming) -> Iterator[PhotoBatch]:

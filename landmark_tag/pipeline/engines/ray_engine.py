@@ -21,6 +21,7 @@ import logging
 import os
 import pickle
 import time
+from collections import Counter
 from collections.abc import Iterator
 
 import torch
@@ -87,6 +88,7 @@ class RayEngine:
 
     def run(self, work: ScanWork, progress: PhotoProgress) -> ExecutionResult:
         counts = status_counts()
+        reads: Counter[str] = Counter()
         timing = StageTiming()
         if not work.shards:  # nothing to tag: no reason to start Ray
             return ExecutionResult(counts, device="none (nothing to process)", timing=timing)
@@ -122,11 +124,12 @@ class RayEngine:
                 device = result["device"]
                 statuses = pickle.loads(result["statuses"])
                 counts.update(statuses)
+                reads.update(pickle.loads(result["reads"]))
                 timing.model += result["model_seconds"]
                 timing.writing += result["writing_seconds"]
                 work.heartbeat()
                 progress.advance(sum(statuses.values()))
-        return ExecutionResult(counts, device, address, timing)
+        return ExecutionResult(counts, device, address, timing, reads)
 
     def _read_ahead_bytes(self, work: ScanWork, shape: ClusterShape) -> int:
         """Room for SHARDS_AHEAD decoded shards per actor (fp32 pixels), and at least 256 MB."""

@@ -75,6 +75,7 @@ class TaggingActor:
         return {
             "part": result.part,
             "statuses": pickle.dumps(result.statuses),
+            "reads": pickle.dumps(result.reads),
             "device": self.predictor.runs_on if self.predictor is not None else LANDMARKS_OFF_DEVICE,
             "model_seconds": time.monotonic() - started - result.writing_seconds,
             "writing_seconds": result.writing_seconds,

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from landmark_tag.files.results import ResultRow
 from landmark_tag.pipeline.execute.batch import PhotoBatch
+from landmark_tag.pipeline.execute.examine import PhotoItem
 from landmark_tag.pipeline.execute.predict import Predictor
 from landmark_tag.pipeline.execute.rows import predicted_rows
 from landmark_tag.pipeline.journal import PartJournal
@@ -27,6 +28,18 @@ class ShardResult:
     part: str  # the committed part file
     statuses: Counter[str]
     writing_seconds: float  # committing the part
+    reads: Counter[str]  # photos and bytes read, located by their GPS or not (`bytes_read`)
+
+
+def bytes_read(items: Iterable[PhotoItem]) -> Counter[str]:
+    """How much of the photos' files was read: photos and bytes, of those located by their own GPS
+    (their head, unless decoded) and of the others (read whole to be decoded)."""
+    reads: Counter[str] = Counter()
+    for item in items:
+        kind = "located" if item.gps is not None else "other"
+        reads[f"{kind}_photos"] += 1
+        reads[f"{kind}_bytes"] += item.bytes_read
+    return reads
 
 
 class ShardTagger:
@@ -47,23 +60,25 @@ class ShardTagger:
         last batch has its rows. When the batches stop early (an error, Ctrl-C), the rows already
         made are committed before the exception goes on."""
         held: list[ResultRow] = []
+        reads: Counter[str] = Counter()
         shard = 0
         try:
             for batch, rows in predicted_rows(batches, self.predictor, self.model_name):
                 if held and batch.shard != shard:
-                    on_commit(self.commit(shard, held))
-                    held = []
+                    on_commit(self.commit(shard, held, reads))
+                    held, reads = [], Counter()
                 shard = batch.shard
                 held.extend(rows)
+                reads.update(bytes_read(batch.items))
                 if on_rows is not None:
                     on_rows(len(rows))
         except BaseException:
             if held:
                 with contextlib.suppress(Exception):  # the first problem is the one to report
-                    on_commit(self.commit(shard, held))
+                    on_commit(self.commit(shard, held, reads))
             raise
         if held:
-            on_commit(self.commit(shard, held))
+            on_commit(self.commit(shard, held, reads))
 
     def tag_shard(self, batches: Iterable[PhotoBatch]) -> ShardResult:
         """Tag one shard's batches and commit them as its part."""
@@ -72,9 +87,9 @@ class ShardTagger:
         (result,) = results
         return result
 
-    def commit(self, shard: int, rows: list[ResultRow]) -> ShardResult:
-        """Commit the rows as the shard's part."""
+    def commit(self, shard: int, rows: list[ResultRow], reads: Counter[str] | None = None) -> ShardResult:
+        """Commit the rows as the shard's part (`reads`: what reading its photos took)."""
         started = time.monotonic()
         part = self.journal.commit(rows, shard)  # once committed, a crash cannot lose these rows
         statuses = Counter(row.status.value for row in rows)
-        return ShardResult(shard, part, statuses, time.monotonic() - started)
+        return ShardResult(shard, part, statuses, time.monotonic() - started, reads or Counter())

@@ -28,9 +28,10 @@ from landmark_tag.files.images import (
     describe_os_error,
     open_image,
     oriented,
+    thumbnail_picture,
     to_rgb,
 )
-from landmark_tag.files.storage import open_binary
+from landmark_tag.files.reads import PhotoReader, open_photo
 from landmark_tag.locating.copies import HASHED_SIDE, picture_hashes
 from landmark_tag.locating.exif import CaptureTime, GpsFix, PhotoExif, read_exif, read_exif_pillow
 from landmark_tag.pipeline.execute.decode import PhotoDecoder, exif_orientation, wants_device_decode
@@ -57,6 +58,7 @@ class PhotoItem:
     jpeg: torch.Tensor | None = None
     orientation: int = 1
     picture_hashes: str | None = None  # locating.copies; None where not asked for or not decodable
+    bytes_read: int = 0  # of the file (files.reads)
     shard: int = 0  # the shard it belongs to (see `shards`)
 
 
@@ -124,40 +126,49 @@ class Examiner:
             return self._examine(photo)
 
     def _examine(self, photo: PhotoFile) -> PhotoItem:
-        decoder, include_gps = self.decoder, self.include_gps
-        device_jpeg_min_bytes = self.device_jpeg_min_bytes
         if photo.size_bytes == 0:
             return PhotoItem(photo, error=EMPTY_FILE)
+        try:
+            reader = open_photo(photo.path, photo.size_bytes, self.storage_options)
+        except OSError as exc:
+            return PhotoItem(photo, error=describe_os_error(exc))
+        with reader:
+            item = self._examine_open(photo, reader)
+            item.bytes_read = reader.bytes_read
+        return item
+
+    def _examine_open(self, photo: PhotoFile, reader: PhotoReader) -> PhotoItem:
+        decoder, include_gps = self.decoder, self.include_gps
+        device_jpeg_min_bytes = self.device_jpeg_min_bytes
         exif = PhotoExif()
         hash_draft = HASHED_SIDE if self.hash_pictures else None
         try:
-            with open_binary(photo.path, self.storage_options) as handle:
-                exif = read_exif(handle)
-                if exif.gps is not None and not include_gps:
-                    return self._item(photo, exif, picture_hashes=self._hashes_of_file(handle))
-                handle.seek(0)
-                opened = decoder.open(handle) if decoder else open_image(handle, sys.maxsize, hash_draft)
-                with opened as image:
-                    if image.format in _PILLOW_EXIF_FORMATS and exif == PhotoExif():
-                        exif = read_exif_pillow(image)
-                        if exif.gps is not None and not include_gps:
-                            return self._item(photo, exif, picture_hashes=self._hashes(image))
-                    if decoder is None:  # no model to look at it: decoded for its hashes only
+            exif = read_exif(reader.file, thumbnail=self.hash_pictures and not include_gps)
+            if exif.gps is not None and not include_gps:
+                return self._item(photo, exif, picture_hashes=self._located_hashes(reader, exif))
+            reader.seek(0)
+            file = reader.file
+            opened = decoder.open(file) if decoder else open_image(file, sys.maxsize, hash_draft)
+            with opened as image:
+                if image.format in _PILLOW_EXIF_FORMATS and exif == PhotoExif():
+                    exif = read_exif_pillow(image)
+                    if exif.gps is not None and not include_gps:
                         return self._item(photo, exif, picture_hashes=self._hashes(image))
-                    if device_jpeg_min_bytes is not None and wants_device_decode(
-                        image, photo.size_bytes, device_jpeg_min_bytes
-                    ):
-                        orientation = exif_orientation(image)
-                        handle.seek(0)
-                        jpeg = torch.frombuffer(bytearray(handle.read()), dtype=torch.uint8)
-                        # The hashes still need the CPU: a reduced-scale decode, a fraction of the full one.
-                        hashes = self._hashes(image)
-                        return self._item(
-                            photo, exif, jpeg=jpeg, orientation=orientation, picture_hashes=hashes
-                        )
-                    upright = to_rgb(oriented(image))
-                    hashes = self._hashes_of_upright(upright)
-                    pixels = decoder.tensor(upright)
+                reader.read_whole()  # to be decoded: the rest of the file in one read
+                if decoder is None:  # no model to look at it: decoded for its hashes only
+                    return self._item(photo, exif, picture_hashes=self._hashes(image))
+                if device_jpeg_min_bytes is not None and wants_device_decode(
+                    image, photo.size_bytes, device_jpeg_min_bytes
+                ):
+                    orientation = exif_orientation(image)
+                    reader.seek(0)
+                    jpeg = torch.frombuffer(bytearray(reader.read()), dtype=torch.uint8)
+                    # The hashes still need the CPU: a reduced-scale decode, a fraction of the full one.
+                    hashes = self._hashes(image)
+                    return self._item(photo, exif, jpeg=jpeg, orientation=orientation, picture_hashes=hashes)
+                upright = to_rgb(oriented(image))
+                hashes = self._hashes_of_upright(upright)
+                pixels = decoder.tensor(upright)
         except DecodeError as exc:
             return self._item(photo, exif, error=str(exc))
         except OSError as exc:
@@ -166,14 +177,21 @@ class Examiner:
             return self._item(photo, exif, error=f"unexpected error: {type(exc).__name__}: {exc}")
         return self._item(photo, exif, pixels=pixels, decoded=True, picture_hashes=hashes)
 
-    def _hashes_of_file(self, handle: Any) -> str | None:
-        """A located photo's hashes, from a reduced-scale decode; None where it cannot be decoded
-        (it stays located: its GPS is what matters)."""
+    def _located_hashes(self, reader: PhotoReader, exif: PhotoExif) -> str | None:
+        """A photo located by its GPS: its hashes from its EXIF thumbnail, read with the EXIF, where
+        the thumbnail shows the photo's picture (at most a few bits from the photo's own hashes);
+        else from a reduced-scale decode of the whole file. None where it cannot be decoded (it
+        stays located: its GPS is what matters)."""
         if not self.hash_pictures:
             return None
         try:
-            handle.seek(0)
-            with open_image(handle, sys.maxsize, HASHED_SIDE) as image:
+            reader.seek(0)
+            with open_image(reader.file, sys.maxsize, HASHED_SIDE) as image:  # reads the header only
+                if exif.thumbnail is not None:
+                    picture = thumbnail_picture(exif.thumbnail, image.size, exif.orientation)
+                    if picture is not None:
+                        return self._hashes_of_upright(picture)
+                reader.read_whole()
                 return self._hashes(image)
         except Exception:  # broken pixels behind good EXIF: no hashes, nothing else lost
             return None

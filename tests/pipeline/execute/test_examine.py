@@ -2,15 +2,20 @@ import logging
 import os
 import warnings
 
+import numpy as np
+import pyarrow as pa
 import pytest
+from PIL import Image
 
 from landmark_tag.files.discover import PhotoFile, discover_photos
 from landmark_tag.files.images import describe_os_error
+from landmark_tag.files.reads import HEAD_BYTES
+from landmark_tag.locating.copies import mean_view_bits, parse_hashes
 from landmark_tag.model.preprocessing import Preprocessing
 from landmark_tag.pipeline.execute.batch import collate_photos
 from landmark_tag.pipeline.execute.decode import PhotoDecoder
 from landmark_tag.pipeline.execute.examine import Examiner
-from tests.helpers import gps_exif, jpeg_bytes, save_photo, scene
+from tests.helpers import exif_with_thumbnail, gps_exif, jpeg_bytes, save_photo, scene, shapes
 
 DECODER = PhotoDecoder(Preprocessing(input_size=64, resize_size=72))
 
@@ -107,3 +112,41 @@ def test_pillows_complaints_about_a_photo_are_logged_with_its_name(tmp_path, cap
     assert f"{photo}: More samples per pixel than can be decoded" in messages
     assert f"{photo}: Possibly corrupt EXIF data" in messages
     assert not any(r.name.startswith("PIL") for r in caplog.records)  # only with the photo's name
+
+
+def _noisy_shapes(size, seed):
+    """A picture as large in bytes as a camera's (noise does not compress)."""
+    rng = np.random.default_rng(seed)
+    noisy = np.asarray(shapes(size, seed), np.float32) + rng.normal(0, 20, (size[1], size[0], 3))
+    return Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8))
+
+
+def test_a_located_photo_is_read_by_its_head_and_hashed_from_its_thumbnail(tmp_path):
+    picture = _noisy_shapes((2400, 1600), seed=4)
+    exif = exif_with_thumbnail(gps_exif(27.1751, 78.0421), picture.resize((160, 107)))
+    path = tmp_path / "camera.jpg"
+    path.write_bytes(jpeg_bytes(picture, quality=92, exif=exif))
+    item = Examiner(DECODER, hash_pictures=True)(photo_file(path))
+    assert item.gps is not None and not item.decoded
+    assert item.bytes_read <= HEAD_BYTES < path.stat().st_size // 10
+    whole = Examiner(DECODER, include_gps=True, hash_pictures=True)(photo_file(path))
+    assert whole.decoded and whole.bytes_read == path.stat().st_size
+    thumb, full = parse_hashes(pa.array([item.picture_hashes, whole.picture_hashes]))[0]
+    assert mean_view_bits(full[None], thumb[None])[0] <= 6  # copies are told within 18
+
+
+def test_a_located_photo_without_a_thumbnail_is_hashed_from_the_whole_file(tmp_path):
+    picture = _noisy_shapes((1200, 800), seed=5)
+    path = tmp_path / "scrubbed.jpg"
+    path.write_bytes(jpeg_bytes(picture, quality=92, exif=gps_exif(1.0, 2.0).tobytes()))
+    item = Examiner(DECODER, hash_pictures=True)(photo_file(path))
+    assert item.picture_hashes is not None and item.bytes_read == path.stat().st_size
+    # Without copies there is nothing to hash: the head is enough.
+    assert Examiner(DECODER)(photo_file(path)).bytes_read <= HEAD_BYTES
+
+
+def test_a_photo_to_decode_is_read_whole(tmp_path):
+    path = tmp_path / "plain.jpg"
+    path.write_bytes(jpeg_bytes(_noisy_shapes((1200, 800), seed=6), quality=92))
+    item = Examiner(DECODER, hash_pictures=True)(photo_file(path))
+    assert item.decoded and item.bytes_read == path.stat().st_size
