@@ -7,7 +7,7 @@ and the other frames of a drone flight taken 12 s apart, all without GPS or time
 `landmark-tag scan --no-landmarks` runs over it, and each copy's location is checked against its
 original's.
 
-    python -m benchmarks.studies.copy_quality [--originals 300] [--seed 0]
+    python -m benchmarks.studies.copy_quality [--originals 300] [--seed 0] [--thumbnails]
 
 Originals are split by number: the even ones are where the threshold was fitted (the best score a
 photo that is not a copy reached, `--fit` prints it from this library's candidate pairs), the odd
@@ -42,14 +42,16 @@ from landmark_tag.locating.copies import (
     picture_hashes,
 )
 from landmark_tag.pipeline.scan import ScanConfig, scan
-from tests.helpers import capture_exif, gps_exif
+from tests.helpers import capture_exif, exif_with_thumbnail, gps_exif
 
 FLIGHT = "dji-p3-mapping-flight"
 SKIES = 60
 
 
-def _library(root: Path, originals: int, seed: int) -> dict[str, tuple[str, int]]:
-    """Write the library; return each file's (kind, original's number) by name (-1: no original)."""
+def _library(root: Path, originals: int, seed: int, thumbnails: bool = False) -> dict[str, tuple[str, int]]:
+    """Write the library; return each file's (kind, original's number) by name (-1: no original).
+    With `thumbnails`, each original carries an EXIF thumbnail as cameras store one (160 px on its
+    longer side, JPEG quality 75), which the scan then hashes it from."""
     rng = random.Random(seed)
     photos = _distinct(sorted(p for p in SHARED.rglob("*") if p.suffix.lower() in SUFFIXES))
     flight = [p for p in photos if FLIGHT in str(p)]
@@ -68,7 +70,11 @@ def _library(root: Path, originals: int, seed: int) -> dict[str, tuple[str, int]
             taken=f"2024:05:01 {number // 3600 % 24:02d}:{number // 60 % 60:02d}:{number % 60:02d}",
         )
         name = f"original-{number:04d}.jpg"
-        image.save(root / name, quality=92, exif=exif.tobytes())
+        small = image.copy()
+        small.thumbnail((160, 160))
+        image.save(
+            root / name, quality=92, exif=exif_with_thumbnail(exif, small) if thumbnails else exif.tobytes()
+        )
         truth[name] = ("original", number)
         for kind, copy in copies(image, rng).items():
             name = f"c{rng.getrandbits(40):010x}.{'webp' if 'WebP' in kind else 'jpg'}"
@@ -176,6 +182,7 @@ def main() -> None:
     parser.add_argument("--originals", type=int, default=300)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--fit", action="store_true", help="also fit the threshold on this library")
+    parser.add_argument("--thumbnails", action="store_true", help="originals carry EXIF thumbnails")
     parser.add_argument(
         "--keep", type=Path, help="make the library and its output in this folder, and keep them"
     )
@@ -186,7 +193,7 @@ def main() -> None:
         folder = args.keep or Path(temporary)
         root = Path(folder) / "library"
         root.mkdir(parents=True)
-        truth = _library(root, args.originals, args.seed)
+        truth = _library(root, args.originals, args.seed, args.thumbnails)
         started = time.monotonic()
         summary = scan(ScanConfig([str(root)], str(Path(folder) / "tags.parquet"), landmarks=False))
         seconds = time.monotonic() - started

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO
 
 from landmark_tag.files.storage import Fetch, byte_ranges
 
@@ -20,32 +20,18 @@ from landmark_tag.files.storage import Fetch, byte_ranges
 HEAD_BYTES = 64 * 1024
 
 
-class PhotoReader(io.RawIOBase):
-    """A seekable, read-only file over a photo, fetched from its start as far as it is read."""
+class _FetchedBytes(io.RawIOBase):
+    """A seekable, read-only raw file over a photo, fetched from its start as far as it is read."""
 
-    def __init__(self, fetch: Fetch, size: int, close: Callable[[], None] | None = None) -> None:
+    def __init__(self, fetch: Fetch, size: int) -> None:
         super().__init__()
         self._fetch = fetch
         self._size = size  # as listed: where to stop growing the head (the whole is read to its end)
-        self._on_close = close
-        self._data = bytearray()
-        self._position = 0
-        self._whole = False
-        self._at_end = False  # the whole file is fetched
+        self.data = bytearray()
+        self.position = 0
+        self.whole = False  # the next fetch fetches the rest
+        self.at_end = False  # the whole file is fetched
         self.requests = 0
-
-    @property
-    def bytes_read(self) -> int:
-        return len(self._data)
-
-    @property
-    def file(self) -> BinaryIO:
-        """This reader, typed as the binary file that Pillow and exifread take."""
-        return cast(BinaryIO, self)
-
-    def read_whole(self) -> None:
-        """The next read past the bytes fetched fetches the rest of the file, in one request."""
-        self._whole = True
 
     def readable(self) -> bool:
         return True
@@ -54,44 +40,75 @@ class PhotoReader(io.RawIOBase):
         return True
 
     def tell(self) -> int:
-        return self._position
+        return self.position
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if whence == io.SEEK_END:  # where the listing says it ends, until the end is fetched
-            offset += len(self._data) if self._at_end else self._size
+            offset += len(self.data) if self.at_end else self._size
         elif whence == io.SEEK_CUR:
-            offset += self._position
+            offset += self.position
         if offset < 0:
             raise ValueError(f"negative seek position {offset}")
-        self._position = offset
+        self.position = offset
         return offset
 
     def readinto(self, buffer: Any) -> int:
+        # What is fetched first; a fetch only when nothing is left (the buffered file above asks
+        # again for the rest), so that its read-ahead never fetches bytes no one wants.
         view = memoryview(buffer).cast("B")
-        self._fetch_to(self._position + len(view))
-        chunk = memoryview(self._data)[self._position : self._position + len(view)]
+        if self.position >= len(self.data):
+            self._fetch_to(self.position + len(view))
+        chunk = memoryview(self.data)[self.position : self.position + len(view)]
         view[: len(chunk)] = chunk
-        self._position += len(chunk)
+        self.position += len(chunk)
         return len(chunk)
 
-    def close(self) -> None:
-        if not self.closed and self._on_close is not None:
-            self._on_close()
-        super().close()
-
-    def _fetch_to(self, end: int | None) -> None:
-        have = len(self._data)
-        if self._at_end or (end is not None and end <= have):
+    def _fetch_to(self, end: int) -> None:
+        have = len(self.data)
+        if self.at_end or end <= have:
             return
-        if self._whole:
-            wanted = None
-        else:  # the head, then twice as much each time, never past the listed size
-            wanted = max(end or 0, HEAD_BYTES, 2 * have)
+        wanted: int | None = None
+        if not self.whole:  # the head, then twice as much each time, never past the listed size
+            wanted = max(end, HEAD_BYTES, 2 * have)
             wanted = wanted if wanted < self._size else None
         data = self._fetch(have, wanted)
         self.requests += 1
-        self._data += data
-        self._at_end = wanted is None or len(data) < wanted - have
+        self.data += data
+        self.at_end = wanted is None or len(data) < wanted - have
+
+
+class PhotoReader:
+    """A photo's file, fetched from its start as far as `file` is read (see the module)."""
+
+    def __init__(self, fetch: Fetch, size: int, close: Callable[[], None] | None = None) -> None:
+        self._raw = _FetchedBytes(fetch, size)
+        self._close = close
+        # Buffered: EXIF and JPEG headers are read a few bytes at a time.
+        self.file: BinaryIO = io.BufferedReader(self._raw)
+
+    @property
+    def bytes_read(self) -> int:
+        return len(self._raw.data)
+
+    @property
+    def requests(self) -> int:
+        return self._raw.requests
+
+    def read_whole(self) -> None:
+        """The next read past the bytes fetched fetches the rest of the file, in one request."""
+        self._raw.whole = True
+
+    def close(self) -> None:
+        self.file.close()
+        if self._close is not None:
+            self._close()
+            self._close = None
+
+    def __enter__(self) -> PhotoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def open_photo(path: str, size: int, storage_options: dict[str, Any] | None = None) -> PhotoReader:

@@ -156,8 +156,8 @@ def byte_ranges(path: str, storage_options: dict[str, Any] | None = None) -> tup
             return os.pread(descriptor, max(0, length), start)
 
         return read_local, lambda: os.close(descriptor)
-    filesystem, object_path = url_to_fs(path, **(storage_options or {}))
-    return lambda start, end: filesystem.cat_file(object_path, start=start, end=end), lambda: None
+    store, object_path = filesystem(path, storage_options)  # with the store's retries
+    return lambda start, end: store.cat_file(object_path, start=start, end=end), lambda: None
 
 
 def staging_file(target: str) -> str:

@@ -24,9 +24,10 @@ CONTENT = os.urandom(5 * HEAD_BYTES + 123)
 def test_the_head_is_one_request_and_reads_inside_it_fetch_nothing_more():
     fetch = Recorded(CONTENT)
     reader = PhotoReader(fetch, len(CONTENT))
-    assert reader.read(10) == CONTENT[:10]
-    reader.seek(HEAD_BYTES - 100)
-    assert reader.read(100) == CONTENT[HEAD_BYTES - 100 : HEAD_BYTES]
+    file = reader.file
+    assert file.read(10) == CONTENT[:10]
+    file.seek(HEAD_BYTES - 100)
+    assert file.read(100) == CONTENT[HEAD_BYTES - 100 : HEAD_BYTES]
     assert fetch.ranges == [(0, HEAD_BYTES)]
     assert reader.bytes_read == HEAD_BYTES
 
@@ -34,19 +35,21 @@ def test_the_head_is_one_request_and_reads_inside_it_fetch_nothing_more():
 def test_a_read_past_the_head_doubles_it_fetching_only_the_bytes_not_yet_fetched():
     fetch = Recorded(CONTENT)
     reader = PhotoReader(fetch, len(CONTENT))
-    reader.read(10)
-    reader.seek(HEAD_BYTES + 5)
-    assert reader.read(10) == CONTENT[HEAD_BYTES + 5 : HEAD_BYTES + 15]
+    file = reader.file
+    file.read(10)
+    file.seek(HEAD_BYTES + 5)
+    assert file.read(10) == CONTENT[HEAD_BYTES + 5 : HEAD_BYTES + 15]
     assert fetch.ranges == [(0, HEAD_BYTES), (HEAD_BYTES, 2 * HEAD_BYTES)]
 
 
 def test_read_whole_fetches_the_rest_in_one_request_and_every_byte_once():
     fetch = Recorded(CONTENT)
     reader = PhotoReader(fetch, len(CONTENT))
-    reader.read(100)
+    file = reader.file
+    file.read(100)
     reader.read_whole()
-    reader.seek(0)
-    assert reader.read() == CONTENT
+    file.seek(0)
+    assert file.read() == CONTENT
     assert fetch.ranges == [(0, HEAD_BYTES), (HEAD_BYTES, None)]
     assert reader.bytes_read == len(CONTENT)
 
@@ -55,18 +58,20 @@ def test_growing_never_asks_past_the_listed_size_and_a_seek_from_the_end_reads_t
     small = CONTENT[: HEAD_BYTES + 10]
     fetch = Recorded(small)
     reader = PhotoReader(fetch, len(small))
-    assert reader.read(5) == small[:5]
-    assert reader.seek(-4, io.SEEK_END) == len(small) - 4  # as listed: nothing fetched to know it
+    file = reader.file
+    assert file.read(5) == small[:5]
+    assert file.seek(-4, io.SEEK_END) == len(small) - 4  # as listed: nothing fetched to know it
     assert fetch.ranges == [(0, HEAD_BYTES)]
-    assert reader.read() == small[-4:]
+    assert file.read() == small[-4:]
     assert fetch.ranges == [(0, HEAD_BYTES), (HEAD_BYTES, None)]
 
 
 def test_a_file_shorter_than_listed_ends_where_it_ends():
     fetch = Recorded(CONTENT[:1000])
     reader = PhotoReader(fetch, len(CONTENT))
-    assert reader.read(5000) == CONTENT[:1000]
-    assert reader.read(10) == b""
+    file = reader.file
+    assert file.read(5000) == CONTENT[:1000]
+    assert file.read(10) == b""
     assert len(fetch.ranges) == 1
 
 
@@ -74,9 +79,10 @@ def test_open_photo_reads_a_local_file_as_it_is(tmp_path):
     path = tmp_path / "photo.jpg"
     path.write_bytes(CONTENT)
     with open_photo(str(path), len(CONTENT)) as reader:
-        assert reader.read(3) == CONTENT[:3]
+        file = reader.file
+        assert file.read(3) == CONTENT[:3]
         reader.read_whole()
-        assert reader.read() == CONTENT[3:]
+        assert file.read() == CONTENT[3:]
         assert reader.bytes_read == len(CONTENT)
     with pytest.raises(FileNotFoundError):
         open_photo(str(tmp_path / "gone.jpg"), 10)

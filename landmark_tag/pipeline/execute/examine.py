@@ -146,8 +146,8 @@ class Examiner:
             exif = read_exif(reader.file, thumbnail=self.hash_pictures and not include_gps)
             if exif.gps is not None and not include_gps:
                 return self._item(photo, exif, picture_hashes=self._located_hashes(reader, exif))
-            reader.seek(0)
             file = reader.file
+            file.seek(0)
             opened = decoder.open(file) if decoder else open_image(file, sys.maxsize, hash_draft)
             with opened as image:
                 if image.format in _PILLOW_EXIF_FORMATS and exif == PhotoExif():
@@ -161,8 +161,8 @@ class Examiner:
                     image, photo.size_bytes, device_jpeg_min_bytes
                 ):
                     orientation = exif_orientation(image)
-                    reader.seek(0)
-                    jpeg = torch.frombuffer(bytearray(reader.read()), dtype=torch.uint8)
+                    file.seek(0)
+                    jpeg = torch.frombuffer(bytearray(file.read()), dtype=torch.uint8)
                     # The hashes still need the CPU: a reduced-scale decode, a fraction of the full one.
                     hashes = self._hashes(image)
                     return self._item(photo, exif, jpeg=jpeg, orientation=orientation, picture_hashes=hashes)
@@ -185,7 +185,7 @@ class Examiner:
         if not self.hash_pictures:
             return None
         try:
-            reader.seek(0)
+            reader.file.seek(0)
             with open_image(reader.file, sys.maxsize, HASHED_SIDE) as image:  # reads the header only
                 if exif.thumbnail is not None:
                     picture = thumbnail_picture(exif.thumbnail, image.size, exif.orientation)
