@@ -1,0 +1,57 @@
+"""A store that answers SlowDown: every step of a scan over a bucket (listing, reading photos,
+writing parts, taking the lock, publishing) is throttled, and nothing is lost or written twice."""
+
+import pytest
+
+from landmark_tag.files.results import read_results
+from landmark_tag.pipeline.scan import ScanConfig, scan
+from tests.helpers import exif_with_thumbnail, gps_exif, jpeg_bytes, scene
+from tests.throttling_proxy import ThrottlingProxy
+
+pytest.importorskip("moto.server", reason="moto[server] is a test dependency")
+pytest.importorskip("s3fs", reason="s3fs is the S3 backend (pip install 'landmark-tag[s3]')")
+
+COLUMNS = ["path", "status", "landmark_1", "probability_1", "gps_latitude", "location_source"]
+COLUMNS += ["picture_hashes"]
+
+
+def upload(client, bucket, start, count):
+    for i in range(start, start + count):
+        picture = scene((640, 480), seed=i)
+        located = i % 3 == 0  # with GPS and a thumbnail: read by its head
+        small = picture.resize((160, 120))
+        exif = exif_with_thumbnail(gps_exif(40 + i / 100, 10.0), small) if located else b""
+        body = jpeg_bytes(picture, quality=85, exif=exif)
+        client.put_object(Bucket=bucket, Key=f"photos/{i:03d}.jpg", Body=body)
+
+
+def rows(out, storage_options):
+    frame = read_results(out, storage_options=storage_options)[COLUMNS].round({"probability_1": 4})
+    return frame.sort_values("path").reset_index(drop=True)
+
+
+@pytest.mark.slow
+def test_a_scan_throttled_at_every_step_loses_and_duplicates_nothing(bucket, s3_endpoint, tiny_model):
+    client, name = bucket
+    upload(client, name, 0, 10)
+    direct = {"client_kwargs": {"endpoint_url": s3_endpoint}}
+
+    def config(out, options):
+        return ScanConfig([f"s3://{name}/photos"], out, model=str(tiny_model), workers=1, batch_size=2,
+                          commit_rows=3, storage_options=options)  # fmt: skip
+
+    with ThrottlingProxy(s3_endpoint) as proxy:
+        throttled = {"client_kwargs": {"endpoint_url": proxy.url}}
+        out = f"s3://{name}/throttled.parquet"
+        first = scan(config(out, throttled))
+        upload(client, name, 10, 5)  # the next night: 5 new photos
+        second = scan(config(out, throttled))
+    print(dict(proxy.throttled), dict(proxy.passed))
+    assert {"list", "read", "write", "head"} <= set(proxy.throttled), proxy.throttled
+    assert (first.processed, second.processed, second.output_rows) == (10, 5, 15)
+
+    calm = f"s3://{name}/calm.parquet"
+    scan(config(calm, direct))
+    expected = rows(calm, direct)
+    assert len(expected) == 15 and expected["path"].is_unique
+    assert rows(out, direct).equals(expected)
