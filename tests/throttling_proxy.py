@@ -114,8 +114,9 @@ def _body(request: http.server.BaseHTTPRequestHandler) -> bytes:
         chunks = []
         while True:
             size = int(request.rfile.readline().split(b";")[0].strip(), 16)
-            if size == 0:
-                request.rfile.readline()
+            if size == 0:  # then trailers (a checksum, perhaps), up to an empty line
+                while request.rfile.readline().strip():
+                    pass
                 return b"".join(chunks)
             chunks.append(request.rfile.read(size))
             request.rfile.readline()

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
+import fsspec
 from fsspec.core import url_to_fs
 
 from landmark_tag.errors import LandmarkTagError
@@ -141,8 +142,10 @@ def open_binary(path: str, storage_options: dict[str, Any] | None = None) -> Bin
     """Open a local path or a URL for reading; remote files are read lazily in ranged blocks."""
     if not is_url(path):
         return open(local_path(path), "rb")
-    fs, inner = filesystem(path, storage_options)  # with the store's retries
-    return fs.open(inner, "rb")
+    # Its own client, with botocore's default retries (which retry SlowDown too): files opened
+    # through `filesystem`'s shared one left a throttled scan's publish waiting forever
+    # (tests/pipeline/test_throttling.py).
+    return fsspec.open(path, "rb", **(storage_options or {})).open()
 
 
 def byte_ranges(path: str, storage_options: dict[str, Any] | None = None) -> tuple[Fetch, Callable[[], None]]:
