@@ -20,7 +20,7 @@ class InputNotFoundError(LandmarkTagError, FileNotFoundError):
     """A path given to the scan does not exist."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per photo: no __dict__ each
 class PhotoFile:
     """A photo as found on disk: its absolute path, size and modification time (POSIX seconds)."""
 

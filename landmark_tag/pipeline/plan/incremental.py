@@ -26,7 +26,7 @@ class IncompatibleOutputError(LandmarkTagError):
     """An existing output that this scan cannot extend (for example, another k)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # one per photo: no __dict__ each
 class DoneEntry:
     size_bytes: int
     modified_us: int
