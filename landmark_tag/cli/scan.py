@@ -76,6 +76,8 @@ def print_summary(summary: ScanSummary, console: Console) -> None:
         table.add_row("  while tagging", f"{summary.tagging_photos_per_second:,.1f} photos/s")
     if read := _bytes_read_line(summary.bytes_read):
         table.add_row("read from the photos", read)
+    if summary.throttled:
+        table.add_row("store asked to slow down", f"{summary.throttled:,} times (each retried after a pause)")
     located = sum(summary.locations.values())
     table.add_row("rows located", f"{located:,}")
     for source in SOURCES:

@@ -26,6 +26,7 @@ import fsspec
 from fsspec.core import url_to_fs
 
 from landmark_tag.errors import LandmarkTagError
+from landmark_tag.files.throttling import count_throttling
 
 # Reads bytes [start, end) of one file (end None: to its end); fewer where the file ends sooner.
 Fetch = Callable[[int, int | None], bytes]
@@ -135,6 +136,7 @@ def filesystem(url: str, storage_options: dict[str, Any] | None = None):
     # fsspec reuses filesystem instances and their listing caches across calls; a scan must see
     # the bucket as it is now, not as an earlier listing in this process saw it.
     fs.invalidate_cache()
+    count_throttling(fs)
     return fs, path
 
 
@@ -145,7 +147,9 @@ def open_binary(path: str, storage_options: dict[str, Any] | None = None) -> Bin
     # Its own client, with botocore's default retries (which retry SlowDown too): files opened
     # through `filesystem`'s shared one left a throttled scan's publish waiting forever
     # (tests/pipeline/test_throttling.py).
-    return fsspec.open(path, "rb", **(storage_options or {})).open()
+    opened = fsspec.open(path, "rb", **(storage_options or {}))
+    count_throttling(opened.fs)
+    return opened.open()
 
 
 def byte_ranges(path: str, storage_options: dict[str, Any] | None = None) -> tuple[Fetch, Callable[[], None]]:

@@ -16,6 +16,7 @@ import logging
 import time
 from dataclasses import dataclass, field
 
+from landmark_tag.files.throttling import throttled_answers
 from landmark_tag.model.checkpoint import LoadedModel, default_model_path, load_model
 from landmark_tag.pipeline.commit.merge import commit_scan
 from landmark_tag.pipeline.commit.sidecar_files import SidecarStats, SidecarWriter
@@ -64,6 +65,9 @@ class ScanSummary:
     # Photos processed and bytes of their files read: located_photos, located_bytes (by their own
     # GPS: the head of the file), other_photos, other_bytes (read whole, to be decoded).
     bytes_read: dict[str, int] = field(default_factory=dict)
+    # The store's answers that asked the scan to slow down (S3's SlowDown), each retried after a
+    # back-off: listing, reading photos and earlier output, writing parts, the lock, publishing.
+    throttled: int = 0
     engine: str = "local"
     ray_address: str | None = None  # the Ray cluster that ran the scan (engine "ray")
 
@@ -122,16 +126,19 @@ def scan(
     engine = engine_for(resolved, loaded)
     if loaded is not None:
         warn_without_landmark_score(loaded)
+    before_plan = throttled_answers()  # this process's own steps: the lock, the plan, the commit
     with OutputLock(resolved.output) as lock:
         plan = plan_scan(resolved)
+        planning = throttled_answers() - before_plan
         setup = time.monotonic() - started
         progress.start(len(plan.work.to_process))
         result = engine.run(ScanWork(plan.shards, plan.journal, lock.heartbeat), progress)
-        mark = time.monotonic()
+        mark, before_commit = time.monotonic(), throttled_answers()
         # Sidecars follow the published output: the commit writes them, each at most once.
         sidecars = SidecarWriter(resolved.given.storage_options) if resolved.given.write_xmp else None
         merged = commit_scan(plan, resolved, sidecars)
         result.timing.setup, result.timing.merging = setup, time.monotonic() - mark
+    throttled = planning + throttled_answers() - before_commit
     logger.debug("stage seconds: %s", result.timing)
     judge, work = resolved.judge, plan.work
     return ScanSummary(
@@ -161,7 +168,8 @@ def scan(
         sidecars=sidecars.stats if sidecars is not None else None,
         unreadable=plan.discovery.unreadable,
         timing=result.timing,
-        bytes_read=dict(result.reads),
+        bytes_read={key: count for key, count in result.reads.items() if key != "throttled"},
+        throttled=throttled + result.reads["throttled"],
         engine=resolved.given.engine,
         ray_address=result.ray_address,
     )

@@ -15,14 +15,14 @@ COLUMNS = ["path", "status", "landmark_1", "probability_1", "gps_latitude", "loc
 COLUMNS += ["picture_hashes"]
 
 
-def upload(client, bucket, start, count):
+def upload(client, bucket, prefix, start, count):
     for i in range(start, start + count):
         picture = scene((640, 480), seed=i)
         located = i % 3 == 0  # with GPS and a thumbnail: read by its head
         small = picture.resize((160, 120))
         exif = exif_with_thumbnail(gps_exif(40 + i / 100, 10.0), small) if located else b""
         body = jpeg_bytes(picture, quality=85, exif=exif)
-        client.put_object(Bucket=bucket, Key=f"photos/{i:03d}.jpg", Body=body)
+        client.put_object(Bucket=bucket, Key=f"{prefix}/photos/{i:03d}.jpg", Body=body)
 
 
 def rows(out, storage_options):
@@ -31,26 +31,28 @@ def rows(out, storage_options):
 
 
 @pytest.mark.slow
-def test_a_scan_throttled_at_every_step_loses_and_duplicates_nothing(bucket, s3_endpoint, tiny_model):
+@pytest.mark.parametrize("workers", [1, 0])  # 0: photos read in the process that commits, counted once
+def test_a_throttled_scan_loses_and_duplicates_nothing(bucket, s3_endpoint, tiny_model, workers):
     client, name = bucket
-    upload(client, name, 0, 10)
+    root = f"workers-{workers}"  # the parameters share a bucket (named after the test)
+    upload(client, name, root, 0, 10)
     direct = {"client_kwargs": {"endpoint_url": s3_endpoint}}
 
     def config(out, options):
-        return ScanConfig([f"s3://{name}/photos"], out, model=str(tiny_model), workers=1, batch_size=2,
-                          commit_rows=3, storage_options=options)  # fmt: skip
+        return ScanConfig([f"s3://{name}/{root}/photos"], out, model=str(tiny_model), workers=workers,
+                          batch_size=2, commit_rows=3, storage_options=options)  # fmt: skip
 
     with ThrottlingProxy(s3_endpoint) as proxy:
         throttled = {"client_kwargs": {"endpoint_url": proxy.url}}
-        out = f"s3://{name}/throttled.parquet"
+        out = f"s3://{name}/{root}/throttled.parquet"
         first = scan(config(out, throttled))
-        upload(client, name, 10, 5)  # the next night: 5 new photos
+        upload(client, name, root, 10, 5)  # the next night: 5 new photos
         second = scan(config(out, throttled))
-    print(dict(proxy.throttled), dict(proxy.passed))
     assert {"list", "read", "write", "head"} <= set(proxy.throttled), proxy.throttled
     assert (first.processed, second.processed, second.output_rows) == (10, 5, 15)
+    assert first.throttled + second.throttled == sum(proxy.throttled.values())  # every one counted
 
-    calm = f"s3://{name}/calm.parquet"
+    calm = f"s3://{name}/{root}/calm.parquet"
     scan(config(calm, direct))
     expected = rows(calm, direct)
     assert len(expected) == 15 and expected["path"].is_unique

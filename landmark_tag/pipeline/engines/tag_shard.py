@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from landmark_tag.files.results import ResultRow
+from landmark_tag.files.throttling import throttled_answers
 from landmark_tag.pipeline.execute.batch import PhotoBatch
 from landmark_tag.pipeline.execute.examine import PhotoItem
 from landmark_tag.pipeline.execute.predict import Predictor
@@ -28,7 +29,9 @@ class ShardResult:
     part: str  # the committed part file
     statuses: Counter[str]
     writing_seconds: float  # committing the part
-    reads: Counter[str]  # photos and bytes read, located by their GPS or not (`bytes_read`)
+    # Photos and bytes read, located by their GPS or not (`bytes_read`), and the store's answers
+    # that asked to slow down, reading the photos and committing the part (`throttled`).
+    reads: Counter[str]
 
 
 def bytes_read(items: Iterable[PhotoItem]) -> Counter[str]:
@@ -39,6 +42,7 @@ def bytes_read(items: Iterable[PhotoItem]) -> Counter[str]:
         kind = "located" if item.gps is not None else "other"
         reads[f"{kind}_photos"] += 1
         reads[f"{kind}_bytes"] += item.bytes_read
+        reads["throttled"] += item.throttled
     return reads
 
 
@@ -89,7 +93,8 @@ class ShardTagger:
 
     def commit(self, shard: int, rows: list[ResultRow], reads: Counter[str] | None = None) -> ShardResult:
         """Commit the rows as the shard's part (`reads`: what reading its photos took)."""
-        started = time.monotonic()
+        started, throttled = time.monotonic(), throttled_answers()
         part = self.journal.commit(rows, shard)  # once committed, a crash cannot lose these rows
+        reads = (reads or Counter()) + Counter(throttled=throttled_answers() - throttled)
         statuses = Counter(row.status.value for row in rows)
-        return ShardResult(shard, part, statuses, time.monotonic() - started, reads or Counter())
+        return ShardResult(shard, part, statuses, time.monotonic() - started, reads)

@@ -32,6 +32,7 @@ from landmark_tag.files.images import (
     to_rgb,
 )
 from landmark_tag.files.reads import PhotoReader, open_photo
+from landmark_tag.files.throttling import throttled_answers
 from landmark_tag.locating.copies import HASHED_SIDE, picture_hashes
 from landmark_tag.locating.exif import CaptureTime, GpsFix, PhotoExif, read_exif, read_exif_pillow
 from landmark_tag.pipeline.execute.decode import PhotoDecoder, exif_orientation, wants_device_decode
@@ -59,6 +60,7 @@ class PhotoItem:
     orientation: int = 1
     picture_hashes: str | None = None  # locating.copies; None where not asked for or not decodable
     bytes_read: int = 0  # of the file (files.reads)
+    throttled: int = 0  # answers of the store that asked to slow down, each retried (files.throttling)
     shard: int = 0  # the shard it belongs to (see `shards`)
 
 
@@ -128,6 +130,7 @@ class Examiner:
     def _examine(self, photo: PhotoFile) -> PhotoItem:
         if photo.size_bytes == 0:
             return PhotoItem(photo, error=EMPTY_FILE)
+        throttled = throttled_answers()
         try:
             reader = open_photo(photo.path, photo.size_bytes, self.storage_options)
         except OSError as exc:
@@ -135,6 +138,7 @@ class Examiner:
         with reader:
             item = self._examine_open(photo, reader)
             item.bytes_read = reader.bytes_read
+        item.throttled = throttled_answers() - throttled
         return item
 
     def _examine_open(self, photo: PhotoFile, reader: PhotoReader) -> PhotoItem:

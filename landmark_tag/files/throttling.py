@@ -1,0 +1,55 @@
+"""Counting a bucket's answers that ask a scan to slow down (S3's `503 SlowDown`, a 429), each of
+which the store's client retries after a back-off (botocore's standard mode; see `storage`).
+
+A count is kept per filesystem client, in whichever process it runs (the driver, a decode worker,
+a Ray task or actor); `throttled_answers()` sums this process's, so that a step counts what it
+caused as the difference before and after it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+# botocore's throttling codes that S3 and its look-alikes answer with.
+THROTTLING_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "RequestLimitExceeded",
+                              "TooManyRequestsException", "RequestThrottled"})  # fmt: skip
+THROTTLING_STATUSES = frozenset({429, 503})
+
+
+class ThrottledAnswers:
+    """A client's `needs-retry` event handler that counts throttling answers and decides nothing."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, response: Any = None, **_: Any) -> None:
+        if response is None:
+            return
+        answer, parsed = response
+        code = (parsed or {}).get("Error", {}).get("Code")
+        if getattr(answer, "status_code", None) in THROTTLING_STATUSES or code in THROTTLING_CODES:
+            self.count += 1
+
+
+# The counters of this process's clients: per process by nature, as the clients are.
+_COUNTERS: weakref.WeakValueDictionary[int, ThrottledAnswers] = weakref.WeakValueDictionary()
+
+
+def count_throttling(store: Any) -> None:
+    """Count the throttling answers `store` (an fsspec filesystem) gets, once per client; nothing
+    for a store without botocore's events (a local disk, other backends)."""
+    if getattr(store, "protocol", None) not in (("s3", "s3a"), "s3") or hasattr(store, "_throttled_answers"):
+        return
+    counter = ThrottledAnswers()
+    try:
+        store.s3.meta.events.register("needs-retry.s3", counter, unique_id="landmark-tag-throttled")
+    except Exception:  # a client that cannot be made here says so on its first request, not now
+        return
+    store._throttled_answers = counter  # kept alive with its client
+    _COUNTERS[id(counter)] = counter
+
+
+def throttled_answers() -> int:
+    """Throttling answers this process's clients have had so far."""
+    return sum(counter.count for counter in list(_COUNTERS.values()))
