@@ -10,6 +10,13 @@ import threading
 import urllib.parse
 from collections import Counter
 
+# What S3 answers a request whose body stops arriving (after about 20 s; here sooner).
+REQUEST_TIMEOUT = (
+    b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>RequestTimeout</Code><Message>Your socket '
+    b"connection to the server was not read from or written to within the timeout period.</Message></Error>"
+)
+BODY_SECONDS = 5
+
 SLOW_DOWN = (
     b'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>SlowDown</Code>'
     b"<Message>Please reduce your request rate.</Message></Error>"
@@ -35,6 +42,7 @@ class ThrottlingProxy:
         self.every = every
         self.throttled: Counter[str] = Counter()  # by kind
         self.passed: Counter[str] = Counter()
+        self.timed_out = 0  # requests whose body stopped arriving (answered RequestTimeout)
         self._seen: set[tuple] = set()
         self._kinds: set[str] = set()
         self._lock = threading.Lock()
@@ -42,6 +50,7 @@ class ThrottlingProxy:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            timeout = BODY_SECONDS  # on the connection's socket: a body that stops arriving
 
             def log_message(self, *args) -> None:  # quiet
                 pass
@@ -78,17 +87,18 @@ class ThrottlingProxy:
             return False
 
     def _handle(self, request: http.server.BaseHTTPRequestHandler) -> None:
-        body = _body(request)
+        try:
+            body = _body(request)
+        except TimeoutError:  # as S3 does: the request fails, retryable, and the connection closes
+            self.timed_out += 1
+            _answer(request, 400, REQUEST_TIMEOUT)
+            request.close_connection = True
+            return
         path, _, query = request.path.partition("?")
         kind = kind_of(request.command, path, query, request.headers)
         key = (request.command, request.path, request.headers.get("Range"), hashlib.sha256(body).hexdigest())
         if self._throttle(kind, key):
-            request.send_response(503)
-            request.send_header("Content-Type", "application/xml")
-            request.send_header("Content-Length", str(len(SLOW_DOWN)))
-            request.end_headers()
-            if request.command != "HEAD":
-                request.wfile.write(SLOW_DOWN)
+            _answer(request, 503, SLOW_DOWN)
             return
         connection = http.client.HTTPConnection(self.upstream.hostname, self.upstream.port, timeout=60)
         headers = {k: v for k, v in request.headers.items() if k.lower() != "transfer-encoding"}
@@ -107,6 +117,15 @@ class ThrottlingProxy:
         if request.command != "HEAD":
             request.wfile.write(data)
         connection.close()
+
+
+def _answer(request: http.server.BaseHTTPRequestHandler, status: int, error: bytes) -> None:
+    request.send_response(status)
+    request.send_header("Content-Type", "application/xml")
+    request.send_header("Content-Length", str(len(error)))
+    request.end_headers()
+    if request.command != "HEAD":
+        request.wfile.write(error)
 
 
 def _body(request: http.server.BaseHTTPRequestHandler) -> bytes:
