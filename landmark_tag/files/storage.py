@@ -144,9 +144,7 @@ def open_binary(path: str, storage_options: dict[str, Any] | None = None) -> Bin
     """Open a local path or a URL for reading; remote files are read lazily in ranged blocks."""
     if not is_url(path):
         return open(local_path(path), "rb")
-    # Its own client, with botocore's default retries (which retry SlowDown too): files opened
-    # through `filesystem`'s shared one left a throttled scan's publish waiting forever
-    # (tests/pipeline/test_throttling.py).
+    # Its own client, with botocore's default retry mode (which retries SlowDown too).
     opened = fsspec.open(path, "rb", **(storage_options or {}))
     count_throttling(opened.fs)
     return opened.open()
