@@ -37,9 +37,10 @@ class ThrottlingProxy:
     """Forwards to `upstream` (http://host:port); throttles the first request of each kind and one
     in `every` of the others (chosen by a hash of the request, so the same every run), once each."""
 
-    def __init__(self, upstream: str, every: int = 4) -> None:
+    def __init__(self, upstream: str, every: int = 4, kinds: frozenset[str] | None = None) -> None:
         self.upstream = urllib.parse.urlsplit(upstream)
         self.every = every
+        self.kinds = kinds  # the kinds of request to throttle (None: all)
         self.throttled: Counter[str] = Counter()  # by kind
         self.passed: Counter[str] = Counter()
         self.timed_out = 0  # requests whose body stopped arriving (answered RequestTimeout)
@@ -74,7 +75,7 @@ class ThrottlingProxy:
 
     def _throttle(self, kind: str, key: tuple) -> bool:
         with self._lock:
-            if key in self._seen:
+            if key in self._seen or (self.kinds is not None and kind not in self.kinds):
                 return False
             self._seen.add(key)
             first_of_kind = kind not in self._kinds
