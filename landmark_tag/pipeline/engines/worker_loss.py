@@ -12,6 +12,7 @@ read again, one at a time, each in a worker of its own: a photo that kills that 
 from __future__ import annotations
 
 import multiprocessing
+import time
 from typing import Any
 
 from torch.utils.data import get_worker_info
@@ -25,6 +26,9 @@ WORKER_DIED = (
 )
 # Deaths that no photo explains (a worker killed from outside) end the scan after this many.
 MAX_UNEXPLAINED_DEATHS = 5
+# A killed process closes its sockets before the kernel lets its parent see it dead: how long a
+# broken pipe waits for a worker to be seen dead before it is taken for another fault.
+DEATH_SETTLE_SECONDS = 2.0
 
 
 class DecodeWorkersDyingError(LandmarkTagError):
@@ -61,8 +65,15 @@ def is_worker_death(exc: BaseException, loader_iterator: Any = None) -> bool:
     PyTorch saw the worker gone, the pipe it was writing a batch into broke and a worker is dead."""
     if isinstance(exc, RuntimeError):
         return str(exc).startswith("DataLoader worker")
+    if not isinstance(exc, (ConnectionError, EOFError)):
+        return False
     workers = getattr(loader_iterator, "_workers", [])
-    return isinstance(exc, (ConnectionError, EOFError)) and any(not w.is_alive() for w in workers)
+    deadline = time.monotonic() + DEATH_SETTLE_SECONDS
+    while not any(not w.is_alive() for w in workers):
+        if not workers or time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
 
 
 def shut_down(loader_iterator: Any) -> None:

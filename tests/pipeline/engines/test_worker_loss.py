@@ -98,15 +98,20 @@ def test_the_command_exits_after_a_worker_dies(tmp_path, tree, tiny_model):
     assert len(read_results(tmp_path / "t.parquet")) == 24
 
 
-def test_a_broken_pipe_counts_as_a_worker_death_only_when_a_worker_is_dead():
+def test_a_broken_pipe_counts_as_a_worker_death_only_when_a_worker_is_dead(monkeypatch):
+    from landmark_tag.pipeline.engines import worker_loss
     from landmark_tag.pipeline.engines.worker_loss import is_worker_death
 
+    monkeypatch.setattr(worker_loss, "DEATH_SETTLE_SECONDS", 0.2)
+
     class Worker:
-        def __init__(self, alive):
+        def __init__(self, alive, seen_alive_first=0):
             self.alive = alive
+            self.seen_alive_first = seen_alive_first  # a killed process not yet seen dead
 
         def is_alive(self):
-            return self.alive
+            self.seen_alive_first -= 1
+            return self.alive or self.seen_alive_first >= 0
 
     class Loader:
         def __init__(self, *alive):
@@ -115,5 +120,8 @@ def test_a_broken_pipe_counts_as_a_worker_death_only_when_a_worker_is_dead():
     # A worker killed while it wrote a batch: the read fails before PyTorch sees the worker gone.
     assert is_worker_death(ConnectionResetError(104, "reset"), Loader(True, False))
     assert not is_worker_death(ConnectionResetError(104, "reset"), Loader(True, True))  # the network
+    late = Loader(True)
+    late._workers.append(Worker(False, seen_alive_first=3))  # its socket closed before it was reaped
+    assert is_worker_death(ConnectionResetError(104, "reset"), late)
     assert is_worker_death(RuntimeError("DataLoader worker (pid 1) is killed by signal: Killed."))
     assert not is_worker_death(RuntimeError("something else"), Loader(False))
