@@ -31,7 +31,6 @@ class _FetchedBytes(io.RawIOBase):
         self.position = 0
         self.whole = False  # the next fetch fetches the rest
         self.at_end = False  # the whole file is fetched
-        self.requests = 0
 
     def readable(self) -> bool:
         return True
@@ -55,13 +54,16 @@ class _FetchedBytes(io.RawIOBase):
     def readinto(self, buffer: Any) -> int:
         # What is fetched first; a fetch only when nothing is left (the buffered file above asks
         # again for the rest), so that its read-ahead never fetches bytes no one wants.
-        view = memoryview(buffer).cast("B")
-        if self.position >= len(self.data):
-            self._fetch_to(self.position + len(view))
-        chunk = memoryview(self.data)[self.position : self.position + len(view)]
-        view[: len(chunk)] = chunk
-        self.position += len(chunk)
-        return len(chunk)
+        # Views released on the way out, not when collected: a frame kept alive (a profiler's or a
+        # monitor's stack snapshot) would keep `data` exported, and then it could not grow.
+        with memoryview(buffer) as given, given.cast("B") as view:
+            if self.position >= len(self.data):
+                self._fetch_to(self.position + len(view))
+            end = self.position + len(view)
+            with memoryview(self.data) as data, data[self.position : end] as chunk:
+                view[: len(chunk)] = chunk
+                self.position += len(chunk)
+                return len(chunk)
 
     def _fetch_to(self, end: int) -> None:
         have = len(self.data)
@@ -72,7 +74,6 @@ class _FetchedBytes(io.RawIOBase):
             wanted = max(end, HEAD_BYTES, 2 * have)
             wanted = wanted if wanted < self._size else None
         data = self._fetch(have, wanted)
-        self.requests += 1
         self.data += data
         self.at_end = wanted is None or len(data) < wanted - have
 
@@ -89,10 +90,6 @@ class PhotoReader:
     @property
     def bytes_read(self) -> int:
         return len(self._raw.data)
-
-    @property
-    def requests(self) -> int:
-        return self._raw.requests
 
     def read_whole(self) -> None:
         """The next read past the bytes fetched fetches the rest of the file, in one request."""

@@ -86,3 +86,22 @@ def test_open_photo_reads_a_local_file_as_it_is(tmp_path):
         assert reader.bytes_read == len(CONTENT)
     with pytest.raises(FileNotFoundError):
         open_photo(str(tmp_path / "gone.jpg"), 10)
+
+
+def test_a_snapshot_of_the_readers_frames_does_not_keep_it_from_growing():
+    # As a profiler or a monitor does (sys._current_frames while a fetch waits): the frames outlive
+    # the calls, with their locals, and a view of the fetched bytes left open would keep them from
+    # growing ("BufferError: Existing exports of data").
+    import sys
+
+    snapshots = []
+
+    def fetch(start, end):
+        snapshots.append(sys._current_frames())
+        return CONTENT[start:end]
+
+    file = PhotoReader(fetch, len(CONTENT)).file
+    assert file.read(10) == CONTENT[:10]
+    file.seek(HEAD_BYTES + 5)
+    assert file.read(10) == CONTENT[HEAD_BYTES + 5 : HEAD_BYTES + 15]
+    assert file.read() == CONTENT[HEAD_BYTES + 15 :]
