@@ -1,14 +1,16 @@
 """Counting a bucket's answers that ask a scan to slow down (S3's `503 SlowDown`, a 429), each of
 which the store's client retries after a back-off (botocore's standard mode; see `storage`).
 
-A count is kept per filesystem client, in whichever process it runs (the driver, a decode worker,
-a Ray task or actor); `throttled_answers()` sums this process's, so that a step counts what it
-caused as the difference before and after it.
+Every client's answers add up to one count per process, in whichever process it runs (the driver, a
+decode worker, a Ray task or actor); `throttled_answers()` reads this process's, so that a step
+counts what it caused as the difference before and after it. A forked decode worker starts from
+nothing: what its parent counted before the fork is not its own.
 """
 
 from __future__ import annotations
 
-import weakref
+import os
+from collections import Counter
 from typing import Any
 
 # botocore's throttling codes that S3 and its look-alikes answer with.
@@ -16,12 +18,17 @@ THROTTLING_CODES = frozenset({"SlowDown", "Throttling", "ThrottlingException", "
                               "TooManyRequestsException", "RequestThrottled"})  # fmt: skip
 THROTTLING_STATUSES = frozenset({429, 503})
 
+# Throttling answers by process id: a fork copies the parent's entry, which the child never reads.
+# Only ever grows, so a client dropped meanwhile (fsspec clears its instances in a fork) takes
+# nothing away from a step's difference.
+_ANSWERS: Counter[int] = Counter()
+
 
 class ThrottledAnswers:
     """A client's `needs-retry` event handler that counts throttling answers and decides nothing."""
 
     def __init__(self) -> None:
-        self.count = 0
+        self.count = 0  # this client's
 
     def __call__(self, response: Any = None, **_: Any) -> None:
         if response is None:
@@ -30,10 +37,7 @@ class ThrottledAnswers:
         code = (parsed or {}).get("Error", {}).get("Code")
         if getattr(answer, "status_code", None) in THROTTLING_STATUSES or code in THROTTLING_CODES:
             self.count += 1
-
-
-# The counters of this process's clients: per process by nature, as the clients are.
-_COUNTERS: weakref.WeakValueDictionary[int, ThrottledAnswers] = weakref.WeakValueDictionary()
+            _ANSWERS[os.getpid()] += 1
 
 
 def count_throttling(store: Any) -> None:
@@ -47,9 +51,8 @@ def count_throttling(store: Any) -> None:
     except Exception:  # a client that cannot be made here says so on its first request, not now
         return
     store._throttled_answers = counter  # kept alive with its client
-    _COUNTERS[id(counter)] = counter
 
 
 def throttled_answers() -> int:
     """Throttling answers this process's clients have had so far."""
-    return sum(counter.count for counter in list(_COUNTERS.values()))
+    return _ANSWERS[os.getpid()]

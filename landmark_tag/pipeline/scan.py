@@ -118,6 +118,9 @@ def scan(
     rows.
     """
     started = time.monotonic()
+    # This process's own requests before the engine runs and after (checks, the lock, the plan, the
+    # commit): the engine counts its own, here too with the local engine.
+    before_plan = throttled_answers()
     progress = progress or NoProgress()
     config.check()  # what the options alone refuse, before the model loads
     engine_for = engine_named(config.engine)  # a missing Ray, too
@@ -126,7 +129,6 @@ def scan(
     engine = engine_for(resolved, loaded)
     if loaded is not None:
         warn_without_landmark_score(loaded)
-    before_plan = throttled_answers()  # this process's own steps: the lock, the plan, the commit
     with OutputLock(resolved.output) as lock:
         plan = plan_scan(resolved)
         planning = throttled_answers() - before_plan
@@ -138,7 +140,7 @@ def scan(
         sidecars = SidecarWriter(resolved.given.storage_options) if resolved.given.write_xmp else None
         merged = commit_scan(plan, resolved, sidecars)
         result.timing.setup, result.timing.merging = setup, time.monotonic() - mark
-    throttled = planning + throttled_answers() - before_commit
+    throttled = planning + lock.throttled + throttled_answers() - before_commit
     logger.debug("stage seconds: %s", result.timing)
     judge, work = resolved.judge, plan.work
     return ScanSummary(
@@ -168,8 +170,8 @@ def scan(
         sidecars=sidecars.stats if sidecars is not None else None,
         unreadable=plan.discovery.unreadable,
         timing=result.timing,
-        bytes_read={key: count for key, count in result.reads.items() if key != "throttled"},
-        throttled=throttled + result.reads["throttled"],
+        bytes_read=dict(result.reads),
+        throttled=throttled + result.throttled,
         engine=resolved.given.engine,
         ray_address=result.ray_address,
     )

@@ -51,6 +51,7 @@ class ExecutionResult:
     ray_address: str | None = None  # the Ray cluster that ran it, for the Ray engine
     timing: StageTiming = field(default_factory=StageTiming)
     reads: Counter[str] = field(default_factory=Counter)  # photos and bytes read (`tag_shard.bytes_read`)
+    throttled: int = 0  # the store's answers that asked to slow down (`files.throttling`)
 
 
 class Engine(Protocol):

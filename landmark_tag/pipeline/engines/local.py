@@ -74,6 +74,7 @@ class LocalEngine:
         self.tagger = ShardTagger(self.predictor, work.journal)
         self.counts = status_counts()
         self.reads: Counter[str] = Counter()
+        self.throttled = 0
         self.timing = StageTiming()
         self.next_shard = max((shard.index for shard in work.shards), default=-1) + 1
         # Process-wide settings: the thread count is put back afterwards (see `process`).
@@ -95,6 +96,7 @@ class LocalEngine:
             device=self.predictor.runs_on if self.predictor is not None else LANDMARKS_OFF_DEVICE,
             timing=self.timing,
             reads=self.reads,
+            throttled=self.throttled,
         )
 
     def _tag_all(self, work: ScanWork, progress: PhotoProgress) -> None:
@@ -197,6 +199,7 @@ class LocalEngine:
         self.timing.writing += result.writing_seconds
         self.counts.update(result.statuses)
         self.reads.update(result.reads)
+        self.throttled += result.throttled
 
 
 def waited_for(batches: Iterator[PhotoBatch], timing: StageTiming) -> Iterator[PhotoBatch]:

@@ -89,6 +89,7 @@ class RayEngine:
     def run(self, work: ScanWork, progress: PhotoProgress) -> ExecutionResult:
         counts = status_counts()
         reads: Counter[str] = Counter()
+        throttled = 0
         timing = StageTiming()
         if not work.shards:  # nothing to tag: no reason to start Ray
             return ExecutionResult(counts, device="none (nothing to process)", timing=timing)
@@ -125,11 +126,12 @@ class RayEngine:
                 statuses = pickle.loads(result["statuses"])
                 counts.update(statuses)
                 reads.update(pickle.loads(result["reads"]))
+                throttled += result["throttled"]
                 timing.model += result["model_seconds"]
                 timing.writing += result["writing_seconds"]
                 work.heartbeat()
                 progress.advance(sum(statuses.values()))
-        return ExecutionResult(counts, device, address, timing, reads)
+        return ExecutionResult(counts, device, address, timing, reads, throttled)
 
     def _read_ahead_bytes(self, work: ScanWork, shape: ClusterShape) -> int:
         """Room for SHARDS_AHEAD decoded shards per actor (fp32 pixels), and at least 256 MB."""

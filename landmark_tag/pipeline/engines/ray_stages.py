@@ -76,6 +76,7 @@ class TaggingActor:
             "part": result.part,
             "statuses": pickle.dumps(result.statuses),
             "reads": pickle.dumps(result.reads),
+            "throttled": result.throttled,
             "device": self.predictor.runs_on if self.predictor is not None else LANDMARKS_OFF_DEVICE,
             "model_seconds": time.monotonic() - started - result.writing_seconds,
             "writing_seconds": result.writing_seconds,

@@ -29,9 +29,8 @@ class ShardResult:
     part: str  # the committed part file
     statuses: Counter[str]
     writing_seconds: float  # committing the part
-    # Photos and bytes read, located by their GPS or not (`bytes_read`), and the store's answers
-    # that asked to slow down, reading the photos and committing the part (`throttled`).
-    reads: Counter[str]
+    reads: Counter[str]  # photos and bytes read, located by their GPS or not (`bytes_read`)
+    throttled: int  # the store's answers that asked to slow down, reading the photos and committing
 
 
 def bytes_read(items: Iterable[PhotoItem]) -> Counter[str]:
@@ -42,7 +41,6 @@ def bytes_read(items: Iterable[PhotoItem]) -> Counter[str]:
         kind = "located" if item.gps is not None else "other"
         reads[f"{kind}_photos"] += 1
         reads[f"{kind}_bytes"] += item.bytes_read
-        reads["throttled"] += item.throttled
     return reads
 
 
@@ -64,25 +62,26 @@ class ShardTagger:
         last batch has its rows. When the batches stop early (an error, Ctrl-C), the rows already
         made are committed before the exception goes on."""
         held: list[ResultRow] = []
-        reads: Counter[str] = Counter()
-        shard = 0
+        reads: Counter[str] = Counter()  # what reading the held rows' photos took (not the pixels)
+        throttled = shard = 0
         try:
             for batch, rows in predicted_rows(batches, self.predictor, self.model_name):
                 if held and batch.shard != shard:
-                    on_commit(self.commit(shard, held, reads))
-                    held, reads = [], Counter()
+                    on_commit(self.commit(shard, held, reads, throttled))
+                    held, reads, throttled = [], Counter(), 0
                 shard = batch.shard
                 held.extend(rows)
                 reads.update(bytes_read(batch.items))
+                throttled += sum(item.throttled for item in batch.items)
                 if on_rows is not None:
                     on_rows(len(rows))
         except BaseException:
             if held:
                 with contextlib.suppress(Exception):  # the first problem is the one to report
-                    on_commit(self.commit(shard, held, reads))
+                    on_commit(self.commit(shard, held, reads, throttled))
             raise
         if held:
-            on_commit(self.commit(shard, held, reads))
+            on_commit(self.commit(shard, held, reads, throttled))
 
     def tag_shard(self, batches: Iterable[PhotoBatch]) -> ShardResult:
         """Tag one shard's batches and commit them as its part."""
@@ -91,10 +90,12 @@ class ShardTagger:
         (result,) = results
         return result
 
-    def commit(self, shard: int, rows: list[ResultRow], reads: Counter[str] | None = None) -> ShardResult:
-        """Commit the rows as the shard's part (`reads`: what reading its photos took)."""
-        started, throttled = time.monotonic(), throttled_answers()
+    def commit(
+        self, shard: int, rows: list[ResultRow], reads: Counter[str] | None = None, throttled: int = 0
+    ) -> ShardResult:
+        """Commit the rows as the shard's part (`reads`, `throttled`: what reading its photos took)."""
+        started, before = time.monotonic(), throttled_answers()
         part = self.journal.commit(rows, shard)  # once committed, a crash cannot lose these rows
-        reads = (reads or Counter()) + Counter(throttled=throttled_answers() - throttled)
+        throttled += throttled_answers() - before
         statuses = Counter(row.status.value for row in rows)
-        return ShardResult(shard, part, statuses, time.monotonic() - started, reads)
+        return ShardResult(shard, part, statuses, time.monotonic() - started, reads or Counter(), throttled)

@@ -35,6 +35,7 @@ from typing import Any
 
 from landmark_tag.errors import LandmarkTagError
 from landmark_tag.files.storage import filesystem, on_disk
+from landmark_tag.files.throttling import throttled_answers
 from landmark_tag.pipeline.target import OutputTarget
 
 logger = logging.getLogger(__name__)
@@ -101,6 +102,7 @@ class OutputLock:
         self._fd: int | None = None
         self._held = ""  # the lock file's real path, while this process holds it
         self._last_beat = 0.0
+        self.throttled = 0  # the store's slow-down answers to the heartbeats (files.throttling)
 
     def __enter__(self) -> OutputLock:
         if self._on_disk is None:
@@ -221,6 +223,7 @@ class OutputLock:
             return
         fs, inner = filesystem(self.path, self.storage_options)
         self._owner = {**self._owner, "heartbeat": time.time()}
+        before = throttled_answers()  # the engine runs meanwhile: no step counts these but this
         try:
             fs.pipe_file(inner, json.dumps(self._owner).encode(), IfMatch=self._etag)
         except (OSError, FileNotFoundError):
@@ -229,6 +232,8 @@ class OutputLock:
                 f"another scan took over {self.path} while this one ran (it was judged stale); "
                 "stopping, with the rows made so far committed"
             ) from None
+        finally:
+            self.throttled += throttled_answers() - before
         self._etag = fs.info(inner).get("ETag")
         self._last_beat = time.monotonic()
 
