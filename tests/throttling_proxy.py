@@ -35,12 +35,16 @@ def kind_of(method: str, path: str, query: str, headers) -> str:
 
 class ThrottlingProxy:
     """Forwards to `upstream` (http://host:port); throttles the first request of each kind and one
-    in `every` of the others (chosen by a hash of the request, so the same every run), once each."""
+    in `every` of the others (chosen by a hash of the request, so the same every run), once each.
+    With `continues` False it never answers `Expect: 100-continue`, as some S3 look-alikes do."""
 
-    def __init__(self, upstream: str, every: int = 4, kinds: frozenset[str] | None = None) -> None:
+    def __init__(
+        self, upstream: str, every: int = 4, kinds: frozenset[str] | None = None, continues: bool = True
+    ) -> None:
         self.upstream = urllib.parse.urlsplit(upstream)
         self.every = every
         self.kinds = kinds  # the kinds of request to throttle (None: all)
+        self.expected_continue = 0  # requests that asked for a 100 Continue before their body
         self.throttled: Counter[str] = Counter()  # by kind
         self.passed: Counter[str] = Counter()
         self.timed_out = 0  # requests whose body stopped arriving (answered RequestTimeout)
@@ -55,6 +59,10 @@ class ThrottlingProxy:
 
             def log_message(self, *args) -> None:  # quiet
                 pass
+
+            def handle_expect_100(self) -> bool:
+                proxy.expected_continue += 1
+                return super().handle_expect_100() if continues else True
 
             def _any(self) -> None:
                 proxy._handle(self)

@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import itertools
 import os
 import secrets
 import shutil
 import stat
 import tempfile
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -137,7 +140,24 @@ def filesystem(url: str, storage_options: dict[str, Any] | None = None):
     # the bucket as it is now, not as an earlier listing in this process saw it.
     fs.invalidate_cache()
     count_throttling(fs)
+    _without_expect_continue(fs)
     return fs, path
+
+
+def _without_expect_continue(store: Any) -> None:
+    """PUTs that send their body at once. botocore asks for a `100 Continue` before each PUT body,
+    and aiohttp waits for it with no timeout: a store that never answers it (some S3 look-alikes and
+    proxies), or a kept-alive connection it closed meanwhile, left a part's upload waiting for good.
+    Without it a PUT is bounded by the read timeout; the bodies are parts of at most 50 MB."""
+    if getattr(store, "protocol", None) not in (("s3", "s3a"), "s3") or hasattr(store, "_plain_puts"):
+        return
+    from botocore.handlers import add_expect_header  # s3fs's: installed with it
+
+    try:
+        store.s3.meta.events.unregister("before-call.s3", add_expect_header)
+    except Exception:  # a client that cannot be made here says so on its first request, not now
+        return
+    store._plain_puts = True
 
 
 def open_binary(path: str, storage_options: dict[str, Any] | None = None) -> BinaryIO:
@@ -163,6 +183,36 @@ def byte_ranges(path: str, storage_options: dict[str, Any] | None = None) -> tup
         return read_local, lambda: os.close(descriptor)
     store, object_path = filesystem(path, storage_options)  # with the store's retries
     return lambda start, end: store.cat_file(object_path, start=start, end=end), lambda: None
+
+
+def read_files(
+    paths: Iterable[str], storage_options: dict[str, Any] | None = None, ahead: int = 16
+) -> Iterator[bytes]:
+    """The whole content of each file, in order. In a bucket, up to `ahead` are fetched at once: each
+    is a round trip of its own, and thousands of small objects one after another would take longer
+    than reading them; on a disk, one at a time."""
+    paths = iter(paths)
+    first = next(paths, None)
+    if first is None:
+        return
+    if not is_url(first):
+        for path in itertools.chain([first], paths):
+            yield Path(local_path(path)).read_bytes()
+        return
+    store, _ = filesystem(first, storage_options)  # one client, its pool shared by the threads
+    with ThreadPoolExecutor(max_workers=ahead, thread_name_prefix="read-files") as pool:
+        pending: deque[Future[bytes]] = deque()
+        try:
+            for path in itertools.chain([first], paths):
+                # From 0: one GET (s3fs asks the size first when no range is given).
+                pending.append(pool.submit(store.cat_file, path, start=0))
+                if len(pending) >= ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:  # stopped early: what is not started yet never starts
+                future.cancel()
 
 
 def staging_file(target: str) -> str:
