@@ -38,6 +38,7 @@ TINY = {
     "copies_cost": ["--photos", "2", "--rounds", "1", "--scan-photos", "4"],
     "copies_scale": ["--rows", "5000", "--new-share", "0.1", "--copies", "5"],
     "photo_costs": ["--photos", "4"],
+    "part_reads": ["--parts", "8", "--rows", "4", "--latency-ms", "0,5", "--ahead", "1,4"],
 }  # fmt: skip
 
 

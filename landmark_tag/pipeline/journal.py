@@ -17,18 +17,30 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
-from landmark_tag.files.results import ResultRow, result_k, rows_to_table
+from landmark_tag.errors import LandmarkTagError
+from landmark_tag.files.results import ResultRow, rows_to_table, top_k_of
 from landmark_tag.files.storage import (
     list_folder,
     publish,
+    read_files,
     remove_file,
     remove_tree,
     staging_file,
 )
 from landmark_tag.pipeline.target import OutputTarget
+
+
+class UnreadablePartError(LandmarkTagError):
+    """A part file that is not a part (damaged, or put there by hand)."""
+
+
+# Parts a merge fetches at once from a bucket (benchmarks/perf/part_reads.py).
+PARTS_AHEAD = 16
 
 
 class PartJournal:
@@ -49,6 +61,19 @@ class PartJournal:
         names = list_folder(self.folder, self.storage_options)
         return sorted(n for n in names if os.path.basename(n).startswith("part-") and n.endswith(".parquet"))
 
+    def read_parts(self, parts: list[str], ahead: int = PARTS_AHEAD) -> Iterator[pa.Table]:
+        """The rows of each part, in order; in a bucket, `ahead` parts are fetched at once (see
+        `read_files`): a plan after a crash and a merge of a big scan read thousands of them."""
+        contents = read_files(parts, self.storage_options, ahead)
+        for part in parts:
+            try:
+                yield pq.read_table(pa.BufferReader(next(contents)))
+            except (pa.ArrowException, OSError) as exc:
+                raise UnreadablePartError(
+                    f"cannot read the part file {part} ({exc}); remove it (its photos are scanned "
+                    "again), or use --full to start over"
+                ) from None
+
     def commit(self, rows: list[ResultRow], shard: int) -> str:
         """Write a shard's rows as its part file, atomically, and return the part's name. The name
         is the shard's: a shard done again (a Ray retry) replaces its part instead of adding one."""
@@ -64,9 +89,9 @@ class PartJournal:
     def discard_other_k(self) -> int:
         """Remove committed parts of an interrupted run with another --k, which could never be
         merged into this output; return how many there were."""
-        stale = [
-            part for part in self.existing() if result_k(part, "parquet", self.storage_options) != self.k
-        ]
+        parts = self.existing()
+        tables = self.read_parts(parts)
+        stale = [part for part in parts if top_k_of(next(tables).column_names) != self.k]
         for part in stale:
             remove_file(part, self.storage_options)
         return len(stale)

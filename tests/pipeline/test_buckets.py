@@ -278,3 +278,40 @@ def test_a_photo_with_gps_in_a_bucket_is_read_by_its_head_and_the_bytes_are_coun
     assert (reads["other_photos"], reads["other_bytes"]) == (1, len(plain))  # decoded: read once, whole
     row = read_results(f"s3://{name}/tags.parquet").set_index("path").loc[f"s3://{name}/photos/located.jpg"]
     assert isinstance(row["picture_hashes"], str)  # from the thumbnail
+
+
+def test_a_merge_reads_a_buckets_parts_several_at_once_in_order(bucket):
+    import asyncio
+
+    from landmark_tag.files.storage import filesystem
+    from tests.helpers import result_rows
+
+    _, name = bucket
+    journal = PartJournal(OutputTarget.at(f"s3://{name}/tags.parquet"), 2)
+    rows = result_rows()
+    for shard in range(12):
+        journal.commit([rows[shard % len(rows)]], shard)
+    parts = journal.existing()
+    store, _ = filesystem(parts[0])  # the one instance the reads use
+    in_flight, most, sent = [0], [0], [0]
+
+    async def slow_round_trip(**_):  # a bucket's latency, during which others may start
+        sent[0] += 1
+        in_flight[0] += 1
+        most[0] = max(most[0], in_flight[0])
+        await asyncio.sleep(0.05)
+        in_flight[0] -= 1
+
+    store.s3.meta.events.register("before-send.s3", slow_round_trip)
+    try:
+        tables = list(journal.read_parts(parts, ahead=4))
+        assert (most[0], sent[0]) == (4, 12)  # four at once, never more; one request a part
+        assert [t.column("path")[0].as_py() for t in tables] == [rows[s % len(rows)].path for s in range(12)]
+        sent[0] = 0
+        reading = journal.read_parts(parts, ahead=4)
+        assert next(reading).num_rows == 1
+        reading.close()  # stopped early (an error in the merge): the rest is never fetched
+        time.sleep(0.2)
+        assert sent[0] <= 4, sent[0]
+    finally:
+        store.s3.meta.events.unregister("before-send.s3", slow_round_trip)

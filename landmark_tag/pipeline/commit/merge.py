@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from landmark_tag.files.results import LOCATION_COLUMN_NAMES, iter_result_batches
+from landmark_tag.files.results import LOCATION_COLUMN_NAMES
 from landmark_tag.locating.fixes import Fixes, LocateSettings
 from landmark_tag.locating.locate import INPUT_COLUMNS, SOURCES, locate
 from landmark_tag.locating.photos import screenshots
@@ -125,10 +125,9 @@ def _staged(journal: PartJournal, previous: bool, drop: set[str], judge: Judge |
     # Staged as Parquet whatever the output's format, and local for a bucket's output.
     stage = OutputTarget(target.path, "parquet", target.storage_options)
     with ResultWriter(stage, k, stage_only=True) as fresh:
-        for index, part in enumerate(journal.existing()):
-            batches = list(iter_result_batches(part, "parquet", target.storage_options))
-            if batches:
-                table = rejudge(pa.Table.from_batches(batches))
+        for index, part_table in enumerate(journal.read_parts(journal.existing())):
+            if part_table.num_rows:
+                table = rejudge(part_table)
                 newest.add(table, index)
                 fresh.write_table(table)
                 fresh_columns.append(table.select(wanted))

@@ -8,7 +8,7 @@ processed again, and their new row replaces the old (see `commit.merge`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -16,10 +16,10 @@ import pyarrow.compute as pc
 
 from landmark_tag.errors import LandmarkTagError
 from landmark_tag.files.discover import PhotoFile
-from landmark_tag.files.results import Status, iter_result_batches, output_path, to_micros
+from landmark_tag.files.results import Status, output_path, to_micros
 from landmark_tag.pipeline.target import OutputTarget
 
-_KEY_COLUMNS = ["path", "status", "size_bytes", "modified_at", "model"]
+KEY_COLUMNS = ["path", "status", "size_bytes", "modified_at", "model"]  # what the plan reads of a row
 
 
 class IncompatibleOutputError(LandmarkTagError):
@@ -46,27 +46,26 @@ class WorkPlan:
     removed: set[str] = field(default_factory=set)  # in the earlier output, no longer in the tree
 
 
-def read_done(sources: Iterable[str], target: OutputTarget) -> dict[str, DoneEntry]:
-    """path -> its latest row's key, from the target's earlier output and part files, in order:
-    later sources win. A part is Parquet whatever the output's format."""
+def read_done(sources: Iterable[tuple[str, Callable[[], Iterable[pa.RecordBatch]]]]) -> dict[str, DoneEntry]:
+    """path -> its latest row's key, from (name, its rows' KEY_COLUMNS) of the earlier output and
+    the part files, in order: later sources win. The rows are read when their source's turn comes."""
     done: dict[str, DoneEntry] = {}
     models: dict = {}
-    for path in sources:
-        fmt = target.format if path == target.path else "parquet"
+    for name, batches in sources:
         try:
-            for batch in iter_result_batches(path, fmt, target.storage_options, columns=_KEY_COLUMNS):
+            for batch in batches():
                 columns = batch.to_pydict()
                 micros = pc.cast(batch.column("modified_at"), pa.int64()).to_pylist()
-                for name, status, size, modified, model in zip(
+                for path, status, size, modified, model in zip(
                     columns["path"], columns["status"], columns["size_bytes"], micros, columns["model"],
                     strict=True,
                 ):  # fmt: skip
                     # One string per model and status, not per row: the map holds every photo.
                     model, status = models.setdefault(model, model), models.setdefault(status, status)
-                    done[name] = DoneEntry(size, modified, status, model)
+                    done[path] = DoneEntry(size, modified, status, model)
         except (pa.ArrowException, OSError, KeyError, ValueError) as exc:
             raise IncompatibleOutputError(
-                f"cannot read the existing {path} to continue from it ({exc}); "
+                f"cannot read the existing {name} to continue from it ({exc}); "
                 "move it away, or use --full to start over"
             ) from None
     return done

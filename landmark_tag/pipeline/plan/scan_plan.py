@@ -15,6 +15,7 @@ from landmark_tag.locating.fixes import Fixes
 from landmark_tag.locating.tracks import read_tracks
 from landmark_tag.pipeline.journal import PartJournal
 from landmark_tag.pipeline.plan.incremental import (
+    KEY_COLUMNS,
     WorkPlan,
     check_k,
     check_prune,
@@ -69,7 +70,11 @@ def plan_scan(scan: ResolvedScan) -> ScanPlan:
         )
     if previous:
         check_k(output, scan.k)
-    done = read_done(([output.path] if previous else []) + journal.existing(), output)
+    parts = journal.existing()
+    part_tables = journal.read_parts(parts)  # fetched several at once; each source takes the next
+    sources = [(output.path, lambda: output.batches(columns=KEY_COLUMNS))] if previous else []
+    sources += [(part, lambda: next(part_tables).select(KEY_COLUMNS).to_batches()) for part in parts]
+    done = read_done(sources)
     landmarks = scan.inference is not None  # a model runs: photos no model looked at are looked at now
     work = plan_work(photos, done, scan.given.include_gps, landmarks)
     if landmarks and (others := other_models(done, scan.model_name)):

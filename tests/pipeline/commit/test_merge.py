@@ -1,11 +1,13 @@
 import collections
 import copy
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from landmark_tag.files import results
 from landmark_tag.files.results import Status, read_results
-from landmark_tag.pipeline.commit import merge, relocate
+from landmark_tag.pipeline import journal as journal_module
+from landmark_tag.pipeline.commit import relocate
 from landmark_tag.pipeline.commit.merge import merge_output
 from landmark_tag.pipeline.commit.newest import NewestRows
 from landmark_tag.pipeline.journal import PartJournal
@@ -44,9 +46,22 @@ def test_a_merge_reads_each_part_and_each_staged_file_once(tmp_path, monkeypatch
         reads[str(path)] += 1
         return real(path, *args, **kwargs)
 
-    monkeypatch.setattr(merge, "iter_result_batches", counted)
+    real_read_files = journal_module.read_files
+
+    def counted_files(paths, *args, **kwargs):
+        paths = list(paths)
+        reads.update(paths)
+        return real_read_files(paths, *args, **kwargs)
+
+    read_table = pq.read_table
+
+    def read_only_fetched(source, *args, **kwargs):  # a file read again by its name would show here
+        assert isinstance(source, pa.BufferReader), f"read again: {source}"
+        return read_table(source, *args, **kwargs)
+
     monkeypatch.setattr(relocate, "iter_result_batches", counted)
-    monkeypatch.setattr(pq, "read_table", lambda *a, **k: (_ for _ in ()).throw(AssertionError("read again")))
+    monkeypatch.setattr(journal_module, "read_files", counted_files)
+    monkeypatch.setattr(pq, "read_table", read_only_fetched)
     parts = journal.existing()
     result = merge_output(journal, previous=True, drop=set())
     assert result.rows == len(rows)

@@ -8,7 +8,7 @@ import pytest
 
 from landmark_tag.errors import ConfigError
 from landmark_tag.files.results import read_results
-from landmark_tag.pipeline.journal import PartJournal
+from landmark_tag.pipeline.journal import PartJournal, UnreadablePartError
 from landmark_tag.pipeline.plan.incremental import IncompatibleOutputError, PruneRefusedError
 from landmark_tag.pipeline.plan.lock import OutputLock, ScanLockedError
 from landmark_tag.pipeline.scan import ScanConfig, scan
@@ -315,3 +315,13 @@ def test_a_killed_scans_forked_workers_do_not_keep_its_lock(tmp_path):
             pass
     finally:
         os.kill(worker, signal.SIGKILL)
+
+
+def test_an_unreadable_part_is_a_clear_error_that_names_it(tmp_path, tiny_model):
+    root, out = make_tree(tmp_path / "photos", 2), tmp_path / "tags.parquet"
+    parts = tmp_path / "tags.parquet.parts"
+    parts.mkdir()
+    (parts / "part-00000000000000000001-1-shard-000000.parquet").write_bytes(b"\x00not parquet")
+    with pytest.raises(UnreadablePartError, match=r"shard-000000\.parquet .*remove it.*--full"):
+        run(root, out, tiny_model)
+    assert run(root, out, tiny_model, full=True).output_rows == 2
