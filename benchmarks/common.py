@@ -203,3 +203,23 @@ def rate_from_first_batch(summary: dict) -> float:
     """Photos per second from the first batch to the output written, as the ceilings are measured
     (warm): the summary's processed photos over its time less the set-up."""
     return summary["processed"] / (summary["elapsed_seconds"] - summary["timing"]["setup"])
+
+
+def start_local_s3():
+    """moto's S3 server on this machine, for this process and its children (AWS_* variables);
+    returned, to be stopped."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    os.environ.update(
+        AWS_ENDPOINT_URL=f"http://{host}:{port}",
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION="us-east-1",
+    )
+    return server

@@ -12,29 +12,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
-import os
 import time
 
+from benchmarks.common import start_local_s3
 from landmark_tag.files.storage import filesystem
 from landmark_tag.pipeline.journal import PartJournal
 from landmark_tag.pipeline.target import OutputTarget
 from tests.helpers import result_rows
-
-
-def start_store() -> None:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://{host}:{port}",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
 
 
 def main() -> None:
@@ -44,7 +28,7 @@ def main() -> None:
     parser.add_argument("--latency-ms", default="0,30", help="added to every request, comma-separated")
     parser.add_argument("--ahead", default="1,4,16", help="parts fetched at once, comma-separated")
     args = parser.parse_args()
-    start_store()
+    start_local_s3()
     import boto3
 
     boto3.client("s3").create_bucket(Bucket="scans")

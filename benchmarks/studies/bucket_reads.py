@@ -14,13 +14,12 @@ prints the scan's own count of bytes read (the summary's `bytes_read`), by group
 from __future__ import annotations
 
 import argparse
-import logging
-import os
 import tempfile
 from pathlib import Path
 
 import fsspec
 
+from benchmarks.common import start_local_s3
 from landmark_tag.files.reads import HEAD_BYTES
 from landmark_tag.files.results import read_results
 from landmark_tag.locating.exif import read_exif
@@ -42,19 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     if not SHARED.is_dir():
         raise SystemExit(f"this study needs the real photos in {SHARED}")
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's server logs every request
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    os.environ.update(
-        AWS_ENDPOINT_URL=f"http://{host}:{port}",
-        AWS_ACCESS_KEY_ID="testing",
-        AWS_SECRET_ACCESS_KEY="testing",
-        AWS_DEFAULT_REGION="us-east-1",
-    )
+    server = start_local_s3()
     import boto3
 
     client = boto3.client("s3")
