@@ -12,6 +12,7 @@ an S3 endpoint. Credentials come from the backend's standard sources (for S3: AW
 from __future__ import annotations
 
 import contextlib
+import copy
 import glob
 import itertools
 import os
@@ -125,7 +126,9 @@ def filesystem(url: str, storage_options: dict[str, Any] | None = None):
     """(fsspec filesystem, path within it) for a URL, with a clear error for a missing backend."""
     options = dict(storage_options or {})
     if url.startswith(("s3://", "s3a://")):
-        options["config_kwargs"] = {**_S3_RETRIES, **options.get("config_kwargs", {})}
+        # A copy: botocore fills in the retries it is given, and a changed option would make fsspec
+        # tell the next call's options apart and open a second client.
+        options["config_kwargs"] = {**copy.deepcopy(_S3_RETRIES), **options.get("config_kwargs", {})}
     try:
         fs, path = url_to_fs(url, **options)
     except ImportError as exc:
@@ -168,6 +171,22 @@ def open_binary(path: str, storage_options: dict[str, Any] | None = None) -> Bin
     opened = fsspec.open(path, "rb", **(storage_options or {}))
     count_throttling(opened.fs)
     return opened.open()
+
+
+def close_connections() -> None:
+    """Close this process's connections to buckets and forget its clients: call it before forking
+    processes (the decode workers). A forked child that frees the clients it inherited closes their
+    kept-alive connections through the event loop's epoll instance, which it shares with its parent:
+    the parent then never hears the answers on them (a part's upload waited for its read timeout, or
+    for good). The next request opens new ones."""
+    try:
+        from s3fs import S3FileSystem
+    except ImportError:  # no bucket backend, no clients
+        return
+    for store in list(S3FileSystem._cache.values()):
+        if store._s3 is not None:
+            S3FileSystem.close_session(store.loop, store._s3)
+    S3FileSystem.clear_instance_cache()
 
 
 def byte_ranges(path: str, storage_options: dict[str, Any] | None = None) -> tuple[Fetch, Callable[[], None]]:

@@ -315,3 +315,34 @@ def test_a_merge_reads_a_buckets_parts_several_at_once_in_order(bucket):
         assert sent[0] <= 4, sent[0]
     finally:
         store.s3.meta.events.unregister("before-send.s3", slow_round_trip)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="decode workers are forked on Linux")
+def test_a_forked_worker_freeing_what_it_inherited_leaves_the_scans_connections_working(bucket, s3_endpoint):
+    # A forked child shares its parent's epoll instance: closing the kept-alive connections it
+    # inherited (as freeing the clients does) took them out of the parent's, whose next request on
+    # one then never heard its answer. The local engine closes its connections before forking.
+    import gc
+
+    import aiohttp
+
+    from landmark_tag.files.storage import close_connections, filesystem
+    from tests.throttling_proxy import ThrottlingProxy
+
+    _, name = bucket
+    with ThrottlingProxy(s3_endpoint, kinds=frozenset()) as proxy:  # keeps connections alive, as S3 does
+        options = {"client_kwargs": {"endpoint_url": proxy.url}, "config_kwargs": {"read_timeout": 3}}
+        store, _ = filesystem(f"s3://{name}/a", options)
+        store.pipe_file(f"{name}/a", b"x")  # a kept-alive connection now
+        close_connections()
+        child = os.fork()
+        if child == 0:
+            for thing in gc.get_objects():
+                if isinstance(thing, aiohttp.BaseConnector):
+                    thing._close()  # what freeing an inherited client does
+            os._exit(0)
+        os.waitpid(child, 0)
+        store, _ = filesystem(f"s3://{name}/b", options)  # as each step asks for it
+        started = time.monotonic()
+        store.pipe_file(f"{name}/b", b"y")
+        assert time.monotonic() - started < 2

@@ -17,6 +17,7 @@ import torch
 
 from landmark_tag.files.discover import PhotoFile
 from landmark_tag.files.results import status_counts
+from landmark_tag.files.storage import close_connections
 from landmark_tag.host.process import prepare_inference_process
 from landmark_tag.model.checkpoint import LoadedModel
 from landmark_tag.pipeline.engines.base import LANDMARKS_OFF_DEVICE, ExecutionResult, ScanWork, StageTiming
@@ -171,6 +172,8 @@ class LocalEngine:
             done += sum(result.statuses.values())
             self._committed(result, work)
 
+        if workers > 0:
+            close_connections()  # the workers are forked: they must not inherit bucket connections
         try:
             # PyTorch reports a dead worker from a SIGCHLD handler, which may raise before iter()
             # has returned: so iter() is inside the try too.
