@@ -19,6 +19,7 @@ import os
 import secrets
 import shutil
 import stat
+import sys
 import tempfile
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -179,10 +180,10 @@ def close_connections() -> None:
     kept-alive connections through the event loop's epoll instance, which it shares with its parent:
     the parent then never hears the answers on them (a part's upload waited for its read timeout, or
     for good). The next request opens new ones."""
-    try:
-        from s3fs import S3FileSystem
-    except ImportError:  # no bucket backend, no clients
+    s3fs = sys.modules.get("s3fs")  # not imported: no clients (and a local scan need not pay for it)
+    if s3fs is None:
         return
+    S3FileSystem = s3fs.S3FileSystem
     for store in list(S3FileSystem._cache.values()):
         if store._s3 is not None:
             S3FileSystem.close_session(store.loop, store._s3)
