@@ -86,12 +86,14 @@ class PartJournal:
     def clear(self) -> None:
         remove_tree(self.folder, self.storage_options)
 
-    def discard_other_k(self) -> int:
-        """Remove committed parts of an interrupted run with another --k, which could never be
-        merged into this output; return how many there were."""
+    def parts_of_this_k(self, discarded: list[str]) -> Iterator[tuple[str, pa.Table]]:
+        """Each committed part with its rows, in order, read once; parts of an interrupted run with
+        another --k, which could never be merged into this output, are removed instead and added to
+        `discarded`."""
         parts = self.existing()
-        tables = self.read_parts(parts)
-        stale = [part for part in parts if top_k_of(next(tables).column_names) != self.k]
-        for part in stale:
-            remove_file(part, self.storage_options)
-        return len(stale)
+        for part, table in zip(parts, self.read_parts(parts), strict=True):
+            if top_k_of(table.column_names) == self.k:
+                yield part, table
+            else:
+                remove_file(part, self.storage_options)
+                discarded.append(part)

@@ -6,6 +6,7 @@ parts are kept as work already done (or dropped, when made with another --k, or 
 
 from __future__ import annotations
 
+import itertools
 import logging
 from dataclasses import dataclass
 
@@ -62,19 +63,21 @@ def plan_scan(scan: ResolvedScan) -> ScanPlan:
     previous = not scan.given.full and output.exists()
     if scan.given.full:
         journal.clear()
-    elif discarded := journal.discard_other_k():
-        logger.warning(
-            "discarded %d part files that an interrupted run with another --k left in %s",
-            discarded,
-            journal.folder,
-        )
     if previous:
         check_k(output, scan.k)
-    parts = journal.existing()
-    part_tables = journal.read_parts(parts)  # fetched several at once; each source takes the next
-    sources = [(output.path, lambda: output.batches(columns=KEY_COLUMNS))] if previous else []
-    sources += [(part, lambda: next(part_tables).select(KEY_COLUMNS).to_batches()) for part in parts]
-    done = read_done(sources)
+    discarded: list[str] = []
+    earlier = [(output.path, lambda: output.batches(columns=KEY_COLUMNS))] if previous else []
+    parts = (  # each part fetched once (several at once in a bucket), and read when its turn comes
+        (part, lambda table=table: table.select(KEY_COLUMNS).to_batches())
+        for part, table in journal.parts_of_this_k(discarded)
+    )
+    done = read_done(itertools.chain(earlier, parts))
+    if discarded:
+        logger.warning(
+            "discarded %d part files that an interrupted run with another --k left in %s",
+            len(discarded),
+            journal.folder,
+        )
     landmarks = scan.inference is not None  # a model runs: photos no model looked at are looked at now
     work = plan_work(photos, done, scan.given.include_gps, landmarks)
     if landmarks and (others := other_models(done, scan.model_name)):
