@@ -31,7 +31,7 @@ import fsspec
 from fsspec.core import url_to_fs
 
 from landmark_tag.errors import LandmarkTagError
-from landmark_tag.files.throttling import count_throttling
+from landmark_tag.files.throttling import count_throttled_answer
 
 # Reads bytes [start, end) of one file (end None: to its end); fewer where the file ends sooner.
 Fetch = Callable[[int, int | None], bytes]
@@ -143,25 +143,27 @@ def filesystem(url: str, storage_options: dict[str, Any] | None = None):
     # fsspec reuses filesystem instances and their listing caches across calls; a scan must see
     # the bucket as it is now, not as an earlier listing in this process saw it.
     fs.invalidate_cache()
-    count_throttling(fs)
-    _without_expect_continue(fs)
+    _tune_s3_client(fs)
     return fs, path
 
 
-def _without_expect_continue(store: Any) -> None:
-    """PUTs that send their body at once. botocore asks for a `100 Continue` before each PUT body,
-    and aiohttp waits for it with no timeout: a store that never answers it (some S3 look-alikes and
-    proxies), or a kept-alive connection it closed meanwhile, left a part's upload waiting for good.
-    Without it a PUT is bounded by the read timeout; the bodies are parts of at most 50 MB."""
-    if getattr(store, "protocol", None) not in (("s3", "s3a"), "s3") or hasattr(store, "_plain_puts"):
+def _tune_s3_client(store: Any) -> None:
+    """Once per S3 client: count its throttling answers (`throttling`), and send PUT bodies at once.
+    botocore asks for a `100 Continue` before each PUT body, and aiohttp waits for it with no
+    timeout: a store that never answers it (some S3 look-alikes and proxies), or a kept-alive
+    connection it closed meanwhile, left a part's upload waiting for good. Without it a PUT is
+    bounded by the read timeout; the bodies are parts of at most 50 MB. Nothing for other stores."""
+    if getattr(store, "protocol", None) not in (("s3", "s3a"), "s3") or hasattr(store, "_tuned_by_scan"):
         return
     from botocore.handlers import add_expect_header  # s3fs's: installed with it
 
     try:
-        store.s3.meta.events.unregister("before-call.s3", add_expect_header)
+        events = store.s3.meta.events
     except Exception:  # a client that cannot be made here says so on its first request, not now
         return
-    store._plain_puts = True
+    events.register("needs-retry.s3", count_throttled_answer, unique_id="landmark-tag-throttled")
+    events.unregister("before-call.s3", add_expect_header)
+    store._tuned_by_scan = True
 
 
 def open_binary(path: str, storage_options: dict[str, Any] | None = None) -> BinaryIO:
@@ -170,7 +172,7 @@ def open_binary(path: str, storage_options: dict[str, Any] | None = None) -> Bin
         return open(local_path(path), "rb")
     # Its own client, with botocore's default retry mode (which retries SlowDown too).
     opened = fsspec.open(path, "rb", **(storage_options or {}))
-    count_throttling(opened.fs)
+    _tune_s3_client(opened.fs)
     return opened.open()
 
 

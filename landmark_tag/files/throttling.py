@@ -24,33 +24,15 @@ THROTTLING_STATUSES = frozenset({429, 503})
 _ANSWERS: Counter[int] = Counter()
 
 
-class ThrottledAnswers:
-    """A client's `needs-retry` event handler that counts throttling answers and decides nothing."""
-
-    def __init__(self) -> None:
-        self.count = 0  # this client's
-
-    def __call__(self, response: Any = None, **_: Any) -> None:
-        if response is None:
-            return
-        answer, parsed = response
-        code = (parsed or {}).get("Error", {}).get("Code")
-        if getattr(answer, "status_code", None) in THROTTLING_STATUSES or code in THROTTLING_CODES:
-            self.count += 1
-            _ANSWERS[os.getpid()] += 1
-
-
-def count_throttling(store: Any) -> None:
-    """Count the throttling answers `store` (an fsspec filesystem) gets, once per client; nothing
-    for a store without botocore's events (a local disk, other backends)."""
-    if getattr(store, "protocol", None) not in (("s3", "s3a"), "s3") or hasattr(store, "_throttled_answers"):
+def count_throttled_answer(response: Any = None, **_: Any) -> None:
+    """A client's `needs-retry` event handler: counts a throttling answer and decides nothing (the
+    client's retry mode does)."""
+    if response is None:
         return
-    counter = ThrottledAnswers()
-    try:
-        store.s3.meta.events.register("needs-retry.s3", counter, unique_id="landmark-tag-throttled")
-    except Exception:  # a client that cannot be made here says so on its first request, not now
-        return
-    store._throttled_answers = counter  # kept alive with its client
+    answer, parsed = response
+    code = (parsed or {}).get("Error", {}).get("Code")
+    if getattr(answer, "status_code", None) in THROTTLING_STATUSES or code in THROTTLING_CODES:
+        _ANSWERS[os.getpid()] += 1
 
 
 def throttled_answers() -> int:
