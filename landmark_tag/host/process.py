@@ -24,8 +24,9 @@ def default_threads(device: torch.device, cores: int | None = None) -> int:
     """Inference threads on a CPU: half the cores, leaving the rest to the decode workers. On 2
     cores one inference thread scans as fast as two, on camera and web photos alike
     (`benchmarks/perf/scan_throughput.py --scan-args '--threads 2'`), so the second core is better left
-    to decoding. On a GPU the CPU threads only feed it, and torch's default stays. `cores`: of the
-    machine the model runs on (default: this one)."""
+    to decoding; while the model holds the scan back, it takes a spare core the waiting workers
+    leave idle (`ResolvedScan.spare_core`). On a GPU the CPU threads only feed it, and torch's
+    default stays. `cores`: of the machine the model runs on (default: this one)."""
     cores = cores or os.cpu_count() or 1
     return max(1, cores // 2) if device.type == "cpu" else torch.get_num_threads()
 

@@ -9,6 +9,7 @@ Ray actor included) and the commit receive the frozen result and never work a se
 from __future__ import annotations
 
 import copy
+import os
 from dataclasses import dataclass, field
 
 import torch
@@ -42,6 +43,9 @@ class ResolvedScan:
     batch_size: int | None
     threads: int | None
     workers: int  # the local engine's decode processes (0: in the scan's own process)
+    # The local engine's model may take a core the decode workers leave idle while it holds the
+    # scan back (`OpenVINORunner.use_spare_core`): on a CPU, with the default threads and workers.
+    spare_core: bool = False
     locating: LocateSettings = field(default_factory=LocateSettings)  # the location pass's limits
 
     @property
@@ -97,6 +101,18 @@ def resolve_scan(config: ScanConfig, model: LoadedModel | None) -> ResolvedScan:
             config.precision,
             device,
         )
+    threads = config.threads or (default_threads(device) if device is not None else None)
+    workers = (default_workers() if config.workers is None else config.workers) if local else 0
+    # Only where threads and workers are the defaults: both leave the cores to each other, and a
+    # --threads given is a limit the user chose.
+    spare_core = (
+        device is not None
+        and device.type == "cpu"
+        and config.threads is None
+        and config.workers is None
+        and threads is not None
+        and threads < (os.cpu_count() or 1)
+    )
     return ResolvedScan(
         given=copy.deepcopy(config),
         output=OutputTarget.at(config.out, config.output_format, config.storage_options),
@@ -104,8 +120,9 @@ def resolve_scan(config: ScanConfig, model: LoadedModel | None) -> ResolvedScan:
         inference=inference,
         device=device_name,
         batch_size=config.batch_size or (default_batch_size(device) if device is not None else None),
-        threads=config.threads or (default_threads(device) if device is not None else None),
-        workers=(default_workers() if config.workers is None else config.workers) if local else 0,
+        threads=threads,
+        workers=workers,
+        spare_core=spare_core,
         locating=LocateSettings(
             gpx_offset_s=offset_seconds(config.gpx_offset) if config.gpx_offset is not None else None,
             locate_screenshots=config.locate_screenshots,

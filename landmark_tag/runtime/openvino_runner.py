@@ -7,7 +7,8 @@ each running an inference request of its own. A batch runs in one of two ways:
 - `runner.submit(pixels)`: started on a free stream, returning at once. The scan (both engines,
   through `rows.predicted_rows`) keeps one batch more started than there are streams, so the model
   computes while the scan's process waits for decoded photos and writes rows, and no stream waits
-  for another at the end of each batch.
+  for another at the end of each batch. The local engine's runner may also run a batch on a copy of
+  the model on a spare core, while the model holds the scan back (`use_spare_core`).
 
 The model is compiled for a fixed number of photos per inference: the largest a runner has met
 (the scan's batch size, or its part of a split batch). Smaller batches are padded up to it. With
@@ -46,7 +47,24 @@ def compile_model(model_file: Path, precision: str, threads: int, batch: int | N
     is held up by a decode worker or another program, the others go on, where a single stream's
     threads would all wait at every layer for the slowest."""
     ov = import_openvino()
-    settings = {
+    core = ov.Core()
+    model = core.read_model(str(model_file))
+    if batch is not None:
+        shape = model.input(0).get_partial_shape()
+        shape[0] = batch
+        model.reshape(shape)
+    return core.compile_model(model, "CPU", _settings(precision, threads))
+
+
+def copy_compiled(compiled: Any, precision: str, threads: int) -> Any:
+    """A second, independent copy of a compiled model, with threads of its own: from its compiled
+    form, in about a quarter of the time compiling it again takes (0.05 against 0.22 s)."""
+    core = import_openvino().Core()
+    return core.import_model(compiled.export_model(), "CPU", _settings(precision, threads))
+
+
+def _settings(precision: str, threads: int) -> dict[str, Any]:
+    return {
         "INFERENCE_NUM_THREADS": threads,
         "PERFORMANCE_HINT": "THROUGHPUT",
         "INFERENCE_PRECISION_HINT": "bf16" if precision == "bf16" else "f32",
@@ -57,13 +75,6 @@ def compile_model(model_file: Path, precision: str, threads: int, batch: int | N
         # times.
         "ENABLE_CPU_PINNING": False,
     }
-    core = ov.Core()
-    model = core.read_model(str(model_file))
-    if batch is not None:
-        shape = model.input(0).get_partial_shape()
-        shape[0] = batch
-        model.reshape(shape)
-    return core.compile_model(model, "CPU", settings)
 
 
 class StartedBatch:
@@ -92,9 +103,14 @@ class OpenVINORunner:
     runtime = "openvino"
     input_dtype = torch.float32
 
-    def __init__(self, model_file: Path, precision: str) -> None:
+    def __init__(self, model_file: Path, precision: str, spare_core: bool = False) -> None:
         self.model_file = model_file
         self.precision = precision
+        self.spare_core = spare_core  # see `use_spare_core`
+        self._spare_wanted = False
+        self._compiled: Any = None
+        self._spare: Any = None  # the model's copy on the spare core, made on first need
+        self._streams = 0  # of the compiled model, without the spare copy's
         self._requests: list[Any] = []
         self._idle: list[Any] = []
         self._started: deque[tuple[Any, StartedBatch, np.ndarray]] = deque()  # oldest first
@@ -107,6 +123,16 @@ class OpenVINORunner:
         """How many batches run at once (known once the first batch has run; 1 until then)."""
         return max(1, len(self._requests))
 
+    def use_spare_core(self, wanted: bool) -> None:
+        """Whether the next batches may also run on a copy of the model with threads of its own, so
+        that two batches compute at once. For a scan whose model has half the cores and whose
+        decode workers the rest (`host.process.default_threads`): while the model holds the scan
+        back, the workers wait with their batches done and leave a core idle. Running two copies
+        all the time lost more to contention than it won; running one compiled for both cores lost
+        9% even one batch at a time (docs/benchmarks.md). Only where the runner was opened with
+        `spare_core`."""
+        self._spare_wanted = self.spare_core and wanted
+
     def close(self) -> None:
         """Finish the batches started and free the compiled model and its thread now. OpenVINO's
         objects must not be left for the garbage collector: a process forked later (decode workers,
@@ -116,7 +142,7 @@ class OpenVINORunner:
             self._thread.submit(self._finish_all).result()
             self._thread.shutdown()
             self._thread = None
-        self._requests, self._idle = [], []
+        self._requests, self._idle, self._compiled, self._spare = [], [], None, None
 
     def __call__(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self._on_own_thread(self._infer_split, self._array(pixels), torch.get_num_threads())
@@ -146,11 +172,24 @@ class OpenVINORunner:
             return
         self._finish_all()
         batch = max(batch, self._batch) if threads == self._threads else batch
-        compiled = compile_model(self.model_file, self.precision, threads, batch)
-        streams = compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
-        self._requests = [compiled.create_infer_request() for _ in range(streams)]
+        self._compiled = compile_model(self.model_file, self.precision, threads, batch)
+        self._streams = self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")
+        self._requests = [self._compiled.create_infer_request() for _ in range(self._streams)]
         self._idle = list(self._requests)
+        self._spare = None
         self._threads, self._batch = threads, batch
+
+    def _running_at_most(self) -> int:
+        """Batches to run at once now: the compiled model's streams, and the spare copy's while
+        it is wanted (made the first time)."""
+        if not self._spare_wanted:
+            return self._streams
+        if self._spare is None:
+            self._spare = copy_compiled(self._compiled, self.precision, self._threads)
+            spare_requests = [self._spare.create_infer_request() for _ in range(self._streams)]
+            self._requests += spare_requests
+            self._idle += spare_requests
+        return len(self._requests)
 
     def _padded(self, pixels: np.ndarray) -> np.ndarray:
         missing = self._batch - len(pixels)
@@ -167,7 +206,8 @@ class OpenVINORunner:
 
     def _start(self, started: StartedBatch, pixels: np.ndarray, threads: int) -> None:
         self._ready(threads, max(1, len(pixels)))
-        if not self._idle:
+        running_at_most = self._running_at_most()
+        while not self._idle or len(self._started) >= running_at_most:
             self._finish_oldest()
         request = self._idle.pop()
         self._started.append((request, started, self._start_request(request, pixels)))
@@ -192,12 +232,12 @@ class OpenVINORunner:
     def _infer_split(self, pixels: np.ndarray, threads: int) -> tuple[torch.Tensor, torch.Tensor]:
         # The batch in as many parts as there are streams, computed at once. The streams are known
         # once compiled; before, one per thread is assumed, and compiled again if there are fewer.
-        streams = len(self._requests) if self._requests and threads == self._threads else threads
+        streams = self._streams if self._requests and threads == self._threads else threads
         self._ready(threads, _largest_part(len(pixels), streams))
-        self._ready(threads, _largest_part(len(pixels), len(self._requests)))
+        self._ready(threads, _largest_part(len(pixels), self._streams))
         self._finish_all()
-        parts = np.array_split(pixels, max(1, min(len(self._requests), len(pixels))))
-        requests = self._requests[: len(parts)]
+        parts = np.array_split(pixels, max(1, min(self._streams, len(pixels))))
+        requests = self._requests[: len(parts)]  # the compiled model's own, not the spare copy's
         inputs = [self._start_request(request, part) for request, part in zip(requests, parts, strict=True)]
         for request in requests:
             request.wait()

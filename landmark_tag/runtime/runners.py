@@ -69,6 +69,11 @@ class ModelRunner(Protocol):
         keeps one batch more than `streams` started, and takes each one's outputs in order."""
         ...
 
+    def use_spare_core(self, wanted: bool) -> None:
+        """Whether the next submitted batches may run on a copy of the model on a spare core, where
+        the runner was opened with one (see OpenVINORunner.use_spare_core)."""
+        ...
+
     def close(self) -> None:
         """Finish what was submitted and free what the runtime holds (see OpenVINORunner.close); the
         runner may run again later."""
@@ -119,6 +124,9 @@ class TorchRunner:
         results, half the bytes from the decode workers)."""
         return torch.bfloat16 if self.autocast_dtype == torch.bfloat16 else torch.float32
 
+    def use_spare_core(self, wanted: bool) -> None:
+        pass  # one batch at a time, computed in `submit`
+
     def close(self) -> None:
         pass  # PyTorch's objects survive a fork
 
@@ -157,11 +165,16 @@ def check_runtime(runtime: str, precision: str, device: torch.device) -> str:
 
 
 def open_runner(
-    loaded: LoadedModel, device: torch.device, runtime: str = "auto", precision: str = "auto"
+    loaded: LoadedModel,
+    device: torch.device,
+    runtime: str = "auto",
+    precision: str = "auto",
+    spare_core: bool = False,
 ) -> ModelRunner:
     """The runner for `loaded` on `device`. The one path every model takes to run: choose the
     runtime (`check_runtime`), take the built model from the cache or build it and check it
-    (`built_model`), run it (OpenVINORunner, or TorchRunner)."""
+    (`built_model`), run it (OpenVINORunner, or TorchRunner). `spare_core`: see
+    `OpenVINORunner.use_spare_core`."""
     runtime = check_runtime(runtime, precision, device)
     if runtime == "openvino":
         from landmark_tag.runtime.cache import CacheUnavailable
@@ -169,7 +182,7 @@ def open_runner(
         from landmark_tag.runtime.openvino_runner import OpenVINORunner
 
         try:
-            return OpenVINORunner(*built_model(loaded, precision))
+            return OpenVINORunner(*built_model(loaded, precision), spare_core=spare_core)
         except (RuntimeUnavailable, CacheUnavailable) as exc:
             logger.warning("%s: running the model in PyTorch instead", exc)
             precision = "auto" if precision == "int8" else precision

@@ -68,3 +68,22 @@ def test_on_ray_the_cluster_decides_the_device_batch_and_threads(tmp_path, loade
     resolved = resolve_scan(config, loaded)
     assert (resolved.device, resolved.batch_size, resolved.threads) == ("auto", None, None)
     assert resolved.batch_for(torch.device("cuda")) == default_batch_size(torch.device("cuda"))
+
+
+@pytest.mark.parametrize(
+    ("options", "cores", "spare_core"),
+    [
+        ({}, 2, True),  # the model has one core, the workers two: one is left idle while they wait
+        ({"threads": 1}, 2, False),  # a limit the user chose
+        ({"workers": 2}, 2, False),
+        ({}, 1, False),  # no core to spare
+        ({"engine": "ray"}, 2, False),  # an actor has the CPUs Ray gave it
+        ({"device": "cpu"}, 8, True),
+    ],
+)
+def test_the_model_may_take_a_spare_core_only_with_the_default_threads_and_workers(
+    tmp_path, loaded, monkeypatch, options, cores, spare_core
+):
+    monkeypatch.setattr("os.cpu_count", lambda: cores)
+    config = ScanConfig([str(tmp_path)], str(tmp_path / "t.parquet"), **options)
+    assert resolve_scan(config, loaded).spare_core is spare_core

@@ -106,6 +106,37 @@ def test_batches_submitted_ahead_each_get_their_own_answers(calibrated_model, ca
     np.testing.assert_allclose(left_running.result()[0].numpy(), expected[0][0].numpy(), atol=1e-4)
 
 
+@pytest.mark.parametrize("spare_core", [True, False])
+def test_a_spare_core_runs_a_second_batch_at_once_only_while_wanted(calibrated_model, cache, spare_core):
+    runner = open_runner(load_model(calibrated_model), CPU, "openvino", "fp32", spare_core=spare_core)
+    batches = [torch.randn(photos, 3, 64, 64) for photos in (3, 5, 1, 4, 2)]
+    threads_before = torch.get_num_threads()
+    running = []
+    try:
+        torch.set_num_threads(1)
+        expected = [runner(pixels) for pixels in batches]
+        started = [runner.submit(batches[0])]
+        runner.use_spare_core(True)
+        for pixels in batches[1:3]:
+            started.append(runner.submit(pixels))
+            running.append(len(runner._started))
+        runner.use_spare_core(False)
+        for pixels in batches[3:]:
+            started.append(runner.submit(pixels))
+            running.append(len(runner._started))
+        streams = runner.streams
+        answers = [batch.result() for batch in started]
+    finally:
+        torch.set_num_threads(threads_before)
+        runner.close()
+    # A submit past the batches that may run at once waits for the oldest one first.
+    assert running == ([2, 2, 1, 1] if spare_core else [1, 1, 1, 1])
+    assert streams == (2 if spare_core else 1)  # the spare copy's request, once made
+    for (logits, features), (want_logits, want_features) in zip(answers, expected, strict=True):
+        np.testing.assert_allclose(logits.numpy(), want_logits.numpy(), atol=1e-4)
+        np.testing.assert_allclose(features.numpy(), want_features.numpy(), atol=1e-4)
+
+
 def test_the_model_is_compiled_for_the_largest_batch_and_smaller_ones_are_padded(
     calibrated_model, cache, monkeypatch
 ):

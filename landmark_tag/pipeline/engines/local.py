@@ -61,7 +61,7 @@ class LocalEngine:
         if loaded is not None and scan.inference is not None:
             # Built before the plan takes the lock: building the runtime's models may take a while
             # the first time, and a model that cannot run should fail before anything else.
-            self.predictor = Predictor(loaded, self.device, scan.inference)
+            self.predictor = Predictor(loaded, self.device, scan.inference, spare_core=scan.spare_core)
             dtype = self.predictor.input_dtype
             decoder = PhotoDecoder(loaded.spec.preprocessing, max_pixels=scan.given.max_pixels, dtype=dtype)
             if scan.given.gpu_decode:

@@ -41,13 +41,15 @@ class Predictor:
     hardware (see `runtime.runners`); on the CPU that is OpenVINO by default, built from the
     checkpoint on first use."""
 
-    def __init__(self, loaded: LoadedModel, device: torch.device, settings: InferenceSettings) -> None:
+    def __init__(
+        self, loaded: LoadedModel, device: torch.device, settings: InferenceSettings, spare_core: bool = False
+    ) -> None:
         self.loaded = loaded
         self.device = device
         self.k = settings.k
         self.labels = settings.labels
         self.judge_settings = settings.judge
-        self.runner = open_runner(loaded, device, settings.runtime, settings.precision)
+        self.runner = open_runner(loaded, device, settings.runtime, settings.precision, spare_core)
         scorer = loaded.spec.landmark_scorer
         self.scorer = scorer.on(device, self.input_dtype) if scorer is not None else None
 

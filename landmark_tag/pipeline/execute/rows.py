@@ -29,16 +29,49 @@ def predicted_rows(
         return
     started: deque[tuple[PhotoBatch, Callable[[], TopK] | None]] = deque()
     on_the_model = 0  # batches started with photos for the model; the others only keep their place
+    pace = ModelPace()
+    asked = time.monotonic()
     for batch in batches:
+        got = time.monotonic()
+        predictor.runner.use_spare_core(pace.model_bound)
         top = predictor.submit(batch.pixels) if batch.pixels is not None else None
         started.append((batch, top))
         on_the_model += top is not None
+        for_model = time.monotonic() - got  # a submit waits while every stream is busy
         while on_the_model > predictor.runner.streams:
             oldest, oldest_top = started.popleft()
             on_the_model -= oldest_top is not None
-            yield _rows_of(oldest, oldest_top, predictor, model_name)
+            begun = time.monotonic()
+            answers = oldest_top() if oldest_top is not None else None
+            for_model += time.monotonic() - begun
+            yield oldest, batch_rows(oldest, answers, predictor, model_name)
+        pace.record(for_photos=got - asked, for_model=for_model)
+        asked = time.monotonic()
     while started:
         yield _rows_of(*started.popleft(), predictor, model_name)
+
+
+# Batches the pace is judged over: long enough that the decode workers' batches, which come in
+# twos and threes on a few cores, average out; short enough to follow a tree of other photos.
+PACE_WINDOW = 8
+
+
+class ModelPace:
+    """Whether the model holds the scan back: over the last PACE_WINDOW batches, the scan's process
+    waited longer for the model (to start a batch, or for its answers) than for decoded photos."""
+
+    def __init__(self, window: int = PACE_WINDOW) -> None:
+        self._for_photos: deque[float] = deque(maxlen=window)
+        self._for_model: deque[float] = deque(maxlen=window)
+
+    def record(self, for_photos: float, for_model: float) -> None:
+        self._for_photos.append(for_photos)
+        self._for_model.append(for_model)
+
+    @property
+    def model_bound(self) -> bool:
+        full = len(self._for_model) == self._for_model.maxlen
+        return full and sum(self._for_model) > sum(self._for_photos)
 
 
 def _rows_of(

@@ -1,3 +1,5 @@
+import time
+
 import numpy as np
 import pytest
 import torch
@@ -8,28 +10,34 @@ from landmark_tag.locating.exif import GpsFix
 from landmark_tag.pipeline.execute.batch import PhotoBatch
 from landmark_tag.pipeline.execute.examine import PhotoItem
 from landmark_tag.pipeline.execute.predict import TopK
-from landmark_tag.pipeline.execute.rows import predicted_rows
+from landmark_tag.pipeline.execute.rows import PACE_WINDOW, ModelPace, predicted_rows
 
 
 class RecordingRunner:
     def __init__(self, streams: int) -> None:
         self.streams = streams
+        self.spare_core_wanted: list[bool] = []  # as asked before each batch
+
+    def use_spare_core(self, wanted: bool) -> None:
+        self.spare_core_wanted.append(wanted)
 
 
 class RecordingPredictor:
     """Answers each photo with the class its pixels hold, and records when each batch is started on
     the model and when its answers are taken."""
 
-    def __init__(self, streams: int) -> None:
+    def __init__(self, streams: int, seconds_per_batch: float = 0.0) -> None:
         self.labels = [f"Place {i}" for i in range(10)]
         self.runner = RecordingRunner(streams)
         self.events: list[str] = []
+        self.seconds_per_batch = seconds_per_batch
 
     def submit(self, pixels: torch.Tensor):
         name = f"batch {int(pixels[0, 0, 0, 0]) // 10}"
         self.events.append(f"start {name}")
 
         def top_k() -> TopK:
+            time.sleep(self.seconds_per_batch)
             self.events.append(f"rows of {name}")
             classes = pixels[:, 0, 0, 0].long().numpy() % 10
             return TopK(classes[:, None], np.full((len(classes), 1), 0.9))
@@ -88,3 +96,31 @@ def test_the_model_runs_ahead_of_the_rows_and_rows_come_in_order(streams, events
 def test_no_batches_no_rows():
     predictor = RecordingPredictor(1)
     assert list(predicted_rows([], predictor, "tiny")) == [] and predictor.events == []
+
+
+def slowly(batches, seconds):
+    for batch in batches:
+        time.sleep(seconds)
+        yield batch
+
+
+@pytest.mark.parametrize("model_seconds, photo_seconds, wanted", [(0.02, 0.0, True), (0.0, 0.02, False)])
+def test_the_spare_core_is_wanted_only_while_the_model_holds_the_scan_back(
+    model_seconds, photo_seconds, wanted
+):
+    predictor = RecordingPredictor(1, seconds_per_batch=model_seconds)
+    batches = [decoded_batch(n, 1) for n in range(PACE_WINDOW + 4)]
+    list(predicted_rows(slowly(batches, photo_seconds), predictor, "tiny"))
+    asked = predictor.runner.spare_core_wanted
+    assert asked[:PACE_WINDOW] == [False] * PACE_WINDOW  # not before a whole window is seen
+    assert asked[PACE_WINDOW:] == [wanted] * 4
+
+
+def test_the_pace_follows_the_last_window_only():
+    pace = ModelPace(window=3)
+    for _ in range(3):
+        pace.record(for_photos=0.0, for_model=0.01)
+    assert pace.model_bound
+    for _ in range(2):
+        pace.record(for_photos=0.03, for_model=0.0)
+    assert not pace.model_bound  # 0.06 waiting for photos against 0.01 on the model
