@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import time
-import traceback
 from collections import Counter
 from collections.abc import Iterator, Sequence
 
@@ -28,6 +27,7 @@ from landmark_tag.pipeline.engines.worker_loss import (
     WORKER_DIED,
     DecodeWorkersDyingError,
     InProgress,
+    half_made_iterator,
     is_worker_death,
     shut_down,
 )
@@ -186,12 +186,8 @@ class LocalEngine:
         except (RuntimeError, ConnectionError, EOFError) as exc:
             if not is_worker_death(exc, loader_iterator) or in_progress is None:
                 raise
-            if loader_iterator is None:
-                # The iterator that was being made is held only by the traceback's frames: freed,
-                # it shuts its workers down.
-                traceback.clear_frames(exc.__traceback__)
-            else:
-                shut_down(loader_iterator)
+            # A death while the iterator was being made leaves it only in the traceback's frames.
+            shut_down(loader_iterator if loader_iterator is not None else half_made_iterator(exc))
             raise WorkerDied(done, in_progress.taken()) from None
         finally:
             if loader_iterator is not None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import multiprocessing
 import time
+import traceback
 from typing import Any
 
 from torch.utils.data import get_worker_info
@@ -69,23 +70,62 @@ def is_worker_death(exc: BaseException, loader_iterator: Any = None) -> bool:
         return False
     workers = getattr(loader_iterator, "_workers", [])
     deadline = time.monotonic() + DEATH_SETTLE_SECONDS
-    while not any(not w.is_alive() for w in workers):
-        if not workers or time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
+    try:
+        while not any(not w.is_alive() for w in workers):
+            if not workers or time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
+    except RuntimeError as raised:  # the death itself, raised by SIGCHLD while this waited for it
+        if not is_worker_death(raised):
+            raise
     return True
 
 
+# PyTorch's SIGCHLD handler raises a worker's death in the scan's main thread wherever it is: also
+# between a queue's put taking the queue's lock and entering its `with` block, so that the lock is
+# never released, and the shutdown's own put on that queue would wait for it for good. Held this
+# long, a queue's lock is taken for one left so (the queue's feeder thread holds it for microseconds).
+ORPHANED_LOCK_SECONDS = 1.0
+
+
+def half_made_iterator(exc: BaseException) -> Any:
+    """The DataLoader iterator whose making `exc` interrupted (a worker died while it started), found
+    in the traceback's frames; None if there is none."""
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        candidate = frame.f_locals.get("self")
+        if hasattr(candidate, "_shutdown_workers"):
+            return candidate
+    return None
+
+
 def shut_down(loader_iterator: Any) -> None:
-    """Stop a DataLoader iterator's worker processes now. Left to the garbage collector, they
-    outlive an exception whose traceback holds the iterator, and keep the process from exiting."""
+    """Stop a DataLoader iterator's worker processes now (None: nothing to stop). Left to the
+    garbage collector, they outlive an exception whose traceback holds the iterator, and keep the
+    process from exiting."""
     stop = getattr(loader_iterator, "_shutdown_workers", None)
     if stop is None:
         return
-    try:
-        stop()
-    except RuntimeError as exc:
-        # A death already being handled, reported again by SIGCHLD while the others stop; PyTorch
-        # still terminates them on its way out.
-        if not is_worker_death(exc):
-            raise
+    # A death already being handled is raised again by SIGCHLD, once per worker, wherever this is;
+    # an interrupted shutdown still terminates the workers on its way out, and is tried again.
+    for _ in range(len(getattr(loader_iterator, "_workers", [])) + 1):
+        try:
+            _release_orphaned_locks(loader_iterator)
+            stop()
+            return
+        except RuntimeError as exc:
+            if not is_worker_death(exc):
+                raise
+
+
+def _release_orphaned_locks(loader_iterator: Any) -> None:
+    # Each queue the shutdown puts on (see ORPHANED_LOCK_SECONDS): nothing else will release it.
+    queues = [
+        *getattr(loader_iterator, "_index_queues", []),
+        getattr(loader_iterator, "_worker_result_queue", None),
+    ]
+    for queue in queues:
+        lock = getattr(queue, "_notempty", None)
+        if lock is None:
+            continue
+        lock.acquire(timeout=ORPHANED_LOCK_SECONDS)
+        lock.release()  # taken now, by this thread or by the put it interrupted

@@ -6,8 +6,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 
 import pytest
+import torch
 
 from landmark_tag.files.results import read_results
 from landmark_tag.pipeline.engines.worker_loss import WORKER_DIED, DecodeWorkersDyingError, InProgress
@@ -124,4 +126,73 @@ def test_a_broken_pipe_counts_as_a_worker_death_only_when_a_worker_is_dead(monke
     late._workers.append(Worker(False, seen_alive_first=3))  # its socket closed before it was reaped
     assert is_worker_death(ConnectionResetError(104, "reset"), late)
     assert is_worker_death(RuntimeError("DataLoader worker (pid 1) is killed by signal: Killed."))
+
+    class Signalled(Worker):
+        def is_alive(self):  # PyTorch's SIGCHLD handler raising the death while it was waited for
+            raise RuntimeError("DataLoader worker (pid 2) is killed by signal: Killed.")
+
+    signalled = Loader(True)
+    signalled._workers.append(Signalled(True))
+    assert is_worker_death(ConnectionResetError(104, "reset"), signalled)
     assert not is_worker_death(RuntimeError("something else"), Loader(False))
+
+
+class Numbers(torch.utils.data.Dataset):
+    def __len__(self):
+        return 64
+
+    def __getitem__(self, index):
+        return index
+
+
+def test_a_queue_lock_left_taken_by_an_interrupted_put_does_not_hang_the_shutdown():
+    """PyTorch's SIGCHLD handler can raise between a put taking its queue's lock and entering its
+    `with` block: the lock stays taken, and the shutdown's own put waited for it for good."""
+    from landmark_tag.pipeline.engines.worker_loss import shut_down
+
+    iterator = iter(torch.utils.data.DataLoader(Numbers(), batch_size=4, num_workers=2))
+    workers = list(iterator._workers)
+    iterator._index_queues[1]._notempty.acquire()  # as the interrupted put left it
+    stopping = threading.Thread(target=shut_down, args=(iterator,), daemon=True)
+    stopping.start()
+    stopping.join(timeout=30)
+    assert not stopping.is_alive(), "the shutdown waited for a lock nobody holds"
+    assert not any(worker.is_alive() for worker in workers)
+
+
+def test_an_iterator_whose_making_a_death_interrupted_is_found_and_shut_down(monkeypatch):
+    from torch.utils.data.dataloader import _MultiProcessingDataLoaderIter
+
+    from landmark_tag.pipeline.engines.worker_loss import half_made_iterator, shut_down
+
+    def dying_put(self):  # where the observed death landed: handing the workers their first work
+        raise RuntimeError("DataLoader worker (pid 1) is killed by signal: Killed.")
+
+    monkeypatch.setattr(_MultiProcessingDataLoaderIter, "_try_put_index", dying_put)
+    with pytest.raises(RuntimeError) as raised:
+        iter(torch.utils.data.DataLoader(Numbers(), batch_size=4, num_workers=2))
+    iterator = half_made_iterator(raised.value)
+    assert isinstance(iterator, _MultiProcessingDataLoaderIter)
+    workers = list(iterator._workers)
+    assert any(worker.is_alive() for worker in workers)
+    shut_down(iterator)
+    assert not any(worker.is_alive() for worker in workers)
+    assert half_made_iterator(RuntimeError("raised elsewhere")) is None
+
+
+def test_a_shutdown_interrupted_by_a_death_is_tried_again():
+    from landmark_tag.pipeline.engines.worker_loss import shut_down
+
+    class Interrupted:
+        def __init__(self):
+            self._workers = [object(), object()]
+            self.calls = 0
+
+        def _shutdown_workers(self):
+            self.calls += 1
+            if self.calls == 1:  # SIGCHLD's exception, landing in the shutdown
+                raise RuntimeError("DataLoader worker (pid 3) is killed by signal: Killed.")
+
+    iterator = Interrupted()
+    shut_down(iterator)
+    assert iterator.calls == 2
